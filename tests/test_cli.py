@@ -1,0 +1,130 @@
+"""The command line, run as a user runs it: a subprocess of `python webqris.py ...`."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from conftest import ROOT, STATIC_QRIS, add_merchant
+
+import webqris
+from parsers import qris
+
+
+def run(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "webqris.py"), *args], cwd=cwd,
+                          input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def test_first_start_creates_database_and_prints_password_once(tmp_path: Path,
+                                                               server_factory) -> None:
+    # No --db: the default file ./webqris.db appears in the working folder.
+    server = server_factory(tmp_path / "webqris.db", pass_db=False)
+    server.stop()
+    assert (tmp_path / "webqris.db").exists()
+    match = re.search(r"Admin password \(shown once[^)]*\): (\S+)", server.log_path.read_text())
+    assert match, server.log_path.read_text()
+    store = webqris.Store(str(tmp_path / "webqris.db"))
+    store.open()
+    stored = store.read(webqris.get_setting, "admin_password")
+    store.close()
+    assert webqris.verify_password(match.group(1), stored)
+    assert match.group(1) not in stored
+    second = server_factory(tmp_path / "webqris.db", pass_db=False)
+    second.stop()
+    assert "Admin password" not in second.log_path.read_text()
+
+
+def test_demo_prints_working_credentials_and_curl(tmp_path: Path, server_factory) -> None:
+    server = server_factory(tmp_path / "webqris.db", "--demo")
+    output = server.log_path.read_text()
+    token = re.search(r"API token:\s+(\S+)", output).group(1)
+    assert re.search(r"Callback secret:\s+wqc_\S+", output)
+    curl = next(line for line in output.splitlines() if line.strip().startswith("curl "))
+    assert token in curl and "/api/payments/qris/create" in curl
+    body = json.loads(re.search(r"-d '(.*)'", curl).group(1))
+    response = httpx.post(f"{server.base_url}/api/payments/qris/create", json=body,
+                          headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert qris.decode(response.json()["qris_payload"]).merchant_name == "TOKO DEMO WEBQRIS"
+
+
+def test_merchant_add_list_rotate(tmp_path: Path, server_factory) -> None:
+    db = str(tmp_path / "shop.db")
+    added = run("merchant", "add", "--name", "Toko ABC", "--qris", STATIC_QRIS, "--webhook-url",
+                "https://shop.example/webhook", "--json", "--db", db, cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    info = json.loads(added.stdout)
+    assert set(info) == {"id", "name", "api_token", "callback_secret", "webhook_secret"}
+    assert info["webhook_secret"].startswith("whsec_")
+    raw = Path(db).read_bytes()
+    assert info["api_token"].encode() not in raw and info["callback_secret"].encode() not in raw
+
+    listed = run("merchant", "list", "--json", "--db", db, cwd=tmp_path)
+    assert json.loads(listed.stdout)[0]["name"] == "Toko ABC"
+    assert info["api_token"] not in listed.stdout
+
+    server = server_factory(Path(db))
+    auth = {"Authorization": f"Bearer {info['api_token']}"}
+    assert httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000},
+                      headers=auth).status_code == 200
+    rotated = run("merchant", "rotate", str(info["id"]), "--secret", "api_token", "--json",
+                  "--db", db, cwd=tmp_path)
+    new_token = json.loads(rotated.stdout)["api_token"]
+    assert httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000},
+                      headers=auth).status_code == 401
+    assert httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000},
+                      headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
+
+
+def test_merchant_add_refuses_bad_qris_in_plain_words(tmp_path: Path) -> None:
+    broken = STATIC_QRIS[:-4] + "0000"
+    result = run("merchant", "add", "--name", "X", "--qris", broken, "--db",
+                 str(tmp_path / "x.db"), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "checksum" in result.stderr.lower() or "crc" in result.stderr.lower()
+
+
+def test_admin_set_password_from_stdin(tmp_path: Path) -> None:
+    db = str(tmp_path / "x.db")
+    result = run("admin", "set-password", "--db", db, cwd=tmp_path, stdin="correct horse\n")
+    assert result.returncode == 0, result.stderr
+    stored = sqlite3.connect(db).execute(
+        "SELECT value FROM settings WHERE key = 'admin_password'").fetchone()[0]
+    assert webqris.verify_password("correct horse", stored)
+    assert not webqris.verify_password("wrong", stored)
+    short = run("admin", "set-password", "--db", db, cwd=tmp_path, stdin="short\n")
+    assert short.returncode != 0 and "8 characters" in short.stderr
+
+
+def test_qris_decode_and_dynamic(tmp_path: Path) -> None:
+    decoded = run("qris", "decode", STATIC_QRIS, cwd=tmp_path)
+    assert decoded.returncode == 0
+    assert json.loads(decoded.stdout)["merchant_name"] == "Warung Sayur Bu Sugeng"
+    dynamic = run("qris", "dynamic", STATIC_QRIS, "25042", cwd=tmp_path)
+    assert dynamic.stdout.strip() == qris.make_dynamic(STATIC_QRIS, 25042)
+    bad = run("qris", "decode", "hello", cwd=tmp_path)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr + bad.stdout
+    assert json.loads(bad.stdout)["valid"] is False
+
+
+def test_backup_is_a_consistent_copy_while_serving(tmp_path: Path, server_factory) -> None:
+    db = tmp_path / "live.db"
+    merchant = add_merchant(db)
+    server = server_factory(db)
+    ids = [httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000 + i},
+                      headers=merchant.auth).json()["invoice_id"] for i in range(10)]
+    result = run("backup", str(tmp_path / "copy.db"), "--db", str(db), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert {r[0] for r in copy.execute("SELECT invoice_id FROM invoices")} == set(ids)
+    copy.close()
+    again = run("backup", str(tmp_path / "copy.db"), "--db", str(db), cwd=tmp_path)
+    assert again.returncode != 0 and "exists" in again.stderr

@@ -1,0 +1,184 @@
+"""The store: pragmas, migrations, the one writer, concurrency, expiry and durability."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import Merchant, add_merchant
+from starlette.testclient import TestClient
+
+import webqris
+
+
+def test_pragmas_and_migrations(db_path: Path) -> None:
+    store = webqris.Store(str(db_path))
+    store.open()
+    try:
+        conn = store._writer
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
+        assert versions == list(range(1, len(webqris.MIGRATIONS) + 1))
+    finally:
+        store.close()
+    again = webqris.Store(str(db_path))
+    again.open()  # re-opening applies nothing twice
+    again.close()
+
+
+def test_pending_total_is_unique_in_the_database(db_path: Path, merchant: Merchant) -> None:
+    conn = webqris.connect(str(db_path))
+    row = dict(invoice_id="INV-1-aaaaaa", merchant_id=merchant.id, amount=1000, unique_code=5,
+               total_amount=1005, qris_payload="x", created_at=1, expires_at=10**13)
+    webqris.insert_invoice(conn, row)
+    with pytest.raises(sqlite3.IntegrityError):
+        webqris.insert_invoice(conn, {**row, "invoice_id": "INV-1-bbbbbb"})
+    conn.close()
+
+
+def test_one_failing_write_does_not_undo_its_batch(db_path: Path) -> None:
+    store = webqris.Store(str(db_path))
+    store.open()
+
+    def fail(conn: sqlite3.Connection) -> None:
+        webqris.put_setting(conn, "half-done", "x")
+        raise ValueError("boom")
+
+    async def main() -> list[object]:
+        store.start(asyncio.get_running_loop())
+        return await asyncio.gather(
+            *(store.write(webqris.put_setting, f"k{i}", str(i)) for i in range(20)),
+            store.write(fail), return_exceptions=True)
+
+    try:
+        results = asyncio.run(main())
+        assert isinstance(results[-1], ValueError)
+        assert all(result is None for result in results[:-1])
+        assert store.read(webqris.get_setting, "half-done") is None
+        assert [store.read(webqris.get_setting, f"k{i}") for i in range(20)] == \
+            [str(i) for i in range(20)]
+    finally:
+        store.close()
+
+
+async def _create_many(base_url: str, token: str, amount: int, count: int) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30,
+                                 limits=httpx.Limits(max_connections=count)) as client:
+        return await asyncio.gather(*(
+            client.post("/api/payments/qris/create", json={"amount": amount},
+                        headers={"Authorization": f"Bearer {token}"}) for _ in range(count)))
+
+
+def test_concurrent_creates_get_distinct_totals(db_path: Path, merchant: Merchant,
+                                                server_factory) -> None:
+    server = server_factory(db_path)
+    responses = asyncio.run(_create_many(server.base_url, merchant.api_token, 25000, 100))
+    assert [r.status_code for r in responses] == [200] * 100
+    totals = {r.json()["total_amount"] for r in responses}
+    assert len(totals) == 100
+
+
+def test_exhausted_code_range_under_concurrency(db_path: Path, merchant: Merchant,
+                                                server_factory) -> None:
+    server = server_factory(db_path, env={"WEBQRIS_PAYMENTS_UNIQUE_CODE_MAX": "40"})
+    responses = asyncio.run(_create_many(server.base_url, merchant.api_token, 50000, 60))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 40 + [503] * 20
+    totals = {r.json()["total_amount"] for r in responses if r.status_code == 200}
+    assert totals == set(range(50001, 50041))
+    assert all(r.json()["success"] is False for r in responses if r.status_code == 503)
+
+
+def test_every_acknowledged_invoice_survives_kill_9(db_path: Path, merchant: Merchant,
+                                                    server_factory) -> None:
+    server = server_factory(db_path)
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        async def worker(client: httpx.AsyncClient, n: int) -> None:
+            amount = 10000 + n * 1000
+            while not stop.is_set():
+                try:
+                    r = await client.post("/api/payments/qris/create", json={"amount": amount},
+                                          headers=merchant.auth)
+                except httpx.HTTPError:
+                    return  # the server died mid-request: this one was never acknowledged
+                if r.status_code == 200:
+                    acknowledged.append(r.json()["invoice_id"])
+
+        async def main() -> None:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
+                await asyncio.gather(*(worker(client, n) for n in range(16)))
+        asyncio.run(main())
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while len(acknowledged) < 300 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.stop(kill=True)  # SIGKILL while requests are in flight
+    stop.set()
+    thread.join(30)
+    assert len(acknowledged) >= 300
+
+    restarted = server_factory(db_path)
+    with httpx.Client(base_url=restarted.base_url, headers=merchant.auth) as client:
+        missing = [invoice_id for invoice_id in acknowledged
+                   if client.get(f"/api/payments/{invoice_id}/status").status_code != 200]
+    assert missing == []
+
+
+def test_expiry_sweep_and_grace(app_factory, merchant: Merchant, db_path: Path) -> None:
+    client: TestClient = app_factory(payments={"unique_code_min": 1, "unique_code_max": 2,
+                                               "late_grace_seconds": 3600,
+                                               "sweep_seconds": 3600})
+    short = client.post("/api/payments/qris/create", json={"amount": 1000, "expires_in": 1},
+                        headers=merchant.auth).json()
+    client.post("/api/payments/qris/create", json={"amount": 1000}, headers=merchant.auth)
+    time.sleep(1.05)
+    # Past its time, it reads expired before any sweep has run (the sweep waits an hour here).
+    status = client.get(f"/api/payments/{short['invoice_id']}/status", headers=merchant.auth)
+    assert status.json()["data"]["status"] == "expired"
+    # Its total stays out of reuse within the grace period: both codes are taken.
+    refused = client.post("/api/payments/qris/create", json={"amount": 1000},
+                          headers=merchant.auth)
+    assert refused.status_code == 503
+
+
+def test_sweep_marks_expired_and_frees_total_after_grace(app_factory, merchant: Merchant,
+                                                         db_path: Path) -> None:
+    client: TestClient = app_factory(payments={"unique_code_min": 1, "unique_code_max": 1,
+                                               "late_grace_seconds": 0})
+    first = client.post("/api/payments/qris/create", json={"amount": 1000, "expires_in": 1},
+                        headers=merchant.auth).json()
+    deadline = time.monotonic() + 5
+    conn = sqlite3.connect(db_path)
+    while time.monotonic() < deadline:
+        row = conn.execute("SELECT status FROM invoices WHERE invoice_id = ?",
+                           (first["invoice_id"],)).fetchone()
+        if row[0] == "expired":
+            break
+        time.sleep(0.05)
+    conn.close()
+    assert row[0] == "expired"
+    second = client.post("/api/payments/qris/create", json={"amount": 1000},
+                         headers=merchant.auth)
+    assert second.status_code == 200
+    assert second.json()["total_amount"] == first["total_amount"]
+
+
+def test_other_merchants_totals_do_not_collide(app_factory, db_path: Path) -> None:
+    a = add_merchant(db_path, name="A")
+    b = add_merchant(db_path, name="B")
+    client = app_factory(payments={"unique_code_min": 1, "unique_code_max": 1})
+    for m in (a, b):
+        r = client.post("/api/payments/qris/create", json={"amount": 500}, headers=m.auth)
+        assert r.status_code == 200 and r.json()["total_amount"] == 501

@@ -1,0 +1,2353 @@
+"""WebQRIS: a self-hosted QRIS payment gateway for small shops.
+
+A shop's backend creates an invoice; WebQRIS turns the shop's static QRIS into a dynamic one
+carrying the amount plus a small unique code; the shop's phone forwards the wallet's "money
+received" notification; WebQRIS finds the one pending invoice with that exact total, marks it
+paid, tells the dashboard over a WebSocket and POSTs a signed webhook to the shop's server.
+
+The module reads top to bottom: configuration, the store (one SQLite file, one writer thread),
+the facts kept in it, invoices, auth, errors and the HTTP API, realtime, webhooks, background
+tasks, the app factory and the command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import os
+import queue
+import random
+import secrets
+import sqlite3
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import click
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+import parsers
+from parsers import qris
+
+log = logging.getLogger("webqris")
+T = TypeVar("T")
+
+# =============================================================================================
+# Configuration
+#
+# Frozen dataclasses, one per section of config.example.toml. A missing file means defaults;
+# WEBQRIS_<SECTION>_<KEY> environment variables override the file. Bad keys and bad values are
+# named in the error, because a typo in a payment gateway's config must not pass silently.
+# =============================================================================================
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = ""
+    max_body_bytes: int = 65536
+    access_log: bool = False
+    proxy_headers: bool = False
+    forwarded_allow_ips: str = "127.0.0.1"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseConfig:
+    path: str = "webqris.db"
+    busy_timeout_ms: int = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class PaymentsConfig:
+    expiry_seconds: int = 1800
+    max_expiry_seconds: int = 604800
+    sweep_seconds: float = 60.0
+    unique_code_min: int = 1
+    unique_code_max: int = 999
+    min_amount: int = 1
+    max_amount: int = 10_000_000
+    late_grace_seconds: int = 900
+    idempotency_seconds: int = 86400
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhooksConfig:
+    timeout_seconds: float = 10.0
+    retry_delays: tuple[float, ...] = (2.0, 4.0, 8.0)
+    concurrency: int = 8
+    poll_seconds: float = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class AdminConfig:
+    session_seconds: int = 43200
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    server: ServerConfig = ServerConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    payments: PaymentsConfig = PaymentsConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
+    admin: AdminConfig = AdminConfig()
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _cast_setting(name: str, annotation: str, value: Any, *, from_env: bool) -> Any:
+    """Casts one setting to its declared type, strictly: a bool is not an int, '10s' is not 10."""
+    if from_env:
+        if annotation == "str":
+            return value
+        if annotation == "bool":
+            lowered = value.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        text = value.strip()
+        if annotation.startswith("tuple") and not text.startswith("["):
+            text = f"[{text}]"  # "2,4,8" reads as [2,4,8]
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ConfigError(f"{name}: cannot read {value!r} as {annotation}") from None
+    if annotation == "bool":
+        if isinstance(value, bool):
+            return value
+    elif annotation == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif annotation == "float":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif annotation == "str":
+        if isinstance(value, str):
+            return value
+    elif annotation.startswith("tuple"):
+        if isinstance(value, list | tuple) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value
+        ):
+            return tuple(float(v) for v in value)
+    raise ConfigError(f"{name}: expected {annotation}, got {value!r}")
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None,
+                **overrides: Any) -> Config:
+    """Defaults, then the TOML file, then WEBQRIS_<SECTION>_<KEY>, then keyword overrides
+    (given as section_key=value, e.g. database_path=...)."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    for section in data:
+        if section not in sections:
+            raise ConfigError(f"unknown config section [{section}]")
+    built = {}
+    for section_name, section_field in sections.items():
+        cls = section_field.default.__class__
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        file_values = data.get(section_name, {})
+        if not isinstance(file_values, dict):
+            raise ConfigError(f"[{section_name}] must be a table")
+        values: dict[str, Any] = {}
+        for key, value in file_values.items():
+            if key not in fields:
+                raise ConfigError(f"unknown config key {section_name}.{key}")
+            values[key] = _cast_setting(f"{section_name}.{key}", fields[key].type, value,
+                                        from_env=False)
+        for key, field in fields.items():
+            env_name = f"WEBQRIS_{section_name}_{key}".upper()
+            if env_name in environ:
+                values[key] = _cast_setting(env_name, field.type, environ[env_name], from_env=True)
+            override = overrides.get(f"{section_name}_{key}")
+            if override is not None:
+                values[key] = override
+        built[section_name] = cls(**values)
+    config = Config(**built)
+    _check_config(config)
+    return config
+
+
+def _check_config(config: Config) -> None:
+    p = config.payments
+    if not 0 <= p.unique_code_min <= p.unique_code_max:
+        raise ConfigError("payments.unique_code_min must be >= 0 and <= unique_code_max")
+    if not 1 <= p.min_amount <= p.max_amount:
+        raise ConfigError("payments.min_amount must be >= 1 and <= max_amount")
+    if p.expiry_seconds < 1 or p.expiry_seconds > p.max_expiry_seconds:
+        raise ConfigError("payments.expiry_seconds must be between 1 and max_expiry_seconds")
+    if p.sweep_seconds <= 0 or config.webhooks.poll_seconds <= 0:
+        raise ConfigError("payments.sweep_seconds and webhooks.poll_seconds must be > 0")
+    if config.webhooks.timeout_seconds <= 0 or config.webhooks.concurrency < 1:
+        raise ConfigError("webhooks.timeout_seconds must be > 0 and concurrency >= 1")
+
+
+# =============================================================================================
+# Time and identifiers
+#
+# Times are integer milliseconds since the epoch in the database and ISO 8601 UTC with
+# milliseconds and "Z" on the wire, formatted in exactly one place.
+# =============================================================================================
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def format_time(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_invoice_id(at_ms: int) -> str:
+    suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+    return f"INV-{at_ms // 1000}-{suffix}"
+
+
+# =============================================================================================
+# Store
+#
+# One SQLite file in WAL mode with synchronous=FULL: an acknowledged payment survives power loss.
+# All writes go through one writer thread that owns one connection. A caller hands it a plain
+# function `fn(conn)`; the thread drains every function queued meanwhile into one BEGIN IMMEDIATE
+# transaction (each in its own savepoint, so one failure does not undo its neighbours) and one
+# COMMIT, then answers each caller. Every caller is answered only after its own batch is durable
+# (group commit): one fsync serves many requests. Reads run on the event loop's own read-only
+# connection: they are short indexed lookups, and a thread hop would cost more than the read.
+# =============================================================================================
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+)
+
+MIGRATIONS: list[str] = [
+    # 1: merchants, invoices, idempotency keys, settings
+    """
+    CREATE TABLE merchants (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        static_qris TEXT,
+        api_token_hash TEXT NOT NULL UNIQUE,
+        callback_secret_hash TEXT NOT NULL UNIQUE,
+        webhook_url TEXT,
+        webhook_secret TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE invoices (
+        id INTEGER PRIMARY KEY,
+        invoice_id TEXT NOT NULL UNIQUE,
+        merchant_id INTEGER NOT NULL REFERENCES merchants(id),
+        merchant_order_id TEXT,
+        customer_name TEXT,
+        amount INTEGER NOT NULL,
+        unique_code INTEGER NOT NULL,
+        total_amount INTEGER NOT NULL,
+        qris_payload TEXT NOT NULL,
+        redirect_url TEXT,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'paid', 'expired', 'cancelled')),
+        payment_method TEXT,
+        sender_name TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        paid_at INTEGER,
+        closed_at INTEGER
+    );
+    -- Two pending invoices of one merchant with one total would make a payment ambiguous:
+    -- the database itself refuses it, whatever the code above it does.
+    CREATE UNIQUE INDEX invoices_pending_total ON invoices(merchant_id, total_amount)
+        WHERE status = 'pending';
+    CREATE INDEX invoices_closed_total ON invoices(merchant_id, total_amount, closed_at)
+        WHERE status IN ('expired', 'cancelled');
+    CREATE UNIQUE INDEX invoices_pending_order ON invoices(merchant_id, merchant_order_id)
+        WHERE status = 'pending' AND merchant_order_id IS NOT NULL;
+    CREATE INDEX invoices_pending_expiry ON invoices(expires_at) WHERE status = 'pending';
+    CREATE INDEX invoices_merchant_recent ON invoices(merchant_id, id);
+    CREATE TABLE idempotency_keys (
+        merchant_id INTEGER NOT NULL REFERENCES merchants(id),
+        key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        response TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (merchant_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    """,
+    # 2: every inbound notification with its outcome; dedup keys; forwarder phones
+    """
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        merchant_id INTEGER NOT NULL REFERENCES merchants(id),
+        source TEXT NOT NULL CHECK (source IN ('forwarder', 'callback')),
+        app TEXT,
+        title TEXT,
+        message TEXT,
+        posted_at TEXT,
+        device_id TEXT,
+        notif_id TEXT,
+        event_hash TEXT,
+        reference TEXT,
+        parsed_amount INTEGER,
+        sender_name TEXT,
+        parser TEXT,
+        outcome TEXT NOT NULL
+            CHECK (outcome IN ('matched', 'duplicate', 'unparsed', 'unmatched', 'test')),
+        invoice_id INTEGER REFERENCES invoices(id),
+        duplicate_of INTEGER REFERENCES notifications(id),
+        attached_at INTEGER,
+        received_at INTEGER NOT NULL
+    );
+    CREATE INDEX notifications_merchant_recent ON notifications(merchant_id, id);
+    CREATE INDEX notifications_invoice ON notifications(invoice_id) WHERE invoice_id IS NOT NULL;
+    CREATE TABLE notification_keys (
+        merchant_id INTEGER NOT NULL REFERENCES merchants(id),
+        key TEXT NOT NULL,
+        notification_id INTEGER NOT NULL REFERENCES notifications(id),
+        PRIMARY KEY (merchant_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE devices (
+        merchant_id INTEGER NOT NULL REFERENCES merchants(id),
+        device_id TEXT NOT NULL,
+        last_notification_at INTEGER,
+        last_test_at INTEGER,
+        last_app TEXT,
+        PRIMARY KEY (merchant_id, device_id)
+    ) WITHOUT ROWID;
+    """,
+    # 3: the webhook outbox: a delivery row is written in the transaction that marks a payment
+    # paid, with its body bytes fixed; every attempt is logged
+    """
+    CREATE TABLE webhook_deliveries (
+        id INTEGER PRIMARY KEY,
+        webhook_id TEXT NOT NULL UNIQUE,
+        merchant_id INTEGER NOT NULL REFERENCES merchants(id),
+        invoice_id INTEGER REFERENCES invoices(id),
+        event TEXT NOT NULL,
+        url TEXT NOT NULL,
+        body BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        retries_used INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_status_code INTEGER,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at)
+        WHERE state = 'pending';
+    CREATE INDEX webhook_deliveries_sending ON webhook_deliveries(id) WHERE state = 'sending';
+    CREATE INDEX webhook_deliveries_merchant_recent ON webhook_deliveries(merchant_id, id);
+    CREATE TABLE webhook_attempts (
+        id INTEGER PRIMARY KEY,
+        delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id),
+        attempted_at INTEGER NOT NULL,
+        status_code INTEGER,
+        error TEXT,
+        duration_ms INTEGER NOT NULL,
+        response_excerpt TEXT
+    );
+    CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, id);
+    """,
+]
+
+
+class StoreUnavailable(RuntimeError):
+    """The database could not be written (disk full, read-only file, I/O error)."""
+
+
+def connect(path: str, *, busy_timeout_ms: int = 5000,
+            read_only: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           timeout=busy_timeout_ms / 1000)
+    conn.row_factory = sqlite3.Row
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    if read_only:
+        conn.execute("PRAGMA query_only=1")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Applies the migrations not yet recorded, each in the same transaction as its record."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                 "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    for version, sql in enumerate(MIGRATIONS, start=1):
+        if version in applied:
+            continue
+        # executescript commits anything pending first, so the script carries its own BEGIN.
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\n"
+                "INSERT INTO schema_migrations (version, applied_at)"
+                f" VALUES ({version}, {now_ms()});\n"
+                "COMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+class Store:
+    """The database: one writer thread (group commit) and one read connection."""
+
+    def __init__(self, path: str, *, busy_timeout_ms: int = 5000, max_batch: int = 256) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self.max_batch = max_batch
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def open(self) -> None:
+        self._writer = connect(self.path, busy_timeout_ms=self.busy_timeout_ms)
+        migrate(self._writer)
+        self._reader = connect(self.path, busy_timeout_ms=self.busy_timeout_ms, read_only=True)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hands the write connection to the writer thread; from now on write with `write`."""
+        self._loop = loop
+        self._thread = threading.Thread(target=self._write_loop, name="webqris-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._writer is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._writer.close()
+            self._writer = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    @property
+    def writer_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        assert self._reader is not None, "store is not open"
+        return fn(self._reader, *args, **kwargs)
+
+    def write_now(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs one write transaction on the calling thread: for the CLI, before `start`."""
+        assert self._writer is not None and self._thread is None
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn, *args, **kwargs)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return result
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs `fn(conn, *args)` in a write transaction; returns once it is durable."""
+        if self._thread is None:
+            raise StoreUnavailable("the database writer is not running")
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put((lambda conn: fn(conn, *args, **kwargs), future))
+        return await future
+
+    def _write_loop(self) -> None:
+        conn = self._writer
+        assert conn is not None
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            outcomes = self._run_batch(conn, batch)
+            assert self._loop is not None
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+                self._loop.call_soon_threadsafe(_settle_futures, outcomes)
+
+    @staticmethod
+    def _run_batch(conn: sqlite3.Connection, batch: list[Any]) -> list[tuple[Any, Any, Any]]:
+        outcomes: list[tuple[Any, Any, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for work, future in batch:
+                conn.execute("SAVEPOINT item")
+                try:
+                    result = work(conn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO item")
+                    conn.execute("RELEASE item")
+                    outcomes.append((future, None, exc))
+                else:
+                    conn.execute("RELEASE item")
+                    outcomes.append((future, result, None))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("database write failed: %s", exc)
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            failure = StoreUnavailable(f"database write failed: {exc}")
+            return [(future, None, failure) for _, future in batch]
+        return outcomes
+
+
+def _settle_futures(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in outcomes:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
+# =============================================================================================
+# Facts
+#
+# One function per fact kept in the database, with its SQL beside it. Each takes a connection:
+# writes run inside the writer's transaction, reads on the read connection. Every state change
+# is compare-and-set (`WHERE ... AND status = 'pending'`), checked by its row count.
+# =============================================================================================
+
+
+def get_setting(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+# --- merchants -------------------------------------------------------------------------------
+
+MERCHANT_SECRETS = ("api_token", "callback_secret", "webhook_secret")
+
+
+def insert_merchant(conn: sqlite3.Connection, name: str, static_qris: str | None,
+                    webhook_url: str | None, issued: Mapping[str, str]) -> int:
+    at = now_ms()
+    cursor = conn.execute(
+        "INSERT INTO merchants (name, static_qris, api_token_hash, callback_secret_hash,"
+        " webhook_url, webhook_secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (name, static_qris, hash_secret(issued["api_token"]),
+         hash_secret(issued["callback_secret"]), webhook_url, issued["webhook_secret"], at, at))
+    return int(cursor.lastrowid)
+
+
+def update_merchant(conn: sqlite3.Connection, merchant_id: int, **changes: Any) -> bool:
+    allowed = {"name", "static_qris", "webhook_url"}
+    if not changes or set(changes) - allowed:
+        raise ValueError(f"cannot update merchant fields {sorted(set(changes) - allowed)}")
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    cursor = conn.execute(f"UPDATE merchants SET {assignments}, updated_at = ? WHERE id = ?",
+                          (*changes.values(), now_ms(), merchant_id))
+    return cursor.rowcount == 1
+
+
+def replace_merchant_secret(conn: sqlite3.Connection, merchant_id: int, kind: str,
+                            value: str) -> bool:
+    column = {"api_token": "api_token_hash", "callback_secret": "callback_secret_hash",
+              "webhook_secret": "webhook_secret"}[kind]
+    stored = value if kind == "webhook_secret" else hash_secret(value)
+    cursor = conn.execute(f"UPDATE merchants SET {column} = ?, updated_at = ? WHERE id = ?",
+                          (stored, now_ms(), merchant_id))
+    return cursor.rowcount == 1
+
+
+def get_merchant(conn: sqlite3.Connection, merchant_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM merchants WHERE id = ?", (merchant_id,)).fetchone()
+
+
+def find_merchant_by_name(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM merchants WHERE name = ? ORDER BY id LIMIT 1",
+                        (name,)).fetchone()
+
+
+def find_merchant_by_secret(conn: sqlite3.Connection, kind: str,
+                            secret: str) -> sqlite3.Row | None:
+    """The merchant whose API token (kind 'api_token') or callback secret has this value."""
+    column = {"api_token": "api_token_hash", "callback_secret": "callback_secret_hash"}[kind]
+    digest = hash_secret(secret)
+    row = conn.execute(f"SELECT * FROM merchants WHERE {column} = ?", (digest,)).fetchone()
+    # The lookup is by hash, so timing says nothing about the secret; the comparison is kept
+    # constant-time all the same, in case the lookup is ever made by something else.
+    if row is None or not hmac.compare_digest(row[column], digest):
+        return None
+    return row
+
+
+def list_merchants(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM merchants ORDER BY id").fetchall()
+
+
+# --- invoices --------------------------------------------------------------------------------
+
+
+def get_invoice(conn: sqlite3.Connection, invoice_id: str,
+                merchant_id: int | None = None) -> sqlite3.Row | None:
+    if merchant_id is None:
+        return conn.execute("SELECT * FROM invoices WHERE invoice_id = ?",
+                            (invoice_id,)).fetchone()
+    return conn.execute("SELECT * FROM invoices WHERE invoice_id = ? AND merchant_id = ?",
+                        (invoice_id, merchant_id)).fetchone()
+
+
+def taken_totals(conn: sqlite3.Connection, merchant_id: int, low: int, high: int,
+                 closed_since: int) -> set[int]:
+    """Totals in [low, high] that a new invoice may not use: those of pending invoices, and of
+    invoices that expired or were cancelled since `closed_since` (a late notification for them
+    must never pay a newer invoice)."""
+    pending = conn.execute(
+        "SELECT total_amount FROM invoices WHERE merchant_id = ? AND status = 'pending'"
+        " AND total_amount BETWEEN ? AND ?", (merchant_id, low, high)).fetchall()
+    closed = conn.execute(
+        "SELECT total_amount FROM invoices WHERE merchant_id = ?"
+        " AND status IN ('expired', 'cancelled') AND total_amount BETWEEN ? AND ?"
+        " AND closed_at > ?", (merchant_id, low, high, closed_since)).fetchall()
+    return {row[0] for row in pending} | {row[0] for row in closed}
+
+
+def insert_invoice(conn: sqlite3.Connection, fields: Mapping[str, Any]) -> sqlite3.Row:
+    columns = ", ".join(fields)
+    marks = ", ".join("?" for _ in fields)
+    return conn.execute(f"INSERT INTO invoices ({columns}) VALUES ({marks}) RETURNING *",
+                        tuple(fields.values())).fetchone()
+
+
+def close_overdue_invoice(conn: sqlite3.Connection, invoice_row_id: int, at_ms: int) -> bool:
+    """Marks one pending invoice whose time has passed as expired."""
+    cursor = conn.execute(
+        "UPDATE invoices SET status = 'expired', closed_at = expires_at"
+        " WHERE id = ? AND status = 'pending' AND expires_at <= ?", (invoice_row_id, at_ms))
+    return cursor.rowcount == 1
+
+
+def expire_overdue_invoices(conn: sqlite3.Connection, at_ms: int,
+                            limit: int = 1000) -> list[sqlite3.Row]:
+    return conn.execute(
+        "UPDATE invoices SET status = 'expired', closed_at = expires_at WHERE id IN"
+        " (SELECT id FROM invoices WHERE status = 'pending' AND expires_at <= ? LIMIT ?)"
+        " AND status = 'pending' RETURNING *", (at_ms, limit)).fetchall()
+
+
+def cancel_invoice(conn: sqlite3.Connection, merchant_id: int, invoice_id: str,
+                   at_ms: int) -> sqlite3.Row:
+    row = conn.execute(
+        "UPDATE invoices SET status = 'cancelled', closed_at = ? WHERE invoice_id = ?"
+        " AND merchant_id = ? AND status = 'pending' AND expires_at > ? RETURNING *",
+        (at_ms, invoice_id, merchant_id, at_ms)).fetchone()
+    if row is not None:
+        return row
+    current = get_invoice(conn, invoice_id, merchant_id)
+    if current is None:
+        raise ApiError(404, "Payment not found")
+    raise ApiError(409, f"Payment cannot be cancelled: it is {effective_status(current, at_ms)}")
+
+
+def list_invoices(conn: sqlite3.Connection, merchant_id: int, *, status: str | None,
+                  limit: int, before_row_id: int | None, at_ms: int) -> list[sqlite3.Row]:
+    clauses = ["merchant_id = ?"]
+    params: list[Any] = [merchant_id]
+    if before_row_id is not None:
+        clauses.append("id < ?")
+        params.append(before_row_id)
+    if status == "pending":
+        clauses.append("status = 'pending' AND expires_at > ?")
+        params.append(at_ms)
+    elif status == "expired":
+        clauses.append("(status = 'expired' OR (status = 'pending' AND expires_at <= ?))")
+        params.append(at_ms)
+    elif status is not None:
+        clauses.append("status = ?")
+        params.append(status)
+    params.append(limit)
+    return conn.execute(f"SELECT * FROM invoices WHERE {' AND '.join(clauses)}"
+                        " ORDER BY id DESC LIMIT ?", params).fetchall()
+
+
+def get_idempotent_response(conn: sqlite3.Connection, merchant_id: int, key: str,
+                            since_ms: int) -> sqlite3.Row | None:
+    return conn.execute(
+        "SELECT request_hash, response FROM idempotency_keys WHERE merchant_id = ? AND key = ?"
+        " AND created_at > ?", (merchant_id, key, since_ms)).fetchone()
+
+
+def put_idempotent_response(conn: sqlite3.Connection, merchant_id: int, key: str,
+                            request_hash: str, response: str) -> None:
+    conn.execute(
+        "INSERT INTO idempotency_keys (merchant_id, key, request_hash, response, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (merchant_id, key) DO UPDATE SET"
+        " request_hash = excluded.request_hash, response = excluded.response,"
+        " created_at = excluded.created_at", (merchant_id, key, request_hash, response, now_ms()))
+
+
+def purge_idempotency_keys(conn: sqlite3.Connection, before_ms: int) -> int:
+    return conn.execute("DELETE FROM idempotency_keys WHERE created_at <= ?",
+                        (before_ms,)).rowcount
+
+
+# --- payments in ------------------------------------------------------------------------------
+
+
+def find_payable_invoices(conn: sqlite3.Connection, merchant_id: int, total_amount: int,
+                          expired_since: int) -> list[sqlite3.Row]:
+    """Invoices a payment of `total_amount` may pay: pending ones, and ones whose time ran out
+    after `expired_since` (the customer paid in time; the phone was late)."""
+    return conn.execute(
+        "SELECT * FROM invoices WHERE merchant_id = ? AND total_amount = ?"
+        " AND status IN ('pending', 'expired') AND expires_at > ? LIMIT 2",
+        (merchant_id, total_amount, expired_since)).fetchall()
+
+
+def mark_invoice_paid(conn: sqlite3.Connection, invoice_row_id: int, payment_method: str,
+                      sender_name: str | None, at_ms: int) -> sqlite3.Row | None:
+    """Pending (or expired) → paid, and the merchant's webhook queued in the same transaction."""
+    row = conn.execute(
+        "UPDATE invoices SET status = 'paid', payment_method = ?, sender_name = ?, paid_at = ?,"
+        " closed_at = NULL WHERE id = ? AND status IN ('pending', 'expired') RETURNING *",
+        (payment_method, sender_name, at_ms, invoice_row_id)).fetchone()
+    if row is not None:
+        enqueue_webhook(conn, row["merchant_id"], row["id"], "payment.paid",
+                        build_webhook_body(row), at_ms)
+    return row
+
+
+def touch_device(conn: sqlite3.Connection, merchant_id: int, device_id: str, app: str | None,
+                 at_ms: int, *, test: bool) -> None:
+    column = "last_test_at" if test else "last_notification_at"
+    conn.execute(
+        f"INSERT INTO devices (merchant_id, device_id, {column}, last_app) VALUES (?, ?, ?, ?)"
+        f" ON CONFLICT (merchant_id, device_id) DO UPDATE SET {column} = excluded.{column},"
+        " last_app = coalesce(excluded.last_app, last_app)", (merchant_id, device_id, at_ms, app))
+
+
+def list_devices(conn: sqlite3.Connection, merchant_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM devices WHERE merchant_id = ? ORDER BY device_id",
+                        (merchant_id,)).fetchall()
+
+
+def find_duplicate(conn: sqlite3.Connection, merchant_id: int, keys: Iterable[str]) -> int | None:
+    for key in keys:
+        row = conn.execute("SELECT notification_id FROM notification_keys"
+                           " WHERE merchant_id = ? AND key = ?", (merchant_id, key)).fetchone()
+        if row is not None:
+            return row[0]
+    return None
+
+
+def insert_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
+                        outcome: str, at_ms: int, *, parsed: parsers.Parsed | None = None,
+                        invoice_row_id: int | None = None,
+                        duplicate_of: int | None = None) -> int:
+    cursor = conn.execute(
+        "INSERT INTO notifications (merchant_id, source, app, title, message, posted_at,"
+        " device_id, notif_id, event_hash, reference, parsed_amount, sender_name, parser,"
+        " outcome, invoice_id, duplicate_of, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (merchant_id, note.source, note.app, note.title, note.message, note.posted_at,
+         note.device_id, note.notif_id, note.event_hash, note.reference,
+         parsed.amount if parsed else None, parsed.sender_name if parsed else None,
+         parsed.parser if parsed else None, outcome, invoice_row_id, duplicate_of, at_ms))
+    notification_id = int(cursor.lastrowid)
+    if outcome not in ("duplicate", "test"):
+        conn.executemany("INSERT OR IGNORE INTO notification_keys (merchant_id, key,"
+                         " notification_id) VALUES (?, ?, ?)",
+                         [(merchant_id, key, notification_id) for key in note.dedup_keys()])
+    return notification_id
+
+
+def get_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM notifications WHERE id = ?",
+                        (notification_id,)).fetchone()
+
+
+def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_id: str,
+                        at_ms: int) -> sqlite3.Row:
+    """Pays an invoice with a received notification that matched nothing (the owner's call)."""
+    note = get_notification(conn, notification_id)
+    if note is None:
+        raise ApiError(404, "Notification not found")
+    if note["outcome"] not in ("unmatched", "unparsed") or note["attached_at"] is not None:
+        raise ApiError(409, "Only an unmatched notification that is not attached yet can be"
+                            " attached")
+    invoice = get_invoice(conn, invoice_id, note["merchant_id"])
+    if invoice is None:
+        raise ApiError(404, "Payment not found for this notification's merchant")
+    paid = mark_invoice_paid(conn, invoice["id"], "manual", note["sender_name"], at_ms)
+    if paid is None:
+        raise ApiError(409, f"Payment is {invoice['status']}: only a pending or expired payment"
+                            " can be paid")
+    conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ? WHERE id = ?",
+                 (paid["id"], at_ms, notification_id))
+    return paid
+
+
+# --- payments out: the webhook outbox ---------------------------------------------------------
+
+
+def enqueue_webhook(conn: sqlite3.Connection, merchant_id: int, invoice_row_id: int | None,
+                    event: str, body: bytes, at_ms: int) -> int | None:
+    """Queues one delivery to the merchant's webhook URL; none when it has no URL."""
+    merchant = get_merchant(conn, merchant_id)
+    if merchant is None or not merchant["webhook_url"]:
+        return None
+    cursor = conn.execute(
+        "INSERT INTO webhook_deliveries (webhook_id, merchant_id, invoice_id, event, url, body,"
+        " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        ("msg_" + secrets.token_hex(12), merchant_id, invoice_row_id, event,
+         merchant["webhook_url"], body, at_ms, at_ms))
+    return int(cursor.lastrowid)
+
+
+def claim_due_deliveries(conn: sqlite3.Connection, at_ms: int, limit: int,
+                         busy_merchants: Iterable[int] = ()) -> list[sqlite3.Row]:
+    """Takes up to `limit` due deliveries (pending → sending), skipping busy merchants, so a
+    merchant whose server hangs cannot hold every slot."""
+    busy = list(busy_merchants)
+    skip = f" AND merchant_id NOT IN ({', '.join('?' for _ in busy)})" if busy else ""
+    return conn.execute(
+        "UPDATE webhook_deliveries SET state = 'sending' WHERE id IN (SELECT id FROM"
+        " webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?" + skip +
+        " ORDER BY next_attempt_at LIMIT ?) AND state = 'pending' RETURNING *"
+        " , (SELECT webhook_secret FROM merchants m WHERE m.id = merchant_id) AS secret",
+        (at_ms, *busy, limit)).fetchall()
+
+
+def release_interrupted_deliveries(conn: sqlite3.Connection) -> int:
+    """At start-up nothing is being sent: a 'sending' row is one a crash interrupted."""
+    return conn.execute("UPDATE webhook_deliveries SET state = 'pending'"
+                        " WHERE state = 'sending'").rowcount
+
+
+def next_delivery_due(conn: sqlite3.Connection) -> int | None:
+    row = conn.execute("SELECT min(next_attempt_at) FROM webhook_deliveries"
+                       " WHERE state = 'pending'").fetchone()
+    return row[0]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AttemptResult:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    response_excerpt: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def record_attempt(conn: sqlite3.Connection, delivery_id: int, result: AttemptResult,
+                   retry_delays: tuple[float, ...], at_ms: int) -> sqlite3.Row:
+    """Logs one attempt and moves the delivery on: delivered, retry later, or failed."""
+    conn.execute(
+        "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, error,"
+        " duration_ms, response_excerpt) VALUES (?, ?, ?, ?, ?, ?)",
+        (delivery_id, at_ms, result.status_code, result.error, result.duration_ms,
+         result.response_excerpt))
+    current = conn.execute("SELECT retries_used FROM webhook_deliveries WHERE id = ?",
+                           (delivery_id,)).fetchone()
+    retries_used = current[0]
+    if result.ok:
+        state, next_at, delivered_at = "delivered", at_ms, at_ms
+    elif retries_used < len(retry_delays):
+        state, delivered_at = "pending", None
+        next_at = at_ms + int(retry_delays[retries_used] * 1000)
+        retries_used += 1
+    else:
+        state, next_at, delivered_at = "failed", at_ms, None
+    return conn.execute(
+        "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, retries_used = ?,"
+        " next_attempt_at = ?, last_status_code = ?, last_error = ?, delivered_at = ?"
+        " WHERE id = ? AND state = 'sending' RETURNING *",
+        (state, retries_used, next_at, result.status_code, result.error, delivered_at,
+         delivery_id)).fetchone()
+
+
+def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[float, ...],
+              at_ms: int) -> sqlite3.Row:
+    """Sends a delivery again now (one attempt; its body bytes unchanged)."""
+    row = conn.execute(
+        "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, retries_used = ?"
+        " WHERE id = ? AND state IN ('delivered', 'failed') RETURNING *",
+        (at_ms, len(retry_delays), delivery_id)).fetchone()
+    if row is None:
+        if conn.execute("SELECT 1 FROM webhook_deliveries WHERE id = ?",
+                        (delivery_id,)).fetchone() is None:
+            raise ApiError(404, "Delivery not found")
+        raise ApiError(409, "Delivery is already queued")
+    return row
+
+
+def list_delivery_attempts(conn: sqlite3.Connection, delivery_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY id",
+                        (delivery_id,)).fetchall()
+
+
+# =============================================================================================
+# Invoices
+#
+# Creating an invoice is one write transaction: replay an idempotent request, reuse the pending
+# invoice of the same order, pick a unique code whose total nobody else may be paying, build the
+# dynamic QRIS and insert. The database's partial unique index backs the choice of the code.
+# =============================================================================================
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InvoiceRequest:
+    merchant_id: int
+    static_qris: str
+    amount: int
+    merchant_order_id: str | None
+    customer_name: str | None
+    expires_in: int
+    redirect_url: str | None
+    idempotency_key: str | None
+
+    def fingerprint(self) -> str:
+        material = json.dumps([self.amount, self.merchant_order_id, self.customer_name,
+                               self.expires_in, self.redirect_url], separators=(",", ":"))
+        return hashlib.sha256(material.encode()).hexdigest()
+
+
+_code_random = random.Random(secrets.randbits(64))
+
+
+def choose_unique_code(taken: set[int], amount: int, low: int, high: int) -> int | None:
+    """A random code in [low, high] whose total (amount + code) is not taken."""
+    span = high - low + 1
+    if len(taken) * 2 < span:  # sparse: random probes find a free code in a few tries
+        while True:
+            code = _code_random.randint(low, high)
+            if amount + code not in taken:
+                return code
+    free = [code for code in range(low, high + 1) if amount + code not in taken]
+    return _code_random.choice(free) if free else None
+
+
+def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
+                   payments: PaymentsConfig) -> tuple[sqlite3.Row, bool]:
+    """Creates (or finds again) the invoice for a request. Returns (row, replayed)."""
+    at = now_ms()
+    if request.idempotency_key is not None:
+        previous = get_idempotent_response(conn, request.merchant_id, request.idempotency_key,
+                                           at - payments.idempotency_seconds * 1000)
+        if previous is not None:
+            if previous["request_hash"] != request.fingerprint():
+                raise ApiError(409, "Idempotency-Key was already used with different parameters")
+            row = get_invoice(conn, previous["response"], request.merchant_id)
+            if row is not None:
+                return row, True
+    if request.merchant_order_id is not None:
+        existing = conn.execute(
+            "SELECT * FROM invoices WHERE merchant_id = ? AND merchant_order_id = ?"
+            " AND status = 'pending'", (request.merchant_id, request.merchant_order_id)).fetchone()
+        if existing is not None and existing["expires_at"] <= at:
+            close_overdue_invoice(conn, existing["id"], at)
+            existing = None
+        if existing is not None:
+            if existing["amount"] != request.amount:
+                raise ApiError(409, "merchant_order_id already has a pending payment"
+                                    " with a different amount",
+                               invoice_id=existing["invoice_id"])
+            _remember_idempotent(conn, request, existing["invoice_id"])
+            return existing, True
+    low, high = payments.unique_code_min, payments.unique_code_max
+    taken = taken_totals(conn, request.merchant_id, request.amount + low, request.amount + high,
+                         at - payments.late_grace_seconds * 1000)
+    code = choose_unique_code(taken, request.amount, low, high)
+    if code is None:
+        raise ApiError(503, "Kode unik habis: semua kode unik untuk nominal ini sedang dipakai."
+                            " Coba lagi nanti atau gunakan nominal lain.")
+    total = request.amount + code
+    payload = qris.make_dynamic(request.static_qris, total)
+    fields = {
+        "invoice_id": new_invoice_id(at),
+        "merchant_id": request.merchant_id,
+        "merchant_order_id": request.merchant_order_id,
+        "customer_name": request.customer_name,
+        "amount": request.amount,
+        "unique_code": code,
+        "total_amount": total,
+        "qris_payload": payload,
+        "redirect_url": request.redirect_url,
+        "created_at": at,
+        "expires_at": at + request.expires_in * 1000,
+    }
+    for _ in range(5):
+        try:
+            row = insert_invoice(conn, fields)
+            break
+        except sqlite3.IntegrityError as exc:
+            if "invoices.invoice_id" not in str(exc):
+                raise
+            fields["invoice_id"] = new_invoice_id(at)
+    else:  # five random 6-character suffixes in one second collided: not plausible
+        raise ApiError(503, "Could not allocate an invoice id, try again")
+    _remember_idempotent(conn, request, row["invoice_id"])
+    return row, False
+
+
+def _remember_idempotent(conn: sqlite3.Connection, request: InvoiceRequest,
+                         invoice_id: str) -> None:
+    if request.idempotency_key is not None:
+        put_idempotent_response(conn, request.merchant_id, request.idempotency_key,
+                                request.fingerprint(), invoice_id)
+
+
+def effective_status(row: Mapping[str, Any], at_ms: int) -> str:
+    """A pending invoice past its time reads expired even before the sweep has run."""
+    if row["status"] == "pending" and row["expires_at"] <= at_ms:
+        return "expired"
+    return row["status"]
+
+
+def invoice_status_data(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
+    """The invoice as the seed's status endpoint shows it."""
+    return {
+        "invoice_id": row["invoice_id"],
+        "merchant_order_id": row["merchant_order_id"],
+        "qris_payload": row["qris_payload"],
+        "amount": row["amount"],
+        "unique_code": row["unique_code"],
+        "total_amount": row["total_amount"],
+        "status": effective_status(row, at_ms),
+        "payment_method": row["payment_method"],
+        "paid_at": format_time(row["paid_at"]),
+        "expired_at": format_time(row["expires_at"]),
+    }
+
+
+# =============================================================================================
+# Payments in
+#
+# A notification from the shop's phone (or a callback) is parsed outside any transaction, then
+# one write transaction does the rest: drop a duplicate, find the one invoice with that total,
+# mark it paid, queue its webhook, store the notification with its outcome. Racing
+# notifications therefore pay an invoice once, and one notification pays one invoice.
+# =============================================================================================
+
+# Field names of popular Android forwarder apps, mapped onto the seed's fields.
+FORWARDER_ALIASES: dict[str, tuple[str, ...]] = {
+    "app": ("app", "packageName", "package_name", "package", "pkg", "appPackage", "from"),
+    "title": ("title", "notificationTitle", "android.title", "titleText"),
+    "message": ("message", "text", "content", "body", "bigText", "big_text", "android.text",
+                "notificationText", "msg"),
+    "timestamp": ("timestamp", "postedAt", "posted_at", "postTime", "time", "when", "date"),
+    "device_id": ("device_id", "deviceId", "device", "deviceName", "device_name"),
+    "notif_id": ("notif_id", "notificationKey", "notification_key", "notificationId",
+                 "notification_id", "key", "id"),
+    "event_hash": ("event_hash", "eventHash", "hash"),
+}
+FIELD_LIMITS = {"app": 255, "title": 1000, "message": 8000, "timestamp": 64, "device_id": 255,
+                "notif_id": 255, "event_hash": 255, "reference": 255, "sender_name": 255}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InboundNotification:
+    source: str  # 'forwarder' or 'callback'
+    app: str | None = None
+    title: str | None = None
+    message: str | None = None
+    posted_at: str | None = None
+    device_id: str | None = None
+    notif_id: str | None = None
+    event_hash: str | None = None
+    reference: str | None = None
+
+    def dedup_keys(self) -> list[str]:
+        """What makes a repeat of this notification a duplicate (SPEC §4.2)."""
+        keys = []
+        if self.notif_id:
+            keys.append(f"notif:{self.device_id or ''}:{self.notif_id}")
+        if self.event_hash:
+            keys.append(f"hash:{self.event_hash}")
+        if self.reference:
+            keys.append(f"ref:{self.reference}")
+        if not keys and self.source == "forwarder":
+            content = json.dumps([self.app, self.title, self.message, self.posted_at])
+            keys.append("content:" + hashlib.sha256(content.encode()).hexdigest())
+        return keys
+
+
+def _field_text(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ApiError(400, f"{name} must be a string")
+    text = str(value) if not isinstance(value, str) else value
+    if len(text) > FIELD_LIMITS[name]:
+        raise ApiError(400, f"{name} is too long (max {FIELD_LIMITS[name]} characters)")
+    return text.strip() or None
+
+
+def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
+    """The seed's fields from a forwarder body, whatever names the forwarder app uses."""
+    values: dict[str, str | None] = {}
+    for name, aliases in FORWARDER_ALIASES.items():
+        raw = next((fields[alias] for alias in aliases if fields.get(alias) not in (None, "")),
+                   None)
+        values[name] = _field_text(name, raw)
+    if values["message"] is None and values["title"] is None:
+        raise ApiError(400, "message is required")
+    return InboundNotification(
+        source="forwarder", app=values["app"], title=values["title"], message=values["message"],
+        posted_at=values["timestamp"], device_id=values["device_id"],
+        notif_id=values["notif_id"], event_hash=values["event_hash"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NotificationOutcome:
+    outcome: str  # matched, duplicate, unparsed, unmatched, test
+    notification_id: int
+    invoice: sqlite3.Row | None = None
+
+
+def record_test_notification(conn: sqlite3.Connection, merchant_id: int,
+                             note: InboundNotification) -> NotificationOutcome:
+    at = now_ms()
+    if note.device_id:
+        touch_device(conn, merchant_id, note.device_id, note.app, at, test=True)
+    return NotificationOutcome("test", insert_notification(conn, merchant_id, note, "test", at))
+
+
+def record_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
+                        parsed: parsers.Parsed | None, payment_method: str,
+                        late_grace_seconds: int) -> NotificationOutcome:
+    """Stores a notification and pays the one invoice it matches, in one transaction."""
+    at = now_ms()
+    if note.device_id:
+        touch_device(conn, merchant_id, note.device_id, note.app, at, test=False)
+    original = find_duplicate(conn, merchant_id, note.dedup_keys())
+    if original is not None:
+        return NotificationOutcome("duplicate", insert_notification(
+            conn, merchant_id, note, "duplicate", at, parsed=parsed, duplicate_of=original))
+    if parsed is None:
+        return NotificationOutcome("unparsed", insert_notification(
+            conn, merchant_id, note, "unparsed", at))
+    invoice = None
+    candidates = find_payable_invoices(conn, merchant_id, parsed.amount,
+                                       at - late_grace_seconds * 1000)
+    # Two candidates cannot happen while totals are allocated as they are; if they ever did,
+    # paying either would be a guess, so the owner decides from the inbox.
+    if len(candidates) == 1:
+        invoice = mark_invoice_paid(conn, candidates[0]["id"], payment_method,
+                                    parsed.sender_name, at)
+    outcome = "matched" if invoice is not None else "unmatched"
+    notification_id = insert_notification(conn, merchant_id, note, outcome, at, parsed=parsed,
+                                           invoice_row_id=invoice["id"] if invoice else None)
+    return NotificationOutcome(outcome, notification_id, invoice)
+
+
+# =============================================================================================
+# Auth
+#
+# API tokens and callback secrets are 192-bit random strings with a prefix that says what they
+# are; only their SHA-256 is stored. The webhook secret is kept as is: it is needed to sign.
+# The admin password gets a memory-hard KDF (scrypt), because people reuse passwords.
+# =============================================================================================
+
+SECRET_PREFIXES = {"api_token": "wqk_", "callback_secret": "wqc_"}
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_secret(kind: str) -> str:
+    if kind == "webhook_secret":
+        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return SECRET_PREFIXES[kind] + secrets.token_urlsafe(24)
+
+
+def issue_merchant_secrets() -> dict[str, str]:
+    return {kind: new_secret(kind) for kind in MERCHANT_SECRETS}
+
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(
+        base64.b64encode(part).decode() for part in (salt, digest))
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
+                                r=int(r), p=int(p), dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate_merchant(request: Request) -> sqlite3.Row:
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(401, "Unauthorized: missing Authorization: Bearer <API_TOKEN> header")
+    merchant = ctx_of(request).store.read(find_merchant_by_secret, "api_token", token)
+    if merchant is None:
+        raise ApiError(401, "Unauthorized: invalid API token")
+    return merchant
+
+
+# =============================================================================================
+# Errors and request bodies
+#
+# Every error leaves as the seed's {"success": false, "message": ...} with the seed's status
+# codes, including unknown routes, wrong methods, bodies too large and unexpected exceptions.
+# =============================================================================================
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"success": False, "message": message, **extra}, status_code=status)
+
+
+_HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
+
+
+async def handle_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.message, **exc.extra)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = _HTTP_MESSAGES.get(exc.status_code) or str(exc.detail)
+    return JSONResponse({"success": False, "message": message}, status_code=exc.status_code,
+                        headers=exc.headers)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, StoreUnavailable):
+        log.error("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, "Database unavailable, try again shortly")
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "Internal server error")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "Invalid Content-Length header")
+        if int(declared) > limit:
+            raise ApiError(413, f"Request body too large (limit {limit} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"Request body too large (limit {limit} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_fields(request: Request, *, allow_form: bool) -> dict[str, Any]:
+    """The body as a dict: JSON, or (where allowed) a form, which forwarder apps often send."""
+    body = await read_body(request, ctx_of(request).config.server.max_body_bytes)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if not allow_form:
+            raise ApiError(400, "Body must be JSON (Content-Type: application/json)")
+        return await _read_form(request, body, content_type)
+    if not body.strip():
+        raise ApiError(400, "Request body is empty: send a JSON object")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "Invalid JSON body") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "JSON body must be an object")
+    return data
+
+
+async def _read_form(request: Request, body: bytes, content_type: str) -> dict[str, Any]:
+    from urllib.parse import parse_qsl
+
+    if content_type == "multipart/form-data":
+        # The body has been consumed; Starlette's parser reads from its cached copy.
+        try:
+            form = await request.form()
+        except Exception:
+            raise ApiError(400, "Invalid form body") from None
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        text = body.decode("utf-8")
+        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "Invalid form body") from None
+
+
+def optional_text(fields: Mapping[str, Any], name: str, max_length: int) -> str | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"{name} must be a string")
+    value = value.strip()
+    if len(value) > max_length:
+        raise ApiError(400, f"{name} is too long (max {max_length} characters)")
+    return value or None
+
+
+def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) -> int:
+    if name not in fields or fields[name] is None:
+        raise ApiError(400, f"{name} is required")
+    value = fields[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, f"{name} must be an integer")
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be between {low} and {high}")
+    return value
+
+
+# =============================================================================================
+# HTTP API: the merchant's endpoints (the seed's create and status, and extensions)
+# =============================================================================================
+
+
+@dataclasses.dataclass
+class Context:
+    """Everything a handler needs; one per app, so tests can build many apps."""
+    config: Config
+    store: Store
+    hub: Hub
+    demo: bool = False
+    webhook_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
+
+
+def ctx_of(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def public_base_url(request: Request) -> str:
+    configured = ctx_of(request).config.server.base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def _valid_http_url(value: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+async def create_payment(request: Request) -> Response:
+    ctx = ctx_of(request)
+    merchant = authenticate_merchant(request)
+    fields = await read_fields(request, allow_form=False)
+    payments = ctx.config.payments
+    amount = required_integer(fields, "amount", payments.min_amount, payments.max_amount)
+    expires_in = payments.expiry_seconds
+    if fields.get("expires_in") is not None:
+        expires_in = required_integer(fields, "expires_in", 1, payments.max_expiry_seconds)
+    redirect_url = optional_text(fields, "redirect_url", 2048)
+    if redirect_url is not None and not _valid_http_url(redirect_url):
+        raise ApiError(400, "redirect_url must be an http(s) URL")
+    idempotency_key = request.headers.get("idempotency-key")
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise ApiError(400, "Idempotency-Key must be 1 to 255 characters")
+    if not merchant["static_qris"]:
+        raise ApiError(503, "QRIS belum dikonfigurasi: set the merchant's static QRIS first")
+    invoice_request = InvoiceRequest(
+        merchant_id=merchant["id"],
+        static_qris=merchant["static_qris"],
+        amount=amount,
+        merchant_order_id=optional_text(fields, "merchant_order_id", 255),
+        customer_name=optional_text(fields, "customer_name", 255),
+        expires_in=expires_in,
+        redirect_url=redirect_url,
+        idempotency_key=idempotency_key,
+    )
+    row, replayed = await ctx.store.write(create_invoice, invoice_request, payments)
+    if not replayed:
+        ctx.hub.publish("new_payment", invoice_event_data(row, merchant["name"]), merchant["id"])
+    base = public_base_url(request)
+    body = {
+        "success": True,
+        "invoice_id": row["invoice_id"],
+        "qris_payload": row["qris_payload"],
+        "amount": row["amount"],
+        "unique_code": row["unique_code"],
+        "total_amount": row["total_amount"],
+        "expired_at": format_time(row["expires_at"]),
+        "status": effective_status(row, now_ms()),
+        "checkout_url": f"{base}/pay/{row['invoice_id']}",
+        "qr_svg_url": f"{base}/pay/{row['invoice_id']}/qr.svg",
+    }
+    if merchant_order_id := row["merchant_order_id"]:
+        body["merchant_order_id"] = merchant_order_id
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(body, headers=headers)
+
+
+async def payment_status(request: Request) -> Response:
+    ctx = ctx_of(request)
+    merchant = authenticate_merchant(request)
+    row = ctx.store.read(get_invoice, request.path_params["invoice_id"], merchant["id"])
+    if row is None:
+        raise ApiError(404, "Payment not found")
+    return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
+
+
+LIST_STATUSES = ("pending", "paid", "expired", "cancelled")
+
+
+async def list_payments(request: Request) -> Response:
+    ctx = ctx_of(request)
+    merchant = authenticate_merchant(request)
+    params = request.query_params
+    status = params.get("status") or None
+    if status is not None and status not in LIST_STATUSES:
+        raise ApiError(400, f"status must be one of {', '.join(LIST_STATUSES)}")
+    raw_limit = params.get("limit", "50")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
+        raise ApiError(400, "limit must be an integer between 1 and 200")
+    limit = int(raw_limit)
+    before_row_id = None
+    if before := params.get("before"):
+        anchor = ctx.store.read(get_invoice, before, merchant["id"])
+        if anchor is None:
+            raise ApiError(400, "before must be an invoice_id of one of your payments")
+        before_row_id = anchor["id"]
+    at = now_ms()
+    rows = ctx.store.read(list_invoices, merchant["id"], status=status, limit=limit + 1,
+                          before_row_id=before_row_id, at_ms=at)
+    page = rows[:limit]
+    return JSONResponse({
+        "success": True,
+        "data": [invoice_status_data(row, at) | {"customer_name": row["customer_name"],
+                                                 "created_at": format_time(row["created_at"])}
+                 for row in page],
+        "next_before": page[-1]["invoice_id"] if len(rows) > limit else None,
+    })
+
+
+async def cancel_payment(request: Request) -> Response:
+    ctx = ctx_of(request)
+    merchant = authenticate_merchant(request)
+    row = await ctx.store.write(cancel_invoice, merchant["id"], request.path_params["invoice_id"],
+                                now_ms())
+    return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
+
+
+def invoice_event_data(row: Mapping[str, Any], merchant_name: str) -> dict[str, Any]:
+    """An invoice as realtime events carry it (the seed's payment_paid keys, and a few more)."""
+    return {
+        "id": row["id"],
+        "invoice_id": row["invoice_id"],
+        "merchant_order_id": row["merchant_order_id"],
+        "amount": row["amount"],
+        "total_amount": row["total_amount"],
+        "unique_code": row["unique_code"],
+        "merchant_name": merchant_name,
+        "sender_name": row["sender_name"],
+        "status": effective_status(row, now_ms()),
+        "payment_method": row["payment_method"],
+        "paid_at": format_time(row["paid_at"]),
+        "expired_at": format_time(row["expires_at"]),
+    }
+
+
+def announce_paid(ctx: Context, invoice: Mapping[str, Any], merchant_name: str) -> None:
+    """After the commit: tell the screens, and wake the webhook sender."""
+    ctx.hub.publish("payment_paid", invoice_event_data(invoice, merchant_name),
+                    invoice["merchant_id"])
+    ctx.webhook_wakeup.set()
+
+
+def authenticate_callback(request: Request, secret: str | None, header: str) -> sqlite3.Row:
+    if not secret:
+        raise ApiError(401, f"Unauthorized: missing {header} with the Callback Secret")
+    merchant = ctx_of(request).store.read(find_merchant_by_secret, "callback_secret", secret)
+    if merchant is not None:
+        return merchant
+    if secret.startswith(SECRET_PREFIXES["api_token"]):
+        raise ApiError(401, "Unauthorized: that is an API token; notifications are"
+                            " authenticated with the merchant's Callback Secret")
+    raise ApiError(401, "Unauthorized: invalid callback secret")
+
+
+async def receive_forwarded_notification(request: Request) -> Response:
+    """POST /api/webhook/payment: a notification from the APK forwarder on the shop's phone."""
+    ctx = ctx_of(request)
+    merchant = authenticate_callback(request, bearer_token(request),
+                                     "Authorization: Bearer header")
+    note = forwarder_notification(await read_fields(request, allow_form=True))
+    if note.event_hash == "test":
+        await ctx.store.write(record_test_notification, merchant["id"], note)
+        return JSONResponse({"success": True, "test": True, "message":
+                             f"Koneksi berhasil! Auth valid ✓ (Merchant: {merchant['name']})"})
+    parsed = parsers.parse_notification(note.app, note.title, note.message)
+    result = await ctx.store.write(record_notification, merchant["id"], note, parsed,
+                                   note.app or "notification",
+                                   ctx.config.payments.late_grace_seconds)
+    if result.outcome == "duplicate":
+        return JSONResponse({"success": False, "message": "Duplicate notification",
+                             "notif_id": note.notif_id})
+    if result.outcome == "unparsed":
+        return error_response(422, "Tidak dapat mendeteksi nominal dari notifikasi",
+                              raw_message=note.message)
+    assert parsed is not None
+    if result.invoice is None:
+        return error_response(404, "No matching pending payment", parsed_amount=parsed.amount,
+                              merchant=merchant["name"])
+    announce_paid(ctx, result.invoice, merchant["name"])
+    return JSONResponse({"success": True, "invoice_id": result.invoice["invoice_id"],
+                         "parsed_amount": parsed.amount, "sender_name": parsed.sender_name})
+
+
+async def receive_callback(request: Request) -> Response:
+    """POST /api/callback/notify: the simple format, an amount that must equal a total."""
+    ctx = ctx_of(request)
+    merchant = authenticate_callback(request, request.headers.get("x-callback-key"),
+                                     "X-Callback-Key header")
+    fields = await read_fields(request, allow_form=False)
+    amount = required_integer(fields, "amount", 1, qris.MAX_AMOUNT)
+    sender_name = _field_text("sender_name", fields.get("sender_name"))
+    note = InboundNotification(source="callback",
+                               reference=_field_text("reference", fields.get("reference")))
+    parsed = parsers.Parsed(amount=amount, sender_name=sender_name, parser="callback")
+    result = await ctx.store.write(record_notification, merchant["id"], note, parsed, "callback",
+                                   ctx.config.payments.late_grace_seconds)
+    if result.outcome == "duplicate":
+        return JSONResponse({"success": False, "message": "Duplicate notification",
+                             "reference": note.reference})
+    if result.invoice is None:
+        return error_response(404, "No matching pending payment", parsed_amount=amount,
+                              merchant=merchant["name"])
+    announce_paid(ctx, result.invoice, merchant["name"])
+    return JSONResponse({"success": True, "invoice_id": result.invoice["invoice_id"]})
+
+
+async def healthz(request: Request) -> Response:
+    ctx = ctx_of(request)
+    try:
+        ctx.store.read(lambda conn: conn.execute("SELECT 1").fetchone())
+    except sqlite3.Error as exc:
+        return error_response(503, f"database unavailable: {exc}")
+    if not ctx.store.writer_alive:
+        return error_response(503, "database writer is not running")
+    return JSONResponse({"success": True, "status": "ok", "database": "ok"})
+
+
+async def openapi_schema(request: Request) -> Response:
+    return JSONResponse(build_openapi())
+
+
+def build_openapi() -> dict[str, Any]:
+    error = {"$ref": "#/components/schemas/Error"}
+
+    def responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"200": {"description": "OK",
+                                       "content": {"application/json": {"schema": ok}}}}
+        for code in codes:
+            out[str(code)] = {"description": "Error",
+                              "content": {"application/json": {"schema": error}}}
+        return out
+
+    invoice = {"$ref": "#/components/schemas/Invoice"}
+    bearer = [{"apiToken": []}]
+    invoice_id = {"name": "invoice_id", "in": "path", "required": True,
+                  "schema": {"type": "string"}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "WebQRIS", "version": "0.1.0"},
+        "components": {
+            "securitySchemes": {
+                "apiToken": {"type": "http", "scheme": "bearer"},
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["success", "message"],
+                          "properties": {"success": {"type": "boolean", "enum": [False]},
+                                         "message": {"type": "string"}}},
+                "Invoice": {"type": "object", "properties": {
+                    "invoice_id": {"type": "string"},
+                    "merchant_order_id": {"type": "string", "nullable": True},
+                    "qris_payload": {"type": "string"},
+                    "amount": {"type": "integer"}, "unique_code": {"type": "integer"},
+                    "total_amount": {"type": "integer"},
+                    "status": {"type": "string", "enum": list(LIST_STATUSES)},
+                    "payment_method": {"type": "string", "nullable": True},
+                    "paid_at": {"type": "string", "nullable": True},
+                    "expired_at": {"type": "string"}}},
+            },
+        },
+        "paths": {
+            "/api/payments/qris/create": {"post": {
+                "summary": "Create a QRIS invoice", "security": bearer,
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                "schema": {"type": "string", "maxLength": 255}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["amount"], "properties": {
+                        "amount": {"type": "integer", "minimum": 1},
+                        "merchant_order_id": {"type": "string", "maxLength": 255},
+                        "customer_name": {"type": "string", "maxLength": 255},
+                        "expires_in": {"type": "integer", "minimum": 1},
+                        "redirect_url": {"type": "string", "maxLength": 2048}}}}}},
+                "responses": responses({"type": "object", "properties": {
+                    "success": {"type": "boolean"}, "invoice_id": {"type": "string"},
+                    "qris_payload": {"type": "string"}, "amount": {"type": "integer"},
+                    "unique_code": {"type": "integer"}, "total_amount": {"type": "integer"},
+                    "expired_at": {"type": "string"}, "checkout_url": {"type": "string"},
+                    "qr_svg_url": {"type": "string"}}}, 400, 401, 409, 413, 503)}},
+            "/api/payments/{invoice_id}/status": {"get": {
+                "summary": "Payment status", "security": bearer, "parameters": [invoice_id],
+                "responses": responses({"type": "object", "properties": {
+                    "success": {"type": "boolean"}, "data": invoice}}, 401, 404)}},
+            "/api/payments": {"get": {
+                "summary": "List payments, newest first", "security": bearer,
+                "parameters": [
+                    {"name": "status", "in": "query",
+                     "schema": {"type": "string", "enum": list(LIST_STATUSES)}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                    {"name": "before", "in": "query", "schema": {"type": "string"}}],
+                "responses": responses({"type": "object", "properties": {
+                    "success": {"type": "boolean"},
+                    "data": {"type": "array", "items": invoice},
+                    "next_before": {"type": "string", "nullable": True}}}, 400, 401)}},
+            "/api/payments/{invoice_id}/cancel": {"post": {
+                "summary": "Cancel a pending payment", "security": bearer,
+                "parameters": [invoice_id],
+                "responses": responses({"type": "object", "properties": {
+                    "success": {"type": "boolean"}, "data": invoice}}, 401, 404, 409)}},
+            "/healthz": {"get": {"summary": "Liveness and database check",
+                                 "responses": responses({"type": "object"}, 503)}},
+        },
+    }
+
+
+# =============================================================================================
+# Realtime
+#
+# One hub fans events out to WebSocket clients: the dashboard sees every merchant, a merchant's
+# socket only its own. Each client has a bounded queue and a send timeout; a client that falls
+# behind is dropped rather than allowed to slow the API or anyone else.
+# =============================================================================================
+
+
+class Subscriber:
+    __slots__ = ("merchant_id", "queue")
+
+    def __init__(self, merchant_id: int | None, size: int) -> None:
+        self.merchant_id = merchant_id  # None: every merchant (the dashboard)
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(size)
+
+
+class Hub:
+    def __init__(self, queue_size: int = 64, send_timeout: float = 5.0) -> None:
+        self.queue_size = queue_size
+        self.send_timeout = send_timeout
+        self._subscribers: set[Subscriber] = set()
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+    def subscribe(self, merchant_id: int | None) -> Subscriber:
+        subscriber = Subscriber(merchant_id, self.queue_size)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def publish(self, event: str, data: Any, merchant_id: int | None) -> None:
+        message = json.dumps({"event": event, "data": data, "ts": now_ms()}, ensure_ascii=False,
+                             separators=(",", ":"))
+        for subscriber in list(self._subscribers):
+            if subscriber.merchant_id is not None and subscriber.merchant_id != merchant_id:
+                continue
+            if not self.offer(subscriber, message):
+                log.warning("dropping a realtime client that stopped reading")
+
+    def offer(self, subscriber: Subscriber, message: str) -> bool:
+        """Queues a message; a full queue ends the subscription (None tells its sender)."""
+        try:
+            subscriber.queue.put_nowait(message)
+            return True
+        except asyncio.QueueFull:
+            self.unsubscribe(subscriber)
+            while not subscriber.queue.empty():
+                subscriber.queue.get_nowait()
+            subscriber.queue.put_nowait(None)
+            return False
+
+
+async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None) -> None:
+    """Pumps events to an accepted socket and answers `ping` with `pong` until either ends."""
+    subscriber = hub.subscribe(merchant_id)
+
+    async def send_events() -> None:
+        while (message := await subscriber.queue.get()) is not None:
+            await asyncio.wait_for(websocket.send_text(message), hub.send_timeout)
+
+    async def read_client() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if (message.get("text") or "").strip().lower() == "ping":
+                hub.offer(subscriber, "pong")
+
+    tasks = [asyncio.create_task(send_events()), asyncio.create_task(read_client())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.unsubscribe(subscriber)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await websocket.close()
+
+
+async def merchant_socket(websocket: WebSocket) -> None:
+    """/ws/merchant?token=API_TOKEN: one merchant's events."""
+    ctx: Context = websocket.app.state.ctx
+    token = websocket.query_params.get("token")
+    merchant = ctx.store.read(find_merchant_by_secret, "api_token", token) if token else None
+    if merchant is None:
+        await websocket.close(code=1008, reason="invalid or missing token")
+        return
+    await websocket.accept()
+    await serve_socket(ctx.hub, websocket, merchant["id"])
+
+
+# =============================================================================================
+# Webhooks
+#
+# The body bytes are built once, when the payment is marked paid, and stored with the delivery;
+# every attempt sends those bytes. Signatures: the seed's hex HMAC-SHA256 of the body keyed with
+# the whole webhook secret (X-Webhook-Signature, legacy X-Signature), and Standard Webhooks'
+# base64 HMAC of "id.timestamp.body" keyed with the secret's decoded bytes.
+# =============================================================================================
+
+WEBHOOK_USER_AGENT = "WebQRIS-Webhook/1.0"
+RESPONSE_EXCERPT_BYTES = 1024
+
+
+def _compact_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def build_webhook_body(invoice: Mapping[str, Any]) -> bytes:
+    return _compact_json({"event": "payment.paid", "data": {
+        "invoice_id": invoice["invoice_id"],
+        "merchant_order_id": invoice["merchant_order_id"],
+        "amount": invoice["amount"],
+        "unique_code": invoice["unique_code"],
+        "total_amount": invoice["total_amount"],
+        "customer_name": invoice["customer_name"],
+        "status": invoice["status"],
+        "payment_method": invoice["payment_method"],
+        "paid_at": format_time(invoice["paid_at"]),
+    }})
+
+
+def build_test_webhook_body(merchant_name: str, at_ms: int) -> bytes:
+    # Not payment.paid: a receiver must never ship an order for a test.
+    return _compact_json({"event": "webhook.test", "data": {
+        "merchant_name": merchant_name, "sent_at": format_time(at_ms)}})
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_webhook_signature(secret: str, webhook_id: str, timestamp: int,
+                               body: bytes) -> str:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def webhook_headers(secret: str, webhook_id: str, body: bytes, timestamp: int) -> dict[str, str]:
+    signature = sign(secret, body)
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": WEBHOOK_USER_AGENT,
+        "X-Webhook-Signature": signature,
+        "X-Signature": signature,
+        "X-Webhook-Id": webhook_id,
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_webhook_signature(secret, webhook_id, timestamp, body),
+    }
+
+
+def queue_test_webhook(conn: sqlite3.Connection, merchant_id: int) -> int:
+    merchant = get_merchant(conn, merchant_id)
+    if merchant is None:
+        raise ApiError(404, "Merchant not found")
+    if not merchant["webhook_url"]:
+        raise ApiError(400, "Set the merchant's webhook URL first")
+    at = now_ms()
+    delivery_id = enqueue_webhook(conn, merchant_id, None, "webhook.test",
+                                  build_test_webhook_body(merchant["name"], at), at)
+    assert delivery_id is not None
+    return delivery_id
+
+
+async def attempt_delivery(client: httpx.AsyncClient, delivery: Mapping[str, Any],
+                           timeout: float) -> AttemptResult:
+    """One POST of a delivery's stored bytes. Never raises: every outcome is a result."""
+    body = bytes(delivery["body"])
+    headers = webhook_headers(delivery["secret"], delivery["webhook_id"], body, int(time.time()))
+    started = time.perf_counter()
+    status_code = error = excerpt = None
+    try:
+        async with asyncio.timeout(timeout):
+            async with client.stream("POST", delivery["url"], content=body,
+                                     headers=headers) as response:
+                status_code = response.status_code
+                received = bytearray()
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    if len(received) >= RESPONSE_EXCERPT_BYTES:
+                        break
+                excerpt = received[:RESPONSE_EXCERPT_BYTES].decode("utf-8", "replace")
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except TimeoutError:
+        error = f"timeout after {timeout:g} s"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    return AttemptResult(status_code if error is None or status_code else None, error,
+                         duration_ms, excerpt)
+
+
+async def deliver(ctx: Context, client: httpx.AsyncClient, delivery: Mapping[str, Any]) -> None:
+    cfg = ctx.config.webhooks
+    result = await attempt_delivery(client, delivery, cfg.timeout_seconds)
+    updated = await ctx.store.write(record_attempt, delivery["id"], result, cfg.retry_delays,
+                                    now_ms())
+    if result.ok:
+        ctx.hub.publish("webhook_delivered", {
+            "delivery_id": delivery["id"], "webhook_id": delivery["webhook_id"],
+            "event": delivery["event"], "status_code": result.status_code,
+            "attempts": updated["attempts"] if updated else None,
+            "invoice_id": json.loads(delivery["body"])["data"].get("invoice_id"),
+        }, delivery["merchant_id"])
+    else:
+        log.warning("webhook %s to merchant %s failed (attempt %s): %s", delivery["webhook_id"],
+                    delivery["merchant_id"], delivery["attempts"] + 1, result.error)
+
+
+# =============================================================================================
+# Background tasks
+#
+# Each task is a loop: do one batch, then wait for the interval (or a wake-up). Started in the
+# lifespan, references kept, cancelled and awaited on exit.
+# =============================================================================================
+
+
+def sweep_once(conn: sqlite3.Connection, payments: PaymentsConfig) -> list[sqlite3.Row]:
+    at = now_ms()
+    expired = expire_overdue_invoices(conn, at)
+    purge_idempotency_keys(conn, at - payments.idempotency_seconds * 1000)
+    return expired
+
+
+async def run_sweeper(ctx: Context) -> None:
+    while True:
+        try:
+            expired = await ctx.store.write(sweep_once, ctx.config.payments)
+        except Exception:
+            log.exception("expiry sweep failed; retrying at the next interval")
+        else:
+            by_merchant: dict[int, list[str]] = {}
+            for row in expired:
+                by_merchant.setdefault(row["merchant_id"], []).append(row["invoice_id"])
+            for merchant_id, invoice_ids in by_merchant.items():
+                ctx.hub.publish("payments_expired", {"count": len(invoice_ids),
+                                                     "invoice_ids": invoice_ids}, merchant_id)
+        await asyncio.sleep(ctx.config.payments.sweep_seconds)
+
+
+async def run_webhook_sender(ctx: Context) -> None:
+    """Claims due deliveries and sends them, at most `concurrency` at once and a few per
+    merchant, so one merchant's hanging server cannot hold every slot."""
+    cfg = ctx.config.webhooks
+    per_merchant = max(1, cfg.concurrency // 4)
+    await ctx.store.write(release_interrupted_deliveries)
+    in_flight: dict[asyncio.Task[None], int] = {}
+
+    def finished(task: asyncio.Task[None]) -> None:
+        in_flight.pop(task, None)
+        ctx.webhook_wakeup.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("webhook delivery crashed", exc_info=task.exception())
+
+    limits = httpx.Limits(max_connections=cfg.concurrency,
+                          max_keepalive_connections=cfg.concurrency)
+    async with httpx.AsyncClient(timeout=cfg.timeout_seconds, limits=limits,
+                                 follow_redirects=False) as client:
+        try:
+            while True:
+                ctx.webhook_wakeup.clear()
+                free = cfg.concurrency - len(in_flight)
+                claimed: list[sqlite3.Row] = []
+                if free > 0:
+                    counts: dict[int, int] = {}
+                    for merchant_id in in_flight.values():
+                        counts[merchant_id] = counts.get(merchant_id, 0) + 1
+                    busy = [m for m, n in counts.items() if n >= per_merchant]
+                    try:
+                        claimed = await ctx.store.write(claim_due_deliveries, now_ms(), free,
+                                                        busy)
+                    except StoreUnavailable:
+                        log.error("cannot claim webhook deliveries; retrying")
+                    for delivery in claimed:
+                        task = asyncio.create_task(deliver(ctx, client, delivery))
+                        in_flight[task] = delivery["merchant_id"]
+                        task.add_done_callback(finished)
+                if claimed and len(claimed) == free:
+                    continue
+                wait = cfg.poll_seconds
+                due = ctx.store.read(next_delivery_due)
+                if due is not None and due > now_ms():
+                    wait = min(wait, (due - now_ms()) / 1000)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ctx.webhook_wakeup.wait(), wait)
+        finally:
+            for task in list(in_flight):
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+
+# =============================================================================================
+# Application
+# =============================================================================================
+
+
+def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette:
+    config = config or load_config(None, {})
+    ctx = Context(config=config, store=Store(config.database.path,
+                                             busy_timeout_ms=config.database.busy_timeout_ms),
+                  hub=Hub(), demo=demo)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        ctx.store.open()
+        ctx.store.start(asyncio.get_running_loop())
+        ctx.tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
+        ctx.tasks.append(asyncio.create_task(run_webhook_sender(ctx), name="webhook-sender"))
+        try:
+            yield
+        finally:
+            for task in ctx.tasks:
+                task.cancel()
+            for task in ctx.tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            ctx.tasks.clear()
+            ctx.store.close()
+
+    routes = [
+        Route("/api/payments/qris/create", create_payment, methods=["POST"]),
+        Route("/api/payments/{invoice_id}/status", payment_status, methods=["GET"]),
+        Route("/api/payments/{invoice_id}/cancel", cancel_payment, methods=["POST"]),
+        Route("/api/payments", list_payments, methods=["GET"]),
+        Route("/api/webhook/payment", receive_forwarded_notification, methods=["POST"]),
+        Route("/api/callback/notify", receive_callback, methods=["POST"]),
+        WebSocketRoute("/ws/merchant", merchant_socket),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi_schema, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: handle_api_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+    )
+    app.state.ctx = ctx
+    return app
+
+
+# =============================================================================================
+# Command line
+# =============================================================================================
+
+DEMO_MERCHANT_NAME = "Toko Demo WebQRIS"
+
+
+# A made-up static QRIS for the demo merchant: it decodes like a real sticker but pays nobody
+# (its acquirer "ID.WEBQRIS.DEMO" does not exist).
+DEMO_STATIC_QRIS = (
+    "00020101021126670015ID.WEBQRIS.DEMO011993600000000000000010214DEMO00000000010303UMI5144"
+    "0014ID.CO.QRIS.WWW0215ID10000000000010303UMI5204549953033605802ID5917TOKO DEMO WEBQRIS6007"
+    "JAKARTA6105101106304DD95"
+)
+
+
+def open_store(config: Config) -> Store:
+    store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
+    try:
+        store.open()
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot open database {config.database.path}: {exc}") from None
+    return store
+
+
+def config_from_cli(config_path: str | None, **overrides: Any) -> Config:
+    try:
+        return load_config(config_path, os.environ, **overrides)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+def checked_static_qris(payload: str | None) -> str | None:
+    if payload is None:
+        return None
+    try:
+        qris.validate_static(payload)
+    except qris.QrisError as exc:
+        raise click.ClickException(str(exc)) from None
+    return payload.strip()
+
+
+def checked_webhook_url(url: str | None) -> str | None:
+    if url is not None and not _valid_http_url(url):
+        raise click.ClickException("webhook URL must start with http:// or https://")
+    return url
+
+
+_db_option = click.option("--db", "db_path", envvar="WEBQRIS_DB", default=None,
+                          help="SQLite database file (default ./webqris.db).")
+_config_option = click.option("--config", "config_path", envvar="WEBQRIS_CONFIG", default=None,
+                              type=click.Path(dir_okay=False),
+                              help="TOML configuration file (see config.example.toml).")
+
+
+@click.group()
+def cli() -> None:
+    """WebQRIS: self-hosted QRIS payment gateway."""
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@_db_option
+@_config_option
+@click.option("--demo", is_flag=True, help="Create a demo merchant and print its credentials.")
+def serve(host: str | None, port: int | None, db_path: str | None, config_path: str | None,
+          demo: bool) -> None:
+    """Run the gateway: API, WebSockets, dashboard, checkout page and background tasks."""
+    import uvicorn
+
+    config = config_from_cli(config_path, server_host=host, server_port=port,
+                             database_path=db_path)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = open_store(config)
+    try:
+        if store.read(get_setting, "admin_password") is None:
+            password = secrets.token_urlsafe(12)
+            store.write_now(put_setting, "admin_password", hash_password(password))
+            click.echo(f"Admin password (shown once, change it with `webqris admin set-password`):"
+                       f" {password}")
+        if demo:
+            click.echo(demo_banner(store, config))
+    finally:
+        store.close()
+    app = create_app(config, demo=demo)
+    uvicorn.run(app, host=config.server.host, port=config.server.port, log_level="info",
+                access_log=config.server.access_log, proxy_headers=config.server.proxy_headers,
+                forwarded_allow_ips=config.server.forwarded_allow_ips)
+
+
+def demo_banner(store: Store, config: Config) -> str:
+    """Creates the demo merchant, or issues it new secrets, and says how to try a payment."""
+    issued = issue_merchant_secrets()
+    existing = store.read(find_merchant_by_name, DEMO_MERCHANT_NAME)
+    if existing is None:
+        store.write_now(insert_merchant, DEMO_MERCHANT_NAME, DEMO_STATIC_QRIS, None, issued)
+    else:
+        for kind in MERCHANT_SECRETS:
+            store.write_now(replace_merchant_secret, existing["id"], kind, issued[kind])
+    base = config.server.base_url or f"http://{config.server.host}:{config.server.port}"
+    return "\n".join([
+        f"Demo merchant: {DEMO_MERCHANT_NAME} (new secrets on every --demo start)",
+        f"  API token:       {issued['api_token']}",
+        f"  Callback secret: {issued['callback_secret']}",
+        f"  Webhook secret:  {issued['webhook_secret']}",
+        "Create a payment:",
+        f"  curl -X POST '{base}/api/payments/qris/create' -H 'Authorization: Bearer "
+        f"{issued['api_token']}' -H 'Content-Type: application/json' -d '{{\"amount\": 25000,"
+        f" \"merchant_order_id\": \"ORDER-001\", \"customer_name\": \"John Doe\"}}'",
+    ])
+
+
+@cli.group()
+def merchant() -> None:
+    """Manage merchants (shops)."""
+
+
+@merchant.command("add")
+@click.option("--name", required=True)
+@click.option("--qris", "static_qris", default=None, help="The shop's static QRIS payload.")
+@click.option("--webhook-url", default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_db_option
+@_config_option
+def merchant_add(name: str, static_qris: str | None, webhook_url: str | None, as_json: bool,
+                 db_path: str | None, config_path: str | None) -> None:
+    """Add a merchant and print its secrets (shown once)."""
+    config = config_from_cli(config_path, database_path=db_path)
+    if not name.strip():
+        raise click.ClickException("--name must not be empty")
+    static_qris = checked_static_qris(static_qris)
+    webhook_url = checked_webhook_url(webhook_url)
+    issued = issue_merchant_secrets()
+    store = open_store(config)
+    try:
+        merchant_id = store.write_now(insert_merchant, name.strip(), static_qris, webhook_url,
+                                      issued)
+    finally:
+        store.close()
+    result = {"id": merchant_id, "name": name.strip(), **issued}
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"Merchant {merchant_id}: {result['name']} (the secrets are shown only now)")
+        for kind in MERCHANT_SECRETS:
+            click.echo(f"  {kind}: {issued[kind]}")
+
+
+@merchant.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_db_option
+@_config_option
+def merchant_list(as_json: bool, db_path: str | None, config_path: str | None) -> None:
+    """List merchants (secrets are never shown again)."""
+    config = config_from_cli(config_path, database_path=db_path)
+    store = open_store(config)
+    try:
+        rows = store.read(list_merchants)
+    finally:
+        store.close()
+    items = [{"id": row["id"], "name": row["name"], "qris_configured": bool(row["static_qris"]),
+              "webhook_url": row["webhook_url"], "created_at": format_time(row["created_at"])}
+             for row in rows]
+    if as_json:
+        click.echo(json.dumps(items))
+        return
+    for item in items:
+        configured = "yes" if item["qris_configured"] else "no"
+        click.echo(f"{item['id']}\t{item['name']}\tqris={configured}"
+                   f"\twebhook={item['webhook_url'] or '-'}")
+
+
+@merchant.command("rotate")
+@click.argument("merchant_id", type=int)
+@click.option("--secret", "kinds", multiple=True, type=click.Choice(MERCHANT_SECRETS),
+              help="Which secret to rotate (repeatable; default all three).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_db_option
+@_config_option
+def merchant_rotate(merchant_id: int, kinds: tuple[str, ...], as_json: bool, db_path: str | None,
+                    config_path: str | None) -> None:
+    """Issue new secrets for a merchant; the old ones stop working at once."""
+    config = config_from_cli(config_path, database_path=db_path)
+    store = open_store(config)
+    issued = {kind: new_secret(kind) for kind in (kinds or MERCHANT_SECRETS)}
+    try:
+        if store.read(get_merchant, merchant_id) is None:
+            raise click.ClickException(f"no merchant with id {merchant_id}")
+        for kind, value in issued.items():
+            store.write_now(replace_merchant_secret, merchant_id, kind, value)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"id": merchant_id, **issued}))
+    else:
+        for kind, value in issued.items():
+            click.echo(f"{kind}: {value}")
+
+
+@cli.group()
+def admin() -> None:
+    """Administrator account."""
+
+
+@admin.command("set-password")
+@_db_option
+@_config_option
+def admin_set_password(db_path: str | None, config_path: str | None) -> None:
+    """Set the dashboard password (prompts; reads standard input when piped)."""
+    config = config_from_cli(config_path, database_path=db_path)
+    if sys.stdin.isatty():
+        password = click.prompt("New admin password", hide_input=True,
+                                confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise click.ClickException("the password must be at least 8 characters")
+    store = open_store(config)
+    try:
+        store.write_now(put_setting, "admin_password", hash_password(password))
+    finally:
+        store.close()
+    click.echo("Admin password updated.")
+
+
+@cli.command("parse")
+@click.option("--app", default=None, help="Package name, e.g. id.dana")
+@click.option("--title", default=None)
+@click.option("--message", required=True)
+def parse_command(app: str | None, title: str | None, message: str) -> None:
+    """Read a notification as WebQRIS would; exit 0 when an amount is found, 1 when not."""
+    found = parsers.parse_notification(app, title, message)
+    click.echo(json.dumps({"amount": found.amount if found else None,
+                           "sender_name": found.sender_name if found else None,
+                           "parser": found.parser if found else None}))
+    sys.exit(0 if found else 1)
+
+
+@cli.group("qris")
+def qris_group() -> None:
+    """Inspect and convert QRIS payloads."""
+
+
+@qris_group.command("decode")
+@click.argument("payload")
+def qris_decode(payload: str) -> None:
+    """Validate a QRIS payload and print its fields as JSON; exit 1 when it is not valid."""
+    try:
+        described = qris.describe(payload)
+    except qris.QrisError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(described, indent=2, ensure_ascii=False))
+    if not described.get("valid"):
+        sys.exit(1)
+
+
+@qris_group.command("dynamic")
+@click.argument("payload")
+@click.argument("amount", type=int)
+def qris_dynamic(payload: str, amount: int) -> None:
+    """Print the dynamic QRIS for AMOUNT rupiah from a static PAYLOAD."""
+    try:
+        click.echo(qris.make_dynamic(payload, amount))
+    except qris.QrisError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@_db_option
+@_config_option
+def backup(path: str, db_path: str | None, config_path: str | None) -> None:
+    """Write a consistent copy of the database to PATH while the server runs."""
+    config = config_from_cli(config_path, database_path=db_path)
+    if not os.path.exists(config.database.path):
+        raise click.ClickException(f"no database at {config.database.path}")
+    if os.path.exists(path):
+        raise click.ClickException(f"{path} exists; choose a new file")
+    source = connect(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
+    target = sqlite3.connect(path)
+    try:
+        source.backup(target)
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"backup failed: {exc}") from None
+    finally:
+        target.close()
+        source.close()
+    click.echo(f"Backed up {config.database.path} to {path}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
