@@ -1,0 +1,463 @@
+"""Shared pieces of the notification parsers: the rupiah amount reader, the rule engine, the
+outgoing/noise filter and the sender-name cleaner.
+
+Every family module (dana.py, gopay.py, ...) is a list of `Rule`s run by `run()`. A rule is a
+regular expression that recognises one *money received* sentence; its `amt` group marks the
+payment amount and its optional `sender*` groups the payer. `run()` refuses anything that looks
+outgoing or like noise, and refuses a notification that carries a second, different amount it
+cannot explain (a balance or a fee is explained; anything else makes the payment ambiguous).
+When unsure, the answer is None: a false positive ships goods for free.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "AMT",
+    "SENDER",
+    "Money",
+    "Parsed",
+    "Rule",
+    "clean_sender",
+    "find_amounts",
+    "is_noise",
+    "join_fields",
+    "normalize",
+    "parse_rupiah",
+    "rule",
+    "run",
+]
+
+# Regex flags for every pattern here: ASCII-only case folding, so that e.g. a Turkish dotted
+# capital I never reads as the "I" of "IDR".
+FLAGS = re.ASCII | re.IGNORECASE
+
+# A notification longer than this is not one notification; refuse it rather than guess.
+MAX_CHARS = 4000
+MAX_DIGITS = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """One money-received notification: whole rupiah, the payer as written, the parser family."""
+
+    amount: int  # whole rupiah, > 0
+    sender_name: str | None
+    parser: str  # module family name, e.g. "dana", "gopay", "generic"
+
+
+# --------------------------------------------------------------------------------------------
+# Rupiah amounts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount token as written in the text; value None when it is not a whole rupiah."""
+
+    value: int | None
+    start: int
+    end: int
+    raw: str
+
+
+# "Rp", "Rp.", "IDR", then the digits with their separators. A separator is only part of the
+# number when a digit follows it, so a sentence-ending "." or "," stays outside. ",-" is the
+# Indonesian "no cents" mark (Rp1.000,-).
+_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])(?P<prefix>Rp\.?|IDR)[ \t]*(?P<num>[0-9](?:[0-9]|[.,](?=[0-9]))*)"
+    r"(?P<dash>,-)?",
+    FLAGS,
+)
+_ALNUM_AFTER = re.compile(r"[A-Za-z0-9]", re.ASCII)
+# Indonesian: dots group thousands, a comma starts the cents.
+_ID_GROUPED = re.compile(r"([1-9][0-9]{0,2}(?:\.[0-9]{3})+)(?:,([0-9]{1,2}))?", re.ASCII)
+# English: commas group thousands, a dot starts the cents.
+_EN_GROUPED = re.compile(r"([1-9][0-9]{0,2}(?:,[0-9]{3})+)(?:\.([0-9]{2}))?", re.ASCII)
+# Ungrouped digits, optionally with two-digit cents after either separator.
+_PLAIN = re.compile(r"(0|[1-9][0-9]*)(?:[.,]([0-9]{2}))?", re.ASCII)
+
+
+def _number_value(num: str) -> int | None:
+    """The whole-rupiah value of the digits of one amount, or None (cents, bad grouping)."""
+    for grammar in (_ID_GROUPED, _EN_GROUPED, _PLAIN):
+        m = grammar.fullmatch(num)
+        if m is None:
+            continue
+        whole, cents = m.group(1), m.group(2)
+        if cents is not None and int(cents) != 0:
+            return None  # Rp25.042,50 is not a whole-rupiah amount
+        digits = whole.replace(".", "").replace(",", "")
+        if len(digits) > MAX_DIGITS:
+            return None
+        value = int(digits)
+        return value if value > 0 else None
+    return None
+
+
+def find_amounts(text: str) -> list[Money]:
+    """Every Rp/IDR amount written in text, in order. A token that is not a plain whole rupiah
+    (non-zero cents, "Rp50rb", a minus sign in front) is kept with value None so that callers see
+    it and can refuse the notification."""
+    found: list[Money] = []
+    for m in _TOKEN.finditer(text):
+        end = m.end()
+        value = _number_value(m.group("num"))
+        if end < len(text) and _ALNUM_AFTER.match(text, end):
+            value = None  # Rp50rb, Rp5jt, Rp25.000x: not an amount we can trust
+        start = m.start()
+        if start > 0 and text[start - 1] in "-\u2212":
+            value = None  # -Rp25.000 is money out
+        found.append(Money(value, start, end, m.group(0)))
+    return found
+
+
+def parse_rupiah(text: str) -> int | None:
+    """The whole-rupiah amount written in text, or None.
+
+    Reads `Rp25.042`, `Rp 25.042`, `Rp25.042,00`, `Rp. 25.042`, `IDR 25.042`, `Rp25042`,
+    `Rp1.000,-` and English `IDR 25,042.00` / `Rp25,042`. Non-zero cents (`Rp25.042,50`) are not a
+    whole rupiah amount and give None; so does text without exactly one Rp/IDR amount.
+    """
+    if not isinstance(text, str) or len(text) > MAX_CHARS:
+        return None
+    amounts = find_amounts(text)
+    if len(amounts) != 1:
+        return None
+    return amounts[0].value
+
+
+# --------------------------------------------------------------------------------------------
+# Text normalisation
+# --------------------------------------------------------------------------------------------
+
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+def normalize(value: object) -> str:
+    """A field as one line of text: None and non-text become "", bytes are decoded, invisible
+    characters dropped, every run of whitespace (newlines, NBSP...) becomes one space."""
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return ""
+    if len(value) > MAX_CHARS * 4:
+        return value[: MAX_CHARS + 1]  # too long either way; run() refuses it
+    return " ".join(_INVISIBLE.sub("", value).split())
+
+
+def join_fields(title: str, message: str) -> str:
+    """Title and message as the rules see them: two lines (rules may span the line break)."""
+    if title and message:
+        return f"{title}\n{message}"
+    return title or message
+
+
+# --------------------------------------------------------------------------------------------
+# Noise: outgoing money, promos, OTPs, reminders, refunds, top-ups, failures
+# --------------------------------------------------------------------------------------------
+
+# "ke kamu", "to you", "ke ShopeePay-mu", "ke rekeningmu": the money comes to the shop.
+_TO_YOU = r"(?:kamu|anda|you|[A-Za-z]+-mu|(?:akun|rekening|saldo|dompet)\s*(?:mu|kamu|anda))\b"
+
+_NOISE = re.compile(
+    r"""
+    \b(?:otp|kode\s+(?:verifikasi|otp|rahasia|keamanan|aktivasi|konfirmasi)|verification\s+code
+      |one[\s-]?time\s+password|jangan\s+(?:berikan|bagikan|beritahukan)
+      |promo\w*|cashback|voucher|diskon|discount|kupon|coupon|hadiah|undian|giveaway|menangkan
+      |dapatkan|poin|points?|koin|coins?|rewards?
+      |refund\w*|pengembalian|dikembalikan|reversal|reversed|chargeback
+      |top[\s-]?up|topup|isi\s+saldo|tambah\s+saldo
+      |tarik\s+tunai|penarikan|menarik|ditarik|withdraw\w*|setor\s+tunai
+      |membayar|pembayaran\s+(?:ke|kepada|untuk|di|tagihan)|bayar\s+(?:ke|di)|paid|payment\s+(?:to|at)
+      |you(?:'ve|\s+have)?\s+(?:spent|sent|transferred|withdrew|topped|paid)|spent|purchase\w*
+      |charged|pembelian|belanja
+      |transfer\s+(?:ke|kepada|keluar)|kirim\s+(?:ke|uang\s+ke)|dikirim\s+ke
+      |(?:kamu|anda)\s+(?:telah\s+|berhasil\s+|sudah\s+)?(?:mengirim\w*|kirim|transfer|mentransfer
+        |membayar|bayar|menarik|tarik|top)
+      |(?:dana|uang|saldo|transaksi|trf|transfer)\s+keluar|didebit|didebet|debet|debit|pendebetan
+      |terpotong|dipotong|terpakai|berhasil\s+bayar|dibayar\s+(?:ke|kepada)
+      |potongan
+      |tagihan|jatuh\s+tempo|pengingat|reminder|bill|billing|angsuran|cicilan|pinjaman|paylater
+      |gagal|failed|dibatalkan|batal|cancel\w*|ditolak|rejected|declined|kedaluwarsa|kadaluarsa
+      |expired|pending|diproses|menunggu|waiting|hold
+      |meminta|permintaan|request\w*|tagih|menagih
+      |akan\s+menerima|(?:belum|tidak)\s+(?:menerima|diterima|masuk|berhasil|sukses)
+      |moved|dipindahkan|memindahkan|pindah\s+dana|reksa\s*dana|investasi|bunga|interest|pulsa
+      |terdebit|pengeluaran
+      |(?:dari|from)\s+(?:kamu|anda|you)|diterima\s+oleh|received\s+by|pembayaran\s*(?:mu|kamu|anda)
+      |rekening\s+tujuan|tujuan|penerima
+    )\b
+    # An amount sent somewhere: "Rp50.000 ke 98765", "IDR 10,000 to JOHN" (but "ke kamu" is in).
+    |(?:Rp\.?|IDR)\s*[0-9][0-9.,]*\s+(?:ke|kepada|to)\s+(?!<YOU>)
+    """.replace("<YOU>", _TO_YOU),
+    FLAGS | re.VERBOSE,
+)
+
+
+def is_noise(text: str) -> bool:
+    """True when text reads as money out, a promo, an OTP, a reminder, a refund or a failure."""
+    return _NOISE.search(text) is not None
+
+
+# A second amount that is explained: the balance after the payment, or a fee.
+_SECONDARY_LABEL = re.compile(
+    r"(?:saldo|balance|sisa|biaya|fee|admin|mdr)"
+    r"(?:\s+(?:akhir|anda|kamu|mu|tersedia|saat\s+ini|terkini|rekening|efektif|sekarang|total))?"
+    r"\s*[:=]?\s*$",
+    FLAGS,
+)
+
+
+def _is_secondary(text: str, money: Money) -> bool:
+    return _SECONDARY_LABEL.search(text, max(0, money.start - 30), money.start) is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Sender names
+# --------------------------------------------------------------------------------------------
+
+# Words that say the "sender" is a wallet, a bank, the receiving account or nobody in particular.
+_NOT_A_PERSON = frozenset(
+    """
+    gopay go-pay gojek gobiz ovo dana shopeepay shopee linkaja bca bri bni mandiri bank jago
+    seabank blu bluaccount qris cimb niaga permata bsi btn jenius livin brimo wondr flip doku
+    isaku astrapay paypal tbk wallet e-wallet ewallet dompet rekening rek akun akunmu pelanggan
+    customer pembeli pembayaran transfer saldo kamu anda pengirim merchant bisnis virtual account
+    """.split()
+)
+_STARTS_WITH_STOPWORD = re.compile(
+    r"(?:ke|di|pada|untuk|sebesar|senilai|via|dengan|melalui|rp|idr)\b", FLAGS
+)
+_TRAILING_PUNCT = ".,;:!?-_'\" "
+_INITIAL_AT_END = re.compile(r"(?:^|\s)[A-Za-z]\.$", re.ASCII)
+_WORDS = re.compile(r"[^\W_]+(?:-[^\W_]+)?")
+
+
+def clean_sender(raw: str | None) -> str | None:
+    """The payer's name as written (case kept), or None when it names a wallet, a bank, the
+    receiving account or is not a name at all. "Sender - Source" keeps the sender; a trailing
+    "." is kept only after an initial ("Budi S."); a bank's masking stars stay ("***PET **AK")."""
+    if not raw:
+        return None
+    name = " ".join(raw.split(" - ", 1)[0].split())
+    if name.endswith(".") and _INITIAL_AT_END.search(name):
+        name = name.rstrip(",;:!?-_'\" ")
+    else:
+        name = name.rstrip(_TRAILING_PUNCT)
+    name = name.lstrip(".,;:!?-_'\" ")
+    if not name or len(name) > 60 or not any(ch.isalpha() for ch in name):
+        return None
+    if _STARTS_WITH_STOPWORD.match(name):
+        return None
+    if any(word.lower() in _NOT_A_PERSON for word in _WORDS.findall(name)):
+        return None
+    return name
+
+
+# --------------------------------------------------------------------------------------------
+# Rules
+# --------------------------------------------------------------------------------------------
+
+# The payment amount inside a rule. The amount's value is read by find_amounts(), not here.
+AMT = r"(?P<amt>(?:Rp\.?|IDR)[ \t]*[0-9][0-9.,]*(?:,-)?)"
+
+# Where a payer's name stops: a joining word, a clause mark, a sentence end, the end of a field.
+_SENDER_STOP = (
+    r"(?=\s+(?:berhasil|telah|sudah|via|ke|kepada|pada|sebesar|senilai|untuk|melalui|dengan|di"
+    r"|masuk|diterima|tgl|tanggal|jam|pukul|ref|no|buka|cek|sukses|on|at|to|with|has|is|was)\b"
+    r"|\s+-\s|\s*[,!?;:|(]"
+    # a full stop ends the name, except after an initial or a title ("Budi S.", "PT.")
+    r"|(?<!\b[A-Za-z])(?<!\bPT)(?<!\bCV)(?<!\bHj)(?<!\bIr)(?<!\bDr)(?<!\bMr)(?<!\bNy)(?<!\bTn)"
+    r"(?<!\bDrs)(?<!\bMuh)(?<!\bMoh)(?<!\bSdr)(?<!\bMrs)\.(?=\s|$)"
+    r"|\s*\n|\s*$)"
+)
+
+
+def sender(group: str = "sender") -> str:
+    """A payer-name group (lazy, one line, at most 80 characters) ending at a natural stop."""
+    return rf"(?P<{group}>[^\n|]{{1,80}}?){_SENDER_STOP}"
+
+
+SENDER = sender()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One money-received sentence. `amt` marks the amount; groups named sender* the payer."""
+
+    pattern: re.Pattern[str]
+    take_sender: bool = True
+
+
+def rule(pattern: str, *, take_sender: bool = True) -> Rule:
+    """Compile a rule; `<AMT>` and `<SENDER>` in the pattern stand for the shared groups."""
+    return Rule(
+        re.compile(pattern.replace("<AMT>", AMT).replace("<SENDER>", SENDER), FLAGS),
+        take_sender,
+    )
+
+
+def run(
+    family: str,
+    title: object,
+    message: object,
+    rules: tuple[Rule, ...],
+    noise: re.Pattern[str] | None = None,
+) -> Parsed | None:
+    """Apply rules in order to title+message; the first that matches decides.
+
+    None when the text is noise (outgoing, promo, OTP...), when the matched amount is not a whole
+    rupiah, or when another unexplained amount appears (which one was paid?)."""
+    text = join_fields(normalize(title), normalize(message))
+    if not text or len(text) > MAX_CHARS:
+        return None
+    if is_noise(text) or (noise is not None and noise.search(text)):
+        return None
+    amounts = find_amounts(text)
+    if not amounts:
+        return None
+    for r in rules:
+        m = r.pattern.search(text)
+        if m is None:
+            continue
+        start = m.start("amt")
+        paid = next((a for a in amounts if a.start == start), None)
+        if paid is None or paid.value is None:
+            return None
+        for other in amounts:
+            if other is paid or other.value == paid.value:
+                continue
+            if other.value is not None and _is_secondary(text, other):
+                continue
+            return None  # two different amounts: which one was paid?
+        name = None
+        if r.take_sender:
+            for key, value in m.groupdict().items():
+                if key.startswith("sender") and value:
+                    name = clean_sender(value)
+                    break
+        return Parsed(paid.value, name, family)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Rules shared by several families (each family lists the ones its app really writes)
+# --------------------------------------------------------------------------------------------
+
+_VIA = r"(?:\s+via\s+[A-Za-z][\w-]*)?"
+# Where a received-sentence may go on after "diterima": an end, a time, a payer, a reference.
+# "Rp50.000 diterima TOKO ABC" (someone else received it) does not qualify.
+_RECEIVED_TAIL = (
+    r"(?=\s*[.!,;:]|\s*\n|\s*$|\s+(?:pada|dari|di|melalui|via|sebesar|id|ref|tgl|tanggal"
+    r"|dana\s+bisnis)\b)"
+)
+# Where "masuk" may go on: an end, a time, or into the shop's own account.
+_IN_TAIL = (
+    r"(?=\s*[.!,;:]|\s*\n|\s*$|\s+(?:pada|dari|melalui|via|tgl|tanggal)\b"
+    r"|\s+ke\s+(?:rek(?:ening)?\b\.?\s*(?:[0-9*xX]|(?:kamu|anda|mu)\b)"
+    r"|(?:dana|akun|saldo|dompet|rekening)\s*(?:-?mu|kamu|anda)\b|bluAccount|kantong\s+utama))"
+)
+# Where a "you received" sentence starts: the shop is the subject, or nobody is named.
+_YOU_START = r"(?:^|\n|[.!:,]\s*)(?:(?:kamu|anda)\s+)?(?:(?:berhasil|telah|sudah|baru\s+saja)\s+)?"
+_DONE = r"(?:(?:telah|sudah|berhasil)\s+)?"
+
+# "Kamu (berhasil) menerima (saldo/kiriman/transfer masuk) (sebesar) Rp… (via X) (dari Y)"
+RECEIVE = rule(
+    _YOU_START + r"(?:menerima|terima)\s+"
+    r"(?:(?:saldo|uang|dana|kiriman|transfer(?:an)?|pembayaran)"
+    r"(?:\s+(?:masuk|qris|shopeepay|gopay|ovo|dana|linkaja))?\s+)?"
+    r"(?:(?:sebesar|senilai|sejumlah)\s+)?<AMT>" + _VIA + r"(?:\s+(?:dari|from)\s+(?:pengirim\s+)?"
+    r"<SENDER>)?"
+)
+# English: "You've received Rp200.000 from NAME"
+RECEIVED_EN = rule(
+    r"(?:^|\n|[.!:,]\s*)(?:you(?:'ve|\s+have)?\s+)?received\s+"
+    r"(?:a\s+(?:payment|transfer)\s+of\s+)?<AMT>(?:\s+from\s+<SENDER>)?"
+)
+# "Pembayaran (QRIS) (sebesar) Rp… (dari X) (telah|berhasil) diterima (dari Y)"
+PAYMENT_RECEIVED = rule(
+    r"\bpembayaran(?:\s+qris)?(?:\s+(?:statis|dinamis))?\s+(?:(?:sebesar|senilai)\s+)?<AMT>"
+    r"(?:\s+dari\s+"
+    + sender("sender")
+    + r")?\s+"
+    + _DONE
+    + r"diterima\b"
+    + _RECEIVED_TAIL
+    + r"(?:[^\n]*?\bdari\s+"
+    + sender("sender2")
+    + r")?"
+)
+# "Pembayaran (QRIS statis) diterima(:|!) (sebesar) Rp…" — the amount after the verb.
+PAYMENT_RECEIVED_THEN_AMOUNT = rule(
+    r"\bpembayaran\s+(?:qris\s+)?(?:(?:statis|dinamis)\s+)?diterima\b\s*[:!.]?\s*"
+    r"(?:(?:sebesar|senilai|jumlah|nominal)\s*:?\s*)?<AMT>",
+    take_sender=False,
+)
+# A line that starts with the amount: "Rp10 diterima DANA Bisnis.", "Rp1.000 berhasil diterima."
+AMOUNT_RECEIVED = rule(
+    r"(?:^|\n|:\s)<AMT>\s+(?:(?:dari|from)\s+"
+    + sender("sender")
+    + r"\s+)?"
+    + _DONE
+    + r"diterima\b"
+    + _RECEIVED_TAIL
+    + r"(?:\s+dari\s+"
+    + sender("sender2")
+    + r")?"
+)
+# "OVO QRIS Rp60.000 berhasil diterima."
+QRIS_AMOUNT_RECEIVED = rule(
+    r"\bQRIS\s+(?:(?:sebesar|senilai)\s+)?<AMT>\s+(?:dari\s+<SENDER>\s+)?"
+    + _DONE
+    + r"diterima\b"
+    + _RECEIVED_TAIL
+)
+# "Transfer Rp 750.000 berhasil diterima", "Transfer sebesar Rp… dari X diterima"
+TRANSFER_RECEIVED = rule(
+    r"\btransfer(?:an)?\s+(?:(?:sebesar|senilai)\s+)?<AMT>\s+(?:dari\s+"
+    + sender("sender")
+    + r"\s+)?"
+    + _DONE
+    + r"diterima\b"
+    + _RECEIVED_TAIL
+    + r"(?:\s+dari\s+"
+    + sender("sender2")
+    + r")?"
+)
+# "Transfer masuk sebesar Rp…", "Transfer Masuk: Rp… dari X", "Dana masuk Rp… dari X"
+LABEL_IN_THEN_AMOUNT = rule(
+    r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?)\s+masuk\b\s*[:!.-]?\s*"
+    r"(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+(?:dari|from)\s+(?:pengirim\s+)?<SENDER>)?"
+)
+# "Dana Rp… masuk ke rek.", "Rp… dari X telah masuk ke rek", "Saldo DANA Rp… Berhasil Masuk"
+AMOUNT_IN = rule(
+    r"(?:\b(?:dana|uang|saldo(?:\s+[A-Za-z]+)?|transfer|kiriman)\s+|^|\n|:\s)<AMT>"
+    r"\s+(?:(?:dari|from)\s+<SENDER>\s+)?" + _DONE + r"masuk\b" + _IN_TAIL
+)
+# BCA's financial diary: "Pemasukan Rp1.500.000,00 dari JOHN DOE pada …"
+INCOME = rule(r"\bpemasukan\s+(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+dari\s+<SENDER>)?")
+# "Rp10347 akan dikreditkan ke rekening Anda"
+CREDITED = rule(
+    r"<AMT>\s+(?:(?:akan|telah|sudah)\s+)?dikreditkan\s+ke\s+rekening\b", take_sender=False
+)
+# "Transaksi diterima! Jumlah Rp 2.500.000"
+TRANSACTION_RECEIVED = rule(
+    r"\btransaksi\s+(?:qris\s+)?diterima\b\s*[!.:]?\s*(?:(?:jumlah|nominal|sebesar)\s*:?\s*)?<AMT>",
+    take_sender=False,
+)
+# "<NAME> telah mengirim Rp… ke kamu", "<NAME> mengirimkan dana sebesar Rp… ke ShopeePay-mu"
+SENT_TO_YOU = rule(
+    r"(?:^|\n|[.!]\s)(?P<sender>[^\n|.!?]{1,60}?)\s+(?:(?:telah|sudah|baru\s+saja)\s+)?"
+    r"mengirim(?:kan)?\s+(?:(?:uang|dana|saldo)\s+)?(?:(?:sebesar|senilai)\s+)?<AMT>\s+ke\s+"
+    + _TO_YOU
+)
+# English: "<NAME> has sent Rp… to you", "<NAME> sent you Rp…"
+SENT_TO_YOU_EN = rule(
+    r"(?:^|\n|[.!]\s)(?P<sender>[^\n|.!?]{1,60}?)\s+(?:has\s+|just\s+)?sent\s+<AMT>\s+to\s+you\b"
+)
+SENT_YOU_EN = rule(
+    r"(?:^|\n|[.!]\s)(?P<sender>[^\n|.!?]{1,60}?)\s+(?:has\s+|just\s+)?sent\s+you\s+<AMT>"
+)

@@ -1,0 +1,53 @@
+"""Bank Jago.
+
+Wordings seen in public tests (device-captured):
+  "MUHAMMAD RIZKI YANTO telah mengirim Rp25.000 ke kamu. Buka aplikasi Jago untuk ..."
+  "Kamu menerima kiriman Rp35.098 dari SHADIQ HAIRWIZ"
+  "Kamu menerima Rp10.565 dari GoPay"  (a wallet, not a person)
+  "You've received Rp200.000 from MIRANDA AMBAR SARI"  (English app setting)
+  "<NAME> has sent Rp500.050 to you. Need help? Contact Tanya Jago at 1500 746."
+Refused: "Kamu telah mengirim Rp… ke …", "Kamu telah membayar …", pocket moves, refunds.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .common import (
+    LABEL_IN_THEN_AMOUNT,
+    RECEIVE,
+    RECEIVED_EN,
+    SENT_TO_YOU,
+    SENT_TO_YOU_EN,
+    SENT_YOU_EN,
+    TRANSFER_RECEIVED,
+    Parsed,
+    Rule,
+    run,
+)
+
+NAME = "jago"
+PACKAGES: tuple[str, ...] = ("com.jago.digitalBanking",)
+
+_HINT = re.compile(r"\bjago\b", re.IGNORECASE | re.ASCII)
+
+
+def matches_text(title: str, message: str) -> bool:
+    """True when the text names Jago (used only for an unknown package)."""
+    return bool(_HINT.search(title or "") or _HINT.search(message or ""))
+
+
+RULES: tuple[Rule, ...] = (
+    SENT_TO_YOU,
+    SENT_TO_YOU_EN,
+    SENT_YOU_EN,
+    RECEIVE,
+    TRANSFER_RECEIVED,
+    RECEIVED_EN,
+    LABEL_IN_THEN_AMOUNT,
+)
+
+
+def parse(title: str, message: str) -> Parsed | None:
+    """The payment a Jago notification reports as received, or None."""
+    return run(NAME, title, message, RULES)

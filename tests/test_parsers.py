@@ -1,0 +1,392 @@
+"""Notification parsers: every corpus notification, the rupiah reader, the registry, and
+properties that hold for any input (never raise, no amount without Rp/IDR)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import parsers
+from parsers import Parsed, common, parse_notification, parse_rupiah
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS_PATH = ROOT / "tests" / "corpus" / "notifications.json"
+SHARED_CORPUS_PATH = ROOT.parent / "shared" / "corpus" / "notifications.json"
+
+
+def load_corpus(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        entries: list[dict[str, Any]] = json.load(f)
+    return entries
+
+
+CORPUS = load_corpus(CORPUS_PATH)
+
+
+def corpus_id(entry: dict[str, Any]) -> str:
+    text = f"{entry['app']}|{entry['title']}|{entry['message']}"
+    return text[:70]
+
+
+# --------------------------------------------------------------------------------------------
+# The corpus: every public example notification, with the expected reading
+# --------------------------------------------------------------------------------------------
+
+
+def test_corpus_entries_are_well_formed() -> None:
+    assert len(CORPUS) >= 47
+    seen = set()
+    for entry in CORPUS:
+        assert {"app", "title", "message", "expected_amount", "expected_sender", "source"} <= set(
+            entry
+        )
+        assert entry["source"], entry
+        key = (entry["app"], entry["title"], entry["message"])
+        assert key not in seen, f"duplicate corpus entry {key}"
+        seen.add(key)
+        if entry["expected_amount"] is None:
+            assert entry["expected_sender"] is None, entry
+
+
+@pytest.mark.parametrize("entry", CORPUS, ids=corpus_id)
+def test_corpus_notification(entry: dict[str, Any]) -> None:
+    found = parse_notification(entry["app"], entry["title"], entry["message"])
+    if entry["expected_amount"] is None:
+        assert found is None, f"false positive: {found}"
+        return
+    assert found is not None, "a payment was not recognised"
+    assert found.amount == entry["expected_amount"]
+    assert found.sender_name == entry["expected_sender"]
+    family = parsers.REGISTRY.get((entry["app"] or "").lower())
+    if family is not None:
+        assert found.parser == family.NAME
+
+
+@pytest.mark.skipif(not SHARED_CORPUS_PATH.exists(), reason="no ../shared corpus beside the repo")
+def test_shared_corpus_is_all_in_the_repo_copy() -> None:
+    shared = load_corpus(SHARED_CORPUS_PATH)
+    missing = [entry for entry in shared if entry not in CORPUS]
+    assert not missing, f"tests/corpus/notifications.json lacks shared entries: {missing}"
+
+
+# --------------------------------------------------------------------------------------------
+# parse_rupiah
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Rp25.042", 25042),
+        ("Rp 25.042", 25042),
+        ("Rp25.042,00", 25042),
+        ("Rp 25.042,00", 25042),  # the trap: not 2504200
+        ("Rp. 25.042", 25042),
+        ("IDR 25.042", 25042),
+        ("Rp25042", 25042),
+        ("IDR 25,042.00", 25042),
+        ("Rp25,042", 25042),
+        ("Rp1.000,-", 1000),
+        ("RP 1.500.000", 1500000),
+        ("Rp35899.00", 35899),
+        ("Kamu menerima Rp25.042 dari Budi.", 25042),
+        ("Rp25.042,50", None),  # cents: not a whole rupiah
+        ("Rp 18.094,80", None),
+        ("Rp1.5", None),
+        ("Rp1.000.000.00", None),
+        ("Rp0", None),
+        ("Rp50rb", None),
+        ("-Rp25.000", None),
+        ("Rp25.000 dan Rp30.100", None),  # two amounts: which one?
+        ("25.042", None),  # no currency
+        ("", None),
+        ("Rp", None),
+    ],
+)
+def test_parse_rupiah(text: str, expected: int | None) -> None:
+    assert parse_rupiah(text) == expected
+
+
+def _id(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def _en(n: int) -> str:
+    return f"{n:,}"
+
+
+FORMATS = (
+    lambda n: f"Rp{_id(n)}",
+    lambda n: f"Rp {_id(n)}",
+    lambda n: f"Rp{_id(n)},00",
+    lambda n: f"Rp {_id(n)},00",
+    lambda n: f"Rp. {_id(n)}",
+    lambda n: f"Rp.{_id(n)}",
+    lambda n: f"IDR {_id(n)}",
+    lambda n: f"Rp{n}",
+    lambda n: f"IDR {_en(n)}.00",
+    lambda n: f"Rp{_en(n)}",
+    lambda n: f"Rp{_id(n)},-",
+    lambda n: f"rp {_id(n)}",
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(min_value=1, max_value=10**10), st.sampled_from(FORMATS))
+def test_formatted_amount_round_trips(n: int, fmt: Any) -> None:
+    written = fmt(n)
+    assert parse_rupiah(written) == n, written
+    assert parse_rupiah(f"Kamu menerima {written} dari Budi.") == n
+    assert parse_rupiah(f"Sobat, {written}\n") == n
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=10**10), st.integers(min_value=1, max_value=99))
+def test_non_zero_cents_are_refused(n: int, cents: int) -> None:
+    assert parse_rupiah(f"Rp{_id(n)},{cents:02d}") is None
+    assert parse_rupiah(f"IDR {_en(n)}.{cents:02d}") is None
+
+
+def _no_currency(text: str) -> bool:
+    lowered = text.lower()
+    return "rp" not in lowered and "idr" not in lowered
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.text(max_size=300), st.one_of(st.none(), st.text(max_size=80)), st.text(max_size=40))
+def test_text_without_rp_or_idr_yields_no_amount(text: str, title: str | None, app: str) -> None:
+    assume(_no_currency(text) and _no_currency(title or ""))
+    assert parse_rupiah(text) is None
+    assert common.find_amounts(text) == []
+    assert parse_notification(app, title, text) is None
+    assert parse_notification(None, title, text) is None
+
+
+# --------------------------------------------------------------------------------------------
+# parse_notification never raises, whatever comes in
+# --------------------------------------------------------------------------------------------
+
+FIELD = st.one_of(
+    st.none(),
+    st.text(max_size=200),
+    st.binary(max_size=200),
+    st.builds(
+        lambda a, n, b: f"{a}Rp{n}{b}",
+        st.text(max_size=40),
+        st.integers(min_value=0, max_value=10**12),
+        st.text(max_size=40),
+    ),
+)
+APP = st.one_of(
+    st.none(),
+    st.text(max_size=40),
+    st.sampled_from(sorted(parsers.REGISTRY)),
+    st.just("com.whatsapp"),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(APP, FIELD, FIELD)
+def test_parse_notification_never_raises(app: Any, title: Any, message: Any) -> None:
+    found = parse_notification(app, title, message)
+    assert found is None or (
+        isinstance(found, Parsed)
+        and isinstance(found.amount, int)
+        and found.amount > 0
+        and found.parser in {f.NAME for f in parsers.FAMILIES}
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200), st.text(max_size=300))
+def test_every_family_parser_is_total(title: str, message: str) -> None:
+    # Directly, without parse_notification's safety net.
+    for family in parsers.FAMILIES:
+        found = family.parse(title, message)
+        assert found is None or (found.amount > 0 and found.parser == family.NAME)
+        family.matches_text(title, message)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        (None, None, None),
+        ("", "", ""),
+        ("id.dana", None, None),
+        ("id.dana", "\x00\x01\x02", "\ufffd\ud7ff"),
+        ("id.dana", "😀💸", "Kamu menerima 💰 Rp😀 dari 🙂"),
+        (b"id.dana", b"\xff\xfe", b"Kamu menerima Rp25.000 dari Budi"),
+        (123, 4.5, ["Kamu menerima Rp25.000"]),
+    ],
+)
+def test_odd_inputs_do_not_raise(fields: tuple[Any, Any, Any]) -> None:
+    parse_notification(*fields)
+
+
+def test_huge_input_is_refused_quickly() -> None:
+    huge = "Kamu menerima Rp25.000 dari Budi " + "x" * 2_000_000
+    digits = "Rp" + "1" * 1_000_000
+    started = time.perf_counter()
+    assert parse_notification("id.dana", "DANA", huge) is None
+    assert parse_notification("id.dana", digits, digits) is None
+    assert parse_rupiah(digits) is None
+    assert time.perf_counter() - started < 2.0
+
+
+def test_parsing_is_fast() -> None:
+    started = time.perf_counter()
+    for _ in range(200):
+        for entry in CORPUS:
+            parse_notification(entry["app"], entry["title"], entry["message"])
+    per_call = (time.perf_counter() - started) / (200 * len(CORPUS))
+    assert per_call < 0.002
+
+
+# --------------------------------------------------------------------------------------------
+# The registry: package names, text hints, untrusted apps
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_registered_package_maps_to_its_module() -> None:
+    names = set()
+    for family in parsers.FAMILIES:
+        assert family.NAME == family.__name__.rsplit(".", 1)[-1]
+        assert isinstance(family.PACKAGES, tuple)
+        assert callable(family.parse) and callable(family.matches_text)
+        names.add(family.NAME)
+        for package in family.PACKAGES:
+            assert parsers.REGISTRY[package.lower()] is family
+            assert parsers.parser_for_app(package) is family
+    assert sum(len(f.PACKAGES) for f in parsers.FAMILIES) == len(parsers.REGISTRY)
+    assert names == {
+        "dana",
+        "gopay",
+        "ovo",
+        "shopeepay",
+        "linkaja",
+        "bca",
+        "bri",
+        "mandiri",
+        "bni",
+        "jago",
+        "seabank",
+        "blu",
+        "generic",
+    }
+
+
+@pytest.mark.parametrize("app", ["id.dana", "com.dana.id", " id.dana ", "ID.DANA"])
+def test_both_dana_package_names_reach_the_dana_parser(app: str) -> None:
+    found = parse_notification(app, "DANA", "Kamu berhasil menerima Rp25.042 dari JOHN DOE")
+    assert found == Parsed(25042, "JOHN DOE", "dana")
+
+
+@pytest.mark.parametrize(
+    ("title", "message", "parser"),
+    [
+        ("DANA", "Rp29.000 diterima DANA Bisnis.", "dana"),
+        ("GoPay Usaha", "GoPay Usaha: Pembayaran sebesar Rp 199.000 berhasil diterima", "gopay"),
+        ("Jago", "Kamu menerima kiriman Rp35.098 dari SHADIQ HAIRWIZ", "jago"),
+        ("BRImo", "BRImo - Transfer masuk sebesar Rp 750000", "bri"),
+        (None, "OVO QRIS Rp60.000 berhasil diterima.", "ovo"),
+        (None, "Transaksi diterima! Jumlah Rp 2.500.000", "generic"),
+    ],
+)
+def test_unknown_package_is_routed_by_text(title: str | None, message: str, parser: str) -> None:
+    for app in (None, "", "com.example.unknown"):
+        found = parse_notification(app, title, message)
+        assert found is not None and found.parser == parser
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        "com.whatsapp",
+        "com.whatsapp.w4b",
+        "org.telegram.messenger",
+        "com.google.android.apps.messaging",
+        "com.google.android.gm.gmail",
+        "com.instagram.android",
+    ],
+)
+def test_chat_apps_are_never_read_as_payments(app: str) -> None:
+    assert parse_notification(app, "DANA", "Rp29.000 diterima DANA Bisnis.") is None
+    assert parse_notification(app, "Budi", "Kamu menerima Rp50.000 dari Budi") is None
+
+
+# --------------------------------------------------------------------------------------------
+# Traps beyond the corpus
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("app", "title", "message", "expected"),
+    [
+        # The balance is explained; an unexplained second amount is not.
+        ("id.co.bri.brimo", "BRImo", "Dana Rp50.000 masuk. Biaya admin Rp2.500", (50000, None)),
+        ("id.co.bri.brimo", "BRImo", "Dana Rp50.000 masuk. Total Rp52.500", None),
+        (
+            "id.dana",
+            "DANA",
+            "Kamu menerima Rp50.000 dari Budi. Kamu menerima Rp60.000 dari Ani",
+            None,
+        ),
+        # Two notifications of the same amount stacked: still that one amount.
+        (
+            "com.shopeepay.merchant.id",
+            "Pembayaran sebesar Rp2.000 diterima",
+            "Pembayaran sebesar Rp2.000 telah diterima pada transaksi 1.",
+            (2000, None),
+        ),
+        # Names: initials and titles keep their dot; a masked number is no name.
+        ("id.dana", "DANA", "Kamu menerima Rp50.000 dari M. Rizki berhasil", (50000, "M. Rizki")),
+        ("ovo.id", "OVO", "Kamu menerima Rp 50.000 dari 0812****1234", (50000, None)),
+        ("id.dana", "DANA", "Kamu menerima Rp 50.000 dari pelanggan", (50000, None)),
+        # Not whole rupiah, not a number, or money out.
+        ("id.dana", "Pembayaran Masuk", "Rp29.000,50 diterima DANA Bisnis.", None),
+        ("id.dana", "DANA", "Kamu menerima Rp50rb dari Budi", None),
+        ("id.dana", None, "Kode OTP kamu 123456. Jangan berikan ke siapapun. Rp1", None),
+        ("id.dana", "DANA", "Kamu akan menerima cashback Rp5.000", None),
+        ("id.dana", "DANA", "Budi meminta Rp50.000 kepadamu", None),
+        ("com.gojek.gopay", "GoPay", "Pembayaran QRIS Rp 25.000 ke Warung Sate berhasil", None),
+        ("com.bca", "BCA mobile", "m-Transfer: Rp 50.000 ke 123456789 BERHASIL", None),
+        ("id.bmri.livin", "Livin'", "Transaksi gagal. Dana Rp50.000 masuk kembali", None),
+        ("com.jago.digitalBanking", "Jago", "Kamu telah mengirim Rp25.347 ke pengguna lain", None),
+        ("com.gojek.gopaymerchant", "Saldo bertambah", "Rp 1.127", None),
+        # Someone else received the shop's money: outgoing confirmations in incoming words.
+        ("id.dana", "DANA", "BUDI telah menerima Rp50.000 dari kamu", None),
+        ("ovo.id", "OVO", "JOHN received Rp50.000 from you", None),
+        ("com.bca", "BCA", "Transfer berhasil. Dana Rp50.000 telah masuk ke rekening BUDI", None),
+        ("id.dana", "DANA", "Pembayaran sebesar Rp50.000 telah diterima oleh TOKO ABC", None),
+        ("id.dana", "DANA", "Rp50.000 berhasil diterima TOKO ABC", None),
+        ("id.dana", "DANA", "Pembayaranmu Rp50.000 sudah diterima", None),
+        (
+            "com.jago.digitalBanking",
+            "Jago",
+            "Hore, kamu menerima Rp50.000 dari BUDI",
+            (50000, "BUDI"),
+        ),
+    ],
+)
+def test_traps(
+    app: str, title: str | None, message: str, expected: tuple[int, str | None] | None
+) -> None:
+    found = parse_notification(app, title, message)
+    if expected is None:
+        assert found is None, found
+    else:
+        assert found is not None
+        assert (found.amount, found.sender_name) == expected
+
+
+def test_family_modules_stay_small() -> None:
+    for path in sorted((ROOT / "parsers").glob("*.py")):
+        if path.name in {"common.py", "qris.py", "__init__.py"}:
+            continue
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 300, path.name
