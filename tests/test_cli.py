@@ -128,3 +128,15 @@ def test_backup_is_a_consistent_copy_while_serving(tmp_path: Path, server_factor
     copy.close()
     again = run("backup", str(tmp_path / "copy.db"), "--db", str(db), cwd=tmp_path)
     assert again.returncode != 0 and "exists" in again.stderr
+
+
+def test_parse_prints_json_and_exit_status(tmp_path: Path) -> None:
+    found = run("parse", "--app", "com.dana.id", "--title", "DANA", "--message",
+                "Kamu berhasil menerima Rp25.042 dari JOHN DOE", cwd=tmp_path)
+    assert found.returncode == 0
+    assert json.loads(found.stdout) == {"amount": 25042, "sender_name": "JOHN DOE",
+                                        "parser": "dana"}
+    outgoing = run("parse", "--app", "id.dana", "--message",
+                   "Kamu berhasil membayar Rp25.042 ke Toko", cwd=tmp_path)
+    assert outgoing.returncode == 1
+    assert json.loads(outgoing.stdout) == {"amount": None, "sender_name": None, "parser": None}

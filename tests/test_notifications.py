@@ -1,0 +1,335 @@
+"""Payments in: the APK forwarder endpoint and callback/notify, over HTTP, every outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import Merchant, add_merchant
+from starlette.testclient import TestClient
+
+import webqris
+
+SEED_DANA = {"app": "com.dana.id", "title": "DANA",
+             "message": "Kamu berhasil menerima Rp{amount} dari JOHN DOE",
+             "timestamp": "2026-03-21T10:15:23.000Z", "device_id": "device-01",
+             "notif_id": "1234567890"}
+
+
+def rupiah(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".")
+
+
+def create(client: TestClient, merchant: Merchant, amount: int = 25000, **extra: object) -> dict:
+    response = client.post("/api/payments/qris/create", json={"amount": amount, **extra},
+                           headers=merchant.auth)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def forward(client: TestClient, merchant: Merchant, **fields: object) -> httpx.Response:
+    return client.post("/api/webhook/payment", json=fields,
+                       headers={"Authorization": f"Bearer {merchant.callback_secret}"})
+
+
+def dana(total: int, **overrides: object) -> dict:
+    return {**SEED_DANA, "message": SEED_DANA["message"].format(amount=rupiah(total)),
+            **overrides}
+
+
+def stored(db_path: Path) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute("SELECT * FROM notifications ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def status_of(client: TestClient, merchant: Merchant, invoice_id: str) -> dict:
+    return client.get(f"/api/payments/{invoice_id}/status", headers=merchant.auth).json()["data"]
+
+
+def test_seed_test_event(client: TestClient, merchant: Merchant, db_path: Path) -> None:
+    response = forward(client, merchant, message="test", event_hash="test")
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "test": True,
+                               "message": "Koneksi berhasil! Auth valid ✓ (Merchant: Toko ABC)"}
+    assert [row["outcome"] for row in stored(db_path)] == ["test"]
+    # A test never counts as a duplicate of the previous test.
+    assert forward(client, merchant, message="test", event_hash="test").json()["test"] is True
+
+
+def test_seed_dana_notification_pays_the_invoice(client: TestClient, merchant: Merchant,
+                                                 db_path: Path) -> None:
+    invoice = create(client, merchant, 25000, merchant_order_id="ORDER-001")
+    response = forward(client, merchant, **dana(invoice["total_amount"]))
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "invoice_id": invoice["invoice_id"],
+                               "parsed_amount": invoice["total_amount"],
+                               "sender_name": "JOHN DOE"}
+    data = status_of(client, merchant, invoice["invoice_id"])
+    assert data["status"] == "paid"
+    assert data["payment_method"] == "com.dana.id"
+    assert data["paid_at"] is not None
+    row = stored(db_path)[-1]
+    assert (row["outcome"], row["parsed_amount"], row["sender_name"], row["parser"],
+            row["device_id"]) == ("matched", invoice["total_amount"], "JOHN DOE", "dana",
+                                  "device-01")
+
+
+@pytest.mark.parametrize("dup_fields", [
+    {"notif_id": "n-1", "device_id": "phone-a"},
+    {"event_hash": "abc123", "notif_id": None, "device_id": None},
+    {"notif_id": None, "device_id": None},  # neither: same app/title/message/timestamp
+])
+def test_duplicate_is_processed_once(app_factory, merchant: Merchant, db_path: Path,
+                                     dup_fields: dict) -> None:
+    # One unique code: the second invoice gets the very total the first one had.
+    client = app_factory(payments={"unique_code_min": 7, "unique_code_max": 7})
+    first = create(client, merchant, 10000)
+    body = {k: v for k, v in dana(first["total_amount"], **dup_fields).items() if v is not None}
+    assert forward(client, merchant, **body).json()["success"] is True
+    second = create(client, merchant, 10000)
+    assert second["total_amount"] == first["total_amount"]
+    again = forward(client, merchant, **body)
+    assert again.status_code == 200
+    assert again.json() == {"success": False, "message": "Duplicate notification",
+                            "notif_id": body.get("notif_id")}
+    assert status_of(client, merchant, second["invoice_id"])["status"] == "pending"
+    assert [row["outcome"] for row in stored(db_path)] == ["matched", "duplicate"]
+
+
+def test_same_notif_id_from_another_device_is_not_a_duplicate(client: TestClient,
+                                                              merchant: Merchant) -> None:
+    a = create(client, merchant, 10000)
+    b = create(client, merchant, 20000)
+    assert forward(client, merchant, **dana(a["total_amount"], notif_id="7",
+                                            device_id="phone-a")).json()["success"]
+    assert forward(client, merchant, **dana(b["total_amount"], notif_id="7",
+                                            device_id="phone-b")).json()["success"]
+
+
+def test_unparsed_is_422_with_raw_message(client: TestClient, merchant: Merchant,
+                                          db_path: Path) -> None:
+    response = forward(client, merchant, app="com.dana.id", message="Pesan yang tidak dikenal")
+    assert response.status_code == 422
+    assert response.json() == {"success": False,
+                               "message": "Tidak dapat mendeteksi nominal dari notifikasi",
+                               "raw_message": "Pesan yang tidak dikenal"}
+    assert stored(db_path)[-1]["outcome"] == "unparsed"
+
+
+def test_outgoing_payment_never_pays(client: TestClient, merchant: Merchant) -> None:
+    invoice = create(client, merchant, 25000)
+    rp = rupiah(invoice["total_amount"])
+    for message in (f"Kamu berhasil membayar Rp{rp} ke Toko e2e",
+                    f"Kamu berhasil transfer uang ke Budi sebesar Rp {rp}"):
+        assert forward(client, merchant, app="id.dana", message=message).status_code == 422
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "pending"
+
+
+def test_unmatched_is_404_and_stored(client: TestClient, merchant: Merchant,
+                                     db_path: Path) -> None:
+    response = forward(client, merchant, **dana(31337))
+    assert response.status_code == 404
+    assert response.json() == {"success": False, "message": "No matching pending payment",
+                               "parsed_amount": 31337, "merchant": "Toko ABC"}
+    row = stored(db_path)[-1]
+    assert (row["outcome"], row["parsed_amount"], row["message"]) == \
+        ("unmatched", 31337, "Kamu berhasil menerima Rp31.337 dari JOHN DOE")
+
+
+@pytest.mark.parametrize("headers,needle", [
+    ({}, "missing"),
+    ({"Authorization": "Bearer wqc_wrong"}, "invalid"),
+])
+def test_forwarder_auth_failures(client: TestClient, headers: dict, needle: str) -> None:
+    response = client.post("/api/webhook/payment", json={"message": "test", "event_hash": "test"},
+                           headers=headers)
+    assert response.status_code == 401
+    assert response.json()["success"] is False
+    assert needle in response.json()["message"]
+
+
+def test_api_token_is_not_a_callback_secret(client: TestClient, merchant: Merchant) -> None:
+    for response in (
+        client.post("/api/webhook/payment", json={"message": "test", "event_hash": "test"},
+                    headers={"Authorization": f"Bearer {merchant.api_token}"}),
+        client.post("/api/callback/notify", json={"amount": 1000},
+                    headers={"X-Callback-Key": merchant.api_token}),
+    ):
+        assert response.status_code == 401
+        assert "API token" in response.json()["message"]
+
+
+def test_one_merchants_phone_never_pays_anothers_invoice(client: TestClient, merchant: Merchant,
+                                                         db_path: Path) -> None:
+    other = add_merchant(db_path, name="Toko Lain")
+    invoice = create(client, merchant, 15000)
+    response = forward(client, other, **dana(invoice["total_amount"]))
+    assert response.status_code == 404
+    assert response.json()["merchant"] == "Toko Lain"
+    callback = client.post("/api/callback/notify", json={"amount": invoice["total_amount"]},
+                           headers={"X-Callback-Key": other.callback_secret})
+    assert callback.status_code == 404
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "pending"
+
+
+def test_seed_callback_notify(client: TestClient, merchant: Merchant, db_path: Path) -> None:
+    invoice = create(client, merchant, 25000)
+    body = {"amount": invoice["total_amount"], "sender_name": "JOHN DOE",
+            "reference": "optional-reference"}
+    response = client.post("/api/callback/notify", json=body,
+                           headers={"X-Callback-Key": merchant.callback_secret,
+                                    "Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "invoice_id": invoice["invoice_id"]}
+    data = status_of(client, merchant, invoice["invoice_id"])
+    assert (data["status"], data["payment_method"]) == ("paid", "callback")
+    repeat = client.post("/api/callback/notify", json=body,
+                         headers={"X-Callback-Key": merchant.callback_secret})
+    assert repeat.status_code == 200
+    assert repeat.json()["message"] == "Duplicate notification"
+    assert [r["outcome"] for r in stored(db_path)] == ["matched", "duplicate"]
+
+
+@pytest.mark.parametrize("body,status", [
+    ({"amount": "25042"}, 400), ({"amount": 25042.5}, 400), ({}, 400), ({"amount": 0}, 400),
+    ({"amount": 99999}, 404), ({"amount": 5, "sender_name": {"x": 1}}, 400),
+])
+def test_callback_bad_input(client: TestClient, merchant: Merchant, body: dict,
+                            status: int) -> None:
+    response = client.post("/api/callback/notify", json=body,
+                           headers={"X-Callback-Key": merchant.callback_secret})
+    assert response.status_code == status
+    assert response.json()["success"] is False
+
+
+def test_callback_requires_key(client: TestClient) -> None:
+    response = client.post("/api/callback/notify", json={"amount": 1000})
+    assert response.status_code == 401
+    assert "X-Callback-Key" in response.json()["message"]
+
+
+def test_form_encoded_forwarder_with_popular_field_names(client: TestClient, merchant: Merchant,
+                                                         db_path: Path) -> None:
+    a = create(client, merchant, 11000)
+    response = client.post(
+        "/api/webhook/payment",
+        data={"packageName": "id.dana", "title": "DANA",
+              "text": f"Kamu berhasil menerima Rp{rupiah(a['total_amount'])} dari SITI",
+              "postedAt": "1710000000000", "notificationKey": "0|id.dana|42|null|10123"},
+        headers={"Authorization": f"Bearer {merchant.callback_secret}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["invoice_id"] == a["invoice_id"]
+    b = create(client, merchant, 12000)
+    response = client.post(
+        "/api/webhook/payment",
+        json={"from": "id.dana", "content": f"Kamu berhasil menerima Rp{rupiah(b['total_amount'])}"
+              " dari BUDI", "timestamp": 1710000000},
+        headers={"Authorization": f"Bearer {merchant.callback_secret}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["sender_name"] == "BUDI"
+    rows = stored(db_path)
+    assert rows[0]["notif_id"] == "0|id.dana|42|null|10123" and rows[0]["app"] == "id.dana"
+    assert rows[1]["posted_at"] == "1710000000"
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"app": "id.dana"}, {"message": ["x"]}, {"message": "x" * 9000},
+    {"message": "Rp10.000", "device_id": {"a": 1}},
+])
+def test_forwarder_bad_bodies_are_400(client: TestClient, merchant: Merchant, body: dict) -> None:
+    response = forward(client, merchant, **body)
+    assert response.status_code == 400
+    assert response.json()["success"] is False
+
+
+def test_late_notification_within_grace_pays(app_factory, merchant: Merchant) -> None:
+    client = app_factory(payments={"late_grace_seconds": 3600})
+    invoice = create(client, merchant, 5000, expires_in=1)
+    time.sleep(1.1)
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "expired"
+    response = forward(client, merchant, **dana(invoice["total_amount"]))
+    assert response.status_code == 200
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "paid"
+
+
+def test_late_notification_past_grace_is_unmatched(app_factory, merchant: Merchant) -> None:
+    client = app_factory(payments={"late_grace_seconds": 0})
+    invoice = create(client, merchant, 5000, expires_in=1)
+    time.sleep(1.1)
+    assert forward(client, merchant, **dana(invoice["total_amount"])).status_code == 404
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "expired"
+
+
+def test_cancelled_invoice_is_not_paid_by_a_notification(client: TestClient,
+                                                         merchant: Merchant) -> None:
+    invoice = create(client, merchant, 5000)
+    client.post(f"/api/payments/{invoice['invoice_id']}/cancel", headers=merchant.auth)
+    assert forward(client, merchant, **dana(invoice["total_amount"])).status_code == 404
+
+
+def test_device_health_is_remembered(client: TestClient, merchant: Merchant,
+                                     db_path: Path) -> None:
+    forward(client, merchant, message="test", event_hash="test", device_id="phone-1")
+    forward(client, merchant, **dana(777, device_id="phone-1", notif_id="x1"))
+    forward(client, merchant, **dana(778, device_id="phone-2", notif_id="x2"))
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute("SELECT device_id, last_notification_at IS NOT NULL,"
+                        " last_test_at IS NOT NULL, last_app FROM devices ORDER BY device_id")
+    assert rows.fetchall() == [("phone-1", 1, 1, "com.dana.id"), ("phone-2", 1, 0, "com.dana.id")]
+    conn.close()
+
+
+def test_attach_unmatched_notification(client: TestClient, merchant: Merchant,
+                                       db_path: Path) -> None:
+    invoice = create(client, merchant, 40000)
+    # The customer paid a wrong amount: unmatched, but money on the shop's phone.
+    assert forward(client, merchant, **dana(40000)).status_code == 404
+    note_id = stored(db_path)[-1]["id"]
+    store = client.app.state.ctx.store
+    paid = client.portal.call(lambda: store.write(webqris.attach_notification, note_id,
+                                                  invoice["invoice_id"], webqris.now_ms()))
+    assert paid["status"] == "paid" and paid["payment_method"] == "manual"
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "paid"
+    assert stored(db_path)[-1]["attached_at"] is not None
+    with pytest.raises(webqris.ApiError):
+        client.portal.call(lambda: store.write(webqris.attach_notification, note_id,
+                                               invoice["invoice_id"], webqris.now_ms()))
+
+
+async def _notify_concurrently(base_url: str, secret: str, bodies: list[dict]) -> list:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        return await asyncio.gather(*(
+            client.post("/api/webhook/payment", json=body,
+                        headers={"Authorization": f"Bearer {secret}"}) for body in bodies))
+
+
+def test_racing_notifications_pay_one_invoice_once(db_path: Path, merchant: Merchant,
+                                                   server_factory) -> None:
+    server = server_factory(db_path)
+    invoice = httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 20000},
+                         headers=merchant.auth).json()
+    total = invoice["total_amount"]
+    # 20 different notifications of one total (distinct ids) and 20 retries of one.
+    bodies = [dana(total, notif_id=f"n{i}") for i in range(20)] + [dana(total, notif_id="same")
+                                                                   for _ in range(20)]
+    responses = asyncio.run(_notify_concurrently(server.base_url, merchant.callback_secret,
+                                                 bodies))
+    successes = [r for r in responses if r.status_code == 200 and r.json()["success"]]
+    assert len(successes) == 1
+    assert successes[0].json()["invoice_id"] == invoice["invoice_id"]
+    duplicates = [r for r in responses if r.status_code == 200 and not r.json()["success"]]
+    unmatched = [r for r in responses if r.status_code == 404]
+    assert len(duplicates) + len(unmatched) == 39
+    assert len(duplicates) >= 19  # every retry of "same" but the first
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM notifications").fetchone()[0] == 40
+    assert conn.execute("SELECT count(*) FROM invoices WHERE status = 'paid'").fetchone()[0] == 1
+    conn.close()
