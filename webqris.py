@@ -30,6 +30,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -37,8 +38,9 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 import parsers
@@ -99,6 +101,7 @@ class AdminConfig:
     session_seconds: int = 43200
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    device_silent_seconds: int = 21600
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,6 +388,25 @@ MIGRATIONS: list[str] = [
         response_excerpt TEXT
     );
     CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, id);
+    """,
+    # 4: admin sessions and the audit log of every action that moves money or secrets
+    """
+    CREATE TABLE admin_sessions (
+        token_hash TEXT PRIMARY KEY,
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        before TEXT,
+        after TEXT,
+        address TEXT
+    );
+    CREATE INDEX invoices_paid_at ON invoices(paid_at) WHERE status = 'paid';
     """,
 ]
 
@@ -837,6 +859,139 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ? WHERE id = ?",
                  (paid["id"], at_ms, notification_id))
     return paid
+
+
+# --- admin --------------------------------------------------------------------------------------
+
+
+def insert_admin_session(conn: sqlite3.Connection, token: str, csrf_token: str, at_ms: int,
+                         lifetime_ms: int) -> None:
+    conn.execute("DELETE FROM admin_sessions WHERE expires_at <= ?", (at_ms,))
+    conn.execute("INSERT INTO admin_sessions (token_hash, csrf_token, created_at, expires_at)"
+                 " VALUES (?, ?, ?, ?)", (hash_secret(token), csrf_token, at_ms,
+                                          at_ms + lifetime_ms))
+
+
+def get_admin_session(conn: sqlite3.Connection, token: str, at_ms: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM admin_sessions WHERE token_hash = ? AND expires_at > ?",
+                        (hash_secret(token), at_ms)).fetchone()
+
+
+def delete_admin_session(conn: sqlite3.Connection, token: str) -> None:
+    conn.execute("DELETE FROM admin_sessions WHERE token_hash = ?", (hash_secret(token),))
+
+
+def delete_all_admin_sessions(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM admin_sessions")
+
+
+def audit(conn: sqlite3.Connection, action: str, target: str, before: Any, after: Any,
+          address: str | None) -> None:
+    conn.execute("INSERT INTO audit_log (at, action, target, before, after, address)"
+                 " VALUES (?, ?, ?, ?, ?, ?)",
+                 (now_ms(), action, target, None if before is None else json.dumps(before),
+                  None if after is None else json.dumps(after), address))
+
+
+def list_audit(conn: sqlite3.Connection, limit: int, before_id: int | None) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
+                        (before_id or 2**62, limit)).fetchall()
+
+
+def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id: int | None,
+                    query: str | None, created_from: int | None, created_to: int | None,
+                    limit: int, before_row_id: int | None, at_ms: int) -> list[sqlite3.Row]:
+    """The dashboard's payment list: every merchant, filters, search by id, order id, amount."""
+    clauses = ["i.id < ?"]
+    params: list[Any] = [before_row_id or 2**62]
+    if merchant_id is not None:
+        clauses.append("i.merchant_id = ?")
+        params.append(merchant_id)
+    if status == "pending":
+        clauses.append("i.status = 'pending' AND i.expires_at > ?")
+        params.append(at_ms)
+    elif status == "expired":
+        clauses.append("(i.status = 'expired' OR (i.status = 'pending' AND i.expires_at <= ?))")
+        params.append(at_ms)
+    elif status is not None:
+        clauses.append("i.status = ?")
+        params.append(status)
+    if created_from is not None:
+        clauses.append("i.created_at >= ?")
+        params.append(created_from)
+    if created_to is not None:
+        clauses.append("i.created_at < ?")
+        params.append(created_to)
+    if query:
+        digits = query.replace(".", "").replace(",", "").removeprefix("Rp").strip()
+        if digits.isdigit():
+            clauses.append("(i.total_amount = ? OR i.amount = ? OR i.invoice_id = ?"
+                           " OR i.merchant_order_id = ?)")
+            params += [int(digits), int(digits), query, query]
+        else:
+            clauses.append("(i.invoice_id LIKE ? ESCAPE '\\' OR i.merchant_order_id LIKE ?"
+                           " ESCAPE '\\' OR i.customer_name LIKE ? ESCAPE '\\')")
+            pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            params += [pattern, pattern, pattern]
+    params.append(limit)
+    return conn.execute(
+        "SELECT i.*, m.name AS merchant_name FROM invoices i JOIN merchants m"
+        f" ON m.id = i.merchant_id WHERE {' AND '.join(clauses)} ORDER BY i.id DESC LIMIT ?",
+        params).fetchall()
+
+
+def paid_totals_by_day(conn: sqlite3.Connection, since_ms: int,
+                       offset_minutes: int) -> list[sqlite3.Row]:
+    """Paid count and sum per local day (the browser's offset) since a time."""
+    shift = offset_minutes * 60_000
+    return conn.execute(
+        "SELECT (paid_at + ?) / 86400000 AS day, count(*) AS count, sum(total_amount) AS sum"
+        " FROM invoices WHERE status = 'paid' AND paid_at >= ? GROUP BY day ORDER BY day",
+        (shift, since_ms)).fetchall()
+
+
+def list_notifications(conn: sqlite3.Connection, *, outcome: str | None,
+                       merchant_id: int | None, limit: int,
+                       before_id: int | None) -> list[sqlite3.Row]:
+    clauses = ["n.id < ?"]
+    params: list[Any] = [before_id or 2**62]
+    if outcome == "needs_attention":
+        clauses.append("n.outcome IN ('unmatched', 'unparsed') AND n.attached_at IS NULL")
+    elif outcome is not None:
+        clauses.append("n.outcome = ?")
+        params.append(outcome)
+    if merchant_id is not None:
+        clauses.append("n.merchant_id = ?")
+        params.append(merchant_id)
+    params.append(limit)
+    return conn.execute(
+        "SELECT n.*, m.name AS merchant_name, i.invoice_id AS invoice_ref FROM notifications n"
+        " JOIN merchants m ON m.id = n.merchant_id LEFT JOIN invoices i ON i.id = n.invoice_id"
+        f" WHERE {' AND '.join(clauses)} ORDER BY n.id DESC LIMIT ?", params).fetchall()
+
+
+def notifications_of_invoice(conn: sqlite3.Connection, invoice_row_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM notifications WHERE invoice_id = ? ORDER BY id",
+                        (invoice_row_id,)).fetchall()
+
+
+def list_deliveries(conn: sqlite3.Connection, *, state: str | None, merchant_id: int | None,
+                    invoice_row_id: int | None, limit: int,
+                    before_id: int | None) -> list[sqlite3.Row]:
+    clauses = ["d.id < ?"]
+    params: list[Any] = [before_id or 2**62]
+    for column, value in (("d.state", state), ("d.merchant_id", merchant_id),
+                          ("d.invoice_id", invoice_row_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    params.append(limit)
+    return conn.execute(
+        "SELECT d.*, m.name AS merchant_name, i.invoice_id AS invoice_ref"
+        " FROM webhook_deliveries d JOIN merchants m ON m.id = d.merchant_id"
+        " LEFT JOIN invoices i ON i.id = d.invoice_id"
+        f" WHERE {' AND '.join(clauses)} ORDER BY d.id DESC LIMIT ?", params).fetchall()
 
 
 # --- payments out: the webhook outbox ---------------------------------------------------------
@@ -1392,6 +1547,7 @@ class Context:
     config: Config
     store: Store
     hub: Hub
+    login_throttle: LoginThrottle
     demo: bool = False
     webhook_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
@@ -1612,7 +1768,8 @@ async def healthz(request: Request) -> Response:
         return error_response(503, f"database unavailable: {exc}")
     if not ctx.store.writer_alive:
         return error_response(503, "database writer is not running")
-    return JSONResponse({"success": True, "status": "ok", "database": "ok"})
+    return JSONResponse({"success": True, "status": "ok", "database": "ok",
+                         "realtime_clients": len(ctx.hub)})
 
 
 async def openapi_schema(request: Request) -> Response:
@@ -1700,6 +1857,618 @@ def build_openapi() -> dict[str, Any]:
                                  "responses": responses({"type": "object"}, 503)}},
         },
     }
+
+
+# =============================================================================================
+# Admin: login, sessions, CSRF and the dashboard's JSON API
+#
+# The dashboard is a static page that talks only to /admin/api. A login sets an HttpOnly,
+# SameSite=Strict session cookie (Secure over https); every state change must also carry the
+# session's CSRF token in X-CSRF-Token. Failed logins are throttled per address. Each action
+# that moves money or secrets is written to the audit log in the same transaction.
+# =============================================================================================
+
+SESSION_COOKIE = "wq_session"
+
+
+class LoginThrottle:
+    """At most `max_failures` failed logins per address within `window` seconds."""
+
+    def __init__(self, max_failures: int, window: float) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self._failures: dict[str, list[float]] = {}
+
+    def retry_after(self, address: str) -> float:
+        now = time.monotonic()
+        recent = [t for t in self._failures.get(address, []) if t > now - self.window]
+        self._failures[address] = recent
+        if len(recent) < self.max_failures:
+            return 0.0
+        return recent[0] + self.window - now
+
+    def failed(self, address: str) -> None:
+        self._failures.setdefault(address, []).append(time.monotonic())
+
+    def succeeded(self, address: str) -> None:
+        self._failures.pop(address, None)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def require_admin(request: Request) -> sqlite3.Row:
+    """The admin session of this request; state changes also need its CSRF token."""
+    ctx = ctx_of(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    session = ctx.store.read(get_admin_session, token, now_ms()) if token else None
+    if session is None:
+        raise ApiError(401, "Login required")
+    if request.method not in ("GET", "HEAD"):
+        sent = request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(sent.encode(), session["csrf_token"].encode()):
+            raise ApiError(403, "CSRF token missing or invalid")
+    return session
+
+
+async def admin_login(request: Request) -> Response:
+    ctx = ctx_of(request)
+    address = client_address(request)
+    wait = ctx.login_throttle.retry_after(address)
+    if wait > 0:
+        return JSONResponse({"success": False, "message": "Too many failed logins; try again"
+                             f" in {int(wait) + 1} s"}, status_code=429,
+                            headers={"Retry-After": str(int(wait) + 1)})
+    fields = await read_fields(request, allow_form=False)
+    password = fields.get("password")
+    if not isinstance(password, str) or not password or len(password) > 1024:
+        raise ApiError(400, "password is required")
+    stored = ctx.store.read(get_setting, "admin_password")
+    # scrypt takes tens of milliseconds and 16 MB on purpose: off the event loop.
+    valid = stored is not None and await asyncio.to_thread(verify_password, password, stored)
+    if not valid:
+        ctx.login_throttle.failed(address)
+        raise ApiError(401, "Wrong password")
+    ctx.login_throttle.succeeded(address)
+    token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    lifetime = ctx.config.admin.session_seconds
+    await ctx.store.write(insert_admin_session, token, csrf_token, now_ms(), lifetime * 1000)
+    response = JSONResponse({"success": True, "csrf_token": csrf_token})
+    response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    return response
+
+
+async def admin_logout(request: Request) -> Response:
+    require_admin(request)
+    await ctx_of(request).store.write(delete_admin_session, request.cookies[SESSION_COOKIE])
+    response = JSONResponse({"success": True})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def admin_session(request: Request) -> Response:
+    session = require_admin(request)
+    return JSONResponse({"success": True, "csrf_token": session["csrf_token"],
+                         "expires_at": format_time(session["expires_at"]),
+                         "demo": ctx_of(request).demo})
+
+
+def query_int(request: Request, name: str, low: int, high: int,
+              default: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be between {low} and {high}")
+    return value
+
+
+def query_choice(request: Request, name: str, choices: Iterable[str]) -> str | None:
+    value = request.query_params.get(name) or None
+    if value is not None and value not in choices:
+        raise ApiError(400, f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
+def admin_invoice(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
+    return invoice_status_data(row, at_ms) | {
+        "merchant_id": row["merchant_id"], "merchant_name": row["merchant_name"],
+        "customer_name": row["customer_name"], "sender_name": row["sender_name"],
+        "created_at": format_time(row["created_at"])}
+
+
+def admin_notification(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in (
+        "id", "merchant_id", "source", "app", "title", "message", "posted_at", "device_id",
+        "notif_id", "reference", "parsed_amount", "sender_name", "parser", "outcome",
+        "duplicate_of")} | {
+        "merchant_name": row["merchant_name"] if "merchant_name" in row.keys() else None,
+        "invoice_id": row["invoice_ref"] if "invoice_ref" in row.keys() else None,
+        "attached_at": format_time(row["attached_at"]),
+        "received_at": format_time(row["received_at"])}
+
+
+def admin_delivery(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in ("id", "webhook_id", "merchant_id", "event", "url",
+                                      "state", "attempts", "last_status_code", "last_error")} | {
+        "merchant_name": row["merchant_name"], "invoice_id": row["invoice_ref"],
+        "body": bytes(row["body"]).decode("utf-8", "replace"),
+        "next_attempt_at": format_time(row["next_attempt_at"]) if row["state"] == "pending"
+        else None,
+        "created_at": format_time(row["created_at"]),
+        "delivered_at": format_time(row["delivered_at"])}
+
+
+def admin_attempt(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"attempted_at": format_time(row["attempted_at"]), "status_code": row["status_code"],
+            "error": row["error"], "duration_ms": row["duration_ms"],
+            "response_excerpt": row["response_excerpt"]}
+
+
+async def admin_overview(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    offset = query_int(request, "tz_offset", -840, 840, 420)
+    assert offset is not None
+    at = now_ms()
+    today = (at + offset * 60_000) // 86_400_000
+    first_day = today - 13
+    rows = {row["day"]: row for row in ctx.store.read(
+        paid_totals_by_day, first_day * 86_400_000 - offset * 60_000, offset)}
+    days = [{"date": time.strftime("%Y-%m-%d", time.gmtime(day * 86400)),
+             "count": rows[day]["count"] if day in rows else 0,
+             "sum": rows[day]["sum"] if day in rows else 0} for day in range(first_day, today + 1)]
+    recent = ctx.store.read(search_invoices, status=None, merchant_id=None, query=None,
+                            created_from=None, created_to=None, limit=20, before_row_id=None,
+                            at_ms=at)
+    return JSONResponse({"success": True, "today": days[-1], "days": days,
+                         "recent": [admin_invoice(row, at) for row in recent]})
+
+
+async def admin_payments(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    limit = query_int(request, "limit", 1, 200, 50)
+    assert limit is not None
+    before = query_int(request, "before", 1, 2**62)
+    query = request.query_params.get("q", "").strip()[:100] or None
+    at = now_ms()
+    rows = ctx.store.read(
+        search_invoices, status=query_choice(request, "status", LIST_STATUSES),
+        merchant_id=query_int(request, "merchant_id", 1, 2**62), query=query,
+        created_from=query_int(request, "from", 0, 2**53),
+        created_to=query_int(request, "to", 0, 2**53), limit=limit + 1, before_row_id=before,
+        at_ms=at)
+    page = rows[:limit]
+    return JSONResponse({"success": True, "data": [admin_invoice(row, at) for row in page],
+                         "next_before": page[-1]["id"] if len(rows) > limit else None})
+
+
+def find_admin_invoice(conn: sqlite3.Connection, invoice_id: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT i.*, m.name AS merchant_name FROM invoices i JOIN merchants m"
+                        " ON m.id = i.merchant_id WHERE i.invoice_id = ?",
+                        (invoice_id,)).fetchone()
+
+
+async def admin_payment_detail(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    row = ctx.store.read(find_admin_invoice, request.path_params["invoice_id"])
+    if row is None:
+        raise ApiError(404, "Payment not found")
+    deliveries = ctx.store.read(list_deliveries, state=None, merchant_id=None,
+                                invoice_row_id=row["id"], limit=50, before_id=None)
+    return JSONResponse({"success": True, "data": admin_invoice(row, now_ms()) | {
+        "qris_payload": row["qris_payload"],
+        "qr_svg_url": f"/pay/{row['invoice_id']}/qr.svg",
+        "checkout_url": f"/pay/{row['invoice_id']}",
+        "notifications": [admin_notification(n) for n in
+                          ctx.store.read(notifications_of_invoice, row["id"])],
+        "deliveries": [admin_delivery(d) | {"attempts_log": [
+            admin_attempt(a) for a in ctx.store.read(list_delivery_attempts, d["id"])]}
+            for d in deliveries],
+    }})
+
+
+def confirm_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
+                             address: str) -> sqlite3.Row:
+    invoice = find_admin_invoice(conn, invoice_id)
+    if invoice is None:
+        raise ApiError(404, "Payment not found")
+    at = now_ms()
+    paid = mark_invoice_paid(conn, invoice["id"], "manual", None, at)
+    if paid is None:
+        raise ApiError(409, f"Payment is {invoice['status']}: only a pending or expired payment"
+                            " can be confirmed")
+    audit(conn, "payment.confirm", invoice_id, {"status": effective_status(invoice, at)},
+          {"status": "paid", "payment_method": "manual"}, address)
+    return paid
+
+
+def cancel_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
+                            address: str) -> sqlite3.Row:
+    invoice = find_admin_invoice(conn, invoice_id)
+    if invoice is None:
+        raise ApiError(404, "Payment not found")
+    row = cancel_invoice(conn, invoice["merchant_id"], invoice_id, now_ms())
+    audit(conn, "payment.cancel", invoice_id, {"status": "pending"}, {"status": "cancelled"},
+          address)
+    return row
+
+
+def attach_notification_by_admin(conn: sqlite3.Connection, notification_id: int,
+                                 invoice_id: str, address: str) -> sqlite3.Row:
+    paid = attach_notification(conn, notification_id, invoice_id, now_ms())
+    audit(conn, "notification.attach", invoice_id, {"notification_id": notification_id},
+          {"status": "paid", "payment_method": "manual"}, address)
+    return paid
+
+
+async def admin_confirm_payment(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    paid = await ctx.store.write(confirm_invoice_by_admin, request.path_params["invoice_id"],
+                                 client_address(request))
+    merchant = ctx.store.read(get_merchant, paid["merchant_id"])
+    announce_paid(ctx, paid, merchant["name"])
+    return JSONResponse({"success": True, "data": invoice_status_data(paid, now_ms())})
+
+
+async def admin_cancel_payment(request: Request) -> Response:
+    require_admin(request)
+    row = await ctx_of(request).store.write(cancel_invoice_by_admin,
+                                            request.path_params["invoice_id"],
+                                            client_address(request))
+    return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
+
+
+async def admin_notifications(request: Request) -> Response:
+    require_admin(request)
+    limit = query_int(request, "limit", 1, 200, 50)
+    assert limit is not None
+    rows = ctx_of(request).store.read(
+        list_notifications,
+        outcome=query_choice(request, "outcome", ("matched", "duplicate", "unparsed",
+                                                  "unmatched", "test", "needs_attention")),
+        merchant_id=query_int(request, "merchant_id", 1, 2**62), limit=limit + 1,
+        before_id=query_int(request, "before", 1, 2**62))
+    page = rows[:limit]
+    return JSONResponse({"success": True, "data": [admin_notification(r) for r in page],
+                         "next_before": page[-1]["id"] if len(rows) > limit else None})
+
+
+async def admin_attach_notification(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    fields = await read_fields(request, allow_form=False)
+    invoice_id = optional_text(fields, "invoice_id", 64)
+    if invoice_id is None:
+        raise ApiError(400, "invoice_id is required")
+    try:
+        notification_id = int(request.path_params["notification_id"])
+    except ValueError:
+        raise ApiError(404, "Notification not found") from None
+    paid = await ctx.store.write(attach_notification_by_admin, notification_id, invoice_id,
+                                 client_address(request))
+    merchant = ctx.store.read(get_merchant, paid["merchant_id"])
+    announce_paid(ctx, paid, merchant["name"])
+    return JSONResponse({"success": True, "data": invoice_status_data(paid, now_ms())})
+
+
+def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
+    ctx = ctx_of(request)
+    decoded = None
+    if row["static_qris"]:
+        with contextlib.suppress(qris.QrisError):
+            payload = qris.validate_static(row["static_qris"])
+            decoded = {"merchant_name": payload.merchant_name,
+                       "merchant_city": payload.merchant_city, "nmid": payload.nmid}
+    at = now_ms()
+    silent_after = ctx.config.admin.device_silent_seconds * 1000
+    devices = [{"device_id": d["device_id"], "last_app": d["last_app"],
+                "last_notification_at": format_time(d["last_notification_at"]),
+                "last_test_at": format_time(d["last_test_at"]),
+                "silent": max(d["last_notification_at"] or 0, d["last_test_at"] or 0)
+                < at - silent_after}
+               for d in ctx.store.read(list_devices, row["id"])]
+    base = public_base_url(request)
+    return {"id": row["id"], "name": row["name"], "static_qris": row["static_qris"],
+            "qris": decoded, "webhook_url": row["webhook_url"],
+            "created_at": format_time(row["created_at"]), "devices": devices,
+            "forwarder": {"url": f"{base}/api/webhook/payment",
+                          "header": "Authorization: Bearer <CALLBACK_SECRET>",
+                          "callback_url": f"{base}/api/callback/notify",
+                          "test_body": {"message": "test", "event_hash": "test"}}}
+
+
+async def admin_merchants(request: Request) -> Response:
+    require_admin(request)
+    rows = ctx_of(request).store.read(list_merchants)
+    return JSONResponse({"success": True, "data": [admin_merchant(request, r) for r in rows]})
+
+
+def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if creating or "name" in fields:
+        name = optional_text(fields, "name", 100)
+        if name is None:
+            raise ApiError(400, "name is required")
+        changes["name"] = name
+    if "static_qris" in fields:
+        payload = optional_text(fields, "static_qris", 1024)
+        if payload is not None:
+            try:
+                qris.validate_static(payload)
+            except qris.QrisError as exc:
+                raise ApiError(400, str(exc)) from None
+        changes["static_qris"] = payload
+    if "webhook_url" in fields:
+        url = optional_text(fields, "webhook_url", 2048)
+        if url is not None and not _valid_http_url(url):
+            raise ApiError(400, "webhook_url must be an http(s) URL")
+        changes["webhook_url"] = url
+    return changes
+
+
+def create_merchant_by_admin(conn: sqlite3.Connection, changes: Mapping[str, Any],
+                             issued: Mapping[str, str], address: str) -> int:
+    merchant_id = insert_merchant(conn, changes["name"], changes.get("static_qris"),
+                                  changes.get("webhook_url"), issued)
+    audit(conn, "merchant.create", f"merchant:{merchant_id}", None, dict(changes), address)
+    return merchant_id
+
+
+def update_merchant_by_admin(conn: sqlite3.Connection, merchant_id: int,
+                             changes: Mapping[str, Any], address: str) -> None:
+    before = get_merchant(conn, merchant_id)
+    if before is None:
+        raise ApiError(404, "Merchant not found")
+    if changes:
+        update_merchant(conn, merchant_id, **changes)
+        audit(conn, "merchant.update", f"merchant:{merchant_id}",
+              {key: before[key] for key in changes}, dict(changes), address)
+
+
+def rotate_secret_by_admin(conn: sqlite3.Connection, merchant_id: int, kind: str, value: str,
+                           address: str) -> None:
+    if not replace_merchant_secret(conn, merchant_id, kind, value):
+        raise ApiError(404, "Merchant not found")
+    audit(conn, "merchant.rotate_secret", f"merchant:{merchant_id}", None, {"secret": kind},
+          address)
+
+
+def path_id(request: Request, name: str, what: str) -> int:
+    try:
+        return int(request.path_params[name])
+    except ValueError:
+        raise ApiError(404, f"{what} not found") from None
+
+
+async def admin_create_merchant(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    changes = checked_merchant_fields(await read_fields(request, allow_form=False),
+                                      creating=True)
+    issued = issue_merchant_secrets()
+    merchant_id = await ctx.store.write(create_merchant_by_admin, changes, issued,
+                                        client_address(request))
+    row = ctx.store.read(get_merchant, merchant_id)
+    return JSONResponse({"success": True, "data": admin_merchant(request, row),
+                         "secrets": issued})
+
+
+async def admin_update_merchant(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    merchant_id = path_id(request, "merchant_id", "Merchant")
+    changes = checked_merchant_fields(await read_fields(request, allow_form=False),
+                                      creating=False)
+    await ctx.store.write(update_merchant_by_admin, merchant_id, changes,
+                          client_address(request))
+    return JSONResponse({"success": True, "data": admin_merchant(
+        request, ctx.store.read(get_merchant, merchant_id))})
+
+
+async def admin_rotate_secret(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    merchant_id = path_id(request, "merchant_id", "Merchant")
+    fields = await read_fields(request, allow_form=False)
+    kind = fields.get("secret")
+    if kind not in MERCHANT_SECRETS:
+        raise ApiError(400, f"secret must be one of {', '.join(MERCHANT_SECRETS)}")
+    value = new_secret(kind)
+    await ctx.store.write(rotate_secret_by_admin, merchant_id, kind, value,
+                          client_address(request))
+    return JSONResponse({"success": True, "secret": kind, "value": value})
+
+
+async def admin_test_webhook(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    delivery_id = await ctx.store.write(queue_test_webhook,
+                                        path_id(request, "merchant_id", "Merchant"))
+    ctx.webhook_wakeup.set()
+    return JSONResponse({"success": True, "delivery_id": delivery_id})
+
+
+async def admin_qris_preview(request: Request) -> Response:
+    require_admin(request)
+    fields = await read_fields(request, allow_form=False)
+    payload = optional_text(fields, "payload", 1024)
+    if payload is None:
+        raise ApiError(400, "payload is required")
+    try:
+        decoded = qris.validate_static(payload)
+    except qris.QrisError as exc:
+        return JSONResponse({"success": True, "valid": False, "error": str(exc)})
+    return JSONResponse({"success": True, "valid": True, "merchant_name": decoded.merchant_name,
+                         "merchant_city": decoded.merchant_city, "nmid": decoded.nmid,
+                         "svg": qr_svg(payload)})
+
+
+async def admin_deliveries(request: Request) -> Response:
+    require_admin(request)
+    limit = query_int(request, "limit", 1, 200, 50)
+    assert limit is not None
+    rows = ctx_of(request).store.read(
+        list_deliveries, state=query_choice(request, "state", ("pending", "sending",
+                                                               "delivered", "failed")),
+        merchant_id=query_int(request, "merchant_id", 1, 2**62), invoice_row_id=None,
+        limit=limit + 1, before_id=query_int(request, "before", 1, 2**62))
+    page = rows[:limit]
+    return JSONResponse({"success": True, "data": [admin_delivery(r) for r in page],
+                         "next_before": page[-1]["id"] if len(rows) > limit else None})
+
+
+async def admin_delivery_attempts(request: Request) -> Response:
+    require_admin(request)
+    rows = ctx_of(request).store.read(list_delivery_attempts,
+                                      path_id(request, "delivery_id", "Delivery"))
+    return JSONResponse({"success": True, "data": [admin_attempt(r) for r in rows]})
+
+
+def redeliver_by_admin(conn: sqlite3.Connection, delivery_id: int,
+                       retry_delays: tuple[float, ...], address: str) -> sqlite3.Row:
+    row = redeliver(conn, delivery_id, retry_delays, now_ms())
+    audit(conn, "webhook.redeliver", f"delivery:{delivery_id}", None, None, address)
+    return row
+
+
+async def admin_redeliver(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    await ctx.store.write(redeliver_by_admin, path_id(request, "delivery_id", "Delivery"),
+                          ctx.config.webhooks.retry_delays, client_address(request))
+    ctx.webhook_wakeup.set()
+    return JSONResponse({"success": True})
+
+
+async def admin_audit_log(request: Request) -> Response:
+    require_admin(request)
+    limit = query_int(request, "limit", 1, 200, 50)
+    assert limit is not None
+    rows = ctx_of(request).store.read(list_audit, limit, query_int(request, "before", 1, 2**62))
+    return JSONResponse({"success": True, "data": [
+        {"id": r["id"], "at": format_time(r["at"]), "action": r["action"], "target": r["target"],
+         "before": json.loads(r["before"]) if r["before"] else None,
+         "after": json.loads(r["after"]) if r["after"] else None, "address": r["address"]}
+        for r in rows]})
+
+
+async def admin_socket(websocket: WebSocket) -> None:
+    """/ws: every merchant's events, for a logged-in dashboard of this very site."""
+    ctx: Context = websocket.app.state.ctx
+    token = websocket.cookies.get(SESSION_COOKIE)
+    session = ctx.store.read(get_admin_session, token, now_ms()) if token else None
+    origin = websocket.headers.get("origin")
+    same_site = origin is None or origin.split("://", 1)[-1] == websocket.headers.get("host")
+    if session is None or not same_site:
+        await websocket.close(code=1008, reason="login required")
+        return
+    await websocket.accept()
+    await serve_socket(ctx.hub, websocket, None)
+
+
+# =============================================================================================
+# Checkout page and dashboard files
+#
+# /pay/{invoice_id} is public: it shows what the customer needs to pay and nothing else (no
+# customer name, order id or payer). Pages get a strict CSP: no inline scripts at all.
+# =============================================================================================
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self';"
+                               " script-src 'self'; connect-src 'self'; object-src 'none';"
+                               " base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def static_dir() -> Path:
+    beside = Path(__file__).resolve().parent / "static"
+    return beside if beside.is_dir() else Path(sys.prefix) / "share" / "webqris" / "static"
+
+
+def page(name: str) -> Response:
+    return FileResponse(static_dir() / name, headers={**SECURITY_HEADERS,
+                                                      "Cache-Control": "no-cache"})
+
+
+async def dashboard_page(request: Request) -> Response:
+    return page("index.html")
+
+
+async def checkout_page(request: Request) -> Response:
+    return page("checkout.html")
+
+
+def qr_svg(payload: str) -> str:
+    import segno
+
+    return segno.make(payload, error="m").svg_inline(scale=6, border=2, omitsize=True)
+
+
+def public_invoice(request: Request) -> sqlite3.Row:
+    row = ctx_of(request).store.read(find_admin_invoice, request.path_params["invoice_id"])
+    if row is None:
+        raise ApiError(404, "Payment not found")
+    return row
+
+
+async def checkout_data(request: Request) -> Response:
+    row = public_invoice(request)
+    return JSONResponse({"success": True, "data": {
+        "invoice_id": row["invoice_id"], "merchant_name": row["merchant_name"],
+        "amount": row["amount"], "unique_code": row["unique_code"],
+        "total_amount": row["total_amount"], "status": effective_status(row, now_ms()),
+        "expired_at": format_time(row["expires_at"]), "paid_at": format_time(row["paid_at"]),
+        "redirect_url": row["redirect_url"], "qris_payload": row["qris_payload"],
+        "demo": ctx_of(request).demo}}, headers={"Cache-Control": "no-store"})
+
+
+async def checkout_qr(request: Request) -> Response:
+    import io
+
+    import segno
+
+    row = public_invoice(request)
+    code = segno.make(row["qris_payload"], error="m")
+    if request.path_params["format"] == "svg":
+        return Response(qr_svg(row["qris_payload"]), media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
+    buffer = io.BytesIO()
+    code.save(buffer, kind="png", scale=8, border=2)
+    return Response(buffer.getvalue(), media_type="image/png",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def checkout_simulate(request: Request) -> Response:
+    """Demo mode only: pays the invoice with a DANA-style notification through the same
+    parsing and matching as the forwarder endpoint, so the whole flow shows without a phone."""
+    ctx = ctx_of(request)
+    if not ctx.demo:
+        raise ApiError(404, "Not found")
+    row = public_invoice(request)
+    rupiah = f"{row['total_amount']:,}".replace(",", ".")
+    note = InboundNotification(source="forwarder", app="id.dana", title="DANA",
+                               message=f"Kamu berhasil menerima Rp{rupiah} dari PELANGGAN DEMO",
+                               device_id="demo-simulator", notif_id=secrets.token_hex(8))
+    parsed = parsers.parse_notification(note.app, note.title, note.message)
+    result = await ctx.store.write(record_notification, row["merchant_id"], note, parsed,
+                                   note.app, ctx.config.payments.late_grace_seconds)
+    if result.invoice is None:
+        raise ApiError(409, f"Payment is {effective_status(row, now_ms())}; nothing to simulate")
+    announce_paid(ctx, result.invoice, row["merchant_name"])
+    return JSONResponse({"success": True, "invoice_id": row["invoice_id"]})
 
 
 # =============================================================================================
@@ -2010,7 +2779,9 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
     config = config or load_config(None, {})
     ctx = Context(config=config, store=Store(config.database.path,
                                              busy_timeout_ms=config.database.busy_timeout_ms),
-                  hub=Hub(), demo=demo)
+                  hub=Hub(), demo=demo,
+                  login_throttle=LoginThrottle(config.admin.login_max_failures,
+                                               config.admin.login_window_seconds))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
@@ -2037,6 +2808,39 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         Route("/api/webhook/payment", receive_forwarded_notification, methods=["POST"]),
         Route("/api/callback/notify", receive_callback, methods=["POST"]),
         WebSocketRoute("/ws/merchant", merchant_socket),
+        WebSocketRoute("/ws", admin_socket),
+        Route("/", dashboard_page, methods=["GET"]),
+        Route("/pay/{invoice_id}", checkout_page, methods=["GET"]),
+        Route("/pay/{invoice_id}/data", checkout_data, methods=["GET"]),
+        Route("/pay/{invoice_id}/qr.{format:str}", checkout_qr, methods=["GET"]),
+        Route("/pay/{invoice_id}/simulate", checkout_simulate, methods=["POST"]),
+        Route("/admin/api/login", admin_login, methods=["POST"]),
+        Route("/admin/api/logout", admin_logout, methods=["POST"]),
+        Route("/admin/api/session", admin_session, methods=["GET"]),
+        Route("/admin/api/overview", admin_overview, methods=["GET"]),
+        Route("/admin/api/payments", admin_payments, methods=["GET"]),
+        Route("/admin/api/payments/{invoice_id}", admin_payment_detail, methods=["GET"]),
+        Route("/admin/api/payments/{invoice_id}/confirm", admin_confirm_payment,
+              methods=["POST"]),
+        Route("/admin/api/payments/{invoice_id}/cancel", admin_cancel_payment, methods=["POST"]),
+        Route("/admin/api/notifications", admin_notifications, methods=["GET"]),
+        Route("/admin/api/notifications/{notification_id}/attach", admin_attach_notification,
+              methods=["POST"]),
+        Route("/admin/api/merchants", admin_merchants, methods=["GET"]),
+        Route("/admin/api/merchants", admin_create_merchant, methods=["POST"]),
+        Route("/admin/api/merchants/{merchant_id}", admin_update_merchant, methods=["PATCH"]),
+        Route("/admin/api/merchants/{merchant_id}/rotate", admin_rotate_secret,
+              methods=["POST"]),
+        Route("/admin/api/merchants/{merchant_id}/test-webhook", admin_test_webhook,
+              methods=["POST"]),
+        Route("/admin/api/qris/preview", admin_qris_preview, methods=["POST"]),
+        Route("/admin/api/webhooks", admin_deliveries, methods=["GET"]),
+        Route("/admin/api/webhooks/{delivery_id}/attempts", admin_delivery_attempts,
+              methods=["GET"]),
+        Route("/admin/api/webhooks/{delivery_id}/redeliver", admin_redeliver, methods=["POST"]),
+        Route("/admin/api/audit", admin_audit_log, methods=["GET"]),
+        Mount("/static", app=StaticFiles(directory=static_dir(), check_dir=False),
+              name="static"),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi_schema, methods=["GET"]),
     ]

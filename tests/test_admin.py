@@ -1,0 +1,247 @@
+"""The admin API behind the dashboard: login, sessions, CSRF, throttling, audit, actions."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import STATIC_QRIS, Merchant, add_merchant
+from starlette.testclient import TestClient
+
+import webqris
+
+PASSWORD = "correct horse battery"
+
+
+def set_password(db_path: Path, password: str = PASSWORD) -> None:
+    store = webqris.Store(str(db_path))
+    store.open()
+    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(password))
+    store.close()
+
+
+@pytest.fixture
+def admin(app_factory, merchant: Merchant, db_path: Path) -> TestClient:
+    """A logged-in dashboard client; its CSRF token is sent on every request."""
+    set_password(db_path)
+    client = app_factory()
+    response = client.post("/admin/api/login", json={"password": PASSWORD})
+    assert response.status_code == 200
+    client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+    return client
+
+
+def create(client: TestClient, merchant: Merchant, amount: int = 25000) -> dict:
+    return client.post("/api/payments/qris/create", json={"amount": amount},
+                       headers=merchant.auth).json()
+
+
+def audit_actions(db_path: Path) -> list[tuple]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute("SELECT action, target, before, after FROM audit_log"
+                            " ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_login_sets_a_strict_httponly_cookie(app_factory, merchant: Merchant,
+                                             db_path: Path) -> None:
+    set_password(db_path)
+    client = app_factory()
+    response = client.post("/admin/api/login", json={"password": PASSWORD})
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert "secure" not in cookie  # plain http here; Secure is set over https
+    assert client.get("/admin/api/session").json()["csrf_token"] == response.json()["csrf_token"]
+
+
+def test_wrong_password_and_throttling(app_factory, merchant: Merchant, db_path: Path) -> None:
+    set_password(db_path)
+    client = app_factory(admin={"login_max_failures": 3, "login_window_seconds": 60})
+    for _ in range(3):
+        wrong = client.post("/admin/api/login", json={"password": "nope"})
+        assert wrong.status_code == 401
+        assert wrong.json() == {"success": False, "message": "Wrong password"}
+    # Now even the right password is refused until the window passes.
+    blocked = client.post("/admin/api/login", json={"password": PASSWORD})
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
+    assert blocked.json()["success"] is False
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/admin/api/overview"), ("GET", "/admin/api/payments"),
+    ("GET", "/admin/api/merchants"), ("POST", "/admin/api/merchants"),
+    ("GET", "/admin/api/notifications"), ("GET", "/admin/api/webhooks"),
+    ("GET", "/admin/api/audit"), ("POST", "/admin/api/payments/INV-1-x/confirm"),
+])
+def test_admin_api_refuses_without_session(client: TestClient, method: str, path: str) -> None:
+    response = client.request(method, path, json={})
+    assert response.status_code == 401
+    assert response.json() == {"success": False, "message": "Login required"}
+
+
+def test_expired_session_is_refused(app_factory, merchant: Merchant, db_path: Path) -> None:
+    set_password(db_path)
+    client = app_factory(admin={"session_seconds": 1})
+    client.post("/admin/api/login", json={"password": PASSWORD})
+    assert client.get("/admin/api/session").status_code == 200
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE admin_sessions SET expires_at = 0")
+    conn.commit()
+    conn.close()
+    assert client.get("/admin/api/session").status_code == 401
+
+
+def test_state_changes_need_the_csrf_token(admin: TestClient, merchant: Merchant) -> None:
+    invoice = create(admin, merchant)
+    token = admin.headers.pop("X-CSRF-Token")
+    for headers in ({}, {"X-CSRF-Token": "forged"}):
+        response = admin.post(f"/admin/api/payments/{invoice['invoice_id']}/confirm",
+                              headers=headers)
+        assert response.status_code == 403
+        assert "CSRF" in response.json()["message"]
+    assert admin.get(f"/api/payments/{invoice['invoice_id']}/status",
+                     headers=merchant.auth).json()["data"]["status"] == "pending"
+    ok = admin.post(f"/admin/api/payments/{invoice['invoice_id']}/confirm",
+                    headers={"X-CSRF-Token": token})
+    assert ok.status_code == 200
+
+
+def test_logout_ends_the_session(admin: TestClient) -> None:
+    assert admin.post("/admin/api/logout").status_code == 200
+    assert admin.get("/admin/api/session").status_code == 401
+
+
+def test_manual_confirm_and_cancel_are_audited(admin: TestClient, merchant: Merchant,
+                                               db_path: Path) -> None:
+    paid = create(admin, merchant, 10000)
+    cancelled = create(admin, merchant, 20000)
+    response = admin.post(f"/admin/api/payments/{paid['invoice_id']}/confirm")
+    assert response.json()["data"]["status"] == "paid"
+    assert response.json()["data"]["payment_method"] == "manual"
+    assert admin.post(f"/admin/api/payments/{paid['invoice_id']}/confirm").status_code == 409
+    assert admin.post(f"/admin/api/payments/{cancelled['invoice_id']}/cancel").json()[
+        "data"]["status"] == "cancelled"
+    actions = audit_actions(db_path)
+    assert [(a, t) for a, t, _, _ in actions] == [("payment.confirm", paid["invoice_id"]),
+                                                 ("payment.cancel", cancelled["invoice_id"])]
+    assert '"pending"' in actions[0][2] and '"paid"' in actions[0][3]
+    log = admin.get("/admin/api/audit").json()["data"]
+    assert [entry["action"] for entry in log] == ["payment.cancel", "payment.confirm"]
+
+
+def test_attach_unmatched_notification(admin: TestClient, merchant: Merchant,
+                                       db_path: Path) -> None:
+    invoice = create(admin, merchant, 40000)
+    admin.post("/api/webhook/payment", headers={"Authorization":
+                                                f"Bearer {merchant.callback_secret}"},
+               json={"app": "id.dana", "message": "Kamu berhasil menerima Rp40.000 dari ANI"})
+    inbox = admin.get("/admin/api/notifications?outcome=needs_attention").json()["data"]
+    assert [n["parsed_amount"] for n in inbox] == [40000]
+    response = admin.post(f"/admin/api/notifications/{inbox[0]['id']}/attach",
+                          json={"invoice_id": invoice["invoice_id"]})
+    assert response.status_code == 200
+    assert response.json()["data"]["status"] == "paid"
+    assert admin.get("/admin/api/notifications?outcome=needs_attention").json()["data"] == []
+    detail = admin.get(f"/admin/api/payments/{invoice['invoice_id']}").json()["data"]
+    assert detail["notifications"][0]["sender_name"] == "ANI"
+    assert audit_actions(db_path)[-1][0] == "notification.attach"
+
+
+def test_payments_search_and_filters(admin: TestClient, merchant: Merchant,
+                                     db_path: Path) -> None:
+    other = add_merchant(db_path, name="Toko Lain")
+    a = create(admin, merchant, 11111)
+    b = create(admin, other, 22222)
+    by_total = admin.get(f"/admin/api/payments?q={a['total_amount']}").json()["data"]
+    assert [p["invoice_id"] for p in by_total] == [a["invoice_id"]]
+    by_id = admin.get(f"/admin/api/payments?q={b['invoice_id'][-6:]}").json()["data"]
+    assert [p["invoice_id"] for p in by_id] == [b["invoice_id"]]
+    by_merchant = admin.get(f"/admin/api/payments?merchant_id={other.id}").json()["data"]
+    assert [(p["invoice_id"], p["merchant_name"]) for p in by_merchant] == \
+        [(b["invoice_id"], "Toko Lain")]
+    assert admin.get("/admin/api/payments?q=100%25_").json()["data"] == []
+    assert admin.get("/admin/api/payments?status=bogus").status_code == 400
+
+
+def test_overview_counts_today(admin: TestClient, merchant: Merchant) -> None:
+    invoice = create(admin, merchant, 30000)
+    admin.post(f"/admin/api/payments/{invoice['invoice_id']}/confirm")
+    overview = admin.get("/admin/api/overview?tz_offset=420").json()
+    assert overview["today"]["count"] == 1
+    assert overview["today"]["sum"] == invoice["total_amount"]
+    assert len(overview["days"]) == 14
+
+
+def test_merchant_lifecycle(admin: TestClient, db_path: Path) -> None:
+    bad = admin.post("/admin/api/merchants", json={"name": "Baru",
+                                                   "static_qris": STATIC_QRIS[:-1] + "0"})
+    assert bad.status_code == 400
+    assert "checksum" in bad.json()["message"].lower()
+    created = admin.post("/admin/api/merchants", json={"name": "Baru", "static_qris": STATIC_QRIS,
+                                                       "webhook_url": "https://x.example/h"})
+    assert created.status_code == 200
+    body = created.json()
+    assert body["data"]["qris"]["merchant_name"] == "Warung Sayur Bu Sugeng"
+    secrets = body["secrets"]
+    merchant_id = body["data"]["id"]
+    # The new API token works; after rotation it does not.
+    auth = {"Authorization": f"Bearer {secrets['api_token']}"}
+    assert admin.post("/api/payments/qris/create", json={"amount": 1000},
+                      headers=auth).status_code == 200
+    rotated = admin.post(f"/admin/api/merchants/{merchant_id}/rotate",
+                         json={"secret": "api_token"}).json()["value"]
+    assert admin.post("/api/payments/qris/create", json={"amount": 1000},
+                      headers=auth).status_code == 401
+    assert admin.post("/api/payments/qris/create", json={"amount": 1000},
+                      headers={"Authorization": f"Bearer {rotated}"}).status_code == 200
+    edited = admin.patch(f"/admin/api/merchants/{merchant_id}",
+                         json={"webhook_url": "https://y.example/h"})
+    assert edited.json()["data"]["webhook_url"] == "https://y.example/h"
+    listed = admin.get("/admin/api/merchants").json()["data"]
+    assert secrets["api_token"] not in str(listed) and rotated not in str(listed)
+    actions = audit_actions(db_path)
+    assert [a for a, *_ in actions] == ["merchant.create", "merchant.rotate_secret",
+                                       "merchant.update"]
+    assert rotated not in str(actions) and secrets["webhook_secret"] not in str(actions)
+    assert "https://x.example/h" in actions[-1][2] and "https://y.example/h" in actions[-1][3]
+
+
+def test_qris_preview(admin: TestClient) -> None:
+    good = admin.post("/admin/api/qris/preview", json={"payload": STATIC_QRIS}).json()
+    assert good["valid"] is True and good["merchant_city"] == "Kab. Demak"
+    assert good["svg"].startswith("<svg")
+    bad = admin.post("/admin/api/qris/preview", json={"payload": "hello"}).json()
+    assert bad["valid"] is False and bad["error"]
+
+
+def test_security_headers_on_pages(client: TestClient, merchant: Merchant) -> None:
+    invoice = create(client, merchant)
+    for path in ("/", f"/pay/{invoice['invoice_id']}"):
+        response = client.get(path)
+        assert response.status_code == 200
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+
+
+def test_checkout_data_is_public_but_discreet(client: TestClient, merchant: Merchant) -> None:
+    invoice = client.post("/api/payments/qris/create",
+                          json={"amount": 25000, "customer_name": "Rahasia",
+                                "merchant_order_id": "ORD-SECRET"},
+                          headers=merchant.auth).json()
+    data = client.get(f"/pay/{invoice['invoice_id']}/data").json()["data"]
+    assert data["total_amount"] == invoice["total_amount"]
+    assert data["merchant_name"] == "Toko ABC"
+    assert "Rahasia" not in str(data) and "ORD-SECRET" not in str(data)
+    svg = client.get(f"/pay/{invoice['invoice_id']}/qr.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    png = client.get(f"/pay/{invoice['invoice_id']}/qr.png")
+    assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.get("/pay/INV-0-nothing/data").status_code == 404
+    # Simulation exists only in --demo mode.
+    assert client.post(f"/pay/{invoice['invoice_id']}/simulate").status_code == 404
