@@ -1,0 +1,225 @@
+"""Realtime over a real server: isolation, every event, ping/pong, refusals, stuck clients."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import Merchant, add_merchant
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+import webqris
+
+PASSWORD = "admin password 1"
+
+
+@pytest.fixture
+def server(db_path: Path, merchant: Merchant, server_factory):
+    store = webqris.Store(str(db_path))
+    store.open()
+    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(PASSWORD))
+    store.close()
+    return server_factory(db_path)
+
+
+def ws_url(server, path: str) -> str:
+    return server.base_url.replace("http://", "ws://") + path
+
+
+async def next_event(ws, event: str, timeout: float = 5.0) -> dict:
+    """The next message of one kind (others, e.g. from earlier actions, are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
+        if message["event"] == event:
+            return message
+
+
+async def silent(ws, seconds: float = 0.3) -> bool:
+    try:
+        await asyncio.wait_for(ws.recv(), seconds)
+    except TimeoutError:
+        return True
+    return False
+
+
+def admin_cookie(server) -> str:
+    response = httpx.post(f"{server.base_url}/admin/api/login", json={"password": PASSWORD})
+    assert response.status_code == 200
+    return f"wq_session={response.cookies['wq_session']}"
+
+
+def test_merchant_socket_sees_only_its_own_events(server, merchant: Merchant,
+                                                  db_path: Path) -> None:
+    other = add_merchant(db_path, name="Toko Lain")
+
+    async def main() -> None:
+        async with httpx.AsyncClient(base_url=server.base_url) as http, \
+                connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}")) as mine:
+            async with connect(ws_url(server, f"/ws/merchant?token={other.api_token}")) as theirs:
+                created = (await http.post("/api/payments/qris/create", json={"amount": 25000},
+                                           headers=merchant.auth)).json()
+                event = await next_event(mine, "new_payment")
+                assert event["data"]["invoice_id"] == created["invoice_id"]
+                assert isinstance(event["ts"], int)
+                assert await silent(theirs)
+                paid = await http.post("/api/callback/notify",
+                                       json={"amount": created["total_amount"],
+                                             "sender_name": "JOHN DOE"},
+                                       headers={"X-Callback-Key": merchant.callback_secret})
+                assert paid.status_code == 200
+                event = await next_event(mine, "payment_paid")
+                assert set(event["data"]) >= {"id", "invoice_id", "amount", "total_amount",
+                                              "unique_code", "merchant_name", "sender_name",
+                                              "status"}
+                assert (event["data"]["status"], event["data"]["sender_name"],
+                        event["data"]["merchant_name"]) == ("paid", "JOHN DOE", "Toko ABC")
+                assert await silent(theirs)
+
+    asyncio.run(main())
+
+
+def test_payments_expired_and_webhook_delivered(db_path: Path, server_factory) -> None:
+    received: list[bytes] = []
+
+    async def main() -> None:
+        async def receiver(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            received.append(await reader.read(65536))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+            writer.close()
+
+        listener = await asyncio.start_server(receiver, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        merchant = add_merchant(db_path, webhook_url=f"http://127.0.0.1:{port}/hook")
+        server = await asyncio.to_thread(server_factory, db_path)
+        async with listener, httpx.AsyncClient(base_url=server.base_url) as http, \
+                connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}")) as ws:
+            short = (await http.post("/api/payments/qris/create",
+                                     json={"amount": 1000, "expires_in": 1},
+                                     headers=merchant.auth)).json()
+            event = await next_event(ws, "payments_expired", timeout=5)
+            assert event["data"]["invoice_ids"] == [short["invoice_id"]]
+            assert event["data"]["count"] == 1
+            paying = (await http.post("/api/payments/qris/create", json={"amount": 2000},
+                                      headers=merchant.auth)).json()
+            await http.post("/api/callback/notify", json={"amount": paying["total_amount"]},
+                            headers={"X-Callback-Key": merchant.callback_secret})
+            event = await next_event(ws, "webhook_delivered", timeout=5)
+            assert event["data"]["invoice_id"] == paying["invoice_id"]
+            assert event["data"]["status_code"] == 200
+        assert len(received) == 1
+
+    asyncio.run(main())
+
+
+def test_ping_pong(server, merchant: Merchant) -> None:
+    async def main() -> None:
+        async with connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}")) as ws:
+            await ws.send("ping")
+            assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("path", ["/ws/merchant", "/ws/merchant?token=wqk_wrong", "/ws"])
+def test_refused_without_credentials(server, merchant: Merchant, path: str) -> None:
+    async def main() -> None:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(ws_url(server, path)):
+                pass
+        assert refused.value.response.status_code == 403
+
+    asyncio.run(main())
+
+
+def test_callback_secret_does_not_open_a_merchant_socket(server, merchant: Merchant) -> None:
+    async def main() -> None:
+        with pytest.raises(InvalidStatus):
+            async with connect(ws_url(server, f"/ws/merchant?token={merchant.callback_secret}")):
+                pass
+
+    asyncio.run(main())
+
+
+def test_dashboard_socket_needs_session_and_same_origin(server, merchant: Merchant,
+                                                        db_path: Path) -> None:
+    other = add_merchant(db_path, name="Toko Lain")
+    cookie = admin_cookie(server)
+
+    async def main() -> None:
+        with pytest.raises(InvalidStatus):
+            async with connect(ws_url(server, "/ws"), additional_headers={"Cookie": cookie},
+                               origin="http://evil.example"):
+                pass
+        async with connect(ws_url(server, "/ws"), additional_headers={"Cookie": cookie},
+                           origin=server.base_url) as ws, \
+                httpx.AsyncClient(base_url=server.base_url) as http:
+            for m in (merchant, other):
+                await http.post("/api/payments/qris/create", json={"amount": 5000},
+                                headers=m.auth)
+            names = {(await next_event(ws, "new_payment"))["data"]["merchant_name"]
+                     for _ in range(2)}
+            assert names == {"Toko ABC", "Toko Lain"}
+
+    asyncio.run(main())
+
+
+def _stuck_client(server, token: str) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /ws/merchant?token={token} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    assert b"101" in sock.recv(1024).split(b"\r\n")[0]
+    return sock
+
+
+def test_stuck_client_does_not_delay_others_and_closed_sockets_leave_nothing(
+        server, merchant: Merchant) -> None:
+    stuck = [_stuck_client(server, merchant.api_token) for _ in range(3)]
+    try:
+        async def main() -> list[float]:
+            delays = []
+            async with connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}")) as ws, \
+                    httpx.AsyncClient(base_url=server.base_url) as http:
+                for i in range(150):
+                    sent = time.monotonic()
+                    await http.post("/api/payments/qris/create",
+                                    json={"amount": 10000 + i * 1000,
+                                          "customer_name": "x" * 200},
+                                    headers=merchant.auth)
+                    await next_event(ws, "new_payment", timeout=5)
+                    delays.append(time.monotonic() - sent)
+            return delays
+
+        delays = asyncio.run(main())
+        assert len(delays) == 150
+        assert sorted(delays)[int(len(delays) * 0.99)] < 1.0
+    finally:
+        for sock in stuck:
+            sock.close()
+
+    async def count_after_close() -> int:
+        async with connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}")):
+            pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            clients = httpx.get(f"{server.base_url}/healthz").json()["realtime_clients"]
+            if clients == 0:
+                return 0
+            await asyncio.sleep(0.05)
+        return clients
+
+    assert asyncio.run(count_after_close()) == 0
