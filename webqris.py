@@ -1012,17 +1012,33 @@ def enqueue_webhook(conn: sqlite3.Connection, merchant_id: int, invoice_row_id: 
 
 
 def claim_due_deliveries(conn: sqlite3.Connection, at_ms: int, limit: int,
-                         busy_merchants: Iterable[int] = ()) -> list[sqlite3.Row]:
-    """Takes up to `limit` due deliveries (pending → sending), skipping busy merchants, so a
-    merchant whose server hangs cannot hold every slot."""
-    busy = list(busy_merchants)
-    skip = f" AND merchant_id NOT IN ({', '.join('?' for _ in busy)})" if busy else ""
+                         in_flight: Mapping[int, int] | None = None,
+                         per_merchant: int | None = None) -> list[sqlite3.Row]:
+    """Takes up to `limit` due deliveries (pending → sending), oldest first, but never so many
+    of one merchant that it has more than `per_merchant` being sent (`in_flight`: merchant id →
+    deliveries already being sent). So a merchant whose server hangs cannot hold every slot,
+    even when many of its deliveries fall due at once (one group commit can pay dozens)."""
+    sending = dict(in_flight or {})
+    cap = per_merchant or limit
+    due = conn.execute(
+        "SELECT id, merchant_id FROM (SELECT id, merchant_id, next_attempt_at, row_number()"
+        " OVER (PARTITION BY merchant_id ORDER BY next_attempt_at, id) AS n"
+        " FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?)"
+        " WHERE n <= ? ORDER BY next_attempt_at, id", (at_ms, cap)).fetchall()
+    chosen: list[int] = []
+    for row in due:
+        if len(chosen) >= limit:
+            break
+        if sending.get(row["merchant_id"], 0) < cap:
+            sending[row["merchant_id"]] = sending.get(row["merchant_id"], 0) + 1
+            chosen.append(row["id"])
+    if not chosen:
+        return []
     return conn.execute(
-        "UPDATE webhook_deliveries SET state = 'sending' WHERE id IN (SELECT id FROM"
-        " webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?" + skip +
-        " ORDER BY next_attempt_at LIMIT ?) AND state = 'pending' RETURNING *"
+        "UPDATE webhook_deliveries SET state = 'sending' WHERE id IN"
+        f" ({', '.join('?' * len(chosen))}) AND state = 'pending' RETURNING *"
         " , (SELECT webhook_secret FROM merchants m WHERE m.id = merchant_id) AS secret",
-        (at_ms, *busy, limit)).fetchall()
+        chosen).fetchall()
 
 
 def release_interrupted_deliveries(conn: sqlite3.Connection) -> int:
@@ -1078,9 +1094,12 @@ def record_attempt(conn: sqlite3.Connection, delivery_id: int, result: AttemptRe
 
 def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[float, ...],
               at_ms: int) -> sqlite3.Row:
-    """Sends a delivery again now (one attempt; its body bytes unchanged)."""
+    """Sends a delivery again now (one attempt; its body bytes unchanged), to the merchant's
+    current webhook URL: redelivering by hand usually follows fixing that URL."""
     row = conn.execute(
-        "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, retries_used = ?"
+        "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, retries_used = ?,"
+        " url = coalesce((SELECT nullif(webhook_url, '') FROM merchants m"
+        " WHERE m.id = merchant_id), url)"
         " WHERE id = ? AND state IN ('delivered', 'failed') RETURNING *",
         (at_ms, len(retry_delays), delivery_id)).fetchone()
     if row is None:
@@ -1241,11 +1260,13 @@ def invoice_status_data(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
 
 # Field names of popular Android forwarder apps, mapped onto the seed's fields.
 FORWARDER_ALIASES: dict[str, tuple[str, ...]] = {
-    "app": ("app", "packageName", "package_name", "package", "pkg", "appPackage", "from"),
+    "app": ("app", "packageName", "package_name", "package", "pkg", "appPackage",
+            "filterbox.field.PACKAGE_NAME", "from"),
     "title": ("title", "notificationTitle", "android.title", "titleText"),
-    "message": ("message", "text", "content", "body", "bigText", "big_text", "android.text",
-                "notificationText", "msg"),
-    "timestamp": ("timestamp", "postedAt", "posted_at", "postTime", "time", "when", "date"),
+    "message": ("message", "bigText", "big_text", "android.bigText", "text", "content", "body",
+                "android.text", "notificationText", "msg"),
+    "timestamp": ("timestamp", "postedAt", "posted_at", "postTime", "time", "when",
+                  "filterbox.field.WHEN", "sentStamp", "receivedStamp", "date"),
     "device_id": ("device_id", "deviceId", "device", "deviceName", "device_name"),
     "notif_id": ("notif_id", "notificationKey", "notification_key", "notificationId",
                  "notification_id", "key", "id"),
@@ -1293,12 +1314,16 @@ def _field_text(name: str, value: Any) -> str | None:
     return text.strip() or None
 
 
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
+
+
 def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
-    """The seed's fields from a forwarder body, whatever names the forwarder app uses."""
+    """The seed's fields from a forwarder body, whatever names the forwarder app uses. Values
+    that are not text (e.g. a `device` object some apps send) are passed over."""
     values: dict[str, str | None] = {}
     for name, aliases in FORWARDER_ALIASES.items():
-        raw = next((fields[alias] for alias in aliases if fields.get(alias) not in (None, "")),
-                   None)
+        raw = next((fields[alias] for alias in aliases if _is_text(fields.get(alias))), None)
         values[name] = _field_text(name, raw)
     if values["message"] is None and values["title"] is None:
         raise ApiError(400, "message is required")
@@ -2666,6 +2691,10 @@ async def attempt_delivery(client: httpx.AsyncClient, delivery: Mapping[str, Any
         error = f"timeout after {timeout:g} s"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
+    except Exception as exc:  # e.g. port 99999: an ExceptionGroup, not an httpx error
+        while isinstance(exc, ExceptionGroup) and exc.exceptions:
+            exc = exc.exceptions[0]
+        error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.perf_counter() - started) * 1000)
     return AttemptResult(status_code if error is None or status_code else None, error,
                          duration_ms, excerpt)
@@ -2746,10 +2775,9 @@ async def run_webhook_sender(ctx: Context) -> None:
                     counts: dict[int, int] = {}
                     for merchant_id in in_flight.values():
                         counts[merchant_id] = counts.get(merchant_id, 0) + 1
-                    busy = [m for m, n in counts.items() if n >= per_merchant]
                     try:
                         claimed = await ctx.store.write(claim_due_deliveries, now_ms(), free,
-                                                        busy)
+                                                        counts, per_merchant)
                     except StoreUnavailable:
                         log.error("cannot claim webhook deliveries; retrying")
                     for delivery in claimed:

@@ -240,9 +240,36 @@ def test_form_encoded_forwarder_with_popular_field_names(client: TestClient, mer
     assert rows[1]["posted_at"] == "1710000000"
 
 
+@pytest.mark.parametrize("forwarder,body", [
+    # glogiotatidis/notification-fwder: packageName/title/text/bigText, ms timestamp, device object
+    ("notification-fwder", {"packageName": "id.dana", "appName": "DANA", "title": "DANA",
+                            "text": "Kamu berhasil menerima Rp{rp}…",
+                            "bigText": "Kamu berhasil menerima Rp{rp} dari RINA", "priority": 0,
+                            "timestamp": 1767225600000,
+                            "device": {"androidVersion": "14", "deviceModel": "Pixel 7"}}),
+    # FilterBox: the notification's extras as they are
+    ("FilterBox", {"filterbox.field.PACKAGE_NAME": "id.dana", "android.title": "DANA",
+                   "android.text": "Kamu berhasil menerima Rp{rp} dari RINA",
+                   "filterbox.field.WHEN": 1767225600000}),
+    # Incoming SMS & Notifications Gateway: from/text/sentStamp
+    ("sms-gateway", {"from": "id.dana", "text": "Kamu berhasil menerima Rp{rp} dari RINA",
+                     "sentStamp": 1767225600000}),
+])
+def test_forwarder_app_payloads(client: TestClient, merchant: Merchant, forwarder: str,
+                                body: dict) -> None:
+    invoice = create(client, merchant, 33000)
+    rp = rupiah(invoice["total_amount"])
+    filled = {k: v.replace("{rp}", rp) if isinstance(v, str) else v for k, v in body.items()}
+    response = client.post("/api/webhook/payment", json=filled,
+                           headers={"Authorization": f"Bearer {merchant.callback_secret}"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"success": True, "invoice_id": invoice["invoice_id"],
+                               "parsed_amount": invoice["total_amount"], "sender_name": "RINA"}
+
+
 @pytest.mark.parametrize("body", [
     {}, {"app": "id.dana"}, {"message": ["x"]}, {"message": "x" * 9000},
-    {"message": "Rp10.000", "device_id": {"a": 1}},
+    {"message": {"text": "Rp10.000"}}, {"message": True},
 ])
 def test_forwarder_bad_bodies_are_400(client: TestClient, merchant: Merchant, body: dict) -> None:
     response = forward(client, merchant, **body)
