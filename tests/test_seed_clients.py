@@ -1,0 +1,126 @@
+"""The seed document's own client snippets work against us, changing only base URL and
+secrets. The snippets below are copied verbatim from the public API docs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import add_merchant
+
+SEED_BASE = "https://webqris.com"
+
+CURL_CREATE = """curl -X POST 'https://webqris.com/api/payments/qris/create' -H 'Authorization: Bearer YOUR_API_TOKEN' -H 'Content-Type: application/json' -d '{
+"amount": 25000,
+"merchant_order_id": "ORDER-001",
+"customer_name": "John Doe"
+}'"""  # noqa: E501
+CURL_STATUS = """curl -X GET 'https://webqris.com/api/payments/INV-1710000000-abc123/status' -H 'Authorization: Bearer YOUR_API_TOKEN'"""  # noqa: E501
+CURL_TEST_EVENT = """curl -X POST 'https://webqris.com/api/webhook/payment' -H 'Authorization: Bearer YOUR_CALLBACK_SECRET' -H 'Content-Type: application/json' -d '{
+"message": "test",
+"event_hash": "test"
+}'"""  # noqa: E501
+SEED_DANA_BODY = """{
+"app": "com.dana.id",
+"title": "DANA",
+"message": "Kamu berhasil menerima Rp25.042 dari JOHN DOE",
+"timestamp": "2026-03-21T10:15:23.000Z",
+"device_id": "device-01",
+"notif_id": "1234567890",
+"event_hash": "..."
+}"""
+CURL_CALLBACK = """curl -X POST 'https://webqris.com/api/callback/notify' -H 'X-Callback-Key: YOUR_CALLBACK_SECRET' -H 'Content-Type: application/json' -d '{
+"amount": 25042,
+"sender_name": "JOHN DOE",
+"reference": "optional-reference"
+}'"""  # noqa: E501
+
+# The seed's Node snippet (the body of its Express handler), run as a script with Node's fetch.
+NODE_CREATE = """
+const req = { body: { amount: 25000, merchant_order_id: 'ORDER-001', customer_name: 'John Doe' } };
+(async () => {
+const response = await fetch('https://webqris.com/api/payments/qris/create', {
+method: 'POST',
+headers: {
+'Authorization': 'Bearer ' + process.env.WEBQRIS_API_TOKEN,
+'Content-Type': 'application/json',
+},
+body: JSON.stringify({
+amount: req.body.amount,
+merchant_order_id: req.body.merchant_order_id,
+customer_name: req.body.customer_name,
+}),
+});
+const data = await response.json();
+console.log(JSON.stringify({ status: response.status, data }));
+})();
+"""
+
+
+def curl(command: str, base_url: str, **replacements: str) -> dict:
+    command = command.replace(SEED_BASE, base_url)
+    for placeholder, value in replacements.items():
+        command = command.replace(placeholder, value)
+    result = subprocess.run(shlex.split(command) + ["-s", "-w", "\n%{http_code}"],
+                            capture_output=True, text=True, timeout=30)
+    body, _, status = result.stdout.rpartition("\n")
+    return {"status": int(status), "body": json.loads(body)}
+
+
+@pytest.fixture
+def seed_server(db_path: Path, server_factory):
+    # One unique code so the seed's own example total (Rp25.042) is what the invoice asks for.
+    merchant = add_merchant(db_path)
+    server = server_factory(db_path, env={"WEBQRIS_PAYMENTS_UNIQUE_CODE_MIN": "42",
+                                          "WEBQRIS_PAYMENTS_UNIQUE_CODE_MAX": "42"})
+    return server, merchant
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_seed_curl_commands(seed_server) -> None:
+    server, merchant = seed_server
+    created = curl(CURL_CREATE, server.base_url, YOUR_API_TOKEN=merchant.api_token)
+    assert created["status"] == 200 and created["body"]["total_amount"] == 25042
+    invoice_id = created["body"]["invoice_id"]
+    status = curl(CURL_STATUS.replace("INV-1710000000-abc123", invoice_id), server.base_url,
+                  YOUR_API_TOKEN=merchant.api_token)
+    assert status["body"]["data"]["status"] == "pending"
+    test_event = curl(CURL_TEST_EVENT, server.base_url,
+                      YOUR_CALLBACK_SECRET=merchant.callback_secret)
+    assert test_event["body"]["message"] == "Koneksi berhasil! Auth valid ✓ (Merchant: Toko ABC)"
+    dana = curl(CURL_TEST_EVENT.replace("""'{
+"message": "test",
+"event_hash": "test"
+}'""", "'" + SEED_DANA_BODY + "'"), server.base_url,
+                YOUR_CALLBACK_SECRET=merchant.callback_secret)
+    assert dana == {"status": 200, "body": {"success": True, "invoice_id": invoice_id,
+                                            "parsed_amount": 25042, "sender_name": "JOHN DOE"}}
+    paid = curl(CURL_STATUS.replace("INV-1710000000-abc123", invoice_id), server.base_url,
+                YOUR_API_TOKEN=merchant.api_token)
+    assert paid["body"]["data"]["status"] == "paid"
+    assert paid["body"]["data"]["payment_method"] == "com.dana.id"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_seed_callback_curl(seed_server) -> None:
+    server, merchant = seed_server
+    created = curl(CURL_CREATE, server.base_url, YOUR_API_TOKEN=merchant.api_token)
+    result = curl(CURL_CALLBACK, server.base_url, YOUR_CALLBACK_SECRET=merchant.callback_secret)
+    assert result == {"status": 200, "body": {"success": True,
+                                              "invoice_id": created["body"]["invoice_id"]}}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_seed_node_create(seed_server) -> None:
+    server, merchant = seed_server
+    result = subprocess.run(["node", "-e", NODE_CREATE.replace(SEED_BASE, server.base_url)],
+                            capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "WEBQRIS_API_TOKEN": merchant.api_token})
+    output = json.loads(result.stdout)
+    assert output["status"] == 200
+    assert output["data"]["success"] is True and output["data"]["amount"] == 25000
