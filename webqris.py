@@ -513,7 +513,7 @@ class Store:
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Runs `fn(conn, *args)` in a write transaction; returns once it is durable."""
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
             raise StoreUnavailable("the database writer is not running")
         future = asyncio.get_running_loop().create_future()
         self._queue.put((lambda conn: fn(conn, *args, **kwargs), future))
@@ -559,7 +559,7 @@ class Store:
                     conn.execute("RELEASE item")
                     outcomes.append((future, result, None))
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:  # whatever happened, every caller must get an answer
             log.error("database write failed: %s", exc)
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
