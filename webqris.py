@@ -409,6 +409,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX invoices_paid_at ON invoices(paid_at) WHERE status = 'paid';
     """,
+    # 5: a paid total also stays out of reuse for the grace period (a second notification of
+    # the same payment, e.g. from both GoPay apps, must not pay a newer invoice)
+    """
+    DROP INDEX invoices_closed_total;
+    CREATE INDEX invoices_closed_total ON invoices(merchant_id, total_amount, closed_at)
+        WHERE status IN ('expired', 'cancelled', 'paid');
+    UPDATE invoices SET closed_at = paid_at WHERE status = 'paid';
+    """,
 ]
 
 
@@ -675,14 +683,14 @@ def get_invoice(conn: sqlite3.Connection, invoice_id: str,
 def taken_totals(conn: sqlite3.Connection, merchant_id: int, low: int, high: int,
                  closed_since: int) -> set[int]:
     """Totals in [low, high] that a new invoice may not use: those of pending invoices, and of
-    invoices that expired or were cancelled since `closed_since` (a late notification for them
-    must never pay a newer invoice)."""
+    invoices that expired, were cancelled or were paid since `closed_since` (a late or repeated
+    notification for them must never pay a newer invoice)."""
     pending = conn.execute(
         "SELECT total_amount FROM invoices WHERE merchant_id = ? AND status = 'pending'"
         " AND total_amount BETWEEN ? AND ?", (merchant_id, low, high)).fetchall()
     closed = conn.execute(
         "SELECT total_amount FROM invoices WHERE merchant_id = ?"
-        " AND status IN ('expired', 'cancelled') AND total_amount BETWEEN ? AND ?"
+        " AND status IN ('expired', 'cancelled', 'paid') AND total_amount BETWEEN ? AND ?"
         " AND closed_at > ?", (merchant_id, low, high, closed_since)).fetchall()
     return {row[0] for row in pending} | {row[0] for row in closed}
 
@@ -784,8 +792,8 @@ def mark_invoice_paid(conn: sqlite3.Connection, invoice_row_id: int, payment_met
     """Pending (or expired) → paid, and the merchant's webhook queued in the same transaction."""
     row = conn.execute(
         "UPDATE invoices SET status = 'paid', payment_method = ?, sender_name = ?, paid_at = ?,"
-        " closed_at = NULL WHERE id = ? AND status IN ('pending', 'expired') RETURNING *",
-        (payment_method, sender_name, at_ms, invoice_row_id)).fetchone()
+        " closed_at = ? WHERE id = ? AND status IN ('pending', 'expired') RETURNING *",
+        (payment_method, sender_name, at_ms, at_ms, invoice_row_id)).fetchone()
     if row is not None:
         enqueue_webhook(conn, row["merchant_id"], row["id"], "payment.paid",
                         build_webhook_body(row), at_ms)
@@ -2457,6 +2465,7 @@ async def checkout_data(request: Request) -> Response:
         "amount": row["amount"], "unique_code": row["unique_code"],
         "total_amount": row["total_amount"], "status": effective_status(row, now_ms()),
         "expired_at": format_time(row["expires_at"]), "paid_at": format_time(row["paid_at"]),
+        "created_at": format_time(row["created_at"]),
         "redirect_url": row["redirect_url"], "qris_payload": row["qris_payload"],
         "demo": ctx_of(request).demo}}, headers={"Cache-Control": "no-store"})
 
@@ -2468,10 +2477,13 @@ async def checkout_qr(request: Request) -> Response:
 
     row = public_invoice(request)
     code = segno.make(row["qris_payload"], error="m")
-    if request.path_params["format"] == "svg":
-        return Response(qr_svg(row["qris_payload"]), media_type="image/svg+xml",
-                        headers={"Cache-Control": "public, max-age=86400"})
     buffer = io.BytesIO()
+    if request.path_params["format"] == "svg":
+        # A standalone file needs the SVG namespace (an <img> shows nothing without it), and a
+        # white background so it scans on a dark screen too.
+        code.save(buffer, kind="svg", scale=6, border=2, light="#fff")
+        return Response(buffer.getvalue(), media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
     code.save(buffer, kind="png", scale=8, border=2)
     return Response(buffer.getvalue(), media_type="image/png",
                     headers={"Cache-Control": "public, max-age=86400"})

@@ -89,8 +89,9 @@ def test_seed_dana_notification_pays_the_invoice(client: TestClient, merchant: M
 ])
 def test_duplicate_is_processed_once(app_factory, merchant: Merchant, db_path: Path,
                                      dup_fields: dict) -> None:
-    # One unique code: the second invoice gets the very total the first one had.
-    client = app_factory(payments={"unique_code_min": 7, "unique_code_max": 7})
+    # One unique code and no grace: the second invoice gets the very total the first one had.
+    client = app_factory(payments={"unique_code_min": 7, "unique_code_max": 7,
+                                   "late_grace_seconds": 0})
     first = create(client, merchant, 10000)
     body = {k: v for k, v in dana(first["total_amount"], **dup_fields).items() if v is not None}
     assert forward(client, merchant, **body).json()["success"] is True
@@ -360,3 +361,23 @@ def test_racing_notifications_pay_one_invoice_once(db_path: Path, merchant: Merc
     assert conn.execute("SELECT count(*) FROM notifications").fetchone()[0] == 40
     assert conn.execute("SELECT count(*) FROM invoices WHERE status = 'paid'").fetchone()[0] == 1
     conn.close()
+
+
+def test_a_second_notification_of_a_payment_cannot_pay_a_newer_invoice(
+        app_factory, merchant: Merchant) -> None:
+    # Both GoPay apps forwarded: the consumer app's notification of the same payment arrives
+    # after the merchant app's one paid the invoice. Its total must not have gone to a newer one.
+    client = app_factory(payments={"unique_code_min": 7, "unique_code_max": 8,
+                                   "late_grace_seconds": 900})
+    first = create(client, merchant, 10000)
+    merchant_app = forward(client, merchant, app="com.gojek.gopaymerchant", title="GoPay",
+                           message=f"Pembayaran QRIS Rp{rupiah(first['total_amount'])} diterima")
+    assert merchant_app.status_code == 200, merchant_app.text
+    newer = create(client, merchant, 10000)
+    assert newer["total_amount"] != first["total_amount"]
+    # The only other code is the paid one's, kept out of reuse during the grace period.
+    assert client.post("/api/payments/qris/create", json={"amount": 10000},
+                       headers=merchant.auth).status_code == 503
+    consumer_app = forward(client, merchant, **dana(first["total_amount"], notif_id="other-app"))
+    assert consumer_app.status_code == 404
+    assert status_of(client, merchant, newer["invoice_id"])["status"] == "pending"
