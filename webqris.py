@@ -1082,12 +1082,14 @@ def record_attempt(conn: sqlite3.Connection, delivery_id: int, result: AttemptRe
         " duration_ms, response_excerpt) VALUES (?, ?, ?, ?, ?, ?)",
         (delivery_id, at_ms, result.status_code, result.error, result.duration_ms,
          result.response_excerpt))
-    current = conn.execute("SELECT retries_used FROM webhook_deliveries WHERE id = ?",
+    current = conn.execute("SELECT retries_used, event FROM webhook_deliveries WHERE id = ?",
                            (delivery_id,)).fetchone()
-    retries_used = current[0]
+    retries_used = current["retries_used"]
+    # A test webhook is tried once: the owner is watching for its answer, not for retries.
+    retryable = current["event"] != "webhook.test"
     if result.ok:
         state, next_at, delivered_at = "delivered", at_ms, at_ms
-    elif retries_used < len(retry_delays):
+    elif retryable and retries_used < len(retry_delays):
         state, delivered_at = "pending", None
         next_at = at_ms + int(retry_delays[retries_used] * 1000)
         retries_used += 1

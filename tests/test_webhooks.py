@@ -537,6 +537,20 @@ def test_redeliver_and_test_webhook(app_factory, db_path: Path, receiver: Receiv
     wait_for_state(db_path, test_id, "delivered")
 
 
+def test_a_test_webhook_is_tried_once(app_factory, db_path: Path, receiver: Receiver) -> None:
+    # The seed's receivers answer webhook.test with 400 "Invalid event": that is the answer
+    # the owner is waiting for, not a reason to knock three more times.
+    merchant = add_merchant(db_path, webhook_url=receiver.url)
+    receiver.plan = [400, 400, 400, 400]
+    client = app_factory()
+    store = client.app.state.ctx.store
+    test_id = client.portal.call(store.write, webqris.queue_test_webhook, merchant.id)
+    failed = wait_for_state(db_path, test_id, "failed")
+    assert failed["attempts"] == 1 and failed["last_status_code"] == 400
+    time.sleep(0.4)  # longer than every configured retry delay together
+    assert receiver.count() == 1
+
+
 def test_redeliver_after_fixing_the_url_goes_to_the_new_url(app_factory, db_path: Path,
                                                             receiver: Receiver) -> None:
     # The shop's server was at a dead address; the owner fixes the URL, then redelivers.
