@@ -40,6 +40,44 @@ CURL_CALLBACK = """curl -X POST 'https://webqris.com/api/callback/notify' -H 'X-
 "reference": "optional-reference"
 }'"""  # noqa: E501
 
+# The seed's plain-PHP snippets (create, then status), printing what they got.
+PHP_CREATE_AND_STATUS = r"""<?php
+$payload = json_encode([
+'amount' => 25000,
+'merchant_order_id' => 'ORDER-001',
+'customer_name' => 'John Doe',
+]);
+$ch = curl_init('https://webqris.com/api/payments/qris/create');
+curl_setopt_array($ch, [
+CURLOPT_POST => true,
+CURLOPT_RETURNTRANSFER => true,
+CURLOPT_HTTPHEADER => [
+'Authorization: Bearer YOUR_API_TOKEN',
+'Content-Type: application/json',
+],
+CURLOPT_POSTFIELDS => $payload,
+]);
+$response = curl_exec($ch);
+$status = curl_getinfo($ch, CURLINFO_HTTP_CODE);
+curl_close($ch);
+$data = json_decode($response, true);
+$created = ['status' => $status, 'data' => $data];
+
+$invoiceId = $data['invoice_id'];
+$ch = curl_init('https://webqris.com/api/payments/' . urlencode($invoiceId) . '/status');
+curl_setopt_array($ch, [
+CURLOPT_RETURNTRANSFER => true,
+CURLOPT_HTTPHEADER => [
+'Authorization: Bearer YOUR_API_TOKEN',
+],
+]);
+$response = curl_exec($ch);
+$status = curl_getinfo($ch, CURLINFO_HTTP_CODE);
+curl_close($ch);
+$data = json_decode($response, true);
+echo json_encode(['created' => $created, 'status' => ['status' => $status, 'data' => $data]]);
+"""
+
 # The seed's Node snippet (the body of its Express handler), run as a script with Node's fetch.
 NODE_CREATE = """
 const req = { body: { amount: 25000, merchant_order_id: 'ORDER-001', customer_name: 'John Doe' } };
@@ -124,3 +162,17 @@ def test_seed_node_create(seed_server) -> None:
     output = json.loads(result.stdout)
     assert output["status"] == 200
     assert output["data"]["success"] is True and output["data"]["amount"] == 25000
+
+
+@pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed")
+def test_seed_php_create_and_status(seed_server, tmp_path: Path) -> None:
+    server, merchant = seed_server
+    script = tmp_path / "client.php"
+    script.write_text(PHP_CREATE_AND_STATUS.replace(SEED_BASE, server.base_url)
+                      .replace("YOUR_API_TOKEN", merchant.api_token))
+    result = subprocess.run(["php", str(script)], capture_output=True, text=True, timeout=30)
+    output = json.loads(result.stdout)
+    assert output["created"]["status"] == 200
+    assert output["created"]["data"]["total_amount"] == 25042
+    assert output["status"]["status"] == 200
+    assert output["status"]["data"]["data"]["status"] == "pending"
