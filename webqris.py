@@ -3027,6 +3027,12 @@ def demo_banner(store: Store, config: Config) -> str:
         f"  curl -X POST '{base}/api/payments/qris/create' -H 'Authorization: Bearer "
         f"{issued['api_token']}' -H 'Content-Type: application/json' -d '{{\"amount\": 25000,"
         f" \"merchant_order_id\": \"ORDER-001\", \"customer_name\": \"John Doe\"}}'",
+        "Then open its checkout_url and press \"Simulate payment\" (demo only), or post the",
+        "phone's notification as the forwarder would (use the total_amount from the answer):",
+        f"  curl -X POST '{base}/api/webhook/payment' -H 'Authorization: Bearer "
+        f"{issued['callback_secret']}' -H 'Content-Type: application/json' -d '{{\"app\":"
+        " \"com.dana.id\", \"message\": \"Kamu berhasil menerima Rp25.042 dari JOHN DOE\"}'",
+        f"Dashboard: {base}/ (log in with the admin password)",
     ])
 
 
