@@ -1,0 +1,375 @@
+"""The dashboard and the checkout page in a real browser: `webqris serve` in a subprocess, driven
+by Debian's Chromium through playwright's sync API. Every page's console errors and uncaught
+exceptions are collected and must be none."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import STATIC_QRIS, Merchant, Server, add_merchant
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+import webqris
+from parsers import qris
+
+CHROMIUM = os.environ.get("WEBQRIS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "kata sandi rahasia"
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 375, "height": 740}
+
+expect.set_options(timeout=10_000)
+
+
+def rupiah(amount: int) -> str:
+    return "Rp" + f"{amount:,}".replace(",", ".")
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Module scope, not session: while playwright's sync API runs, its event loop counts as
+    # running in this thread, and later tests' asyncio.run() would refuse to start.
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is needed at {CHROMIUM} (Debian: apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Pages:
+    """Opens pages in fresh browser contexts and records what goes wrong in any of them."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.contexts: list[Any] = []
+        self.errors: list[str] = []
+
+    def open(self, viewport: dict[str, int] = DESKTOP) -> Page:
+        context = self.browser.new_context(viewport=viewport, locale="id-ID",
+                                           timezone_id="Asia/Jakarta")
+        context.set_default_timeout(10_000)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        url = message.location.get("url", "")
+        # An API answer of 4xx (a wrong password, a refused action) is the browser's own
+        # network log line; the page shows that answer to the user. Anything else is a bug.
+        if (message.text.startswith("Failed to load resource: the server responded with a"
+                                    " status of 4") and "/admin/api/" in url):
+            return
+        self.errors.append(f"console: {message.text} ({url})")
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+        self.contexts.clear()
+
+
+@pytest.fixture
+def pages(browser: Browser, server_factory: Any) -> Iterator[Pages]:
+    # Depends on server_factory so that the pages close before the servers stop: a page that
+    # outlives its server logs the refused connections of its next poll.
+    opened = Pages(browser)
+    try:
+        yield opened
+    finally:
+        opened.close()
+    assert opened.errors == []
+
+
+@pytest.fixture
+def shop(db_path: Path) -> Merchant:
+    """A merchant and the admin password, both written before any server starts."""
+    merchant = add_merchant(db_path, "Toko ABC")
+    store = webqris.Store(str(db_path))
+    store.open()
+    try:
+        store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(PASSWORD))
+    finally:
+        store.close()
+    return merchant
+
+
+@pytest.fixture
+def server(shop: Merchant, db_path: Path, server_factory: Any) -> Server:
+    return server_factory(db_path)
+
+
+def create_invoice(server: Server, merchant: Merchant, amount: int = 25000,
+                   **extra: Any) -> dict[str, Any]:
+    response = httpx.post(f"{server.base_url}/api/payments/qris/create",
+                          json={"amount": amount, **extra}, headers=merchant.auth, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def invoice_status(server: Server, merchant: Merchant, invoice_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{server.base_url}/api/payments/{invoice_id}/status",
+                         headers=merchant.auth, timeout=10)
+    return response.json()["data"]
+
+
+def notify(server: Server, merchant: Merchant, amount: int) -> httpx.Response:
+    return httpx.post(f"{server.base_url}/api/callback/notify",
+                      json={"amount": amount, "sender_name": "JOHN DOE"},
+                      headers={"X-Callback-Key": merchant.callback_secret}, timeout=10)
+
+
+def login(page: Page, server: Server) -> None:
+    page.goto(server.base_url + "/")
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#shell")).to_be_visible()
+    # Live from here on: events after this point reach the page.
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+
+
+def mark_page(page: Page) -> None:
+    """A flag that a reload would wipe out."""
+    page.evaluate("window.__sameDocument = true")
+
+
+def assert_not_reloaded(page: Page) -> None:
+    assert page.evaluate("window.__sameDocument === true")
+
+
+# --- tests ------------------------------------------------------------------------------------
+
+
+def test_login_wrong_then_right_password_shows_the_overview(pages: Pages,
+                                                            server: Server) -> None:
+    page = pages.open()
+    page.goto(server.base_url + "/")
+    expect(page.locator("#login-form")).to_be_visible()
+    page.fill("#login-password", "not the password")
+    page.click("#login-submit")
+    expect(page.locator("#login-error")).to_have_text("Kata sandi salah. Coba lagi.")
+    expect(page.locator("#shell")).to_be_hidden()
+
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#view h1")).to_have_text("Ringkasan")
+    expect(page.locator("#today-sum")).to_have_text("Rp0")
+    expect(page.locator("#today-count")).to_have_text("0")
+    expect(page.locator(".chart .bar-col")).to_have_count(14)
+
+    # English, kept across a reload; the session is kept too.
+    page.locator("#shell .lang-toggle").click()
+    expect(page.locator("#view h1")).to_have_text("Overview")
+    page.reload()
+    expect(page.locator("#view h1")).to_have_text("Overview")
+    expect(page.locator(".nav-link[data-route=payments]")).to_contain_text("Payments")
+
+
+def test_payments_list_updates_live(pages: Pages, server: Server, shop: Merchant) -> None:
+    page = pages.open()
+    login(page, server)
+    page.goto(server.base_url + "/#/payments")
+    expect(page.locator(".empty-state")).to_be_visible()
+    mark_page(page)
+
+    invoice = create_invoice(server, shop, 25000, merchant_order_id="ORDER-001")
+    row = page.locator(f"tr[data-invoice='{invoice['invoice_id']}']")
+    expect(row).to_have_attribute("data-status", "pending")
+    expect(row).to_contain_text(rupiah(invoice["total_amount"]))
+    expect(row).to_contain_text("ORDER-001")
+
+    assert notify(server, shop, invoice["total_amount"]).status_code == 200
+    expect(row).to_have_attribute("data-status", "paid")
+    expect(row.locator(".badge")).to_have_text("Dibayar")
+    expect(row).to_contain_text("JOHN DOE")
+    assert_not_reloaded(page)
+
+    # Search by amount finds it; by a total nobody has, nothing.
+    page.fill("#pf-q", str(invoice["total_amount"]))
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.fill("#pf-q", "999999")
+    expect(page.locator(".empty-state")).to_be_visible()
+
+
+def test_manual_confirm_from_the_detail_view(pages: Pages, server: Server,
+                                             shop: Merchant) -> None:
+    invoice = create_invoice(server, shop, 30000)
+    page = pages.open()
+    login(page, server)
+    page.goto(f"{server.base_url}/#/payments/{invoice['invoice_id']}")
+    detail = page.locator(".detail")
+    expect(detail).to_have_attribute("data-status", "pending")
+    expect(page.locator(".detail-qr img")).to_have_attribute(
+        "src", f"/pay/{invoice['invoice_id']}/qr.svg")
+    # The SVG file renders as an image (it needs its namespace for that).
+    page.wait_for_function("() => document.querySelector('.detail-qr img').naturalWidth > 0")
+
+    page.click("#confirm-payment")
+    dialog = page.locator("#dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(rupiah(invoice["total_amount"]))
+    dialog.locator("[data-testid=dialog-confirm]").click()
+    expect(detail).to_have_attribute("data-status", "paid")
+    expect(page.locator("#confirm-payment")).to_have_count(0)
+
+    status = invoice_status(server, shop, invoice["invoice_id"])
+    assert status["status"] == "paid" and status["payment_method"] == "manual"
+
+
+def test_attach_unmatched_notification_pays_the_invoice(pages: Pages, server: Server,
+                                                        shop: Merchant) -> None:
+    invoice = create_invoice(server, shop, 40000)
+    paid_amount = invoice["total_amount"] + 1  # the customer typed the amount by hand
+    response = httpx.post(
+        f"{server.base_url}/api/webhook/payment",
+        json={"app": "id.dana", "title": "DANA", "device_id": "hp-kasir", "notif_id": "n-1",
+              "message": f"Kamu berhasil menerima {rupiah(paid_amount)} dari SITI AMINAH"},
+        headers={"Authorization": f"Bearer {shop.callback_secret}"}, timeout=10)
+    assert response.status_code == 404 and response.json()["parsed_amount"] == paid_amount
+
+    page = pages.open()
+    login(page, server)
+    expect(page.locator("[data-testid=attention-count]")).to_have_text("1")
+    page.goto(server.base_url + "/#/notifications")
+    item = page.locator("li.notif.needs-attention")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text(rupiah(paid_amount))
+    expect(item.locator(".badge")).to_have_text("Tak cocok")
+
+    item.locator(".attach-btn").click()
+    dialog = page.locator("#dialog")
+    candidate = dialog.locator(".candidate", has_text=invoice["invoice_id"])
+    expect(candidate).to_be_visible()
+    candidate.click()
+    expect(page.locator("#dialog-input")).to_have_value(invoice["invoice_id"])
+    dialog.locator("[data-testid=dialog-confirm]").click()
+    expect(dialog).to_be_hidden()
+
+    attached = page.locator("li.notif.is-attached")
+    expect(attached).to_contain_text(invoice["invoice_id"])
+    expect(page.locator("li.notif.needs-attention")).to_have_count(0)
+    expect(page.locator("[data-testid=attention-count]")).to_have_count(0)
+    status = invoice_status(server, shop, invoice["invoice_id"])
+    assert status["status"] == "paid"
+
+
+def test_create_merchant_validates_the_static_qris(pages: Pages, server: Server) -> None:
+    broken = STATIC_QRIS[:-4] + ("0000" if not STATIC_QRIS.endswith("0000") else "1111")
+    with pytest.raises(qris.QrisError) as refused:
+        qris.validate_static(broken)
+    page = pages.open()
+    login(page, server)
+    page.goto(server.base_url + "/#/merchants")
+    page.click("#new-merchant")
+    page.fill("#m-name", "Warung Baru")
+    page.fill("#m-qris", broken)
+    expect(page.locator("[data-testid=qris-error]")).to_have_text(str(refused.value))
+    page.click("#m-save")
+    expect(page.locator(".merchant-form .form-error")).to_have_text(str(refused.value))
+    expect(page.locator("#m-created")).to_have_count(0)
+
+    page.fill("#m-qris", STATIC_QRIS)
+    expect(page.locator("[data-testid=qris-ok]")).to_contain_text("Warung Sayur Bu Sugeng")
+    expect(page.locator(".qris-preview-svg svg")).to_be_visible()
+    page.fill("#m-webhook", "https://toko.example/webhook")
+    page.click("#m-save")
+    created = page.locator("#m-created")
+    expect(created).to_contain_text("Warung Sayur Bu Sugeng")
+    api_token = page.locator("[data-testid=secret-api_token]").inner_text()
+    callback_secret = page.locator("[data-testid=secret-callback_secret]").inner_text()
+    webhook_secret = page.locator("[data-testid=secret-webhook_secret]").inner_text()
+    assert api_token.startswith("wqk_") and callback_secret.startswith("wqc_")
+    assert webhook_secret.startswith("whsec_")
+
+    # The token works, and the secrets are not shown again.
+    response = httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000},
+                          headers={"Authorization": f"Bearer {api_token}"}, timeout=10)
+    assert response.status_code == 200
+    page.click("#m-done")
+    card = page.locator("article.merchant", has_text="Warung Baru")
+    expect(card).to_contain_text("Warung Sayur Bu Sugeng")
+    expect(card).to_contain_text("https://toko.example/webhook")
+    assert api_token not in page.content() and callback_secret not in page.content()
+
+
+@pytest.mark.parametrize("demo", [True, False], ids=["demo-simulate", "notification"])
+def test_checkout_turns_paid_without_reload(demo: bool, pages: Pages, shop: Merchant,
+                                            db_path: Path, server_factory: Any) -> None:
+    server = server_factory(db_path, *(["--demo"] if demo else []))
+    invoice = create_invoice(server, shop, 25000, redirect_url="https://toko.example/thanks")
+    page = pages.open(PHONE)
+    page.goto(f"{server.base_url}/pay/{invoice['invoice_id']}")
+    card = page.locator("#card")
+    expect(card).to_have_attribute("data-status", "pending")
+    expect(page.locator("#merchant-name")).to_have_text("Toko ABC")
+    expect(page.locator("[data-testid=total]")).to_have_text(rupiah(invoice["total_amount"]))
+    expect(page.locator(".code-digits")).to_have_text(f"{invoice['total_amount'] % 1000:03d}")
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^(29|30):\d\d$"))
+    page.wait_for_function("() => document.querySelector('img.qr').naturalWidth > 0")
+    mark_page(page)
+
+    if demo:
+        page.click("[data-testid=simulate]")
+    else:
+        expect(page.locator("[data-testid=simulate]")).to_have_count(0)
+        assert notify(server, shop, invoice["total_amount"]).status_code == 200
+    expect(card).to_have_attribute("data-status", "paid")
+    expect(card).to_contain_text("Pembayaran berhasil")
+    expect(page.locator("#back-to-shop")).to_have_attribute("href", "https://toko.example/thanks")
+    assert_not_reloaded(page)
+    page.click("#redirecting button")  # stay: no redirect to a shop that does not exist
+    expect(page.locator("#redirecting")).to_have_count(0)
+
+
+def test_phone_screens_do_not_scroll_sideways(pages: Pages, server: Server,
+                                              shop: Merchant) -> None:
+    pending = create_invoice(server, shop, 25000, merchant_order_id="ORDER-WITH-A-LONG-ID-0001")
+    paid = create_invoice(server, shop, 125000)
+    assert notify(server, shop, paid["total_amount"]).status_code == 200
+    page = pages.open(PHONE)
+    login(page, server)
+
+    def fits(page: Page, what: str) -> None:
+        width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"{what} scrolls sideways: {width}"
+
+    screens = {
+        "overview": ("#/overview", "#today-sum"),
+        "payments": ("#/payments", "tbody tr"),
+        "payment detail": (f"#/payments/{paid['invoice_id']}", ".detail[data-status=paid]"),
+        "notifications": ("#/notifications", "li.notif"),
+        "merchants": ("#/merchants", "article.merchant"),
+        "merchant form": ("#/merchants/new", "#m-qris"),
+        "webhooks": ("#/webhooks", ".empty-state"),
+    }
+    for name, (route, ready) in screens.items():
+        page.goto(f"{server.base_url}/{route}")
+        expect(page.locator(ready).first).to_be_visible()
+        fits(page, name)
+    page.goto(f"{server.base_url}/#/merchants")
+    page.click(".forwarder summary")
+    fits(page, "merchants with forwarder settings open")
+
+    checkout = pages.open(PHONE)
+    checkout.goto(f"{server.base_url}/pay/{pending['invoice_id']}")
+    expect(checkout.locator("#card")).to_have_attribute("data-status", "pending")
+    fits(checkout, "checkout (pending)")
+    checkout.goto(f"{server.base_url}/pay/{paid['invoice_id']}")
+    expect(checkout.locator("#card")).to_have_attribute("data-status", "paid")
+    fits(checkout, "checkout (paid)")
