@@ -424,6 +424,22 @@ class StoreUnavailable(RuntimeError):
     """The database could not be written (disk full, read-only file, I/O error)."""
 
 
+# SQLite's primary result codes that say the database cannot be used right now (busy, locked,
+# read-only, I/O error, corrupt, full, cannot open, not a database), as opposed to a bad query.
+_UNAVAILABLE_CODES = frozenset({5, 6, 8, 10, 11, 13, 14, 26})
+
+
+def as_unavailable(exc: BaseException) -> BaseException:
+    """A database fault as StoreUnavailable (the API answers 503); anything else unchanged."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, sqlite3.DatabaseError) and code is not None \
+            and code & 0xFF in _UNAVAILABLE_CODES:
+        unavailable = StoreUnavailable(str(exc))
+        unavailable.__cause__ = exc
+        return unavailable
+    return exc
+
+
 def connect(path: str, *, busy_timeout_ms: int = 5000,
             read_only: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
@@ -475,6 +491,13 @@ class Store:
     def open(self) -> None:
         self._writer = connect(self.path, busy_timeout_ms=self.busy_timeout_ms)
         migrate(self._writer)
+        # A read-only file (or folder) opens and reads fine; only a write says so. Probe one
+        # now, so a gateway that could not record a payment refuses to start.
+        self._writer.execute("BEGIN IMMEDIATE")
+        try:
+            self._writer.execute("DELETE FROM schema_migrations WHERE 0")
+        finally:
+            self._writer.execute("ROLLBACK")
         self._reader = connect(self.path, busy_timeout_ms=self.busy_timeout_ms, read_only=True)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -504,7 +527,13 @@ class Store:
 
     def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         assert self._reader is not None, "store is not open"
-        return fn(self._reader, *args, **kwargs)
+        try:
+            return fn(self._reader, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            unavailable = as_unavailable(exc)
+            if unavailable is exc:
+                raise
+            raise unavailable from exc
 
     def write_now(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Runs one write transaction on the calling thread: for the CLI, before `start`."""
@@ -562,7 +591,7 @@ class Store:
                 except Exception as exc:
                     conn.execute("ROLLBACK TO item")
                     conn.execute("RELEASE item")
-                    outcomes.append((future, None, exc))
+                    outcomes.append((future, None, as_unavailable(exc)))
                 else:
                     conn.execute("RELEASE item")
                     outcomes.append((future, result, None))
@@ -1488,10 +1517,17 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
                         headers=exc.headers)
 
 
+async def handle_store_unavailable(request: Request, exc: Exception) -> Response:
+    """Registered for StoreUnavailable itself, not left to the catch-all below: Starlette
+    re-raises what the catch-all handles, uvicorn then closes the connection, and a client
+    whose next request was already on that keep-alive connection got a reset, not a 503."""
+    log.error("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, "Database unavailable, try again shortly")
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     if isinstance(exc, StoreUnavailable):
-        log.error("store unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return error_response(503, "Database unavailable, try again shortly")
+        return await handle_store_unavailable(request, exc)
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "Internal server error")
 
@@ -1499,9 +1535,9 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is true
             raise ApiError(400, "Invalid Content-Length header")
-        if int(declared) > limit:
+        if len(declared) > 18 or int(declared) > limit:  # int() refuses 4301+ digits
             raise ApiError(413, f"Request body too large (limit {limit} bytes)")
     chunks: list[bytes] = []
     size = 0
@@ -1513,8 +1549,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_fields(request: Request, *, allow_form: bool) -> dict[str, Any]:
-    """The body as a dict: JSON, or (where allowed) a form, which forwarder apps often send."""
+async def read_fields(request: Request, *, allow_form: bool,
+                      repair_text: bool = False) -> dict[str, Any]:
+    """The body as a dict: JSON, or (where allowed) a form, which forwarder apps often send.
+    JSON can escape a lone UTF-16 surrogate ("\\ud83d", half an emoji), which no UTF-8 text
+    holds: SQLite and our own responses would fail on it. With `repair_text` (a phone's
+    notification, cut mid-emoji, must still be recorded) it becomes U+FFFD; otherwise it is
+    a 400. Only top-level values are read by any endpoint, so only those are checked."""
     body = await read_body(request, ctx_of(request).config.server.max_body_bytes)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -1529,19 +1570,42 @@ async def read_fields(request: Request, *, allow_form: bool) -> dict[str, Any]:
         raise ApiError(400, "Invalid JSON body") from None
     if not isinstance(data, dict):
         raise ApiError(400, "JSON body must be an object")
+    for key, value in data.items():
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            if not repair_text:
+                raise ApiError(400, "Invalid JSON body: a string holds a lone UTF-16 surrogate"
+                                    " (\\ud800-\\udfff), which is not text")
+            data[key] = _LONE_SURROGATE.sub("\ufffd", value)
     return data
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 async def _read_form(request: Request, body: bytes, content_type: str) -> dict[str, Any]:
     from urllib.parse import parse_qsl
 
     if content_type == "multipart/form-data":
-        # The body has been consumed; Starlette's parser reads from its cached copy.
+        # The stream is consumed (and python-multipart, which Starlette's parser needs, is not
+        # a dependency): the standard library's MIME parser reads the bytes already read.
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        header = request.headers.get("content-type", "").encode("latin-1")
         try:
-            form = await request.form()
-        except Exception:
+            message = BytesParser(policy=HTTP).parsebytes(
+                b"Content-Type: " + header + b"\r\n\r\n" + body)
+            if not message.is_multipart():
+                raise ValueError("no parts")
+            fields = {}
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if isinstance(name, str) and part.get_filename() is None:
+                    payload = part.get_payload(decode=True) or b""
+                    fields[name] = payload.decode("utf-8", "replace")
+        except Exception:  # a parser of untrusted bytes: whatever it trips on is a bad body
             raise ApiError(400, "Invalid form body") from None
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+        return fields
     try:
         text = body.decode("utf-8")
         return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
@@ -1677,7 +1741,9 @@ async def list_payments(request: Request) -> Response:
     if status is not None and status not in LIST_STATUSES:
         raise ApiError(400, f"status must be one of {', '.join(LIST_STATUSES)}")
     raw_limit = params.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
+    # isascii: "²".isdigit() is true but int() refuses it; len: int() refuses 4301+ digits
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 9
+            and 1 <= int(raw_limit) <= 200):
         raise ApiError(400, "limit must be an integer between 1 and 200")
     limit = int(raw_limit)
     before_row_id = None
@@ -1749,7 +1815,7 @@ async def receive_forwarded_notification(request: Request) -> Response:
     ctx = ctx_of(request)
     merchant = authenticate_callback(request, bearer_token(request),
                                      "Authorization: Bearer header")
-    note = forwarder_notification(await read_fields(request, allow_form=True))
+    note = forwarder_notification(await read_fields(request, allow_form=True, repair_text=True))
     if note.event_hash == "test":
         await ctx.store.write(record_test_notification, merchant["id"], note)
         return JSONResponse({"success": True, "test": True, "message":
@@ -1800,7 +1866,7 @@ async def healthz(request: Request) -> Response:
     ctx = ctx_of(request)
     try:
         ctx.store.read(lambda conn: conn.execute("SELECT 1").fetchone())
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, StoreUnavailable) as exc:
         return error_response(503, f"database unavailable: {exc}")
     if not ctx.store.writer_alive:
         return error_response(503, "database writer is not running")
@@ -1809,91 +1875,244 @@ async def healthz(request: Request) -> Response:
 
 
 async def openapi_schema(request: Request) -> Response:
-    return JSONResponse(build_openapi())
+    return JSONResponse(build_openapi(ctx_of(request).config))
 
 
-def build_openapi() -> dict[str, Any]:
-    error = {"$ref": "#/components/schemas/Error"}
+def build_openapi(config: Config | None = None) -> dict[str, Any]:
+    """The public and merchant API as OpenAPI 3.0: every status code, body and header that
+    each handler really returns, with this installation's limits (amounts, body size).
+    tests/test_schema.py runs schemathesis against a live server with it."""
+    config = config or Config()
+    payments, max_body = config.payments, config.server.max_body_bytes
 
-    def responses(ok: dict[str, Any], *codes: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"200": {"description": "OK",
-                                       "content": {"application/json": {"schema": ok}}}}
+    def ref(name: str) -> dict[str, Any]:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def obj(required: Iterable[str] | None, **properties: Any) -> dict[str, Any]:
+        """An object with these properties; `required` None means all of them."""
+        names = list(properties) if required is None else list(required)
+        return {"type": "object", "required": names, "properties": properties}
+
+    def ok(schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"description": "OK", "content": {"application/json": {"schema": schema}},
+                **extra}
+
+    def fail(description: str, schema: str = "Error") -> dict[str, Any]:
+        return {"description": description,
+                "content": {"application/json": {"schema": ref(schema)}}}
+
+    errors = {
+        400: fail("Bad or missing parameter, or a body that is not what the endpoint reads"),
+        401: fail("Missing or invalid credential"),
+        404: fail("Payment not found"),
+        409: fail("Conflict with the payment's current state"),
+        413: fail(f"Request body larger than {max_body} bytes"),
+        422: fail("Not an incoming payment, or no amount found", "Unparsed"),
+        503: fail("Database unavailable (for creates also: QRIS not configured, unique codes"
+                  " used up); try again shortly"),
+    }
+
+    def responses(success: dict[str, Any], *codes: int, **overrides: Any) -> dict[str, Any]:
+        out = {"200": success}
         for code in codes:
-            out[str(code)] = {"description": "Error",
-                              "content": {"application/json": {"schema": error}}}
+            out[str(code)] = overrides.get(f"e{code}") or errors[code]
         return out
 
-    invoice = {"$ref": "#/components/schemas/Invoice"}
-    bearer = [{"apiToken": []}]
-    invoice_id = {"name": "invoice_id", "in": "path", "required": True,
-                  "schema": {"type": "string"}}
+    def text(max_length: int | None = None, **extra: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", **extra}
+        if max_length is not None:
+            schema["maxLength"] = max_length
+        return schema
+
+    true, false = {"type": "boolean", "enum": [True]}, {"type": "boolean", "enum": [False]}
+    integer = {"type": "integer"}
+    time_ = text(format="date-time", example="2026-03-09T10:30:00.000Z")
+    nullable_time = {**time_, "nullable": True}
+    invoice_id_value = text(pattern=r"^INV-[0-9]+-[a-z0-9]{6}$", example="INV-1710000000-abc123")
+    status = text(enum=list(LIST_STATUSES))
+    invoice_id = {"name": "invoice_id", "in": "path", "required": True, "schema": text(),
+                  "description": "The invoice_id a create returned"}
+    merchant_security = [{"apiToken": []}]
+    invoice_link = {"invoice_id": "$response.body#/invoice_id"}
+    invoice_data = obj(None, success=true, data=ref("Invoice"))
+    invoice_properties = {
+        "invoice_id": invoice_id_value,
+        "merchant_order_id": text(nullable=True),
+        "qris_payload": text(description="The dynamic QRIS to show as a QR code"),
+        "amount": integer, "unique_code": integer,
+        "total_amount": {**integer, "description": "amount + unique_code: what the customer"
+                                                   " pays, exactly"},
+        "status": status,
+        "payment_method": text(nullable=True, description="The forwarder's app, 'callback' or"
+                                                          " 'manual'; null while unpaid"),
+        "paid_at": nullable_time,
+        "expired_at": time_,
+    }
+    amount_range = {"type": "integer", "minimum": payments.min_amount,
+                    "maximum": payments.max_amount}
+    forwarder_fields = {name: text(FIELD_LIMITS[name]) for name in FORWARDER_ALIASES}
+    forwarder_body = {
+        **obj(["message"], **forwarder_fields),
+        "description": "The seed's fields; the field names of popular forwarder apps"
+                       " (packageName, text, bigText, postedAt, notificationKey, from, content,"
+                       " android.title, ...) are read too, and values that are not text are"
+                       " passed over. `title` may stand in for `message`. `event_hash` \"test\""
+                       " only checks the credential.",
+    }
     return {
         "openapi": "3.0.3",
-        "info": {"title": "WebQRIS", "version": "0.1.0"},
+        "info": {"title": "WebQRIS", "version": "0.1.0",
+                 "description": "Self-hosted QRIS payment gateway. Every error is"
+                                " {\"success\": false, \"message\": \"...\"}."},
         "components": {
             "securitySchemes": {
-                "apiToken": {"type": "http", "scheme": "bearer"},
+                "apiToken": {"type": "http", "scheme": "bearer",
+                             "description": "The merchant's API token (wqk_...)"},
+                "callbackSecret": {"type": "http", "scheme": "bearer",
+                                   "description": "The merchant's callback secret (wqc_...),"
+                                                  " as the phone's forwarder sends it"},
+                "callbackKey": {"type": "apiKey", "in": "header", "name": "X-Callback-Key",
+                                "description": "The merchant's callback secret (wqc_...)"},
             },
             "schemas": {
-                "Error": {"type": "object", "required": ["success", "message"],
-                          "properties": {"success": {"type": "boolean", "enum": [False]},
-                                         "message": {"type": "string"}}},
-                "Invoice": {"type": "object", "properties": {
-                    "invoice_id": {"type": "string"},
-                    "merchant_order_id": {"type": "string", "nullable": True},
-                    "qris_payload": {"type": "string"},
-                    "amount": {"type": "integer"}, "unique_code": {"type": "integer"},
-                    "total_amount": {"type": "integer"},
-                    "status": {"type": "string", "enum": list(LIST_STATUSES)},
-                    "payment_method": {"type": "string", "nullable": True},
-                    "paid_at": {"type": "string", "nullable": True},
-                    "expired_at": {"type": "string"}}},
+                "Error": obj(None, success=false, message=text()),
+                "Unparsed": obj(None, success=false, message=text(),
+                                raw_message=text(nullable=True)),
+                "Unmatched": obj(None, success=false,
+                                 message=text(enum=["No matching pending payment"]),
+                                 parsed_amount=integer, merchant=text()),
+                "Invoice": obj(None, **invoice_properties),
+                "InvoiceListItem": obj(None, **invoice_properties,
+                                       customer_name=text(nullable=True), created_at=time_),
+                "CreatedInvoice": obj(
+                    ["success", "invoice_id", "qris_payload", "amount", "unique_code",
+                     "total_amount", "expired_at", "status", "checkout_url", "qr_svg_url"],
+                    success=true, invoice_id=invoice_id_value, qris_payload=text(),
+                    amount=integer, unique_code=integer, total_amount=integer,
+                    expired_at=time_, status=status, checkout_url=text(),
+                    qr_svg_url=text(),
+                    merchant_order_id=text(description="Present when the invoice has one")),
+                "Duplicate": obj(["success", "message"], success=false,
+                                 message=text(enum=["Duplicate notification"]),
+                                 notif_id=text(nullable=True), reference=text(nullable=True)),
             },
         },
         "paths": {
             "/api/payments/qris/create": {"post": {
-                "summary": "Create a QRIS invoice", "security": bearer,
-                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                                "schema": {"type": "string", "maxLength": 255}}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["amount"], "properties": {
-                        "amount": {"type": "integer", "minimum": 1},
-                        "merchant_order_id": {"type": "string", "maxLength": 255},
-                        "customer_name": {"type": "string", "maxLength": 255},
-                        "expires_in": {"type": "integer", "minimum": 1},
-                        "redirect_url": {"type": "string", "maxLength": 2048}}}}}},
-                "responses": responses({"type": "object", "properties": {
-                    "success": {"type": "boolean"}, "invoice_id": {"type": "string"},
-                    "qris_payload": {"type": "string"}, "amount": {"type": "integer"},
-                    "unique_code": {"type": "integer"}, "total_amount": {"type": "integer"},
-                    "expired_at": {"type": "string"}, "checkout_url": {"type": "string"},
-                    "qr_svg_url": {"type": "string"}}}, 400, 401, 409, 413, 503)}},
+                "operationId": "createPayment", "summary": "Create a QRIS invoice",
+                "security": merchant_security,
+                "parameters": [{
+                    "name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": text(255, minLength=1),
+                    "description": "The same key within 24 h returns the first invoice;"
+                                   " with other parameters it is 409"}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": obj(
+                    ["amount"],
+                    amount={**amount_range, "description": "Integer rupiah (no strings,"
+                                                           " floats or booleans)"},
+                    merchant_order_id=text(255, nullable=True),
+                    customer_name=text(255, nullable=True),
+                    expires_in={"type": "integer", "minimum": 1, "nullable": True,
+                                "maximum": payments.max_expiry_seconds,
+                                "description": f"Seconds; default {payments.expiry_seconds}"},
+                    redirect_url=text(2048, nullable=True, pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
+                                      description="http(s) URL the checkout page returns"
+                                                  " to after paying"))}}},
+                "responses": responses(
+                    ok(ref("CreatedInvoice"), headers={"Idempotent-Replayed": {
+                        "description": "Present when an earlier invoice is returned again",
+                        "schema": text(enum=["true"])}}, links={
+                        "status": {"operationId": "paymentStatus", "parameters": invoice_link},
+                        "cancel": {"operationId": "cancelPayment", "parameters": invoice_link},
+                        "checkoutData": {"operationId": "checkoutData",
+                                         "parameters": invoice_link},
+                        "qrSvg": {"operationId": "checkoutQrSvg", "parameters": invoice_link},
+                        "qrPng": {"operationId": "checkoutQrPng", "parameters": invoice_link},
+                        "listBefore": {"operationId": "listPayments",
+                                       "parameters": {"before": "$response.body#/invoice_id"}},
+                        "payByCallback": {"operationId": "callbackNotify", "requestBody": {
+                            "amount": "$response.body#/total_amount"}}}),
+                    400, 401, 409, 413, 503)}},
             "/api/payments/{invoice_id}/status": {"get": {
-                "summary": "Payment status", "security": bearer, "parameters": [invoice_id],
-                "responses": responses({"type": "object", "properties": {
-                    "success": {"type": "boolean"}, "data": invoice}}, 401, 404)}},
+                "operationId": "paymentStatus", "summary": "Payment status",
+                "security": merchant_security, "parameters": [invoice_id],
+                "responses": responses(ok(invoice_data), 401, 404, 503)}},
             "/api/payments": {"get": {
-                "summary": "List payments, newest first", "security": bearer,
+                "operationId": "listPayments", "summary": "List payments, newest first",
+                "security": merchant_security,
                 "parameters": [
-                    {"name": "status", "in": "query",
-                     "schema": {"type": "string", "enum": list(LIST_STATUSES)}},
+                    {"name": "status", "in": "query", "schema": status},
                     {"name": "limit", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-                    {"name": "before", "in": "query", "schema": {"type": "string"}}],
-                "responses": responses({"type": "object", "properties": {
-                    "success": {"type": "boolean"},
-                    "data": {"type": "array", "items": invoice},
-                    "next_before": {"type": "string", "nullable": True}}}, 400, 401)}},
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+                    {"name": "before", "in": "query", "schema": text(),
+                     "description": "The next_before of the previous page"}],
+                "responses": responses(ok(obj(
+                    None, success=true, data={"type": "array", "items": ref("InvoiceListItem")},
+                    next_before={**invoice_id_value, "nullable": True})), 400, 401, 503)}},
             "/api/payments/{invoice_id}/cancel": {"post": {
-                "summary": "Cancel a pending payment", "security": bearer,
+                "operationId": "cancelPayment", "summary": "Cancel a pending payment",
+                "security": merchant_security, "parameters": [invoice_id],
+                "responses": responses(ok(invoice_data), 401, 404, 409, 503)}},
+            "/api/webhook/payment": {"post": {
+                "operationId": "forwarderNotification",
+                "summary": "A payment notification from the shop phone's forwarder app",
+                "security": [{"callbackSecret": []}],
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": forwarder_body},
+                    "application/x-www-form-urlencoded": {"schema": forwarder_body},
+                    "multipart/form-data": {"schema": forwarder_body}}},
+                "responses": responses(
+                    ok({"oneOf": [
+                        obj(None, success=true, invoice_id=invoice_id_value,
+                            parsed_amount=integer, sender_name=text(nullable=True)),
+                        obj(None, success=true, test=true, message=text()),
+                        ref("Duplicate")]},
+                       description="Paid; the test event; or a duplicate (success false, so"
+                                   " the forwarder stops retrying)"),
+                    400, 401, 404, 413, 422, 503, e404=fail(
+                        "No pending payment with that total: kept in the inbox",
+                        "Unmatched"))}},
+            "/api/callback/notify": {"post": {
+                "operationId": "callbackNotify",
+                "summary": "A payment in the simple format: an amount equal to a total",
+                "security": [{"callbackKey": []}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": obj(
+                    ["amount"], amount={"type": "integer", "minimum": 1,
+                                        "maximum": qris.MAX_AMOUNT},
+                    sender_name=text(FIELD_LIMITS["sender_name"], nullable=True),
+                    reference=text(FIELD_LIMITS["reference"], nullable=True,
+                                   description="A repeated reference is a duplicate"))}}},
+                "responses": responses(
+                    ok({"oneOf": [obj(None, success=true, invoice_id=invoice_id_value),
+                                  ref("Duplicate")]}, links={"status": {
+                        "operationId": "paymentStatus", "parameters": invoice_link}}),
+                    400, 401, 404, 413, 503, e404=fail("No pending payment with that total",
+                                                       "Unmatched"))}},
+            "/healthz": {"get": {
+                "operationId": "healthz", "summary": "Liveness and database check",
+                "responses": responses(ok(obj(None, success=true, status=text(enum=["ok"]),
+                                              database=text(enum=["ok"]),
+                                              realtime_clients=integer)), 503)}},
+            "/pay/{invoice_id}/data": {"get": {
+                "operationId": "checkoutData", "parameters": [invoice_id],
+                "summary": "What the public checkout page shows (no customer data)",
+                "responses": responses(ok(obj(None, success=true, data=obj(
+                    None, invoice_id=invoice_id_value, merchant_name=text(), amount=integer,
+                    unique_code=integer, total_amount=integer, status=status,
+                    expired_at=time_, paid_at=nullable_time, redirect_url=text(nullable=True),
+                    qris_payload=text(), demo={"type": "boolean"}))), 404, 503)}},
+            "/pay/{invoice_id}/qr.svg": {"get": {
+                "operationId": "checkoutQrSvg", "summary": "The invoice's QRIS as an SVG",
                 "parameters": [invoice_id],
-                "responses": responses({"type": "object", "properties": {
-                    "success": {"type": "boolean"}, "data": invoice}}, 401, 404, 409)}},
-            "/healthz": {"get": {"summary": "Liveness and database check",
-                                 "responses": responses({"type": "object"}, 503)}},
+                "responses": responses({"description": "OK", "content": {
+                    "image/svg+xml": {"schema": text()}}}, 404, 503)}},
+            "/pay/{invoice_id}/qr.png": {"get": {
+                "operationId": "checkoutQrPng", "summary": "The invoice's QRIS as a PNG",
+                "parameters": [invoice_id],
+                "responses": responses({"description": "OK", "content": {
+                    "image/png": {"schema": text(format="binary")}}}, 404, 503)}},
         },
     }
-
 
 # =============================================================================================
 # Admin: login, sessions, CSRF and the dashboard's JSON API
@@ -2477,6 +2696,8 @@ async def checkout_qr(request: Request) -> Response:
 
     import segno
 
+    if request.path_params["format"] not in ("svg", "png"):
+        raise ApiError(404, "Not found")
     row = public_invoice(request)
     code = segno.make(row["qris_payload"], error="m")
     buffer = io.BytesIO()
@@ -2751,6 +2972,8 @@ async def run_sweeper(ctx: Context) -> None:
     while True:
         try:
             expired = await ctx.store.write(sweep_once, ctx.config.payments)
+        except StoreUnavailable as exc:  # e.g. disk full: one line, not a traceback a tick
+            log.error("expiry sweep failed (%s); retrying at the next interval", exc)
         except Exception:
             log.exception("expiry sweep failed; retrying at the next interval")
         else:
@@ -2893,6 +3116,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
+            StoreUnavailable: handle_store_unavailable,
             Exception: handle_unexpected,
         },
     )
@@ -2921,7 +3145,12 @@ def open_store(config: Config) -> Store:
     try:
         store.open()
     except sqlite3.Error as exc:
-        raise click.ClickException(f"cannot open database {config.database.path}: {exc}") from None
+        hint = ""
+        if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (8, 14):  # READONLY, CANTOPEN
+            hint = (" (its folder must exist, and WebQRIS must be able to write the file and to"
+                    " create its -wal and -shm files beside it)")
+        raise click.ClickException(
+            f"cannot open database {config.database.path}: {exc}{hint}") from None
     return store
 
 

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,9 +127,11 @@ class Server:
 
 def start_server(db_path: Path, *args: str, env: dict[str, str] | None = None,
                  port: int | None = None, deadline: float = 15.0,
-                 pass_db: bool = True) -> Server:
+                 pass_db: bool = True,
+                 preexec_fn: Callable[[], object] | None = None) -> Server:
     """Runs `webqris serve` on loopback and waits until /healthz answers. With pass_db=False
-    it runs in db_path's folder without --db, as a user starting it there would."""
+    it runs in db_path's folder without --db, as a user starting it there would. preexec_fn
+    runs in the child before the server starts (e.g. to set a limit or a mount namespace)."""
     port = port or free_port()
     log_path = db_path.parent / f"server-{port}-{time.monotonic_ns()}.log"
     full_env = {**os.environ, "WEBQRIS_PAYMENTS_SWEEP_SECONDS": "0.05",
@@ -138,7 +140,8 @@ def start_server(db_path: Path, *args: str, env: dict[str, str] | None = None,
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "webqris.py"), "serve", "--host", "127.0.0.1",
              "--port", str(port), *(["--db", str(db_path)] if pass_db else []), *args],
-            stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=db_path.parent, text=True)
+            stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=db_path.parent, text=True,
+            preexec_fn=preexec_fn)
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
     end = time.monotonic() + deadline
     while time.monotonic() < end:
