@@ -962,7 +962,7 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
         params.append(created_to)
     if query:
         digits = query.replace(".", "").replace(",", "").removeprefix("Rp").strip()
-        if digits.isdigit():
+        if digits.isascii() and digits.isdigit() and len(digits) <= 15:
             clauses.append("(i.total_amount = ? OR i.amount = ? OR i.invoice_id = ?"
                            " OR i.merchant_order_id = ?)")
             params += [int(digits), int(digits), query, query]
@@ -2405,10 +2405,7 @@ async def admin_attach_notification(request: Request) -> Response:
     invoice_id = optional_text(fields, "invoice_id", 64)
     if invoice_id is None:
         raise ApiError(400, "invoice_id is required")
-    try:
-        notification_id = int(request.path_params["notification_id"])
-    except ValueError:
-        raise ApiError(404, "Notification not found") from None
+    notification_id = path_id(request, "notification_id", "Notification")
     paid = await ctx.store.write(attach_notification_by_admin, notification_id, invoice_id,
                                  client_address(request))
     merchant = ctx.store.read(get_merchant, paid["merchant_id"])
@@ -2499,10 +2496,12 @@ def rotate_secret_by_admin(conn: sqlite3.Connection, merchant_id: int, kind: str
 
 
 def path_id(request: Request, name: str, what: str) -> int:
-    try:
-        return int(request.path_params[name])
-    except ValueError:
-        raise ApiError(404, f"{what} not found") from None
+    """A row id from the path; anything that cannot be one (e.g. "²" or 30 digits, which
+    SQLite cannot bind) is simply not found."""
+    raw = request.path_params[name]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise ApiError(404, f"{what} not found")
+    return int(raw)
 
 
 async def admin_create_merchant(request: Request) -> Response:
@@ -2939,8 +2938,16 @@ async def attempt_delivery(client: httpx.AsyncClient, delivery: Mapping[str, Any
 async def deliver(ctx: Context, client: httpx.AsyncClient, delivery: Mapping[str, Any]) -> None:
     cfg = ctx.config.webhooks
     result = await attempt_delivery(client, delivery, cfg.timeout_seconds)
-    updated = await ctx.store.write(record_attempt, delivery["id"], result, cfg.retry_delays,
-                                    now_ms())
+    pause = 0.5
+    while True:  # the attempt happened: its outcome must be recorded, even if it takes a while
+        try:
+            updated = await ctx.store.write(record_attempt, delivery["id"], result,
+                                            cfg.retry_delays, now_ms())
+            break
+        except StoreUnavailable:
+            log.error("cannot record webhook %s attempt yet; retrying", delivery["webhook_id"])
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 30)
     if result.ok:
         ctx.hub.publish("webhook_delivered", {
             "delivery_id": delivery["id"], "webhook_id": delivery["webhook_id"],

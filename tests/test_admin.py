@@ -245,3 +245,25 @@ def test_checkout_data_is_public_but_discreet(client: TestClient, merchant: Merc
     assert client.get("/pay/INV-0-nothing/data").status_code == 404
     # Simulation exists only in --demo mode.
     assert client.post(f"/pay/{invoice['invoice_id']}/simulate").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["%C2%B2", "999999999999999999999999999999"])
+def test_admin_search_for_odd_numbers_finds_nothing(admin: TestClient, query: str) -> None:
+    response = admin.get(f"/admin/api/payments?q={query}")
+    assert response.status_code == 200
+    assert response.json()["data"] == []
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("PATCH", "/admin/api/merchants/999999999999999999999999999999", {"name": "x"}),
+    ("PATCH", "/admin/api/merchants/%C2%B2", {"name": "x"}),
+    ("POST", "/admin/api/notifications/999999999999999999999999999999/attach",
+     {"invoice_id": "INV-1-x"}),
+    ("GET", "/admin/api/webhooks/999999999999999999999999999999/attempts", None),
+    ("POST", "/admin/api/webhooks/%C2%B2/redeliver", None),
+])
+def test_admin_odd_ids_are_404(admin: TestClient, method: str, path: str,
+                               body: dict | None) -> None:
+    response = admin.request(method, path, json=body)
+    assert response.status_code == 404, response.text
+    assert response.json()["success"] is False
