@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Merchant, add_merchant
+from conftest import STATIC_QRIS, Merchant, add_merchant
 from starlette.testclient import TestClient
 
 import webqris
@@ -182,3 +182,51 @@ def test_other_merchants_totals_do_not_collide(app_factory, db_path: Path) -> No
     for m in (a, b):
         r = client.post("/api/payments/qris/create", json={"amount": 500}, headers=m.auth)
         assert r.status_code == 200 and r.json()["total_amount"] == 501
+
+
+def test_hot_paths_search_indexes_instead_of_scanning(db_path: Path,
+                                                      merchant: Merchant) -> None:
+    """A shop's invoices pile up for years: every statement on the paths that run per request
+    or per tick must search an index. (A partial index is silently skipped when a query's
+    WHERE does not imply the index's, so this is checked on the real statements.)"""
+    conn = webqris.connect(str(db_path))
+    config = webqris.load_config(None, {})
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    request = webqris.InvoiceRequest(
+        merchant_id=merchant.id, static_qris=STATIC_QRIS, amount=25000,
+        merchant_order_id="ORD-1", customer_name=None, expires_in=60, redirect_url=None,
+        idempotency_key="key-1")
+    conn.execute("BEGIN IMMEDIATE")
+    row, _ = webqris.create_invoice(conn, request, config.payments)
+    # Force the careful path too: every code but one taken.
+    webqris.taken_totals(conn, merchant.id, 25001, 25999, 0)
+    webqris.find_payable_invoices(conn, merchant.id, row["total_amount"], 0)
+    webqris.mark_invoice_paid(conn, row["id"], "callback", None, webqris.now_ms())
+    webqris.find_duplicate(conn, merchant.id, ["notif::1", "hash:x"])
+    note = webqris.InboundNotification(source="forwarder", app="id.dana", message="x",
+                                       notif_id="1", device_id="phone")
+    webqris.record_notification(conn, merchant.id, note, None, "id.dana", 900)
+    webqris.claim_due_deliveries(conn, webqris.now_ms(), 8, {}, 2)
+    webqris.next_delivery_due(conn)
+    webqris.expire_overdue_invoices(conn, webqris.now_ms())
+    webqris.get_invoice(conn, row["invoice_id"], merchant.id)
+    webqris.find_merchant_by_secret(conn, "api_token", merchant.api_token)
+    conn.execute("COMMIT")
+    conn.set_trace_callback(None)
+    checked = 0
+    for sql in statements:
+        if not sql.lstrip().upper().startswith(("SELECT", "UPDATE", "INSERT", "DELETE")):
+            continue
+        plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        for step in plan:
+            for table in ("invoices", "webhook_deliveries", "webhook_attempts",
+                          "notifications", "notification_keys", "idempotency_keys"):
+                if step.startswith(f"SCAN {table}"):
+                    raise AssertionError(f"{sql}\n scans {table}: {plan}")
+            # A search on merchant_id alone walks the shop's whole history.
+            if step.startswith("SEARCH invoices") and step.endswith("(merchant_id=?)"):
+                raise AssertionError(f"{sql}\n walks the merchant's invoices: {plan}")
+        checked += 1
+    conn.close()
+    assert checked >= 10

@@ -1,0 +1,986 @@
+"""The WebQRIS benchmark: the real server on loopback, loaded from other processes, compared in
+the same run with a bare Starlette JSON endpoint on the same stack (the ceiling).
+
+    .venv/bin/python tests/bench.py [--duration 10] [--connections 16]
+
+It measures, in this order:
+
+1. the ceiling: a bare Starlette app (one JSON route) under uvicorn with the settings
+   `webqris serve` uses, loaded with wrk (GET, and POST with a small JSON body);
+2. `webqris serve` on a fresh database in a temp folder: time from spawn to a healthy /healthz;
+3. invoice create (POST /api/payments/qris/create, a random amount per request);
+4. status check (GET /api/payments/{id}/status of one invoice);
+5. the forwarder endpoint paying invoices (POST /api/webhook/payment, each request carrying the
+   total of a different pending invoice), then how long the webhook outbox takes to drain;
+6. notification -> webhook latency: notifications sent one at a time, timed from the send to
+   the merchant's receiver getting the signed webhook;
+7. 500 idle WebSocket clients on /ws/merchant, one invoice created, time until all got it;
+
+and samples the server's RSS (VmRSS of the process and its children) throughout. It prints one
+table with the ratio of each scenario to the bare endpoint and the issue's target.
+
+Everything runs on 127.0.0.1, every loop is bounded, and every subprocess is killed at exit.
+Needs `wrk` (Debian package `wrk`). Not a pytest module: it imports nothing from pytest.
+The machine is noisy: compare ratios within one run, not figures across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import random
+import resource
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# A public static QRIS sticker (from the QRIS test vectors), as in tests/conftest.py.
+STATIC_QRIS = (
+    "00020101021126570011ID.DANA.WWW011893600915302259148102090225914810303UMI51440014ID.CO.QRIS"
+    ".WWW0215ID10200176114730303UMI5204581253033605802ID5922Warung Sayur Bu Sugeng6010Kab. Dema"
+    "k610559567630458C7"
+)
+
+SCENARIOS = ("bare", "startup", "create", "status", "forwarder", "latency", "ws")
+
+# =============================================================================================
+# Small helpers: ports, processes, RSS
+# =============================================================================================
+
+
+_WEBQRIS: dict[str, Any] = {"path": ROOT / "webqris.py"}
+
+
+def webqris_module() -> Any:
+    """The webqris module being benchmarked (--server-script), so the database is created and
+    filled by the same code that serves it."""
+    if "module" not in _WEBQRIS:
+        import importlib.util
+
+        path = Path(_WEBQRIS["path"]).resolve()
+        if path == (ROOT / "webqris.py").resolve():
+            import webqris as module
+        else:
+            spec = importlib.util.spec_from_file_location("webqris_under_test", path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        _WEBQRIS["module"] = module
+    return _WEBQRIS["module"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rupiah(amount: int) -> str:
+    """25042 -> '25.042', as wallets write it."""
+    return f"{amount:,}".replace(",", ".")
+
+
+def process_tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as fh:
+                    todo.extend(int(child) for child in fh.read().split())
+    return pids
+
+
+def rss_mb(pid: int) -> float:
+    """VmRSS of a process and all its children, in MB (10^6 bytes)."""
+    total_kb = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError), open(f"/proc/{member}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+                    break
+    return total_kb * 1024 / 1e6
+
+
+class RssSampler:
+    """Samples a process tree's RSS every `interval` seconds; `peak(label)` per phase."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.label = "start"
+        self.peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def sample(self) -> float:
+        value = rss_mb(self.pid)
+        self.peaks[self.label] = max(self.peaks.get(self.label, 0.0), value)
+        return value
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    @property
+    def peak(self) -> float:
+        return max(self.peaks.values(), default=0.0)
+
+
+class Processes:
+    """Every subprocess the benchmark starts; all are killed at exit, whatever happens."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen[Any]] = []
+
+    def spawn(self, args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        process = subprocess.Popen(args, **kwargs)
+        self.started.append(process)
+        return process
+
+    @staticmethod
+    def stop(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+
+    def stop_all(self) -> None:
+        for process in reversed(self.started):
+            with contextlib.suppress(Exception):
+                self.stop(process, timeout=5)
+            if process.poll() is None:
+                process.kill()
+
+
+def wait_healthy(url: str, process: subprocess.Popen[Any], deadline: float = 20.0) -> float:
+    """Polls url until it answers 200; returns the seconds it took from now."""
+    import httpx
+
+    started = time.monotonic()
+    with httpx.Client(timeout=1.0) as client:
+        while time.monotonic() - started < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"process exited with {process.returncode} before healthy")
+            try:
+                if client.get(url).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.01)
+    raise RuntimeError(f"{url} not healthy after {deadline} s")
+
+
+def child_env(extra_path: Path | None = None) -> dict[str, str]:
+    """This environment without WEBQRIS_* settings (the server runs on its defaults)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBQRIS_")}
+    paths = [str(ROOT)] + ([str(extra_path)] if extra_path else [])
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+# =============================================================================================
+# wrk: one run, its figures read from a done() hook that prints JSON
+# =============================================================================================
+
+WRK_DONE = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCHJSON {\"requests\":%.0f,\"duration_us\":%.0f,\"p50_us\":%.0f,\"p90_us\":%.0f," ..
+    "\"p99_us\":%.0f,\"max_us\":%.0f,\"connect\":%.0f,\"read\":%.0f,\"write\":%.0f," ..
+    "\"status\":%.0f,\"timeout\":%.0f}\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+# Each wrk thread learns its number (for seeds and list slices); nthreads is set by run_wrk.
+WRK_THREADS = r"""
+local next_tid = 0
+setup = function(thread)
+  thread:set("tid", next_tid)
+  next_tid = next_tid + 1
+end
+"""
+
+
+@dataclasses.dataclass
+class Load:
+    """One load run's figures."""
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    detail: str = ""
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def lua_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string literal is a valid Lua string literal here
+
+
+def run_wrk(url: str, script: str, *, duration: float, connections: int, threads: int,
+            workdir: Path, name: str) -> Load:
+    path = workdir / f"{name}.lua"
+    path.write_text(f"nthreads = {threads}\n" + WRK_THREADS + script + WRK_DONE)
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+            "--latency", "--timeout", "5s", "-s", str(path), url]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCHJSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    data = json.loads(line.removeprefix("BENCHJSON "))
+    errors = sum(int(data[k]) for k in ("connect", "read", "write", "status", "timeout"))
+    detail = ", ".join(f"{k} {int(data[k])}" for k in ("connect", "read", "write", "status",
+                                                        "timeout") if data[k])
+    return Load(requests=int(data["requests"]), seconds=data["duration_us"] / 1e6,
+                p50_ms=data["p50_us"] / 1000, p99_ms=data["p99_us"] / 1000, errors=errors,
+                detail=detail)
+
+
+@contextlib.contextmanager
+def profiled(args: argparse.Namespace, pid: int, name: str, seconds: float) -> Iterator[None]:
+    """With --profile DIR, py-spy samples the server (all threads) while the block runs and
+    leaves DIR/NAME.txt (collapsed stacks) and DIR/NAME-top.txt (the hottest frames)."""
+    if not args.profile:
+        yield
+        return
+    args.profile.mkdir(parents=True, exist_ok=True)
+    raw = args.profile / f"{name}.txt"
+    spy = subprocess.Popen([args.py_spy, "record", "--pid", str(pid), "--duration",
+                            str(max(1, round(seconds))), "--rate", "200", "--nonblocking",
+                            "--threads", "--format", "raw", "--output", str(raw)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        try:
+            spy.wait(seconds + 30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+    if raw.exists():
+        (args.profile / f"{name}-top.txt").write_text(summarize_stacks(raw.read_text()))
+
+
+def summarize_stacks(collapsed: str, top: int = 40) -> str:
+    """Self and inclusive sample shares per frame, from py-spy's collapsed stacks."""
+    self_counts: dict[str, int] = {}
+    incl_counts: dict[str, int] = {}
+    thread_counts: dict[str, int] = {}
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        thread_counts[frames[0]] = thread_counts.get(frames[0], 0) + count
+        self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
+        for frame in set(frames[1:]):
+            incl_counts[frame] = incl_counts.get(frame, 0) + count
+    if not total:
+        return "no samples\n"
+    out = [f"{total} samples", "", "by thread:"]
+    out += [f"  {n / total:6.1%}  {t}" for t, n in sorted(thread_counts.items(),
+                                                          key=lambda kv: -kv[1])]
+    out += ["", "self (the frame itself was running):"]
+    out += [f"  {n / total:6.1%}  {f}" for f, n in sorted(self_counts.items(),
+                                                          key=lambda kv: -kv[1])[:top]]
+    out += ["", "inclusive (the frame was on the stack):"]
+    out += [f"  {n / total:6.1%}  {f}" for f, n in sorted(incl_counts.items(),
+                                                          key=lambda kv: -kv[1])[:top]]
+    return "\n".join(out) + "\n"
+
+
+def bearer_headers_lua(token: str, method: str = "GET") -> str:
+    return (f'wrk.method = "{method}"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["Authorization"] = "Bearer " .. {lua_string(token)}\n')
+
+
+def create_script(token: str, tag: str) -> str:
+    """Random amounts 10,000..5,000,000, a unique order id per request."""
+    return bearer_headers_lua(token, "POST") + f"""
+local counter = 0
+init = function(args)
+  math.randomseed({random.randrange(1, 2**30)} + 7919 * (tid or 0))
+end
+request = function()
+  counter = counter + 1
+  local amount = math.random(10000, 5000000)
+  local body = string.format(
+    '{{"amount":%d,"merchant_order_id":"{tag}-%d-%d","customer_name":"Bench Buyer"}}',
+    amount, tid or 0, counter)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def forwarder_script(secret: str, totals_file: Path) -> str:
+    """Each request pays the next pending invoice of the list (threads take interleaved slices;
+    past the end of the list the totals repeat and stop matching: 404s, counted as errors)."""
+    return bearer_headers_lua(secret, "POST") + f"""
+local totals = {{}}
+local index = 0
+init = function(args)
+  for line in io.lines({lua_string(str(totals_file))}) do totals[#totals + 1] = line end
+  index = tid or 0
+end
+request = function()
+  local i = index
+  index = index + (nthreads or 1)
+  local total = totals[(i % #totals) + 1]
+  local body = string.format(
+    '{{"app":"id.dana","title":"DANA","message":"Kamu berhasil menerima Rp%s dari BUDI SANTOSO",' ..
+    '"notif_id":"bench-%d","device_id":"bench-phone"}}', total, i)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+# =============================================================================================
+# Helper processes: the bare app, a webhook receiver, the latency driver, WebSocket clients.
+# Each is this file run with a role: `python tests/bench.py _role ARGS...`.
+# =============================================================================================
+
+
+def uvicorn_settings() -> dict[str, Any]:
+    """The keyword arguments `webqris serve` passes to uvicorn.run, for its default config."""
+    server = webqris_module().load_config(None, {}).server
+    return {"log_level": "info", "access_log": server.access_log,
+            "proxy_headers": server.proxy_headers,
+            "forwarded_allow_ips": server.forwarded_allow_ips}
+
+
+def role_bare(port: str) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def hello(request: Any) -> JSONResponse:
+        return JSONResponse({"success": True})
+
+    async def echo(request: Any) -> JSONResponse:
+        body = json.loads(await request.body())
+        return JSONResponse({"success": True, "amount": body.get("amount")})
+
+    app = Starlette(routes=[Route("/", hello, methods=["GET"]),
+                            Route("/echo", echo, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=int(port), **uvicorn_settings())
+
+
+async def serve_receiver(port: int, on_body: Callable[[bytes], None]) -> asyncio.Server:
+    """A minimal HTTP/1.1 keep-alive server answering 200 to every request."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value.strip())
+                body = await reader.readexactly(length) if length else b""
+                on_body(body)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 14\r\n\r\n{\"received\":1}")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError,
+                asyncio.CancelledError):
+            pass  # the client went away, or this process is ending
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+
+
+def role_receiver(port: str) -> None:
+    """Webhook receiver for the throughput merchant: answers 200, counts what arrives."""
+    received = 0
+
+    def count(body: bytes) -> None:
+        nonlocal received
+        received += 1
+
+    async def main() -> None:
+        server = await serve_receiver(int(port), count)
+        async with server:
+            await server.serve_forever()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+def role_latency(base_url: str, secret: str, port: str, totals_json: str, interval: str) -> None:
+    """Sends one forwarder notification at a time and times it to the webhook's arrival at this
+    process's own receiver (the latency merchant's webhook URL). Prints JSON."""
+    import httpx
+
+    totals: list[list[Any]] = json.loads(Path(totals_json).read_text())  # [invoice_id, total]
+    waiting: dict[str, asyncio.Future[float]] = {}
+
+    def arrived(body: bytes) -> None:
+        at = time.monotonic()
+        invoice_id = json.loads(body)["data"]["invoice_id"]
+        future = waiting.get(invoice_id)
+        if future is not None and not future.done():
+            future.set_result(at)
+
+    async def main() -> dict[str, Any]:
+        server = await serve_receiver(int(port), arrived)
+        loop = asyncio.get_running_loop()
+        webhook_ms: list[float] = []
+        request_ms: list[float] = []
+        errors = 0
+        headers = {"Authorization": f"Bearer {secret}"}
+        async with server, httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+            for n, (invoice_id, total) in enumerate(totals):
+                future = waiting[invoice_id] = loop.create_future()
+                body = {"app": "id.dana", "title": "DANA", "device_id": "latency-phone",
+                        "notif_id": f"latency-{n}",
+                        "message": f"Kamu berhasil menerima Rp{rupiah(total)} dari SITI"}
+                started = time.monotonic()
+                response = await client.post("/api/webhook/payment", json=body, headers=headers)
+                request_ms.append((time.monotonic() - started) * 1000)
+                if response.status_code != 200:
+                    errors += 1
+                    continue
+                try:
+                    at = await asyncio.wait_for(future, 5.0)
+                except TimeoutError:
+                    errors += 1
+                    continue
+                webhook_ms.append((at - started) * 1000)
+                await asyncio.sleep(float(interval))
+        return {"webhook_ms": webhook_ms, "request_ms": request_ms, "errors": errors}
+
+    print(json.dumps(asyncio.run(main())), flush=True)
+
+
+def role_ws(url: str, count: str, timeout: str) -> None:
+    """Holds `count` idle WebSocket clients; prints READY, then the arrival times (monotonic) of
+    the first `new_payment` event on each, then waits for a line on stdin before closing."""
+    import websockets
+
+    async def main() -> None:
+        n = int(count)
+        sockets: list[Any] = []
+        failures = 0
+        gate = asyncio.Semaphore(50)
+
+        async def open_one() -> None:
+            nonlocal failures
+            try:
+                async with gate:
+                    sockets.append(await websockets.connect(url, open_timeout=30,
+                                                            ping_interval=None))
+            except Exception:
+                failures += 1
+
+        await asyncio.gather(*(open_one() for _ in range(n)))
+        arrivals: dict[int, float] = {}
+        everyone = asyncio.Event()
+
+        async def listen(index: int, ws: Any) -> None:
+            with contextlib.suppress(Exception):
+                async for message in ws:
+                    if index not in arrivals and json.loads(message).get("event") == "new_payment":
+                        arrivals[index] = time.monotonic()
+                        if len(arrivals) == len(sockets):
+                            everyone.set()
+
+        listeners = [asyncio.create_task(listen(i, ws)) for i, ws in enumerate(sockets)]
+        await asyncio.sleep(0.2)  # let every listener start reading
+        print(f"READY {len(sockets)} {failures}", flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(everyone.wait(), float(timeout))
+        print(json.dumps({"connected": len(sockets), "failures": failures,
+                          "arrivals": sorted(arrivals.values())}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        for task in listeners:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+        await asyncio.gather(*listeners, return_exceptions=True)
+
+    asyncio.run(main())
+
+
+ROLES: dict[str, Callable[..., None]] = {"_bare": role_bare, "_receiver": role_receiver,
+                                         "_latency": role_latency, "_ws": role_ws}
+
+
+# =============================================================================================
+# The benchmark
+# =============================================================================================
+
+
+@dataclasses.dataclass
+class Row:
+    scenario: str
+    load: Load | None = None
+    ratio: float | None = None
+    target: str = ""
+    passed: bool | None = None
+    note: str = ""
+    measured: str = ""  # for rows that are not a load (start-up time, RSS)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def precreate_invoices(db_path: Path, merchant_id: int, count: int, chunk: int = 2000
+                       ) -> list[tuple[str, int]]:
+    """Creates `count` pending invoices for a merchant through the store, as the API would,
+    in chunks (short transactions beside the running server's writer)."""
+    webqris = webqris_module()
+    payments = webqris.load_config(None, {}).payments
+    store = webqris.Store(str(db_path))
+    store.open()
+    made: list[tuple[str, int]] = []
+    try:
+        def make(conn: sqlite3.Connection, n: int) -> list[tuple[str, int]]:
+            rows = []
+            for _ in range(n):
+                request = webqris.InvoiceRequest(
+                    merchant_id=merchant_id, static_qris=STATIC_QRIS,
+                    amount=random.randint(10_000, 5_000_000), merchant_order_id=None,
+                    customer_name=None, expires_in=payments.expiry_seconds, redirect_url=None,
+                    idempotency_key=None)
+                row, _ = webqris.create_invoice(conn, request, payments)
+                rows.append((row["invoice_id"], row["total_amount"]))
+            return rows
+
+        while len(made) < count:
+            made += store.write_now(make, min(chunk, count - len(made)))
+    finally:
+        store.close()
+    return made
+
+
+def outbox_backlog(db_path: Path, merchant_id: int) -> int:
+    conn = sqlite3.connect(db_path, timeout=5)
+    try:
+        return conn.execute("SELECT count(*) FROM webhook_deliveries WHERE merchant_id = ?"
+                            " AND state IN ('pending', 'sending')", (merchant_id,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def count_paid(db_path: Path, merchant_id: int) -> int:
+    conn = sqlite3.connect(db_path, timeout=5)
+    try:
+        return conn.execute("SELECT count(*) FROM invoices WHERE merchant_id = ?"
+                            " AND status = 'paid'", (merchant_id,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def add_merchant(db_path: Path, name: str, webhook_url: str | None) -> dict[str, Any]:
+    """As `webqris merchant add` does (and tests/conftest.py's add_merchant)."""
+    webqris = webqris_module()
+
+    store = webqris.Store(str(db_path))
+    store.open()
+    try:
+        issued = webqris.issue_merchant_secrets()
+        merchant_id = store.write_now(webqris.insert_merchant, name, STATIC_QRIS, webhook_url,
+                                      issued)
+    finally:
+        store.close()
+    return {"id": merchant_id, **issued}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> dict[str, Any]:
+    import httpx
+
+    only = set(args.only.split(",")) if args.only else set(SCENARIOS)
+    wrk_opts = {"duration": args.duration, "connections": args.connections,
+                "threads": args.threads, "workdir": workdir}
+    warmup = {**wrk_opts, "duration": args.warmup}
+    python = sys.executable
+    me = str(Path(__file__).resolve())
+    env = child_env()
+    rows: list[Row] = []
+    facts: dict[str, Any] = {}
+
+    # --- 1. the ceiling ------------------------------------------------------------------------
+    bare: Load | None = None
+    if "bare" in only:
+        port = free_port()
+        bare_proc = procs.spawn([python, me, "_bare", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}/", bare_proc)
+            url = f"http://127.0.0.1:{port}"
+            get_script = 'wrk.method = "GET"\n'
+            post_script = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"'
+                           '\nwrk.body = \'{"amount":25000,"merchant_order_id":"ORDER-1"}\'\n')
+            if args.warmup:
+                run_wrk(url + "/", get_script, name="bare-warm", **warmup)
+            log("bare GET")
+            with RssSampler(bare_proc.pid) as bare_rss:
+                bare = run_wrk(url + "/", get_script, name="bare", **wrk_opts)
+                log("bare POST")
+                bare_post = run_wrk(url + "/echo", post_script, name="bare-post", **wrk_opts)
+            facts["bare_rss_mb"] = bare_rss.peak
+        finally:
+            procs.stop(bare_proc)
+        rows.append(Row("bare Starlette GET (ceiling)", bare, 1.0))
+        rows.append(Row("bare Starlette POST JSON", bare_post, bare_post.rps / bare.rps))
+
+    def ratio(load: Load) -> float | None:
+        return load.rps / bare.rps if bare and bare.rps else None
+
+    server_parts = {"startup", "create", "status", "forwarder", "latency", "ws"}
+    if not only & server_parts:
+        return {"rows": rows, "facts": facts}
+
+    # --- 2. the server on a fresh database -----------------------------------------------------
+    db_path = workdir / "webqris.db"
+    receiver_port = free_port()
+    latency_port = free_port()
+    shop = add_merchant(db_path, "Bench Shop", None)  # creates, statuses, WebSockets
+    payer = add_merchant(db_path, "Bench Forwarder Shop",
+                         f"http://127.0.0.1:{receiver_port}/webhook")
+    timed = add_merchant(db_path, "Bench Latency Shop",
+                         f"http://127.0.0.1:{latency_port}/webhook")
+    receiver = procs.spawn([python, me, "_receiver", str(receiver_port)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server_log = workdir / "server.log"
+    with open(server_log, "w") as log_fh:
+        spawned = time.monotonic()
+        server = procs.spawn([python, str(args.server_script), "serve", "--host", "127.0.0.1",
+                              "--port", str(port), "--db", str(db_path)],
+                             env=env, cwd=workdir, stdout=log_fh, stderr=subprocess.STDOUT)
+    wait_healthy(f"{base}/healthz", server)
+    startup = time.monotonic() - spawned
+    facts["startup_s"] = startup
+    wait_healthy(f"http://127.0.0.1:{receiver_port}/", receiver)
+    log(f"webqris serve healthy in {startup:.2f} s (pid {server.pid})")
+    rows.append(Row("webqris serve: spawn -> healthy", None, None, "<= 2 s", startup <= 2.0,
+                    measured=f"{startup:.2f} s"))
+
+    token = shop["api_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    with RssSampler(server.pid) as rss, httpx.Client(base_url=base, timeout=10) as client:
+        rss.label = "idle"
+        rss.sample()
+        facts["rss_idle_mb"] = rss.peaks["idle"]
+
+        # --- 3. create -------------------------------------------------------------------------
+        create: Load | None = None
+        if "create" in only:
+            if args.warmup:
+                run_wrk(f"{base}/api/payments/qris/create", create_script(token, "warm"),
+                        name="create-warm", **warmup)
+            log("create")
+            rss.label = "create"
+            with profiled(args, server.pid, "create", args.duration):
+                create = run_wrk(f"{base}/api/payments/qris/create",
+                                 create_script(token, "run"), name="create", **wrk_opts)
+            r = ratio(create)
+            ok = (r is not None and r >= 0.30) and create.p99_ms <= 25 and create.errors == 0
+            rows.append(Row("invoice create", create, r, ">= 0.30x, p99 <= 25 ms, 0 errors", ok,
+                            create.detail))
+
+        # --- 4. status -------------------------------------------------------------------------
+        if "status" in only:
+            made = client.post("/api/payments/qris/create", headers=auth,
+                               json={"amount": 25000, "merchant_order_id": "STATUS-1"})
+            made.raise_for_status()
+            status_url = f"{base}/api/payments/{made.json()['invoice_id']}/status"
+            status_script = bearer_headers_lua(token)
+            if args.warmup:
+                run_wrk(status_url, status_script, name="status-warm", **warmup)
+            log("status")
+            rss.label = "status"
+            with profiled(args, server.pid, "status", args.duration):
+                status = run_wrk(status_url, status_script, name="status", **wrk_opts)
+            r = ratio(status)
+            rows.append(Row("status check", status, r, ">= 0.6x, 0 errors",
+                            r is not None and r >= 0.6 and status.errors == 0, status.detail))
+
+        # --- 5. forwarder paying invoices ------------------------------------------------------
+        if "forwarder" in only:
+            expected = create.rps if create else 3000.0
+            count = int(min(200_000, max(5_000, expected * args.duration * 1.3)))
+            log(f"pre-creating {count} invoices for the forwarder")
+            started = time.monotonic()
+            invoices = precreate_invoices(db_path, payer["id"], count)
+            facts["precreate"] = f"{count} invoices in {time.monotonic() - started:.1f} s"
+            totals_file = workdir / "totals.txt"
+            totals_file.write_text("".join(f"{rupiah(total)}\n" for _, total in invoices))
+            log("forwarder")
+            rss.label = "forwarder"
+            load_started = time.monotonic()
+            with profiled(args, server.pid, "forwarder", args.duration):
+                fwd = run_wrk(f"{base}/api/webhook/payment",
+                              forwarder_script(payer["callback_secret"], totals_file),
+                              name="forwarder", **wrk_opts)
+            note = fwd.detail
+            if fwd.requests > count:
+                note += f"; list of {count} totals ran out"
+            rows.append(Row("forwarder pays invoice", fwd, ratio(fwd), "0 errors",
+                            fwd.errors == 0, note))
+            # The outbox: every paid invoice queued one webhook; wait for them to be sent.
+            backlog = at_end = outbox_backlog(db_path, payer["id"])
+            load_ended = time.monotonic()
+            log(f"webhook outbox: {backlog} queued at the end of the load; draining")
+            while backlog and time.monotonic() - load_ended < args.drain_timeout:
+                time.sleep(0.25)
+                backlog = outbox_backlog(db_path, payer["id"])
+            drained = time.monotonic()
+            paid = count_paid(db_path, payer["id"])
+            facts["webhook_outbox"] = (
+                f"{paid} webhooks queued by {args.duration:g} s of forwarder load, {at_end}"
+                " still queued when it ended; "
+                + (f"all delivered {drained - load_ended:.1f} s after the load ended"
+                   if backlog == 0 else f"{backlog} still queued after {args.drain_timeout:g} s")
+                + f" ({paid / (drained - load_started):.0f} deliveries/s overall)")
+
+        # --- 6. notification -> webhook latency ------------------------------------------------
+        if "latency" in only:
+            invoices = precreate_invoices(db_path, timed["id"], args.latency_count)
+            totals_json = workdir / "latency.json"
+            totals_json.write_text(json.dumps(invoices))
+            log(f"notification -> webhook latency ({args.latency_count} one at a time)")
+            rss.label = "latency"
+            driver = procs.spawn([python, me, "_latency", base, timed["callback_secret"],
+                                  str(latency_port), str(totals_json), "0.01"],
+                                 env=env, stdout=subprocess.PIPE, text=True)
+            out, _ = driver.communicate(timeout=120)
+            result = json.loads(out.strip().splitlines()[-1])
+            lat = result["webhook_ms"]
+            load = Load(len(lat), 0.0, percentile(lat, 50), percentile(lat, 99),
+                        result["errors"])
+            rows.append(Row("notification -> webhook", load, None, "p99 <= 100 ms",
+                            bool(lat) and load.p99_ms <= 100 and load.errors == 0,
+                            f"{len(lat)} samples; forwarder POST alone p50 "
+                            f"{percentile(result['request_ms'], 50):.1f} ms"))
+
+        # --- 7. 500 idle WebSockets and one event ----------------------------------------------
+        if "ws" in only:
+            log(f"{args.ws_clients} WebSocket clients")
+            rss.label = "ws"
+            ws_url = f"ws://127.0.0.1:{port}/ws/merchant?token={token}"
+            ws = procs.spawn([python, me, "_ws", ws_url, str(args.ws_clients), "10"], env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert ws.stdout is not None and ws.stdin is not None
+            ready = ws.stdout.readline().split()
+            connected = int(ready[1]) if len(ready) > 1 else 0
+            time.sleep(0.5)
+            rss_ws_idle = rss.sample()
+            started = time.monotonic()
+            client.post("/api/payments/qris/create", headers=auth,
+                        json={"amount": 31337, "merchant_order_id": "WS-EVENT"}).raise_for_status()
+            outcome = json.loads(ws.stdout.readline())
+            arrivals = [(at - started) * 1000 for at in outcome["arrivals"]]
+            rss_ws_after = rss.sample()
+            ws.stdin.write("close\n")
+            ws.stdin.flush()
+            procs.stop(ws)
+            got = len(arrivals)
+            last = max(arrivals) if arrivals else float("nan")
+            load = Load(got, 0.0, percentile(arrivals, 50), percentile(arrivals, 99),
+                        connected - got)
+            rows.append(Row(f"{args.ws_clients} idle WebSockets: one event", load, None,
+                            "all within 200 ms",
+                            got == args.ws_clients and connected == args.ws_clients
+                            and last <= 200,
+                            f"{connected} connected, {got} got the new_payment event; times from"
+                            " sending the create request", measured=f"all in {last:.0f} ms"))
+            facts["rss_ws_mb"] = max(rss_ws_idle, rss_ws_after)
+
+        rss.label = "end"
+        rss.sample()
+    facts["rss_peak_mb"] = rss.peak
+    facts["rss_peaks"] = rss.peaks
+    rows.append(Row("server RSS, peak (process + children)", None, None, "<= 120 MB",
+                    rss.peak <= 120, f"idle {facts['rss_idle_mb']:.0f} MB"
+                    + (f"; with {args.ws_clients} WebSockets {facts['rss_ws_mb']:.0f} MB"
+                       if "rss_ws_mb" in facts else "")
+                    + "; peak per phase " + ", ".join(f"{k} {v:.0f}" for k, v in rss.peaks.items()),
+                    measured=f"{rss.peak:.0f} MB"))
+    procs.stop(server)
+    server_output = server_log.read_text(errors="replace")
+    facts["server_log_errors"] = sum(1 for line in server_output.splitlines()
+                                     if " ERROR " in line or line.startswith("Traceback"))
+    return {"rows": rows, "facts": facts}
+
+
+def stack_description() -> str:
+    """What uvicorn's "auto" settings pick in this environment."""
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"Python {sys.version.split()[0]}, uvicorn with {http} + {loop}"
+
+
+def code_version(script: Path) -> str:
+    """The served file and, when it is in this git checkout, its commit."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
+                                str(script)], capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return str(script)
+    if not head or not script.resolve().is_relative_to(ROOT):
+        return str(script)
+    return f"{script.resolve().relative_to(ROOT)} at {head}" + (" (modified)" if dirty else "")
+
+
+def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
+    header = ("scenario", "req/s", "p50 ms", "p99 ms", "errors", "x bare", "measured", "target",
+              "pass")
+    lines = []
+    for row in result["rows"]:
+        load = row.load
+        lines.append((
+            row.scenario,
+            f"{load.rps:,.0f}" if load and load.seconds else "",
+            f"{load.p50_ms:.1f}" if load else "",
+            f"{load.p99_ms:.1f}" if load else "",
+            str(load.errors) if load else "",
+            f"{row.ratio:.2f}" if row.ratio is not None else "",
+            row.measured,
+            row.target,
+            {True: "PASS", False: "FAIL", None: ""}[row.passed],
+        ))
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
+    fmt = "  ".join(f"{{:{'<' if i in (0, 7) else '>'}{w}}}" for i, w in enumerate(widths))
+    print(f"\nWebQRIS benchmark: {args.connections} connections, {args.duration:g} s per load, "
+          f"wrk -t{args.threads}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"Serving {code_version(args.server_script)}")
+    print(f"{stack_description()}; load average {result['facts']['load_before']} before,"
+          f" {result['facts']['load_after']} after (other work on the machine skews figures)")
+    print(fmt.format(*header))
+    print(fmt.format(*("-" * w for w in widths)))
+    for line in lines:
+        print(fmt.format(*line))
+    notes = [(row.scenario, row.note) for row in result["rows"] if row.note]
+    if notes:
+        print()
+        for scenario, note in notes:
+            print(f"  {scenario}: {note}")
+    facts = result["facts"]
+    for key in ("webhook_outbox", "precreate", "server_log_errors", "bare_rss_mb"):
+        if key in facts:
+            value = facts[key]
+            print(f"  {key}: {value:.0f} MB" if key == "bare_rss_mb" else f"  {key}: {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ROLES:
+        ROLES[argv[0]](*argv[1:])
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk load")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of wrk warm-up")
+    parser.add_argument("--ws-clients", type=int, default=500)
+    parser.add_argument("--latency-count", type=int, default=200,
+                        help="notifications timed to their webhook")
+    parser.add_argument("--drain-timeout", type=float, default=60.0,
+                        help="seconds to wait for the webhook outbox to drain")
+    parser.add_argument("--only", default="",
+                        help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument("--server-script", type=Path, default=ROOT / "webqris.py",
+                        help="the webqris.py to serve (e.g. a patched copy)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="sample the server with py-spy during create, status, forwarder")
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    args = parser.parse_args(argv)
+    _WEBQRIS["path"] = args.server_script
+    if args.profile and shutil.which(args.py_spy) is None:
+        print(f"--profile needs py-spy ({args.py_spy} not found; pip install py-spy)",
+              file=sys.stderr)
+        return 2
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    procs = Processes()
+    workdir = Path(tempfile.mkdtemp(prefix="webqris-bench-"))
+    load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    try:
+        result = run_benchmark(args, procs, workdir)
+        result["facts"]["load_before"] = load_before
+        result["facts"]["load_after"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    finally:
+        procs.stop_all()
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print_table(result, args)
+    if args.json:
+        args.json.write_text(json.dumps({
+            "rows": [{**dataclasses.asdict(row), "rps": row.load.rps if row.load else None}
+                     for row in result["rows"]],
+            "facts": result["facts"]}, indent=2, default=str))
+    failed = [row.scenario for row in result["rows"] if row.passed is False]
+    return 1 if failed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
