@@ -804,27 +804,6 @@ def cancel_invoice(conn: sqlite3.Connection, merchant_id: int, invoice_id: str,
     raise ApiError(409, f"Payment cannot be cancelled: it is {effective_status(current, at_ms)}")
 
 
-def list_invoices(conn: sqlite3.Connection, merchant_id: int, *, status: str | None,
-                  limit: int, before_row_id: int | None, at_ms: int) -> list[sqlite3.Row]:
-    clauses = ["merchant_id = ?"]
-    params: list[Any] = [merchant_id]
-    if before_row_id is not None:
-        clauses.append("id < ?")
-        params.append(before_row_id)
-    if status == "pending":
-        clauses.append("status = 'pending' AND expires_at > ?")
-        params.append(at_ms)
-    elif status == "expired":
-        clauses.append("(status = 'expired' OR (status = 'pending' AND expires_at <= ?))")
-        params.append(at_ms)
-    elif status is not None:
-        clauses.append("status = ?")
-        params.append(status)
-    params.append(limit)
-    return conn.execute(f"SELECT * FROM invoices WHERE {' AND '.join(clauses)}"
-                        " ORDER BY id DESC LIMIT ?", params).fetchall()
-
-
 def get_idempotent_response(conn: sqlite3.Connection, merchant_id: int, key: str,
                             since_ms: int) -> sqlite3.Row | None:
     return conn.execute(
@@ -991,7 +970,8 @@ def list_audit(conn: sqlite3.Connection, limit: int, before_id: int | None) -> l
 def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id: int | None,
                     query: str | None, created_from: int | None, created_to: int | None,
                     limit: int, before_row_id: int | None, at_ms: int) -> list[sqlite3.Row]:
-    """The dashboard's payment list: every merchant, filters, search by id, order id, amount."""
+    """Invoices newest first, one page (before a row id): for the dashboard (every merchant,
+    filters, search by id, order id or amount) and for a merchant's own list."""
     clauses = ["i.id < ?"]
     params: list[Any] = [before_row_id or 2**62]
     if merchant_id is not None:
@@ -1852,7 +1832,8 @@ async def list_payments(request: Request) -> Response:
             raise ApiError(400, "before must be an invoice_id of one of your payments")
         before_row_id = anchor["id"]
     at = now_ms()
-    rows = ctx.store.read(list_invoices, merchant["id"], status=status, limit=limit + 1,
+    rows = ctx.store.read(search_invoices, status=status, merchant_id=merchant["id"],
+                          query=None, created_from=None, created_to=None, limit=limit + 1,
                           before_row_id=before_row_id, at_ms=at)
     page = rows[:limit]
     return JSONResponse({
