@@ -1272,21 +1272,7 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
     if code is None:
         raise ApiError(503, "Kode unik habis: semua kode unik untuk nominal ini sedang dipakai."
                             " Coba lagi nanti atau gunakan nominal lain.")
-    total = request.amount + code
-    payload = qris.make_dynamic(request.static_qris, total)
-    fields = {
-        "invoice_id": new_invoice_id(at),
-        "merchant_id": request.merchant_id,
-        "merchant_order_id": request.merchant_order_id,
-        "customer_name": request.customer_name,
-        "amount": request.amount,
-        "unique_code": code,
-        "total_amount": total,
-        "qris_payload": payload,
-        "redirect_url": request.redirect_url,
-        "created_at": at,
-        "expires_at": at + request.expires_in * 1000,
-    }
+    fields = invoice_fields(request, code, at)
     for _ in range(5):
         try:
             row = insert_invoice(conn, fields)
@@ -1301,16 +1287,11 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
     return row, False
 
 
-def _insert_with_random_code(conn: sqlite3.Connection, request: InvoiceRequest,
-                             payments: PaymentsConfig, at: int, low: int,
-                             high: int) -> sqlite3.Row | None:
-    """The common case in one statement: a random code whose total no pending invoice holds
-    (the partial unique index refuses it) and no recently closed invoice held (NOT EXISTS).
-    None when that total is taken: the caller then looks at every taken total."""
-    code = _code_random.randint(low, high)
+def invoice_fields(request: InvoiceRequest, code: int, at_ms: int) -> dict[str, Any]:
+    """The columns of a new invoice with this unique code, its dynamic QRIS included."""
     total = request.amount + code
-    fields = {
-        "invoice_id": new_invoice_id(at),
+    return {
+        "invoice_id": new_invoice_id(at_ms),
         "merchant_id": request.merchant_id,
         "merchant_order_id": request.merchant_order_id,
         "customer_name": request.customer_name,
@@ -1319,16 +1300,25 @@ def _insert_with_random_code(conn: sqlite3.Connection, request: InvoiceRequest,
         "total_amount": total,
         "qris_payload": qris.make_dynamic(request.static_qris, total),
         "redirect_url": request.redirect_url,
-        "created_at": at,
-        "expires_at": at + request.expires_in * 1000,
+        "created_at": at_ms,
+        "expires_at": at_ms + request.expires_in * 1000,
     }
+
+
+def _insert_with_random_code(conn: sqlite3.Connection, request: InvoiceRequest,
+                             payments: PaymentsConfig, at: int, low: int,
+                             high: int) -> sqlite3.Row | None:
+    """The common case in one statement: a random code whose total no pending invoice holds
+    (the partial unique index refuses it) and no recently closed invoice held (NOT EXISTS).
+    None when that total is taken: the caller then looks at every taken total."""
+    fields = invoice_fields(request, _code_random.randint(low, high), at)
     try:
         return conn.execute(
             f"INSERT INTO invoices ({', '.join(fields)}) SELECT {', '.join('?' * len(fields))}"
             " WHERE NOT EXISTS (SELECT 1 FROM invoices WHERE merchant_id = ?"
             " AND status IN ('expired', 'cancelled', 'paid') AND total_amount = ?"
             " AND closed_at > ?) RETURNING *",
-            (*fields.values(), request.merchant_id, total,
+            (*fields.values(), request.merchant_id, fields["total_amount"],
              at - payments.late_grace_seconds * 1000)).fetchone()
     except sqlite3.IntegrityError:
         return None
