@@ -1408,17 +1408,6 @@ class InboundNotification:
         return keys
 
 
-def _field_text(name: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ApiError(400, f"{name} must be a string")
-    text = str(value) if not isinstance(value, str) else value
-    if len(text) > FIELD_LIMITS[name]:
-        raise ApiError(400, f"{name} is too long (max {FIELD_LIMITS[name]} characters)")
-    return text.strip() or None
-
-
 def _is_text(value: Any) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
 
@@ -1429,7 +1418,7 @@ def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
     values: dict[str, str | None] = {}
     for name, aliases in FORWARDER_ALIASES.items():
         raw = next((fields[alias] for alias in aliases if _is_text(fields.get(alias))), None)
-        values[name] = _field_text(name, raw)
+        values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True)
     if values["message"] is None and values["title"] is None:
         raise ApiError(400, "message is required")
     return InboundNotification(
@@ -1678,16 +1667,23 @@ async def _read_form(request: Request, body: bytes, content_type: str) -> dict[s
         raise ApiError(400, "Invalid form body") from None
 
 
-def optional_text(fields: Mapping[str, Any], name: str, max_length: int) -> str | None:
-    value = fields.get(name)
+def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False) -> str | None:
+    """A text field, stripped; None when absent or blank. With `numbers`, a number counts as
+    its text (forwarder apps send ids and timestamps as numbers)."""
     if value is None:
         return None
+    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a string")
     value = value.strip()
     if len(value) > max_length:
         raise ApiError(400, f"{name} is too long (max {max_length} characters)")
     return value or None
+
+
+def optional_text(fields: Mapping[str, Any], name: str, max_length: int) -> str | None:
+    return text_value(name, fields.get(name), max_length)
 
 
 def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) -> int:
@@ -1916,9 +1912,10 @@ async def receive_callback(request: Request) -> Response:
                                      "X-Callback-Key header")
     fields = await read_fields(request, allow_form=False)
     amount = required_integer(fields, "amount", 1, qris.MAX_AMOUNT)
-    sender_name = _field_text("sender_name", fields.get("sender_name"))
+    sender_name = optional_text(fields, "sender_name", FIELD_LIMITS["sender_name"])
     note = InboundNotification(source="callback",
-                               reference=_field_text("reference", fields.get("reference")))
+                               reference=text_value("reference", fields.get("reference"),
+                                                    FIELD_LIMITS["reference"], numbers=True))
     parsed = parsers.Parsed(amount=amount, sender_name=sender_name, parser="callback")
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed, "callback",
                                    ctx.config.payments.late_grace_seconds)
