@@ -737,11 +737,12 @@ def list_merchants(conn: sqlite3.Connection) -> list[sqlite3.Row]:
 
 def get_invoice(conn: sqlite3.Connection, invoice_id: str,
                 merchant_id: int | None = None) -> sqlite3.Row | None:
-    if merchant_id is None:
-        return conn.execute("SELECT * FROM invoices WHERE invoice_id = ?",
-                            (invoice_id,)).fetchone()
-    return conn.execute("SELECT * FROM invoices WHERE invoice_id = ? AND merchant_id = ?",
-                        (invoice_id, merchant_id)).fetchone()
+    """An invoice with its merchant's name; only that merchant's when `merchant_id` is given."""
+    return conn.execute(
+        "SELECT i.*, m.name AS merchant_name FROM invoices i JOIN merchants m"
+        " ON m.id = i.merchant_id WHERE i.invoice_id = ?"
+        " AND i.merchant_id = coalesce(?, i.merchant_id)",
+        (invoice_id, merchant_id)).fetchone()
 
 
 def get_invoice_for_api_token(conn: sqlite3.Connection, invoice_id: str,
@@ -2372,16 +2373,10 @@ async def admin_payments(request: Request) -> Response:
                          "next_before": page[-1]["id"] if len(rows) > limit else None})
 
 
-def find_admin_invoice(conn: sqlite3.Connection, invoice_id: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT i.*, m.name AS merchant_name FROM invoices i JOIN merchants m"
-                        " ON m.id = i.merchant_id WHERE i.invoice_id = ?",
-                        (invoice_id,)).fetchone()
-
-
 async def admin_payment_detail(request: Request) -> Response:
     require_admin(request)
     ctx = ctx_of(request)
-    row = ctx.store.read(find_admin_invoice, request.path_params["invoice_id"])
+    row = ctx.store.read(get_invoice, request.path_params["invoice_id"])
     if row is None:
         raise ApiError(404, "Payment not found")
     deliveries = ctx.store.read(list_deliveries, state=None, merchant_id=None,
@@ -2400,7 +2395,7 @@ async def admin_payment_detail(request: Request) -> Response:
 
 def confirm_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
                              address: str) -> sqlite3.Row:
-    invoice = find_admin_invoice(conn, invoice_id)
+    invoice = get_invoice(conn, invoice_id)
     if invoice is None:
         raise ApiError(404, "Payment not found")
     at = now_ms()
@@ -2415,7 +2410,7 @@ def confirm_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
 
 def cancel_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
                             address: str) -> sqlite3.Row:
-    invoice = find_admin_invoice(conn, invoice_id)
+    invoice = get_invoice(conn, invoice_id)
     if invoice is None:
         raise ApiError(404, "Payment not found")
     row = cancel_invoice(conn, invoice["merchant_id"], invoice_id, now_ms())
@@ -2739,7 +2734,7 @@ def qr_svg(payload: str) -> str:
 
 
 def public_invoice(request: Request) -> sqlite3.Row:
-    row = ctx_of(request).store.read(find_admin_invoice, request.path_params["invoice_id"])
+    row = ctx_of(request).store.read(get_invoice, request.path_params["invoice_id"])
     if row is None:
         raise ApiError(404, "Payment not found")
     return row
