@@ -1698,6 +1698,38 @@ def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) 
     return value
 
 
+def query_int(request: Request, name: str, low: int, high: int,
+              default: int | None = None) -> int | None:
+    """An integer query parameter in [low, high]; `default` when absent. ASCII digits only:
+    "²".isdigit() is true but int() refuses it, and int() refuses 4301+ digits."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    digits = raw.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 18
+            and low <= int(raw) <= high):
+        raise ApiError(400, f"{name} must be an integer between {low} and {high}")
+    return int(raw)
+
+
+def query_choice(request: Request, name: str, choices: Iterable[str]) -> str | None:
+    value = request.query_params.get(name) or None
+    if value is not None and value not in choices:
+        raise ApiError(400, f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
+def page_limit(request: Request) -> int:
+    """The `limit` of a paginated list: 1 to 200, default 50."""
+    return query_int(request, "limit", 1, 200, 50) or 50
+
+
+def next_page(rows: list[sqlite3.Row], limit: int, cursor: str) -> tuple[list[sqlite3.Row], Any]:
+    """Rows were fetched with limit + 1: the page, and the cursor of the next one (or None)."""
+    page = rows[:limit]
+    return page, (page[-1][cursor] if len(rows) > limit else None)
+
+
 # =============================================================================================
 # HTTP API: the merchant's endpoints (the seed's create and status, and extensions)
 # =============================================================================================
@@ -1802,18 +1834,10 @@ LIST_STATUSES = ("pending", "paid", "expired", "cancelled")
 async def list_payments(request: Request) -> Response:
     ctx = ctx_of(request)
     merchant = authenticate_merchant(request)
-    params = request.query_params
-    status = params.get("status") or None
-    if status is not None and status not in LIST_STATUSES:
-        raise ApiError(400, f"status must be one of {', '.join(LIST_STATUSES)}")
-    raw_limit = params.get("limit", "50")
-    # isascii: "²".isdigit() is true but int() refuses it; len: int() refuses 4301+ digits
-    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 9
-            and 1 <= int(raw_limit) <= 200):
-        raise ApiError(400, "limit must be an integer between 1 and 200")
-    limit = int(raw_limit)
+    status = query_choice(request, "status", LIST_STATUSES)
+    limit = page_limit(request)
     before_row_id = None
-    if before := params.get("before"):
+    if before := request.query_params.get("before"):
         anchor = ctx.store.read(get_invoice, before, merchant["id"])
         if anchor is None:
             raise ApiError(400, "before must be an invoice_id of one of your payments")
@@ -1822,13 +1846,13 @@ async def list_payments(request: Request) -> Response:
     rows = ctx.store.read(search_invoices, status=status, merchant_id=merchant["id"],
                           query=None, created_from=None, created_to=None, limit=limit + 1,
                           before_row_id=before_row_id, at_ms=at)
-    page = rows[:limit]
+    page, next_before = next_page(rows, limit, "invoice_id")
     return JSONResponse({
         "success": True,
         "data": [invoice_status_data(row, at) | {"customer_name": row["customer_name"],
                                                  "created_at": format_time(row["created_at"])}
                  for row in page],
-        "next_before": page[-1]["invoice_id"] if len(rows) > limit else None,
+        "next_before": next_before,
     })
 
 
@@ -2278,27 +2302,6 @@ async def admin_session(request: Request) -> Response:
                          "demo": ctx_of(request).demo})
 
 
-def query_int(request: Request, name: str, low: int, high: int,
-              default: int | None = None) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, f"{name} must be between {low} and {high}")
-    return value
-
-
-def query_choice(request: Request, name: str, choices: Iterable[str]) -> str | None:
-    value = request.query_params.get(name) or None
-    if value is not None and value not in choices:
-        raise ApiError(400, f"{name} must be one of {', '.join(choices)}")
-    return value
-
-
 def admin_invoice(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
     return invoice_status_data(row, at_ms) | {
         "merchant_id": row["merchant_id"], "merchant_name": row["merchant_name"],
@@ -2357,8 +2360,7 @@ async def admin_overview(request: Request) -> Response:
 async def admin_payments(request: Request) -> Response:
     require_admin(request)
     ctx = ctx_of(request)
-    limit = query_int(request, "limit", 1, 200, 50)
-    assert limit is not None
+    limit = page_limit(request)
     before = query_int(request, "before", 1, 2**62)
     query = request.query_params.get("q", "").strip()[:100] or None
     at = now_ms()
@@ -2368,9 +2370,9 @@ async def admin_payments(request: Request) -> Response:
         created_from=query_int(request, "from", 0, 2**53),
         created_to=query_int(request, "to", 0, 2**53), limit=limit + 1, before_row_id=before,
         at_ms=at)
-    page = rows[:limit]
+    page, next_before = next_page(rows, limit, "id")
     return JSONResponse({"success": True, "data": [admin_invoice(row, at) for row in page],
-                         "next_before": page[-1]["id"] if len(rows) > limit else None})
+                         "next_before": next_before})
 
 
 async def admin_payment_detail(request: Request) -> Response:
@@ -2447,17 +2449,16 @@ async def admin_cancel_payment(request: Request) -> Response:
 
 async def admin_notifications(request: Request) -> Response:
     require_admin(request)
-    limit = query_int(request, "limit", 1, 200, 50)
-    assert limit is not None
+    limit = page_limit(request)
     rows = ctx_of(request).store.read(
         list_notifications,
         outcome=query_choice(request, "outcome", ("matched", "duplicate", "unparsed",
                                                   "unmatched", "test", "needs_attention")),
         merchant_id=query_int(request, "merchant_id", 1, 2**62), limit=limit + 1,
         before_id=query_int(request, "before", 1, 2**62))
-    page = rows[:limit]
+    page, next_before = next_page(rows, limit, "id")
     return JSONResponse({"success": True, "data": [admin_notification(r) for r in page],
-                         "next_before": page[-1]["id"] if len(rows) > limit else None})
+                         "next_before": next_before})
 
 
 async def admin_attach_notification(request: Request) -> Response:
@@ -2631,16 +2632,15 @@ async def admin_qris_preview(request: Request) -> Response:
 
 async def admin_deliveries(request: Request) -> Response:
     require_admin(request)
-    limit = query_int(request, "limit", 1, 200, 50)
-    assert limit is not None
+    limit = page_limit(request)
     rows = ctx_of(request).store.read(
         list_deliveries, state=query_choice(request, "state", ("pending", "sending",
                                                                "delivered", "failed")),
         merchant_id=query_int(request, "merchant_id", 1, 2**62), invoice_row_id=None,
         limit=limit + 1, before_id=query_int(request, "before", 1, 2**62))
-    page = rows[:limit]
+    page, next_before = next_page(rows, limit, "id")
     return JSONResponse({"success": True, "data": [admin_delivery(r) for r in page],
-                         "next_before": page[-1]["id"] if len(rows) > limit else None})
+                         "next_before": next_before})
 
 
 async def admin_delivery_attempts(request: Request) -> Response:
@@ -2668,8 +2668,7 @@ async def admin_redeliver(request: Request) -> Response:
 
 async def admin_audit_log(request: Request) -> Response:
     require_admin(request)
-    limit = query_int(request, "limit", 1, 200, 50)
-    assert limit is not None
+    limit = page_limit(request)
     rows = ctx_of(request).store.read(list_audit, limit, query_int(request, "before", 1, 2**62))
     return JSONResponse({"success": True, "data": [
         {"id": r["id"], "at": format_time(r["at"]), "action": r["action"], "target": r["target"],
