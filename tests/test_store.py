@@ -52,10 +52,13 @@ def test_one_failing_write_does_not_undo_its_batch(db_path: Path) -> None:
         raise ValueError("boom")
 
     async def main() -> list[object]:
-        store.start(asyncio.get_running_loop())
-        return await asyncio.gather(
-            *(store.write(webqris.put_setting, f"k{i}", str(i)) for i in range(20)),
-            store.write(fail), return_exceptions=True)
+        store.start()
+        try:
+            return await asyncio.gather(
+                *(store.write(webqris.put_setting, f"k{i}", str(i)) for i in range(20)),
+                store.write(fail), return_exceptions=True)
+        finally:
+            await store.stop()
 
     try:
         results = asyncio.run(main())
@@ -65,6 +68,59 @@ def test_one_failing_write_does_not_undo_its_batch(db_path: Path) -> None:
         assert [store.read(webqris.get_setting, f"k{i}") for i in range(20)] == \
             [str(i) for i in range(20)]
     finally:
+        store.close()
+
+
+def test_a_write_waits_for_another_process_lock_without_blocking_the_loop(
+        db_path: Path) -> None:
+    store = webqris.Store(str(db_path), busy_timeout_ms=5000)
+    store.open()
+    other = sqlite3.connect(str(db_path), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # as `webqris merchant add` does while the server runs
+
+    async def main() -> None:
+        store.start()
+        try:
+            write = asyncio.create_task(store.write(webqris.put_setting, "k", "v"))
+            for _ in range(10):  # the loop keeps serving while the write waits for the lock
+                started = time.perf_counter()
+                await asyncio.sleep(0.01)
+                assert time.perf_counter() - started < 0.5
+            assert not write.done()
+            other.execute("COMMIT")
+            await asyncio.wait_for(write, 5)
+        finally:
+            await store.stop()
+
+    try:
+        asyncio.run(main())
+        assert store.read(webqris.get_setting, "k") == "v"
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_lock_held_past_the_busy_timeout_is_a_clear_unavailable(db_path: Path) -> None:
+    store = webqris.Store(str(db_path), busy_timeout_ms=100)
+    store.open()
+    other = sqlite3.connect(str(db_path), isolation_level=None)
+
+    async def main() -> None:
+        store.start()
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(webqris.StoreUnavailable, match="locked"):
+                await store.write(webqris.put_setting, "k", "lost")
+            other.execute("ROLLBACK")
+            await store.write(webqris.put_setting, "k", "kept")  # and it recovers by itself
+        finally:
+            await store.stop()
+
+    try:
+        asyncio.run(main())
+        assert store.read(webqris.get_setting, "k") == "kept"
+    finally:
+        other.close()
         store.close()
 
 
