@@ -1278,6 +1278,13 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
             row = get_invoice(conn, previous["response"], request.merchant_id)
             if row is not None:
                 return row, True
+    low, high = payments.unique_code_min, payments.unique_code_max
+    # The common case first, in one statement. The index of pending order ids refuses it when
+    # this order already has a pending invoice; that one is looked up below.
+    row = _insert_with_random_code(conn, request, payments, at, low, high)
+    if row is not None:
+        _remember_idempotent(conn, request, row["invoice_id"])
+        return row, False
     if request.merchant_order_id is not None:
         existing = conn.execute(
             "SELECT * FROM invoices WHERE merchant_id = ? AND merchant_order_id = ?"
@@ -1292,11 +1299,6 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
                                invoice_id=existing["invoice_id"])
             _remember_idempotent(conn, request, existing["invoice_id"])
             return existing, True
-    low, high = payments.unique_code_min, payments.unique_code_max
-    row = _insert_with_random_code(conn, request, payments, at, low, high)
-    if row is not None:
-        _remember_idempotent(conn, request, row["invoice_id"])
-        return row, False
     taken = taken_totals(conn, request.merchant_id, request.amount + low, request.amount + high,
                          at - payments.late_grace_seconds * 1000)
     code = choose_unique_code(taken, request.amount, low, high)
@@ -1341,7 +1343,7 @@ def _insert_with_random_code(conn: sqlite3.Connection, request: InvoiceRequest,
                              high: int) -> sqlite3.Row | None:
     """The common case in one statement: a random code whose total no pending invoice holds
     (the partial unique index refuses it) and no recently closed invoice held (NOT EXISTS).
-    None when that total is taken: the caller then looks at every taken total."""
+    None when that total, or the order id, is taken: the caller then looks closer."""
     fields = invoice_fields(request, _code_random.randint(low, high), at)
     try:
         return conn.execute(

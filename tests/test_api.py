@@ -194,6 +194,19 @@ def test_merchant_order_id_of_a_cancelled_invoice_can_be_reused(client: TestClie
     assert second["invoice_id"] != first["invoice_id"]
 
 
+def test_merchant_order_id_of_an_overdue_invoice_gets_a_new_one(app_factory,
+                                                                merchant: Merchant) -> None:
+    # The sweep has not run yet, so the overdue invoice still reads pending in the database.
+    client = app_factory(payments={"sweep_seconds": 3600})
+    first = create(client, merchant, amount=25000, merchant_order_id="ORDER-O", expires_in=1)
+    time.sleep(1.05)
+    second = create(client, merchant, amount=25000, merchant_order_id="ORDER-O")
+    assert second["invoice_id"] != first["invoice_id"]
+    assert second["total_amount"] != first["total_amount"]
+    status = client.get(f"/api/payments/{first['invoice_id']}/status", headers=merchant.auth)
+    assert status.json()["data"]["status"] == "expired"
+
+
 def test_idempotency_key_replays_first_response(client: TestClient, merchant: Merchant) -> None:
     headers = {**merchant.auth, "Idempotency-Key": "key-1"}
     first = client.post("/api/payments/qris/create", json={"amount": 7000}, headers=headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -255,6 +256,9 @@ def test_hot_paths_search_indexes_instead_of_scanning(db_path: Path,
         idempotency_key="key-1")
     conn.execute("BEGIN IMMEDIATE")
     row, _ = webqris.create_invoice(conn, request, config.payments)
+    # The same order again: the one-statement insert is refused and the order is looked up.
+    webqris.create_invoice(conn, dataclasses.replace(request, idempotency_key=None),
+                           config.payments)
     # Force the careful path too: every code but one taken.
     webqris.taken_totals(conn, merchant.id, 25001, 25999, 0)
     webqris.find_payable_invoices(conn, merchant.id, row["total_amount"], 0)
