@@ -6,7 +6,8 @@ the same run with a bare Starlette JSON endpoint on the same stack (the ceiling)
 It measures, in this order:
 
 1. the ceiling: a bare Starlette app (one JSON route) under uvicorn with the settings
-   `webqris serve` uses, loaded with wrk (GET, and POST with a small JSON body);
+   `webqris serve` uses, loaded with wrk (GET, and POST with a small JSON body), and the
+   floor under create: the same POST doing one INSERT through webqris's Store (group commit);
 2. `webqris serve` on a fresh database in a temp folder: time from spawn to a healthy /healthz;
 3. invoice create (POST /api/payments/qris/create, a random amount per request);
 4. status check (GET /api/payments/{id}/status of one invoice);
@@ -391,11 +392,27 @@ def uvicorn_settings() -> dict[str, Any]:
             "forwarded_allow_ips": server.forwarded_allow_ips}
 
 
-def role_bare(port: str) -> None:
+def role_bare(port: str, db_path: str) -> None:
+    """The ceiling, and the floor under create: one INSERT per request through the store's
+    group commit (synchronous=FULL), the measured ceiling's "group commit" row."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
+
+    store = webqris_module().Store(db_path)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any):  # type: ignore[no-untyped-def]
+        store.open()
+        store.write_now(lambda conn: conn.execute(
+            "CREATE TABLE IF NOT EXISTS bare (id INTEGER PRIMARY KEY, amount INTEGER)"))
+        store.start()
+        try:
+            yield
+        finally:
+            await store.stop()
+            store.close()
 
     async def hello(request: Any) -> JSONResponse:
         return JSONResponse({"success": True})
@@ -404,8 +421,15 @@ def role_bare(port: str) -> None:
         body = json.loads(await request.body())
         return JSONResponse({"success": True, "amount": body.get("amount")})
 
+    async def insert(request: Any) -> JSONResponse:
+        body = json.loads(await request.body())
+        row_id = await store.write(lambda conn: conn.execute(
+            "INSERT INTO bare (amount) VALUES (?)", (body.get("amount"),)).lastrowid)
+        return JSONResponse({"success": True, "id": row_id})
+
     app = Starlette(routes=[Route("/", hello, methods=["GET"]),
-                            Route("/echo", echo, methods=["POST"])])
+                            Route("/echo", echo, methods=["POST"]),
+                            Route("/insert", insert, methods=["POST"])], lifespan=lifespan)
     uvicorn.run(app, host="127.0.0.1", port=int(port), **uvicorn_settings())
 
 
@@ -656,7 +680,8 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
     bare: Load | None = None
     if "bare" in only:
         port = free_port()
-        bare_proc = procs.spawn([python, me, "_bare", str(port)], env=env,
+        bare_proc = procs.spawn([python, me, "_bare", str(port), str(workdir / "bare.db")],
+                                env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_healthy(f"http://127.0.0.1:{port}/", bare_proc)
@@ -671,11 +696,16 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                 bare = run_wrk(url + "/", get_script, name="bare", **wrk_opts)
                 log("bare POST")
                 bare_post = run_wrk(url + "/echo", post_script, name="bare-post", **wrk_opts)
+                log("bare INSERT")
+                bare_insert = run_wrk(url + "/insert", post_script, name="bare-insert",
+                                      **wrk_opts)
             facts["bare_rss_mb"] = bare_rss.peak
         finally:
             procs.stop(bare_proc)
         rows.append(Row("bare Starlette GET (ceiling)", bare, 1.0))
         rows.append(Row("bare Starlette POST JSON", bare_post, bare_post.rps / bare.rps))
+        rows.append(Row("bare INSERT, group commit (FULL)", bare_insert,
+                        bare_insert.rps / bare.rps))
 
     def ratio(load: Load) -> float | None:
         return load.rps / bare.rps if bare and bare.rps else None
