@@ -3307,6 +3307,7 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(config)
     try:
+        _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
         if store.read(get_setting, "admin_password") is None:
             password = secrets.token_urlsafe(12)
             store.write_now(put_setting, "admin_password", hash_password(password))
@@ -3322,6 +3323,30 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
     uvicorn.run(app, host=config.server.host, port=config.server.port, log_level="info",
                 access_log=config.server.access_log, proxy_headers=config.server.proxy_headers,
                 forwarded_allow_ips=config.server.forwarded_allow_ips)
+
+
+def hold_serve_lock(db_path: str) -> Any:
+    """One `webqris serve` per database file. A second one would hand the first one's webhook
+    deliveries in flight out again at its start (a duplicate delivery), and its dashboards and
+    merchant sockets would miss the first one's events. The lock is an flock on a file beside
+    the database, so the kernel releases it when the process ends, however it ends."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: nothing to hold the lock with
+        return None
+    lock_path = f"{db_path}.lock"
+    try:
+        handle = open(lock_path, "a")
+    except OSError as exc:
+        raise click.ClickException(f"cannot create the lock file {lock_path}: {exc}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise click.ClickException(
+            f"another `webqris serve` is already running on database {db_path}"
+            f" (it holds {lock_path}); stop it first, or give this one its own --db") from None
+    return handle
 
 
 class RedactSecrets(logging.Filter):

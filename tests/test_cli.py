@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, STATIC_QRIS, add_merchant
+from conftest import ROOT, STATIC_QRIS, add_merchant, free_port
 
 import webqris
 from parsers import qris
@@ -52,6 +52,23 @@ def test_demo_prints_working_credentials_and_curl(tmp_path: Path, server_factory
                           headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert qris.decode(response.json()["qris_payload"]).merchant_name == "TOKO DEMO WEBQRIS"
+
+
+def test_a_second_serve_on_the_same_database_refuses_to_start(tmp_path: Path,
+                                                              server_factory) -> None:
+    first = server_factory(tmp_path / "webqris.db", "--demo")
+    token = re.search(r"API token:\s+(\S+)", first.log_path.read_text()).group(1)
+    second = run("serve", "--demo", "--host", "127.0.0.1", "--port", str(free_port()),
+                 "--db", str(tmp_path / "webqris.db"), cwd=tmp_path)
+    assert second.returncode == 1
+    assert "another `webqris serve` is already running on database" in second.stderr
+    assert "Traceback" not in second.stderr
+    # It changed nothing: the running demo's token was not replaced by new secrets.
+    created = httpx.post(f"{first.base_url}/api/payments/qris/create", json={"amount": 5000},
+                         headers={"Authorization": f"Bearer {token}"})
+    assert created.status_code == 200
+    first.stop(kill=True)  # the kernel drops a killed process's lock
+    assert server_factory(tmp_path / "webqris.db").process.poll() is None
 
 
 def test_merchant_add_list_rotate(tmp_path: Path, server_factory) -> None:
