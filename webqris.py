@@ -1921,6 +1921,20 @@ def announce_paid(ctx: Context, invoice: Mapping[str, Any], merchant_name: str) 
     ctx.webhook_wakeup.set()
 
 
+def announce_needs_attention(ctx: Context, merchant: Mapping[str, Any],
+                             result: NotificationOutcome, amount: int | None,
+                             app: str | None) -> None:
+    """Money that arrived but paid nothing is the owner's to place: tell the dashboards now,
+    not at their next poll. Only them: the text may be anything the phone showed."""
+    ctx.hub.publish("notification_needs_attention", {
+        "notification_id": result.notification_id,
+        "outcome": result.outcome,
+        "parsed_amount": amount,
+        "app": app,
+        "merchant_name": merchant["name"],
+    }, merchant["id"], admins_only=True)
+
+
 def authenticate_callback(request: Request, secret: str | None, header: str) -> sqlite3.Row:
     if not secret:
         raise ApiError(401, f"Unauthorized: missing {header} with the Callback Secret")
@@ -1951,10 +1965,12 @@ async def receive_forwarded_notification(request: Request) -> Response:
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "notif_id": note.notif_id})
     if result.outcome == "unparsed":
+        announce_needs_attention(ctx, merchant, result, None, note.app)
         return error_response(422, "Tidak dapat mendeteksi nominal dari notifikasi",
                               raw_message=note.message)
     assert parsed is not None
     if result.invoice is None:
+        announce_needs_attention(ctx, merchant, result, parsed.amount, note.app)
         return error_response(404, "No matching pending payment", parsed_amount=parsed.amount,
                               merchant=merchant["name"])
     announce_paid(ctx, result.invoice, merchant["name"])
@@ -1980,6 +1996,7 @@ async def receive_callback(request: Request) -> Response:
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "reference": note.reference})
     if result.invoice is None:
+        announce_needs_attention(ctx, merchant, result, amount, "callback")
         return error_response(404, "No matching pending payment", parsed_amount=amount,
                               merchant=merchant["name"])
     announce_paid(ctx, result.invoice, merchant["name"])
@@ -2858,11 +2875,14 @@ class Hub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
-    def publish(self, event: str, data: Any, merchant_id: int | None) -> None:
+    def publish(self, event: str, data: Any, merchant_id: int | None, *,
+                admins_only: bool = False) -> None:
+        """To the dashboards, and to the merchant's own sockets unless `admins_only`."""
         message = json.dumps({"event": event, "data": data, "ts": now_ms()}, ensure_ascii=False,
                              separators=(",", ":"))
         for subscriber in list(self._subscribers):
-            if subscriber.merchant_id is not None and subscriber.merchant_id != merchant_id:
+            if subscriber.merchant_id is not None and (
+                    admins_only or subscriber.merchant_id != merchant_id):
                 continue
             if not self.offer(subscriber, message):
                 log.warning("dropping a realtime client that stopped reading")

@@ -41,6 +41,8 @@
       feed_webhook: "Webhook terkirim", feed_cancelled: "Dibatalkan {total}", feed_pending: "Menunggu {total}",
       feed_expired_one: "Kedaluwarsa {total}", from_sender: "dari {name}",
       toast_paid: "Pembayaran masuk: {total} · {merchant}",
+      feed_attention: "Uang masuk {total} tanpa tagihan", feed_attention_unparsed: "Notifikasi tanpa nominal",
+      toast_attention: "Uang masuk {total} tidak cocok dengan tagihan mana pun · {merchant}. Lihat Notifikasi.",
       // payments
       pay_title: "Pembayaran", search: "Cari", search_ph: "No. tagihan, order id, atau nominal",
       status: "Status", merchant: "Merchant", filters: "Filter", date_from: "Dari tanggal", date_to: "Sampai tanggal",
@@ -142,6 +144,8 @@
       feed_webhook: "Webhook delivered", feed_cancelled: "Cancelled {total}", feed_pending: "Pending {total}",
       feed_expired_one: "Expired {total}", from_sender: "from {name}",
       toast_paid: "Payment received: {total} · {merchant}",
+      feed_attention: "Money in {total}, no bill", feed_attention_unparsed: "Notification without an amount",
+      toast_attention: "{total} came in but matches no bill · {merchant}. See Notifications.",
       pay_title: "Payments", search: "Search", search_ph: "Bill id, order id or amount",
       status: "Status", merchant: "Merchant", filters: "Filters", date_from: "From date", date_to: "To date",
       col_invoice: "Bill", col_total: "Total", col_created: "Created", col_paid: "Payment",
@@ -666,7 +670,13 @@
     if (event.event === "payment_paid" && event.data) {
       toast(t("toast_paid", { total: WQ.rupiah(event.data.total_amount), merchant: event.data.merchant_name || "" }), "ok");
     }
-    if (event.event === "payment_paid") refreshAttentionSoon();
+    if (event.event === "notification_needs_attention" && event.data) {
+      var d = event.data;
+      toast(d.parsed_amount != null
+        ? t("toast_attention", { total: WQ.rupiah(d.parsed_amount), merchant: d.merchant_name || "" })
+        : t("feed_attention_unparsed") + " · " + (d.merchant_name || ""), "warn");
+    }
+    if (event.event === "payment_paid" || event.event === "notification_needs_attention") refreshAttentionSoon();
     if (S.view && S.view.onEvent) S.view.onEvent(event);
   }
 
@@ -686,6 +696,7 @@
     if (event.event === "payment_paid") return { kind: "paid", at: at, invoice: d.invoice_id, total: d.total_amount, merchant: d.merchant_name, sender: d.sender_name, method: d.payment_method };
     if (event.event === "payments_expired") return { kind: "expired", at: at, count: d.count, invoices: d.invoice_ids };
     if (event.event === "webhook_delivered") return { kind: "webhook", at: at, invoice: d.invoice_id, event: d.event, status: d.status_code };
+    if (event.event === "notification_needs_attention") return { kind: "attention", at: at, total: d.parsed_amount, merchant: d.merchant_name };
     return null;
   }
 
@@ -703,6 +714,7 @@
     else if (item.kind === "paid") text = t("feed_paid", { total: WQ.rupiah(item.total) });
     else if (item.kind === "expired") text = t("feed_expired", { count: item.count });
     else if (item.kind === "webhook") text = t("feed_webhook") + (item.event ? " · " + item.event : "");
+    else if (item.kind === "attention") text = item.total != null ? t("feed_attention", { total: WQ.rupiah(item.total) }) : t("feed_attention_unparsed");
     else if (item.kind === "pending") text = t("feed_pending", { total: WQ.rupiah(item.total) });
     else if (item.kind === "cancelled") text = t("feed_cancelled", { total: WQ.rupiah(item.total) });
     else text = t("feed_expired_one", { total: WQ.rupiah(item.total) });
@@ -715,6 +727,7 @@
     var content = [el("span", { class: "feed-dot feed-" + item.kind, "aria-hidden": "true" }), body,
       el("time", { class: "feed-time", datetime: new Date(item.at).toISOString(), text: WQ.timeOnly(item.at) })];
     if (item.invoice) return el("li", null, el("a", { class: "feed-item", href: "#/payments/" + encodeURIComponent(item.invoice) }, content));
+    if (item.kind === "attention") return el("li", null, el("a", { class: "feed-item", href: "#/notifications" }, content));
     return el("li", null, el("div", { class: "feed-item" }, content));
   }
 

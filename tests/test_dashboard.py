@@ -269,6 +269,24 @@ def test_attach_unmatched_notification_pays_the_invoice(pages: Pages, server: Se
     assert status["status"] == "paid"
 
 
+def test_money_that_matches_no_bill_shows_up_at_once(pages: Pages, server: Server,
+                                                    shop: Merchant) -> None:
+    page = pages.open()
+    login(page, server)
+    mark_page(page)
+    expect(page.locator("[data-testid=attention-count]")).to_have_count(0)
+    assert notify(server, shop, 77777).status_code == 404  # no bill has that total
+    # Sooner than the 30-second poll: the event brings it.
+    expect(page.locator("[data-testid=attention-count]")).to_have_text("1", timeout=5000)
+    expect(page.locator(".toast-warn")).to_contain_text("Rp77.777")
+    item = page.locator("#feed a[href='#/notifications']")
+    expect(item).to_contain_text("Uang masuk Rp77.777 tanpa tagihan")
+    item.click()
+    expect(page.locator("#view h1")).to_have_text("Kotak masuk notifikasi")
+    expect(page.locator("li.notif.needs-attention")).to_contain_text("Rp77.777")
+    assert_not_reloaded(page)
+
+
 def test_create_merchant_validates_the_static_qris(pages: Pages, server: Server) -> None:
     broken = STATIC_QRIS[:-4] + ("0000" if not STATIC_QRIS.endswith("0000") else "1111")
     with pytest.raises(qris.QrisError) as refused:

@@ -173,6 +173,42 @@ def test_dashboard_socket_needs_session_and_same_origin(server, merchant: Mercha
     asyncio.run(main())
 
 
+def test_money_that_paid_nothing_reaches_the_dashboards_only(server, merchant: Merchant) -> None:
+    cookie = admin_cookie(server)
+    forwarder = {"Authorization": f"Bearer {merchant.callback_secret}"}
+
+    async def main() -> None:
+        async with connect(ws_url(server, "/ws"), additional_headers={"Cookie": cookie},
+                           origin=server.base_url) as dashboard, \
+                connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}")) as shop, \
+                httpx.AsyncClient(base_url=server.base_url) as http:
+            unmatched = await http.post("/api/webhook/payment", headers=forwarder, json={
+                "app": "id.dana", "message": "Kamu berhasil menerima Rp77.777 dari SITI"})
+            assert unmatched.status_code == 404
+            event = await next_event(dashboard, "notification_needs_attention")
+            assert event["data"]["outcome"] == "unmatched"
+            assert event["data"]["parsed_amount"] == 77777
+            assert event["data"]["merchant_name"] == merchant.name
+            assert "message" not in event["data"]
+            unparsed = await http.post("/api/webhook/payment", headers=forwarder, json={
+                "app": "id.dana", "message": "Promo cashback hari ini!"})
+            assert unparsed.status_code == 422
+            event = await next_event(dashboard, "notification_needs_attention")
+            assert event["data"]["outcome"] == "unparsed"
+            assert event["data"]["parsed_amount"] is None
+            lone = await http.post("/api/callback/notify", json={"amount": 12345},
+                                   headers={"X-Callback-Key": merchant.callback_secret})
+            assert lone.status_code == 404
+            event = await next_event(dashboard, "notification_needs_attention")
+            assert (event["data"]["app"], event["data"]["parsed_amount"]) == ("callback", 12345)
+            listed = (await http.get("/admin/api/notifications?outcome=needs_attention",
+                                     headers={"Cookie": cookie})).json()["data"]
+            assert len(listed) == 3
+            assert await silent(shop)  # the shop's own socket carries the seed's events only
+
+    asyncio.run(main())
+
+
 def _stuck_client(server, token: str) -> socket.socket:
     """A WebSocket client that completes the handshake and then never reads."""
     host, port = server.base_url.removeprefix("http://").split(":")
