@@ -2308,6 +2308,22 @@ def require_admin(request: Request) -> sqlite3.Row:
     return session
 
 
+def set_admin_password(conn: sqlite3.Connection, password_hash: str, address: str) -> None:
+    put_setting(conn, "admin_password", password_hash)
+    audit(conn, "admin.set_password", "admin", None, None, address)
+
+
+def start_admin_session(conn: sqlite3.Connection, token: str, csrf_token: str,
+                        lifetime_ms: int, address: str) -> None:
+    insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms)
+    audit(conn, "admin.login", "admin", None, None, address)
+
+
+def end_admin_session(conn: sqlite3.Connection, token: str, address: str) -> None:
+    delete_admin_session(conn, token)
+    audit(conn, "admin.logout", "admin", None, None, address)
+
+
 async def admin_login(request: Request) -> Response:
     ctx = ctx_of(request)
     address = client_address(request)
@@ -2329,7 +2345,7 @@ async def admin_login(request: Request) -> Response:
     ctx.login_throttle.succeeded(address)
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     lifetime = ctx.config.admin.session_seconds
-    await ctx.store.write(insert_admin_session, token, csrf_token, now_ms(), lifetime * 1000)
+    await ctx.store.write(start_admin_session, token, csrf_token, lifetime * 1000, address)
     response = JSONResponse({"success": True, "csrf_token": csrf_token})
     response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True,
                         samesite="strict", secure=request.url.scheme == "https", path="/")
@@ -2338,7 +2354,8 @@ async def admin_login(request: Request) -> Response:
 
 async def admin_logout(request: Request) -> Response:
     require_admin(request)
-    await ctx_of(request).store.write(delete_admin_session, request.cookies[SESSION_COOKIE])
+    await ctx_of(request).store.write(end_admin_session, request.cookies[SESSION_COOKIE],
+                                      client_address(request))
     response = JSONResponse({"success": True})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -2718,12 +2735,14 @@ async def admin_redeliver(request: Request) -> Response:
 async def admin_audit_log(request: Request) -> Response:
     require_admin(request)
     limit = page_limit(request)
-    rows = ctx_of(request).store.read(list_audit, limit, query_int(request, "before", 1, 2**62))
+    rows = ctx_of(request).store.read(list_audit, limit + 1,
+                                      query_int(request, "before", 1, 2**62))
+    page, next_before = next_page(rows, limit, "id")
     return JSONResponse({"success": True, "data": [
         {"id": r["id"], "at": format_time(r["at"]), "action": r["action"], "target": r["target"],
          "before": json.loads(r["before"]) if r["before"] else None,
          "after": json.loads(r["after"]) if r["after"] else None, "address": r["address"]}
-        for r in rows]})
+        for r in page], "next_before": next_before})
 
 
 async def admin_socket(websocket: WebSocket) -> None:
@@ -3518,7 +3537,7 @@ def admin_set_password(db_path: str | None, config_path: str | None) -> None:
         raise click.ClickException("the password must be at least 8 characters")
     store = open_store(config)
     try:
-        store.write_now(put_setting, "admin_password", hash_password(password))
+        store.write_now(set_admin_password, hash_password(password), "cli")
     finally:
         store.close()
     click.echo("Admin password updated.")

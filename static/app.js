@@ -16,7 +16,7 @@
       password: "Kata sandi admin", login: "Masuk", logging_in: "Memeriksa…", logout: "Keluar",
       wrong_password: "Kata sandi salah. Coba lagi.", password_required: "Isi kata sandi dulu.",
       live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…",
-      nav_overview: "Ringkasan", nav_payments: "Pembayaran", nav_notifications: "Notifikasi",
+      nav_overview: "Ringkasan", nav_payments: "Pembayaran", nav_notifications: "Notifikasi", nav_audit: "Log audit",
       nav_merchants: "Merchant", nav_webhooks: "Webhook",
       // statuses
       st_pending: "Menunggu", st_paid: "Dibayar", st_expired: "Kedaluwarsa", st_cancelled: "Dibatalkan",
@@ -43,6 +43,14 @@
       toast_paid: "Pembayaran masuk: {total} · {merchant}",
       feed_attention: "Uang masuk {total} tanpa tagihan", feed_attention_unparsed: "Notifikasi tanpa nominal",
       toast_attention: "Uang masuk {total} tidak cocok dengan tagihan mana pun · {merchant}. Lihat Notifikasi.",
+      // audit log
+      au_title: "Log audit", au_intro: "Setiap tindakan tangan di dasbor dan di baris perintah: siapa masuk, pembayaran yang dikonfirmasi atau dibatalkan, notifikasi yang dilampirkan, perubahan merchant, kunci yang diganti, webhook yang dikirim ulang.",
+      no_audit: "Belum ada tindakan yang tercatat.", from_address: "dari {address}",
+      "a_admin.login": "Masuk ke dasbor", "a_admin.logout": "Keluar dari dasbor", "a_admin.set_password": "Kata sandi admin diganti",
+      "a_payment.confirm": "Pembayaran dikonfirmasi manual", "a_payment.cancel": "Pembayaran dibatalkan",
+      "a_notification.attach": "Notifikasi dilampirkan ke tagihan", "a_merchant.create": "Merchant dibuat",
+      "a_merchant.update": "Merchant diubah", "a_merchant.rotate_secret": "Kunci merchant diganti",
+      "a_webhook.redeliver": "Webhook dikirim ulang", au_delivery: "Webhook #{id}",
       // payments
       pay_title: "Pembayaran", search: "Cari", search_ph: "No. tagihan, order id, atau nominal",
       status: "Status", merchant: "Merchant", filters: "Filter", date_from: "Dari tanggal", date_to: "Sampai tanggal",
@@ -122,7 +130,7 @@
       password: "Admin password", login: "Sign in", logging_in: "Checking…", logout: "Sign out",
       wrong_password: "Wrong password. Try again.", password_required: "Enter the password first.",
       live_on: "Live", live_off: "Offline", live_connecting: "Connecting…",
-      nav_overview: "Overview", nav_payments: "Payments", nav_notifications: "Notifications",
+      nav_overview: "Overview", nav_payments: "Payments", nav_notifications: "Notifications", nav_audit: "Audit log",
       nav_merchants: "Merchants", nav_webhooks: "Webhooks",
       st_pending: "Pending", st_paid: "Paid", st_expired: "Expired", st_cancelled: "Cancelled",
       oc_matched: "Matched", oc_duplicate: "Duplicate", oc_unparsed: "Unreadable", oc_unmatched: "Unmatched", oc_test: "Test",
@@ -146,6 +154,13 @@
       toast_paid: "Payment received: {total} · {merchant}",
       feed_attention: "Money in {total}, no bill", feed_attention_unparsed: "Notification without an amount",
       toast_attention: "{total} came in but matches no bill · {merchant}. See Notifications.",
+      au_title: "Audit log", au_intro: "Every action taken by hand in the dashboard or on the command line: sign-ins, payments confirmed or cancelled, notifications attached, merchants changed, secrets rotated, webhooks resent.",
+      no_audit: "Nothing recorded yet.", from_address: "from {address}",
+      "a_admin.login": "Signed in to the dashboard", "a_admin.logout": "Signed out of the dashboard", "a_admin.set_password": "Admin password changed",
+      "a_payment.confirm": "Payment confirmed by hand", "a_payment.cancel": "Payment cancelled",
+      "a_notification.attach": "Notification attached to a bill", "a_merchant.create": "Merchant created",
+      "a_merchant.update": "Merchant changed", "a_merchant.rotate_secret": "Merchant secret rotated",
+      "a_webhook.redeliver": "Webhook resent", au_delivery: "Webhook #{id}",
       pay_title: "Payments", search: "Search", search_ph: "Bill id, order id or amount",
       status: "Status", merchant: "Merchant", filters: "Filters", date_from: "From date", date_to: "To date",
       col_invoice: "Bill", col_total: "Total", col_created: "Created", col_paid: "Payment",
@@ -251,6 +266,7 @@
     notifications: '<path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22m7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/>',
     merchants: '<path d="M4 4h16l1.5 5a3 3 0 0 1-2.5 3.9V20H5v-7.1A3 3 0 0 1 2.5 9zm3 9v5h4v-4h2v4h4v-5a3 3 0 0 1-2.5-1.34A3 3 0 0 1 12 13a3 3 0 0 1-2.5-1.34A3 3 0 0 1 7 13"/>',
     webhooks: '<path d="M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z"/>',
+    audit: '<path d="M9 2h6a1 1 0 0 1 1 1v1h2.5A1.5 1.5 0 0 1 20 5.5v15a1.5 1.5 0 0 1-1.5 1.5h-13A1.5 1.5 0 0 1 4 20.5v-15A1.5 1.5 0 0 1 5.5 4H8V3a1 1 0 0 1 1-1m1 2v2h4V4zM7 10v2h10v-2zm0 4v2h10v-2zm0 4v2h6v-2z"/>',
     copy: '<path d="M8 8V4.5A1.5 1.5 0 0 1 9.5 3h10A1.5 1.5 0 0 1 21 4.5v10a1.5 1.5 0 0 1-1.5 1.5H16v3.5a1.5 1.5 0 0 1-1.5 1.5h-10A1.5 1.5 0 0 1 3 19.5v-10A1.5 1.5 0 0 1 4.5 8zm2 0h4.5A1.5 1.5 0 0 1 16 9.5V14h3V5h-9zm-5 2v9h9v-9z"/>',
     warn: '<path d="M12 2 1 21h22zm-1 7h2v6h-2zm0 8h2v2h-2z"/>',
     phone: '<path d="M7 2h10a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2m0 3v13h10V5zm4 14.5v1h2v-1z"/>',
@@ -570,7 +586,8 @@
     { route: "payments", icon: "payments", label: "nav_payments" },
     { route: "notifications", icon: "notifications", label: "nav_notifications" },
     { route: "merchants", icon: "merchants", label: "nav_merchants" },
-    { route: "webhooks", icon: "webhooks", label: "nav_webhooks" }
+    { route: "webhooks", icon: "webhooks", label: "nav_webhooks" },
+    { route: "audit", icon: "audit", label: "nav_audit" }
   ];
 
   function renderNav() {
@@ -755,7 +772,7 @@
     var container = clear($("view"));
     container.setAttribute("data-view", name);
     var views = { overview: viewOverview, payments: parts[1] ? viewPaymentDetail : viewPayments, notifications: viewNotifications,
-      merchants: parts[1] ? viewMerchantForm : viewMerchants, webhooks: viewWebhooks };
+      merchants: parts[1] ? viewMerchantForm : viewMerchants, webhooks: viewWebhooks, audit: viewAudit };
     var make = views[name] || viewOverview;
     S.view = make(container, parts.slice(1)) || null;
     window.scrollTo(0, 0);
@@ -1421,6 +1438,75 @@
       refresh: load,
       destroy: function () { alive = false; clearInterval(poll); reload.cancel(); }
     };
+  }
+
+  /* ====================================================================================== */
+  /* Audit log                                                                              */
+  /* ====================================================================================== */
+  function viewAudit(container) {
+    var alive = true;
+    var rows = [];
+    var nextBefore = null;
+    var list = el("div", { class: "results" }, loadingBlock());
+    var more = el("div", { class: "more" });
+    append(container, [pageHeader(t("au_title"), null, t("au_intro")), list, more]);
+    function load(before) {
+      return api("GET", "audit" + qs({ before: before || "", limit: 50 })).then(function (body) {
+        if (!alive) return;
+        rows = before ? rows.concat(body.data) : body.data;
+        nextBefore = body.next_before;
+        render();
+      }, function (err) {
+        if (!alive) return;
+        if (before) toast(errorText(err), "error"); else clear(list).appendChild(errorBlock(err, function () { load(); }));
+      });
+    }
+    function render() {
+      clear(list);
+      clear(more);
+      if (!rows.length) { list.appendChild(el("div", { class: "empty-state", text: t("no_audit") })); return; }
+      list.appendChild(el("ol", { class: "audit-list" }, rows.map(auditEntry)));
+      if (nextBefore) more.appendChild(el("button", { type: "button", class: "btn btn-quiet", onclick: function () { load(nextBefore); } }, t("load_more")));
+    }
+    load();
+    return { refresh: function () { load(); }, destroy: function () { alive = false; } };
+  }
+
+  function auditTarget(target) {
+    var merchant = /^merchant:(\d+)$/.exec(target);
+    if (merchant) return el("a", { href: "#/merchants/" + merchant[1], text: "Merchant #" + merchant[1] });
+    var delivery = /^delivery:(\d+)$/.exec(target);
+    if (delivery) return el("span", { text: t("au_delivery", { id: delivery[1] }) });
+    if (target && target.indexOf("INV-") === 0) return el("a", { href: "#/payments/" + encodeURIComponent(target), text: target });
+    return null;
+  }
+
+  function auditValue(value) {
+    if (value === null || value === undefined || value === "") return "–";
+    var text = typeof value === "string" ? value : JSON.stringify(value);
+    return text.length > 48 ? text.slice(0, 47) + "…" : text;
+  }
+
+  function auditChanges(before, after) {
+    before = before || {};
+    after = after || {};
+    var keys = Object.keys(after).concat(Object.keys(before).filter(function (k) { return !(k in after); }));
+    return keys.map(function (key) {
+      var change = key in before ? auditValue(before[key]) + " → " + auditValue(after[key]) : auditValue(after[key]);
+      return el("li", null, el("code", { text: key }), " " + change);
+    });
+  }
+
+  function auditEntry(entry) {
+    var label = t("a_" + entry.action);
+    var target = auditTarget(entry.target);
+    var changes = auditChanges(entry.before, entry.after);
+    return el("li", { class: "audit-entry", "data-action": entry.action },
+      el("time", { class: "audit-time", datetime: entry.at, text: WQ.dateTime(entry.at, true) }),
+      el("div", { class: "audit-main" },
+        el("div", { class: "audit-what" }, el("strong", { text: label === "a_" + entry.action ? entry.action : label }), target ? " · " : null, target),
+        changes.length ? el("ul", { class: "audit-changes" }, changes) : null,
+        entry.address ? el("div", { class: "audit-address", text: t("from_address", { address: entry.address }) }) : null));
   }
 
   /* ====================================================================================== */

@@ -126,11 +126,27 @@ def test_manual_confirm_and_cancel_are_audited(admin: TestClient, merchant: Merc
     assert admin.post(f"/admin/api/payments/{cancelled['invoice_id']}/cancel").json()[
         "data"]["status"] == "cancelled"
     actions = audit_actions(db_path)
-    assert [(a, t) for a, t, _, _ in actions] == [("payment.confirm", paid["invoice_id"]),
+    assert [(a, t) for a, t, _, _ in actions] == [("admin.login", "admin"),
+                                                 ("payment.confirm", paid["invoice_id"]),
                                                  ("payment.cancel", cancelled["invoice_id"])]
-    assert '"pending"' in actions[0][2] and '"paid"' in actions[0][3]
+    assert '"pending"' in actions[1][2] and '"paid"' in actions[1][3]
     log = admin.get("/admin/api/audit").json()["data"]
-    assert [entry["action"] for entry in log] == ["payment.cancel", "payment.confirm"]
+    assert [entry["action"] for entry in log] == ["payment.cancel", "payment.confirm",
+                                                  "admin.login"]
+
+
+def test_audit_log_pages_and_records_who_was_in(admin: TestClient, merchant: Merchant,
+                                                db_path: Path) -> None:
+    for n in range(3):
+        assert admin.post("/admin/api/merchants", json={"name": f"Toko {n}"}).status_code == 200
+    first = admin.get("/admin/api/audit?limit=2").json()
+    assert [e["action"] for e in first["data"]] == ["merchant.create", "merchant.create"]
+    rest = admin.get(f"/admin/api/audit?limit=2&before={first['next_before']}").json()
+    assert [e["action"] for e in rest["data"]] == ["merchant.create", "admin.login"]
+    assert rest["data"][-1]["address"] == "testclient"
+    assert rest["next_before"] is None
+    assert admin.post("/admin/api/logout").status_code == 200
+    assert audit_actions(db_path)[-1][:2] == ("admin.logout", "admin")
 
 
 def test_attach_unmatched_notification(admin: TestClient, merchant: Merchant,
@@ -204,8 +220,8 @@ def test_merchant_lifecycle(admin: TestClient, db_path: Path) -> None:
     listed = admin.get("/admin/api/merchants").json()["data"]
     assert secrets["api_token"] not in str(listed) and rotated not in str(listed)
     actions = audit_actions(db_path)
-    assert [a for a, *_ in actions] == ["merchant.create", "merchant.rotate_secret",
-                                       "merchant.update"]
+    assert [a for a, *_ in actions] == ["admin.login", "merchant.create",
+                                       "merchant.rotate_secret", "merchant.update"]
     assert rotated not in str(actions) and secrets["webhook_secret"] not in str(actions)
     assert "https://x.example/h" in actions[-1][2] and "https://y.example/h" in actions[-1][3]
 

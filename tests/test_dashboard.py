@@ -231,6 +231,18 @@ def test_manual_confirm_from_the_detail_view(pages: Pages, server: Server,
     status = invoice_status(server, shop, invoice["invoice_id"])
     assert status["status"] == "paid" and status["payment_method"] == "manual"
 
+    # The audit log says who did it, newest first, and leads back to the payment.
+    page.click("a.nav-link[data-route=audit]")
+    entries = page.locator("li.audit-entry")
+    expect(entries).to_have_count(2)
+    expect(entries.nth(0)).to_have_attribute("data-action", "payment.confirm")
+    expect(entries.nth(0)).to_contain_text("Pembayaran dikonfirmasi manual")
+    expect(entries.nth(0)).to_contain_text("pending → paid")
+    expect(entries.nth(0)).to_contain_text("dari 127.0.0.1")
+    expect(entries.nth(1)).to_contain_text("Masuk ke dasbor")
+    entries.nth(0).locator(f"a[href='#/payments/{invoice['invoice_id']}']").click()
+    expect(detail).to_have_attribute("data-status", "paid")
+
 
 def test_attach_unmatched_notification_pays_the_invoice(pages: Pages, server: Server,
                                                         shop: Merchant) -> None:
@@ -375,6 +387,7 @@ def test_phone_screens_do_not_scroll_sideways(pages: Pages, server: Server,
         "merchants": ("#/merchants", "article.merchant"),
         "merchant form": ("#/merchants/new", "#m-qris"),
         "webhooks": ("#/webhooks", ".empty-state"),
+        "audit log": ("#/audit", "li.audit-entry"),
     }
     for name, (route, ready) in screens.items():
         page.goto(f"{server.base_url}/{route}")
