@@ -433,6 +433,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX notification_keys_notification ON notification_keys(notification_id);
     CREATE INDEX notifications_duplicate_of ON notifications(duplicate_of);
     """,
+    # 8: the sweep purges old idempotency keys by age, a bounded batch each time, without
+    # reading every key (the sweep's statements run on the event loop's thread)
+    """
+    CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
+    """,
 ]
 
 
@@ -851,9 +856,12 @@ def put_idempotent_response(conn: sqlite3.Connection, merchant_id: int, key: str
         " created_at = excluded.created_at", (merchant_id, key, request_hash, response, now_ms()))
 
 
-def purge_idempotency_keys(conn: sqlite3.Connection, before_ms: int) -> int:
-    return conn.execute("DELETE FROM idempotency_keys WHERE created_at <= ?",
-                        (before_ms,)).rowcount
+def purge_idempotency_keys(conn: sqlite3.Connection, before_ms: int, limit: int = 1000) -> int:
+    """Deletes up to `limit` keys older than `before_ms` (a key past its time is already
+    ignored, so a backlog may take a few sweeps)."""
+    return conn.execute(
+        "DELETE FROM idempotency_keys WHERE (merchant_id, key) IN (SELECT merchant_id, key"
+        " FROM idempotency_keys WHERE created_at <= ? LIMIT ?)", (before_ms, limit)).rowcount
 
 
 # --- payments in ------------------------------------------------------------------------------

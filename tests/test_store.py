@@ -72,6 +72,19 @@ def test_one_failing_write_does_not_undo_its_batch(db_path: Path) -> None:
         store.close()
 
 
+def test_old_idempotency_keys_are_purged_in_bounded_batches(db_path: Path,
+                                                            merchant: Merchant) -> None:
+    conn = webqris.connect(str(db_path))
+    for n in range(5):
+        webqris.put_idempotent_response(conn, merchant.id, f"old-{n}", "hash", "INV-1-aaaaaa")
+    cutoff = webqris.now_ms()
+    time.sleep(0.002)
+    webqris.put_idempotent_response(conn, merchant.id, "fresh", "hash", "INV-1-bbbbbb")
+    assert [webqris.purge_idempotency_keys(conn, cutoff, limit=3) for _ in range(3)] == [3, 2, 0]
+    assert [r[0] for r in conn.execute("SELECT key FROM idempotency_keys")] == ["fresh"]
+    conn.close()
+
+
 def test_a_write_waits_for_another_process_lock_without_blocking_the_loop(
         db_path: Path) -> None:
     store = webqris.Store(str(db_path), busy_timeout_ms=5000)
@@ -270,6 +283,7 @@ def test_hot_paths_search_indexes_instead_of_scanning(db_path: Path,
     webqris.claim_due_deliveries(conn, webqris.now_ms(), 8, {}, 2)
     webqris.next_delivery_due(conn)
     webqris.expire_overdue_invoices(conn, webqris.now_ms())
+    webqris.purge_idempotency_keys(conn, webqris.now_ms())
     webqris.get_invoice(conn, row["invoice_id"], merchant.id)
     webqris.find_merchant_by_secret(conn, "api_token", merchant.api_token)
     webqris.get_invoice_for_api_token(conn, row["invoice_id"], merchant.api_token)
