@@ -544,8 +544,12 @@ class Store:
         self._stopping = True
         self._wakeup.set()
         if self._flusher is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._flusher
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a bug; shutting down must still close the database
+                log.exception("the database writer had stopped with an error")
 
     def close(self) -> None:
         if self._committer is not None:
@@ -598,15 +602,23 @@ class Store:
         return await future
 
     async def _flush(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                batch = self._pending[:self.max_batch]
-                del self._pending[:len(batch)]
-                _settle_futures(await self._run_batch(batch))
-            if self._stopping:
-                return
+        batch: list[Any] = []
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._pending:
+                    batch = self._pending[:self.max_batch]
+                    del self._pending[:len(batch)]
+                    _settle_futures(await self._run_batch(batch))
+                if self._stopping:
+                    return
+        finally:  # however it ended, nobody may wait forever for an answer
+            stopped = StoreUnavailable("the database writer has stopped")
+            for _, future in batch + self._pending:
+                if not future.done():
+                    future.set_exception(stopped)
+            self._pending.clear()
 
     async def _run_batch(self, batch: list[Any]) -> list[tuple[Any, Any, Any]]:
         """The whole batch in one transaction. Savepoints cost two statements per item, so the

@@ -72,6 +72,31 @@ def test_one_failing_write_does_not_undo_its_batch(db_path: Path) -> None:
         store.close()
 
 
+def test_writes_fail_clearly_if_the_writer_is_torn_down(db_path: Path) -> None:
+    """If the loop cancels the writer (a shutdown that skipped stop()), the writes it held get
+    StoreUnavailable (a 503) instead of waiting forever."""
+    store = webqris.Store(str(db_path))
+    store.open()
+
+    async def main() -> list[object]:
+        store.start()
+        writes = [asyncio.create_task(store.write(webqris.put_setting, f"k{i}", "v"))
+                  for i in range(3)]
+        await asyncio.sleep(0)  # the first batch is committing, the rest may be queued
+        writes.append(asyncio.create_task(store.write(webqris.put_setting, "late", "v")))
+        await asyncio.sleep(0)
+        store._flusher.cancel()
+        return await asyncio.wait_for(asyncio.gather(*writes, return_exceptions=True), 5)
+
+    try:
+        results = asyncio.run(main())
+        assert results, results
+        assert all(isinstance(r, webqris.StoreUnavailable) or r is None for r in results)
+        assert isinstance(results[-1], webqris.StoreUnavailable)
+    finally:
+        store.close()
+
+
 def test_old_idempotency_keys_are_purged_in_bounded_batches(db_path: Path,
                                                             merchant: Merchant) -> None:
     conn = webqris.connect(str(db_path))
