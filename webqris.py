@@ -849,7 +849,9 @@ def cancel_invoice(conn: sqlite3.Connection, merchant_id: int, invoice_id: str,
     current = get_invoice(conn, invoice_id, merchant_id)
     if current is None:
         raise ApiError(404, "Payment not found")
-    raise ApiError(409, f"Payment cannot be cancelled: it is {effective_status(current, at_ms)}")
+    status = effective_status(current, at_ms)
+    raise ApiError(409, f"Payment cannot be cancelled: it is {status}",
+                   error_code="payment_not_cancellable", error_details={"status": status})
 
 
 def get_idempotent_response(conn: sqlite3.Connection, merchant_id: int, key: str,
@@ -968,14 +970,15 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
         raise ApiError(404, "Notification not found")
     if note["outcome"] not in ("unmatched", "unparsed") or note["attached_at"] is not None:
         raise ApiError(409, "Only an unmatched notification that is not attached yet can be"
-                            " attached")
+                            " attached", error_code="notification_not_attachable")
     invoice = get_invoice(conn, invoice_id, note["merchant_id"])
     if invoice is None:
         raise ApiError(404, "Payment not found for this notification's merchant")
     paid = mark_invoice_paid(conn, invoice["id"], "manual", note["sender_name"], at_ms)
     if paid is None:
         raise ApiError(409, f"Payment is {invoice['status']}: only a pending or expired payment"
-                            " can be paid")
+                            " can be paid", error_code="payment_not_payable",
+                       error_details={"status": invoice["status"]})
     conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ? WHERE id = ?",
                  (paid["id"], at_ms, notification_id))
     return paid
@@ -1235,7 +1238,7 @@ def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[fl
         if conn.execute("SELECT 1 FROM webhook_deliveries WHERE id = ?",
                         (delivery_id,)).fetchone() is None:
             raise ApiError(404, "Delivery not found")
-        raise ApiError(409, "Delivery is already queued")
+        raise ApiError(409, "Delivery is already queued", error_code="delivery_already_queued")
     return row
 
 
@@ -2490,7 +2493,8 @@ def confirm_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
     paid = mark_invoice_paid(conn, invoice["id"], "manual", None, at)
     if paid is None:
         raise ApiError(409, f"Payment is {invoice['status']}: only a pending or expired payment"
-                            " can be confirmed")
+                            " can be confirmed", error_code="payment_not_payable",
+                       error_details={"status": invoice["status"]})
     audit(conn, "payment.confirm", invoice_id, {"status": effective_status(invoice, at)},
           {"status": "paid", "payment_method": "manual"}, address)
     return paid
@@ -2607,7 +2611,7 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
             try:
                 qris.validate_static(payload)
             except qris.QrisError as exc:
-                raise ApiError(400, str(exc)) from None
+                raise ApiError(400, str(exc), **qris_problem(exc)) from None
         changes["static_qris"] = payload
     if "webhook_url" in fields:
         url = optional_text(fields, "webhook_url", 2048)
@@ -2701,6 +2705,11 @@ async def admin_test_webhook(request: Request) -> Response:
     return JSONResponse({"success": True, "delivery_id": delivery_id})
 
 
+def qris_problem(exc: qris.QrisError) -> dict[str, Any]:
+    """What a QRIS error adds to an answer, so the dashboard can word it in Indonesian."""
+    return {"error_code": exc.code, "error_details": exc.details}
+
+
 async def admin_qris_preview(request: Request) -> Response:
     require_admin(request)
     fields = await read_fields(request, allow_form=False)
@@ -2710,7 +2719,8 @@ async def admin_qris_preview(request: Request) -> Response:
     try:
         decoded = qris.validate_static(payload)
     except qris.QrisError as exc:
-        return JSONResponse({"success": True, "valid": False, "error": str(exc)})
+        return JSONResponse({"success": True, "valid": False, "error": str(exc),
+                             **qris_problem(exc)})
     return JSONResponse({"success": True, "valid": True, "merchant_name": decoded.merchant_name,
                          "merchant_city": decoded.merchant_city, "nmid": decoded.nmid,
                          "svg": qr_svg(payload)})

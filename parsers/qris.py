@@ -38,7 +38,14 @@ _RESCAN = "Scan the sticker again and copy the whole QRIS text."
 
 
 class QrisError(ValueError):
-    """A QRIS that cannot be used; ``str(err)`` is the message for the shop owner."""
+    """A QRIS that cannot be used. ``str(err)`` is the message for the shop owner; ``code``
+    names the problem and ``details`` hold its values, so a screen can word it in the shop
+    owner's language (the dashboard does, in Indonesian)."""
+
+    def __init__(self, message: str, code: str, **details: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = details
 
 
 def _short(value: str) -> str:
@@ -73,23 +80,27 @@ def parse_tlv(text: str) -> list[tuple[str, str]]:
     while pos < end:
         if end - pos < 4:
             raise QrisError(
-                f"This QRIS is damaged: it is cut off at character {pos + 1}. {_RESCAN}"
+                f"This QRIS is damaged: it is cut off at character {pos + 1}. {_RESCAN}",
+                "cut_off", position=str(pos + 1),
             )
         tag, length = text[pos : pos + 2], text[pos + 2 : pos + 4]
         if not _is_digits(tag):
             raise QrisError(
                 f"This QRIS is damaged or is not a QRIS: {_short(tag)} at character "
-                f"{pos + 1} is not a field number. {_RESCAN}"
+                f"{pos + 1} is not a field number. {_RESCAN}",
+                "bad_field_number", value=_short(tag), position=str(pos + 1),
             )
         if not _is_digits(length):
             raise QrisError(
                 f"This QRIS is damaged or is not a QRIS: the length of field {tag} "
-                f"({_short(length)}) is not a number. {_RESCAN}"
+                f"({_short(length)}) is not a number. {_RESCAN}",
+                "bad_field_length", field=tag, value=_short(length),
             )
         start, stop = pos + 4, pos + 4 + int(length)
         if stop > end:
             raise QrisError(
-                f"This QRIS is damaged: field {tag} is cut off before its end. {_RESCAN}"
+                f"This QRIS is damaged: field {tag} is cut off before its end. {_RESCAN}",
+                "field_cut_off", field=tag,
             )
         items.append((tag, text[start:stop]))
         pos = stop
@@ -105,11 +116,13 @@ def encode(tags: Iterable[tuple[str, str]]) -> str:
         if len(tag) != 2 or not _is_digits(tag):
             raise QrisError(
                 f"Cannot build a QRIS: {_short(tag)} is not a field number. "
-                "Use two digits, like 59."
+                "Use two digits, like 59.",
+                "cannot_build",
             )
         if len(value) > 99:
             raise QrisError(
-                f"Cannot build a QRIS: field {tag} is longer than 99 characters. Shorten it."
+                f"Cannot build a QRIS: field {tag} is longer than 99 characters. Shorten it.",
+                "cannot_build",
             )
         parts.append(f"{tag}{len(value):02d}{value}")
     parts.append("6304")
@@ -181,38 +194,45 @@ def _try_parse(value: str) -> list[tuple[str, str]] | None:
 def decode(payload: str) -> QrisPayload:
     """Parse and check structure and CRC. Dynamic payloads are accepted here."""
     if not isinstance(payload, str):
-        raise QrisError("A QRIS must be text. Paste the text read from your QRIS sticker.")
+        raise QrisError("A QRIS must be text. Paste the text read from your QRIS sticker.",
+                        "not_text")
     text = payload.strip()
     if not text:
-        raise QrisError("The QRIS is empty. Paste the text read from your QRIS sticker.")
+        raise QrisError("The QRIS is empty. Paste the text read from your QRIS sticker.",
+                        "empty")
     items = parse_tlv(text)
     if items[0] != ("00", "01"):
         raise QrisError(
             "This is not a QRIS: a QRIS text starts with 000201. Scan your QRIS sticker "
-            "with a QR reader and paste the text it shows."
+            "with a QR reader and paste the text it shows.",
+            "not_qris",
         )
     last_tag, crc = items[-1]
     if last_tag != "63" or len(crc) != 4:
         raise QrisError(
             "This QRIS is incomplete: the checksum at its end (6304 and 4 characters) "
-            f"is missing. {_RESCAN}"
+            f"is missing. {_RESCAN}",
+            "no_checksum",
         )
     seen: set[str] = set()
     for tag, _ in items:
         if tag in seen:
-            raise QrisError(f"This QRIS is damaged: field {tag} appears twice. {_RESCAN}")
+            raise QrisError(f"This QRIS is damaged: field {tag} appears twice. {_RESCAN}",
+                            "field_twice", field=tag)
         seen.add(tag)
     try:
         data = text[:-4].encode("utf-8")
     except UnicodeEncodeError:
         raise QrisError(
-            f"This QRIS contains characters that cannot be part of a QRIS. {_RESCAN}"
+            f"This QRIS contains characters that cannot be part of a QRIS. {_RESCAN}",
+            "bad_characters",
         ) from None
     expected = crc16_ccitt_false(data)
     if crc.upper() != expected:
         raise QrisError(
             f"This QRIS is damaged: its checksum does not match ({_short(crc)} written, "
-            f"{expected} computed). {_RESCAN}"
+            f"{expected} computed). {_RESCAN}",
+            "checksum_mismatch", written=_short(crc), computed=expected,
         )
     return QrisPayload(tuple(items))
 
@@ -225,29 +245,34 @@ def validate_static(payload: str) -> QrisPayload:
     if point == "12":
         raise QrisError(
             "This QRIS is already dynamic (made for one payment with a fixed amount). "
-            "Register the static QRIS printed on your shop's sticker instead."
+            "Register the static QRIS printed on your shop's sticker instead.",
+            "already_dynamic",
         )
     if point not in (None, "11"):
         raise QrisError(
             f"This QRIS has an unknown type (field 01 is {_short(point)}, a static QRIS "
-            "has 11). Register the static QRIS printed on your shop's sticker."
+            "has 11). Register the static QRIS printed on your shop's sticker.",
+            "unknown_type", value=_short(point),
         )
     currency, country = qris.get("53"), qris.get("58")
     if currency != "360":
         raise QrisError(
             f"This QRIS is not for Indonesian rupiah (currency {_short(currency or '')}, "
-            "expected 360). Use the QRIS sticker of your Indonesian shop."
+            "expected 360). Use the QRIS sticker of your Indonesian shop.",
+            "not_rupiah", value=_short(currency or ""),
         )
     if country != "ID":
         raise QrisError(
             f"This QRIS is not from Indonesia (country {_short(country or '')}, expected "
-            "ID). Use the QRIS sticker of your Indonesian shop."
+            "ID). Use the QRIS sticker of your Indonesian shop.",
+            "not_indonesia", value=_short(country or ""),
         )
     name = qris.merchant_name
     if name is None or not name.strip():
         raise QrisError(
             "This QRIS has no merchant name, so customers cannot see who they pay. "
-            "Ask your bank or QRIS provider for a complete static QRIS."
+            "Ask your bank or QRIS provider for a complete static QRIS.",
+            "no_merchant_name",
         )
     return qris
 
@@ -282,13 +307,16 @@ def make_dynamic(static_payload: str, amount: int) -> str:
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise QrisError(
             "The amount must be a whole number of rupiah. Enter it without dots or "
-            "decimals, like 25042."
+            "decimals, like 25042.",
+            "amount_not_whole",
         )
     if amount <= 0:
-        raise QrisError("The amount must be more than 0 rupiah. Enter the price to pay.")
+        raise QrisError("The amount must be more than 0 rupiah. Enter the price to pay.",
+                        "amount_not_positive")
     if amount > MAX_AMOUNT:
         raise QrisError(
-            "The amount is too large for a QRIS (at most 13 digits). Enter a smaller amount."
+            "The amount is too large for a QRIS (at most 13 digits). Enter a smaller amount.",
+            "amount_too_large",
         )
     head, tail = _dynamic_parts(static_payload)
     digits = str(amount)

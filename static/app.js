@@ -43,6 +43,31 @@
       toast_paid: "Pembayaran masuk: {total} · {merchant}",
       feed_attention: "Uang masuk {total} tanpa tagihan", feed_attention_unparsed: "Notifikasi tanpa nominal",
       toast_attention: "Uang masuk {total} tidak cocok dengan tagihan mana pun · {merchant}. Lihat Notifikasi.",
+      // coded problems from the server (its English is the fallback)
+      err_cut_off: "QRIS ini rusak: terpotong di karakter ke-{position}. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+      err_bad_field_number: "QRIS ini rusak atau bukan QRIS: {value} di karakter ke-{position} bukan nomor field. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+      err_bad_field_length: "QRIS ini rusak atau bukan QRIS: panjang field {field} ({value}) bukan angka. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+      err_field_cut_off: "QRIS ini rusak: field {field} terpotong sebelum selesai. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+      err_cannot_build: "QRIS tidak dapat dibuat dari data ini.",
+      err_not_text: "QRIS harus berupa teks. Tempel teks yang terbaca dari stiker QRIS Anda.",
+      err_empty: "QRIS masih kosong. Tempel teks yang terbaca dari stiker QRIS Anda.",
+      err_not_qris: "Ini bukan QRIS: teks QRIS selalu diawali 000201. Pindai stiker QRIS Anda dengan pembaca QR, lalu tempel teks yang muncul.",
+      err_no_checksum: "QRIS ini tidak lengkap: checksum di akhirnya (6304 dan 4 karakter) tidak ada. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+      err_field_twice: "QRIS ini rusak: field {field} muncul dua kali. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+      err_bad_characters: "QRIS ini berisi karakter yang tidak mungkin ada di QRIS. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+      err_checksum_mismatch: "QRIS ini rusak: checksum-nya tidak cocok (tertulis {written}, seharusnya {computed}). Pindai ulang stikernya dan salin seluruh teks QRIS.",
+      err_already_dynamic: "QRIS ini sudah dinamis (dibuat untuk satu pembayaran dengan nominal tetap). Daftarkan QRIS statis yang tercetak di stiker toko Anda.",
+      err_unknown_type: "Jenis QRIS ini tidak dikenal (field 01 berisi {value}, QRIS statis berisi 11). Daftarkan QRIS statis yang tercetak di stiker toko Anda.",
+      err_not_rupiah: "QRIS ini bukan untuk rupiah (mata uang {value}, seharusnya 360). Gunakan stiker QRIS toko Anda di Indonesia.",
+      err_not_indonesia: "QRIS ini bukan dari Indonesia (negara {value}, seharusnya ID). Gunakan stiker QRIS toko Anda di Indonesia.",
+      err_no_merchant_name: "QRIS ini tidak memuat nama merchant, jadi pelanggan tidak tahu siapa yang dibayar. Minta QRIS statis yang lengkap ke bank atau penyedia QRIS Anda.",
+      err_amount_not_whole: "Nominal harus bilangan bulat rupiah, tanpa titik atau desimal, misalnya 25042.",
+      err_amount_not_positive: "Nominal harus lebih dari 0 rupiah.",
+      err_amount_too_large: "Nominal terlalu besar untuk QRIS (paling banyak 13 digit).",
+      err_payment_not_payable: "Pembayaran ini sudah {status}: hanya pembayaran yang menunggu atau kedaluwarsa yang dapat dilunasi.",
+      err_payment_not_cancellable: "Pembayaran ini tidak dapat dibatalkan: statusnya {status}.",
+      err_notification_not_attachable: "Hanya notifikasi yang belum cocok dan belum dilampirkan yang dapat dilampirkan.",
+      err_delivery_already_queued: "Webhook ini sudah dalam antrean kirim.",
       // audit log
       au_title: "Log audit", au_intro: "Setiap tindakan tangan di dasbor dan di baris perintah: siapa masuk, pembayaran yang dikonfirmasi atau dibatalkan, notifikasi yang dilampirkan, perubahan merchant, kunci yang diganti, webhook yang dikirim ulang.",
       no_audit: "Belum ada tindakan yang tercatat.", from_address: "dari {address}",
@@ -399,7 +424,22 @@
   }
 
   function errorText(err) {
+    if (err && err.body && err.body.error_code) return problemText(err.message, err.body.error_code, err.body.error_details);
     return err && err.message ? err.message : String(err);
+  }
+
+  /* The server words a coded problem in English; in Indonesian the dashboard has its own words
+     for each code ("err_" strings), with the details filled in. */
+  function problemText(message, code, details) {
+    if (WQ.lang() !== "id" || !code) return message;
+    var values = {};
+    Object.keys(details || {}).forEach(function (key) {
+      var value = details[key];
+      values[key] = key === "status" && t("st_" + value) !== "st_" + value ? t("st_" + value).toLowerCase() : value;
+    });
+    var key = "err_" + code;
+    var text = t(key, values);
+    return text === key ? message : text;
   }
 
   function loadMerchants(force) {
@@ -1648,7 +1688,7 @@
               res.nmid ? el("dt", { text: t("m_nmid") }) : null, res.nmid ? el("dd", { text: res.nmid }) : null)]);
         } else {
           qrisInput.setAttribute("aria-invalid", "true");
-          qrisStatus.appendChild(el("div", { class: "qris-error", "data-testid": "qris-error", role: "alert" }, icon("warn"), el("span", { text: res.error })));
+          qrisStatus.appendChild(el("div", { class: "qris-error", "data-testid": "qris-error", role: "alert" }, icon("warn"), el("span", { text: problemText(res.error, res.error_code, res.error_details) })));
           preview.appendChild(el("div", { class: "qris-preview-empty muted small", text: t("m_preview_empty") }));
         }
       }, function (err) {

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import STATIC_QRIS, Merchant, add_merchant
+from conftest import ROOT, STATIC_QRIS, Merchant, add_merchant
 from starlette.testclient import TestClient
 
 import webqris
@@ -232,6 +233,38 @@ def test_qris_preview(admin: TestClient) -> None:
     assert good["svg"].startswith("<svg")
     bad = admin.post("/admin/api/qris/preview", json={"payload": "hello"}).json()
     assert bad["valid"] is False and bad["error"]
+    assert bad["error_code"] == "bad_field_number"
+    assert bad["error_details"] == {"value": "'he'", "position": "1"}
+
+
+def test_conflicts_carry_a_code_the_dashboard_words_in_indonesian(admin: TestClient,
+                                                                   merchant: Merchant) -> None:
+    paid = create(admin, merchant, 10000)
+    assert admin.post(f"/admin/api/payments/{paid['invoice_id']}/confirm").status_code == 200
+    again = admin.post(f"/admin/api/payments/{paid['invoice_id']}/confirm")
+    assert again.status_code == 409
+    assert again.json()["error_code"] == "payment_not_payable"
+    assert again.json()["error_details"] == {"status": "paid"}
+    cancel = admin.post(f"/admin/api/payments/{paid['invoice_id']}/cancel")
+    assert (cancel.status_code, cancel.json()["error_code"]) == (409, "payment_not_cancellable")
+
+
+def test_every_error_code_has_indonesian_words_in_the_dashboard() -> None:
+    """A code raised anywhere (a QrisError's second argument, an ApiError's error_code) must
+    have its err_<code> wording in the dashboard, or an Indonesian screen shows English."""
+    codes: set[str] = set()
+    for source in (ROOT / "parsers" / "qris.py", ROOT / "webqris.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            if node.func.id == "QrisError" and len(node.args) >= 2:
+                codes.add(node.args[1].value)
+            if node.func.id == "ApiError":
+                codes.update(k.value.value for k in node.keywords if k.arg == "error_code")
+    assert len(codes) >= 20
+    dashboard = (ROOT / "static" / "app.js").read_text()
+    missing = sorted(code for code in codes if f"err_{code}:" not in dashboard)
+    assert missing == []
 
 
 def test_security_headers_on_pages(client: TestClient, merchant: Merchant) -> None:

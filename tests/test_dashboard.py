@@ -309,10 +309,23 @@ def test_create_merchant_validates_the_static_qris(pages: Pages, server: Server)
     page.click("#new-merchant")
     page.fill("#m-name", "Warung Baru")
     page.fill("#m-qris", broken)
-    expect(page.locator("[data-testid=qris-error]")).to_have_text(str(refused.value))
+    # The shop owner reads the problem in Indonesian, with the values the server found.
+    details = refused.value.details
+    in_indonesian = (f"QRIS ini rusak: checksum-nya tidak cocok (tertulis {details['written']},"
+                     f" seharusnya {details['computed']}).")
+    expect(page.locator("[data-testid=qris-error]")).to_contain_text(in_indonesian)
     page.click("#m-save")
-    expect(page.locator(".merchant-form .form-error")).to_have_text(str(refused.value))
+    expect(page.locator(".merchant-form .form-error")).to_contain_text(in_indonesian)
     expect(page.locator("#m-created")).to_have_count(0)
+    # In English, the server's own words.
+    page.evaluate("localStorage.setItem('webqris.lang', 'en')")
+    page.reload()
+    page.fill("#m-name", "Warung Baru")
+    page.fill("#m-qris", broken)
+    expect(page.locator("[data-testid=qris-error]")).to_have_text(str(refused.value))
+    page.evaluate("localStorage.setItem('webqris.lang', 'id')")
+    page.reload()
+    page.fill("#m-name", "Warung Baru")
 
     page.fill("#m-qris", STATIC_QRIS)
     expect(page.locator("[data-testid=qris-ok]")).to_contain_text("Warung Sayur Bu Sugeng")
