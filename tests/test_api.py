@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import time
 
 import pytest
 from conftest import STATIC_QRIS, Merchant, add_merchant
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.testclient import TestClient
 
+import webqris
 from parsers import qris
 
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -273,3 +278,25 @@ def test_healthz_and_openapi(client: TestClient) -> None:
     assert schema["openapi"].startswith("3.")
     for path in ("/api/payments/qris/create", "/api/payments/{invoice_id}/status"):
         assert path in schema["paths"]
+
+
+@given(st.integers(min_value=0, max_value=253402300799999))
+def test_times_are_utc_iso_8601_with_milliseconds(ms: int) -> None:
+    expected = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
+    assert webqris.format_time(ms) == \
+        expected.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+@pytest.mark.parametrize("content", [
+    {"success": True, "sender_name": "JOSÉ ÑUÑEZ 🙂", "amount": 25042, "paid_at": None},
+    {"success": False, "message": "Tidak dapat mendeteksi nominal dari notifikasi",
+     "raw_message": "Kamu menerima Rp25.042\n\t\"dari\" \\ BUDI"},
+    [1, 2.5, "x", None, True, {"nested": []}],
+])
+def test_json_answers_are_the_bytes_starlette_would_send(content: object) -> None:
+    assert webqris.JSONResponse(content).body == StarletteJSONResponse(content).body
+
+
+def test_json_answers_refuse_nan_as_starlette_does() -> None:
+    with pytest.raises(ValueError):
+        webqris.JSONResponse({"amount": float("nan")})
