@@ -717,26 +717,31 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
     def ratio(load: Load, ceiling: Load | None) -> float | None:
         return load.rps / ceiling.rps if ceiling and ceiling.rps else None
 
-    def paired_runs(scenario: str, run: Callable[[int], Load]) -> tuple[Load, float | None, str]:
-        """`--repeat` runs of the scenario, each right after a ceiling run. Returns the run
-        whose ratio is the median, that ratio, and a note with every pair."""
+    def paired_runs(scenario: str, url: str,
+                    script: Callable[[int], str]) -> tuple[Load, float | None, str, list[Load]]:
+        """`--repeat` runs of the scenario, each right after a ceiling run (the first one
+        profiled with --profile). Returns the run whose ratio is the median, that ratio, a note
+        with every pair, and every run."""
         pairs: list[tuple[Load | None, Load]] = []
         for attempt in range(args.repeat):
             ceiling = ceiling_now(f"{scenario}-{attempt + 1}")
             log(f"{scenario} ({attempt + 1}/{args.repeat})")
-            pairs.append((ceiling, run(attempt)))
+            with (profiled(args, server.pid, scenario, args.duration) if attempt == 0
+                  else contextlib.nullcontext()):
+                pairs.append((ceiling, run_wrk(url, script(attempt),
+                                               name=f"{scenario}-{attempt + 1}", **wrk_opts)))
         rated = sorted(pairs, key=lambda pair: ratio(pair[1], pair[0]) or 0.0)
-        ceiling, load = rated[len(rated) // 2]
+        ceiling, load = rated[(len(rated) - 1) // 2]  # the lower middle of an even count
+        runs = [lo for _, lo in pairs]
         notes = [load.detail] if load.detail else []
         if ceiling is not None:
             notes.append("x ceiling right before each run: " + ", ".join(
                 f"{ratio(lo, ce):.2f} ({lo.rps:,.0f} / {ce.rps:,.0f})"
                 for ce, lo in pairs if ce is not None) + "; the median is shown")
-        worst = max(lo.p99_ms for _, lo in pairs)
-        if len(pairs) > 1:
-            notes.append(f"p99 of the worst run {worst:.1f} ms;"
-                         f" errors in all runs {sum(lo.errors for _, lo in pairs)}")
-        return load, ratio(load, ceiling), "; ".join(notes)
+        if len(runs) > 1:
+            notes.append(f"p99 of the worst run {max(lo.p99_ms for lo in runs):.1f} ms;"
+                         f" errors in all runs {sum(lo.errors for lo in runs)}")
+        return load, ratio(load, ceiling), "; ".join(notes), runs
 
     server_parts = {"startup", "create", "status", "forwarder", "latency", "ws"}
     if not only & server_parts:
@@ -785,18 +790,9 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                 run_wrk(f"{base}/api/payments/qris/create", create_script(token, "warm"),
                         name="create-warm", **warmup)
             rss.label = "create"
-            runs: list[Load] = []
-
-            def create_run(attempt: int) -> Load:
-                with (profiled(args, server.pid, "create", args.duration) if attempt == 0
-                      else contextlib.nullcontext()):
-                    load = run_wrk(f"{base}/api/payments/qris/create",
-                                   create_script(token, f"run{attempt}"),
-                                   name=f"create-{attempt + 1}", **wrk_opts)
-                runs.append(load)
-                return load
-
-            create, r, note = paired_runs("create", create_run)
+            create, r, note, runs = paired_runs(
+                "create", f"{base}/api/payments/qris/create",
+                lambda attempt: create_script(token, f"run{attempt}"))
             ok = (r is not None and r >= 0.30 and all(run.p99_ms <= 25 for run in runs)
                   and sum(run.errors for run in runs) == 0)
             rows.append(Row("invoice create", create, r, ">= 0.30x, p99 <= 25 ms, 0 errors", ok,
@@ -812,20 +808,11 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
             if args.warmup:
                 run_wrk(status_url, status_script, name="status-warm", **warmup)
             rss.label = "status"
-            status_runs: list[Load] = []
-
-            def status_run(attempt: int) -> Load:
-                with (profiled(args, server.pid, "status", args.duration) if attempt == 0
-                      else contextlib.nullcontext()):
-                    load = run_wrk(status_url, status_script, name=f"status-{attempt + 1}",
-                                   **wrk_opts)
-                status_runs.append(load)
-                return load
-
-            status, r, note = paired_runs("status", status_run)
+            status, r, note, runs = paired_runs("status", status_url,
+                                                lambda attempt: status_script)
             rows.append(Row("status check", status, r, ">= 0.6x, 0 errors",
                             r is not None and r >= 0.6
-                            and sum(run.errors for run in status_runs) == 0, note))
+                            and sum(run.errors for run in runs) == 0, note))
 
         # --- 5. forwarder paying invoices ------------------------------------------------------
         if "forwarder" in only:
