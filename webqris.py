@@ -38,6 +38,7 @@ import click
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.responses import JSONResponse as StarletteJSONResponse
@@ -76,6 +77,7 @@ class ServerConfig:
     port: int = 8000
     base_url: str = ""
     max_body_bytes: int = 65536
+    max_header_bytes: int = 8192
     access_log: bool = False
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
@@ -225,6 +227,9 @@ def _check_config(config: Config) -> None:
         raise ConfigError("payments.sweep_seconds and webhooks.poll_seconds must be > 0")
     if config.webhooks.timeout_seconds <= 0 or config.webhooks.concurrency < 1:
         raise ConfigError("webhooks.timeout_seconds must be > 0 and concurrency >= 1")
+    if config.server.max_body_bytes < 1024 or config.server.max_header_bytes < 1024:
+        # Below that, a browser's cookies or a forwarder's notification no longer fit.
+        raise ConfigError("server.max_body_bytes and server.max_header_bytes must be >= 1024")
 
 
 # =============================================================================================
@@ -1660,6 +1665,31 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "Internal server error")
 
 
+class HeaderSizeLimit:
+    """Refuses a request whose target and headers add up to more than `limit` bytes, with a
+    431 in the seed's format. uvicorn's h11 parser stops at 16 KiB by itself (see
+    `seed_error_http_protocol`); httptools, which `uvicorn[standard]` brings, has no limit."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            size = len(scope["raw_path"]) + len(scope["query_string"])
+            for name, value in scope["headers"]:
+                size += len(name) + len(value)
+            if size > self.limit:
+                message = f"Request headers too large (limit {self.limit} bytes)"
+                if scope["type"] == "websocket":  # closing before accepting answers 403
+                    await receive()  # websocket.connect
+                    await send({"type": "websocket.close", "code": 1009, "reason": message})
+                else:
+                    await error_response(431, message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -2089,6 +2119,8 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
         404: fail("Payment not found"),
         409: fail("Conflict with the payment's current state"),
         413: fail(f"Request body larger than {max_body} bytes"),
+        431: fail(f"Request target and headers larger than {config.server.max_header_bytes}"
+                  " bytes"),
         422: fail("Not an incoming payment, or no amount found", "Unparsed"),
         503: fail("Database unavailable (for creates also: QRIS not configured, unique codes"
                   " used up); try again shortly"),
@@ -2096,7 +2128,7 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
 
     def responses(success: dict[str, Any], *codes: int, **overrides: Any) -> dict[str, Any]:
         out = {"200": success}
-        for code in codes:
+        for code in (*codes, 431):  # any request can carry too many headers
             out[str(code)] = overrides.get(f"e{code}") or errors[code]
         return out
 
@@ -3300,6 +3332,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes)],
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
@@ -3406,9 +3439,37 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
     app = create_app(config, demo=demo)
     for name in ("uvicorn.access", "uvicorn.error", "webqris"):
         logging.getLogger(name).addFilter(RedactSecrets())
-    uvicorn.run(app, host=config.server.host, port=config.server.port, log_level="info",
-                access_log=config.server.access_log, proxy_headers=config.server.proxy_headers,
-                forwarded_allow_ips=config.server.forwarded_allow_ips)
+    uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
+
+
+def uvicorn_options(config: Config) -> dict[str, Any]:
+    """How `webqris serve` runs uvicorn (the benchmark's bare app runs the same way)."""
+    return {"log_level": "info", "access_log": config.server.access_log,
+            "proxy_headers": config.server.proxy_headers,
+            "forwarded_allow_ips": config.server.forwarded_allow_ips,
+            "http": seed_error_http_protocol()}
+
+
+def seed_error_http_protocol() -> type[asyncio.Protocol]:
+    """The HTTP protocol uvicorn's "auto" picks (httptools when installed, else h11), except that
+    a request it cannot parse (a head past its size limit, a malformed request line) is answered
+    in the seed's JSON error format instead of uvicorn's plain text. The app never sees such a
+    request, so this is the only place that can answer it."""
+    base: type[Any]
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base
+
+    class SeedErrorProtocol(base):  # type: ignore[misc, valid-type]
+        def send_400_response(self, msg: str) -> None:
+            body = error_response(400, msg).body
+            self.transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+                                 b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+                                 % (len(body), body))
+            self.transport.close()
+
+    return SeedErrorProtocol
 
 
 def hold_serve_lock(db_path: str) -> Any:

@@ -386,10 +386,8 @@ end
 
 def uvicorn_settings() -> dict[str, Any]:
     """The keyword arguments `webqris serve` passes to uvicorn.run, for its default config."""
-    server = webqris_module().load_config(None, {}).server
-    return {"log_level": "info", "access_log": server.access_log,
-            "proxy_headers": server.proxy_headers,
-            "forwarded_allow_ips": server.forwarded_allow_ips}
+    webqris = webqris_module()
+    return webqris.uvicorn_options(webqris.load_config(None, {}))
 
 
 def role_bare(port: str, db_path: str) -> None:

@@ -43,6 +43,7 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
     ("", {"WEBQRIS_WEBHOOKS_RETRY_DELAYS": "2,x"}, "WEBQRIS_WEBHOOKS_RETRY_DELAYS"),
     ("[payments]\nunique_code_min = 10\nunique_code_max = 5\n", {}, "unique_code_min"),
     ("not toml [", {}, "c.toml"),
+    ("", {"WEBQRIS_SERVER_MAX_HEADER_BYTES": "100"}, "server.max_header_bytes"),
 ])
 def test_bad_settings_are_named(tmp_path: Path, text: str, env: dict, named: str) -> None:
     path = tmp_path / "c.toml"
