@@ -108,6 +108,7 @@ class WebhooksConfig:
     retry_delays: tuple[float, ...] = (2.0, 4.0, 8.0)
     concurrency: int = 8
     poll_seconds: float = 5.0
+    secret_overlap_seconds: int = 86400
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,6 +228,8 @@ def _check_config(config: Config) -> None:
         raise ConfigError("payments.sweep_seconds and webhooks.poll_seconds must be > 0")
     if config.webhooks.timeout_seconds <= 0 or config.webhooks.concurrency < 1:
         raise ConfigError("webhooks.timeout_seconds must be > 0 and concurrency >= 1")
+    if config.webhooks.secret_overlap_seconds < 0:
+        raise ConfigError("webhooks.secret_overlap_seconds must be >= 0")
     if config.server.max_body_bytes < 1024 or config.server.max_header_bytes < 1024:
         # Below that, a browser's cookies or a forwarder's notification no longer fit.
         raise ConfigError("server.max_body_bytes and server.max_header_bytes must be >= 1024")
@@ -460,6 +463,12 @@ MIGRATIONS: list[str] = [
     # reading every key (the sweep's statements run on the event loop's thread)
     """
     CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
+    """,
+    # 9: after a rotation the previous webhook secret signs along with the new one for a while,
+    # so a receiver keeps verifying until the shop has installed the new secret
+    """
+    ALTER TABLE merchants ADD COLUMN previous_webhook_secret TEXT;
+    ALTER TABLE merchants ADD COLUMN previous_webhook_secret_until INTEGER;
     """,
 ]
 
@@ -767,12 +776,20 @@ def update_merchant(conn: sqlite3.Connection, merchant_id: int, **changes: Any) 
 
 
 def replace_merchant_secret(conn: sqlite3.Connection, merchant_id: int, kind: str,
-                            value: str) -> bool:
-    column = {"api_token": "api_token_hash", "callback_secret": "callback_secret_hash",
-              "webhook_secret": "webhook_secret"}[kind]
-    stored = value if kind == "webhook_secret" else hash_secret(value)
-    cursor = conn.execute(f"UPDATE merchants SET {column} = ?, updated_at = ? WHERE id = ?",
-                          (stored, now_ms(), merchant_id))
+                            value: str, overlap_seconds: int = 0) -> bool:
+    """The old API token and callback secret stop working at once. The old webhook secret
+    keeps signing deliveries along with the new one for `overlap_seconds`."""
+    at = now_ms()
+    if kind == "webhook_secret":
+        cursor = conn.execute(
+            "UPDATE merchants SET previous_webhook_secret = CASE WHEN ?1 > 0 THEN webhook_secret"
+            " END, previous_webhook_secret_until = CASE WHEN ?1 > 0 THEN ?2 + ?1 * 1000 END,"
+            " webhook_secret = ?3, updated_at = ?2 WHERE id = ?4",
+            (overlap_seconds, at, value, merchant_id))
+    else:
+        column = {"api_token": "api_token_hash", "callback_secret": "callback_secret_hash"}[kind]
+        cursor = conn.execute(f"UPDATE merchants SET {column} = ?, updated_at = ? WHERE id = ?",
+                              (hash_secret(value), at, merchant_id))
     return cursor.rowcount == 1
 
 
@@ -1190,8 +1207,10 @@ def claim_due_deliveries(conn: sqlite3.Connection, at_ms: int, limit: int,
     return conn.execute(
         "UPDATE webhook_deliveries SET state = 'sending' WHERE id IN"
         f" ({', '.join('?' * len(chosen))}) AND state = 'pending' RETURNING *"
-        " , (SELECT webhook_secret FROM merchants m WHERE m.id = merchant_id) AS secret",
-        chosen).fetchall()
+        " , (SELECT webhook_secret FROM merchants m WHERE m.id = merchant_id) AS secret"
+        " , (SELECT previous_webhook_secret FROM merchants m WHERE m.id = merchant_id"
+        " AND previous_webhook_secret_until > ?) AS previous_secret",
+        (*chosen, at_ms)).fetchall()
 
 
 def release_interrupted_deliveries(conn: sqlite3.Connection) -> int:
@@ -2438,7 +2457,9 @@ async def admin_session(request: Request) -> Response:
     session = require_admin(request)
     return JSONResponse({"success": True, "csrf_token": session["csrf_token"],
                          "expires_at": format_time(session["expires_at"]),
-                         "demo": ctx_of(request).demo})
+                         "demo": ctx_of(request).demo,
+                         "webhook_secret_overlap_seconds":
+                             ctx_of(request).config.webhooks.secret_overlap_seconds})
 
 
 def admin_invoice(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
@@ -2635,11 +2656,18 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
     base = public_base_url(request)
     return {"id": row["id"], "name": row["name"], "static_qris": row["static_qris"],
             "qris": decoded, "webhook_url": row["webhook_url"],
+            "previous_webhook_secret_until": previous_webhook_secret_until(row),
             "created_at": format_time(row["created_at"]), "devices": devices,
             "forwarder": {"url": f"{base}/api/webhook/payment",
                           "header": "Authorization: Bearer <CALLBACK_SECRET>",
                           "callback_url": f"{base}/api/callback/notify",
                           "test_body": {"message": "test", "event_hash": "test"}}}
+
+
+def previous_webhook_secret_until(merchant: Mapping[str, Any]) -> str | None:
+    """Until when the webhook secret replaced last still signs deliveries, if it still does."""
+    until = merchant["previous_webhook_secret_until"]
+    return format_time(until) if until is not None and until > now_ms() else None
 
 
 async def admin_merchants(request: Request) -> Response:
@@ -2691,8 +2719,8 @@ def update_merchant_by_admin(conn: sqlite3.Connection, merchant_id: int,
 
 
 def rotate_secret_by_admin(conn: sqlite3.Connection, merchant_id: int, kind: str, value: str,
-                           address: str) -> None:
-    if not replace_merchant_secret(conn, merchant_id, kind, value):
+                           overlap_seconds: int, address: str) -> None:
+    if not replace_merchant_secret(conn, merchant_id, kind, value, overlap_seconds):
         raise ApiError(404, "Merchant not found")
     audit(conn, "merchant.rotate_secret", f"merchant:{merchant_id}", None, {"secret": kind},
           address)
@@ -2742,8 +2770,11 @@ async def admin_rotate_secret(request: Request) -> Response:
         raise ApiError(400, f"secret must be one of {', '.join(MERCHANT_SECRETS)}")
     value = new_secret(kind)
     await ctx.store.write(rotate_secret_by_admin, merchant_id, kind, value,
-                          client_address(request))
-    return JSONResponse({"success": True, "secret": kind, "value": value})
+                          ctx.config.webhooks.secret_overlap_seconds, client_address(request))
+    row = ctx.store.read(get_merchant, merchant_id)
+    return JSONResponse({"success": True, "secret": kind, "value": value,
+                         "previous_signs_until": previous_webhook_secret_until(row)
+                         if kind == "webhook_secret" else None})
 
 
 async def admin_test_webhook(request: Request) -> Response:
@@ -3086,8 +3117,14 @@ def standard_webhook_signature(secret: str, webhook_id: str, timestamp: int,
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
-def webhook_headers(secret: str, webhook_id: str, body: bytes, timestamp: int) -> dict[str, str]:
+def webhook_headers(secret: str, webhook_id: str, body: bytes, timestamp: int,
+                    previous_secret: str | None = None) -> dict[str, str]:
+    """The seed's signature headers carry one signature, the current secret's. Standard
+    Webhooks' carries a list: after a rotation it also holds the previous secret's."""
     signature = sign(secret, body)
+    standard = standard_webhook_signature(secret, webhook_id, timestamp, body)
+    if previous_secret:
+        standard += " " + standard_webhook_signature(previous_secret, webhook_id, timestamp, body)
     return {
         "Content-Type": "application/json",
         "User-Agent": WEBHOOK_USER_AGENT,
@@ -3096,7 +3133,7 @@ def webhook_headers(secret: str, webhook_id: str, body: bytes, timestamp: int) -
         "X-Webhook-Id": webhook_id,
         "webhook-id": webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard_webhook_signature(secret, webhook_id, timestamp, body),
+        "webhook-signature": standard,
     }
 
 
@@ -3117,7 +3154,8 @@ async def attempt_delivery(client: httpx.AsyncClient, delivery: Mapping[str, Any
                            timeout: float) -> AttemptResult:
     """One POST of a delivery's stored bytes. Never raises: every outcome is a result."""
     body = bytes(delivery["body"])
-    headers = webhook_headers(delivery["secret"], delivery["webhook_id"], body, int(time.time()))
+    headers = webhook_headers(delivery["secret"], delivery["webhook_id"], body, int(time.time()),
+                              delivery["previous_secret"])
     started = time.perf_counter()
     status_code = error = excerpt = None
     try:
@@ -3518,7 +3556,8 @@ def demo_banner(store: Store, config: Config) -> str:
         store.write_now(insert_merchant, DEMO_MERCHANT_NAME, DEMO_STATIC_QRIS, None, issued)
     else:
         for kind in MERCHANT_SECRETS:
-            store.write_now(replace_merchant_secret, existing["id"], kind, issued[kind])
+            store.write_now(replace_merchant_secret, existing["id"], kind, issued[kind],
+                            config.webhooks.secret_overlap_seconds)
     base = config.server.base_url or f"http://{config.server.host}:{config.server.port}"
     return "\n".join([
         f"Demo merchant: {DEMO_MERCHANT_NAME} (new secrets on every --demo start)",
@@ -3607,7 +3646,8 @@ def merchant_list(as_json: bool, db_path: str | None, config_path: str | None) -
 @_config_option
 def merchant_rotate(merchant_id: int, kinds: tuple[str, ...], as_json: bool, db_path: str | None,
                     config_path: str | None) -> None:
-    """Issue new secrets for a merchant; the old ones stop working at once."""
+    """Issue new secrets for a merchant. The old API token and callback secret stop working at
+    once; the old webhook secret also signs deliveries for webhooks.secret_overlap_seconds."""
     config = config_from_cli(config_path, database_path=db_path)
     store = open_store(config)
     issued = {kind: new_secret(kind) for kind in (kinds or MERCHANT_SECRETS)}
@@ -3615,14 +3655,22 @@ def merchant_rotate(merchant_id: int, kinds: tuple[str, ...], as_json: bool, db_
         if store.read(get_merchant, merchant_id) is None:
             raise click.ClickException(f"no merchant with id {merchant_id}")
         for kind, value in issued.items():
-            store.write_now(replace_merchant_secret, merchant_id, kind, value)
+            store.write_now(replace_merchant_secret, merchant_id, kind, value,
+                            config.webhooks.secret_overlap_seconds)
+        previous_until = previous_webhook_secret_until(store.read(get_merchant, merchant_id))
     finally:
         store.close()
+    if "webhook_secret" not in issued:
+        previous_until = None
     if as_json:
-        click.echo(json.dumps({"id": merchant_id, **issued}))
+        click.echo(json.dumps({"id": merchant_id, **issued,
+                               "previous_webhook_secret_until": previous_until}))
     else:
         for kind, value in issued.items():
             click.echo(f"{kind}: {value}")
+        if previous_until:
+            click.echo(f"The previous webhook secret also signs webhook-signature until"
+                       f" {previous_until}.")
 
 
 @cli.group()

@@ -129,6 +129,8 @@
       m_rotate: "Ganti rahasia", rot_api_token: "API token", rot_callback_secret: "Callback secret", rot_webhook_secret: "Webhook secret",
       rotate_title: "Ganti {secret}?",
       rotate_body: "Nilai lama langsung berhenti bekerja. Anda harus memasang nilai baru di {where}.",
+      rotate_body_webhook_secret: "Webhook langsung ditandatangani dengan nilai baru di X-Webhook-Signature. Untuk sementara header webhook-signature (Standard Webhooks) juga membawa tanda tangan dengan nilai lama, jadi server toko yang memeriksa header itu tetap menerima webhook sampai nilai baru dipasang.",
+      m_previous_secret: "Webhook secret lama masih ikut menandatangani webhook-signature sampai {time}.",
       where_api_token: "server toko (Authorization: Bearer)", where_callback_secret: "aplikasi forwarder di HP dan integrasi callback",
       where_webhook_secret: "server toko (verifikasi tanda tangan webhook)", rotate_ok: "Ganti sekarang",
       secret_once_title: "Simpan sekarang: hanya ditampilkan sekali",
@@ -235,6 +237,8 @@
       m_rotate: "Rotate secrets", rot_api_token: "API token", rot_callback_secret: "Callback secret", rot_webhook_secret: "Webhook secret",
       rotate_title: "Rotate the {secret}?",
       rotate_body: "The old value stops working at once. You must install the new one in {where}.",
+      rotate_body_webhook_secret: "Webhooks are signed with the new value in X-Webhook-Signature at once. For a while the webhook-signature header (Standard Webhooks) also carries a signature made with the old value, so a shop server that checks that header keeps accepting webhooks until the new value is installed.",
+      m_previous_secret: "The previous webhook secret also signs webhook-signature until {time}.",
       where_api_token: "the shop's server (Authorization: Bearer)", where_callback_secret: "the forwarder app on the phone and any callback integration",
       where_webhook_secret: "the shop's server (webhook signature check)", rotate_ok: "Rotate now",
       secret_once_title: "Save it now: shown only once",
@@ -559,6 +563,7 @@
     setMarker(true);
     S.csrf = session.csrf_token;
     S.demo = !!session.demo;
+    S.secretOverlap = Number(session.webhook_secret_overlap_seconds) || 0;
     S.loggedIn = true;
     $("boot").hidden = true;
     $("login-screen").hidden = true;
@@ -1620,6 +1625,8 @@
         el("div", { class: "merchant-row" }, el("span", { class: "muted", text: t("m_webhook") + ": " }),
           m.webhook_url ? el("code", { class: "break", text: m.webhook_url }) : el("span", { class: "muted", text: t("m_webhook_none") })),
         el("div", { class: "merchant-actions" }, testButton, rotate),
+        m.previous_webhook_secret_until ? el("p", { class: "muted small", "data-testid": "previous-webhook-secret",
+          text: t("m_previous_secret", { time: WQ.dateTime(m.previous_webhook_secret_until) }) }) : null,
         el("h3", { text: t("m_phones") }), devices,
         forwarder);
     }
@@ -1627,12 +1634,14 @@
     function rotateSecret(m, kind) {
       openDialog({
         title: t("rotate_title", { secret: t("rot_" + kind) }), danger: true,
-        body: el("p", { text: t("rotate_body", { where: t("where_" + kind) }) }),
+        body: el("p", { text: kind === "webhook_secret" && S.secretOverlap > 0 ? t("rotate_body_webhook_secret")
+          : t("rotate_body", { where: t("where_" + kind) }) }),
         confirmText: t("rotate_ok"),
         action: function () { return api("POST", "merchants/" + m.id + "/rotate", { secret: kind }); }
       }).then(function (result) {
         if (!result || !result.value) return;
-        showSecrets(null, m.name + " · " + t("rot_" + kind), [{ key: kind, label: t("rot_" + kind), value: result.value }]);
+        showSecrets(null, m.name + " · " + t("rot_" + kind), [{ key: kind, label: t("rot_" + kind), value: result.value }])
+          .then(function () { if (alive) load(); });
       });
     }
 

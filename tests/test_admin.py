@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,17 @@ def test_merchant_lifecycle(admin: TestClient, db_path: Path) -> None:
                       headers=auth).status_code == 401
     assert admin.post("/api/payments/qris/create", json={"amount": 1000},
                       headers={"Authorization": f"Bearer {rotated}"}).status_code == 200
+    assert admin.post(f"/admin/api/merchants/{merchant_id}/rotate",
+                      json={"secret": "callback_secret"}).json()["previous_signs_until"] is None
+    # The old webhook secret keeps signing for a day (webhooks.secret_overlap_seconds).
+    webhook = admin.post(f"/admin/api/merchants/{merchant_id}/rotate",
+                         json={"secret": "webhook_secret"}).json()
+    until = datetime.fromisoformat(webhook["previous_signs_until"])
+    assert 86390 < (until - datetime.now(UTC)).total_seconds() <= 86400
+    [card] = [m for m in admin.get("/admin/api/merchants").json()["data"]
+              if m["id"] == merchant_id]
+    assert card["previous_webhook_secret_until"] == webhook["previous_signs_until"]
+    assert webhook["value"] not in str(card) and secrets["webhook_secret"] not in str(card)
     edited = admin.patch(f"/admin/api/merchants/{merchant_id}",
                          json={"webhook_url": "https://y.example/h"})
     assert edited.json()["data"]["webhook_url"] == "https://y.example/h"
@@ -222,7 +234,7 @@ def test_merchant_lifecycle(admin: TestClient, db_path: Path) -> None:
     assert secrets["api_token"] not in str(listed) and rotated not in str(listed)
     actions = audit_actions(db_path)
     assert [a for a, *_ in actions] == ["admin.login", "merchant.create",
-                                       "merchant.rotate_secret", "merchant.update"]
+                                       *["merchant.rotate_secret"] * 3, "merchant.update"]
     assert rotated not in str(actions) and secrets["webhook_secret"] not in str(actions)
     assert "https://x.example/h" in actions[-1][2] and "https://y.example/h" in actions[-1][3]
 

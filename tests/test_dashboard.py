@@ -350,6 +350,18 @@ def test_create_merchant_validates_the_static_qris(pages: Pages, server: Server)
     expect(card).to_contain_text("https://toko.example/webhook")
     assert api_token not in page.content() and callback_secret not in page.content()
 
+    # Rotating the webhook secret says the old one keeps signing for a while, and the card
+    # shows until when.
+    expect(card.locator("[data-testid=previous-webhook-secret]")).to_have_count(0)
+    card.locator("[data-rotate=webhook_secret]").click()
+    expect(page.locator("dialog")).to_contain_text("Standard Webhooks")
+    page.click("[data-testid=dialog-confirm]")
+    rotated = page.locator("[data-testid=secret-webhook_secret]").inner_text()
+    assert rotated.startswith("whsec_") and rotated != webhook_secret
+    page.click("[data-testid=dialog-confirm]")
+    expect(card.locator("[data-testid=previous-webhook-secret]")).to_contain_text(
+        "Webhook secret lama masih ikut menandatangani")
+
 
 @pytest.mark.parametrize("demo", [True, False], ids=["demo-simulate", "notification"])
 def test_checkout_turns_paid_without_reload(demo: bool, pages: Pages, shop: Merchant,

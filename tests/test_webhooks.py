@@ -14,6 +14,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -303,6 +304,64 @@ def test_standard_webhooks_library_verifies_and_rejects_replay(app_factory, db_p
         timestamp - 600)["webhook-signature"]
     with pytest.raises(WebhookVerificationError, match="too old"):
         wh.verify(request.body, replay)
+
+
+def rotate_webhook_secret(db_path: Path, merchant: Merchant, overlap_seconds: int) -> dict:
+    """`webqris merchant rotate --secret webhook_secret`, as the shop's operator runs it."""
+    done = subprocess.run(
+        [sys.executable, str(Path(webqris.__file__)), "merchant", "rotate", str(merchant.id),
+         "--secret", "webhook_secret", "--json", "--db", str(db_path)],
+        env={**os.environ, "WEBQRIS_WEBHOOKS_SECRET_OVERLAP_SECONDS": str(overlap_seconds)},
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_rotated_webhook_secret_still_verifies_during_the_overlap(
+        app_factory, db_path: Path, receiver: Receiver) -> None:
+    """Standard Webhooks receivers keep verifying with the old secret while the shop installs
+    the new one; the seed's single-signature headers switch to the new secret at once."""
+    merchant = add_merchant(db_path, webhook_url=receiver.url)
+    client = app_factory()
+    rotated = rotate_webhook_secret(db_path, merchant, overlap_seconds=3600)
+    new_secret = rotated["webhook_secret"]
+    until = datetime.fromisoformat(rotated["previous_webhook_secret_until"])
+    assert 3590 < (until - datetime.now(UTC)).total_seconds() <= 3600
+
+    pay(client, merchant, 25000)
+    [request] = receiver.wait_for(1)
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (merchant.webhook_secret, new_secret):  # before and after the shop updates
+        assert Webhook(secret).verify(request.body, request.headers)["event"] == "payment.paid"
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + base64.b64encode(b"z" * 32).decode()).verify(request.body,
+                                                                         request.headers)
+    assert seed_signature_ok(request, new_secret)
+    assert not seed_signature_ok(request, merchant.webhook_secret)
+
+    # Rotating with no overlap: only the newest secret signs, the one before no longer does.
+    newest = rotate_webhook_secret(db_path, merchant, overlap_seconds=0)
+    assert newest["previous_webhook_secret_until"] is None
+    pay(client, merchant, 26000)
+    request = receiver.wait_for(2)[1]
+    assert " " not in request.headers["webhook-signature"]
+    Webhook(newest["webhook_secret"]).verify(request.body, request.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret).verify(request.body, request.headers)
+
+
+def test_previous_webhook_secret_stops_signing_when_the_overlap_ends(
+        app_factory, db_path: Path, receiver: Receiver) -> None:
+    merchant = add_merchant(db_path, webhook_url=receiver.url)
+    client = app_factory()
+    rotated = rotate_webhook_secret(db_path, merchant, overlap_seconds=1)
+    until = datetime.fromisoformat(rotated["previous_webhook_secret_until"])
+    time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.05)
+    pay(client, merchant)
+    [request] = receiver.wait_for(1)
+    Webhook(rotated["webhook_secret"]).verify(request.body, request.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(merchant.webhook_secret).verify(request.body, request.headers)
 
 
 # --- retries -------------------------------------------------------------------------------------
