@@ -18,6 +18,7 @@
       live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…",
       nav_overview: "Ringkasan", nav_payments: "Pembayaran", nav_notifications: "Notifikasi", nav_audit: "Log audit",
       nav_merchants: "Merchant", nav_webhooks: "Webhook",
+      nav_short_payments: "Transaksi", nav_short_notifications: "Notifikasi",
       // statuses
       st_pending: "Menunggu", st_paid: "Dibayar", st_expired: "Kedaluwarsa", st_cancelled: "Dibatalkan",
       oc_matched: "Cocok", oc_duplicate: "Duplikat", oc_unparsed: "Tak terbaca", oc_unmatched: "Tak cocok", oc_test: "Tes",
@@ -159,6 +160,7 @@
       live_on: "Live", live_off: "Offline", live_connecting: "Connecting…",
       nav_overview: "Overview", nav_payments: "Payments", nav_notifications: "Notifications", nav_audit: "Audit log",
       nav_merchants: "Merchants", nav_webhooks: "Webhooks",
+      nav_short_payments: "Payments", nav_short_notifications: "Inbox",
       st_pending: "Pending", st_paid: "Paid", st_expired: "Expired", st_cancelled: "Cancelled",
       oc_matched: "Matched", oc_duplicate: "Duplicate", oc_unparsed: "Unreadable", oc_unmatched: "Unmatched", oc_test: "Test",
       oc_needs_attention: "Needs attention",
@@ -628,8 +630,8 @@
 
   var NAV = [
     { route: "overview", icon: "overview", label: "nav_overview" },
-    { route: "payments", icon: "payments", label: "nav_payments" },
-    { route: "notifications", icon: "notifications", label: "nav_notifications" },
+    { route: "payments", icon: "payments", label: "nav_payments", short: "nav_short_payments" },
+    { route: "notifications", icon: "notifications", label: "nav_notifications", short: "nav_short_notifications" },
     { route: "merchants", icon: "merchants", label: "nav_merchants" },
     { route: "webhooks", icon: "webhooks", label: "nav_webhooks" },
     { route: "audit", icon: "audit", label: "nav_audit" }
@@ -639,8 +641,11 @@
     var nav = clear($("nav"));
     var current = currentRoute()[0] || "overview";
     NAV.forEach(function (item) {
-      var link = el("a", { href: "#/" + item.route, class: "nav-link", "data-route": item.route, "aria-current": item.route === current ? "page" : null },
-        icon(item.icon), el("span", { class: "nav-label", text: t(item.label) }));
+      // The phone's bottom bar has room for about 60 px of text per item: some get a shorter word.
+      var label = t(item.label), short = item.short ? t(item.short) : label;
+      var link = el("a", { href: "#/" + item.route, class: "nav-link", "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
+        icon(item.icon), el("span", { class: "nav-label" },
+          el("span", { class: "nav-label-short", text: short }), el("span", { class: "nav-label-full", text: label })));
       if (item.route === "notifications" && S.attention > 0) {
         link.appendChild(el("span", { class: "nav-count", "data-testid": "attention-count", "aria-label": t("oc_needs_attention") + ": " + S.attention, text: S.attention > 99 ? "99+" : String(S.attention) }));
       }

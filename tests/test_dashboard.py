@@ -23,7 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "kata sandi rahasia"
 DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 375, "height": 740}
+PHONE = {"width": 360, "height": 740}  # the narrowest common Android screen
 
 expect.set_options(timeout=10_000)
 
@@ -421,6 +421,17 @@ def test_phone_screens_do_not_scroll_sideways(pages: Pages, server: Server,
     page.goto(f"{server.base_url}/#/merchants")
     page.click(".forwarder summary")
     fits(page, "merchants with forwarder settings open")
+
+    # Every label of the bottom navigation is whole, in both languages.
+    for lang in ("id", "en"):
+        page.evaluate(f"localStorage.setItem('webqris.lang', '{lang}')")
+        page.reload()
+        expect(page.locator("nav .nav-link")).to_have_count(6)
+        cut = page.evaluate("""Array.from(document.querySelectorAll('nav .nav-link'))
+            .flatMap(a => Array.from(a.querySelectorAll('.nav-label *, .nav-label'))
+              .filter(s => s.offsetParent !== null && s.scrollWidth > s.clientWidth)
+              .map(s => s.textContent))""")
+        assert cut == [], f"cut nav labels in {lang}: {cut}"
 
     checkout = pages.open(PHONE)
     checkout.goto(f"{server.base_url}/pay/{pending['invoice_id']}")
