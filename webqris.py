@@ -470,6 +470,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE merchants ADD COLUMN previous_webhook_secret TEXT;
     ALTER TABLE merchants ADD COLUMN previous_webhook_secret_until INTEGER;
     """,
+    # 10: a merchant may name the apps whose notifications pay its invoices (NULL: any app
+    # whose text reads as a payment, as before); one from another app waits for the owner
+    """
+    ALTER TABLE merchants ADD COLUMN accepted_apps TEXT;
+    ALTER TABLE notifications ADD COLUMN app_not_accepted INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -766,7 +772,7 @@ def insert_merchant(conn: sqlite3.Connection, name: str, static_qris: str | None
 
 
 def update_merchant(conn: sqlite3.Connection, merchant_id: int, **changes: Any) -> bool:
-    allowed = {"name", "static_qris", "webhook_url"}
+    allowed = {"name", "static_qris", "webhook_url", "accepted_apps"}
     if not changes or set(changes) - allowed:
         raise ValueError(f"cannot update merchant fields {sorted(set(changes) - allowed)}")
     assignments = ", ".join(f"{column} = ?" for column in changes)
@@ -978,17 +984,18 @@ def find_duplicate(conn: sqlite3.Connection, merchant_id: int, keys: Iterable[st
 
 def insert_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
                         outcome: str, at_ms: int, *, parsed: parsers.Parsed | None = None,
-                        invoice_row_id: int | None = None,
-                        duplicate_of: int | None = None) -> int:
+                        invoice_row_id: int | None = None, duplicate_of: int | None = None,
+                        app_not_accepted: bool = False) -> int:
     cursor = conn.execute(
         "INSERT INTO notifications (merchant_id, source, app, title, message, posted_at,"
         " device_id, notif_id, event_hash, reference, parsed_amount, sender_name, parser,"
-        " outcome, invoice_id, duplicate_of, received_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " outcome, invoice_id, duplicate_of, received_at, app_not_accepted)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (merchant_id, note.source, note.app, note.title, note.message, note.posted_at,
          note.device_id, note.notif_id, note.event_hash, note.reference,
          parsed.amount if parsed else None, parsed.sender_name if parsed else None,
-         parsed.parser if parsed else None, outcome, invoice_row_id, duplicate_of, at_ms))
+         parsed.parser if parsed else None, outcome, invoice_row_id, duplicate_of, at_ms,
+         app_not_accepted))
     notification_id = int(cursor.lastrowid)
     if outcome not in ("duplicate", "test"):
         conn.executemany("INSERT OR IGNORE INTO notification_keys (merchant_id, key,"
@@ -1542,8 +1549,10 @@ def record_test_notification(conn: sqlite3.Connection, merchant_id: int,
 
 def record_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
                         parsed: parsers.Parsed | None, payment_method: str,
-                        late_grace_seconds: int) -> NotificationOutcome:
-    """Stores a notification and pays the one invoice it matches, in one transaction."""
+                        late_grace_seconds: int, *, app_accepted: bool = True
+                        ) -> NotificationOutcome:
+    """Stores a notification and pays the one invoice it matches, in one transaction. From an
+    app the merchant does not accept, it pays nothing and waits for the owner."""
     at = now_ms()
     if note.device_id:
         touch_device(conn, merchant_id, note.device_id, note.app, at, test=False)
@@ -1556,7 +1565,7 @@ def record_notification(conn: sqlite3.Connection, merchant_id: int, note: Inboun
             conn, merchant_id, note, "unparsed", at))
     invoice = None
     candidates = find_payable_invoices(conn, merchant_id, parsed.amount,
-                                       at - late_grace_seconds * 1000)
+                                       at - late_grace_seconds * 1000) if app_accepted else []
     # Two candidates cannot happen while totals are allocated as they are; if they ever did,
     # paying either would be a guess, so the owner decides from the inbox.
     if len(candidates) == 1:
@@ -1564,8 +1573,19 @@ def record_notification(conn: sqlite3.Connection, merchant_id: int, note: Inboun
                                     parsed.sender_name, at)
     outcome = "matched" if invoice is not None else "unmatched"
     notification_id = insert_notification(conn, merchant_id, note, outcome, at, parsed=parsed,
-                                           invoice_row_id=invoice["id"] if invoice else None)
+                                           invoice_row_id=invoice["id"] if invoice else None,
+                                           app_not_accepted=not app_accepted)
     return NotificationOutcome(outcome, notification_id, invoice)
+
+
+def accepted_apps(merchant: Mapping[str, Any]) -> list[str] | None:
+    """The package names whose notifications may pay this merchant's invoices; None: any."""
+    return merchant["accepted_apps"].split(",") if merchant["accepted_apps"] else None
+
+
+def app_accepted(merchant: Mapping[str, Any], app: str | None) -> bool:
+    accepted = accepted_apps(merchant)
+    return accepted is None or (app or "").strip().lower() in accepted
 
 
 # =============================================================================================
@@ -2048,9 +2068,10 @@ async def receive_forwarded_notification(request: Request) -> Response:
         return JSONResponse({"success": True, "test": True, "message":
                              f"Koneksi berhasil! Auth valid ✓ (Merchant: {merchant['name']})"})
     parsed = parsers.parse_notification(note.app, note.title, note.message)
+    accepted = app_accepted(merchant, note.app)
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed,
                                    note.app or "notification",
-                                   ctx.config.payments.late_grace_seconds)
+                                   ctx.config.payments.late_grace_seconds, app_accepted=accepted)
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "notif_id": note.notif_id})
@@ -2061,6 +2082,11 @@ async def receive_forwarded_notification(request: Request) -> Response:
     assert parsed is not None
     if result.invoice is None:
         announce_needs_attention(ctx, merchant, result, parsed.amount, note.app)
+        if not accepted:
+            return error_response(404, f"Notifications from {note.app or 'an unnamed app'} do"
+                                  " not pay this merchant's invoices (not in its accepted apps);"
+                                  " it waits in the dashboard", parsed_amount=parsed.amount,
+                                  merchant=merchant["name"], app_accepted=False)
         return error_response(404, "No matching pending payment", parsed_amount=parsed.amount,
                               merchant=merchant["name"])
     announce_paid(ctx, result.invoice, merchant["name"])
@@ -2474,6 +2500,7 @@ def admin_notification(row: Mapping[str, Any]) -> dict[str, Any]:
         "id", "merchant_id", "source", "app", "title", "message", "posted_at", "device_id",
         "notif_id", "reference", "parsed_amount", "sender_name", "parser", "outcome",
         "duplicate_of")} | {
+        "app_not_accepted": bool(row["app_not_accepted"]),
         "merchant_name": row["merchant_name"] if "merchant_name" in row.keys() else None,
         "invoice_id": row["invoice_ref"] if "invoice_ref" in row.keys() else None,
         "attached_at": format_time(row["attached_at"]),
@@ -2656,6 +2683,7 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
     base = public_base_url(request)
     return {"id": row["id"], "name": row["name"], "static_qris": row["static_qris"],
             "qris": decoded, "webhook_url": row["webhook_url"],
+            "accepted_apps": accepted_apps(row),
             "previous_webhook_secret_until": previous_webhook_secret_until(row),
             "created_at": format_time(row["created_at"]), "devices": devices,
             "forwarder": {"url": f"{base}/api/webhook/payment",
@@ -2696,7 +2724,29 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
         if url is not None and not _valid_http_url(url):
             raise ApiError(400, "webhook_url must be an http(s) URL")
         changes["webhook_url"] = url
+    if "accepted_apps" in fields:
+        changes["accepted_apps"] = checked_accepted_apps(fields["accepted_apps"])
     return changes
+
+
+ANDROID_PACKAGE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+
+
+def checked_accepted_apps(value: Any) -> str | None:
+    """A list of Android package names, stored comma-separated; null or [] means any app."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > 30:
+        raise ApiError(400, "accepted_apps must be a list of up to 30 package names, or null")
+    packages: list[str] = []
+    for item in value:
+        package = item.strip().lower() if isinstance(item, str) else ""
+        if len(package) > 150 or not ANDROID_PACKAGE.fullmatch(package):
+            raise ApiError(400, f"accepted_apps: {str(item)[:150]!r} is not an Android package"
+                                " name (like id.dana)")
+        if package not in packages:
+            packages.append(package)
+    return ",".join(packages) or None
 
 
 def create_merchant_by_admin(conn: sqlite3.Connection, changes: Mapping[str, Any],

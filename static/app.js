@@ -124,6 +124,10 @@
       m_qris_missing: "QRIS statis belum diatur: tagihan belum bisa dibuat.",
       m_qris_valid: "QRIS valid", m_qris_checking: "Memeriksa QRIS…", m_qris_decoded: "Terbaca: {name}, {city}",
       m_webhook: "URL webhook", m_webhook_help: "Server toko yang menerima payment.paid (http:// atau https://).",
+      m_apps: "Aplikasi yang boleh melunasi tagihan",
+      m_apps_help: "Nama paket aplikasi dompet/bank toko, pisahkan dengan koma (mis. id.dana, com.gojek.gopaymerchant). Notifikasi dari aplikasi lain tidak melunasi apa pun dan menunggu di Notifikasi. Kosong: aplikasi apa saja yang teksnya terbaca sebagai uang masuk.",
+      m_apps_seen: "Terlihat dari HP toko: {apps}", m_apps_any: "Aplikasi apa saja (teks notifikasi yang menentukan)",
+      app_not_accepted: "Aplikasi ini tidak ada di daftar aplikasi merchant",
       m_webhook_none: "Belum ada URL webhook", m_nmid: "NMID", m_city: "Kota",
       m_test_webhook: "Kirim webhook tes", m_test_sent: "Webhook tes dijadwalkan. Lihat hasilnya di Webhook.",
       m_test_needs_url: "Isi URL webhook dulu.",
@@ -233,6 +237,10 @@
       m_qris_missing: "No static QRIS set: bills cannot be created yet.",
       m_qris_valid: "Valid QRIS", m_qris_checking: "Checking the QRIS…", m_qris_decoded: "Reads as: {name}, {city}",
       m_webhook: "Webhook URL", m_webhook_help: "The shop's server that receives payment.paid (http:// or https://).",
+      m_apps: "Apps that may pay invoices",
+      m_apps_help: "Package names of the shop's wallet/bank apps, comma-separated (e.g. id.dana, com.gojek.gopaymerchant). A notification from any other app pays nothing and waits under Notifications. Empty: any app whose text reads as money received.",
+      m_apps_seen: "Seen from the shop's phones: {apps}", m_apps_any: "Any app (the notification's text decides)",
+      app_not_accepted: "This app is not in the merchant's list of apps",
       m_webhook_none: "No webhook URL yet", m_nmid: "NMID", m_city: "City",
       m_test_webhook: "Send test webhook", m_test_sent: "Test webhook queued. See the result under Webhooks.",
       m_test_needs_url: "Set a webhook URL first.",
@@ -1236,6 +1244,7 @@
           n.parsed_amount !== null && n.parsed_amount !== undefined
             ? el("span", { class: "notif-amount money", text: WQ.rupiah(n.parsed_amount) })
             : n.outcome === "test" ? null : el("span", { class: "notif-amount muted", text: t("not_parsed") }),
+          n.app_not_accepted ? el("span", { class: "badge badge-warn", "data-testid": "app-not-accepted", text: t("app_not_accepted") }) : null,
           n.sender_name ? el("span", { text: t("from_sender", { name: n.sender_name }) }) : null,
           n.device_id ? el("span", { class: "muted", text: t("device") + " " + n.device_id }) : null,
           n.reference ? el("span", { class: "muted", text: "ref " + n.reference }) : null,
@@ -1627,6 +1636,8 @@
           el("div", null, el("h2", { text: m.name }), el("div", { class: "muted small", text: "ID " + m.id })),
           el("a", { class: "btn btn-quiet btn-sm", href: "#/merchants/" + m.id }, t("edit"))),
         qrisBlock,
+        el("div", { class: "merchant-row", "data-testid": "accepted-apps" }, el("span", { class: "muted", text: t("m_apps") + ": " }),
+          m.accepted_apps ? el("code", { class: "break", text: m.accepted_apps.join(", ") }) : el("span", { class: "muted", text: t("m_apps_any") })),
         el("div", { class: "merchant-row" }, el("span", { class: "muted", text: t("m_webhook") + ": " }),
           m.webhook_url ? el("code", { class: "break", text: m.webhook_url }) : el("span", { class: "muted", text: t("m_webhook_none") })),
         el("div", { class: "merchant-actions" }, testButton, rotate),
@@ -1667,6 +1678,8 @@
     var nameInput = el("input", { id: "m-name", type: "text", maxlength: "100", autocomplete: "organization", required: true });
     var qrisInput = el("textarea", { id: "m-qris", rows: "4", spellcheck: "false", autocomplete: "off", placeholder: "000201010211…", "aria-describedby": "m-qris-help m-qris-status" });
     var urlInput = el("input", { id: "m-webhook", type: "url", inputmode: "url", placeholder: "https://toko.example/webhook/qris", autocomplete: "off", "aria-describedby": "m-webhook-help" });
+    var appsInput = el("input", { id: "m-apps", type: "text", autocomplete: "off", spellcheck: "false", autocapitalize: "none", placeholder: "id.dana, com.gojek.gopaymerchant", "aria-describedby": "m-apps-help m-apps-seen" });
+    var appsSeen = el("p", { class: "help", id: "m-apps-seen" });
     var qrisStatus = el("div", { id: "m-qris-status", class: "qris-status", "aria-live": "polite" });
     var preview = el("div", { class: "qris-preview", id: "m-qris-preview" });
     var formError = el("p", { class: "form-error", role: "alert", hidden: true });
@@ -1721,7 +1734,10 @@
             el("p", { class: "help", id: "m-qris-help", text: t("m_qris_help") }), qrisStatus),
           el("div", { class: "field" },
             el("label", { for: "m-webhook", text: t("m_webhook") }), urlInput,
-            el("p", { class: "help", id: "m-webhook-help", text: t("m_webhook_help") }))),
+            el("p", { class: "help", id: "m-webhook-help", text: t("m_webhook_help") })),
+          el("div", { class: "field" },
+            el("label", { for: "m-apps", text: t("m_apps") }), appsInput,
+            el("p", { class: "help", id: "m-apps-help", text: t("m_apps_help") }), appsSeen)),
         side),
       formError,
       el("div", { class: "form-actions" }, el("a", { class: "btn btn-quiet", href: "#/merchants" }, t("cancel")), saveButton));
@@ -1734,14 +1750,17 @@
       var payload = {};
       var qrisValue = qrisInput.value.trim();
       var urlValue = urlInput.value.trim();
+      var apps = appsInput.value.split(/[\s,]+/).filter(Boolean);
       if (creating) {
         payload.name = name;
         if (qrisValue) payload.static_qris = qrisValue;
         if (urlValue) payload.webhook_url = urlValue;
+        if (apps.length) payload.accepted_apps = apps;
       } else {
         if (name !== original.name) payload.name = name;
         if (qrisValue !== (original.static_qris || "")) payload.static_qris = qrisValue || null;
         if (urlValue !== (original.webhook_url || "")) payload.webhook_url = urlValue || null;
+        if (apps.join(",") !== (original.accepted_apps || []).join(",")) payload.accepted_apps = apps.length ? apps : null;
       }
       saveButton.disabled = true;
       saveButton.textContent = t("saving");
@@ -1781,6 +1800,10 @@
       nameInput.value = m ? m.name : "";
       qrisInput.value = m && m.static_qris ? m.static_qris : "";
       urlInput.value = m && m.webhook_url ? m.webhook_url : "";
+      appsInput.value = m && m.accepted_apps ? m.accepted_apps.join(", ") : "";
+      var seen = m ? m.devices.map(function (d) { return d.last_app; }).filter(function (app, i, all) { return app && all.indexOf(app) === i; }) : [];
+      appsSeen.textContent = seen.length ? t("m_apps_seen", { apps: seen.join(", ") }) : "";
+      appsSeen.hidden = !seen.length;
       clear(body).appendChild(form);
       if (qrisInput.value) checkQris(); else renderPreviewEmpty();
       nameInput.focus();

@@ -281,6 +281,36 @@ def test_attach_unmatched_notification_pays_the_invoice(pages: Pages, server: Se
     assert status["status"] == "paid"
 
 
+def test_owner_names_the_apps_that_may_pay(pages: Pages, server: Server, shop: Merchant) -> None:
+    def notify_from(app: str, total: int, notif_id: str) -> httpx.Response:
+        return httpx.post(
+            f"{server.base_url}/api/webhook/payment",
+            json={"app": app, "title": "DANA", "device_id": "hp-kasir", "notif_id": notif_id,
+                  "message": f"Kamu berhasil menerima {rupiah(total)} dari SITI AMINAH"},
+            headers={"Authorization": f"Bearer {shop.callback_secret}"}, timeout=10)
+
+    assert notify_from("id.dana", 1234, "seen").status_code == 404  # the phone was seen
+    page = pages.open()
+    login(page, server)
+    page.goto(f"{server.base_url}/#/merchants")
+    card = page.locator(f"article.merchant[data-merchant-id='{shop.id}']")
+    expect(card.locator("[data-testid=accepted-apps]")).to_contain_text("Aplikasi apa saja")
+    page.goto(f"{server.base_url}/#/merchants/{shop.id}")
+    expect(page.locator("#m-apps-seen")).to_contain_text("id.dana")
+    page.fill("#m-apps", "id.dana")
+    page.click("#m-save")
+    expect(card.locator("[data-testid=accepted-apps]")).to_contain_text("id.dana")
+
+    invoice = create_invoice(server, shop, 40000)
+    refused = notify_from("com.example.chat", invoice["total_amount"], "chat-1")
+    assert refused.status_code == 404 and refused.json()["app_accepted"] is False
+    page.goto(f"{server.base_url}/#/notifications")
+    item = page.locator("li.notif.needs-attention", has_text=rupiah(invoice["total_amount"]))
+    expect(item.locator("[data-testid=app-not-accepted]")).to_have_text(
+        "Aplikasi ini tidak ada di daftar aplikasi merchant")
+    assert invoice_status(server, shop, invoice["invoice_id"])["status"] == "pending"
+
+
 def test_money_that_matches_no_bill_shows_up_at_once(pages: Pages, server: Server,
                                                     shop: Merchant) -> None:
     page = pages.open()

@@ -332,6 +332,63 @@ def test_attach_unmatched_notification(client: TestClient, merchant: Merchant,
                                                invoice["invoice_id"], webqris.now_ms()))
 
 
+def test_merchant_that_names_its_apps_is_paid_only_by_them(app_factory, merchant: Merchant,
+                                                            db_path: Path) -> None:
+    """A chat app that copies a wallet's wording pays nothing once the shop has named its
+    wallet apps; the money waits in the inbox for the owner to place by hand."""
+    store = webqris.Store(str(db_path))
+    store.open()
+    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password("owner pass"))
+    store.close()
+    client = app_factory()
+    login = client.post("/admin/api/login", json={"password": "owner pass"})
+    client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+    copied = "Kamu berhasil menerima Rp{amount} dari JOHN DOE"
+
+    # By default any app whose text reads as DANA's pays (the spec's text routing).
+    first = create(client, merchant, 41000)
+    assert forward(client, merchant, app="com.example.chat", title="DANA",
+                   message=copied.format(amount=rupiah(first["total_amount"]))
+                   ).status_code == 200
+    assert status_of(client, merchant, first["invoice_id"])["status"] == "paid"
+
+    edited = client.patch(f"/admin/api/merchants/{merchant.id}",
+                          json={"accepted_apps": [" ID.DANA ", "com.gojek.gopaymerchant",
+                                                  "id.dana"]})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["data"]["accepted_apps"] == ["id.dana", "com.gojek.gopaymerchant"]
+
+    second = create(client, merchant, 42000)
+    refused = forward(client, merchant, app="com.example.chat", title="DANA",
+                      message=copied.format(amount=rupiah(second["total_amount"])))
+    assert refused.status_code == 404
+    assert refused.json()["app_accepted"] is False
+    assert "com.example.chat" in refused.json()["message"]
+    assert status_of(client, merchant, second["invoice_id"])["status"] == "pending"
+    [waiting] = client.get("/admin/api/notifications?outcome=needs_attention").json()["data"]
+    assert waiting["app"] == "com.example.chat" and waiting["app_not_accepted"] is True
+    assert waiting["parsed_amount"] == second["total_amount"]
+
+    # The shop's own DANA app still pays, in any letter case.
+    paid = forward(client, merchant, app="Id.Dana", title="DANA",
+                   message=copied.format(amount=rupiah(second["total_amount"])),
+                   notif_id="another")
+    assert paid.status_code == 200, paid.text
+    assert status_of(client, merchant, second["invoice_id"])["status"] == "paid"
+
+    # Clearing the list brings back any app; a bad package name is a 400.
+    for bad in (["not a package"], "id.dana", [1], ["x" * 200]):
+        answer = client.patch(f"/admin/api/merchants/{merchant.id}",
+                              json={"accepted_apps": bad})
+        assert answer.status_code == 400 and "accepted_apps" in answer.json()["message"]
+    cleared = client.patch(f"/admin/api/merchants/{merchant.id}", json={"accepted_apps": []})
+    assert cleared.json()["data"]["accepted_apps"] is None
+    third = create(client, merchant, 43000)
+    assert forward(client, merchant, app="com.example.chat", title="DANA",
+                   message=copied.format(amount=rupiah(third["total_amount"]))
+                   ).status_code == 200
+
+
 async def _notify_concurrently(base_url: str, secret: str, bodies: list[dict]) -> list:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         return await asyncio.gather(*(
