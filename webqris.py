@@ -2753,6 +2753,8 @@ def create_merchant_by_admin(conn: sqlite3.Connection, changes: Mapping[str, Any
                              issued: Mapping[str, str], address: str) -> int:
     merchant_id = insert_merchant(conn, changes["name"], changes.get("static_qris"),
                                   changes.get("webhook_url"), issued)
+    if changes.get("accepted_apps"):
+        update_merchant(conn, merchant_id, accepted_apps=changes["accepted_apps"])
     audit(conn, "merchant.create", f"merchant:{merchant_id}", None, dict(changes), address)
     return merchant_id
 

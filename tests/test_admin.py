@@ -200,9 +200,11 @@ def test_merchant_lifecycle(admin: TestClient, db_path: Path) -> None:
     assert bad.status_code == 400
     assert "checksum" in bad.json()["message"].lower()
     created = admin.post("/admin/api/merchants", json={"name": "Baru", "static_qris": STATIC_QRIS,
-                                                       "webhook_url": "https://x.example/h"})
+                                                       "webhook_url": "https://x.example/h",
+                                                       "accepted_apps": ["id.dana"]})
     assert created.status_code == 200
     body = created.json()
+    assert body["data"]["accepted_apps"] == ["id.dana"]
     assert body["data"]["qris"]["merchant_name"] == "Warung Sayur Bu Sugeng"
     secrets = body["secrets"]
     merchant_id = body["data"]["id"]
