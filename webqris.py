@@ -761,13 +761,16 @@ MERCHANT_SECRETS = ("api_token", "callback_secret", "webhook_secret")
 
 
 def insert_merchant(conn: sqlite3.Connection, name: str, static_qris: str | None,
-                    webhook_url: str | None, issued: Mapping[str, str]) -> int:
+                    webhook_url: str | None, issued: Mapping[str, str],
+                    accepted_apps: str | None = None) -> int:
     at = now_ms()
     cursor = conn.execute(
         "INSERT INTO merchants (name, static_qris, api_token_hash, callback_secret_hash,"
-        " webhook_url, webhook_secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " webhook_url, webhook_secret, accepted_apps, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (name, static_qris, hash_secret(issued["api_token"]),
-         hash_secret(issued["callback_secret"]), webhook_url, issued["webhook_secret"], at, at))
+         hash_secret(issued["callback_secret"]), webhook_url, issued["webhook_secret"],
+         accepted_apps, at, at))
     return int(cursor.lastrowid)
 
 
@@ -2752,9 +2755,7 @@ def checked_accepted_apps(value: Any) -> str | None:
 def create_merchant_by_admin(conn: sqlite3.Connection, changes: Mapping[str, Any],
                              issued: Mapping[str, str], address: str) -> int:
     merchant_id = insert_merchant(conn, changes["name"], changes.get("static_qris"),
-                                  changes.get("webhook_url"), issued)
-    if changes.get("accepted_apps"):
-        update_merchant(conn, merchant_id, accepted_apps=changes["accepted_apps"])
+                                  changes.get("webhook_url"), issued, changes.get("accepted_apps"))
     audit(conn, "merchant.create", f"merchant:{merchant_id}", None, dict(changes), address)
     return merchant_id
 
