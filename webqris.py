@@ -3639,22 +3639,30 @@ def merchant() -> None:
 @click.option("--name", required=True)
 @click.option("--qris", "static_qris", default=None, help="The shop's static QRIS payload.")
 @click.option("--webhook-url", default=None)
+@click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
+              help="Only notifications from this app (e.g. id.dana) pay the merchant's invoices"
+                   " (repeatable; default: any app whose text reads as a payment).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_db_option
 @_config_option
-def merchant_add(name: str, static_qris: str | None, webhook_url: str | None, as_json: bool,
-                 db_path: str | None, config_path: str | None) -> None:
+def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
+                 apps: tuple[str, ...], as_json: bool, db_path: str | None,
+                 config_path: str | None) -> None:
     """Add a merchant and print its secrets (shown once)."""
     config = config_from_cli(config_path, database_path=db_path)
     if not name.strip():
         raise click.ClickException("--name must not be empty")
     static_qris = checked_static_qris(static_qris)
     webhook_url = checked_webhook_url(webhook_url)
+    try:
+        accepted = checked_accepted_apps(list(apps))
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
     issued = issue_merchant_secrets()
     store = open_store(config)
     try:
         merchant_id = store.write_now(insert_merchant, name.strip(), static_qris, webhook_url,
-                                      issued)
+                                      issued, accepted)
     finally:
         store.close()
     result = {"id": merchant_id, "name": name.strip(), **issued}
@@ -3679,7 +3687,8 @@ def merchant_list(as_json: bool, db_path: str | None, config_path: str | None) -
     finally:
         store.close()
     items = [{"id": row["id"], "name": row["name"], "qris_configured": bool(row["static_qris"]),
-              "webhook_url": row["webhook_url"], "created_at": format_time(row["created_at"])}
+              "webhook_url": row["webhook_url"], "accepted_apps": accepted_apps(row),
+              "created_at": format_time(row["created_at"])}
              for row in rows]
     if as_json:
         click.echo(json.dumps(items))
@@ -3687,7 +3696,8 @@ def merchant_list(as_json: bool, db_path: str | None, config_path: str | None) -
     for item in items:
         configured = "yes" if item["qris_configured"] else "no"
         click.echo(f"{item['id']}\t{item['name']}\tqris={configured}"
-                   f"\twebhook={item['webhook_url'] or '-'}")
+                   f"\twebhook={item['webhook_url'] or '-'}"
+                   f"\tapps={','.join(item['accepted_apps'] or ['any'])}")
 
 
 @merchant.command("rotate")

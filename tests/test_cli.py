@@ -84,7 +84,18 @@ def test_merchant_add_list_rotate(tmp_path: Path, server_factory) -> None:
 
     listed = run("merchant", "list", "--json", "--db", db, cwd=tmp_path)
     assert json.loads(listed.stdout)[0]["name"] == "Toko ABC"
+    assert json.loads(listed.stdout)[0]["accepted_apps"] is None
     assert info["api_token"] not in listed.stdout
+
+    # A shop that names its apps: only they pay (see test_notifications for the paying).
+    strict = run("merchant", "add", "--name", "Toko Ketat", "--accept-app", "ID.DANA",
+                 "--accept-app", "com.gojek.gopaymerchant", "--json", "--db", db, cwd=tmp_path)
+    assert strict.returncode == 0, strict.stderr
+    listed = run("merchant", "list", "--db", db, cwd=tmp_path).stdout.splitlines()
+    assert listed[1].endswith("apps=id.dana,com.gojek.gopaymerchant") and "apps=any" in listed[0]
+    bad = run("merchant", "add", "--name", "X", "--accept-app", "not a package", "--db", db,
+              cwd=tmp_path)
+    assert bad.returncode != 0 and "not an Android package name" in bad.stderr
 
     server = server_factory(Path(db))
     auth = {"Authorization": f"Bearer {info['api_token']}"}
