@@ -2036,7 +2036,7 @@ def announce_paid(ctx: Context, invoice: Mapping[str, Any], merchant_name: str) 
 
 def announce_needs_attention(ctx: Context, merchant: Mapping[str, Any],
                              result: NotificationOutcome, amount: int | None,
-                             app: str | None) -> None:
+                             app: str | None, *, app_accepted: bool = True) -> None:
     """Money that arrived but paid nothing is the owner's to place: tell the dashboards now,
     not at their next poll. Only them: the text may be anything the phone showed."""
     ctx.hub.publish("notification_needs_attention", {
@@ -2044,6 +2044,7 @@ def announce_needs_attention(ctx: Context, merchant: Mapping[str, Any],
         "outcome": result.outcome,
         "parsed_amount": amount,
         "app": app,
+        "app_not_accepted": not app_accepted,
         "merchant_name": merchant["name"],
     }, merchant["id"], admins_only=True)
 
@@ -2084,7 +2085,8 @@ async def receive_forwarded_notification(request: Request) -> Response:
                               raw_message=note.message)
     assert parsed is not None
     if result.invoice is None:
-        announce_needs_attention(ctx, merchant, result, parsed.amount, note.app)
+        announce_needs_attention(ctx, merchant, result, parsed.amount, note.app,
+                                 app_accepted=accepted)
         if not accepted:
             return error_response(404, f"Notifications from {note.app or 'an unnamed app'} do"
                                   " not pay this merchant's invoices (not in its accepted apps);"

@@ -44,6 +44,7 @@
       toast_paid: "Pembayaran masuk: {total} · {merchant}",
       feed_attention: "Uang masuk {total} tanpa tagihan", feed_attention_unparsed: "Notifikasi tanpa nominal",
       toast_attention: "Uang masuk {total} tidak cocok dengan tagihan mana pun · {merchant}. Lihat Notifikasi.",
+      toast_app_not_accepted: "{total} dari {app}, aplikasi yang tidak ada di daftar {merchant}: tidak melunasi apa pun. Lihat Notifikasi.",
       // coded problems from the server (its English is the fallback)
       err_cut_off: "QRIS ini rusak: terpotong di karakter ke-{position}. Pindai ulang stikernya dan salin seluruh teks QRIS.",
       err_bad_field_number: "QRIS ini rusak atau bukan QRIS: {value} di karakter ke-{position} bukan nomor field. Pindai ulang stikernya dan salin seluruh teks QRIS.",
@@ -187,6 +188,7 @@
       toast_paid: "Payment received: {total} · {merchant}",
       feed_attention: "Money in {total}, no bill", feed_attention_unparsed: "Notification without an amount",
       toast_attention: "{total} came in but matches no bill · {merchant}. See Notifications.",
+      toast_app_not_accepted: "{total} from {app}, an app not on {merchant}'s list: it paid nothing. See Notifications.",
       au_title: "Audit log", au_intro: "Every action taken by hand in the dashboard or on the command line: sign-ins, payments confirmed or cancelled, notifications attached, merchants changed, secrets rotated, webhooks resent.",
       no_audit: "Nothing recorded yet.", from_address: "from {address}",
       "a_admin.login": "Signed in to the dashboard", "a_admin.logout": "Signed out of the dashboard", "a_admin.set_password": "Admin password changed",
@@ -747,7 +749,9 @@
     }
     if (event.event === "notification_needs_attention" && event.data) {
       var d = event.data;
-      toast(d.parsed_amount != null
+      toast(d.app_not_accepted
+        ? t("toast_app_not_accepted", { total: WQ.rupiah(d.parsed_amount), app: d.app || "?", merchant: d.merchant_name || "" })
+        : d.parsed_amount != null
         ? t("toast_attention", { total: WQ.rupiah(d.parsed_amount), merchant: d.merchant_name || "" })
         : t("feed_attention_unparsed") + " · " + (d.merchant_name || ""), "warn");
     }

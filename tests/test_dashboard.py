@@ -304,6 +304,9 @@ def test_owner_names_the_apps_that_may_pay(pages: Pages, server: Server, shop: M
     invoice = create_invoice(server, shop, 40000)
     refused = notify_from("com.example.chat", invoice["total_amount"], "chat-1")
     assert refused.status_code == 404 and refused.json()["app_accepted"] is False
+    expect(page.locator(".toast-warn")).to_contain_text(
+        f"{rupiah(invoice['total_amount'])} dari com.example.chat, aplikasi yang tidak ada di"
+        f" daftar {shop.name}")
     page.goto(f"{server.base_url}/#/notifications")
     item = page.locator("li.notif.needs-attention", has_text=rupiah(invoice["total_amount"]))
     expect(item.locator("[data-testid=app-not-accepted]")).to_have_text(
