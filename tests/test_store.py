@@ -311,7 +311,7 @@ def test_hot_paths_search_indexes_instead_of_scanning(db_path: Path,
     webqris.purge_idempotency_keys(conn, webqris.now_ms())
     webqris.get_invoice(conn, row["invoice_id"], merchant.id)
     webqris.find_merchant_by_secret(conn, "api_token", merchant.api_token)
-    webqris.get_invoice_for_api_token(conn, row["invoice_id"], merchant.api_token)
+    webqris.get_invoice_status_for_api_token(conn, row["invoice_id"], merchant.api_token)
     conn.execute("COMMIT")
     conn.set_trace_callback(None)
     checked = 0
