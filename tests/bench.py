@@ -624,22 +624,23 @@ def precreate_invoices(db_path: Path, merchant_id: int, count: int, chunk: int =
     return made
 
 
-def outbox_backlog(db_path: Path, merchant_id: int) -> int:
+def count_rows(db_path: Path, sql: str, *args: Any) -> int:
+    """One count from the live database, read from outside the server as an operator would."""
     conn = sqlite3.connect(db_path, timeout=5)
     try:
-        return conn.execute("SELECT count(*) FROM webhook_deliveries WHERE merchant_id = ?"
-                            " AND state IN ('pending', 'sending')", (merchant_id,)).fetchone()[0]
+        return conn.execute(sql, args).fetchone()[0]
     finally:
         conn.close()
+
+
+def outbox_backlog(db_path: Path, merchant_id: int) -> int:
+    return count_rows(db_path, "SELECT count(*) FROM webhook_deliveries WHERE merchant_id = ?"
+                      " AND state IN ('pending', 'sending')", merchant_id)
 
 
 def count_paid(db_path: Path, merchant_id: int) -> int:
-    conn = sqlite3.connect(db_path, timeout=5)
-    try:
-        return conn.execute("SELECT count(*) FROM invoices WHERE merchant_id = ?"
-                            " AND status = 'paid'", (merchant_id,)).fetchone()[0]
-    finally:
-        conn.close()
+    return count_rows(db_path, "SELECT count(*) FROM invoices WHERE merchant_id = ?"
+                      " AND status = 'paid'", merchant_id)
 
 
 def add_merchant(db_path: Path, name: str, webhook_url: str | None) -> dict[str, Any]:
