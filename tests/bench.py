@@ -676,8 +676,8 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
     facts: dict[str, Any] = {}
 
     # --- 1. the ceiling ------------------------------------------------------------------------
-    # The bare app stays up to the end: each scenario compared with it is measured right after
-    # a fresh ceiling run, so a slow spell of this shared machine skews both sides alike.
+    # The bare app stays up to the end: each run compared with it is measured between two fresh
+    # ceiling runs, so a slow spell of this shared machine skews both sides alike.
     bare: Load | None = None
     bare_url: str | None = None
     bare_proc: subprocess.Popen[Any] | None = None
@@ -707,40 +707,49 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                         bare_insert.rps / bare.rps))
 
     def ceiling_now(scenario: str) -> Load | None:
-        """The bare GET again, right before a scenario that is compared with it."""
+        """The bare GET again, next to a scenario that is compared with it."""
         if bare_url is None:
             return None
-        log(f"bare GET, before {scenario}")
+        log(f"bare GET, {scenario}")
         return run_wrk(bare_url + "/", get_script, name=f"bare-{scenario}", **wrk_opts)
 
     def ratio(load: Load, ceiling: Load | None) -> float | None:
         return load.rps / ceiling.rps if ceiling and ceiling.rps else None
 
+    last_ceiling: list[Load | None] = []
+
     def paired_runs(scenario: str, url: str,
                     script: Callable[[int], str]) -> tuple[Load, float | None, str, list[Load]]:
-        """`--repeat` runs of the scenario, each right after a ceiling run (the first one
-        profiled with --profile). Returns the run whose ratio is the median, that ratio, a note
-        with every pair, and every run."""
-        pairs: list[tuple[Load | None, Load]] = []
+        """`--repeat` runs of the scenario, each between two ceiling runs (the first one
+        profiled with --profile), and compared with the mean of those two: this machine's
+        speed drifts from one minute to the next, and a drift that is steady over the two
+        neighbours cancels out. Returns the run whose ratio is the median, that ratio, a note
+        with every run, and every run."""
+        # The ceiling run after the previous scenario serves as this one's first.
+        ceilings = [last_ceiling.pop() if last_ceiling else ceiling_now(f"before {scenario}-1")]
+        runs: list[Load] = []
         for attempt in range(args.repeat):
-            ceiling = ceiling_now(f"{scenario}-{attempt + 1}")
             log(f"{scenario} ({attempt + 1}/{args.repeat})")
             with (profiled(args, server.pid, scenario, args.duration) if attempt == 0
                   else contextlib.nullcontext()):
-                pairs.append((ceiling, run_wrk(url, script(attempt),
-                                               name=f"{scenario}-{attempt + 1}", **wrk_opts)))
-        rated = sorted(pairs, key=lambda pair: ratio(pair[1], pair[0]) or 0.0)
-        ceiling, load = rated[(len(rated) - 1) // 2]  # the lower middle of an even count
-        runs = [lo for _, lo in pairs]
-        notes = [load.detail] if load.detail else []
-        if ceiling is not None:
-            notes.append("x ceiling right before each run: " + ", ".join(
-                f"{ratio(lo, ce):.2f} ({lo.rps:,.0f} / {ce.rps:,.0f})"
-                for ce, lo in pairs if ce is not None) + "; the median is shown")
+                runs.append(run_wrk(url, script(attempt), name=f"{scenario}-{attempt + 1}",
+                                    **wrk_opts))
+            ceilings.append(ceiling_now(f"after {scenario}-{attempt + 1}"))
+        last_ceiling.append(ceilings[-1])
+        around = [(before.rps + after.rps) / 2 if before and after else None
+                  for before, after in zip(ceilings, ceilings[1:])]
+        ratios = [run.rps / ceiling if ceiling else None for run, ceiling in zip(runs, around)]
+        middle = sorted(range(len(runs)), key=lambda i: ratios[i] or 0.0)[(len(runs) - 1) // 2]
+        notes = [runs[middle].detail] if runs[middle].detail else []
+        if bare_url is not None:
+            notes.append("x the mean ceiling just before and after each run: " + ", ".join(
+                f"{r:.2f} ({run.rps:,.0f} / {ceiling:,.0f})"
+                for run, r, ceiling in zip(runs, ratios, around) if r and ceiling)
+                + "; the median is shown")
         if len(runs) > 1:
-            notes.append(f"p99 of the worst run {max(lo.p99_ms for lo in runs):.1f} ms;"
-                         f" errors in all runs {sum(lo.errors for lo in runs)}")
-        return load, ratio(load, ceiling), "; ".join(notes), runs
+            notes.append(f"p99 of the worst run {max(run.p99_ms for run in runs):.1f} ms;"
+                         f" errors in all runs {sum(run.errors for run in runs)}")
+        return runs[middle], ratios[middle], "; ".join(notes), runs
 
     server_parts = {"startup", "create", "status", "forwarder", "latency", "ws"}
     if not only & server_parts:
@@ -997,8 +1006,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of wrk warm-up")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of create and of status, each right after a ceiling run;"
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="runs of create and of status, each between two ceiling runs;"
                              " the median ratio is reported")
     parser.add_argument("--ws-clients", type=int, default=500)
     parser.add_argument("--latency-count", type=int, default=200,
