@@ -3478,20 +3478,30 @@ def config_from_cli(config_path: str | None, **overrides: Any) -> Config:
         raise click.ClickException(f"configuration: {exc}") from None
 
 
-def checked_static_qris(payload: str | None) -> str | None:
-    if payload is None:
-        return None
+# The audit log's "address" of what an administrator did from a shell.
+CLI_ADDRESS = "command line"
+
+
+def checked_cli_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    """The dashboard's checks of a merchant's fields, refusing with the same words."""
     try:
-        qris.validate_static(payload)
-    except qris.QrisError as exc:
-        raise click.ClickException(str(exc)) from None
-    return payload.strip()
+        return checked_merchant_fields(fields, creating=creating)
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
 
 
-def checked_webhook_url(url: str | None) -> str | None:
-    if url is not None and not _valid_http_url(url):
-        raise click.ClickException("webhook URL must start with http:// or https://")
-    return url
+def cli_merchant(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A merchant as `merchant list` and `merchant update` print it: never a secret."""
+    return {"id": row["id"], "name": row["name"], "qris_configured": bool(row["static_qris"]),
+            "webhook_url": row["webhook_url"], "accepted_apps": accepted_apps(row),
+            "created_at": format_time(row["created_at"])}
+
+
+def cli_merchant_line(item: Mapping[str, Any]) -> str:
+    configured = "yes" if item["qris_configured"] else "no"
+    return (f"{item['id']}\t{item['name']}\tqris={configured}"
+            f"\twebhook={item['webhook_url'] or '-'}"
+            f"\tapps={','.join(item['accepted_apps'] or ['any'])}")
 
 
 _db_option = click.option("--db", "db_path", envvar="WEBQRIS_DB", default=None,
@@ -3656,22 +3666,16 @@ def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
                  config_path: str | None) -> None:
     """Add a merchant and print its secrets (shown once)."""
     config = config_from_cli(config_path, database_path=db_path)
-    if not name.strip():
-        raise click.ClickException("--name must not be empty")
-    static_qris = checked_static_qris(static_qris)
-    webhook_url = checked_webhook_url(webhook_url)
-    try:
-        accepted = checked_accepted_apps(list(apps))
-    except ApiError as exc:
-        raise click.ClickException(exc.message) from None
+    changes = checked_cli_merchant_fields(
+        {"name": name, "static_qris": static_qris, "webhook_url": webhook_url,
+         "accepted_apps": list(apps)}, creating=True)
     issued = issue_merchant_secrets()
     store = open_store(config)
     try:
-        merchant_id = store.write_now(insert_merchant, name.strip(), static_qris, webhook_url,
-                                      issued, accepted)
+        merchant_id = store.write_now(create_merchant_by_admin, changes, issued, CLI_ADDRESS)
     finally:
         store.close()
-    result = {"id": merchant_id, "name": name.strip(), **issued}
+    result = {"id": merchant_id, "name": changes["name"], **issued}
     if as_json:
         click.echo(json.dumps(result))
     else:
@@ -3692,18 +3696,53 @@ def merchant_list(as_json: bool, db_path: str | None, config_path: str | None) -
         rows = store.read(list_merchants)
     finally:
         store.close()
-    items = [{"id": row["id"], "name": row["name"], "qris_configured": bool(row["static_qris"]),
-              "webhook_url": row["webhook_url"], "accepted_apps": accepted_apps(row),
-              "created_at": format_time(row["created_at"])}
-             for row in rows]
+    items = [cli_merchant(row) for row in rows]
     if as_json:
         click.echo(json.dumps(items))
         return
     for item in items:
-        configured = "yes" if item["qris_configured"] else "no"
-        click.echo(f"{item['id']}\t{item['name']}\tqris={configured}"
-                   f"\twebhook={item['webhook_url'] or '-'}"
-                   f"\tapps={','.join(item['accepted_apps'] or ['any'])}")
+        click.echo(cli_merchant_line(item))
+
+
+@merchant.command("update")
+@click.argument("merchant_id", type=int)
+@click.option("--name", default=None)
+@click.option("--qris", "static_qris", default=None,
+              help='A new static QRIS payload ("" removes it).')
+@click.option("--webhook-url", default=None, help='A new webhook URL ("" stops webhooks).')
+@click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
+              help="Replaces the list of apps whose notifications may pay (repeatable).")
+@click.option("--any-app", is_flag=True,
+              help="Clears that list: any app whose text reads as a payment pays again.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_db_option
+@_config_option
+def merchant_update(merchant_id: int, name: str | None, static_qris: str | None,
+                    webhook_url: str | None, apps: tuple[str, ...], any_app: bool,
+                    as_json: bool, db_path: str | None, config_path: str | None) -> None:
+    """Change a merchant's name, static QRIS, webhook URL or accepted apps; what is not given
+    stays as it is. A running server uses the change from its next request."""
+    if apps and any_app:
+        raise click.UsageError("--accept-app and --any-app contradict each other")
+    given = {"name": name, "static_qris": static_qris, "webhook_url": webhook_url}
+    fields: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    if apps or any_app:
+        fields["accepted_apps"] = list(apps) or None
+    if not fields:
+        raise click.UsageError("nothing to change: give --name, --qris, --webhook-url,"
+                               " --accept-app or --any-app")
+    changes = checked_cli_merchant_fields(fields, creating=False)
+    config = config_from_cli(config_path, database_path=db_path)
+    store = open_store(config)
+    try:
+        try:
+            store.write_now(update_merchant_by_admin, merchant_id, changes, CLI_ADDRESS)
+        except ApiError:
+            raise click.ClickException(f"no merchant with id {merchant_id}") from None
+        item = cli_merchant(store.read(get_merchant, merchant_id))
+    finally:
+        store.close()
+    click.echo(json.dumps(item) if as_json else cli_merchant_line(item))
 
 
 @merchant.command("rotate")
@@ -3721,11 +3760,12 @@ def merchant_rotate(merchant_id: int, kinds: tuple[str, ...], as_json: bool, db_
     store = open_store(config)
     issued = {kind: new_secret(kind) for kind in (kinds or MERCHANT_SECRETS)}
     try:
-        if store.read(get_merchant, merchant_id) is None:
-            raise click.ClickException(f"no merchant with id {merchant_id}")
         for kind, value in issued.items():
-            store.write_now(replace_merchant_secret, merchant_id, kind, value,
-                            config.webhooks.secret_overlap_seconds)
+            try:
+                store.write_now(rotate_secret_by_admin, merchant_id, kind, value,
+                                config.webhooks.secret_overlap_seconds, CLI_ADDRESS)
+            except ApiError:
+                raise click.ClickException(f"no merchant with id {merchant_id}") from None
         previous_until = previous_webhook_secret_until(store.read(get_merchant, merchant_id))
     finally:
         store.close()

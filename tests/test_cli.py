@@ -110,6 +110,73 @@ def test_merchant_add_list_rotate(tmp_path: Path, server_factory) -> None:
                       headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
 
 
+def test_merchant_update_changes_what_is_given_and_a_running_server_follows(
+        tmp_path: Path, server_factory) -> None:
+    db = str(tmp_path / "shop.db")
+    info = json.loads(run("merchant", "add", "--name", "Toko ABC", "--qris", STATIC_QRIS,
+                          "--webhook-url", "https://shop.example/webhook", "--json", "--db", db,
+                          cwd=tmp_path).stdout)
+    server = server_factory(Path(db))
+    auth = {"Authorization": f"Bearer {info['api_token']}"}
+    forwarder = {"Authorization": f"Bearer {info['callback_secret']}"}
+
+    def pay(app: str, amount: int, notif_id: str) -> httpx.Response:
+        made = httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": amount},
+                          headers=auth).json()
+        total = f"{made['total_amount']:,}".replace(",", ".")
+        return httpx.post(f"{server.base_url}/api/webhook/payment", headers=forwarder, json={
+            "app": app, "notif_id": notif_id,
+            "message": f"Kamu berhasil menerima Rp{total} dari JOHN DOE"})
+
+    # Only the shop's DANA may pay now; the running server follows at once.
+    strict = run("merchant", "update", str(info["id"]), "--accept-app", "ID.DANA", "--json",
+                 "--db", db, cwd=tmp_path)
+    assert strict.returncode == 0, strict.stderr
+    shown = json.loads(strict.stdout)
+    assert shown["accepted_apps"] == ["id.dana"]
+    assert shown["name"] == "Toko ABC" and shown["qris_configured"] is True
+    assert shown["webhook_url"] == "https://shop.example/webhook"
+    assert info["api_token"] not in strict.stdout
+    refused = pay("com.example.chat", 41000, "n1")
+    assert refused.status_code == 404 and refused.json()["app_accepted"] is False
+    assert pay("id.dana", 42000, "n2").status_code == 200
+
+    opened = run("merchant", "update", str(info["id"]), "--any-app", "--name", " Toko Baru ",
+                 "--webhook-url", "", "--db", db, cwd=tmp_path)
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout.strip() == f"{info['id']}\tToko Baru\tqris=yes\twebhook=-\tapps=any"
+    assert pay("com.example.chat", 43000, "n3").status_code == 200
+
+    # Refusals change nothing and say why, without a traceback.
+    for args, words in ((["--qris", STATIC_QRIS[:-4] + "0000"], "checksum"),
+                        (["--webhook-url", "ftp://x"], "webhook_url must be an http(s) URL"),
+                        (["--accept-app", "not a package"], "not an Android package name"),
+                        (["--accept-app", "id.dana", "--any-app"], "contradict"),
+                        (["--name", "  "], "name is required"),
+                        ([], "nothing to change")):
+        refused = run("merchant", "update", str(info["id"]), *args, "--db", db, cwd=tmp_path)
+        assert refused.returncode != 0 and words in refused.stderr, (args, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    missing = run("merchant", "update", "999", "--name", "X", "--db", db, cwd=tmp_path)
+    assert missing.returncode != 0 and "no merchant with id 999" in missing.stderr
+    listed = json.loads(run("merchant", "list", "--json", "--db", db, cwd=tmp_path).stdout)
+    assert [(m["name"], m["webhook_url"], m["accepted_apps"]) for m in listed] == [
+        ("Toko Baru", None, None)]
+
+    # The audit log says what the command line did, as it does for the dashboard.
+    rotated = run("merchant", "rotate", str(info["id"]), "--secret", "webhook_secret", "--db", db,
+                  cwd=tmp_path)
+    assert rotated.returncode == 0, rotated.stderr
+    with sqlite3.connect(db) as conn:
+        logged = conn.execute("SELECT action, after, address FROM audit_log ORDER BY id").fetchall()
+    assert [(action, address) for action, _, address in logged] == [
+        ("merchant.create", "command line"), ("merchant.update", "command line"),
+        ("merchant.update", "command line"), ("merchant.rotate_secret", "command line")]
+    assert json.loads(logged[1][1]) == {"accepted_apps": "id.dana"}
+    assert all(info[kind] not in str(logged) for kind in webqris.MERCHANT_SECRETS)
+    server.stop()
+
+
 def test_merchant_add_refuses_bad_qris_in_plain_words(tmp_path: Path) -> None:
     broken = STATIC_QRIS[:-4] + "0000"
     result = run("merchant", "add", "--name", "X", "--qris", broken, "--db",
