@@ -31,6 +31,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -3554,7 +3555,16 @@ def uvicorn_options(config: Config) -> dict[str, Any]:
     return {"log_level": "info", "access_log": config.server.access_log,
             "proxy_headers": config.server.proxy_headers,
             "forwarded_allow_ips": config.server.forwarded_allow_ips,
-            "http": seed_error_http_protocol()}
+            "http": seed_error_http_protocol(), "ws": seed_error_websocket_protocol()}
+
+
+def raw_error_response(status: int, message: str) -> bytes:
+    """A whole HTTP response in the seed's error format, for the protocol layer below the app,
+    which closes the connection after it."""
+    body = error_response(status, message).body
+    return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%s"
+            % (status, HTTPStatus(status).phrase.encode(), len(body), body))
 
 
 def seed_error_http_protocol() -> type[asyncio.Protocol]:
@@ -3570,13 +3580,37 @@ def seed_error_http_protocol() -> type[asyncio.Protocol]:
 
     class SeedErrorProtocol(base):  # type: ignore[misc, valid-type]
         def send_400_response(self, msg: str) -> None:
-            body = error_response(400, msg).body
-            self.transport.write(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-                                 b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-                                 % (len(body), body))
+            self.transport.write(raw_error_response(400, msg))
             self.transport.close()
 
     return SeedErrorProtocol
+
+
+def seed_error_websocket_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's WebSocket protocol (the sans-I/O one over `websockets`), except that a handshake
+    `websockets` cannot read is answered and closed. The HTTP parser lets through header lines
+    longer than the 8 KiB `websockets` reads, and more than its 128 headers; uvicorn then left
+    the connection open and silent, so every such request held a socket until the client gave
+    up."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from websockets.exceptions import SecurityError
+
+    class SeedErrorWebSocketProtocol(WebSocketsSansIOProtocol):
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            unread = self.conn.handshake_exc
+            if unread is None or self.handshake_initiated or self.transport.is_closing():
+                return
+            limit = next((exc for exc in (unread, unread.__cause__)
+                          if isinstance(exc, SecurityError)), None)
+            if limit is not None:
+                self.transport.write(raw_error_response(
+                    431, f"Request headers too large for a WebSocket handshake ({limit})"))
+            else:
+                self.transport.write(raw_error_response(400, "Invalid HTTP request received."))
+            self.transport.close()
+
+    return SeedErrorWebSocketProtocol
 
 
 def hold_serve_lock(db_path: str) -> Any:

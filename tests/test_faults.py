@@ -350,11 +350,12 @@ def limits_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
     server.stop()
 
 
-def exchange(server: Server, *parts: bytes, pause: float = 0.0) -> tuple[int, dict, bytes]:
+def exchange(server: Server, *parts: bytes, pause: float = 0.0,
+             timeout: float = 10.0) -> tuple[int, dict, bytes]:
     """Sends raw bytes (in parts, `pause` apart) and reads one HTTP response: status, headers,
     body. The server may answer and close before it has read everything."""
     host, port = server.base_url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         for part in parts:
             try:
                 sock.sendall(part)
@@ -461,6 +462,27 @@ def test_headers_over_the_limit_are_431(limits_server: tuple[Server, Merchant]) 
             pass
     with websockets.sync.client.connect(socket_url, additional_headers={"X-Padding": "a" * 7500}):
         pass
+
+
+@pytest.mark.parametrize("extra_headers", [
+    b"X-Padding: " + b"a" * 9000 + b"\r\n",  # one line longer than websockets reads
+    b"".join(b"X-Pad-%d: a\r\n" % i for i in range(130)),  # 1.5 KB, but past 128 headers
+], ids=["line-over-8KiB", "130-headers"])
+def test_websocket_handshake_websockets_cannot_read_is_answered_not_left_open(
+        limits_server: tuple[Server, Merchant], extra_headers: bytes) -> None:
+    """Regression: the HTTP parser lets these through, `websockets` cannot read them, and
+    uvicorn used to leave the connection open and silent, holding a socket for as long as the
+    client liked. Now the answer is a 431 in the seed's format, and the connection closes."""
+    server, merchant = limits_server
+    handshake = (f"GET /ws/merchant?token={merchant.api_token} HTTP/1.1\r\nHost: shop\r\n"
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n").encode()
+    status, headers, body = exchange(server, handshake + extra_headers + b"\r\n", timeout=3)
+    message = assert_seed_error(status, headers, body, 431)
+    assert message.startswith("Request headers too large for a WebSocket handshake")
+    assert headers["connection"] == "close"
+    assert exchange(server, handshake + b"\r\n", timeout=3)[0] == 101
+    assert httpx.get(f"{server.base_url}/healthz").status_code == 200
 
 
 @pytest.mark.parametrize("request_bytes", [b"NOT HTTP AT ALL\r\n\r\n",
