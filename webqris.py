@@ -79,6 +79,7 @@ class ServerConfig:
     base_url: str = ""
     max_body_bytes: int = 65536
     max_header_bytes: int = 8192
+    client_timeout_seconds: float = 30.0
     access_log: bool = False
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
@@ -234,6 +235,8 @@ def _check_config(config: Config) -> None:
     if config.server.max_body_bytes < 1024 or config.server.max_header_bytes < 1024:
         # Below that, a browser's cookies or a forwarder's notification no longer fit.
         raise ConfigError("server.max_body_bytes and server.max_header_bytes must be >= 1024")
+    if config.server.client_timeout_seconds <= 0:
+        raise ConfigError("server.client_timeout_seconds must be > 0")
 
 
 # =============================================================================================
@@ -1737,7 +1740,9 @@ class HeaderSizeLimit:
         await self.app(scope, receive, send)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The body, refused past `limit` bytes (413) or when it has not all come in `timeout`
+    seconds (408): a client that stops halfway must not hold its request open for ever."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is true
@@ -1746,11 +1751,15 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise ApiError(413, f"Request body too large (limit {limit} bytes)")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"Request body too large (limit {limit} bytes)")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, f"Request body too large (limit {limit} bytes)")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(408, f"Request body not received within {timeout:g} s") from None
     return b"".join(chunks)
 
 
@@ -1761,7 +1770,8 @@ async def read_fields(request: Request, *, allow_form: bool,
     holds: SQLite and our own responses would fail on it. With `repair_text` (a phone's
     notification, cut mid-emoji, must still be recorded) it becomes U+FFFD; otherwise it is
     a 400. Only top-level values are read by any endpoint, so only those are checked."""
-    body = await read_body(request, ctx_of(request).config.server.max_body_bytes)
+    server = ctx_of(request).config.server
+    body = await read_body(request, server.max_body_bytes, server.client_timeout_seconds)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         if not allow_form:
@@ -2173,6 +2183,8 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
         401: fail("Missing or invalid credential"),
         404: fail("Payment not found"),
         409: fail("Conflict with the payment's current state"),
+        408: fail(f"Request head or body not received within"
+                  f" {config.server.client_timeout_seconds:g} seconds"),
         413: fail(f"Request body larger than {max_body} bytes"),
         431: fail(f"Request target and headers larger than {config.server.max_header_bytes}"
                   " bytes"),
@@ -2183,7 +2195,7 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
 
     def responses(success: dict[str, Any], *codes: int, **overrides: Any) -> dict[str, Any]:
         out = {"200": success}
-        for code in (*codes, 431):  # any request can carry too many headers
+        for code in (*codes, 408, 431):  # any request can be too slow or carry too much
             out[str(code)] = overrides.get(f"e{code}") or errors[code]
         return out
 
@@ -3555,7 +3567,8 @@ def uvicorn_options(config: Config) -> dict[str, Any]:
     return {"log_level": "info", "access_log": config.server.access_log,
             "proxy_headers": config.server.proxy_headers,
             "forwarded_allow_ips": config.server.forwarded_allow_ips,
-            "http": seed_error_http_protocol(), "ws": seed_error_websocket_protocol()}
+            "http": seed_error_http_protocol(config.server.client_timeout_seconds),
+            "ws": seed_error_websocket_protocol()}
 
 
 def raw_error_response(status: int, message: str) -> bytes:
@@ -3567,11 +3580,14 @@ def raw_error_response(status: int, message: str) -> bytes:
             % (status, HTTPStatus(status).phrase.encode(), len(body), body))
 
 
-def seed_error_http_protocol() -> type[asyncio.Protocol]:
-    """The HTTP protocol uvicorn's "auto" picks (httptools when installed, else h11), except that
-    a request it cannot parse (a head past its size limit, a malformed request line) is answered
-    in the seed's JSON error format instead of uvicorn's plain text. The app never sees such a
-    request, so this is the only place that can answer it."""
+def seed_error_http_protocol(client_timeout: float) -> type[asyncio.Protocol]:
+    """The HTTP protocol uvicorn's "auto" picks (httptools when installed, else h11), with two
+    changes. A request it cannot parse (a head past its size limit, a malformed request line)
+    is answered in the seed's JSON error format instead of uvicorn's plain text: the app never
+    sees such a request, so only this layer can answer it. And a client gets `client_timeout`
+    seconds to send a whole request head, counted from the connection or from the head's first
+    byte: uvicorn times out an idle keep-alive connection, but not one that sends nothing or
+    part of a head, so a few hundred such clients could hold every socket the server has."""
     base: type[Any]
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
@@ -3579,6 +3595,38 @@ def seed_error_http_protocol() -> type[asyncio.Protocol]:
         from uvicorn.protocols.http.h11_impl import H11Protocol as base
 
     class SeedErrorProtocol(base):  # type: ignore[misc, valid-type]
+        head_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self.watch_for_head()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self.watch_for_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.head_deadline is not None:
+                self.head_deadline.cancel()
+            super().connection_lost(exc)
+
+        def watch_for_head(self) -> None:
+            # Between requests (no cycle, or the last one answered) and still this protocol's
+            # connection (not closed, not upgraded to a WebSocket), a head is due.
+            waiting = (not self.transport.is_closing() and self.transport.get_protocol() is self
+                       and (self.cycle is None or self.cycle.response_complete))
+            if waiting and self.head_deadline is None:
+                self.head_deadline = self.loop.call_later(client_timeout, self.head_timed_out)
+            elif not waiting and self.head_deadline is not None:
+                self.head_deadline.cancel()
+                self.head_deadline = None
+
+        def head_timed_out(self) -> None:
+            self.head_deadline = None
+            self.transport.write(raw_error_response(
+                408, f"Request not received within {client_timeout:g} s"))
+            self.transport.close()
+
         def send_400_response(self, msg: str) -> None:
             self.transport.write(raw_error_response(400, msg))
             self.transport.close()

@@ -9,6 +9,7 @@ import ctypes
 import importlib.util
 import json
 import resource
+import select
 import socket
 import sqlite3
 import subprocess
@@ -362,16 +363,21 @@ def exchange(server: Server, *parts: bytes, pause: float = 0.0,
             except (BrokenPipeError, ConnectionResetError):
                 break
             time.sleep(pause)
-        received = b""
-        while b"\r\n\r\n" not in received or len(received.partition(b"\r\n\r\n")[2]) < int(
-                dict(_headers(received)).get("content-length", -1)):
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            received += chunk
+        return read_response(sock)
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict, bytes]:
+    """One HTTP response from the socket: status, headers, body (by its Content-Length)."""
+    received = b""
+    while b"\r\n\r\n" not in received or len(received.partition(b"\r\n\r\n")[2]) < int(
+            dict(_headers(received)).get("content-length", -1)):
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        received += chunk
     head, _, body = received.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     return status, dict(_headers(received)), body
@@ -483,6 +489,60 @@ def test_websocket_handshake_websockets_cannot_read_is_answered_not_left_open(
     assert headers["connection"] == "close"
     assert exchange(server, handshake + b"\r\n", timeout=3)[0] == 101
     assert httpx.get(f"{server.base_url}/healthz").status_code == 200
+
+
+def test_slow_clients_are_answered_408_and_closed(tmp_path: Path) -> None:
+    """A client that sends nothing, trickles a request head, or stops halfway through its body
+    holds a socket; hundreds of them would hold them all. Each gets server.client_timeout_seconds
+    (here 0.5 s), counted from the start, not from its latest byte. A WebSocket and an idle
+    keep-alive connection are not cut by it."""
+    merchant = add_merchant(tmp_path / "webqris.db")
+    server = start_server(tmp_path / "webqris.db",
+                          env={"WEBQRIS_SERVER_CLIENT_TIMEOUT_SECONDS": "0.5"})
+    host, port = server.base_url.removeprefix("http://").split(":")
+
+    def answer_while_sending(parts: list[bytes]) -> tuple[float, int, dict, bytes]:
+        """Sends the parts 0.1 s apart until the server answers, and reads the answer."""
+        started = time.monotonic()
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            for part in parts:
+                if select.select([sock], [], [], 0.1)[0]:
+                    break
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    sock.sendall(part)
+            return time.monotonic() - started, *read_response(sock)
+
+    try:
+        # Nothing at all; and a head trickled in a header line every 0.1 s for 4 s.
+        for parts in ([], [b"GET /healthz HTTP/1.1\r\nHost: shop\r\n", *[b"X-Slow: a\r\n"] * 40]):
+            elapsed, status, headers, body = answer_while_sending(parts)
+            assert assert_seed_error(status, headers, body, 408) == \
+                "Request not received within 0.5 s"
+            assert elapsed < 3, elapsed  # the trickle went on for 4 s
+
+        head = (f"POST {CREATE} HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {merchant.api_token}\r\nContent-Length: 40\r\n\r\n")
+        status, headers, body = exchange(server, head.encode() + b'{"amount": 1000, ', timeout=5)
+        assert assert_seed_error(status, headers, body, 408) == \
+            "Request body not received within 0.5 s"
+
+        socket_url = f"ws://{host}:{port}/ws/merchant?token={merchant.api_token}"
+        health = b"GET /healthz HTTP/1.1\r\nHost: shop\r\n\r\n"
+        with websockets.sync.client.connect(socket_url) as ws, \
+                socket.create_connection((host, int(port)), timeout=5) as keep_alive:
+            for _ in range(2):
+                keep_alive.sendall(health)
+                assert read_response(keep_alive)[0] == 200
+                time.sleep(1.0)  # twice the timeout: neither connection is cut
+            keep_alive.sendall(b"GET /healthz HTTP/1.1\r\n")  # the next head stalls: cut
+            assert read_response(keep_alive)[0] == 408
+            made = httpx.post(f"{server.base_url}{CREATE}", json={"amount": 1000},
+                              headers=merchant.auth)
+            event = json.loads(ws.recv(timeout=5))
+            assert event["data"]["invoice_id"] == made.json()["invoice_id"]
+        assert "Traceback" not in server.log_path.read_text()
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("request_bytes", [b"NOT HTTP AT ALL\r\n\r\n",
