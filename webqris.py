@@ -3559,6 +3559,7 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
     app = create_app(config, demo=demo)
     for name in ("uvicorn.access", "uvicorn.error", "webqris"):
         logging.getLogger(name).addFilter(RedactSecrets())
+    raise_open_files_limit()
     uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
 
 
@@ -3659,6 +3660,18 @@ def seed_error_websocket_protocol() -> type[asyncio.Protocol]:
             self.transport.close()
 
     return SeedErrorWebSocketProtocol
+
+
+def raise_open_files_limit() -> None:
+    """Every connection and WebSocket is an open file, and the usual soft limit (1024 under
+    systemd) would refuse a busy shop's sockets long before the hard limit the system allows."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def hold_serve_lock(db_path: str) -> Any:

@@ -259,3 +259,32 @@ def test_stuck_client_does_not_delay_others_and_closed_sockets_leave_nothing(
         return clients
 
     assert asyncio.run(count_after_close()) == 0
+
+
+def test_more_sockets_than_the_inherited_soft_open_files_limit(db_path: Path, merchant: Merchant,
+                                                               server_factory) -> None:
+    """Started with a soft limit of 64 open files (systemd's default is 1024), serve raises it
+    to the hard limit: 150 merchant sockets all connect and all get the event."""
+    import resource
+
+    def low_soft_limit() -> None:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+
+    server = server_factory(db_path, preexec_fn=low_soft_limit)
+
+    async def main() -> None:
+        sockets = [await connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}"),
+                                 open_timeout=5) for _ in range(150)]
+        try:
+            async with httpx.AsyncClient(base_url=server.base_url) as http:
+                created = (await http.post("/api/payments/qris/create", json={"amount": 25000},
+                                           headers=merchant.auth)).json()
+            for ws in sockets:
+                event = await next_event(ws, "new_payment")
+                assert event["data"]["invoice_id"] == created["invoice_id"]
+        finally:
+            for ws in sockets:
+                await ws.close()
+
+    asyncio.run(main())
