@@ -9,11 +9,12 @@ algorithm so each regression test shows the input really triggers the bug.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from parsers.qris import (
@@ -63,11 +64,18 @@ def naive_converter(static: str, amount: int) -> str:
     return fix + crc
 
 
+# A value from the payload, quoted in a message (an apostrophe inside a word is not a quote).
+QUOTED_VALUE = re.compile(r"(?<![A-Za-z])'[^']*'(?![A-Za-z])" + r'|"[^"]*"')
+
+
 def assert_human(err: QrisError) -> None:
     msg = str(err)
     assert msg[:1].isupper() and msg.endswith("."), msg
-    assert "\n" not in msg and "Traceback" not in msg and "Error" not in msg, msg
-    assert "None" not in msg and "int(" not in msg and "index" not in msg, msg
+    assert "\n" not in msg, msg
+    # What the payload itself said may read like anything; our own words may not.
+    ours = QUOTED_VALUE.sub("…", msg)
+    assert "Traceback" not in ours and "Error" not in ours, msg
+    assert "None" not in ours and "int(" not in ours and "index" not in ours, msg
     assert any(word in msg for word in ACTION_WORDS), f"no advice in: {msg}"
 
 
@@ -538,6 +546,8 @@ def test_fuzz_mutated_stickers(payload: str, at: int, cut: int, insert: str) -> 
 
 @settings(max_examples=500)
 @given(st.lists(st.tuples(st.text("0123456789", min_size=2, max_size=2), st.text(max_size=12))))
+@example(pairs=[("01", "Error")])  # found by a longer run: the message quotes the value
+@example(pairs=[("01", "None'x")])
 def test_fuzz_tlv_shaped_with_valid_crc(pairs: list[tuple[str, str]]) -> None:
     body = "".join(f"{t}{len(v):02d}{v}" for t, v in pairs)
     body = "000201" + body + "6304"
