@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import hashlib
 import hmac
+import importlib.util
 import json
 import logging
 import os
@@ -80,6 +81,7 @@ class ServerConfig:
     max_body_bytes: int = 65536
     max_header_bytes: int = 8192
     client_timeout_seconds: float = 30.0
+    http: str = "auto"
     access_log: bool = False
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
@@ -237,6 +239,10 @@ def _check_config(config: Config) -> None:
         raise ConfigError("server.max_body_bytes and server.max_header_bytes must be >= 1024")
     if config.server.client_timeout_seconds <= 0:
         raise ConfigError("server.client_timeout_seconds must be > 0")
+    if config.server.http not in ("auto", "h11", "httptools"):
+        raise ConfigError("server.http must be auto, h11 or httptools")
+    if config.server.http == "httptools" and importlib.util.find_spec("httptools") is None:
+        raise ConfigError("server.http = httptools needs httptools: pip install 'webqris[fast]'")
 
 
 # =============================================================================================
@@ -3568,7 +3574,8 @@ def uvicorn_options(config: Config) -> dict[str, Any]:
     return {"log_level": "info", "access_log": config.server.access_log,
             "proxy_headers": config.server.proxy_headers,
             "forwarded_allow_ips": config.server.forwarded_allow_ips,
-            "http": seed_error_http_protocol(config.server.client_timeout_seconds),
+            "http": seed_error_http_protocol(config.server.http,
+                                             config.server.client_timeout_seconds),
             "ws": seed_error_websocket_protocol()}
 
 
@@ -3581,19 +3588,21 @@ def raw_error_response(status: int, message: str) -> bytes:
             % (status, HTTPStatus(status).phrase.encode(), len(body), body))
 
 
-def seed_error_http_protocol(client_timeout: float) -> type[asyncio.Protocol]:
-    """The HTTP protocol uvicorn's "auto" picks (httptools when installed, else h11), with two
-    changes. A request it cannot parse (a head past its size limit, a malformed request line)
-    is answered in the seed's JSON error format instead of uvicorn's plain text: the app never
-    sees such a request, so only this layer can answer it. And a client gets `client_timeout`
+def seed_error_http_protocol(implementation: str,
+                             client_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol: `implementation` "h11", "httptools", or "auto" for httptools
+    when it is installed, else h11, as uvicorn's own "auto" picks. With two changes. A request
+    it cannot parse (a head past its size limit, a malformed request line) is answered in the
+    seed's JSON error format instead of uvicorn's plain text: the app never sees such a
+    request, so only this layer can answer it. And a client gets `client_timeout`
     seconds to send a whole request head, counted from the connection or from the head's first
     byte: uvicorn times out an idle keep-alive connection, but not one that sends nothing or
     part of a head, so a few hundred such clients could hold every socket the server has."""
     base: type[Any]
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
-    except ImportError:
+    if implementation == "h11" or importlib.util.find_spec("httptools") is None:
         from uvicorn.protocols.http.h11_impl import H11Protocol as base
+    else:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
 
     class SeedErrorProtocol(base):  # type: ignore[misc, valid-type]
         head_deadline: asyncio.TimerHandle | None = None

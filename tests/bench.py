@@ -385,9 +385,11 @@ end
 
 
 def uvicorn_settings() -> dict[str, Any]:
-    """The keyword arguments `webqris serve` passes to uvicorn.run, for its default config."""
+    """The keyword arguments `webqris serve` passes to uvicorn.run, for the config the served
+    server also reads (its defaults, and the WEBQRIS_SERVER_HTTP that --http sets), so both run
+    on the same stack."""
     webqris = webqris_module()
-    return webqris.uvicorn_options(webqris.load_config(None, {}))
+    return webqris.uvicorn_options(webqris.load_config(None, os.environ))
 
 
 def role_bare(port: str, db_path: str) -> None:
@@ -671,7 +673,7 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
     warmup = {**wrk_opts, "duration": args.warmup}
     python = sys.executable
     me = str(Path(__file__).resolve())
-    env = child_env()
+    env = {**child_env(), "WEBQRIS_SERVER_HTTP": args.http}
     rows: list[Row] = []
     facts: dict[str, Any] = {}
 
@@ -932,11 +934,12 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
     return {"rows": rows, "facts": facts}
 
 
-def stack_description() -> str:
-    """What uvicorn's "auto" settings pick in this environment."""
+def stack_description(http: str) -> str:
+    """The HTTP parser server.http = `http` picks, and the loop uvicorn's "auto" picks, here."""
     import importlib.util
 
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    if http == "auto":
+        http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     return f"Python {sys.version.split()[0]}, uvicorn with {http} + {loop}"
 
@@ -978,7 +981,7 @@ def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"\nWebQRIS benchmark: {args.connections} connections, {args.duration:g} s per load, "
           f"wrk -t{args.threads}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"Serving {code_version(args.server_script)}")
-    print(f"{stack_description()}; load average {result['facts']['load_before']} before,"
+    print(f"{stack_description(args.http)}; load average {result['facts']['load_before']} before,"
           f" {result['facts']['load_after']} after (other work on the machine skews figures)")
     print(fmt.format(*header))
     print(fmt.format(*("-" * w for w in widths)))
@@ -1014,6 +1017,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="notifications timed to their webhook")
     parser.add_argument("--drain-timeout", type=float, default=60.0,
                         help="seconds to wait for the webhook outbox to drain")
+    parser.add_argument("--http", choices=("h11", "httptools", "auto"), default="h11",
+                        help="server.http for the server and the ceiling alike (default h11, the"
+                             " parser of a default install; httptools needs the fast extra)")
     parser.add_argument("--only", default="",
                         help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--server-script", type=Path, default=ROOT / "webqris.py",

@@ -134,8 +134,11 @@ def start_server(db_path: Path, *args: str, env: dict[str, str] | None = None,
     runs in the child before the server starts (e.g. to set a limit or a mount namespace)."""
     port = port or free_port()
     log_path = db_path.parent / f"server-{port}-{time.monotonic_ns()}.log"
+    # h11 unless a test asks for httptools: it is what a default install runs, while the test
+    # extra installs httptools too, which uvicorn's "auto" would pick.
     full_env = {**os.environ, "WEBQRIS_PAYMENTS_SWEEP_SECONDS": "0.05",
-                "WEBQRIS_WEBHOOKS_POLL_SECONDS": "0.05", **(env or {})}
+                "WEBQRIS_WEBHOOKS_POLL_SECONDS": "0.05", "WEBQRIS_SERVER_HTTP": "h11",
+                **(env or {})}
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "webqris.py"), "serve", "--host", "127.0.0.1",

@@ -44,6 +44,8 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
     ("[payments]\nunique_code_min = 10\nunique_code_max = 5\n", {}, "unique_code_min"),
     ("not toml [", {}, "c.toml"),
     ("", {"WEBQRIS_SERVER_MAX_HEADER_BYTES": "100"}, "server.max_header_bytes"),
+    ("", {"WEBQRIS_SERVER_CLIENT_TIMEOUT_SECONDS": "0"}, "server.client_timeout_seconds"),
+    ("[server]\nhttp = 'nginx'\n", {}, "server.http must be auto, h11 or httptools"),
 ])
 def test_bad_settings_are_named(tmp_path: Path, text: str, env: dict, named: str) -> None:
     path = tmp_path / "c.toml"
