@@ -1,0 +1,47 @@
+"""The benchmark itself: every scenario, briefly, on loopback. Its speeds are for the README's
+Performance section, not for a test; this checks that it runs the real server through each
+scenario, with no failed request, and reports every figure it promises."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+LOADED = ("bare Starlette GET (ceiling)", "bare Starlette POST JSON",
+          "bare INSERT, group commit (FULL)", "invoice create", "status check",
+          "forwarder pays invoice")
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None,
+                    reason="needs wrk (Debian package wrk, which .ci/run installs)")
+def test_benchmark_runs_every_scenario_without_a_failed_request(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "bench.py"), "--duration", "1", "--warmup", "0",
+         "--repeat", "2", "--ws-clients", "20", "--latency-count", "5", "--drain-timeout", "30",
+         "--json", str(report)],
+        capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(report.read_text())
+    rows = {row["scenario"]: row for row in result["rows"]}
+    assert set(rows) == {*LOADED, "webqris serve: spawn -> healthy", "notification -> webhook",
+                         "20 idle WebSockets: one event", "server RSS, peak (process + children)"}
+    for name in LOADED:
+        assert rows[name]["load"]["requests"] > 0 and rows[name]["load"]["errors"] == 0, name
+        assert 0 < rows[name]["ratio"] <= 1.0, name  # nothing outruns the bare GET
+    assert (rows["notification -> webhook"]["load"]["requests"],
+            rows["notification -> webhook"]["load"]["errors"]) == (5, 0)
+    sockets = rows["20 idle WebSockets: one event"]
+    assert (sockets["load"]["requests"], sockets["load"]["errors"]) == (20, 0)
+    assert "20 got the new_payment event" in sockets["note"]
+    assert "all delivered" in result["facts"]["webhook_outbox"]
+    assert result["facts"]["server_log_errors"] == 0
+    assert 0 < result["facts"]["startup_s"] < 15
+    for column in ("req/s", "p50 ms", "p99 ms", "x bare", "target"):
+        assert column in done.stdout
