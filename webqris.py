@@ -3576,7 +3576,9 @@ def uvicorn_options(config: Config) -> dict[str, Any]:
             "forwarded_allow_ips": config.server.forwarded_allow_ips,
             "http": seed_error_http_protocol(config.server.http,
                                              config.server.client_timeout_seconds),
-            "ws": seed_error_websocket_protocol()}
+            "ws": seed_error_websocket_protocol(),
+            # Clients only ever send "ping": uvicorn's default would buffer 16 MiB messages.
+            "ws_max_size": config.server.max_body_bytes}
 
 
 def raw_error_response(status: int, message: str) -> bytes:

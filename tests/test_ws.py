@@ -14,7 +14,7 @@ import httpx
 import pytest
 from conftest import Merchant, add_merchant
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 import webqris
 
@@ -126,6 +126,26 @@ def test_ping_pong(server, merchant: Merchant) -> None:
         async with connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}")) as ws:
             await ws.send("ping")
             assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+
+    asyncio.run(main())
+
+
+def test_message_over_the_body_limit_closes_only_that_socket(server, merchant: Merchant) -> None:
+    """A client sends only "ping"; a message over server.max_body_bytes (64 KiB) closes its
+    socket with 1009 instead of being buffered (uvicorn's own limit is 16 MiB)."""
+    async def main() -> None:
+        url = ws_url(server, f"/ws/merchant?token={merchant.api_token}")
+        async with connect(url, max_size=None) as flooder, connect(url) as other:
+            await flooder.send("x" * 70_000)
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(flooder.recv(), 5)
+            assert closed.value.rcvd.code == 1009
+            await other.send("ping")
+            assert await asyncio.wait_for(other.recv(), 5) == "pong"
+        async with connect(url) as under_the_limit:
+            await under_the_limit.send("x" * 60_000)
+            await under_the_limit.send("ping")
+            assert await asyncio.wait_for(under_the_limit.recv(), 5) == "pong"
 
     asyncio.run(main())
 
