@@ -1691,6 +1691,16 @@ def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"success": False, "message": message, **extra}, status_code=status)
 
 
+async def refuse_websocket(websocket: WebSocket, status: int, message: str) -> None:
+    """Refuses a handshake with an HTTP answer in the seed's error format (the ASGI WebSocket
+    denial response, which uvicorn supports), so a client's library can report a 401 and why;
+    a server without it gets a close, which it turns into a bare 403."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(error_response(status, message))
+    else:
+        await websocket.close(code=1008, reason=message[:123])  # a close reason is <= 123 bytes
+
+
 _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 
 
@@ -1737,9 +1747,8 @@ class HeaderSizeLimit:
                 size += len(name) + len(value)
             if size > self.limit:
                 message = f"Request headers too large (limit {self.limit} bytes)"
-                if scope["type"] == "websocket":  # closing before accepting answers 403
-                    await receive()  # websocket.connect
-                    await send({"type": "websocket.close", "code": 1009, "reason": message})
+                if scope["type"] == "websocket":
+                    await refuse_websocket(WebSocket(scope, receive, send), 431, message)
                 else:
                     await error_response(431, message)(scope, receive, send)
                 return
@@ -2940,9 +2949,12 @@ async def admin_socket(websocket: WebSocket) -> None:
     token = websocket.cookies.get(SESSION_COOKIE)
     session = ctx.store.read(get_admin_session, token, now_ms()) if token else None
     origin = websocket.headers.get("origin")
-    same_site = origin is None or origin.split("://", 1)[-1] == websocket.headers.get("host")
-    if session is None or not same_site:
-        await websocket.close(code=1008, reason="login required")
+    if origin is not None and origin.split("://", 1)[-1] != websocket.headers.get("host"):
+        await refuse_websocket(websocket, 403, "Forbidden: the dashboard socket is for this"
+                                               " site's own pages")
+        return
+    if session is None:
+        await refuse_websocket(websocket, 401, "Unauthorized: log in to the dashboard first")
         return
     await websocket.accept()
     await serve_socket(ctx.hub, websocket, None)
@@ -3135,13 +3147,20 @@ async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None) 
             await websocket.close()
 
 
+async def unknown_socket(websocket: WebSocket) -> None:
+    await refuse_websocket(websocket, 404, "Not found")
+
+
 async def merchant_socket(websocket: WebSocket) -> None:
     """/ws/merchant?token=API_TOKEN: one merchant's events."""
     ctx: Context = websocket.app.state.ctx
     token = websocket.query_params.get("token")
-    merchant = ctx.store.read(find_merchant_by_secret, "api_token", token) if token else None
+    if not token:
+        await refuse_websocket(websocket, 401, "Unauthorized: missing ?token=<API_TOKEN>")
+        return
+    merchant = ctx.store.read(find_merchant_by_secret, "api_token", token)
     if merchant is None:
-        await websocket.close(code=1008, reason="invalid or missing token")
+        await refuse_websocket(websocket, 401, "Unauthorized: invalid API token")
         return
     await websocket.accept()
     await serve_socket(ctx.hub, websocket, merchant["id"])
@@ -3444,6 +3463,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
               name="static"),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi_schema, methods=["GET"]),
+        WebSocketRoute("/{path:path}", unknown_socket),  # else Starlette answers a bare 403
     ]
     app = Starlette(
         routes=routes,

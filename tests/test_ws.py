@@ -150,24 +150,32 @@ def test_message_over_the_body_limit_closes_only_that_socket(server, merchant: M
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("path", ["/ws/merchant", "/ws/merchant?token=wqk_wrong", "/ws"])
-def test_refused_without_credentials(server, merchant: Merchant, path: str) -> None:
-    async def main() -> None:
-        with pytest.raises(InvalidStatus) as refused:
-            async with connect(ws_url(server, path)):
-                pass
-        assert refused.value.response.status_code == 403
+async def refusal(server, path: str, **options) -> tuple[int, str]:
+    """The HTTP status and the seed-format message of a refused handshake."""
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(ws_url(server, path), **options):
+            pass
+    response = refused.value.response
+    assert response.headers["content-type"] == "application/json"
+    body = json.loads(response.body)
+    assert body["success"] is False and set(body) == {"success", "message"}
+    return response.status_code, body["message"]
 
-    asyncio.run(main())
+
+@pytest.mark.parametrize("path,status,message", [
+    ("/ws/merchant", 401, "Unauthorized: missing ?token=<API_TOKEN>"),
+    ("/ws/merchant?token=wqk_wrong", 401, "Unauthorized: invalid API token"),
+    ("/ws", 401, "Unauthorized: log in to the dashboard first"),
+    ("/ws/nope", 404, "Not found"),
+])
+def test_refused_handshakes_answer_in_the_seed_format(server, merchant: Merchant, path: str,
+                                                      status: int, message: str) -> None:
+    assert asyncio.run(refusal(server, path)) == (status, message)
 
 
 def test_callback_secret_does_not_open_a_merchant_socket(server, merchant: Merchant) -> None:
-    async def main() -> None:
-        with pytest.raises(InvalidStatus):
-            async with connect(ws_url(server, f"/ws/merchant?token={merchant.callback_secret}")):
-                pass
-
-    asyncio.run(main())
+    path = f"/ws/merchant?token={merchant.callback_secret}"
+    assert asyncio.run(refusal(server, path)) == (401, "Unauthorized: invalid API token")
 
 
 def test_dashboard_socket_needs_session_and_same_origin(server, merchant: Merchant,
@@ -176,10 +184,9 @@ def test_dashboard_socket_needs_session_and_same_origin(server, merchant: Mercha
     cookie = admin_cookie(server)
 
     async def main() -> None:
-        with pytest.raises(InvalidStatus):
-            async with connect(ws_url(server, "/ws"), additional_headers={"Cookie": cookie},
-                               origin="http://evil.example"):
-                pass
+        assert await refusal(server, "/ws", additional_headers={"Cookie": cookie},
+                             origin="http://evil.example") == (
+            403, "Forbidden: the dashboard socket is for this site's own pages")
         async with connect(ws_url(server, "/ws"), additional_headers={"Cookie": cookie},
                            origin=server.base_url) as ws, \
                 httpx.AsyncClient(base_url=server.base_url) as http:
