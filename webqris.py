@@ -1692,13 +1692,10 @@ def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 async def refuse_websocket(websocket: WebSocket, status: int, message: str) -> None:
-    """Refuses a handshake with an HTTP answer in the seed's error format (the ASGI WebSocket
-    denial response, which uvicorn supports), so a client's library can report a 401 and why;
-    a server without it gets a close, which it turns into a bare 403."""
-    if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(error_response(status, message))
-    else:
-        await websocket.close(code=1008, reason=message[:123])  # a close reason is <= 123 bytes
+    """Refuses a handshake with an HTTP answer in the seed's error format, so a client's library
+    can report a 401 and why. A close before accepting would give only a bare 403. (The ASGI
+    WebSocket denial response: uvicorn and Starlette's test client both support it.)"""
+    await websocket.send_denial_response(error_response(status, message))
 
 
 _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
