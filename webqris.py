@@ -1731,7 +1731,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 class HeaderSizeLimit:
     """Refuses a request whose target and headers add up to more than `limit` bytes, with a
     431 in the seed's format. uvicorn's h11 parser stops at 16 KiB by itself (see
-    `seed_error_http_protocol`); httptools, which `uvicorn[standard]` brings, has no limit."""
+    `seed_error_http_protocol`); httptools (server.http, the `fast` extra) has no limit."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
@@ -2943,14 +2943,13 @@ async def admin_audit_log(request: Request) -> Response:
 async def admin_socket(websocket: WebSocket) -> None:
     """/ws: every merchant's events, for a logged-in dashboard of this very site."""
     ctx: Context = websocket.app.state.ctx
-    token = websocket.cookies.get(SESSION_COOKIE)
-    session = ctx.store.read(get_admin_session, token, now_ms()) if token else None
     origin = websocket.headers.get("origin")
     if origin is not None and origin.split("://", 1)[-1] != websocket.headers.get("host"):
         await refuse_websocket(websocket, 403, "Forbidden: the dashboard socket is for this"
                                                " site's own pages")
         return
-    if session is None:
+    token = websocket.cookies.get(SESSION_COOKIE)
+    if token is None or ctx.store.read(get_admin_session, token, now_ms()) is None:
         await refuse_websocket(websocket, 401, "Unauthorized: log in to the dashboard first")
         return
     await websocket.accept()
