@@ -1,7 +1,9 @@
 """Shared pieces of the notification parsers: the rupiah amount reader, the rule engine, the
-outgoing/noise filter and the sender-name cleaner.
+outgoing/noise filter, the sender-name cleaner and `Family`, the data every family module
+declares.
 
-Every family module (dana.py, gopay.py, ...) is a list of `Rule`s run by `run()`. A rule is a
+Every family module (dana.py, gopay.py, ...) declares one `Family`: its packages, the brand its
+text names, and a list of `Rule`s that `Family.parse()` runs through `run()`. A rule is a
 regular expression that recognises one *money received* sentence; its `amt` group marks the
 payment amount and its optional `sender*` groups the payer. `run()` refuses anything that looks
 outgoing or like noise, and refuses a notification that carries a second, different amount it
@@ -17,9 +19,11 @@ from dataclasses import dataclass
 __all__ = [
     "AMT",
     "SENDER",
+    "Family",
     "Money",
     "Parsed",
     "Rule",
+    "brand",
     "clean_sender",
     "find_amounts",
     "is_noise",
@@ -306,12 +310,15 @@ def run(
     message: object,
     rules: tuple[Rule, ...],
     noise: re.Pattern[str] | None = None,
+    title_rules: tuple[Rule, ...] = (),
 ) -> Parsed | None:
-    """Apply rules in order to title+message; the first that matches decides.
+    """Apply title_rules to the title alone, then rules to title+message; the first that matches
+    decides.
 
     None when the text is noise (outgoing, promo, OTP...), when the matched amount is not a whole
     rupiah, or when another unexplained amount appears (which one was paid?)."""
-    text = join_fields(normalize(title), normalize(message))
+    title_text = normalize(title)
+    text = join_fields(title_text, normalize(message))
     if not text or len(text) > MAX_CHARS:
         return None
     if is_noise(text) or (noise is not None and noise.search(text)):
@@ -319,8 +326,10 @@ def run(
     amounts = find_amounts(text)
     if not amounts:
         return None
-    for r in rules:
-        m = r.pattern.search(text)
+    # The title opens the joined text, so a match inside the title has the same offsets in both.
+    attempts = [(r, len(title_text)) for r in title_rules] + [(r, len(text)) for r in rules]
+    for r, end in attempts:
+        m = r.pattern.search(text, 0, end)
         if m is None:
             continue
         start = m.start("amt")
@@ -341,6 +350,42 @@ def run(
                     break
         return Parsed(paid.value, name, family)
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# Families: what each module declares
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One app family as data: the packages it reads, the brand its text names, its rules.
+
+    `brand` is searched in the title, then the text, to route a notification whose package is
+    unknown or missing; None claims no text (the generic reader). `title_rules` read the title
+    alone (an amount that only the title carries); `noise` refuses wordings only this family has.
+    """
+
+    name: str
+    packages: tuple[str, ...]
+    brand: re.Pattern[str] | None
+    rules: tuple[Rule, ...]
+    title_rules: tuple[Rule, ...] = ()
+    noise: re.Pattern[str] | None = None
+
+    def names(self, text: str) -> bool:
+        """True when text names this family's brand."""
+        return self.brand is not None and self.brand.search(text or "") is not None
+
+    def parse(self, title: object, message: object) -> Parsed | None:
+        """The payment this family's notification reports as received, or None."""
+        return run(self.name, title, message, self.rules, self.noise, self.title_rules)
+
+
+def brand(pattern: str, *, case_sensitive: bool = False) -> re.Pattern[str]:
+    """A brand hint. Brands written in capitals ("DANA", "OVO") are matched case-sensitively so
+    that the common words they spell ("dana masuk") do not route a text to them."""
+    return re.compile(pattern, re.ASCII if case_sensitive else FLAGS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,4 +505,10 @@ SENT_TO_YOU_EN = rule(
 )
 SENT_YOU_EN = rule(
     r"(?:^|\n|[.!]\s)(?P<sender>[^\n|.!?]{1,60}?)\s+(?:has\s+|just\s+)?sent\s+you\s+<AMT>"
+)
+# QRIS merchant apps: "Pembayaran QRIS sebesar Rp. 10.000 Sample Sender - Sample Source telah
+# diterima" (the payer, then the payer's bank or wallet).
+QRIS_PAYER_SOURCE_RECEIVED = rule(
+    r"\bpembayaran\s+qris\s+(?:sebesar\s+)?<AMT>\s+(?P<sender>[^\n|]{1,60}?)\s+-\s+"
+    r"[^\n|]{1,60}?\s+(?:(?:telah|sudah|berhasil)\s+)?diterima\b"
 )
