@@ -27,6 +27,7 @@ from . import (
     jago,
     linkaja,
     mandiri,
+    neo,
     ovo,
     seabank,
     shopeepay,
@@ -59,6 +60,7 @@ FAMILIES: tuple[Family, ...] = (
     jago.FAMILY,
     seabank.FAMILY,
     blu.FAMILY,
+    neo.FAMILY,
     generic.FAMILY,
 )
 GENERIC: Family = generic.FAMILY

@@ -406,7 +406,9 @@ _IN_TAIL = (
     r"|(?:dana|akun|saldo|dompet|rekening)\s*(?:-?mu|kamu|anda)\b|bluAccount|kantong\s+utama))"
 )
 # Where a "you received" sentence starts: the shop is the subject, or nobody is named.
-_YOU_START = r"(?:^|\n|[.!:,]\s*)(?:(?:kamu|anda)\s+)?(?:(?:berhasil|telah|sudah|baru\s+saja)\s+)?"
+_YOU_START = (
+    r"(?:^|\n|[.!:,]\s*)(?:(?:kamu|anda)\s+)?(?:(?:berhasil|telah|sudah|baru\s+(?:saja|aja))\s+)?"
+)
 _DONE = r"(?:(?:telah|sudah|berhasil)\s+)?"
 
 # "Kamu (berhasil) menerima (saldo/kiriman/transfer masuk) (sebesar) Rp… (via X) (dari Y)"
@@ -435,11 +437,10 @@ PAYMENT_RECEIVED = rule(
     + sender("sender2")
     + r")?"
 )
-# "Pembayaran (QRIS statis) diterima(:|!) (sebesar) Rp…" — the amount after the verb.
+# "Pembayaran (QRIS statis) diterima(:|!) (sebesar) Rp… (dari X)" — the amount after the verb.
 PAYMENT_RECEIVED_THEN_AMOUNT = rule(
     r"\bpembayaran\s+(?:qris\s+)?(?:(?:statis|dinamis)\s+)?diterima\b\s*[:!.]?\s*"
-    r"(?:(?:sebesar|senilai|jumlah|nominal)\s*:?\s*)?<AMT>",
-    take_sender=False,
+    r"(?:(?:sebesar|senilai|jumlah|nominal)\s*:?\s*)?<AMT>(?:\s+(?:dari|from)\s+<SENDER>)?"
 )
 # A line that starts with the amount: "Rp10 diterima DANA Bisnis.", "Rp1.000 berhasil diterima."
 AMOUNT_RECEIVED = rule(
@@ -472,9 +473,10 @@ TRANSFER_RECEIVED = rule(
     + sender("sender2")
     + r")?"
 )
-# "Transfer masuk sebesar Rp…", "Transfer Masuk: Rp… dari X", "Dana masuk Rp… dari X"
+# "Transfer masuk sebesar Rp…", "Transfer Masuk: Rp… dari X", "Dana masuk Rp… dari X", "QRIS masuk!
+# Rp… dari X"
 LABEL_IN_THEN_AMOUNT = rule(
-    r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?)\s+masuk\b\s*[:!.-]?\s*"
+    r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?|qris)\s+masuk\b\s*[:!.-]?\s*"
     r"(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+(?:dari|from)\s+(?:pengirim\s+)?<SENDER>)?"
 )
 # "Dana Rp… masuk ke rek.", "Rp… dari X telah masuk ke rek", "Saldo DANA Rp… Berhasil Masuk"
@@ -484,9 +486,12 @@ AMOUNT_IN = rule(
 )
 # BCA's financial diary: "Pemasukan Rp1.500.000,00 dari JOHN DOE pada …"
 INCOME = rule(r"\bpemasukan\s+(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+dari\s+<SENDER>)?")
-# "Rp10347 akan dikreditkan ke rekening Anda"
+# "Rp10347 akan dikreditkan ke rekening Anda", "Rp114 akan dikreditkan ke Tabungan Reguler kamu
+# 5859********8988": credited to the shop's own account (named as yours), never to someone else.
 CREDITED = rule(
-    r"<AMT>\s+(?:(?:akan|telah|sudah)\s+)?dikreditkan\s+ke\s+rekening\b", take_sender=False
+    r"<AMT>\s+(?:(?:akan|telah|sudah)\s+)?dikreditkan\s+ke\s+(?:rekening|tabungan)\b"
+    r"(?:\s+[A-Za-z]+){0,2}?\s*(?:anda|kamu|mu)\b",
+    take_sender=False,
 )
 # "Transaksi diterima! Jumlah Rp 2.500.000"
 TRANSACTION_RECEIVED = rule(
