@@ -33,6 +33,8 @@ FAMILY = Family(
     brand=brand(r"\b(?:m-?BCA|myBCA|KlikBCA|BCA)\b", case_sensitive=True),
     rules=(
         INCOME,
+        # myBCA "Catatan Finansial" without Rp: "Pemasukan 1,500,000.00 (dari NAME)"
+        rule(r"\bpemasukan\s+(?:sebesar\s+)?<BARE>(?:\s+dari\s+<SENDER>)?"),
         # "m-Transfer dari NAME BERHASIL Rp…" (reconstructed from a public parser's regex)
         rule(r"\bm-?transfer\s+dari\s+<SENDER>\s+berhasil\s+<AMT>"),
         AMOUNT_IN,

@@ -194,8 +194,10 @@ _NOISE = re.compile(
       |(?:dari|from)\s+(?:kamu|anda|you)|diterima\s+oleh|received\s+by|pembayaran\s*(?:mu|kamu|anda)
       |rekening\s+tujuan|tujuan|penerima
     )\b
-    # An amount sent somewhere: "Rp50.000 ke 98765", "IDR 10,000 to JOHN" (but "ke kamu" is in).
-    |(?:Rp\.?|IDR)\s*[0-9][0-9.,]*\s+(?:ke|kepada|to)\s+(?!<YOU>)
+    # An amount sent somewhere: "Rp50.000 ke 98765", "IDR 10,000 to JOHN" (but "ke kamu" is in,
+    # and so is "Dana masuk sebesar Rp50.123 ke rekening 1234567890": the shop's own account).
+    |(?<!masuk\s)(?<!masuk\ssebesar\s)(?<!masuk:\s)
+     (?:Rp\.?|IDR)\s*[0-9][0-9.,]*\s+(?:ke|kepada|to)\s+(?!<YOU>)
     """.replace("<YOU>", _TO_YOU),
     FLAGS | re.VERBOSE,
 )
@@ -288,20 +290,43 @@ def sender(group: str = "sender") -> str:
 SENDER = sender()
 
 
+# An amount written without Rp/IDR, as myBCA's "Catatan Finansial" does ("Pemasukan
+# 1,500,000.00"). Only the full money format counts: grouped thousands and two-digit cents, so
+# that an account number, a date or a reference can never be read as one.
+BARE_AMT = (
+    r"(?<![0-9.,])(?P<amt>[1-9][0-9]{0,2}(?:,[0-9]{3})*\.[0-9]{2}"
+    r"|[1-9][0-9]{0,2}(?:\.[0-9]{3})*,[0-9]{2})(?![0-9]|[.,][0-9])"
+)
+_BARE_TOKEN = re.compile(BARE_AMT, re.ASCII)
+_BARE_EN = re.compile(r"([1-9][0-9]{0,2}(?:,[0-9]{3})*)\.([0-9]{2})", re.ASCII)
+_BARE_ID = re.compile(r"([1-9][0-9]{0,2}(?:\.[0-9]{3})*),([0-9]{2})", re.ASCII)
+
+
+def bare_value(written: str) -> int | None:
+    """The whole-rupiah value of a BARE_AMT match, or None (non-zero cents)."""
+    m = _BARE_EN.fullmatch(written) or _BARE_ID.fullmatch(written)
+    if m is None or int(m.group(2)) != 0:
+        return None
+    digits = m.group(1).replace(",", "").replace(".", "")
+    return int(digits) if len(digits) <= MAX_DIGITS else None
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One money-received sentence. `amt` marks the amount; groups named sender* the payer."""
+    """One money-received sentence. `amt` marks the amount; groups named sender* the payer.
+    A `bare` rule's amount carries no Rp/IDR (see BARE_AMT)."""
 
     pattern: re.Pattern[str]
     take_sender: bool = True
+    bare: bool = False
 
 
 def rule(pattern: str, *, take_sender: bool = True) -> Rule:
-    """Compile a rule; `<AMT>` and `<SENDER>` in the pattern stand for the shared groups."""
-    return Rule(
-        re.compile(pattern.replace("<AMT>", AMT).replace("<SENDER>", SENDER), FLAGS),
-        take_sender,
-    )
+    """Compile a rule; `<AMT>` and `<SENDER>` in the pattern stand for the shared groups, and
+    `<BARE>` for an amount without Rp/IDR (the rule is then a bare one)."""
+    bare = "<BARE>" in pattern
+    compiled = pattern.replace("<AMT>", AMT).replace("<BARE>", BARE_AMT)
+    return Rule(re.compile(compiled.replace("<SENDER>", SENDER), FLAGS), take_sender, bare)
 
 
 def run(
@@ -324,8 +349,6 @@ def run(
     if is_noise(text) or (noise is not None and noise.search(text)):
         return None
     amounts = find_amounts(text)
-    if not amounts:
-        return None
     # The title opens the joined text, so a match inside the title has the same offsets in both.
     attempts = [(r, len(title_text)) for r in title_rules] + [(r, len(text)) for r in rules]
     for r, end in attempts:
@@ -333,7 +356,16 @@ def run(
         if m is None:
             continue
         start = m.start("amt")
-        paid = next((a for a in amounts if a.start == start), None)
+        if r.bare:
+            paid: Money | None = Money(bare_value(m["amt"]), start, m.end("amt"), m["amt"])
+            # Other bare numbers in money format count as amounts too ("Saldo 2,000,000.00").
+            amounts = amounts + [
+                Money(bare_value(b["amt"]), b.start("amt"), b.end("amt"), b["amt"])
+                for b in _BARE_TOKEN.finditer(text)
+                if b.start("amt") != start
+            ]
+        else:
+            paid = next((a for a in amounts if a.start == start), None)
         if paid is None or paid.value is None:
             return None
         for other in amounts:
@@ -410,14 +442,20 @@ _YOU_START = (
     r"(?:^|\n|[.!:,]\s*)(?:(?:kamu|anda)\s+)?(?:(?:berhasil|telah|sudah|baru\s+(?:saja|aja))\s+)?"
 )
 _DONE = r"(?:(?:telah|sudah|berhasil)\s+)?"
+# "dari NAME", "dari pengirim NAME", "dari rek 987654321 a.n. NAME": the payer after the account.
+_FROM = (
+    r"(?:dari|from)\s+(?:pengirim\s+)?(?:rek(?:ening)?\.?\s*[0-9*xX-]{4,}\s+)?"
+    r"(?:a\.\s?n\.?\s+|an\.\s+)?"
+)
+# "ke rek 1234567890", "ke rekening ****2430": the shop's own account, written as a number.
+_TO_OWN_ACCOUNT = r"(?:\s+ke\s+rek(?:ening)?\.?\s*[0-9*xX-]{4,})?"
 
 # "Kamu (berhasil) menerima (saldo/kiriman/transfer masuk) (sebesar) Rp… (via X) (dari Y)"
 RECEIVE = rule(
     _YOU_START + r"(?:menerima|terima)\s+"
     r"(?:(?:saldo|uang|dana|kiriman|transfer(?:an)?|pembayaran)"
     r"(?:\s+(?:masuk|qris|shopeepay|gopay|ovo|dana|linkaja))?\s+)?"
-    r"(?:(?:sebesar|senilai|sejumlah)\s+)?<AMT>" + _VIA + r"(?:\s+(?:dari|from)\s+(?:pengirim\s+)?"
-    r"<SENDER>)?"
+    r"(?:(?:sebesar|senilai|sejumlah)\s+)?<AMT>" + _VIA + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
 # English: "You've received Rp200.000 from NAME"
 RECEIVED_EN = rule(
@@ -440,7 +478,7 @@ PAYMENT_RECEIVED = rule(
 # "Pembayaran (QRIS statis) diterima(:|!) (sebesar) Rp… (dari X)" — the amount after the verb.
 PAYMENT_RECEIVED_THEN_AMOUNT = rule(
     r"\bpembayaran\s+(?:qris\s+)?(?:(?:statis|dinamis)\s+)?diterima\b\s*[:!.]?\s*"
-    r"(?:(?:sebesar|senilai|jumlah|nominal)\s*:?\s*)?<AMT>(?:\s+(?:dari|from)\s+<SENDER>)?"
+    r"(?:(?:sebesar|senilai|jumlah|nominal)\s*:?\s*)?<AMT>(?:\s+" + _FROM + r"<SENDER>)?"
 )
 # A line that starts with the amount: "Rp10 diterima DANA Bisnis.", "Rp1.000 berhasil diterima."
 AMOUNT_RECEIVED = rule(
@@ -477,7 +515,7 @@ TRANSFER_RECEIVED = rule(
 # Rp… dari X"
 LABEL_IN_THEN_AMOUNT = rule(
     r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?|qris)\s+masuk\b\s*[:!.-]?\s*"
-    r"(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+(?:dari|from)\s+(?:pengirim\s+)?<SENDER>)?"
+    r"(?:(?:sebesar|senilai)\s+)?<AMT>" + _TO_OWN_ACCOUNT + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
 # "Dana Rp… masuk ke rek.", "Rp… dari X telah masuk ke rek", "Saldo DANA Rp… Berhasil Masuk"
 AMOUNT_IN = rule(
@@ -485,7 +523,7 @@ AMOUNT_IN = rule(
     r"\s+(?:(?:dari|from)\s+<SENDER>\s+)?" + _DONE + r"masuk\b" + _IN_TAIL
 )
 # BCA's financial diary: "Pemasukan Rp1.500.000,00 dari JOHN DOE pada …"
-INCOME = rule(r"\bpemasukan\s+(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+dari\s+<SENDER>)?")
+INCOME = rule(r"\bpemasukan\s+(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+" + _FROM + r"<SENDER>)?")
 # "Rp10347 akan dikreditkan ke rekening Anda", "Rp114 akan dikreditkan ke Tabungan Reguler kamu
 # 5859********8988": credited to the shop's own account (named as yours), never to someone else.
 CREDITED = rule(
