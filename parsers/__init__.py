@@ -29,6 +29,7 @@ from . import (
     mandiri,
     neo,
     ovo,
+    qris_merchant,
     seabank,
     shopeepay,
 )
@@ -61,6 +62,7 @@ FAMILIES: tuple[Family, ...] = (
     seabank.FAMILY,
     blu.FAMILY,
     neo.FAMILY,
+    qris_merchant.FAMILY,
     generic.FAMILY,
 )
 GENERIC: Family = generic.FAMILY

@@ -13,6 +13,7 @@ from .common import (
     AMOUNT_IN,
     INCOME,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
@@ -37,6 +38,7 @@ FAMILY = Family(
         rule(r"\bpemasukan\s+(?:sebesar\s+)?<BARE>(?:\s+dari\s+<SENDER>)?"),
         # "m-Transfer dari NAME BERHASIL Rp…" (reconstructed from a public parser's regex)
         rule(r"\bm-?transfer\s+dari\s+<SENDER>\s+berhasil\s+<AMT>"),
+        PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
         LABEL_IN_THEN_AMOUNT,
         RECEIVE,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     RECEIVE,
     Family,
     brand,
@@ -23,6 +24,7 @@ FAMILY = Family(
     rules=(
         RECEIVE,
         LABEL_IN_THEN_AMOUNT,
+        PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
         # title "Kamu Menerima Dana Nih!" with the amount (and payer) in the text
         rule(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
@@ -26,6 +27,7 @@ FAMILY = Family(
     packages=(
         "id.bni.wondr",  # wondr by BNI
         "id.co.bni.merchant",  # BNI Merchant
+        "src.com.bni",  # BNI Mobile Banking, wondr's predecessor
     ),
     brand=brand(r"\b(?:BNI|wondr)\b", case_sensitive=True),
     rules=(
@@ -33,6 +35,7 @@ FAMILY = Family(
         LABEL_IN_THEN_AMOUNT,
         RECEIVE,
         TRANSFER_RECEIVED,
+        PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
         PAYMENT_RECEIVED,
         QRIS_AMOUNT_RECEIVED,

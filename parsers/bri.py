@@ -12,6 +12,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
@@ -34,6 +35,7 @@ FAMILY = Family(
         rule(r"^pembayaran\s+diterima\s*\n\s*qris\s+<AMT>(?:\s+dari\s+<SENDER>)?\s+berhasil\b"),
         # "penerimaan dana Rp… dari NAME" (reconstructed from a public parser's regex)
         rule(r"\bpenerimaan\s+dana\s+(?:sebesar\s+)?<AMT>(?:\s+dari\s+<SENDER>)?"),
+        PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
         LABEL_IN_THEN_AMOUNT,
         PAYMENT_RECEIVED,

@@ -457,9 +457,9 @@ RECEIVE = rule(
     r"(?:\s+(?:masuk|qris|shopeepay|gopay|ovo|dana|linkaja))?\s+)?"
     r"(?:(?:sebesar|senilai|sejumlah)\s+)?<AMT>" + _VIA + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
-# English: "You've received Rp200.000 from NAME"
+# English: "You've received Rp200.000 from NAME", "Payment received IDR 10,000"
 RECEIVED_EN = rule(
-    r"(?:^|\n|[.!:,]\s*)(?:you(?:'ve|\s+have)?\s+)?received\s+"
+    r"(?:^|\n|[.!:,]\s*)(?:you(?:'ve|\s+have)?\s+|(?:payment|transfer|money)\s+)?received\s*:?\s+"
     r"(?:a\s+(?:payment|transfer)\s+of\s+)?<AMT>(?:\s+from\s+<SENDER>)?"
 )
 # "Pembayaran (QRIS) (sebesar) Rp… (dari X) (telah|berhasil) diterima (dari Y)"
@@ -521,6 +521,12 @@ LABEL_IN_THEN_AMOUNT = rule(
 AMOUNT_IN = rule(
     r"(?:\b(?:dana|uang|saldo(?:\s+[A-Za-z]+)?|transfer|kiriman)\s+|^|\n|:\s)<AMT>"
     r"\s+(?:(?:dari|from)\s+<SENDER>\s+)?" + _DONE + r"masuk\b" + _IN_TAIL
+)
+# The payer in the title, the amount in the text: "Uang masuk dari JOHN DOE" / "Rp 25.042,00
+# sudah masuk ke rekening Anda" (PayHook's default test notification).
+PAYER_TITLE_AMOUNT_IN = rule(
+    r"^(?:uang|dana|transfer|kiriman)\s+masuk\s+dari\s+<SENDER>\n<AMT>\s+" + _DONE + r"masuk\b"
+    + _IN_TAIL
 )
 # BCA's financial diary: "Pemasukan Rp1.500.000,00 dari JOHN DOE pada …"
 INCOME = rule(r"\bpemasukan\s+(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+" + _FROM + r"<SENDER>)?")

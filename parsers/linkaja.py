@@ -9,6 +9,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
@@ -27,6 +28,7 @@ FAMILY = Family(
         PAYMENT_RECEIVED,
         QRIS_AMOUNT_RECEIVED,
         LABEL_IN_THEN_AMOUNT,
+        PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
     ),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
@@ -29,6 +30,7 @@ FAMILY = Family(
     rules=(
         LABEL_IN_THEN_AMOUNT,
         TRANSFER_RECEIVED,
+        PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
         PAYMENT_RECEIVED,
         QRIS_AMOUNT_RECEIVED,

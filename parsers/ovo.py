@@ -9,6 +9,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
@@ -28,6 +29,7 @@ FAMILY = Family(
         TRANSFER_RECEIVED,
         PAYMENT_RECEIVED,
         LABEL_IN_THEN_AMOUNT,
+        PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
         RECEIVED_EN,
     ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     RECEIVE,
     RECEIVED_EN,
     SENT_TO_YOU,
@@ -26,6 +27,7 @@ FAMILY = Family(
         RECEIVE,
         TRANSFER_RECEIVED,
         LABEL_IN_THEN_AMOUNT,
+        PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
         RECEIVED_EN,
         SENT_TO_YOU,
