@@ -211,14 +211,16 @@ def is_noise(text: str) -> bool:
 # A second amount that is explained: the balance after the payment, or a fee.
 _SECONDARY_LABEL = re.compile(
     r"(?:saldo|balance|sisa|biaya|fee|admin|mdr)"
-    r"(?:\s+(?:akhir|anda|kamu|mu|tersedia|saat\s+ini|terkini|rekening|efektif|sekarang|total))?"
+    # "Saldo DANA kamu sekarang Rp…": the wallet's name and up to three words about "now"
+    r"(?:\s+(?:akhir|anda|kamu|mu|tersedia|saat|ini|terkini|rekening|efektif|sekarang|total"
+    r"|dana|ovo|gopay|shopeepay|linkaja|sebesar)){0,4}"
     r"\s*[:=]?\s*$",
     FLAGS,
 )
 
 
 def _is_secondary(text: str, money: Money) -> bool:
-    return _SECONDARY_LABEL.search(text, max(0, money.start - 30), money.start) is not None
+    return _SECONDARY_LABEL.search(text, max(0, money.start - 40), money.start) is not None
 
 
 # --------------------------------------------------------------------------------------------
@@ -435,7 +437,8 @@ _RECEIVED_TAIL = (
 _IN_TAIL = (
     r"(?=\s*[.!,;:]|\s*\n|\s*$|\s+(?:pada|dari|melalui|via|tgl|tanggal)\b"
     r"|\s+ke\s+(?:rek(?:ening)?\b\.?\s*(?:[0-9*xX]|(?:kamu|anda|mu)\b)"
-    r"|(?:dana|akun|saldo|dompet|rekening)\s*(?:-?mu|kamu|anda)\b|bluAccount|kantong\s+utama))"
+    r"|(?:dana|akun|saldo|dompet|rekening)(?:\s+(?:dana|ovo|gopay|shopeepay|linkaja))?\s*"
+    r"(?:-?mu|kamu|anda)\b|bluAccount|kantong\s+utama))"
 )
 # Where a "you received" sentence starts: the shop is the subject, or nobody is named.
 _YOU_START = (
