@@ -438,13 +438,13 @@ _IN_TAIL = (
     r"(?=\s*[.!,;:]|\s*\n|\s*$|\s+(?:pada|dari|melalui|via|tgl|tanggal)\b"
     r"|\s+ke\s+(?:rek(?:ening)?\b\.?\s*(?:[0-9*xX]|(?:kamu|anda|mu)\b)"
     r"|(?:dana|akun|saldo|dompet|rekening)(?:\s+(?:dana|ovo|gopay|shopeepay|linkaja))?\s*"
-    r"(?:-?mu|kamu|anda)\b|bluAccount|kantong\s+utama))"
+    r"(?:-?mu|kamu|anda)\b|bluAccount|kantong\s+utama|saldo\s+aktif))"
 )
 # Where a "you received" sentence starts: the shop is the subject, or nobody is named.
 _YOU_START = (
     r"(?:^|\n|[.!:,]\s*)(?:(?:kamu|anda)\s+)?(?:(?:berhasil|telah|sudah|baru\s+(?:saja|aja))\s+)?"
 )
-_DONE = r"(?:(?:telah|sudah|berhasil)\s+)?"
+_DONE = r"(?:(?:telah|sudah|berhasil|sukses)\s+)?"
 # "dari NAME", "dari pengirim NAME", "dari rek 987654321 a.n. NAME": the payer after the account.
 _FROM = (
     r"(?:dari|from)\s+(?:pengirim\s+)?(?:rek(?:ening)?\.?\s*[0-9*xX-]{4,}\s+)?"
@@ -457,7 +457,7 @@ _TO_OWN_ACCOUNT = r"(?:\s+ke\s+rek(?:ening)?\.?\s*[0-9*xX-]{4,})?"
 RECEIVE = rule(
     _YOU_START + r"(?:menerima|terima)\s+"
     r"(?:(?:saldo|uang|dana|kiriman|transfer(?:an)?|pembayaran)"
-    r"(?:\s+(?:masuk|qris|shopeepay|gopay|ovo|dana|linkaja))?\s+)?"
+    r"(?:\s+(?:masuk|qris|saldo|shopeepay|gopay|ovo|dana|linkaja)){0,2}\s+)?"
     r"(?:(?:sebesar|senilai|sejumlah)\s+)?<AMT>" + _VIA + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
 # English: "You've received Rp200.000 from NAME", "Payment received IDR 10,000"
@@ -495,12 +495,15 @@ AMOUNT_RECEIVED = rule(
     + sender("sender2")
     + r")?"
 )
-# "OVO QRIS Rp60.000 berhasil diterima."
+# "OVO QRIS Rp60.000 berhasil diterima.", "QRIS Rp250.000 diterima dari Siti R."
 QRIS_AMOUNT_RECEIVED = rule(
     r"\bQRIS\s+(?:(?:sebesar|senilai)\s+)?<AMT>\s+(?:dari\s+<SENDER>\s+)?"
     + _DONE
     + r"diterima\b"
     + _RECEIVED_TAIL
+    + r"(?:\s+dari\s+"
+    + sender("sender2")
+    + r")?"
 )
 # "Transfer Rp 750.000 berhasil diterima", "Transfer sebesar Rp… dari X diterima"
 TRANSFER_RECEIVED = rule(
@@ -520,9 +523,10 @@ LABEL_IN_THEN_AMOUNT = rule(
     r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?|qris)\s+masuk\b\s*[:!.-]?\s*"
     r"(?:(?:sebesar|senilai)\s+)?<AMT>" + _TO_OWN_ACCOUNT + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
-# "Dana Rp… masuk ke rek.", "Rp… dari X telah masuk ke rek", "Saldo DANA Rp… Berhasil Masuk"
+# "Dana Rp… masuk ke rek.", "Rp… dari X telah masuk ke rek", "Saldo DANA Rp… Berhasil Masuk",
+# "Uang sebesar Rp… dari X telah masuk ke Saldo Aktif" (Jenius's main account)
 AMOUNT_IN = rule(
-    r"(?:\b(?:dana|uang|saldo(?:\s+[A-Za-z]+)?|transfer|kiriman)\s+|^|\n|:\s)<AMT>"
+    r"(?:\b(?:dana|uang|saldo(?:\s+[A-Za-z]+)?|transfer|kiriman)\s+(?:sebesar\s+)?|^|\n|:\s)<AMT>"
     r"\s+(?:(?:dari|from)\s+<SENDER>\s+)?" + _DONE + r"masuk\b" + _IN_TAIL
 )
 # The payer in the title, the amount in the text: "Uang masuk dari JOHN DOE" / "Rp 25.042,00

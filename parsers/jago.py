@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .common import (
     LABEL_IN_THEN_AMOUNT,
+    QRIS_AMOUNT_RECEIVED,
     RECEIVE,
     RECEIVED_EN,
     SENT_TO_YOU,
@@ -35,5 +36,6 @@ FAMILY = Family(
         TRANSFER_RECEIVED,
         RECEIVED_EN,
         LABEL_IN_THEN_AMOUNT,
+        QRIS_AMOUNT_RECEIVED,
     ),
 )

@@ -15,6 +15,7 @@ import re
 
 from .common import (
     AMOUNT_RECEIVED,
+    LABEL_IN_THEN_AMOUNT,
     PAYMENT_RECEIVED,
     PAYMENT_RECEIVED_THEN_AMOUNT,
     RECEIVE,
@@ -36,6 +37,7 @@ FAMILY = Family(
         PAYMENT_RECEIVED_THEN_AMOUNT,
         RECEIVE,
         AMOUNT_RECEIVED,
+        LABEL_IN_THEN_AMOUNT,
     ),
     noise=re.compile(r"^[0-9]+\s+pembayaran\b", re.IGNORECASE | re.ASCII),
 )
