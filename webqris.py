@@ -104,6 +104,7 @@ class PaymentsConfig:
     max_amount: int = 10_000_000
     late_grace_seconds: int = 900
     idempotency_seconds: int = 86400
+    dedupe_window_seconds: int = 300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +229,12 @@ def _check_config(config: Config) -> None:
         raise ConfigError("payments.min_amount must be >= 1 and <= max_amount")
     if p.expiry_seconds < 1 or p.expiry_seconds > p.max_expiry_seconds:
         raise ConfigError("payments.expiry_seconds must be between 1 and max_expiry_seconds")
+    if not 0 < p.dedupe_window_seconds <= p.late_grace_seconds:
+        # A longer window could swallow a real payment: after the grace period the same total
+        # may belong to a new invoice, paid with the very same words (DANA Bisnis' "Rp29.xxx
+        # diterima DANA Bisnis." names no payer).
+        raise ConfigError("payments.dedupe_window_seconds must be > 0 and <="
+                          " late_grace_seconds")
     if p.sweep_seconds <= 0 or config.webhooks.poll_seconds <= 0:
         raise ConfigError("payments.sweep_seconds and webhooks.poll_seconds must be > 0")
     if config.webhooks.timeout_seconds <= 0 or config.webhooks.concurrency < 1:
@@ -485,6 +492,18 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE merchants ADD COLUMN accepted_apps TEXT;
     ALTER TABLE notifications ADD COLUMN app_not_accepted INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 11: only payment apps pay by default (accepted_apps now lists packages trusted on top of
+    # the known payment apps; "any app" is an explicit opt-in, as are notifications without a
+    # package). A duplicate is the same notification seen again, so a key now holds its content
+    # and, when it carries no time of its own, lasts only for the dedupe window; the old keys
+    # (an id alone, or the content forever) are dropped.
+    """
+    ALTER TABLE merchants ADD COLUMN accept_any_app INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE merchants ADD COLUMN accept_unnamed_app INTEGER NOT NULL DEFAULT 0;
+    DELETE FROM notification_keys;
+    ALTER TABLE notification_keys ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX notification_keys_expiry ON notification_keys(expires_at);
     """,
 ]
 
@@ -772,20 +791,22 @@ MERCHANT_SECRETS = ("api_token", "callback_secret", "webhook_secret")
 
 def insert_merchant(conn: sqlite3.Connection, name: str, static_qris: str | None,
                     webhook_url: str | None, issued: Mapping[str, str],
-                    accepted_apps: str | None = None) -> int:
+                    accepted_apps: str | None = None, *, accept_any_app: int = 0,
+                    accept_unnamed_app: int = 0) -> int:
     at = now_ms()
     cursor = conn.execute(
         "INSERT INTO merchants (name, static_qris, api_token_hash, callback_secret_hash,"
-        " webhook_url, webhook_secret, accepted_apps, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " webhook_url, webhook_secret, accepted_apps, accept_any_app, accept_unnamed_app,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (name, static_qris, hash_secret(issued["api_token"]),
          hash_secret(issued["callback_secret"]), webhook_url, issued["webhook_secret"],
-         accepted_apps, at, at))
+         accepted_apps, accept_any_app, accept_unnamed_app, at, at))
     return int(cursor.lastrowid)
 
 
 def update_merchant(conn: sqlite3.Connection, merchant_id: int, **changes: Any) -> bool:
-    allowed = {"name", "static_qris", "webhook_url", "accepted_apps"}
+    allowed = {"name", "static_qris", "webhook_url", "accepted_apps", "accept_any_app",
+               "accept_unnamed_app"}
     if not changes or set(changes) - allowed:
         raise ValueError(f"cannot update merchant fields {sorted(set(changes) - allowed)}")
     assignments = ", ".join(f"{column} = ?" for column in changes)
@@ -990,13 +1011,37 @@ def list_devices(conn: sqlite3.Connection, merchant_id: int) -> list[sqlite3.Row
                         (merchant_id,)).fetchall()
 
 
-def find_duplicate(conn: sqlite3.Connection, merchant_id: int, keys: Iterable[str]) -> int | None:
-    for key in keys:
-        row = conn.execute("SELECT notification_id FROM notification_keys"
-                           " WHERE merchant_id = ? AND key = ?", (merchant_id, key)).fetchone()
-        if row is not None:
-            return row[0]
-    return None
+# A key that lasts as long as its notification is kept.
+KEY_KEPT = 2**62
+
+
+def find_notification_key(conn: sqlite3.Connection, merchant_id: int, key: str,
+                          at_ms: int) -> int | None:
+    """The notification that holds this key now, if any (an expired key holds nothing)."""
+    row = conn.execute("SELECT notification_id FROM notification_keys"
+                       " WHERE merchant_id = ? AND key = ? AND expires_at > ?",
+                       (merchant_id, key, at_ms)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def hold_notification_key(conn: sqlite3.Connection, merchant_id: int, key: str,
+                          notification_id: int, expires_at: int) -> None:
+    conn.execute("INSERT INTO notification_keys (merchant_id, key, notification_id, expires_at)"
+                 " VALUES (?, ?, ?, ?) ON CONFLICT (merchant_id, key) DO UPDATE SET"
+                 " notification_id = excluded.notification_id, expires_at = excluded.expires_at",
+                 (merchant_id, key, notification_id, expires_at))
+
+
+def release_notification_key(conn: sqlite3.Connection, merchant_id: int, key: str) -> None:
+    conn.execute("DELETE FROM notification_keys WHERE merchant_id = ? AND key = ?",
+                 (merchant_id, key))
+
+
+def purge_notification_keys(conn: sqlite3.Connection, at_ms: int, limit: int = 1000) -> int:
+    """Deletes up to `limit` keys whose window has passed (they already hold nothing)."""
+    return conn.execute(
+        "DELETE FROM notification_keys WHERE (merchant_id, key) IN (SELECT merchant_id, key"
+        " FROM notification_keys WHERE expires_at <= ? LIMIT ?)", (at_ms, limit)).rowcount
 
 
 def insert_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
@@ -1013,12 +1058,7 @@ def insert_notification(conn: sqlite3.Connection, merchant_id: int, note: Inboun
          parsed.amount if parsed else None, parsed.sender_name if parsed else None,
          parsed.parser if parsed else None, outcome, invoice_row_id, duplicate_of, at_ms,
          app_not_accepted))
-    notification_id = int(cursor.lastrowid)
-    if outcome not in ("duplicate", "test"):
-        conn.executemany("INSERT OR IGNORE INTO notification_keys (merchant_id, key,"
-                         " notification_id) VALUES (?, ?, ?)",
-                         [(merchant_id, key, notification_id) for key in note.dedup_keys()])
-    return notification_id
+    return int(cursor.lastrowid)
 
 
 def get_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row | None:
@@ -1515,19 +1555,28 @@ class InboundNotification:
     event_hash: str | None = None
     reference: str | None = None
 
-    def dedup_keys(self) -> list[str]:
-        """What makes a repeat of this notification a duplicate (SPEC §4.2)."""
-        keys = []
-        if self.notif_id:
-            keys.append(f"notif:{self.device_id or ''}:{self.notif_id}")
-        if self.event_hash:
-            keys.append(f"hash:{self.event_hash}")
-        if self.reference:
-            keys.append(f"ref:{self.reference}")
-        if not keys and self.source == "forwarder":
-            content = json.dumps([self.app, self.title, self.message, self.posted_at])
-            keys.append("content:" + hashlib.sha256(content.encode()).hexdigest())
-        return keys
+    def repeat_key(self) -> str:
+        """Equal for the same notification seen again (SPEC §4.2): the same phone, the same ids
+        *and* the same content. Android reuses a notification id, and some apps reuse one text
+        for every payment of a total, so neither alone says "seen before"."""
+        parts = [self.source, self.device_id, self.notif_id, self.event_hash, self.posted_at,
+                 self.app, self.title, self.message]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def repeat_key_expires(self, at_ms: int, window_seconds: int) -> int:
+        """A notification that carries its own time is the same one whenever it comes again;
+        without one, the same words later are a new payment, so a repeat counts only within
+        the window (a forwarder's retries)."""
+        return KEY_KEPT if self.posted_at else at_ms + window_seconds * 1000
+
+
+def callback_keys(reference: str, amount: int) -> tuple[str, str]:
+    """A callback's reference is spent by the payment it made (the first key); one that paid
+    nothing waits in the inbox under the second, so a retry can still pay (the seed's snippets
+    all send the literal 'optional-reference')."""
+    parts = json.dumps([reference, amount])
+    return ("callback-paid:" + hashlib.sha256(parts.encode()).hexdigest(),
+            "callback-unplaced:" + hashlib.sha256(parts.encode()).hexdigest())
 
 
 def _is_text(value: Any) -> bool:
@@ -1554,6 +1603,7 @@ class NotificationOutcome:
     outcome: str  # matched, duplicate, unparsed, unmatched, test
     notification_id: int
     invoice: sqlite3.Row | None = None
+    repeat_of: int | None = None  # unmatched again: the notification already in the inbox
 
 
 def record_test_notification(conn: sqlite3.Connection, merchant_id: int,
@@ -1566,23 +1616,40 @@ def record_test_notification(conn: sqlite3.Connection, merchant_id: int,
 
 def record_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
                         parsed: parsers.Parsed | None, payment_method: str,
-                        late_grace_seconds: int, *, app_accepted: bool = True
+                        payments: PaymentsConfig, *, trusted: bool = True
                         ) -> NotificationOutcome:
     """Stores a notification and pays the one invoice it matches, in one transaction. From an
-    app the merchant does not accept, it pays nothing and waits for the owner."""
+    app the merchant does not trust, it pays nothing and waits for the owner."""
     at = now_ms()
     if note.device_id:
         touch_device(conn, merchant_id, note.device_id, note.app, at, test=False)
-    original = find_duplicate(conn, merchant_id, note.dedup_keys())
+    if note.source == "callback":
+        if note.reference and parsed is not None:
+            return _record_referenced_callback(conn, merchant_id, note, parsed, payments, at)
+        # Without a reference, two callbacks of one amount are two payments.
+        return _match_and_store(conn, merchant_id, note, parsed, "callback", payments, at)
+    key = note.repeat_key()
+    original = find_notification_key(conn, merchant_id, key, at)
     if original is not None:
         return NotificationOutcome("duplicate", insert_notification(
             conn, merchant_id, note, "duplicate", at, parsed=parsed, duplicate_of=original))
+    result = _match_and_store(conn, merchant_id, note, parsed, payment_method, payments, at,
+                              trusted=trusted)
+    hold_notification_key(conn, merchant_id, key, result.notification_id,
+                          note.repeat_key_expires(at, payments.dedupe_window_seconds))
+    return result
+
+
+def _match_and_store(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
+                     parsed: parsers.Parsed | None, payment_method: str,
+                     payments: PaymentsConfig, at: int, *, trusted: bool = True
+                     ) -> NotificationOutcome:
     if parsed is None:
         return NotificationOutcome("unparsed", insert_notification(
             conn, merchant_id, note, "unparsed", at))
     invoice = None
     candidates = find_payable_invoices(conn, merchant_id, parsed.amount,
-                                       at - late_grace_seconds * 1000) if app_accepted else []
+                                       at - payments.late_grace_seconds * 1000) if trusted else []
     # Two candidates cannot happen while totals are allocated as they are; if they ever did,
     # paying either would be a guess, so the owner decides from the inbox.
     if len(candidates) == 1:
@@ -1591,18 +1658,75 @@ def record_notification(conn: sqlite3.Connection, merchant_id: int, note: Inboun
     outcome = "matched" if invoice is not None else "unmatched"
     notification_id = insert_notification(conn, merchant_id, note, outcome, at, parsed=parsed,
                                            invoice_row_id=invoice["id"] if invoice else None,
-                                           app_not_accepted=not app_accepted)
+                                           app_not_accepted=not trusted)
     return NotificationOutcome(outcome, notification_id, invoice)
 
 
-def accepted_apps(merchant: Mapping[str, Any]) -> list[str] | None:
-    """The package names whose notifications may pay this merchant's invoices; None: any."""
-    return merchant["accepted_apps"].split(",") if merchant["accepted_apps"] else None
+def _record_referenced_callback(conn: sqlite3.Connection, merchant_id: int,
+                                note: InboundNotification, parsed: parsers.Parsed,
+                                payments: PaymentsConfig, at: int) -> NotificationOutcome:
+    """A reference is spent only by a payment. A retry of one that paid nothing is matched
+    again; if it pays now, the earlier attempt waiting in the inbox is placed with it, and if
+    it pays nothing again, the money stays in the inbox once."""
+    paid_key, unplaced_key = callback_keys(note.reference or "", parsed.amount)
+    earlier = find_notification_key(conn, merchant_id, unplaced_key, at)
+    earlier_row = get_notification(conn, earlier) if earlier is not None else None
+    original = find_notification_key(conn, merchant_id, paid_key, at)
+    if original is None and earlier_row is not None and earlier_row["attached_at"] is not None:
+        original = earlier  # the owner already placed this money by hand
+    if original is not None:
+        return NotificationOutcome("duplicate", insert_notification(
+            conn, merchant_id, note, "duplicate", at, parsed=parsed, duplicate_of=original))
+    result = _match_and_store(conn, merchant_id, note, parsed, "callback", payments, at)
+    if result.invoice is not None:
+        hold_notification_key(conn, merchant_id, paid_key, result.notification_id, KEY_KEPT)
+        if earlier is not None:
+            conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ?"
+                         " WHERE id = ? AND attached_at IS NULL",
+                         (result.invoice["id"], at, earlier))
+            release_notification_key(conn, merchant_id, unplaced_key)
+    elif earlier is not None:
+        conn.execute("UPDATE notifications SET outcome = 'duplicate', duplicate_of = ?"
+                     " WHERE id = ?", (earlier, result.notification_id))
+        return NotificationOutcome("unmatched", result.notification_id, repeat_of=earlier)
+    else:
+        hold_notification_key(conn, merchant_id, unplaced_key, result.notification_id,
+                              KEY_KEPT)
+    return result
 
 
-def app_accepted(merchant: Mapping[str, Any], app: str | None) -> bool:
-    accepted = accepted_apps(merchant)
-    return accepted is None or (app or "").strip().lower() in accepted
+def accepted_apps(merchant: Mapping[str, Any]) -> list[str]:
+    """The packages this merchant trusts on top of the known payment apps."""
+    return merchant["accepted_apps"].split(",") if merchant["accepted_apps"] else []
+
+
+def untrusted_reason(merchant: Mapping[str, Any], app: str | None) -> str | None:
+    """Why a notification from `app` may not pay this merchant's invoices, or None when it may.
+    Default deny: a deny-list of mail, chat or shop apps can never be complete, and anybody who
+    can send the shop a message could otherwise mark an order paid."""
+    package = (app or "").strip().lower()
+    if merchant["accept_any_app"]:
+        return None
+    if not package:
+        return None if merchant["accept_unnamed_app"] else "no_package"
+    if parsers.is_payment_app(package) or package in accepted_apps(merchant):
+        return None
+    return "not_payment_app"
+
+
+# A merchant's trust settings as a new merchant has them.
+DEFAULT_TRUST: Mapping[str, Any] = {"accept_any_app": 0, "accept_unnamed_app": 0,
+                                    "accepted_apps": None}
+
+
+def untrusted_message(reason: str, app: str | None) -> str:
+    if reason == "no_package":
+        return ("The notification names no app (package), and this merchant does not let such"
+                " notifications pay; it waits in the dashboard")
+    kind = parsers.non_payment_kind(app)
+    what = f"a {kind} app" if kind else "not a known payment app"
+    return (f"Notifications from {app} do not pay this merchant's invoices ({what}, not in its"
+            " accepted apps); it waits in the dashboard")
 
 
 # =============================================================================================
@@ -2099,10 +2223,11 @@ async def receive_forwarded_notification(request: Request) -> Response:
         return JSONResponse({"success": True, "test": True, "message":
                              f"Koneksi berhasil! Auth valid ✓ (Merchant: {merchant['name']})"})
     parsed = parsers.parse_notification(note.app, note.title, note.message)
-    accepted = app_accepted(merchant, note.app)
+    reason = untrusted_reason(merchant, note.app)
+    accepted = reason is None
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed,
-                                   note.app or "notification",
-                                   ctx.config.payments.late_grace_seconds, app_accepted=accepted)
+                                   note.app or "notification", ctx.config.payments,
+                                   trusted=accepted)
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "notif_id": note.notif_id})
@@ -2114,11 +2239,10 @@ async def receive_forwarded_notification(request: Request) -> Response:
     if result.invoice is None:
         announce_needs_attention(ctx, merchant, result, parsed.amount, note.app,
                                  app_accepted=accepted)
-        if not accepted:
-            return error_response(404, f"Notifications from {note.app or 'an unnamed app'} do"
-                                  " not pay this merchant's invoices (not in its accepted apps);"
-                                  " it waits in the dashboard", parsed_amount=parsed.amount,
-                                  merchant=merchant["name"], app_accepted=False)
+        if reason is not None:
+            return error_response(404, untrusted_message(reason, note.app),
+                                  parsed_amount=parsed.amount, merchant=merchant["name"],
+                                  app_accepted=False)
         return error_response(404, "No matching pending payment", parsed_amount=parsed.amount,
                               merchant=merchant["name"])
     announce_paid(ctx, result.invoice, merchant["name"])
@@ -2139,12 +2263,13 @@ async def receive_callback(request: Request) -> Response:
                                                     FIELD_LIMITS["reference"], numbers=True))
     parsed = parsers.Parsed(amount=amount, sender_name=sender_name, parser="callback")
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed, "callback",
-                                   ctx.config.payments.late_grace_seconds)
+                                   ctx.config.payments)
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "reference": note.reference})
     if result.invoice is None:
-        announce_needs_attention(ctx, merchant, result, amount, "callback")
+        if result.repeat_of is None:  # a repeat's money is in the inbox already
+            announce_needs_attention(ctx, merchant, result, amount, "callback")
         return error_response(404, "No matching pending payment", parsed_amount=amount,
                               merchant=merchant["name"])
     announce_paid(ctx, result.invoice, merchant["name"])
@@ -2717,7 +2842,8 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
     base = public_base_url(request)
     return {"id": row["id"], "name": row["name"], "static_qris": row["static_qris"],
             "qris": decoded, "webhook_url": row["webhook_url"],
-            "accepted_apps": accepted_apps(row),
+            "accepted_apps": accepted_apps(row), "accept_any_app": bool(row["accept_any_app"]),
+            "accept_unnamed_app": bool(row["accept_unnamed_app"]),
             "previous_webhook_secret_until": previous_webhook_secret_until(row),
             "created_at": format_time(row["created_at"]), "devices": devices,
             "forwarder": {"url": f"{base}/api/webhook/payment",
@@ -2760,6 +2886,11 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
         changes["webhook_url"] = url
     if "accepted_apps" in fields:
         changes["accepted_apps"] = checked_accepted_apps(fields["accepted_apps"])
+    for flag in ("accept_any_app", "accept_unnamed_app"):
+        if flag in fields:
+            if not isinstance(fields[flag], bool):
+                raise ApiError(400, f"{flag} must be true or false")
+            changes[flag] = int(fields[flag])
     return changes
 
 
@@ -2767,7 +2898,8 @@ ANDROID_PACKAGE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
 def checked_accepted_apps(value: Any) -> str | None:
-    """A list of Android package names, stored comma-separated; null or [] means any app."""
+    """A list of Android package names trusted on top of the known payment apps, stored
+    comma-separated; null or [] means none."""
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > 30:
@@ -2786,7 +2918,9 @@ def checked_accepted_apps(value: Any) -> str | None:
 def create_merchant_by_admin(conn: sqlite3.Connection, changes: Mapping[str, Any],
                              issued: Mapping[str, str], address: str) -> int:
     merchant_id = insert_merchant(conn, changes["name"], changes.get("static_qris"),
-                                  changes.get("webhook_url"), issued, changes.get("accepted_apps"))
+                                  changes.get("webhook_url"), issued, changes.get("accepted_apps"),
+                                  accept_any_app=changes.get("accept_any_app", 0),
+                                  accept_unnamed_app=changes.get("accept_unnamed_app", 0))
     audit(conn, "merchant.create", f"merchant:{merchant_id}", None, dict(changes), address)
     return merchant_id
 
@@ -3050,7 +3184,7 @@ async def checkout_simulate(request: Request) -> Response:
                                device_id="demo-simulator", notif_id=secrets.token_hex(8))
     parsed = parsers.parse_notification(note.app, note.title, note.message)
     result = await ctx.store.write(record_notification, row["merchant_id"], note, parsed,
-                                   note.app, ctx.config.payments.late_grace_seconds)
+                                   note.app, ctx.config.payments)
     if result.invoice is None:
         raise ApiError(409, f"Payment is {effective_status(row, now_ms())}; nothing to simulate")
     announce_paid(ctx, result.invoice, row["merchant_name"])
@@ -3314,6 +3448,7 @@ def sweep_once(conn: sqlite3.Connection, payments: PaymentsConfig) -> list[sqlit
     at = now_ms()
     expired = expire_overdue_invoices(conn, at)
     purge_idempotency_keys(conn, at - payments.idempotency_seconds * 1000)
+    purge_notification_keys(conn, at)
     return expired
 
 
@@ -3529,14 +3664,68 @@ def cli_merchant(row: Mapping[str, Any]) -> dict[str, Any]:
     """A merchant as `merchant list` and `merchant update` print it: never a secret."""
     return {"id": row["id"], "name": row["name"], "qris_configured": bool(row["static_qris"]),
             "webhook_url": row["webhook_url"], "accepted_apps": accepted_apps(row),
+            "accept_any_app": bool(row["accept_any_app"]),
+            "accept_unnamed_app": bool(row["accept_unnamed_app"]),
             "created_at": format_time(row["created_at"])}
 
 
 def cli_merchant_line(item: Mapping[str, Any]) -> str:
     configured = "yes" if item["qris_configured"] else "no"
+    apps = "ANY" if item["accept_any_app"] else "+".join(
+        ["payment-apps", *item["accepted_apps"], *(["unnamed"] if item["accept_unnamed_app"]
+                                                   else [])])
     return (f"{item['id']}\t{item['name']}\tqris={configured}"
-            f"\twebhook={item['webhook_url'] or '-'}"
-            f"\tapps={','.join(item['accepted_apps'] or ['any'])}")
+            f"\twebhook={item['webhook_url'] or '-'}\tapps={apps}")
+
+
+# Shown whenever a shell turns a risky trust switch on.
+ANY_APP_WARNING = ("Warning: with --any-app, a notification from ANY app whose text reads like a"
+                   " payment (an e-mail, a chat, an SMS) pays this merchant's invoices: anybody"
+                   " who can message the shop's phone can mark an order paid.")
+UNNAMED_APP_WARNING = ("Warning: with --accept-unnamed-app, a notification that names no app"
+                       " pays when its text reads like a payment; make sure the forwarder on the"
+                       " phone only forwards payment apps.")
+
+
+def trust_options(apps: tuple[str, ...], no_accepted_apps: bool, any_app: bool | None,
+                  unnamed_app: bool | None) -> dict[str, Any]:
+    """The merchant fields that `merchant add` and `update` trust options set; warns on stderr
+    for the risky ones."""
+    if apps and no_accepted_apps:
+        raise click.UsageError("--accept-app and --no-accepted-apps contradict each other")
+    fields: dict[str, Any] = {}
+    if apps or no_accepted_apps:
+        fields["accepted_apps"] = list(apps)
+    if any_app is not None:
+        fields["accept_any_app"] = any_app
+        if any_app:
+            click.echo(ANY_APP_WARNING, err=True)
+    if unnamed_app is not None:
+        fields["accept_unnamed_app"] = unnamed_app
+        if unnamed_app:
+            click.echo(UNNAMED_APP_WARNING, err=True)
+    return fields
+
+
+_trust_options = [
+    click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
+                 help="Also trust this app's notifications to pay (e.g. an app WebQRIS does not"
+                      " know as a payment app); repeatable. Known payment apps always pay."),
+    click.option("--no-accepted-apps", is_flag=True,
+                 help="Trust no app beyond the known payment apps."),
+    click.option("--any-app/--payment-apps-only", "any_app", default=None,
+                 help="RISKY: let a notification from any app (mail, chat, SMS...) pay when its"
+                      " text reads as a payment. Default: only payment apps pay."),
+    click.option("--accept-unnamed-app/--refuse-unnamed-app", "unnamed_app", default=None,
+                 help="Let notifications that name no app (some hand-made MacroDroid/Tasker"
+                      " templates) pay. Default: they wait in the inbox."),
+]
+
+
+def _with_trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_trust_options):
+        command = option(command)
+    return command
 
 
 _db_option = click.option("--db", "db_path", envvar="WEBQRIS_DB", default=None,
@@ -3777,20 +3966,20 @@ def merchant() -> None:
 @click.option("--name", required=True)
 @click.option("--qris", "static_qris", default=None, help="The shop's static QRIS payload.")
 @click.option("--webhook-url", default=None)
-@click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
-              help="Only notifications from this app (e.g. id.dana) pay the merchant's invoices"
-                   " (repeatable; default: any app whose text reads as a payment).")
+@_with_trust_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_db_option
 @_config_option
 def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
-                 apps: tuple[str, ...], as_json: bool, db_path: str | None,
+                 apps: tuple[str, ...], no_accepted_apps: bool, any_app: bool | None,
+                 unnamed_app: bool | None, as_json: bool, db_path: str | None,
                  config_path: str | None) -> None:
-    """Add a merchant and print its secrets (shown once)."""
+    """Add a merchant and print its secrets (shown once). Only known payment apps' notifications
+    pay its invoices unless the trust options say otherwise."""
     config = config_from_cli(config_path, database_path=db_path)
     changes = checked_cli_merchant_fields(
         {"name": name, "static_qris": static_qris, "webhook_url": webhook_url,
-         "accepted_apps": list(apps)}, creating=True)
+         **trust_options(apps, no_accepted_apps, any_app, unnamed_app)}, creating=True)
     issued = issue_merchant_secrets()
     store = open_store(config)
     try:
@@ -3832,27 +4021,23 @@ def merchant_list(as_json: bool, db_path: str | None, config_path: str | None) -
 @click.option("--qris", "static_qris", default=None,
               help='A new static QRIS payload ("" removes it).')
 @click.option("--webhook-url", default=None, help='A new webhook URL ("" stops webhooks).')
-@click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
-              help="Replaces the list of apps whose notifications may pay (repeatable).")
-@click.option("--any-app", is_flag=True,
-              help="Clears that list: any app whose text reads as a payment pays again.")
+@_with_trust_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_db_option
 @_config_option
 def merchant_update(merchant_id: int, name: str | None, static_qris: str | None,
-                    webhook_url: str | None, apps: tuple[str, ...], any_app: bool,
-                    as_json: bool, db_path: str | None, config_path: str | None) -> None:
-    """Change a merchant's name, static QRIS, webhook URL or accepted apps; what is not given
-    stays as it is. A running server uses the change from its next request."""
-    if apps and any_app:
-        raise click.UsageError("--accept-app and --any-app contradict each other")
+                    webhook_url: str | None, apps: tuple[str, ...], no_accepted_apps: bool,
+                    any_app: bool | None, unnamed_app: bool | None, as_json: bool,
+                    db_path: str | None, config_path: str | None) -> None:
+    """Change a merchant's name, static QRIS, webhook URL or trusted apps; what is not given
+    stays as it is (--accept-app replaces the list). A running server uses the change from its
+    next request."""
     given = {"name": name, "static_qris": static_qris, "webhook_url": webhook_url}
     fields: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
-    if apps or any_app:
-        fields["accepted_apps"] = list(apps) or None
+    fields.update(trust_options(apps, no_accepted_apps, any_app, unnamed_app))
     if not fields:
-        raise click.UsageError("nothing to change: give --name, --qris, --webhook-url,"
-                               " --accept-app or --any-app")
+        raise click.UsageError("nothing to change: give --name, --qris, --webhook-url or a"
+                               " trust option (--accept-app, --any-app...)")
     changes = checked_cli_merchant_fields(fields, creating=False)
     config = config_from_cli(config_path, database_path=db_path)
     store = open_store(config)
@@ -3935,11 +4120,15 @@ def admin_set_password(db_path: str | None, config_path: str | None) -> None:
 @click.option("--title", default=None)
 @click.option("--message", required=True)
 def parse_command(app: str | None, title: str | None, message: str) -> None:
-    """Read a notification as WebQRIS would; exit 0 when an amount is found, 1 when not."""
+    """Read a notification as WebQRIS would; exit 0 when an amount is found, 1 when not.
+    `trusted` says whether it may pay a merchant with default settings, `reason` why not."""
     found = parsers.parse_notification(app, title, message)
+    reason = untrusted_reason(DEFAULT_TRUST, app)
     click.echo(json.dumps({"amount": found.amount if found else None,
                            "sender_name": found.sender_name if found else None,
-                           "parser": found.parser if found else None}))
+                           "parser": found.parser if found else None,
+                           "trusted": reason is None,
+                           "reason": untrusted_message(reason, app) if reason else None}))
     sys.exit(0 if found else 1)
 
 

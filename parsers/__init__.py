@@ -37,7 +37,9 @@ __all__ = [
     "FAMILIES",
     "REGISTRY",
     "Parsed",
+    "is_payment_app",
     "is_untrusted_app",
+    "non_payment_kind",
     "parse_notification",
     "parse_rupiah",
     "parser_for_app",
@@ -116,6 +118,16 @@ def is_untrusted_app(app: str) -> bool:
     return any(part in key for part in _UNTRUSTED_PARTS)
 
 
+def is_payment_app(app: str | None) -> bool:
+    """True for a package that a payment family lists: only those pay by default."""
+    return isinstance(app, str) and app.strip().lower() in REGISTRY
+
+
+def non_payment_kind(app: str | None) -> str | None:
+    """A word for a known kind of app that is not a payment app, for explanations."""
+    return "messaging, mail or social" if isinstance(app, str) and is_untrusted_app(app) else None
+
+
 def _by_text(text: str, message_side: bool) -> ModuleType | None:
     """The one family whose name the text carries, or None when none or several do."""
     found = [
@@ -133,8 +145,6 @@ def parser_for_app(app: str | None, title: str = "", message: str = "") -> Modul
         family = REGISTRY.get(package.lower())
         if family is not None:
             return family
-        if is_untrusted_app(package):
-            return None
     return _by_text(title, False) or _by_text(message, True) or generic
 
 

@@ -27,7 +27,7 @@ from .common import (
 NAME = "shopeepay"
 PACKAGES: tuple[str, ...] = (
     "com.shopeepay.id",  # ShopeePay
-    "com.shopee.id",  # Shopee (ShopeePay inside the shopping app)
+    # not com.shopee.id: the shopping app shows sellers' and chats' words, it is not a wallet
     "com.shopeepay.merchant.id",  # Shopee Partner / ShopeePay Merchant
 )
 

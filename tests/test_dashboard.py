@@ -281,7 +281,8 @@ def test_attach_unmatched_notification_pays_the_invoice(pages: Pages, server: Se
     assert status["status"] == "paid"
 
 
-def test_owner_names_the_apps_that_may_pay(pages: Pages, server: Server, shop: Merchant) -> None:
+def test_only_payment_apps_pay_and_the_owner_can_trust_another(
+        pages: Pages, server: Server, shop: Merchant) -> None:
     def notify_from(app: str, total: int, notif_id: str) -> httpx.Response:
         return httpx.post(
             f"{server.base_url}/api/webhook/payment",
@@ -289,29 +290,40 @@ def test_owner_names_the_apps_that_may_pay(pages: Pages, server: Server, shop: M
                   "message": f"Kamu berhasil menerima {rupiah(total)} dari SITI AMINAH"},
             headers={"Authorization": f"Bearer {shop.callback_secret}"}, timeout=10)
 
-    assert notify_from("id.dana", 1234, "seen").status_code == 404  # the phone was seen
+    assert notify_from("com.example.kasir", 1234, "seen").status_code == 404  # seen, untrusted
     page = pages.open()
     login(page, server)
     page.goto(f"{server.base_url}/#/merchants")
     card = page.locator(f"article.merchant[data-merchant-id='{shop.id}']")
-    expect(card.locator("[data-testid=accepted-apps]")).to_contain_text("Aplikasi apa saja")
-    page.goto(f"{server.base_url}/#/merchants/{shop.id}")
-    expect(page.locator("#m-apps-seen")).to_contain_text("id.dana")
-    page.fill("#m-apps", "id.dana")
-    page.click("#m-save")
-    expect(card.locator("[data-testid=accepted-apps]")).to_contain_text("id.dana")
+    expect(card.locator("[data-testid=accepted-apps]")).to_have_text(
+        "Aplikasi yang boleh melunasi tagihan: Aplikasi pembayaran")
 
     invoice = create_invoice(server, shop, 40000)
     refused = notify_from("com.example.chat", invoice["total_amount"], "chat-1")
     assert refused.status_code == 404 and refused.json()["app_accepted"] is False
     expect(page.locator(".toast-warn")).to_contain_text(
-        f"{rupiah(invoice['total_amount'])} dari com.example.chat, aplikasi yang tidak ada di"
-        f" daftar {shop.name}")
+        f"{rupiah(invoice['total_amount'])} dari com.example.chat, aplikasi yang tidak dipercaya"
+        f" {shop.name}")
     page.goto(f"{server.base_url}/#/notifications")
     item = page.locator("li.notif.needs-attention", has_text=rupiah(invoice["total_amount"]))
     expect(item.locator("[data-testid=app-not-accepted]")).to_have_text(
-        "Aplikasi ini tidak ada di daftar aplikasi merchant")
+        "Aplikasi ini belum dipercaya toko")
     assert invoice_status(server, shop, invoice["invoice_id"])["status"] == "pending"
+
+    # The owner trusts the shop's cashier app, by keyboard, and leaves the risky switches off.
+    page.goto(f"{server.base_url}/#/merchants/{shop.id}")
+    expect(page.locator("#m-apps-seen")).to_contain_text("com.example.chat")  # the last one
+    expect(page.locator("#m-any-app")).not_to_be_checked()
+    page.fill("#m-apps", "com.example.kasir")
+    page.focus("#m-unnamed-app")
+    page.keyboard.press("Space")
+    expect(page.locator("#m-unnamed-app")).to_be_checked()
+    page.click("#m-save")
+    expect(card.locator("[data-testid=accepted-apps]")).to_have_text(
+        "Aplikasi yang boleh melunasi tagihan: Aplikasi pembayaran + com.example.kasir"
+        " + notifikasi tanpa nama aplikasi")
+    assert notify_from("com.example.kasir", invoice["total_amount"], "kasir-1").status_code == 200
+    assert invoice_status(server, shop, invoice["invoice_id"])["status"] == "paid"
 
 
 def test_money_that_matches_no_bill_shows_up_at_once(pages: Pages, server: Server,

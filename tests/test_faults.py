@@ -304,7 +304,7 @@ def paid_backlog(db_path: Path, shops: list[Merchant], count: int) -> None:
             outcome = webqris.record_notification(
                 conn, shop.id, webqris.InboundNotification(source="callback", reference=f"r{i}"),
                 parsers.Parsed(amount=invoice["total_amount"], sender_name="BUDI",
-                               parser="callback"), "callback", payments.late_grace_seconds)
+                               parser="callback"), "callback", payments)
             assert outcome.outcome == "matched"
 
     store = webqris.Store(str(db_path))

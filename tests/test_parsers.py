@@ -315,9 +315,10 @@ def test_unknown_package_is_routed_by_text(title: str | None, message: str, pars
         "com.instagram.android",
     ],
 )
-def test_chat_apps_are_never_read_as_payments(app: str) -> None:
-    assert parse_notification(app, "DANA", "Rp29.000 diterima DANA Bisnis.") is None
-    assert parse_notification(app, "Budi", "Kamu menerima Rp50.000 dari Budi") is None
+def test_chat_apps_are_never_payment_apps(app: str) -> None:
+    """Their words are read (the owner sees the amount in the inbox), but never trusted."""
+    assert not parsers.is_payment_app(app)
+    assert parsers.non_payment_kind(app) is not None
 
 
 # --------------------------------------------------------------------------------------------
