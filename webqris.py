@@ -1724,7 +1724,7 @@ def untrusted_message(reason: str, app: str | None) -> str:
         return ("The notification names no app (package), and this merchant does not let such"
                 " notifications pay; it waits in the dashboard")
     kind = parsers.non_payment_kind(app)
-    what = f"a {kind} app" if kind else "not a known payment app"
+    what = f"{kind} app, not a payment app" if kind else "not a known payment app"
     return (f"Notifications from {app} do not pay this merchant's invoices ({what}, not in its"
             " accepted apps); it waits in the dashboard")
 
