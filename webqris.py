@@ -1540,7 +1540,8 @@ def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
     values: dict[str, str | None] = {}
     for name, aliases in FORWARDER_ALIASES.items():
         raw = next((fields[alias] for alias in aliases if _is_text(fields.get(alias))), None)
-        values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True)
+        values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True,
+                                  multiline=name == "message")
     if values["message"] is None and values["title"] is None:
         raise ApiError(400, "message is required")
     return InboundNotification(
@@ -1840,16 +1841,44 @@ async def _read_form(request: Request, body: bytes, content_type: str) -> dict[s
         raise ApiError(400, "Invalid form body") from None
 
 
-def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False) -> str | None:
-    """A text field, stripped; None when absent or blank. With `numbers`, a number counts as
-    its text (forwarder apps send ids and timestamps as numbers)."""
+# Characters no stored text keeps: C0 and C1 controls and DEL (a NUL cuts strings in C
+# tools, CR/LF forge lines in logs and CSV exports), and the bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069), which reorder everything up to the end of a line:
+# "\u202e" makes "Toko 0001 gnaB" read as "Toko Bang 1000" on the owner's screen. The bidi
+# marks (U+200E, U+200F, U+061C) stay: they only place the neutrals next to them, cannot
+# reorder letters or digits, and belong in names written in Arabic script.
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_REMOVED_TEXT = {code: None for code in (*range(0x20), *range(0x7F, 0xA0),
+                                         *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# Whitespace controls become a space (so words do not run together); in a multi-line text a
+# line break stays a line break, whatever its spelling.
+_SINGLE_LINE = {**_REMOVED_TEXT, **{ord(c): " " for c in "\t\n\v\f\r\x85"}}
+_MULTI_LINE = {**_SINGLE_LINE, ord("\n"): "\n", ord("\x85"): "\n"}
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    """`value` without control and bidi-override characters (see _UNSAFE_TEXT). Every text
+    field a client sends is cleaned here, never refused: a notification with a stray control
+    character is still money received."""
+    if not _UNSAFE_TEXT.search(value):  # the usual case costs one scan
+        return value
+    if multiline:
+        return value.replace("\r\n", "\n").replace("\r", "\n").translate(_MULTI_LINE)
+    return value.translate(_SINGLE_LINE)
+
+
+def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
+               multiline: bool = False) -> str | None:
+    """A text field, cleaned (`clean_text`) and stripped; None when absent or blank. With
+    `numbers`, a number counts as its text (forwarder apps send ids and timestamps as
+    numbers)."""
     if value is None:
         return None
     if numbers and isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a string")
-    value = value.strip()
+    value = clean_text(value, multiline=multiline).strip()
     if len(value) > max_length:
         raise ApiError(400, f"{name} is too long (max {max_length} characters)")
     return value or None
@@ -2973,14 +3002,45 @@ SECURITY_HEADERS = {
 }
 
 
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTML and SVG answer, whoever made it (a page, the
+    static files, a QR image), so no page can be framed, sniffed into script or run inline
+    script. The API under /api/ answers JSON only and is passed through untouched: it is the
+    hot path."""
+
+    _marked = (b"text/html", b"image/svg+xml")
+    _headers = [(name.lower().encode(), value.encode())
+                for name, value in SECURITY_HEADERS.items()]
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                content_type = next((value for name, value in headers
+                                     if name.lower() == b"content-type"), b"")
+                if content_type.startswith(self._marked):
+                    present = {name.lower() for name, _ in headers}
+                    message["headers"] = [*headers, *(header for header in self._headers
+                                                      if header[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def static_dir() -> Path:
     beside = Path(__file__).resolve().parent / "static"
     return beside if beside.is_dir() else Path(sys.prefix) / "share" / "webqris" / "static"
 
 
 def page(name: str) -> Response:
-    return FileResponse(static_dir() / name, headers={**SECURITY_HEADERS,
-                                                      "Cache-Control": "no-cache"})
+    return FileResponse(static_dir() / name, headers={"Cache-Control": "no-cache"})
 
 
 async def dashboard_page(request: Request) -> Response:
@@ -2989,6 +3049,42 @@ async def dashboard_page(request: Request) -> Response:
 
 async def checkout_page(request: Request) -> Response:
     return page("checkout.html")
+
+
+# A QR image depends on its payload only, and an invoice's payload never changes: each image
+# is drawn once (segno takes milliseconds, a PNG the most) and then served from memory, a few
+# hundred of the most recent ones, with a strong ETag a browser can revalidate for free.
+QR_IMAGE_CACHE_SIZE = 256
+QR_IMAGE_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+QR_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@functools.lru_cache(maxsize=QR_IMAGE_CACHE_SIZE)
+def render_qr_image(payload: str, kind: str) -> tuple[bytes, str]:
+    """The QR image of `payload` as `kind` ("svg" or "png"), and its ETag."""
+    import io
+
+    import segno
+
+    code = segno.make(payload, error="m")
+    buffer = io.BytesIO()
+    if kind == "svg":
+        # A standalone file needs the SVG namespace (an <img> shows nothing without it), and a
+        # white background so it scans on a dark screen too.
+        code.save(buffer, kind="svg", scale=6, border=2, light="#fff")
+    else:
+        code.save(buffer, kind="png", scale=8, border=2)
+    image = buffer.getvalue()
+    return image, '"' + hashlib.sha256(image).hexdigest()[:32] + '"'
+
+
+def if_none_match(request: Request, etag: str) -> bool:
+    """Whether the client already holds `etag` (If-None-Match, possibly a list, or *)."""
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return etag in tags or "*" in tags
 
 
 def qr_svg(payload: str) -> str:
@@ -3017,24 +3113,15 @@ async def checkout_data(request: Request) -> Response:
 
 
 async def checkout_qr(request: Request) -> Response:
-    import io
-
-    import segno
-
-    if request.path_params["format"] not in ("svg", "png"):
+    kind = request.path_params["format"]
+    if kind not in QR_IMAGE_TYPES:
         raise ApiError(404, "Not found")
     row = public_invoice(request)
-    code = segno.make(row["qris_payload"], error="m")
-    buffer = io.BytesIO()
-    if request.path_params["format"] == "svg":
-        # A standalone file needs the SVG namespace (an <img> shows nothing without it), and a
-        # white background so it scans on a dark screen too.
-        code.save(buffer, kind="svg", scale=6, border=2, light="#fff")
-        return Response(buffer.getvalue(), media_type="image/svg+xml",
-                        headers={"Cache-Control": "public, max-age=86400"})
-    code.save(buffer, kind="png", scale=8, border=2)
-    return Response(buffer.getvalue(), media_type="image/png",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    image, etag = render_qr_image(row["qris_payload"], kind)
+    headers = {"ETag": etag, "Cache-Control": QR_CACHE_CONTROL}
+    if if_none_match(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(image, media_type=QR_IMAGE_TYPES[kind], headers=headers)
 
 
 async def checkout_simulate(request: Request) -> Response:
@@ -3464,7 +3551,8 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes)],
+        middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes),
+                    Middleware(SecurityHeaders)],
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
