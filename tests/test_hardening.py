@@ -4,7 +4,10 @@ endpoints are cheap and safe to show (QR images drawn once, security headers, cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -212,3 +215,45 @@ def test_dashboard_text_fields_lose_control_and_bidi_characters(app_factory, mer
     rows = admin.get("/admin/api/payments").json()["data"]
     assert {row["invoice_id"]: row["customer_name"] for row in rows}[
         invoice["invoice_id"]] == CLEAN
+
+
+# --- a client that stops mid-body is one line, never a traceback ------------------------------
+
+CUT_SHORT = [
+    pytest.param(b"Content-Length: 100\r\n\r\n{\"password\": \"abc", id="gone-mid-body"),
+    pytest.param(b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"pas\r\nZZ\r\nsword\r\n",
+                 id="broken-chunk"),
+    pytest.param(b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"pas\r\n", id="gone-mid-chunks"),
+]
+
+
+@pytest.mark.parametrize("stack", ["h11", "httptools"])
+@pytest.mark.parametrize("path", ["/admin/api/login", "/api/payments/qris/create"])
+@pytest.mark.parametrize("rest", CUT_SHORT)
+def test_a_body_cut_short_is_one_info_line(db_path: Path, merchant: Merchant, server_factory,
+                                           stack: str, path: str, rest: bytes) -> None:
+    server = server_factory(db_path, env={"WEBQRIS_SERVER_HTTP": stack})
+    before = server.log_path.read_text()
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: shop\r\n".encode()
+                     + f"Authorization: Bearer {merchant.api_token}\r\n".encode()
+                     + b"Content-Type: application/json\r\n" + rest)
+        sock.shutdown(socket.SHUT_WR)  # the client is done: what it sent is all there is
+        with contextlib.suppress(OSError):
+            while sock.recv(4096):
+                pass
+    end = time.monotonic() + 5
+    while server.log_path.read_text() == before:
+        assert time.monotonic() < end, "nothing was logged"
+        time.sleep(0.02)
+    assert httpx.get(f"{server.base_url}/healthz").status_code == 200  # still serving
+    server.stop()
+    added = server.log_path.read_text()[len(before):]
+    lines = [line for line in added.splitlines()
+             if "Shutting down" not in line and "shutdown" not in line.lower()
+             and "Finished server process" not in line and "Waiting for" not in line]
+    assert len(lines) == 1, added
+    assert " INFO webqris: " in lines[0] and f"POST {path} from 127.0.0.1" in lines[0]
+    assert "went away or broke the body" in lines[0]
+    assert "Traceback" not in added and "unexpected error" not in added
