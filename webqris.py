@@ -522,11 +522,44 @@ def connect(path: str, *, busy_timeout_ms: int = 5000,
     return conn
 
 
+class NewerDatabase(RuntimeError):
+    """The database was migrated by a newer WebQRIS than this one."""
+
+
+def database_file(conn: sqlite3.Connection) -> str:
+    """The file behind `conn`'s main database ("" for an in-memory one)."""
+    return next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
+
+
+def copy_database(conn: sqlite3.Connection, target: str) -> None:
+    """A consistent copy of `conn`'s database at `target`, taken while others may write."""
+    copy = sqlite3.connect(target)
+    try:
+        conn.backup(copy)
+    finally:
+        copy.close()
+
+
 def migrate(conn: sqlite3.Connection) -> int:
-    """Applies the migrations not yet recorded, each in the same transaction as its record."""
+    """Applies the migrations not yet recorded, each in the same transaction as its record.
+    A database that already holds data is first copied aside (`<file>.before-migration-<N>`,
+    N the first migration to apply), so an upgrade can always be undone; one migrated by a
+    newer WebQRIS is refused (NewerDatabase): this version would misread its tables."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                  "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    newest = max(applied, default=0)
+    if newest > len(MIGRATIONS):
+        raise NewerDatabase(
+            f"database {database_file(conn) or ':memory:'} was made by a newer WebQRIS (schema"
+            f" version {newest}; this one knows {len(MIGRATIONS)}): upgrade WebQRIS, or start"
+            " this one on a backup made before the upgrade")
+    pending = [version for version in range(1, len(MIGRATIONS) + 1) if version not in applied]
+    if applied and pending and (path := database_file(conn)):
+        copy_path = f"{path}.before-migration-{pending[0]}"
+        copy_database(conn, copy_path)
+        log.info("copied database %s to %s before migrating it (schema version %d to %d)",
+                 path, copy_path, newest, len(MIGRATIONS))
     for version, sql in enumerate(MIGRATIONS, start=1):
         if version in applied:
             continue
@@ -564,6 +597,12 @@ class Store:
         self._stopping = False
         self._flusher: asyncio.Task[None] | None = None
         self._committer: concurrent.futures.ThreadPoolExecutor | None = None
+        # The file the connections opened (device, inode): SQLite keeps writing to that file
+        # even once it is deleted or another file is put at its path, and nobody would ever
+        # read those writes. None: nothing to check (an in-memory database).
+        self._identity: tuple[int, int] | None = None
+        self.file_problem: str | None = None  # deleted, replaced or not writable, as last seen
+        self._reported_problem: str | None = None
 
     def open(self) -> None:
         self._writer = connect(self.path, busy_timeout_ms=self.busy_timeout_ms)
@@ -576,6 +615,57 @@ class Store:
         finally:
             self._writer.execute("ROLLBACK")
         self._reader = connect(self.path, busy_timeout_ms=self.busy_timeout_ms, read_only=True)
+        self._identity = file_identity(database_file(self._writer))
+        self.file_problem = self._reported_problem = None
+
+    def _lost_file(self) -> str | None:
+        """Why writes would no longer reach the database's file (deleted or replaced), or
+        None. A stat: cheap enough for every commit, which runs it."""
+        if self._identity is None:
+            return None
+        now = file_identity(self.path)
+        if now is None:
+            return f"database file {self.path} was deleted while the server was running"
+        if now != self._identity:
+            return (f"database file {self.path} was replaced by another file while the server"
+                    " was running")
+        return None
+
+    def check_file(self) -> str | None:
+        """What is wrong with the database's file now (deleted, replaced, not writable), or
+        None; says so in the log once when it starts and when it ends. On the loop's thread:
+        a deleted or replaced file is rescued through the open connection first."""
+        problem = lost = self._lost_file()
+        if problem is None and self._identity is not None \
+                and not os.access(self.path, os.W_OK):
+            problem = f"database file {self.path} is not writable"
+        self.file_problem = problem
+        if problem == self._reported_problem:
+            return problem
+        if problem is None:
+            log.info("database file %s is usable again: payments are recorded again",
+                     self.path)
+        elif lost is None:
+            log.error("%s: payments cannot be recorded until it is (check its permissions,"
+                      " `lsattr`, the disk and how it is mounted)", problem)
+        else:
+            log.error("%s: payments are refused from now on (they would go to a file nobody"
+                      " reads); %s, then restart webqris serve", problem, self._rescue())
+        self._reported_problem = problem
+        return problem
+
+    def _rescue(self) -> str:
+        """Copies what the open connection still reads (every acknowledged write) beside the
+        lost file; says what to do with the copy."""
+        target = f"{self.path}.rescued-{time.strftime('%Y%m%d-%H%M%S')}"
+        try:
+            assert self._reader is not None
+            copy_database(self._reader, target)
+        except (sqlite3.Error, OSError, AssertionError) as exc:
+            return (f"no copy could be saved ({exc}): copy /proc/{os.getpid()}/fd/<its number>"
+                    " (`ls -l /proc/<pid>/fd`) before stopping the server")
+        return (f"everything recorded until now is saved in {target}: put it at {self.path}"
+                " (move the file found there aside first, if any)")
 
     def start(self) -> None:
         """Starts group commit on the running loop; from now on write with `write`."""
@@ -644,6 +734,11 @@ class Store:
         """Runs `fn(conn, *args)` in a write transaction; returns once it is durable."""
         if not self.writer_alive:
             raise StoreUnavailable("the database writer is not running")
+        # Set by `check_file` (every second, and on each /healthz). An unwritable file is
+        # refused too, though in WAL mode commits would still reach the -wal file for a while:
+        # until its next checkpoint fails, and no restart could open the file for writing.
+        if self.file_problem is not None:
+            raise StoreUnavailable(self.file_problem)
         future = asyncio.get_running_loop().create_future()
         self._pending.append((lambda conn: fn(conn, *args, **kwargs), future))
         self._wakeup.set()
@@ -688,6 +783,8 @@ class Store:
                                    batch: list[Any]) -> list[tuple[Any, Any, Any]]:
         """Each item in its own savepoint, so one that raises leaves the others' work."""
         outcomes: list[tuple[Any, Any, Any]] = []
+        if lost := self._lost_file():  # the first run failed on it: do not write there again
+            return [(future, None, StoreUnavailable(lost)) for _, future in batch]
         try:
             await self._begin(conn)
             for work, future in batch:
@@ -727,7 +824,24 @@ class Store:
             conn.execute("PRAGMA busy_timeout=0")
 
     async def _commit(self, conn: sqlite3.Connection) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._committer, conn.execute, "COMMIT")
+        await asyncio.get_running_loop().run_in_executor(self._committer, self._commit_here, conn)
+
+    def _commit_here(self, conn: sqlite3.Connection) -> None:
+        conn.execute("COMMIT")
+        # Acknowledged means in the file at our path: a write that went to a deleted or
+        # replaced file is answered 503, and the file is not written again.
+        if lost := self._lost_file():
+            self.file_problem = lost
+            raise StoreUnavailable(lost)
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -2189,6 +2303,8 @@ async def receive_callback(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     ctx = ctx_of(request)
+    if problem := ctx.store.check_file():
+        return error_response(503, problem)
     try:
         ctx.store.read(lambda conn: conn.execute("SELECT 1").fetchone())
     except (sqlite3.Error, StoreUnavailable) as exc:
@@ -3411,6 +3527,17 @@ def sweep_once(conn: sqlite3.Connection, payments: PaymentsConfig) -> list[sqlit
     return expired
 
 
+# How often the database's file is checked (deleted, replaced, not writable) while nothing
+# asks: a stat and an access, every second. Commits and /healthz check it themselves.
+FILE_CHECK_SECONDS = 1.0
+
+
+async def run_file_check(ctx: Context) -> None:
+    while True:
+        ctx.store.check_file()
+        await asyncio.sleep(FILE_CHECK_SECONDS)
+
+
 async def run_sweeper(ctx: Context) -> None:
     while True:
         try:
@@ -3496,6 +3623,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         ctx.store.open()
         ctx.store.start()
+        ctx.tasks.append(asyncio.create_task(run_file_check(ctx), name="file-check"))
         ctx.tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
         ctx.tasks.append(asyncio.create_task(run_webhook_sender(ctx), name="webhook-sender"))
         try:
@@ -3591,6 +3719,8 @@ def open_store(config: Config) -> Store:
     store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         store.open()
+    except NewerDatabase as exc:
+        raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:
         hint = ""
         if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (8, 14):  # READONLY, CANTOPEN
