@@ -3998,6 +3998,17 @@ def demo_banner(store: Store, config: Config) -> str:
             store.write_now(replace_merchant_secret, existing["id"], kind, issued[kind],
                             config.webhooks.secret_overlap_seconds)
     base = config.server.base_url or f"http://{config.server.host}:{config.server.port}"
+    # A payment waiting to be paid, so the lines below pay it as printed: a made-up total
+    # would match nothing (every invoice's total carries its own unique code).
+    merchant_id = existing["id"] if existing else store.read(
+        find_merchant_by_name, DEMO_MERCHANT_NAME)["id"]
+    invoice, _ = store.write_now(create_invoice, InvoiceRequest(
+        merchant_id=merchant_id, static_qris=DEMO_STATIC_QRIS, amount=25_000,
+        merchant_order_id=None, customer_name="John Doe",
+        expires_in=config.payments.expiry_seconds, redirect_url=None, idempotency_key=None),
+        config.payments)
+    total = invoice["total_amount"]
+    rupiah = f"{total:,}".replace(",", ".")
     return "\n".join([
         f"Demo merchant: {DEMO_MERCHANT_NAME} (new secrets on every --demo start)",
         f"  API token:       {issued['api_token']}",
@@ -4007,11 +4018,16 @@ def demo_banner(store: Store, config: Config) -> str:
         f"  curl -X POST '{base}/api/payments/qris/create' -H 'Authorization: Bearer "
         f"{issued['api_token']}' -H 'Content-Type: application/json' -d '{{\"amount\": 25000,"
         f" \"merchant_order_id\": \"ORDER-001\", \"customer_name\": \"John Doe\"}}'",
-        "Then open its checkout_url and press \"Simulate payment\" (demo only), or post the",
-        "phone's notification as the forwarder would (use the total_amount from the answer):",
+        f"A demo payment of Rp{rupiah} is waiting: {base}/pay/{invoice['invoice_id']}",
+        "Pay it there with \"Simulate payment\" (demo only), or post the phone's notification",
+        "as the forwarder would (or the simple callback; either one pays it):",
         f"  curl -X POST '{base}/api/webhook/payment' -H 'Authorization: Bearer "
         f"{issued['callback_secret']}' -H 'Content-Type: application/json' -d '{{\"app\":"
-        " \"com.dana.id\", \"message\": \"Kamu berhasil menerima Rp25.042 dari JOHN DOE\"}'",
+        f" \"com.dana.id\", \"message\": \"Kamu berhasil menerima Rp{rupiah} dari JOHN DOE\"}}'",
+        f"  curl -X POST '{base}/api/callback/notify' -H 'X-Callback-Key: "
+        f"{issued['callback_secret']}' -H 'Content-Type: application/json' -d '{{\"amount\":"
+        f" {total}, \"sender_name\": \"JOHN DOE\"}}'",
+        "(For a payment you create, use the total_amount from its answer.)",
         f"Dashboard: {base}/ (log in with the admin password)",
     ])
 
