@@ -41,7 +41,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -541,11 +541,44 @@ def connect(path: str, *, busy_timeout_ms: int = 5000,
     return conn
 
 
+class NewerDatabase(RuntimeError):
+    """The database was migrated by a newer WebQRIS than this one."""
+
+
+def database_file(conn: sqlite3.Connection) -> str:
+    """The file behind `conn`'s main database ("" for an in-memory one)."""
+    return next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
+
+
+def copy_database(conn: sqlite3.Connection, target: str) -> None:
+    """A consistent copy of `conn`'s database at `target`, taken while others may write."""
+    copy = sqlite3.connect(target)
+    try:
+        conn.backup(copy)
+    finally:
+        copy.close()
+
+
 def migrate(conn: sqlite3.Connection) -> int:
-    """Applies the migrations not yet recorded, each in the same transaction as its record."""
+    """Applies the migrations not yet recorded, each in the same transaction as its record.
+    A database that already holds data is first copied aside (`<file>.before-migration-<N>`,
+    N the first migration to apply), so an upgrade can always be undone; one migrated by a
+    newer WebQRIS is refused (NewerDatabase): this version would misread its tables."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                  "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    newest = max(applied, default=0)
+    if newest > len(MIGRATIONS):
+        raise NewerDatabase(
+            f"database {database_file(conn) or ':memory:'} was made by a newer WebQRIS (schema"
+            f" version {newest}; this one knows {len(MIGRATIONS)}): upgrade WebQRIS, or start"
+            " this one on a backup made before the upgrade")
+    pending = [version for version in range(1, len(MIGRATIONS) + 1) if version not in applied]
+    if applied and pending and (path := database_file(conn)):
+        copy_path = f"{path}.before-migration-{pending[0]}"
+        copy_database(conn, copy_path)
+        log.info("copied database %s to %s before migrating it (schema version %d to %d)",
+                 path, copy_path, newest, len(MIGRATIONS))
     for version, sql in enumerate(MIGRATIONS, start=1):
         if version in applied:
             continue
@@ -583,6 +616,12 @@ class Store:
         self._stopping = False
         self._flusher: asyncio.Task[None] | None = None
         self._committer: concurrent.futures.ThreadPoolExecutor | None = None
+        # The file the connections opened (device, inode): SQLite keeps writing to that file
+        # even once it is deleted or another file is put at its path, and nobody would ever
+        # read those writes. None: nothing to check (an in-memory database).
+        self._identity: tuple[int, int] | None = None
+        self.file_problem: str | None = None  # deleted, replaced or not writable, as last seen
+        self._reported_problem: str | None = None
 
     def open(self) -> None:
         self._writer = connect(self.path, busy_timeout_ms=self.busy_timeout_ms)
@@ -595,6 +634,57 @@ class Store:
         finally:
             self._writer.execute("ROLLBACK")
         self._reader = connect(self.path, busy_timeout_ms=self.busy_timeout_ms, read_only=True)
+        self._identity = file_identity(database_file(self._writer))
+        self.file_problem = self._reported_problem = None
+
+    def _lost_file(self) -> str | None:
+        """Why writes would no longer reach the database's file (deleted or replaced), or
+        None. A stat: cheap enough for every commit, which runs it."""
+        if self._identity is None:
+            return None
+        now = file_identity(self.path)
+        if now is None:
+            return f"database file {self.path} was deleted while the server was running"
+        if now != self._identity:
+            return (f"database file {self.path} was replaced by another file while the server"
+                    " was running")
+        return None
+
+    def check_file(self) -> str | None:
+        """What is wrong with the database's file now (deleted, replaced, not writable), or
+        None; says so in the log once when it starts and when it ends. On the loop's thread:
+        a deleted or replaced file is rescued through the open connection first."""
+        problem = lost = self._lost_file()
+        if problem is None and self._identity is not None \
+                and not os.access(self.path, os.W_OK):
+            problem = f"database file {self.path} is not writable"
+        self.file_problem = problem
+        if problem == self._reported_problem:
+            return problem
+        if problem is None:
+            log.info("database file %s is usable again: payments are recorded again",
+                     self.path)
+        elif lost is None:
+            log.error("%s: payments cannot be recorded until it is (check its permissions,"
+                      " `lsattr`, the disk and how it is mounted)", problem)
+        else:
+            log.error("%s: payments are refused from now on (they would go to a file nobody"
+                      " reads); %s, then restart webqris serve", problem, self._rescue())
+        self._reported_problem = problem
+        return problem
+
+    def _rescue(self) -> str:
+        """Copies what the open connection still reads (every acknowledged write) beside the
+        lost file; says what to do with the copy."""
+        target = f"{self.path}.rescued-{time.strftime('%Y%m%d-%H%M%S')}"
+        try:
+            assert self._reader is not None
+            copy_database(self._reader, target)
+        except (sqlite3.Error, OSError, AssertionError) as exc:
+            return (f"no copy could be saved ({exc}): copy /proc/{os.getpid()}/fd/<its number>"
+                    " (`ls -l /proc/<pid>/fd`) before stopping the server")
+        return (f"everything recorded until now is saved in {target}: put it at {self.path}"
+                " (move the file found there aside first, if any)")
 
     def start(self) -> None:
         """Starts group commit on the running loop; from now on write with `write`."""
@@ -663,6 +753,11 @@ class Store:
         """Runs `fn(conn, *args)` in a write transaction; returns once it is durable."""
         if not self.writer_alive:
             raise StoreUnavailable("the database writer is not running")
+        # Set by `check_file` (every second, and on each /healthz). An unwritable file is
+        # refused too, though in WAL mode commits would still reach the -wal file for a while:
+        # until its next checkpoint fails, and no restart could open the file for writing.
+        if self.file_problem is not None:
+            raise StoreUnavailable(self.file_problem)
         future = asyncio.get_running_loop().create_future()
         self._pending.append((lambda conn: fn(conn, *args, **kwargs), future))
         self._wakeup.set()
@@ -707,6 +802,8 @@ class Store:
                                    batch: list[Any]) -> list[tuple[Any, Any, Any]]:
         """Each item in its own savepoint, so one that raises leaves the others' work."""
         outcomes: list[tuple[Any, Any, Any]] = []
+        if lost := self._lost_file():  # the first run failed on it: do not write there again
+            return [(future, None, StoreUnavailable(lost)) for _, future in batch]
         try:
             await self._begin(conn)
             for work, future in batch:
@@ -746,7 +843,24 @@ class Store:
             conn.execute("PRAGMA busy_timeout=0")
 
     async def _commit(self, conn: sqlite3.Connection) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._committer, conn.execute, "COMMIT")
+        await asyncio.get_running_loop().run_in_executor(self._committer, self._commit_here, conn)
+
+    def _commit_here(self, conn: sqlite3.Connection) -> None:
+        conn.execute("COMMIT")
+        # Acknowledged means in the file at our path: a write that went to a deleted or
+        # replaced file is answered 503, and the file is not written again.
+        if lost := self._lost_file():
+            self.file_problem = lost
+            raise StoreUnavailable(lost)
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -1589,7 +1703,8 @@ def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
     values: dict[str, str | None] = {}
     for name, aliases in FORWARDER_ALIASES.items():
         raw = next((fields[alias] for alias in aliases if _is_text(fields.get(alias))), None)
-        values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True)
+        values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True,
+                                  multiline=name == "message")
     if values["message"] is None and values["title"] is None:
         raise ApiError(400, "message is required")
     return InboundNotification(
@@ -1896,6 +2011,13 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
                 chunks.append(chunk)
     except TimeoutError:
         raise ApiError(408, f"Request body not received within {timeout:g} s") from None
+    except ClientDisconnect:
+        # Nobody is left to answer, and anyone can cut a request short: one line, no
+        # traceback (it used to be two, some 6 KB a request).
+        client = request.client.host if request.client else "unknown"
+        log.info("%s %s from %s: the client went away or broke the body after %d bytes;"
+                 " nothing was done", request.method, request.url.path, client, size)
+        raise ApiError(400, "Request body incomplete") from None
     return b"".join(chunks)
 
 
@@ -1964,16 +2086,44 @@ async def _read_form(request: Request, body: bytes, content_type: str) -> dict[s
         raise ApiError(400, "Invalid form body") from None
 
 
-def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False) -> str | None:
-    """A text field, stripped; None when absent or blank. With `numbers`, a number counts as
-    its text (forwarder apps send ids and timestamps as numbers)."""
+# Characters no stored text keeps: C0 and C1 controls and DEL (a NUL cuts strings in C
+# tools, CR/LF forge lines in logs and CSV exports), and the bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069), which reorder everything up to the end of a line:
+# "\u202e" makes "Toko 0001 gnaB" read as "Toko Bang 1000" on the owner's screen. The bidi
+# marks (U+200E, U+200F, U+061C) stay: they only place the neutrals next to them, cannot
+# reorder letters or digits, and belong in names written in Arabic script.
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_REMOVED_TEXT = {code: None for code in (*range(0x20), *range(0x7F, 0xA0),
+                                         *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# Whitespace controls become a space (so words do not run together); in a multi-line text a
+# line break stays a line break, whatever its spelling.
+_SINGLE_LINE = {**_REMOVED_TEXT, **{ord(c): " " for c in "\t\n\v\f\r\x85"}}
+_MULTI_LINE = {**_SINGLE_LINE, ord("\n"): "\n", ord("\x85"): "\n"}
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    """`value` without control and bidi-override characters (see _UNSAFE_TEXT). Every text
+    field a client sends is cleaned here, never refused: a notification with a stray control
+    character is still money received."""
+    if not _UNSAFE_TEXT.search(value):  # the usual case costs one scan
+        return value
+    if multiline:
+        return value.replace("\r\n", "\n").replace("\r", "\n").translate(_MULTI_LINE)
+    return value.translate(_SINGLE_LINE)
+
+
+def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
+               multiline: bool = False) -> str | None:
+    """A text field, cleaned (`clean_text`) and stripped; None when absent or blank. With
+    `numbers`, a number counts as its text (forwarder apps send ids and timestamps as
+    numbers)."""
     if value is None:
         return None
     if numbers and isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a string")
-    value = value.strip()
+    value = clean_text(value, multiline=multiline).strip()
     if len(value) > max_length:
         raise ApiError(400, f"{name} is too long (max {max_length} characters)")
     return value or None
@@ -2278,6 +2428,8 @@ async def receive_callback(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     ctx = ctx_of(request)
+    if problem := ctx.store.check_file():
+        return error_response(503, problem)
     try:
         ctx.store.read(lambda conn: conn.execute("SELECT 1").fetchone())
     except (sqlite3.Error, StoreUnavailable) as exc:
@@ -3107,14 +3259,45 @@ SECURITY_HEADERS = {
 }
 
 
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTML and SVG answer, whoever made it (a page, the
+    static files, a QR image), so no page can be framed, sniffed into script or run inline
+    script. The API under /api/ answers JSON only and is passed through untouched: it is the
+    hot path."""
+
+    _marked = (b"text/html", b"image/svg+xml")
+    _headers = [(name.lower().encode(), value.encode())
+                for name, value in SECURITY_HEADERS.items()]
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                content_type = next((value for name, value in headers
+                                     if name.lower() == b"content-type"), b"")
+                if content_type.startswith(self._marked):
+                    present = {name.lower() for name, _ in headers}
+                    message["headers"] = [*headers, *(header for header in self._headers
+                                                      if header[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def static_dir() -> Path:
     beside = Path(__file__).resolve().parent / "static"
     return beside if beside.is_dir() else Path(sys.prefix) / "share" / "webqris" / "static"
 
 
 def page(name: str) -> Response:
-    return FileResponse(static_dir() / name, headers={**SECURITY_HEADERS,
-                                                      "Cache-Control": "no-cache"})
+    return FileResponse(static_dir() / name, headers={"Cache-Control": "no-cache"})
 
 
 async def dashboard_page(request: Request) -> Response:
@@ -3123,6 +3306,42 @@ async def dashboard_page(request: Request) -> Response:
 
 async def checkout_page(request: Request) -> Response:
     return page("checkout.html")
+
+
+# A QR image depends on its payload only, and an invoice's payload never changes: each image
+# is drawn once (segno takes milliseconds, a PNG the most) and then served from memory, a few
+# hundred of the most recent ones, with a strong ETag a browser can revalidate for free.
+QR_IMAGE_CACHE_SIZE = 256
+QR_IMAGE_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+QR_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@functools.lru_cache(maxsize=QR_IMAGE_CACHE_SIZE)
+def render_qr_image(payload: str, kind: str) -> tuple[bytes, str]:
+    """The QR image of `payload` as `kind` ("svg" or "png"), and its ETag."""
+    import io
+
+    import segno
+
+    code = segno.make(payload, error="m")
+    buffer = io.BytesIO()
+    if kind == "svg":
+        # A standalone file needs the SVG namespace (an <img> shows nothing without it), and a
+        # white background so it scans on a dark screen too.
+        code.save(buffer, kind="svg", scale=6, border=2, light="#fff")
+    else:
+        code.save(buffer, kind="png", scale=8, border=2)
+    image = buffer.getvalue()
+    return image, '"' + hashlib.sha256(image).hexdigest()[:32] + '"'
+
+
+def if_none_match(request: Request, etag: str) -> bool:
+    """Whether the client already holds `etag` (If-None-Match, possibly a list, or *)."""
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return etag in tags or "*" in tags
 
 
 def qr_svg(payload: str) -> str:
@@ -3151,24 +3370,15 @@ async def checkout_data(request: Request) -> Response:
 
 
 async def checkout_qr(request: Request) -> Response:
-    import io
-
-    import segno
-
-    if request.path_params["format"] not in ("svg", "png"):
+    kind = request.path_params["format"]
+    if kind not in QR_IMAGE_TYPES:
         raise ApiError(404, "Not found")
     row = public_invoice(request)
-    code = segno.make(row["qris_payload"], error="m")
-    buffer = io.BytesIO()
-    if request.path_params["format"] == "svg":
-        # A standalone file needs the SVG namespace (an <img> shows nothing without it), and a
-        # white background so it scans on a dark screen too.
-        code.save(buffer, kind="svg", scale=6, border=2, light="#fff")
-        return Response(buffer.getvalue(), media_type="image/svg+xml",
-                        headers={"Cache-Control": "public, max-age=86400"})
-    code.save(buffer, kind="png", scale=8, border=2)
-    return Response(buffer.getvalue(), media_type="image/png",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    image, etag = render_qr_image(row["qris_payload"], kind)
+    headers = {"ETag": etag, "Cache-Control": QR_CACHE_CONTROL}
+    if if_none_match(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(image, media_type=QR_IMAGE_TYPES[kind], headers=headers)
 
 
 async def checkout_simulate(request: Request) -> Response:
@@ -3452,6 +3662,17 @@ def sweep_once(conn: sqlite3.Connection, payments: PaymentsConfig) -> list[sqlit
     return expired
 
 
+# How often the database's file is checked (deleted, replaced, not writable) while nothing
+# asks: a stat and an access, every second. Commits and /healthz check it themselves.
+FILE_CHECK_SECONDS = 1.0
+
+
+async def run_file_check(ctx: Context) -> None:
+    while True:
+        ctx.store.check_file()
+        await asyncio.sleep(FILE_CHECK_SECONDS)
+
+
 async def run_sweeper(ctx: Context) -> None:
     while True:
         try:
@@ -3537,6 +3758,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         ctx.store.open()
         ctx.store.start()
+        ctx.tasks.append(asyncio.create_task(run_file_check(ctx), name="file-check"))
         ctx.tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
         ctx.tasks.append(asyncio.create_task(run_webhook_sender(ctx), name="webhook-sender"))
         try:
@@ -3599,7 +3821,8 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes)],
+        middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes),
+                    Middleware(SecurityHeaders)],
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
@@ -3631,6 +3854,8 @@ def open_store(config: Config) -> Store:
     store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         store.open()
+    except NewerDatabase as exc:
+        raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:
         hint = ""
         if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (8, 14):  # READONLY, CANTOPEN
@@ -3811,8 +4036,31 @@ def seed_error_http_protocol(implementation: str,
     else:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
 
+    class QuietAboutBrokenBodies(logging.LoggerAdapter):  # type: ignore[type-arg]
+        """uvicorn warns "Invalid HTTP request received." for a broken body too (a bad chunk)
+        while the app is still reading it; the app then sees the client gone and logs that
+        request in one line, so the parser's line would only say it again, less clearly."""
+
+        def __init__(self, logger: logging.Logger, protocol: Any) -> None:
+            super().__init__(logger, {})
+            self.protocol = protocol
+
+        def __getattr__(self, name: str) -> Any:  # uvicorn reads its logger's `level` too
+            return getattr(self.logger, name)
+
+        def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
+            cycle = self.protocol.cycle
+            if msg == "Invalid HTTP request received." and cycle is not None \
+                    and cycle.more_body and not cycle.response_started:
+                return
+            super().warning(msg, *args, **kwargs)
+
     class SeedErrorProtocol(base):  # type: ignore[misc, valid-type]
         head_deadline: asyncio.TimerHandle | None = None
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.logger = QuietAboutBrokenBodies(self.logger, self)
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -3939,6 +4187,17 @@ def demo_banner(store: Store, config: Config) -> str:
             store.write_now(replace_merchant_secret, existing["id"], kind, issued[kind],
                             config.webhooks.secret_overlap_seconds)
     base = config.server.base_url or f"http://{config.server.host}:{config.server.port}"
+    # A payment waiting to be paid, so the lines below pay it as printed: a made-up total
+    # would match nothing (every invoice's total carries its own unique code).
+    merchant_id = existing["id"] if existing else store.read(
+        find_merchant_by_name, DEMO_MERCHANT_NAME)["id"]
+    invoice, _ = store.write_now(create_invoice, InvoiceRequest(
+        merchant_id=merchant_id, static_qris=DEMO_STATIC_QRIS, amount=25_000,
+        merchant_order_id=None, customer_name="John Doe",
+        expires_in=config.payments.expiry_seconds, redirect_url=None, idempotency_key=None),
+        config.payments)
+    total = invoice["total_amount"]
+    rupiah = f"{total:,}".replace(",", ".")
     return "\n".join([
         f"Demo merchant: {DEMO_MERCHANT_NAME} (new secrets on every --demo start)",
         f"  API token:       {issued['api_token']}",
@@ -3948,11 +4207,16 @@ def demo_banner(store: Store, config: Config) -> str:
         f"  curl -X POST '{base}/api/payments/qris/create' -H 'Authorization: Bearer "
         f"{issued['api_token']}' -H 'Content-Type: application/json' -d '{{\"amount\": 25000,"
         f" \"merchant_order_id\": \"ORDER-001\", \"customer_name\": \"John Doe\"}}'",
-        "Then open its checkout_url and press \"Simulate payment\" (demo only), or post the",
-        "phone's notification as the forwarder would (use the total_amount from the answer):",
+        f"A demo payment of Rp{rupiah} is waiting: {base}/pay/{invoice['invoice_id']}",
+        "Pay it there with \"Simulate payment\" (demo only), or post the phone's notification",
+        "as the forwarder would (or the simple callback; either one pays it):",
         f"  curl -X POST '{base}/api/webhook/payment' -H 'Authorization: Bearer "
         f"{issued['callback_secret']}' -H 'Content-Type: application/json' -d '{{\"app\":"
-        " \"com.dana.id\", \"message\": \"Kamu berhasil menerima Rp25.042 dari JOHN DOE\"}'",
+        f" \"com.dana.id\", \"message\": \"Kamu berhasil menerima Rp{rupiah} dari JOHN DOE\"}}'",
+        f"  curl -X POST '{base}/api/callback/notify' -H 'X-Callback-Key: "
+        f"{issued['callback_secret']}' -H 'Content-Type: application/json' -d '{{\"amount\":"
+        f" {total}, \"sender_name\": \"JOHN DOE\"}}'",
+        "(For a payment you create, use the total_amount from its answer.)",
         f"Dashboard: {base}/ (log in with the admin password)",
     ])
 

@@ -160,7 +160,9 @@
       wh_title: "Pengiriman webhook", wh_intro: "Setiap webhook ke server toko, dengan setiap percobaan. Gagal? Perbaiki server toko lalu kirim ulang.",
       state: "Status", no_webhooks: "Belum ada webhook dengan filter ini.", wh_event: "Event", wh_url: "Tujuan",
       show_attempts: "Lihat percobaan ({n})", hide_attempts: "Sembunyikan percobaan", last_error: "Galat terakhir",
-      test_event: "tes"
+      test_event: "tes",
+      test_sig_ok_badge: "Tanda tangan diterima",
+      test_sig_ok: "Penerima menjawab HTTP 400 \"Invalid event\": penerima versi dokumentasi asli memeriksa tanda tangan dulu dan baru menolak event yang tidak dikenalnya (event tes). Jadi tanda tangan diterima (tanda tangan salah dijawab 401 \"Invalid signature\")."
     },
     en: {
       switch_lang: "Bahasa Indonesia", switch_lang_short: "ID", switch_lang_label: "Switch language to Bahasa Indonesia",
@@ -279,7 +281,9 @@
       wh_title: "Webhook deliveries", wh_intro: "Every webhook to the shops' servers, with every attempt. Failed? Fix the shop's server, then redeliver.",
       state: "State", no_webhooks: "No webhooks with this filter.", wh_event: "Event", wh_url: "Target",
       show_attempts: "Show attempts ({n})", hide_attempts: "Hide attempts", last_error: "Last error",
-      test_event: "test"
+      test_event: "test",
+      test_sig_ok_badge: "Signature accepted",
+      test_sig_ok: "The receiver answered HTTP 400 \"Invalid event\": receivers written from the original docs check the signature first and only then refuse an event they do not handle (this test). So the signature was accepted (a wrong one gets 401 \"Invalid signature\")."
     }
   });
 
@@ -1442,9 +1446,23 @@
       });
     });
     var isTest = d.event && d.event.indexOf("test") >= 0;
+    var badge = stateBadge(d.state);
+    var lastError = d.last_error && d.state !== "delivered" ? el("span", { class: "error-text", text: t("last_error") + ": " + d.last_error }) : null;
+    // The seed's receivers (its PHP and Express snippets) check the signature first and only
+    // then answer 400 "Invalid event" to an event they do not handle, such as this test.
+    if (isTest && d.state === "failed" && d.last_status_code === 400) {
+      api("GET", "webhooks/" + d.id + "/attempts").then(function (body) {
+        var last = body.data[body.data.length - 1];
+        if (!last || !/invalid event/i.test(last.response_excerpt || "")) return;
+        badge.className = "badge badge-ok test-signature-ok";
+        badge.textContent = t("test_sig_ok_badge");
+        lastError.className = "test-signature-note";
+        lastError.textContent = t("test_sig_ok");
+      }, function () { /* the card keeps saying what the server recorded */ });
+    }
     return el("article", { class: "delivery ds-row-" + d.state, "data-id": String(d.id), "data-state": d.state },
       el("div", { class: "delivery-head" },
-        stateBadge(d.state),
+        badge,
         el("span", { class: "delivery-event" }, el("code", { text: d.event }), isTest ? el("span", { class: "badge", text: t("test_event") }) : null),
         d.invoice_id && !opts.attempts ? el("a", { href: "#/payments/" + encodeURIComponent(d.invoice_id), text: d.invoice_id }) : null,
         el("span", { class: "delivery-merchant muted", text: d.merchant_name }),
@@ -1455,7 +1473,7 @@
         d.last_status_code ? el("span", { text: "HTTP " + d.last_status_code }) : null,
         d.delivered_at ? el("span", { text: t("delivered_at") + " " + WQ.dateTime(d.delivered_at, true) }) : null,
         d.next_attempt_at ? el("span", { text: t("next_attempt") + " " + WQ.timeOnly(d.next_attempt_at) }) : null,
-        d.last_error && d.state !== "delivered" ? el("span", { class: "error-text", text: t("last_error") + ": " + d.last_error }) : null),
+        lastError),
       el("div", { class: "delivery-actions" }, toggle, redeliverButton),
       d.body ? el("details", { class: "delivery-body" }, el("summary", { text: t("payload") }), el("pre", { text: prettyJson(d.body) })) : null,
       attemptsBox);
