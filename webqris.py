@@ -2402,9 +2402,10 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
         **obj(["message"], **forwarder_fields),
         "description": "The seed's fields; the field names of popular forwarder apps"
                        " (packageName, text, bigText, postedAt, notificationKey, from, content,"
-                       " android.title, ...) are read too, and values that are not text are"
-                       " passed over. `title` may stand in for `message`. `event_hash` \"test\""
-                       " only checks the credential.",
+                       " android.title, notification.text, ...) are read too, nested objects by"
+                       " their dotted path, and values that are not text are passed over. The"
+                       " fields may also come in the query string. `title` may stand in for"
+                       " `message`. `event_hash` \"test\" only checks the credential.",
     }
     return {
         "openapi": "3.0.3",
@@ -2417,7 +2418,12 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                              "description": "The merchant's API token (wqk_...)"},
                 "callbackSecret": {"type": "http", "scheme": "bearer",
                                    "description": "The merchant's callback secret (wqc_...),"
-                                                  " as the phone's forwarder sends it"},
+                                                  " as the phone's forwarder sends it. Also"
+                                                  " accepted in X-Callback-Key, X-API-Key,"
+                                                  " X-Forwarder-Token, as the password of HTTP"
+                                                  " Basic, in a token/secret query parameter"
+                                                  " or a secret/token body field; secrets that"
+                                                  " disagree are a 401"},
                 "callbackKey": {"type": "apiKey", "in": "header", "name": "X-Callback-Key",
                                 "description": "The merchant's callback secret (wqc_...)"},
             },

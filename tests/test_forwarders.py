@@ -5,7 +5,9 @@ secret never reaches the database, an answer or a log line."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -408,6 +410,34 @@ def test_redaction_of_every_spelling() -> None:
             webqris.redact_secrets(line), line
     untouched = "POST /api/webhook/payment?app=id.dana&amount=25042 HTTP/1.1"
     assert webqris.redact_secrets(untouched) == untouched
+
+
+def test_every_log_record_is_redacted_whoever_logs_it() -> None:
+    """Our logger, another library's, a message's arguments of any type, a traceback."""
+    secret = "wqc_" + "Zz9" * 10
+    output = io.StringIO()
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    previous_factory = logging.getLogRecordFactory()
+    loggers = [logging.getLogger("webqris"), logging.getLogger("some.library")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        webqris.redact_every_log_record()
+        loggers[0].warning("webhook to %s failed: %s (attempt %d)",
+                           httpx.URL(f"https://shop:{secret}@shop.example/hook"),
+                           f"GET /hook?api_key={secret}", 3)
+        try:
+            raise ValueError(f"bad credentials {secret}")
+        except ValueError:
+            loggers[1].exception("while reading /x?Token=%s", secret)
+    finally:
+        logging.setLogRecordFactory(previous_factory)
+        for logger in loggers:
+            logger.removeHandler(handler)
+    text = output.getvalue()
+    assert "(attempt 3)" in text and "ValueError: bad credentials" in text
+    assert secret not in text and secret[4:] not in text
 
 
 def test_no_secret_appears_in_the_servers_log(tmp_path: Path, server_factory) -> None:
