@@ -108,6 +108,10 @@ def test_smsforwarder_json_template(client: TestClient, merchant: Merchant,
     response = client.post(PAYMENT, json=body, headers={"X-API-Key": merchant.callback_secret})
     assert_paid(client, merchant, invoice, response)
     assert stored(db_path)[-1]["message"] == text
+    raw = create(client, merchant)  # [org_content]: the notification's own text
+    response = client.post(PAYMENT, json={**body, "content": dana_text(raw)},
+                           headers={"X-API-Key": merchant.callback_secret})
+    assert_paid(client, merchant, raw, response)
 
 
 def test_notiforwarder_secret_in_the_body(client: TestClient, merchant: Merchant,
