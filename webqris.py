@@ -3890,13 +3890,16 @@ def hold_serve_lock(db_path: str) -> Any:
 # uvicorn logs the path as sent; so names are decoded before they are judged, and values that
 # start with one of our secret prefixes go whatever name carries them.
 _SENSITIVE_NAME = re.compile(r"token|secret|key|pass|pwd|auth|sign|credential|session", re.I)
-_ESCAPE = r"%(?:25)*"  # "%", or "%25…" when encoded again
-_QUERY_PART = r"(?:[^=&;#\s\"'%]|" + _ESCAPE + r"[0-9A-Fa-f]{2})"
+_ESCAPE = r"%(?:25)*+"  # "%", or "%25…" when encoded again (possessive: no backtracking)
+# A name or value never runs over a separator, literal or encoded, so each is scanned once:
+# the redaction of a line is linear in its length, whatever a client puts in it.
+_QUERY_NAME_CHAR = r"(?:[^=&;?#\s\"'%]|" + _ESCAPE + r"(?!26|3[bBdDfF])[0-9A-Fa-f]{2})"
+_QUERY_VALUE_CHAR = r"(?:[^&;#\s\"'%]|" + _ESCAPE + r"(?!26|3[bB])[0-9A-Fa-f]{2})"
 _QUERY_PARAMETER = re.compile(
     r"(?P<lead>[?&;]|" + _ESCAPE + r"(?:26|3[fF]|3[bB]))"
-    r"(?P<name>" + _QUERY_PART + r"+?)"
+    r"(?P<name>" + _QUERY_NAME_CHAR + r"+)"
     r"(?P<equals>=|" + _ESCAPE + r"3[dD])"
-    r"(?P<value>(?:[^&;#\s\"'%]|" + _ESCAPE + r"(?!26|3[bB])[0-9A-Fa-f]{2})*)")
+    r"(?P<value>" + _QUERY_VALUE_CHAR + r"*)")
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s@\"']+@")
 _AUTHORIZATION_VALUE = re.compile(r"(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]+",
                                   re.I)
