@@ -3900,7 +3900,7 @@ _QUERY_PARAMETER = re.compile(
     r"(?P<name>" + _QUERY_NAME_CHAR + r"+)"
     r"(?P<equals>=|" + _ESCAPE + r"3[dD])"
     r"(?P<value>" + _QUERY_VALUE_CHAR + r"*)")
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s@\"']+@")
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]{0,31}://)[^/?#\s@\"']+@")
 _AUTHORIZATION_VALUE = re.compile(r"(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]+",
                                   re.I)
 
