@@ -3963,7 +3963,7 @@ def redact_every_log_record() -> None:
 
     def redacting_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
-        record.msg = redact_secrets(record.msg) if isinstance(record.msg, str) else record.msg
+        record.msg = _redacted_argument(record.msg)  # log.error(exc) logs an object
         if isinstance(record.args, tuple):  # uvicorn's access formatter unpacks this tuple
             record.args = tuple(_redacted_argument(arg) for arg in record.args)
         elif isinstance(record.args, Mapping):

@@ -444,6 +444,7 @@ def test_every_log_record_is_redacted_whoever_logs_it() -> None:
         loggers[0].warning("webhook to %s failed: %s (attempt %d)",
                            httpx.URL(f"https://shop:{secret}@shop.example/hook"),
                            f"GET /hook?api_key={secret}", 3)
+        loggers[0].error(RuntimeError(f"cannot reach https://shop.example/?token={secret}"))
         try:
             raise ValueError(f"bad credentials {secret}")
         except ValueError:
@@ -454,6 +455,7 @@ def test_every_log_record_is_redacted_whoever_logs_it() -> None:
             logger.removeHandler(handler)
     text = output.getvalue()
     assert "(attempt 3)" in text and "ValueError: bad credentials" in text
+    assert "cannot reach https://shop.example/?token=[redacted]" in text
     assert secret not in text and secret[4:] not in text
 
 
