@@ -1639,18 +1639,25 @@ def invoice_status_data(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
 # notifications therefore pay an invoice once, and one notification pays one invoice.
 # =============================================================================================
 
-# Field names of popular Android forwarder apps, mapped onto the seed's fields.
+# Field names of popular Android forwarder apps, mapped onto the seed's fields, first name
+# first. A nested body is read by its dotted path (NotiForwarder's {"notification": {"text": …}}
+# is "notification.text"); FilterBox's own keys hold dots. `from` is the package for SmsForwarder
+# but the title for Incoming SMS & Notifications Gateway: forwarder_fields tells them apart.
 FORWARDER_ALIASES: dict[str, tuple[str, ...]] = {
     "app": ("app", "packageName", "package_name", "package", "pkg", "appPackage",
-            "filterbox.field.PACKAGE_NAME", "from"),
-    "title": ("title", "notificationTitle", "android.title", "titleText"),
+            "filterbox.field.PACKAGE_NAME", "source.package", "from"),
+    "title": ("title", "notificationTitle", "notification_title", "android.title", "titleText",
+              "notification.title"),
     "message": ("message", "bigText", "big_text", "android.bigText", "text", "content", "body",
-                "android.text", "notificationText", "msg"),
+                "android.text", "notificationText", "notification_text", "notification.text",
+                "msg"),
     "timestamp": ("timestamp", "postedAt", "posted_at", "postTime", "time", "when",
-                  "filterbox.field.WHEN", "sentStamp", "receivedStamp", "date"),
+                  "filterbox.field.WHEN", "notification.timestamp", "sentStamp", "receivedStamp",
+                  "date"),
     "device_id": ("device_id", "deviceId", "device", "deviceName", "device_name"),
+    # PayHook's `reference` ("PH-<epoch ms>") names one notification.
     "notif_id": ("notif_id", "notificationKey", "notification_key", "notificationId",
-                 "notification_id", "key", "id"),
+                 "notification_id", "key", "id", "reference"),
     "event_hash": ("event_hash", "eventHash", "hash"),
 }
 FIELD_LIMITS = {"app": 255, "title": 1000, "message": 8000, "timestamp": 64, "device_id": 255,
@@ -1697,14 +1704,83 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
 
 
+_PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
+_NESTING_READ = 4  # NotiForwarder and notification-fwder nest one level; nothing nests deeper
+
+
+def forwarder_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A forwarder's body as one flat dict: nested objects by their dotted path (a top-level
+    key wins over a path that spells the same), and the ambiguous `from` resolved by the
+    body's shape. JSON may carry half an emoji (a lone UTF-16 surrogate) at any depth."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Mapping[str, Any], depth: int) -> None:
+        for key, item in value.items():
+            path = f"{prefix}{key}"
+            if isinstance(item, Mapping):
+                if depth < _NESTING_READ:
+                    walk(f"{path}.", item, depth + 1)
+            elif path not in flat:
+                flat[path] = _LONE_SURROGATE.sub("\ufffd", item) if isinstance(item, str) else item
+
+    walk("", body, 0)
+    # Incoming SMS & Notifications Gateway (bogkonstantin) sends `from`, `text`, `sentStamp`,
+    # `receivedStamp` and `sim`; for an app's notification `from` is its title, or its package
+    # when the title is blank (NotificationListener.java: `sender = title or package`).
+    if "from" in flat and ("sentStamp" in flat or "receivedStamp" in flat):
+        sender = flat.pop("from")
+        is_package = isinstance(sender, str) and _PACKAGE_NAME.fullmatch(sender.strip())
+        flat.setdefault("app" if is_package else "title", sender)
+    return flat
+
+
+# The last lines of SmsForwarder's default template: "UID：<the app's uid>" (a full-width colon),
+# then the receive time; versions before the UID line end with the time.
+_SMSFORWARDER_UID_LINE = re.compile(r"UID[:：]\s*\d*")
+_SMSFORWARDER_TIME_LINE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+def smsforwarder_template(app: str | None, content: str | None) -> dict[str, str | None] | None:
+    """The title, text and device name inside SmsForwarder's default template, or None when
+    `content` is not that template. The template (MsgInfo.getContentForSend) is the package,
+    the text (itself possibly several lines), the title, "UID：…", the receive time and the
+    device name, one per line. The UID is the app's Linux uid (sbn.uid), the same for every
+    notification of that app, so it cannot tell two notifications apart and is not kept."""
+    if not app or not content:
+        return None
+    lines = [line.strip() for line in content.split("\n")]
+    if len(lines) < 4 or lines[0] != app:
+        return None
+    uid_lines = [i for i, line in enumerate(lines) if _SMSFORWARDER_UID_LINE.fullmatch(line)]
+    if uid_lines:
+        title_at, device_at = uid_lines[-1] - 1, uid_lines[-1] + 2
+    else:
+        times = [i for i in range(len(lines) - 1, max(len(lines) - 3, 0), -1)
+                 if _SMSFORWARDER_TIME_LINE.fullmatch(lines[i])]
+        if not times:
+            return None
+        title_at, device_at = times[0] - 1, times[0] + 1
+    if title_at < 1:
+        return None
+    return {"title": lines[title_at] or None,
+            "message": "\n".join(lines[1:title_at]).strip() or None,
+            "device_id": lines[device_at] if device_at < len(lines) and lines[device_at] else None}
+
+
 def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
     """The seed's fields from a forwarder body, whatever names the forwarder app uses. Values
     that are not text (e.g. a `device` object some apps send) are passed over."""
+    fields = forwarder_fields(fields)
     values: dict[str, str | None] = {}
     for name, aliases in FORWARDER_ALIASES.items():
         raw = next((fields[alias] for alias in aliases if _is_text(fields.get(alias))), None)
         values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True,
                                   multiline=name == "message")
+    template = smsforwarder_template(values["app"], values["message"])
+    if template is not None:
+        values["message"] = template["message"]
+        values["title"] = values["title"] or template["title"]
+        values["device_id"] = values["device_id"] or template["device_id"]
     if values["message"] is None and values["title"] is None:
         raise ApiError(400, "message is required")
     return InboundNotification(
@@ -2021,8 +2097,8 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     return b"".join(chunks)
 
 
-async def read_fields(request: Request, *, allow_form: bool,
-                      repair_text: bool = False) -> dict[str, Any]:
+async def read_fields(request: Request, *, allow_form: bool, repair_text: bool = False,
+                      allow_empty: bool = False) -> dict[str, Any]:
     """The body as a dict: JSON, or (where allowed) a form, which forwarder apps often send.
     JSON can escape a lone UTF-16 surrogate ("\\ud83d", half an emoji), which no UTF-8 text
     holds: SQLite and our own responses would fail on it. With `repair_text` (a phone's
@@ -2036,6 +2112,8 @@ async def read_fields(request: Request, *, allow_form: bool,
             raise ApiError(400, "Body must be JSON (Content-Type: application/json)")
         return await _read_form(request, body, content_type)
     if not body.strip():
+        if allow_empty:
+            return {}
         raise ApiError(400, "Request body is empty: send a JSON object")
     try:
         data = json.loads(body)
@@ -2350,9 +2428,66 @@ def announce_needs_attention(ctx: Context, merchant: Mapping[str, Any],
     }, merchant["id"], admins_only=True)
 
 
-def authenticate_callback(request: Request, secret: str | None, header: str) -> sqlite3.Row:
-    if not secret:
+# Where forwarder apps can put the callback secret. Apps that can only set a URL use the query
+# string, which proxies and browser histories keep: a header is better wherever the app has one.
+CALLBACK_SECRET_HEADERS = ("x-callback-key", "x-api-key", "x-forwarder-token")
+CALLBACK_SECRET_FIELDS = ("token", "secret")
+
+
+def basic_auth_password(credentials: str) -> str:
+    """The password of HTTP Basic credentials, whatever the user name. PayHook sends
+    base64(<token>) with no colon at all (docs-payhook index.html, "Autentikasi"): then the
+    whole decoded text is the secret. Undecodable credentials are returned as sent, which
+    matches no secret."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except ValueError:
+        return credentials
+    user, colon, password = decoded.partition(":")
+    return password if colon else user
+
+
+def _body_secrets(value: Any, depth: int = 0) -> list[str]:
+    """The values of `secret`/`token` fields at any depth of a body (NotiForwarder puts
+    `secret` at the top level, hand-written templates nest it)."""
+    found: list[str] = []
+    if isinstance(value, Mapping) and depth <= _NESTING_READ:
+        for key, item in value.items():
+            if str(key).lower() in CALLBACK_SECRET_FIELDS and _is_text(item):
+                found.append(str(item))
+            else:
+                found += _body_secrets(item, depth + 1)
+    return found
+
+
+def callback_credentials(request: Request, fields: Mapping[str, Any]) -> list[str]:
+    """Every callback secret the request carries, wherever it is: the Authorization header
+    (Bearer, or the password of Basic), the X-Callback-Key, X-API-Key and X-Forwarder-Token
+    headers, a `token`/`secret` query parameter, a `secret`/`token` body field."""
+    found = []
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":
+        found.append(value)
+    elif scheme.lower() == "basic":
+        found.append(basic_auth_password(value))
+    for header in CALLBACK_SECRET_HEADERS:
+        found += request.headers.getlist(header)
+    found += [value for name, value in request.query_params.multi_items()
+              if name.lower() in CALLBACK_SECRET_FIELDS]
+    found += _body_secrets(fields)
+    return [secret.strip() for secret in found if secret.strip()]
+
+
+def authenticate_callback(request: Request, credentials: list[str], header: str) -> sqlite3.Row:
+    """The merchant whose callback secret the request carries. Exactly one secret decides:
+    trying several in turn would let a request guess with many at once."""
+    distinct = set(credentials)
+    if not distinct:
         raise ApiError(401, f"Unauthorized: missing {header} with the Callback Secret")
+    if len(distinct) > 1:
+        raise ApiError(401, "Unauthorized: the request carries different callback secrets"
+                            " (headers, query string or body disagree); send one")
+    (secret,) = distinct
     merchant = ctx_of(request).store.read(find_merchant_by_secret, "callback_secret", secret)
     if merchant is not None:
         return merchant
@@ -2362,12 +2497,32 @@ def authenticate_callback(request: Request, secret: str | None, header: str) -> 
     raise ApiError(401, "Unauthorized: invalid callback secret")
 
 
+async def read_authenticated_body(request: Request, header: str, **read: bool
+                                  ) -> tuple[sqlite3.Row, dict[str, Any]]:
+    """The merchant and the body's fields. The body is read first, since the secret may be in
+    it; a body that cannot be read is answered only once the credential is good, so a
+    stranger learns nothing about the endpoint from it."""
+    body_error = None
+    try:
+        fields = await read_fields(request, **read)
+    except ApiError as exc:
+        fields, body_error = {}, exc
+    merchant = authenticate_callback(request, callback_credentials(request, fields), header)
+    if body_error is not None:
+        raise body_error
+    return merchant, fields
+
+
 async def receive_forwarded_notification(request: Request) -> Response:
-    """POST /api/webhook/payment: a notification from the APK forwarder on the shop's phone."""
+    """POST /api/webhook/payment: a notification from the APK forwarder on the shop's phone.
+    Hand-made MacroDroid/Tasker requests may carry the fields in the query string."""
     ctx = ctx_of(request)
-    merchant = authenticate_callback(request, bearer_token(request),
-                                     "Authorization: Bearer header")
-    note = forwarder_notification(await read_fields(request, allow_form=True, repair_text=True))
+    query = {name: value for name, value in request.query_params.items()
+             if name.lower() not in CALLBACK_SECRET_FIELDS}
+    merchant, body = await read_authenticated_body(
+        request, "Authorization: Bearer header", allow_form=True, repair_text=True,
+        allow_empty=bool(query))
+    note = forwarder_notification({**query, **body})
     if note.event_hash == "test":
         await ctx.store.write(record_test_notification, merchant["id"], note)
         return JSONResponse({"success": True, "test": True, "message":
@@ -2403,9 +2558,8 @@ async def receive_forwarded_notification(request: Request) -> Response:
 async def receive_callback(request: Request) -> Response:
     """POST /api/callback/notify: the simple format, an amount that must equal a total."""
     ctx = ctx_of(request)
-    merchant = authenticate_callback(request, request.headers.get("x-callback-key"),
-                                     "X-Callback-Key header")
-    fields = await read_fields(request, allow_form=False)
+    merchant, fields = await read_authenticated_body(request, "X-Callback-Key header",
+                                                     allow_form=False)
     amount = required_integer(fields, "amount", 1, qris.MAX_AMOUNT)
     sender_name = optional_text(fields, "sender_name", FIELD_LIMITS["sender_name"])
     note = InboundNotification(source="callback",
@@ -2525,9 +2679,10 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
         **obj(["message"], **forwarder_fields),
         "description": "The seed's fields; the field names of popular forwarder apps"
                        " (packageName, text, bigText, postedAt, notificationKey, from, content,"
-                       " android.title, ...) are read too, and values that are not text are"
-                       " passed over. `title` may stand in for `message`. `event_hash` \"test\""
-                       " only checks the credential.",
+                       " android.title, notification.text, ...) are read too, nested objects by"
+                       " their dotted path, and values that are not text are passed over. The"
+                       " fields may also come in the query string. `title` may stand in for"
+                       " `message`. `event_hash` \"test\" only checks the credential.",
     }
     return {
         "openapi": "3.0.3",
@@ -2540,7 +2695,12 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                              "description": "The merchant's API token (wqk_...)"},
                 "callbackSecret": {"type": "http", "scheme": "bearer",
                                    "description": "The merchant's callback secret (wqc_...),"
-                                                  " as the phone's forwarder sends it"},
+                                                  " as the phone's forwarder sends it. Also"
+                                                  " accepted in X-Callback-Key, X-API-Key,"
+                                                  " X-Forwarder-Token, as the password of HTTP"
+                                                  " Basic, in a token/secret query parameter"
+                                                  " or a secret/token body field; secrets that"
+                                                  " disagree are a 401"},
                 "callbackKey": {"type": "apiKey", "in": "header", "name": "X-Callback-Key",
                                 "description": "The merchant's callback secret (wqc_...)"},
             },
@@ -3978,6 +4138,7 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
 
     config = config_from_cli(config_path, server_host=host, server_port=port,
                              database_path=db_path)
+    redact_every_log_record()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(config)
@@ -3993,8 +4154,6 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
     finally:
         store.close()
     app = create_app(config, demo=demo)
-    for name in ("uvicorn.access", "uvicorn.error", "webqris"):
-        logging.getLogger(name).addFilter(RedactSecrets())
     raise_open_files_limit()
     uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
 
@@ -4162,18 +4321,98 @@ def hold_serve_lock(db_path: str) -> Any:
     return handle
 
 
-class RedactSecrets(logging.Filter):
-    """Keeps secrets out of logs: the one secret that travels in a URL is the merchant socket's
-    `?token=`, which an access log would otherwise print."""
+# Log redaction. A secret reaches a log line in a URL: a forwarder's `?token=`, the merchant
+# socket's `?token=`, a webhook URL with credentials. Clients spell a parameter's name in any
+# case and percent-encode any of its characters, once or more (`%74oken`, `%2574oken`), and
+# uvicorn logs the path as sent; so names are decoded before they are judged, and values that
+# start with one of our secret prefixes go whatever name carries them.
+_SENSITIVE_NAME = re.compile(r"token|secret|key|pass|pwd|auth|sign|credential|session", re.I)
+_ESCAPE = r"%(?:25)*+"  # "%", or "%25…" when encoded again (possessive: no backtracking)
+# A name or value never runs over a separator, literal or encoded, so each is scanned once:
+# the redaction of a line is linear in its length, whatever a client puts in it.
+_QUERY_NAME_CHAR = r"(?:[^=&;?#\s\"'%]|" + _ESCAPE + r"(?!26|3[bBdDfF])[0-9A-Fa-f]{2})"
+_QUERY_VALUE_CHAR = r"(?:[^&;#\s\"'%]|" + _ESCAPE + r"(?!26|3[bB])[0-9A-Fa-f]{2})"
+_QUERY_PARAMETER = re.compile(
+    r"(?P<lead>[?&;]|" + _ESCAPE + r"(?:26|3[fF]|3[bB]))"
+    r"(?P<name>" + _QUERY_NAME_CHAR + r"+)"
+    r"(?P<equals>=|" + _ESCAPE + r"3[dD])"
+    r"(?P<value>" + _QUERY_VALUE_CHAR + r"*)")
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]{0,31}://)[^/?#\s@\"']+@")
+_AUTHORIZATION_VALUE = re.compile(r"(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]+",
+                                  re.I)
 
-    _token = re.compile(r"([?&]token=)[^&\s\"']+")
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(self._token.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                                for a in record.args)
-        record.msg = self._token.sub(r"\1[redacted]", str(record.msg))
-        return True
+def _encoded_anyhow(text: str) -> str:
+    """A pattern for `text` with any of its characters percent-encoded, once or more."""
+    return "".join(f"(?:{re.escape(c)}|{_ESCAPE}{ord(c):02x})" for c in text)
+
+
+# The webhook secret's prefix is not in SECRET_PREFIXES (new_secret makes it apart).
+_PREFIXED_SECRET = re.compile(
+    "(?:" + "|".join(_encoded_anyhow(prefix)
+                     for prefix in (*SECRET_PREFIXES.values(), "whsec_")) + ")"
+    r"(?:[A-Za-z0-9_\-+/=]|" + _ESCAPE + r"[0-9A-Fa-f]{2})+", re.I)
+REDACTED = "[redacted]"
+
+
+def _decoded_name(name: str) -> str:
+    from urllib.parse import unquote
+
+    for _ in range(4):  # a name encoded more often than that is not a name a client uses
+        decoded = unquote(name)
+        if decoded == name:
+            break
+        name = decoded
+    return name
+
+
+def _redact_parameter(match: re.Match[str]) -> str:
+    if not match["value"] or not _SENSITIVE_NAME.search(_decoded_name(match["name"])):
+        return match[0]
+    return match["lead"] + match["name"] + match["equals"] + REDACTED
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every secret we can recognise replaced by [redacted]."""
+    text = _URL_USERINFO.sub(rf"\g<scheme>{REDACTED}@", text)
+    text = _QUERY_PARAMETER.sub(_redact_parameter, text)
+    text = _AUTHORIZATION_VALUE.sub(rf"\g<scheme>{REDACTED}", text)
+    return _PREFIXED_SECRET.sub(REDACTED, text)
+
+
+def _redacted_argument(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if value is None or isinstance(value, int | float):  # keeps %d and %.1f working
+        return value
+    text = str(value)
+    redacted = redact_secrets(text)
+    return value if redacted == text else redacted
+
+
+def redact_every_log_record() -> None:
+    """Makes every log record of this process carry no secret, whichever logger or handler
+    writes it: uvicorn's access and error logs, ours, tracebacks. A filter on some loggers
+    would miss the records of the others and of handlers set up later (uvicorn's own)."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "redacts_secrets", False):
+        return
+
+    def redacting_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        record.msg = _redacted_argument(record.msg)  # log.error(exc) logs an object
+        if isinstance(record.args, tuple):  # uvicorn's access formatter unpacks this tuple
+            record.args = tuple(_redacted_argument(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: _redacted_argument(arg) for key, arg in record.args.items()}
+        if record.exc_info:
+            record.exc_text = redact_secrets(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact_secrets(record.stack_info)
+        return record
+
+    redacting_record.redacts_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting_record)
 
 
 def demo_banner(store: Store, config: Config) -> str:
