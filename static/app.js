@@ -1234,7 +1234,7 @@
       teach_mark_sender: "Tandai sebagai nama pembayar", teach_clear_sender: "Hapus nama",
       teach_select_first: "Blok dulu bagian teksnya.", teach_need_amount: "Tandai nominalnya dulu.",
       teach_reads: "Akan terbaca: {amount}", teach_reads_from: "Akan terbaca: {amount} dari {sender}",
-      teach_wording: "Kalimat yang dipelajari", teach_checking: "Memeriksa…",
+      teach_wording: "Kalimat yang akan dipelajari", teach_checking: "Memeriksa…",
       teach_pay_which: "Lunasi tagihan mana?", teach_pay_none: "Jangan lunasi sekarang, simpan kalimatnya saja",
       teach_ok: "Pelajari", teach_ok_pay: "Pelajari & lunasi",
       teach_saved: "Kalimat dipelajari. Notifikasi berikutnya dengan kalimat ini terbaca sendiri.",
@@ -1277,7 +1277,7 @@
       teach_mark_sender: "Mark as payer's name", teach_clear_sender: "Remove name",
       teach_select_first: "Select part of the text first.", teach_need_amount: "Mark the amount first.",
       teach_reads: "Will read: {amount}", teach_reads_from: "Will read: {amount} from {sender}",
-      teach_wording: "Wording learnt", teach_checking: "Checking…",
+      teach_wording: "Wording to learn", teach_checking: "Checking…",
       teach_pay_which: "Pay which bill?", teach_pay_none: "Don't pay now, only learn the wording",
       teach_ok: "Learn", teach_ok_pay: "Learn & pay",
       teach_saved: "Wording learnt. The next notification with this wording is read by itself.",
@@ -1530,8 +1530,8 @@
     var app = methodName(n.app);
     var merchant = n.merchant_name || "";
     return openDialog({
-      title: t("trust_title", { app: app, merchant: merchant }),
-      body: [el("p", { text: t("trust_body", { app: app + " (" + n.app + ")", merchant: merchant }) }),
+      title: t("trust_title", { app: app === n.app ? app : app + " (" + n.app + ")", merchant: merchant }),
+      body: [el("p", { text: t("trust_body", { app: app, merchant: merchant }) }),
         el("p", { class: "muted small", text: t("trust_note") })],
       confirmText: t("trust_ok"),
       action: function () { return api("POST", "notifications/" + n.id + "/trust-app"); }
