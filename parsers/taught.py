@@ -20,6 +20,8 @@ it is compiled here, never taken as a regular expression from storage. Pure func
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from typing import Any
 
@@ -55,6 +57,9 @@ MAX_SENDER_CHARS = 80
 # are followed by a digit (a sentence's closing "." stays outside), an optional ",-".
 _AMOUNT = r"(?:(?:Rp\.?|IDR)[ \t]*)?[0-9](?:[0-9]|[.,](?=[0-9]))*(?:,-)?"
 _AMOUNT_ONLY = re.compile(_AMOUNT, FLAGS)
+# In a template, the amount is a whole number: never the tail or the head of longer digits
+# (a reference "12325.000" must not read as Rp25.000 after a literal "123" took its start).
+_AMOUNT_SLOT = rf"(?<![0-9])(?<![0-9][.,])(?P<amount>{_AMOUNT})(?![0-9]|[.,][0-9])"
 _CURRENCY = re.compile(r"^(?:Rp\.?|IDR)", FLAGS)
 _DIGITS = re.compile(r"[0-9]+")
 _LETTER_WORDS = re.compile(r"[A-Za-z]+")
@@ -132,6 +137,13 @@ def derive_template(title: object, message: object, amount_span: object,
         raise TemplateRefused("not_an_amount",
                               f"{marked[:40]!r} is not a whole rupiah amount (cents, or not a"
                               " number)")
+    # A currency mark the owner marked with the number belongs to the wording: the next
+    # notification must carry it too.
+    currency = _CURRENCY.match(marked)
+    if currency is not None:
+        a_start += currency.end()
+        while text[a_start] in " \t":
+            a_start += 1
     slots = [(a_start, a_end, "amount")]
     sender_name = None
     if sender_span is not None:
@@ -181,8 +193,7 @@ def _cut_number(text: str, start: int, end: int) -> bool:
 def _normalized_part(part: dict[str, str]) -> dict[str, str]:
     if "text" not in part:
         return part
-    # Keep one space at an edge that had whitespace, so "Rp" + amount stays told apart from
-    # "Rp " + amount only by tolerance, not by accident.
+    # An edge that had whitespace keeps one space, so the wording reads well (template_example).
     raw = part["text"]
     inner = normalize(raw)
     lead = " " if raw[:1].isspace() and inner else ""
@@ -205,9 +216,6 @@ def _literal_pattern(text: str) -> str:
     return "".join(out)
 
 
-_COMPILED: dict[str, re.Pattern[str] | None] = {}
-
-
 def _compile(template: object) -> re.Pattern[str] | None:
     """The template's pattern, or None for anything that is not a well-formed template."""
     if not isinstance(template, dict) or template.get("version") != VERSION:
@@ -215,33 +223,32 @@ def _compile(template: object) -> re.Pattern[str] | None:
     parts = template.get("parts")
     if not isinstance(parts, list) or not 1 <= len(parts) <= 5:
         return None
-    key = repr(parts)
-    if key in _COMPILED:
-        return _COMPILED[key]
+    try:
+        key = json.dumps(parts, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    return _compile_parts(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_parts(key: str) -> re.Pattern[str] | None:
     pieces: list[str] = []
     slots: list[str] = []
-    for part in parts:
+    for part in json.loads(key):
         if not isinstance(part, dict) or len(part) != 1:
             return None
         if "slot" in part and part["slot"] in ("amount", "sender") and part["slot"] not in slots:
             slots.append(part["slot"])
-            pieces.append(f"(?P<amount>{_AMOUNT})" if part["slot"] == "amount"
+            pieces.append(_AMOUNT_SLOT if part["slot"] == "amount"
                           else rf"(?P<sender>[^\n]{{1,{MAX_SENDER_CHARS}}}?)")
         elif isinstance(part.get("text"), str) and 0 < len(part["text"]) <= MAX_CHARS:
-            literal = part["text"]
             # Whitespace next to a placeholder may be there or not ("Rp 5.000" / "Rp5.000").
-            body = _literal_pattern(literal.strip())
-            pieces.append((r"\s*" if literal[:1].isspace() or not body else "") + body
-                          + (r"\s*" if literal[-1:].isspace() and body else ""))
+            pieces.append(r"\s*" + _literal_pattern(part["text"].strip()) + r"\s*")
         else:
             return None
     if "amount" not in slots:
         return None
-    pattern = re.compile("".join(pieces), FLAGS)
-    if len(_COMPILED) > 1000:
-        _COMPILED.clear()
-    _COMPILED[key] = pattern
-    return pattern
+    return re.compile("".join(pieces), FLAGS)
 
 
 def read_with_template(template: object, title: object, message: object) -> Parsed | None:
