@@ -1337,6 +1337,13 @@
     return found;
   }
 
+  /* The bills a notification of this merchant may pay: pending and expired ones. */
+  function payableInvoices(merchantId) {
+    return Promise.all(["pending", "expired"].map(function (status) {
+      return api("GET", "payments" + qs({ status: status, merchant_id: merchantId, limit: 20 })).then(function (b) { return b.data; });
+    })).then(function (lists) { return lists[0].concat(lists[1]); });
+  }
+
   function mismatchOf(err) {
     return err && err.status === 409 && err.body && err.body.error_code === "amount_mismatch" ? err.body.error_details : null;
   }
@@ -1493,9 +1500,7 @@
       if (confirmLabel) confirmLabel.textContent = currentInvoice() ? t("teach_ok_pay") : t("teach_ok");
     }
 
-    Promise.all(["pending", "expired"].map(function (status) {
-      return api("GET", "payments" + qs({ status: status, merchant_id: n.merchant_id, limit: 20 })).then(function (b) { return b.data; });
-    })).then(function (lists) { invoices = lists[0].concat(lists[1]); renderInvoices(); },
+    payableInvoices(n.merchant_id).then(function (all) { invoices = all; renderInvoices(); },
       function () { invoices = []; renderInvoices(); });
     renderNumbers();
     renderMarked();
@@ -1594,10 +1599,7 @@
       title: t("attach_title"), body: intro,
       input: { label: t("attach_input"), placeholder: "INV-…" },
       extra: function (input) {
-        Promise.all(["pending", "expired"].map(function (status) {
-          return api("GET", "payments" + qs({ status: status, merchant_id: n.merchant_id, limit: 20 })).then(function (b) { return b.data; });
-        })).then(function (lists) {
-          var all = lists[0].concat(lists[1]);
+        payableInvoices(n.merchant_id).then(function (all) {
           all.sort(function (a, b) {
             var da = Math.abs(a.total_amount - (n.parsed_amount || 0)), db = Math.abs(b.total_amount - (n.parsed_amount || 0));
             return da - db;
