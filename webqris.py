@@ -495,7 +495,8 @@ MIGRATIONS: list[str] = [
         merchant_id INTEGER NOT NULL REFERENCES merchants(id),
         app TEXT NOT NULL,
         template TEXT NOT NULL,
-        notification_id INTEGER REFERENCES notifications(id),
+        -- the notification it was taught from; a pruned notification leaves the wording
+        notification_id INTEGER REFERENCES notifications(id) ON DELETE SET NULL,
         created_at INTEGER NOT NULL,
         created_by TEXT
     );

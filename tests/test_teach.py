@@ -332,3 +332,22 @@ def test_the_migration_keeps_one_copy_of_a_wording(db_path: Path, merchant: Merc
         store.close()
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM taught_wordings").fetchone()[0] == 1
+
+
+def test_a_wording_outlives_the_notification_it_was_taught_from(admin: TestClient,
+                                                                merchant: Merchant,
+                                                                db_path: Path) -> None:
+    forward(admin, merchant, wording("12.345"))
+    note = latest_note(admin)
+    admin.post(f"/admin/api/notifications/{note['id']}/teach", json=spans(note, "12.345"))
+    conn = sqlite3.connect(db_path)
+    try:
+        conn.execute("PRAGMA foreign_keys=ON")
+        with conn:
+            conn.execute("DELETE FROM notification_keys WHERE notification_id = ?", (note["id"],))
+            conn.execute("DELETE FROM notifications WHERE id = ?", (note["id"],))
+    finally:
+        conn.close()
+    assert [w["notification_id"] for w in admin.get("/admin/api/wordings").json()["data"]] \
+        == [None]
+    assert forward(admin, merchant, wording("5.000"))["status"] == 404  # read, no invoice
