@@ -49,7 +49,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 import parsers
-from parsers import qris
+from parsers import qris, taught
 
 log = logging.getLogger("webqris")
 T = TypeVar("T")
@@ -504,6 +504,23 @@ MIGRATIONS: list[str] = [
     DELETE FROM notification_keys;
     ALTER TABLE notification_keys ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX notification_keys_expiry ON notification_keys(expires_at);
+    """,
+    # 12: wordings a shop owner taught from the inbox: per merchant and app (package, lower
+    # case; '' for notifications without one), a template as JSON (parsers/taught.py), read
+    # when the parsers cannot read a notification
+    """
+    CREATE TABLE taught_wordings (
+        id INTEGER PRIMARY KEY,
+        merchant_id INTEGER NOT NULL REFERENCES merchants(id),
+        app TEXT NOT NULL,
+        template TEXT NOT NULL,
+        -- the notification it was taught from; a pruned notification leaves the wording
+        notification_id INTEGER REFERENCES notifications(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT
+    );
+    CREATE UNIQUE INDEX taught_wordings_template ON taught_wordings(merchant_id, app, template);
+    CREATE INDEX taught_wordings_notification ON taught_wordings(notification_id);
     """,
 ]
 
@@ -1181,8 +1198,10 @@ def get_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.
 
 
 def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_id: str,
-                        at_ms: int) -> sqlite3.Row:
-    """Pays an invoice with a received notification that matched nothing (the owner's call)."""
+                        at_ms: int, *, confirm_amount_mismatch: bool = False) -> sqlite3.Row:
+    """Pays an invoice with a received notification that matched nothing (the owner's call).
+    A notification whose amount differs from the invoice's total pays it only when the owner
+    confirmed that difference: a slip of the finger must not ship an order underpaid."""
     note = get_notification(conn, notification_id)
     if note is None:
         raise ApiError(404, "Notification not found")
@@ -1192,6 +1211,13 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     invoice = get_invoice(conn, invoice_id, note["merchant_id"])
     if invoice is None:
         raise ApiError(404, "Payment not found for this notification's merchant")
+    amount = note["parsed_amount"]
+    if amount is not None and amount != invoice["total_amount"] and not confirm_amount_mismatch:
+        raise ApiError(409, f"The notification says {amount} but invoice {invoice_id} totals"
+                            f" {invoice['total_amount']}: send confirm_amount_mismatch: true to"
+                            " pay it anyway", error_code="amount_mismatch",
+                       error_details={"notification_amount": amount,
+                                      "invoice_total": invoice["total_amount"]})
     paid = mark_invoice_paid(conn, invoice["id"], "manual", note["sender_name"], at_ms)
     if paid is None:
         raise ApiError(409, f"Payment is {invoice['status']}: only a pending or expired payment"
@@ -1200,6 +1226,75 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ? WHERE id = ?",
                  (paid["id"], at_ms, notification_id))
     return paid
+
+
+# A merchant's taught wordings per app: every notification the parsers cannot read tries them
+# all, and the inbox lists them, so they stay few.
+MAX_TAUGHT_WORDINGS = 50
+
+
+def taught_app_key(app: str | None) -> str:
+    """The app a taught wording belongs to: its package in lower case, '' for none."""
+    return (app or "").strip().lower()
+
+
+def insert_taught_wording(conn: sqlite3.Connection, merchant_id: int, app: str,
+                          template: Mapping[str, Any], notification_id: int | None, at_ms: int,
+                          created_by: str | None) -> tuple[int, bool]:
+    """Stores a wording; (its id, True) when new, (the same wording's id, False) when taught
+    before."""
+    encoded = json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    existing = conn.execute("SELECT id FROM taught_wordings WHERE merchant_id = ? AND app = ?"
+                            " AND template = ?", (merchant_id, app, encoded)).fetchone()
+    if existing is not None:
+        return existing[0], False
+    count = conn.execute("SELECT count(*) FROM taught_wordings WHERE merchant_id = ? AND app = ?",
+                         (merchant_id, app)).fetchone()[0]
+    if count >= MAX_TAUGHT_WORDINGS:
+        raise ApiError(409, f"This merchant already has {count} taught wordings for this app:"
+                            " delete some on the merchant page first",
+                       error_code="too_many_wordings", error_details={"count": count})
+    cursor = conn.execute(
+        "INSERT INTO taught_wordings (merchant_id, app, template, notification_id, created_at,"
+        " created_by) VALUES (?, ?, ?, ?, ?, ?)",
+        (merchant_id, app, encoded, notification_id, at_ms, created_by))
+    return int(cursor.lastrowid), True
+
+
+def list_taught_wordings(conn: sqlite3.Connection, merchant_id: int | None,
+                         app: str | None = None) -> list[sqlite3.Row]:
+    clauses, params = ["1"], []
+    if merchant_id is not None:
+        clauses.append("w.merchant_id = ?")
+        params.append(merchant_id)
+    if app is not None:
+        clauses.append("w.app = ?")
+        params.append(app)
+    return conn.execute(
+        "SELECT w.*, m.name AS merchant_name FROM taught_wordings w"
+        f" JOIN merchants m ON m.id = w.merchant_id WHERE {' AND '.join(clauses)}"
+        " ORDER BY w.id", params).fetchall()
+
+
+def get_taught_wording(conn: sqlite3.Connection, wording_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT w.*, m.name AS merchant_name FROM taught_wordings w"
+                        " JOIN merchants m ON m.id = w.merchant_id WHERE w.id = ?",
+                        (wording_id,)).fetchone()
+
+
+def delete_taught_wording(conn: sqlite3.Connection, wording_id: int) -> sqlite3.Row | None:
+    return conn.execute("DELETE FROM taught_wordings WHERE id = ? RETURNING *",
+                        (wording_id,)).fetchone()
+
+
+def store_taught_reading(conn: sqlite3.Connection, notification_id: int,
+                         parsed: parsers.Parsed) -> bool:
+    """An unreadable notification, now read by a wording its owner taught: it carries its
+    amount and waits to be attached like any payment that matched nothing."""
+    return conn.execute(
+        "UPDATE notifications SET outcome = 'unmatched', parsed_amount = ?, sender_name = ?,"
+        " parser = ? WHERE id = ? AND outcome = 'unparsed' AND attached_at IS NULL",
+        (parsed.amount, parsed.sender_name, parsed.parser, notification_id)).rowcount == 1
 
 
 # --- admin --------------------------------------------------------------------------------------
@@ -1886,6 +1981,25 @@ def _record_referenced_callback(conn: sqlite3.Connection, merchant_id: int,
     return result
 
 
+def read_notification(conn: sqlite3.Connection, merchant_id: int,
+                      note: InboundNotification) -> parsers.Parsed | None:
+    """What a forwarded notification reports as received: the parsers first, then the wordings
+    this merchant taught for its app (parser "taught"). Whether it may pay is decided apart,
+    by the trust rule."""
+    found = parsers.parse_notification(note.app, note.title, note.message)
+    if found is not None or note.source != "forwarder":
+        return found
+    for row in list_taught_wordings(conn, merchant_id, taught_app_key(note.app)):
+        try:
+            template = json.loads(row["template"])
+        except ValueError:
+            continue
+        found = taught.read_with_template(template, note.title, note.message)
+        if found is not None:
+            return found
+    return None
+
+
 def accepted_apps(merchant: Mapping[str, Any]) -> list[str]:
     """The packages this merchant trusts on top of the known payment apps."""
     return merchant["accepted_apps"].split(",") if merchant["accepted_apps"] else []
@@ -2527,7 +2641,7 @@ async def receive_forwarded_notification(request: Request) -> Response:
         await ctx.store.write(record_test_notification, merchant["id"], note)
         return JSONResponse({"success": True, "test": True, "message":
                              f"Koneksi berhasil! Auth valid ✓ (Merchant: {merchant['name']})"})
-    parsed = parsers.parse_notification(note.app, note.title, note.message)
+    parsed = ctx.store.read(read_notification, merchant["id"], note)
     reason = untrusted_reason(merchant, note.app)
     accepted = reason is None
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed,
@@ -3081,11 +3195,86 @@ def cancel_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
 
 
 def attach_notification_by_admin(conn: sqlite3.Connection, notification_id: int,
-                                 invoice_id: str, address: str) -> sqlite3.Row:
-    paid = attach_notification(conn, notification_id, invoice_id, now_ms())
-    audit(conn, "notification.attach", invoice_id, {"notification_id": notification_id},
-          {"status": "paid", "payment_method": "manual"}, address)
+                                 invoice_id: str, address: str, *,
+                                 confirm_amount_mismatch: bool = False) -> sqlite3.Row:
+    paid = attach_notification(conn, notification_id, invoice_id, now_ms(),
+                               confirm_amount_mismatch=confirm_amount_mismatch)
+    amount = get_notification(conn, notification_id)["parsed_amount"]
+    after: dict[str, Any] = {"status": "paid", "payment_method": "manual"}
+    if amount is not None and amount != paid["total_amount"]:
+        after["amount_mismatch_confirmed"] = True
+    audit(conn, "notification.attach", invoice_id,
+          {"notification_id": notification_id, "notification_amount": amount,
+           "invoice_total": paid["total_amount"]}, after, address)
     return paid
+
+
+def confirmed_flag(fields: Mapping[str, Any], name: str) -> bool:
+    """An explicit yes: only JSON true counts (a "false" string must not confirm anything)."""
+    value = fields.get(name, False)
+    if not isinstance(value, bool):
+        raise ApiError(400, f"{name} must be true or false")
+    return value
+
+
+def teachable_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row:
+    note = get_notification(conn, notification_id)
+    if note is None:
+        raise ApiError(404, "Notification not found")
+    if note["source"] != "forwarder" or note["outcome"] != "unparsed" \
+            or note["attached_at"] is not None:
+        raise ApiError(409, "Only a phone notification whose amount could not be read, and that"
+                            " is not attached yet, can teach a wording",
+                       error_code="notification_not_teachable")
+    return note
+
+
+def derive_wording(note: Mapping[str, Any], fields: Mapping[str, Any]
+                   ) -> tuple[dict[str, Any], parsers.Parsed]:
+    """The template the owner's marks make of this notification, and what it reads."""
+    try:
+        template = taught.derive_template(note["title"], note["message"],
+                                          fields.get("amount_span"), fields.get("sender_span"))
+    except taught.TemplateRefused as exc:
+        raise ApiError(422, exc.message, error_code="wording_refused",
+                       error_details={"reason": exc.code}) from None
+    parsed = taught.read_with_template(template, note["title"], note["message"])
+    assert parsed is not None  # derive_template reads its own text back before answering
+    return template, parsed
+
+
+def teach_wording_by_admin(conn: sqlite3.Connection, notification_id: int,
+                           fields: Mapping[str, Any], invoice_id: str | None,
+                           confirm_amount_mismatch: bool, address: str
+                           ) -> tuple[int, sqlite3.Row | None]:
+    """Stores the wording, gives the notification its amount and, when the owner chose an
+    invoice, pays it: all or nothing, in one transaction."""
+    note = teachable_notification(conn, notification_id)
+    template, parsed = derive_wording(note, fields)
+    app = taught_app_key(note["app"])
+    wording_id, new = insert_taught_wording(conn, note["merchant_id"], app, template,
+                                            notification_id, now_ms(), address)
+    if new:
+        audit(conn, "wording.teach", f"merchant:{note['merchant_id']}", None,
+              {"wording_id": wording_id, "app": app or None,
+               "wording": taught.template_example(template),
+               "notification_id": notification_id, "amount": parsed.amount}, address)
+    store_taught_reading(conn, notification_id, parsed)
+    paid = None
+    if invoice_id is not None:
+        paid = attach_notification_by_admin(conn, notification_id, invoice_id, address,
+                                            confirm_amount_mismatch=confirm_amount_mismatch)
+    return wording_id, paid
+
+
+def delete_wording_by_admin(conn: sqlite3.Connection, wording_id: int, address: str) -> None:
+    row = delete_taught_wording(conn, wording_id)
+    if row is None:
+        raise ApiError(404, "Taught wording not found")
+    template = json.loads(row["template"])
+    audit(conn, "wording.delete", f"merchant:{row['merchant_id']}",
+          {"wording_id": wording_id, "app": row["app"] or None,
+           "wording": taught.template_example(template)}, None, address)
 
 
 async def admin_confirm_payment(request: Request) -> Response:
@@ -3128,11 +3317,71 @@ async def admin_attach_notification(request: Request) -> Response:
     if invoice_id is None:
         raise ApiError(400, "invoice_id is required")
     notification_id = path_id(request, "notification_id", "Notification")
-    paid = await ctx.store.write(attach_notification_by_admin, notification_id, invoice_id,
-                                 client_address(request))
+    paid = await ctx.store.write(
+        attach_notification_by_admin, notification_id, invoice_id, client_address(request),
+        confirm_amount_mismatch=confirmed_flag(fields, "confirm_amount_mismatch"))
     merchant = ctx.store.read(get_merchant, paid["merchant_id"])
     announce_paid(ctx, paid, merchant["name"])
     return JSONResponse({"success": True, "data": invoice_status_data(paid, now_ms())})
+
+
+def admin_wording(row: Mapping[str, Any]) -> dict[str, Any]:
+    template = json.loads(row["template"])
+    return {"id": row["id"], "merchant_id": row["merchant_id"],
+            "merchant_name": row["merchant_name"] if "merchant_name" in row.keys() else None,
+            "app": row["app"] or None, "wording": taught.template_example(template),
+            "template": template, "notification_id": row["notification_id"],
+            "created_at": format_time(row["created_at"]), "created_by": row["created_by"]}
+
+
+def parsed_data(parsed: parsers.Parsed) -> dict[str, Any]:
+    return {"amount": parsed.amount, "sender_name": parsed.sender_name, "parser": parsed.parser}
+
+
+async def admin_preview_wording(request: Request) -> Response:
+    """What a wording marked in this notification would read, before anything is stored."""
+    require_admin(request)
+    ctx = ctx_of(request)
+    fields = await read_fields(request, allow_form=False)
+    note = ctx.store.read(teachable_notification,
+                          path_id(request, "notification_id", "Notification"))
+    template, parsed = derive_wording(note, fields)
+    return JSONResponse({"success": True, "data": parsed_data(parsed) | {
+        "wording": taught.template_example(template), "template": template}})
+
+
+async def admin_teach_wording(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    fields = await read_fields(request, allow_form=False)
+    notification_id = path_id(request, "notification_id", "Notification")
+    invoice_id = optional_text(fields, "invoice_id", 64)
+    wording_id, paid = await ctx.store.write(
+        teach_wording_by_admin, notification_id, fields, invoice_id,
+        confirmed_flag(fields, "confirm_amount_mismatch"), client_address(request))
+    if paid is not None:
+        announce_paid(ctx, paid, ctx.store.read(get_merchant, paid["merchant_id"])["name"])
+    wording = ctx.store.read(get_taught_wording, wording_id)
+    note = ctx.store.read(get_notification, notification_id)
+    return JSONResponse({"success": True, "wording": admin_wording(wording),
+                         "parsed": {"amount": note["parsed_amount"],
+                                    "sender_name": note["sender_name"], "parser": note["parser"]},
+                         "data": invoice_status_data(paid, now_ms()) if paid else None})
+
+
+async def admin_wordings(request: Request) -> Response:
+    require_admin(request)
+    rows = ctx_of(request).store.read(list_taught_wordings,
+                                      query_int(request, "merchant_id", 1, 2**62))
+    return JSONResponse({"success": True, "data": [admin_wording(r) for r in rows]})
+
+
+async def admin_delete_wording(request: Request) -> Response:
+    require_admin(request)
+    await ctx_of(request).store.write(delete_wording_by_admin,
+                                      path_id(request, "wording_id", "Taught wording"),
+                                      client_address(request))
+    return JSONResponse({"success": True})
 
 
 def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -3246,6 +3495,42 @@ def update_merchant_by_admin(conn: sqlite3.Connection, merchant_id: int,
         update_merchant(conn, merchant_id, **changes)
         audit(conn, "merchant.update", f"merchant:{merchant_id}",
               {key: before[key] for key in changes}, dict(changes), address)
+
+
+def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
+                       address: str) -> tuple[sqlite3.Row, str]:
+    """Adds a refused notification's app to its merchant's accepted apps."""
+    note = get_notification(conn, notification_id)
+    if note is None:
+        raise ApiError(404, "Notification not found")
+    if not note["app_not_accepted"]:
+        raise ApiError(409, "This notification was not refused for its app",
+                       error_code="app_already_trusted")
+    package = taught_app_key(note["app"])
+    if not package:
+        raise ApiError(409, "This notification names no app: a merchant lets such notifications"
+                            " pay with its own setting, not by trusting an app",
+                       error_code="no_app")
+    merchant = get_merchant(conn, note["merchant_id"])
+    before = accepted_apps(merchant) or []
+    if package not in before:
+        after = checked_accepted_apps(before + [package])
+        update_merchant(conn, merchant["id"], accepted_apps=after)
+        audit(conn, "merchant.trust_app", f"merchant:{merchant['id']}",
+              {"accepted_apps": before}, {"accepted_apps": after.split(",") if after else [],
+                                          "notification_id": notification_id}, address)
+    return get_merchant(conn, merchant["id"]), package
+
+
+async def admin_trust_app(request: Request) -> Response:
+    """The app of a notification refused for its app may pay this merchant's invoices."""
+    require_admin(request)
+    ctx = ctx_of(request)
+    merchant, package = await ctx.store.write(
+        trust_app_by_admin, path_id(request, "notification_id", "Notification"),
+        client_address(request))
+    return JSONResponse({"success": True, "app": package, "merchant_id": merchant["id"],
+                         "accepted_apps": accepted_apps(merchant)})
 
 
 def rotate_secret_by_admin(conn: sqlite3.Connection, merchant_id: int, kind: str, value: str,
@@ -3959,6 +4244,14 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         Route("/admin/api/notifications", admin_notifications, methods=["GET"]),
         Route("/admin/api/notifications/{notification_id}/attach", admin_attach_notification,
               methods=["POST"]),
+        Route("/admin/api/notifications/{notification_id}/teach/preview",
+              admin_preview_wording, methods=["POST"]),
+        Route("/admin/api/notifications/{notification_id}/teach", admin_teach_wording,
+              methods=["POST"]),
+        Route("/admin/api/notifications/{notification_id}/trust-app", admin_trust_app,
+              methods=["POST"]),
+        Route("/admin/api/wordings", admin_wordings, methods=["GET"]),
+        Route("/admin/api/wordings/{wording_id}", admin_delete_wording, methods=["DELETE"]),
         Route("/admin/api/merchants", admin_merchants, methods=["GET"]),
         Route("/admin/api/merchants", admin_create_merchant, methods=["POST"]),
         Route("/admin/api/merchants/{merchant_id}", admin_update_merchant, methods=["PATCH"]),
@@ -4622,11 +4915,31 @@ def admin_set_password(db_path: str | None, config_path: str | None) -> None:
 @click.option("--app", default=None, help="Package name, e.g. id.dana")
 @click.option("--title", default=None)
 @click.option("--message", required=True)
-def parse_command(app: str | None, title: str | None, message: str) -> None:
+@click.option("--merchant", "merchant_id", type=int, default=None,
+              help="Also try the wordings this merchant taught, and use its trusted apps"
+                   " (needs its database).")
+@_db_option
+@_config_option
+def parse_command(app: str | None, title: str | None, message: str, merchant_id: int | None,
+                  db_path: str | None, config_path: str | None) -> None:
     """Read a notification as WebQRIS would; exit 0 when an amount is found, 1 when not.
-    `trusted` says whether it may pay a merchant with default settings, `reason` why not."""
-    found = parsers.parse_notification(app, title, message)
-    reason = untrusted_reason(DEFAULT_TRUST, app)
+    `trusted` says whether it may pay (a merchant with default settings, or --merchant's),
+    `reason` why not."""
+    if merchant_id is None:
+        found = parsers.parse_notification(app, title, message)
+        trust: Mapping[str, Any] = DEFAULT_TRUST
+    else:
+        store = open_store(config_from_cli(config_path, database_path=db_path))
+        try:
+            merchant_row = store.read(get_merchant, merchant_id)
+            if merchant_row is None:
+                raise click.ClickException(f"no merchant with id {merchant_id}")
+            trust = merchant_row
+            found = store.read(read_notification, merchant_id, InboundNotification(
+                source="forwarder", app=app, title=title, message=message))
+        finally:
+            store.close()
+    reason = untrusted_reason(trust, app)
     click.echo(json.dumps({"amount": found.amount if found else None,
                            "sender_name": found.sender_name if found else None,
                            "parser": found.parser if found else None,
