@@ -16,6 +16,7 @@ import httpx
 import pytest
 from conftest import Merchant, add_merchant
 from starlette.testclient import TestClient
+from test_notifications import stored
 
 import webqris
 
@@ -47,15 +48,6 @@ def assert_paid(client: TestClient, merchant: Merchant, invoice: dict,
     assert response.status_code == 200, response.text
     assert response.json()["invoice_id"] == invoice["invoice_id"]
     assert status_of(client, merchant, invoice) == "paid"
-
-
-def stored(db_path: Path) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db_path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute("SELECT * FROM notifications ORDER BY id").fetchall()
-    finally:
-        conn.close()
 
 
 def basic(user: str, password: str) -> str:
@@ -355,6 +347,20 @@ def test_the_same_secret_in_two_places_pays(client: TestClient, merchant: Mercha
                            json={"app": "id.dana", "message": dana_text(invoice)},
                            headers={"Authorization": f"Bearer {merchant.callback_secret}"})
     assert_paid(client, merchant, invoice, response)
+
+
+@pytest.mark.parametrize("path", [PAYMENT, "/api/callback/notify"])
+def test_a_backends_api_token_beside_the_callback_secret_is_no_rival(
+        client: TestClient, merchant: Merchant, path: str) -> None:
+    """A backend's HTTP client that sends its API token with every request (the API's own
+    Authorization: Bearer) and adds X-Callback-Key for the callback still pays."""
+    invoice = create(client, merchant)
+    response = client.post(path, json={"app": "id.dana", "message": dana_text(invoice),
+                                       "amount": invoice["total_amount"]},
+                           headers={**merchant.auth, "X-Callback-Key": merchant.callback_secret})
+    assert_paid(client, merchant, invoice, response)
+    alone = client.post(path, json={"amount": 1000, "message": "x"}, headers=merchant.auth)
+    assert alone.status_code == 401 and "API token" in alone.json()["message"]
 
 
 def test_another_merchants_secret_with_ours_is_refused(client: TestClient, merchant: Merchant,
