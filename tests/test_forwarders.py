@@ -174,6 +174,17 @@ def test_fadzpay_v2(client: TestClient, merchant: Merchant, db_path: Path) -> No
         ("com.gojek.gopaymerchant", "0|com.gojek.gopaymerchant|1234|null|10180", "S8-WIFI")
 
 
+def test_fadzpay_first_version_token_in_the_url(client: TestClient, merchant: Merchant) -> None:
+    """Matsumiko/fadzPay install_fadzpay.sh: WEBHOOK_URL="${API_BASE}/webhook/payment?token=…"
+    and a body of package, title, content, when, key, fingerprint, type."""
+    invoice = create(client, merchant)
+    body = {"package": "id.dana", "title": "DANA", "content": dana_text(invoice),
+            "when": "2025-10-01 09:15:00", "key": "0|id.dana|99|null|10234",
+            "fingerprint": "0f" * 16, "type": "incoming"}
+    response = client.post(f"{PAYMENT}?token={merchant.callback_secret}", json=body)
+    assert_paid(client, merchant, invoice, response)
+
+
 def test_itsazni_notification_forwarder(client: TestClient, merchant: Merchant,
                                         db_path: Path) -> None:
     """ItsAzni/NotificationForwarder network/WebhookClient.kt: the default JSON body (no
