@@ -2594,8 +2594,11 @@ def callback_credentials(request: Request, fields: Mapping[str, Any]) -> list[st
 
 def authenticate_callback(request: Request, credentials: list[str], header: str) -> sqlite3.Row:
     """The merchant whose callback secret the request carries. Exactly one secret decides:
-    trying several in turn would let a request guess with many at once."""
+    trying several in turn would let a request guess with many at once. An API token is no
+    rival: a shop's backend may send its token (the API's own Bearer) with every request, and
+    no callback secret starts like one."""
     distinct = set(credentials)
+    distinct = {c for c in distinct if not c.startswith(SECRET_PREFIXES["api_token"])} or distinct
     if not distinct:
         raise ApiError(401, f"Unauthorized: missing {header} with the Callback Secret")
     if len(distinct) > 1:

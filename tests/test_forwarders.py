@@ -18,6 +18,7 @@ import httpx
 import pytest
 from conftest import Merchant, add_merchant
 from starlette.testclient import TestClient
+from test_notifications import stored
 
 import webqris
 
@@ -49,15 +50,6 @@ def assert_paid(client: TestClient, merchant: Merchant, invoice: dict,
     assert response.status_code == 200, response.text
     assert response.json()["invoice_id"] == invoice["invoice_id"]
     assert status_of(client, merchant, invoice) == "paid"
-
-
-def stored(db_path: Path) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db_path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute("SELECT * FROM notifications ORDER BY id").fetchall()
-    finally:
-        conn.close()
 
 
 def basic(user: str, password: str) -> str:
@@ -182,6 +174,17 @@ def test_fadzpay_v2(client: TestClient, merchant: Merchant, db_path: Path) -> No
     row = stored(db_path)[-1]
     assert (row["app"], row["notif_id"], row["device_id"]) == \
         ("com.gojek.gopaymerchant", "0|com.gojek.gopaymerchant|1234|null|10180", "S8-WIFI")
+
+
+def test_fadzpay_first_version_token_in_the_url(client: TestClient, merchant: Merchant) -> None:
+    """Matsumiko/fadzPay install_fadzpay.sh: WEBHOOK_URL="${API_BASE}/webhook/payment?token=…"
+    and a body of package, title, content, when, key, fingerprint, type."""
+    invoice = create(client, merchant)
+    body = {"package": "id.dana", "title": "DANA", "content": dana_text(invoice),
+            "when": "2025-10-01 09:15:00", "key": "0|id.dana|99|null|10234",
+            "fingerprint": "0f" * 16, "type": "incoming"}
+    response = client.post(f"{PAYMENT}?token={merchant.callback_secret}", json=body)
+    assert_paid(client, merchant, invoice, response)
 
 
 def test_itsazni_notification_forwarder(client: TestClient, merchant: Merchant,
@@ -352,6 +355,20 @@ def test_the_same_secret_in_two_places_pays(client: TestClient, merchant: Mercha
                            json={"app": "id.dana", "message": dana_text(invoice)},
                            headers={"Authorization": f"Bearer {merchant.callback_secret}"})
     assert_paid(client, merchant, invoice, response)
+
+
+@pytest.mark.parametrize("path", [PAYMENT, "/api/callback/notify"])
+def test_a_backends_api_token_beside_the_callback_secret_is_no_rival(
+        client: TestClient, merchant: Merchant, path: str) -> None:
+    """A backend's HTTP client that sends its API token with every request (the API's own
+    Authorization: Bearer) and adds X-Callback-Key for the callback still pays."""
+    invoice = create(client, merchant)
+    response = client.post(path, json={"app": "id.dana", "message": dana_text(invoice),
+                                       "amount": invoice["total_amount"]},
+                           headers={**merchant.auth, "X-Callback-Key": merchant.callback_secret})
+    assert_paid(client, merchant, invoice, response)
+    alone = client.post(path, json={"amount": 1000, "message": "x"}, headers=merchant.auth)
+    assert alone.status_code == 401 and "API token" in alone.json()["message"]
 
 
 def test_another_merchants_secret_with_ours_is_refused(client: TestClient, merchant: Merchant,
