@@ -165,13 +165,16 @@ def test_demo_simulate_pays_only_the_demo_merchants_invoices_and_only_during_the
 # 120 parallel wrong-password logins, from another process (a client in the test's own event
 # loop would slow the status checks measured beside it).
 FLOOD = """
-import asyncio, json, sys, httpx
+import asyncio, json, sys, time, httpx
 async def main():
     limits = httpx.Limits(max_connections=200)
     async with httpx.AsyncClient(base_url=sys.argv[1], limits=limits, timeout=30) as http:
+        started = time.monotonic()
         answers = await asyncio.gather(*(
             http.post("/admin/api/login", json={"password": f"guess {n}"}) for n in range(120)))
-    print(json.dumps([[a.status_code, a.json(), a.headers.get("retry-after")] for a in answers]))
+        took = time.monotonic() - started
+    print(json.dumps({"took": took, "answers": [
+        [a.status_code, a.json(), a.headers.get("retry-after")] for a in answers]}))
 asyncio.run(main())
 """
 
@@ -180,12 +183,11 @@ def test_parallel_wrong_passwords_are_checked_only_as_often_as_allowed(
         db_path: Path, merchant: Merchant, server_factory) -> None:
     set_password(db_path)
     server = server_factory(db_path, env={"WEBQRIS_ADMIN_LOGIN_MAX_FAILURES": "5",
-                                          "WEBQRIS_ADMIN_LOGIN_WINDOW_SECONDS": "4"})
+                                          "WEBQRIS_ADMIN_LOGIN_WINDOW_SECONDS": "10"})
     with httpx.Client(base_url=server.base_url) as http:
         invoice = http.post("/api/payments/qris/create", json={"amount": 25000},
                             headers=merchant.auth).json()
         status_url = f"/api/payments/{invoice['invoice_id']}/status"
-        started = time.monotonic()
         flood = subprocess.Popen([sys.executable, "-c", FLOOD, server.base_url],
                                  stdout=subprocess.PIPE, text=True)
         status_ms: list[float] = []
@@ -193,20 +195,21 @@ def test_parallel_wrong_passwords_are_checked_only_as_often_as_allowed(
             sent = time.monotonic()
             assert http.get(status_url, headers=merchant.auth).status_code == 200
             status_ms.append((time.monotonic() - sent) * 1000)
-        answers = json.loads(flood.communicate(timeout=30)[0])
-    assert time.monotonic() - started < 4  # the whole flood fell in one window
+        flooded = json.loads(flood.communicate(timeout=30)[0])
+    assert flooded["took"] < 10  # the whole flood fell in one window
+    answers = flooded["answers"]
     codes = [status for status, _, _ in answers]
     assert codes.count(401) == 5 and codes.count(429) == 115
     _, refused, retry_after = next(answer for answer in answers if answer[0] == 429)
     assert refused["success"] is False and set(refused) == {"success", "message"}
-    assert 1 <= int(retry_after) <= 5
+    assert 1 <= int(retry_after) <= 10
     # Loosely (the benchmark measures it): before, a check took up to 1,200 ms.
     assert status_ms and max(status_ms) < 500, status_ms
 
     # Even the right password waits for the window; then it works.
-    assert httpx.post(f"{server.base_url}/admin/api/login",
-                      json={"password": PASSWORD}).status_code == 429
-    time.sleep(int(retry_after))
+    refused_too = httpx.post(f"{server.base_url}/admin/api/login", json={"password": PASSWORD})
+    assert refused_too.status_code == 429
+    time.sleep(int(refused_too.headers["retry-after"]))
     assert httpx.post(f"{server.base_url}/admin/api/login",
                       json={"password": PASSWORD}).status_code == 200
 
