@@ -3542,15 +3542,23 @@ def close_sockets_of_ended_credentials(ctx: Context) -> int:
 
 
 async def run_credential_watch(ctx: Context) -> None:
+    failing = False  # a failure is logged once, not four times a second
     while True:
         ctx.credential_wakeup.clear()
         try:
             closed = close_sockets_of_ended_credentials(ctx)
         except StoreUnavailable as exc:
-            log.error("cannot check the sockets' credentials (%s); retrying", exc)
+            if not failing:
+                log.error("cannot check the sockets' credentials (%s); retrying", exc)
+            failing = True
         except Exception:
-            log.exception("checking the sockets' credentials failed; retrying")
+            if not failing:
+                log.exception("checking the sockets' credentials failed; retrying")
+            failing = True
         else:
+            if failing:
+                log.info("checking the sockets' credentials works again")
+            failing = False
             if closed:
                 log.info("closed %d realtime socket(s) whose credential ended", closed)
         with contextlib.suppress(TimeoutError):
