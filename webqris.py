@@ -2579,6 +2579,14 @@ async def too_many_logins(wait: float) -> Response:
                         headers={"Retry-After": str(seconds)})
 
 
+def session_response(request: Request, token: str, csrf_token: str, lifetime: int) -> Response:
+    """The answer that starts a dashboard session: its cookie, and its CSRF token."""
+    response = JSONResponse({"success": True, "csrf_token": csrf_token})
+    response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    return response
+
+
 async def admin_login(request: Request) -> Response:
     ctx = ctx_of(request)
     address = client_address(request)
@@ -2603,10 +2611,7 @@ async def admin_login(request: Request) -> Response:
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     lifetime = ctx.config.admin.session_seconds
     await ctx.store.write(start_admin_session, token, csrf_token, lifetime * 1000, address)
-    response = JSONResponse({"success": True, "csrf_token": csrf_token})
-    response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
-    return response
+    return session_response(request, token, csrf_token, lifetime)
 
 
 async def admin_logout(request: Request) -> Response:
@@ -2651,10 +2656,7 @@ async def admin_change_password(request: Request) -> Response:
     await ctx.store.write(change_admin_password, new_hash, token, csrf_token, lifetime * 1000,
                           address)
     ctx.credential_wakeup.set()
-    response = JSONResponse({"success": True, "csrf_token": csrf_token})
-    response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
-    return response
+    return session_response(request, token, csrf_token, lifetime)
 
 
 async def admin_session(request: Request) -> Response:

@@ -20,20 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import ROOT, Merchant, add_merchant
+from test_admin import PASSWORD, set_password
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 import webqris
 
-PASSWORD = "admin password 1"
 NEW_PASSWORD = "a brand new password"
-
-
-def set_password(db_path: Path, password: str = PASSWORD) -> None:
-    store = webqris.Store(str(db_path))
-    store.open()
-    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(password))
-    store.close()
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
