@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -121,6 +122,7 @@ class AdminConfig:
     session_seconds: int = 43200
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    login_max_attempts_total: int = 100
     device_silent_seconds: int = 21600
 
 
@@ -244,6 +246,8 @@ def _check_config(config: Config) -> None:
     if config.server.max_body_bytes < 1024 or config.server.max_header_bytes < 1024:
         # Below that, a browser's cookies or a forwarder's notification no longer fit.
         raise ConfigError("server.max_body_bytes and server.max_header_bytes must be >= 1024")
+    if config.admin.login_max_failures < 1 or config.admin.login_max_attempts_total < 1:
+        raise ConfigError("admin.login_max_failures and login_max_attempts_total must be >= 1")
     if config.server.client_timeout_seconds <= 0:
         raise ConfigError("server.client_timeout_seconds must be > 0")
     if config.server.http not in ("auto", "h11", "httptools"):
@@ -1321,6 +1325,31 @@ def delete_all_admin_sessions(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM admin_sessions")
 
 
+def _in_chunks(conn: sqlite3.Connection, sql: str, values: list[str],
+               *params: Any) -> set[str]:
+    """The first column of `sql` (with `{marks}` for an IN list) over `values`, in chunks
+    SQLite can bind."""
+    found: set[str] = set()
+    for start in range(0, len(values), 500):
+        chunk = values[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(row[0] for row in conn.execute(sql.format(marks=marks), (*chunk, *params)))
+    return found
+
+
+def live_admin_sessions(conn: sqlite3.Connection, token_hashes: list[str],
+                        at_ms: int) -> set[str]:
+    """Which of these sessions (by token hash) still exist and have not expired."""
+    return _in_chunks(conn, "SELECT token_hash FROM admin_sessions WHERE token_hash IN ({marks})"
+                            " AND expires_at > ?", token_hashes, at_ms)
+
+
+def current_api_tokens(conn: sqlite3.Connection, token_hashes: list[str]) -> set[str]:
+    """Which of these API tokens (by hash) are still a merchant's current one."""
+    return _in_chunks(conn, "SELECT api_token_hash FROM merchants"
+                            " WHERE api_token_hash IN ({marks})", token_hashes)
+
+
 def audit(conn: sqlite3.Connection, action: str, target: str, before: Any, after: Any,
           address: str | None) -> None:
     conn.execute("INSERT INTO audit_log (at, action, target, before, after, address)"
@@ -2082,6 +2111,17 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+# scrypt takes tens of milliseconds of CPU and 16 MB on purpose. Checks run off the event loop,
+# this many at a time (the others wait their turn): a login flood then takes at most this many
+# cores from the payments, and this many times 16 MB.
+PASSWORD_CHECKS_AT_ONCE = 1
+
+
+async def off_the_loop_limited(limit: asyncio.Semaphore, fn: Callable[..., T], *args: Any) -> T:
+    async with limit:
+        return await asyncio.to_thread(fn, *args)
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -2380,8 +2420,12 @@ class Context:
     store: Store
     hub: Hub
     login_throttle: LoginThrottle
-    demo: bool = False
+    password_checks: asyncio.Semaphore = dataclasses.field(
+        default_factory=lambda: asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE))
+    # `serve --demo`'s merchant: only its invoices may be paid by "Simulate payment".
+    demo_merchant_id: int | None = None
     webhook_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    credential_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
 
 
@@ -2974,26 +3018,63 @@ SESSION_COOKIE = "wq_session"
 
 
 class LoginThrottle:
-    """At most `max_failures` failed logins per address within `window` seconds."""
+    """At most `per_address` password checks per client address, and `total` from every
+    address together, within `window` seconds. A check counts when it starts: counted only
+    once it had failed, 120 parallel guesses were all checked before the first failure was
+    counted. A successful login forgives its address. The addresses remembered are capped (the
+    least recently seen are forgotten first), so a flood from many addresses cannot grow
+    memory; the total still limits such a flood."""
 
-    def __init__(self, max_failures: int, window: float) -> None:
-        self.max_failures = max_failures
+    def __init__(self, per_address: int, total: int, window: float,
+                 max_addresses: int = 10_000) -> None:
+        self.per_address = per_address
+        self.total = total
         self.window = window
-        self._failures: dict[str, list[float]] = {}
+        self.max_addresses = max_addresses
+        self._by_address: collections.OrderedDict[str, collections.deque[float]] = (
+            collections.OrderedDict())
+        self._all: collections.deque[float] = collections.deque()
+
+    def __len__(self) -> int:
+        """How many addresses are remembered."""
+        return len(self._by_address)
 
     def retry_after(self, address: str) -> float:
+        """Seconds until `address` may try again; 0 when it may now."""
         now = time.monotonic()
-        recent = [t for t in self._failures.get(address, []) if t > now - self.window]
-        self._failures[address] = recent
-        if len(recent) < self.max_failures:
-            return 0.0
-        return recent[0] + self.window - now
+        horizon = now - self.window
+        while self._all and self._all[0] <= horizon:
+            self._all.popleft()
+        waits = [0.0]
+        if len(self._all) >= self.total:
+            waits.append(self._all[0] + self.window - now)
+        recent = self._by_address.get(address)
+        if recent is not None:
+            while recent and recent[0] <= horizon:
+                recent.popleft()
+            if not recent:
+                del self._by_address[address]
+            elif len(recent) >= self.per_address:
+                waits.append(recent[0] + self.window - now)
+        return max(waits)
 
-    def failed(self, address: str) -> None:
-        self._failures.setdefault(address, []).append(time.monotonic())
+    def start(self, address: str) -> float:
+        """Counts an attempt by `address` that may start now and returns 0, or returns the
+        seconds to wait and counts nothing."""
+        wait = self.retry_after(address)
+        if wait > 0:
+            return wait
+        now = time.monotonic()
+        self._all.append(now)
+        recent = self._by_address.setdefault(address, collections.deque())
+        recent.append(now)
+        self._by_address.move_to_end(address)
+        while len(self._by_address) > self.max_addresses:
+            self._by_address.popitem(last=False)
+        return 0.0
 
     def succeeded(self, address: str) -> None:
-        self._failures.pop(address, None)
+        self._by_address.pop(address, None)
 
 
 def client_address(request: Request) -> str:
@@ -3015,8 +3096,14 @@ def require_admin(request: Request) -> sqlite3.Row:
 
 
 def set_admin_password(conn: sqlite3.Connection, password_hash: str, address: str) -> None:
+    """A new password ends every session (whoever knew the old one may be logged in); their
+    sockets close within a second (see `run_credential_watch`), even when the CLI changed it."""
     put_setting(conn, "admin_password", password_hash)
+    delete_all_admin_sessions(conn)
     audit(conn, "admin.set_password", "admin", None, None, address)
+
+
+MIN_PASSWORD_LENGTH = 8
 
 
 def start_admin_session(conn: sqlite3.Connection, token: str, csrf_token: str,
@@ -3030,48 +3117,107 @@ def end_admin_session(conn: sqlite3.Connection, token: str, address: str) -> Non
     audit(conn, "admin.logout", "admin", None, None, address)
 
 
-async def admin_login(request: Request) -> Response:
-    ctx = ctx_of(request)
-    address = client_address(request)
-    wait = ctx.login_throttle.retry_after(address)
-    if wait > 0:
-        return JSONResponse({"success": False, "message": "Too many failed logins; try again"
-                             f" in {int(wait) + 1} s"}, status_code=429,
-                            headers={"Retry-After": str(int(wait) + 1)})
-    fields = await read_fields(request, allow_form=False)
-    password = fields.get("password")
-    if not isinstance(password, str) or not password or len(password) > 1024:
-        raise ApiError(400, "password is required")
-    stored = ctx.store.read(get_setting, "admin_password")
-    # scrypt takes tens of milliseconds and 16 MB on purpose: off the event loop.
-    valid = stored is not None and await asyncio.to_thread(verify_password, password, stored)
-    if not valid:
-        ctx.login_throttle.failed(address)
-        raise ApiError(401, "Wrong password")
-    ctx.login_throttle.succeeded(address)
-    token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    lifetime = ctx.config.admin.session_seconds
-    await ctx.store.write(start_admin_session, token, csrf_token, lifetime * 1000, address)
+# A refused guess is answered about a second late. A 429 is cheap, but 100 clients that each
+# send the next guess as soon as the last one is refused kept the event loop busy with nothing
+# else (1,300 refusals a second here, and a status check's p99 10x its usual); answered a second
+# late, they send 100 a second. The delay varies, so that they do not all come back at once.
+THROTTLED_ANSWER_DELAY = (0.5, 1.5)
+
+
+async def too_many_logins(wait: float) -> Response:
+    delay = random.uniform(*THROTTLED_ANSWER_DELAY)
+    await asyncio.sleep(delay)
+    seconds = max(1, int(wait + 1 - delay))
+    return JSONResponse({"success": False, "message": "Too many failed logins; try again"
+                         f" in {seconds} s"}, status_code=429,
+                        headers={"Retry-After": str(seconds)})
+
+
+def session_response(request: Request, token: str, csrf_token: str, lifetime: int) -> Response:
+    """The answer that starts a dashboard session: its cookie, and its CSRF token."""
     response = JSONResponse({"success": True, "csrf_token": csrf_token})
     response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True,
                         samesite="strict", secure=request.url.scheme == "https", path="/")
     return response
 
 
+async def admin_login(request: Request) -> Response:
+    ctx = ctx_of(request)
+    address = client_address(request)
+    wait = ctx.login_throttle.retry_after(address)
+    if wait > 0:  # refused before reading a byte of the body
+        return await too_many_logins(wait)
+    fields = await read_fields(request, allow_form=False)
+    password = fields.get("password")
+    if not isinstance(password, str) or not password or len(password) > 1024:
+        raise ApiError(400, "password is required")
+    # Counted here, after the body and before the check, with no await between the two: of
+    # any number of parallel guesses, only the allowed number reach scrypt.
+    wait = ctx.login_throttle.start(address)
+    if wait > 0:
+        return await too_many_logins(wait)
+    stored = ctx.store.read(get_setting, "admin_password")
+    valid = stored is not None and await off_the_loop_limited(
+        ctx.password_checks, verify_password, password, stored)
+    if not valid:
+        raise ApiError(401, "Wrong password")
+    ctx.login_throttle.succeeded(address)
+    token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    lifetime = ctx.config.admin.session_seconds
+    await ctx.store.write(start_admin_session, token, csrf_token, lifetime * 1000, address)
+    return session_response(request, token, csrf_token, lifetime)
+
+
 async def admin_logout(request: Request) -> Response:
     require_admin(request)
-    await ctx_of(request).store.write(end_admin_session, request.cookies[SESSION_COOKIE],
-                                      client_address(request))
+    ctx = ctx_of(request)
+    await ctx.store.write(end_admin_session, request.cookies[SESSION_COOKIE],
+                          client_address(request))
+    ctx.credential_wakeup.set()  # this session's sockets close now
     response = JSONResponse({"success": True})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def change_admin_password(conn: sqlite3.Connection, password_hash: str, token: str,
+                          csrf_token: str, lifetime_ms: int, address: str) -> None:
+    set_admin_password(conn, password_hash, address)
+    insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms)
+
+
+async def admin_change_password(request: Request) -> Response:
+    """Ends every session, this one too, and starts a new one for the browser that changed it."""
+    require_admin(request)
+    ctx = ctx_of(request)
+    address = client_address(request)
+    fields = await read_fields(request, allow_form=False)
+    current, new = fields.get("current_password"), fields.get("new_password")
+    if not isinstance(current, str) or not current or len(current) > 1024:
+        raise ApiError(400, "current_password is required")
+    if not isinstance(new, str) or not MIN_PASSWORD_LENGTH <= len(new) <= 1024:
+        raise ApiError(400, f"new_password must be {MIN_PASSWORD_LENGTH} to 1024 characters")
+    wait = ctx.login_throttle.start(address)  # a stolen session must not guess freely either
+    if wait > 0:
+        return await too_many_logins(wait)
+    stored = ctx.store.read(get_setting, "admin_password")
+    if stored is None or not await off_the_loop_limited(ctx.password_checks, verify_password,
+                                                        current, stored):
+        raise ApiError(403, "Current password is wrong")
+    ctx.login_throttle.succeeded(address)
+    new_hash = await off_the_loop_limited(ctx.password_checks, hash_password, new)
+    token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    lifetime = ctx.config.admin.session_seconds
+    await ctx.store.write(change_admin_password, new_hash, token, csrf_token, lifetime * 1000,
+                          address)
+    ctx.credential_wakeup.set()
+    return session_response(request, token, csrf_token, lifetime)
 
 
 async def admin_session(request: Request) -> Response:
     session = require_admin(request)
     return JSONResponse({"success": True, "csrf_token": session["csrf_token"],
                          "expires_at": format_time(session["expires_at"]),
-                         "demo": ctx_of(request).demo,
+                         "demo": ctx_of(request).demo_merchant_id is not None,
                          "webhook_secret_overlap_seconds":
                              ctx_of(request).config.webhooks.secret_overlap_seconds})
 
@@ -3589,6 +3735,7 @@ async def admin_rotate_secret(request: Request) -> Response:
     value = new_secret(kind)
     await ctx.store.write(rotate_secret_by_admin, merchant_id, kind, value,
                           ctx.config.webhooks.secret_overlap_seconds, client_address(request))
+    ctx.credential_wakeup.set()  # sockets opened with the old API token close now
     row = ctx.store.read(get_merchant, merchant_id)
     return JSONResponse({"success": True, "secret": kind, "value": value,
                          "previous_signs_until": previous_webhook_secret_until(row)
@@ -3687,7 +3834,7 @@ async def admin_socket(websocket: WebSocket) -> None:
         await refuse_websocket(websocket, 401, "Unauthorized: log in to the dashboard first")
         return
     await websocket.accept()
-    await serve_socket(ctx.hub, websocket, None)
+    await serve_socket(ctx.hub, websocket, None, ("session", hash_secret(token)))
 
 
 # =============================================================================================
@@ -3814,7 +3961,8 @@ async def checkout_data(request: Request) -> Response:
         "expired_at": format_time(row["expires_at"]), "paid_at": format_time(row["paid_at"]),
         "created_at": format_time(row["created_at"]),
         "redirect_url": row["redirect_url"], "qris_payload": row["qris_payload"],
-        "demo": ctx_of(request).demo}}, headers={"Cache-Control": "no-store"})
+        "demo": row["merchant_id"] == ctx_of(request).demo_merchant_id}},
+        headers={"Cache-Control": "no-store"})
 
 
 async def checkout_qr(request: Request) -> Response:
@@ -3830,12 +3978,16 @@ async def checkout_qr(request: Request) -> Response:
 
 
 async def checkout_simulate(request: Request) -> Response:
-    """Demo mode only: pays the invoice with a DANA-style notification through the same
-    parsing and matching as the forwarder endpoint, so the whole flow shows without a phone."""
+    """`serve --demo` only, and only the demo merchant's invoices: pays one with a DANA-style
+    notification through the same parsing and matching as the forwarder endpoint, so the whole
+    flow shows without a phone. Anyone may call it, so a real merchant's invoice (one database
+    can hold both) must be as unknown here as without --demo: paying it would ship goods."""
     ctx = ctx_of(request)
-    if not ctx.demo:
+    if ctx.demo_merchant_id is None:
         raise ApiError(404, "Not found")
     row = public_invoice(request)
+    if row["merchant_id"] != ctx.demo_merchant_id:
+        raise ApiError(404, "Not found")
     rupiah = f"{row['total_amount']:,}".replace(",", ".")
     note = InboundNotification(source="forwarder", app="id.dana", title="DANA",
                                message=f"Kamu berhasil menerima Rp{rupiah} dari PELANGGAN DEMO",
@@ -3858,12 +4010,23 @@ async def checkout_simulate(request: Request) -> Response:
 # =============================================================================================
 
 
-class Subscriber:
-    __slots__ = ("merchant_id", "queue")
+# A socket's credential: ("session", hash of the dashboard session token) or ("api_token",
+# hash of the merchant's API token). The socket lives only as long as it does.
+Credential = tuple[str, str]
 
-    def __init__(self, merchant_id: int | None, size: int) -> None:
+# Why a socket is closed when its credential ends (close code 1008, policy violation).
+CREDENTIAL_ENDED = {"session": "Session ended: log in again",
+                    "api_token": "API token no longer valid"}
+
+
+class Subscriber:
+    __slots__ = ("merchant_id", "credential", "queue", "close_reason")
+
+    def __init__(self, merchant_id: int | None, credential: Credential, size: int) -> None:
         self.merchant_id = merchant_id  # None: every merchant (the dashboard)
+        self.credential = credential
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(size)
+        self.close_reason: str | None = None
 
 
 class Hub:
@@ -3875,13 +4038,31 @@ class Hub:
     def __len__(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self, merchant_id: int | None) -> Subscriber:
-        subscriber = Subscriber(merchant_id, self.queue_size)
+    def subscribe(self, merchant_id: int | None, credential: Credential) -> Subscriber:
+        subscriber = Subscriber(merchant_id, credential, self.queue_size)
         self._subscribers.add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
+
+    def credentials(self) -> set[Credential]:
+        return {subscriber.credential for subscriber in self._subscribers}
+
+    def end_credentials(self, ended: set[Credential]) -> int:
+        """Closes every socket opened with one of these credentials; returns how many."""
+        closing = [s for s in self._subscribers if s.credential in ended]
+        for subscriber in closing:
+            subscriber.close_reason = CREDENTIAL_ENDED[subscriber.credential[0]]
+            self._end(subscriber)
+        return len(closing)
+
+    def _end(self, subscriber: Subscriber) -> None:
+        """Ends a subscription: what it had queued is dropped, and None tells its sender."""
+        self.unsubscribe(subscriber)
+        while not subscriber.queue.empty():
+            subscriber.queue.get_nowait()
+        subscriber.queue.put_nowait(None)
 
     def publish(self, event: str, data: Any, merchant_id: int | None, *,
                 admins_only: bool = False) -> None:
@@ -3900,16 +4081,15 @@ class Hub:
             subscriber.queue.put_nowait(message)
             return True
         except asyncio.QueueFull:
-            self.unsubscribe(subscriber)
-            while not subscriber.queue.empty():
-                subscriber.queue.get_nowait()
-            subscriber.queue.put_nowait(None)
+            self._end(subscriber)
             return False
 
 
-async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None) -> None:
-    """Pumps events to an accepted socket and answers `ping` with `pong` until either ends."""
-    subscriber = hub.subscribe(merchant_id)
+async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None,
+                       credential: Credential) -> None:
+    """Pumps events to an accepted socket and answers `ping` until either ends. The answer is
+    JSON in the events' envelope: the seed's own snippet JSON-parses every message."""
+    subscriber = hub.subscribe(merchant_id, credential)
 
     async def send_events() -> None:
         while (message := await subscriber.queue.get()) is not None:
@@ -3921,7 +4101,7 @@ async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None) 
             if message["type"] == "websocket.disconnect":
                 return
             if (message.get("text") or "").strip().lower() == "ping":
-                hub.offer(subscriber, "pong")
+                hub.offer(subscriber, _JSON_ENCODER.encode({"event": "pong", "ts": now_ms()}))
 
     tasks = [asyncio.create_task(send_events()), asyncio.create_task(read_client())]
     try:
@@ -3932,7 +4112,10 @@ async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None) 
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await websocket.close()
+            if subscriber.close_reason is not None:
+                await websocket.close(1008, subscriber.close_reason)
+            else:
+                await websocket.close()
 
 
 async def unknown_socket(websocket: WebSocket) -> None:
@@ -3951,7 +4134,7 @@ async def merchant_socket(websocket: WebSocket) -> None:
         await refuse_websocket(websocket, 401, "Unauthorized: invalid API token")
         return
     await websocket.accept()
-    await serve_socket(ctx.hub, websocket, merchant["id"])
+    await serve_socket(ctx.hub, websocket, merchant["id"], ("api_token", hash_secret(token)))
 
 
 # =============================================================================================
@@ -4139,6 +4322,55 @@ async def run_sweeper(ctx: Context) -> None:
         await asyncio.sleep(ctx.config.payments.sweep_seconds)
 
 
+# How often open sockets' credentials are checked against the database. A logout, a password
+# change or a rotation from the dashboard wakes the check at once; one from the command line
+# (another process) is seen at the next check.
+CREDENTIAL_CHECK_SECONDS = 0.25
+
+
+def close_sockets_of_ended_credentials(ctx: Context) -> int:
+    """Closes the sockets whose session ended (logout, password change, expiry) or whose API
+    token was rotated. A short read per kind, and none while no socket is open."""
+    held = ctx.hub.credentials()
+    if not held:
+        return 0
+    sessions = [digest for kind, digest in held if kind == "session"]
+    tokens = [digest for kind, digest in held if kind == "api_token"]
+    live: set[Credential] = set()
+    if sessions:
+        live.update(("session", digest) for digest in
+                    ctx.store.read(live_admin_sessions, sessions, now_ms()))
+    if tokens:
+        live.update(("api_token", digest) for digest in
+                    ctx.store.read(current_api_tokens, tokens))
+    ended = held - live
+    return ctx.hub.end_credentials(ended) if ended else 0
+
+
+async def run_credential_watch(ctx: Context) -> None:
+    failing = False  # a failure is logged once, not four times a second
+    while True:
+        ctx.credential_wakeup.clear()
+        try:
+            closed = close_sockets_of_ended_credentials(ctx)
+        except StoreUnavailable as exc:
+            if not failing:
+                log.error("cannot check the sockets' credentials (%s); retrying", exc)
+            failing = True
+        except Exception:
+            if not failing:
+                log.exception("checking the sockets' credentials failed; retrying")
+            failing = True
+        else:
+            if failing:
+                log.info("checking the sockets' credentials works again")
+            failing = False
+            if closed:
+                log.info("closed %d realtime socket(s) whose credential ended", closed)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ctx.credential_wakeup.wait(), CREDENTIAL_CHECK_SECONDS)
+
+
 async def run_webhook_sender(ctx: Context) -> None:
     """Claims due deliveries and sends them, at most `concurrency` at once and a few per
     merchant, so one merchant's hanging server cannot hold every slot."""
@@ -4194,12 +4426,16 @@ async def run_webhook_sender(ctx: Context) -> None:
 # =============================================================================================
 
 
-def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette:
+def create_app(config: Config | None = None, *,
+               demo_merchant_id: int | None = None) -> Starlette:
+    """The app; with `demo_merchant_id` (`serve --demo`), that merchant's invoices can be paid
+    from their checkout page with "Simulate payment"."""
     config = config or load_config(None, {})
     ctx = Context(config=config, store=Store(config.database.path,
                                              busy_timeout_ms=config.database.busy_timeout_ms),
-                  hub=Hub(), demo=demo,
+                  hub=Hub(), demo_merchant_id=demo_merchant_id,
                   login_throttle=LoginThrottle(config.admin.login_max_failures,
+                                               config.admin.login_max_attempts_total,
                                                config.admin.login_window_seconds))
 
     @contextlib.asynccontextmanager
@@ -4209,6 +4445,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         ctx.tasks.append(asyncio.create_task(run_file_check(ctx), name="file-check"))
         ctx.tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
         ctx.tasks.append(asyncio.create_task(run_webhook_sender(ctx), name="webhook-sender"))
+        ctx.tasks.append(asyncio.create_task(run_credential_watch(ctx), name="credential-watch"))
         try:
             yield
         finally:
@@ -4238,6 +4475,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         Route("/admin/api/login", admin_login, methods=["POST"]),
         Route("/admin/api/logout", admin_logout, methods=["POST"]),
         Route("/admin/api/session", admin_session, methods=["GET"]),
+        Route("/admin/api/password", admin_change_password, methods=["POST"]),
         Route("/admin/api/overview", admin_overview, methods=["GET"]),
         Route("/admin/api/payments", admin_payments, methods=["GET"]),
         Route("/admin/api/payments/{invoice_id}", admin_payment_detail, methods=["GET"]),
@@ -4438,6 +4676,7 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(config)
+    demo_merchant_id = None
     try:
         _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
         if store.read(get_setting, "admin_password") is None:
@@ -4446,10 +4685,11 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
             click.echo(f"Admin password (shown once, change it with `webqris admin set-password`):"
                        f" {password}")
         if demo:
-            click.echo(demo_banner(store, config))
+            demo_merchant_id, banner = demo_banner(store, config)
+            click.echo(banner)
     finally:
         store.close()
-    app = create_app(config, demo=demo)
+    app = create_app(config, demo_merchant_id=demo_merchant_id)
     raise_open_files_limit()
     uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
 
@@ -4711,21 +4951,35 @@ def redact_every_log_record() -> None:
     logging.setLogRecordFactory(redacting_record)
 
 
-def demo_banner(store: Store, config: Config) -> str:
-    """Creates the demo merchant, or issues it new secrets, and says how to try a payment."""
+def demo_merchant(conn: sqlite3.Connection) -> sqlite3.Row | None:
+    """The merchant an earlier `serve --demo` made. Known by the id it recorded, never by its
+    name alone: anyone with the dashboard can name a real shop "Toko Demo WebQRIS", and the demo
+    lets anonymous visitors pay the demo merchant's invoices. (Before the id was recorded, the
+    demo merchant was the one with that name and the made-up QRIS, which pays nobody.)"""
+    recorded = get_setting(conn, "demo_merchant_id")
+    if recorded is not None:
+        return get_merchant(conn, int(recorded))
+    named = find_merchant_by_name(conn, DEMO_MERCHANT_NAME)
+    return named if named is not None and named["static_qris"] == DEMO_STATIC_QRIS else None
+
+
+def demo_banner(store: Store, config: Config) -> tuple[int, str]:
+    """Creates the demo merchant, or issues it new secrets; returns its id and what to print
+    to try a payment."""
     issued = issue_merchant_secrets()
-    existing = store.read(find_merchant_by_name, DEMO_MERCHANT_NAME)
+    existing = store.read(demo_merchant)
     if existing is None:
-        store.write_now(insert_merchant, DEMO_MERCHANT_NAME, DEMO_STATIC_QRIS, None, issued)
+        merchant_id = store.write_now(insert_merchant, DEMO_MERCHANT_NAME, DEMO_STATIC_QRIS,
+                                      None, issued)
     else:
+        merchant_id = existing["id"]
         for kind in MERCHANT_SECRETS:
-            store.write_now(replace_merchant_secret, existing["id"], kind, issued[kind],
+            store.write_now(replace_merchant_secret, merchant_id, kind, issued[kind],
                             config.webhooks.secret_overlap_seconds)
+    store.write_now(put_setting, "demo_merchant_id", str(merchant_id))
     base = config.server.base_url or f"http://{config.server.host}:{config.server.port}"
     # A payment waiting to be paid, so the lines below pay it as printed: a made-up total
     # would match nothing (every invoice's total carries its own unique code).
-    merchant_id = existing["id"] if existing else store.read(
-        find_merchant_by_name, DEMO_MERCHANT_NAME)["id"]
     invoice, _ = store.write_now(create_invoice, InvoiceRequest(
         merchant_id=merchant_id, static_qris=DEMO_STATIC_QRIS, amount=25_000,
         merchant_order_id=None, customer_name="John Doe",
@@ -4733,7 +4987,7 @@ def demo_banner(store: Store, config: Config) -> str:
         config.payments)
     total = invoice["total_amount"]
     rupiah = f"{total:,}".replace(",", ".")
-    return "\n".join([
+    return merchant_id, "\n".join([
         f"Demo merchant: {DEMO_MERCHANT_NAME} (new secrets on every --demo start)",
         f"  API token:       {issued['api_token']}",
         f"  Callback secret: {issued['callback_secret']}",
@@ -4904,8 +5158,9 @@ def admin_set_password(db_path: str | None, config_path: str | None) -> None:
                                 confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < 8:
-        raise click.ClickException("the password must be at least 8 characters")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(
+            f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
     store = open_store(config)
     try:
         store.write_now(set_admin_password, hash_password(password), "cli")

@@ -8,7 +8,6 @@ import base64
 import io
 import json
 import logging
-import sqlite3
 import subprocess
 import sys
 import time
