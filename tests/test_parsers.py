@@ -275,10 +275,11 @@ def test_parsing_is_fast() -> None:
 
 
 def test_every_family_module_declares_one_family_and_its_packages() -> None:
+    # taught.py reads the templates a shop owner made, not an app family
     modules = sorted(
         path.stem
         for path in (ROOT / "parsers").glob("*.py")
-        if path.stem not in {"__init__", "common", "qris"}
+        if path.stem not in {"__init__", "common", "qris", "taught"}
     )
     assert sorted(f.name for f in parsers.FAMILIES) == modules
     for family in parsers.FAMILIES:
