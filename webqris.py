@@ -41,7 +41,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -104,6 +104,7 @@ class PaymentsConfig:
     max_amount: int = 10_000_000
     late_grace_seconds: int = 900
     idempotency_seconds: int = 86400
+    dedupe_window_seconds: int = 300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +229,12 @@ def _check_config(config: Config) -> None:
         raise ConfigError("payments.min_amount must be >= 1 and <= max_amount")
     if p.expiry_seconds < 1 or p.expiry_seconds > p.max_expiry_seconds:
         raise ConfigError("payments.expiry_seconds must be between 1 and max_expiry_seconds")
+    if not 0 < p.dedupe_window_seconds <= p.late_grace_seconds:
+        # A longer window could swallow a real payment: after the grace period the same total
+        # may belong to a new invoice, paid with the very same words (DANA Bisnis' "Rp29.xxx
+        # diterima DANA Bisnis." names no payer).
+        raise ConfigError("payments.dedupe_window_seconds must be > 0 and <="
+                          " late_grace_seconds")
     if p.sweep_seconds <= 0 or config.webhooks.poll_seconds <= 0:
         raise ConfigError("payments.sweep_seconds and webhooks.poll_seconds must be > 0")
     if config.webhooks.timeout_seconds <= 0 or config.webhooks.concurrency < 1:
@@ -486,7 +493,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE merchants ADD COLUMN accepted_apps TEXT;
     ALTER TABLE notifications ADD COLUMN app_not_accepted INTEGER NOT NULL DEFAULT 0;
     """,
-    # 11: wordings a shop owner taught from the inbox: per merchant and app (package, lower
+    # 11: only payment apps pay by default (accepted_apps now lists packages trusted on top of
+    # the known payment apps; "any app" is an explicit opt-in, as are notifications without a
+    # package). A duplicate is the same notification seen again, so a key now holds its content
+    # and, when it carries no time of its own, lasts only for the dedupe window; the old keys
+    # (an id alone, or the content forever) are dropped.
+    """
+    ALTER TABLE merchants ADD COLUMN accept_any_app INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE merchants ADD COLUMN accept_unnamed_app INTEGER NOT NULL DEFAULT 0;
+    DELETE FROM notification_keys;
+    ALTER TABLE notification_keys ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX notification_keys_expiry ON notification_keys(expires_at);
+    """,
+    # 12: wordings a shop owner taught from the inbox: per merchant and app (package, lower
     # case; '' for notifications without one), a template as JSON (parsers/taught.py), read
     # when the parsers cannot read a notification
     """
@@ -539,11 +558,44 @@ def connect(path: str, *, busy_timeout_ms: int = 5000,
     return conn
 
 
+class NewerDatabase(RuntimeError):
+    """The database was migrated by a newer WebQRIS than this one."""
+
+
+def database_file(conn: sqlite3.Connection) -> str:
+    """The file behind `conn`'s main database ("" for an in-memory one)."""
+    return next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
+
+
+def copy_database(conn: sqlite3.Connection, target: str) -> None:
+    """A consistent copy of `conn`'s database at `target`, taken while others may write."""
+    copy = sqlite3.connect(target)
+    try:
+        conn.backup(copy)
+    finally:
+        copy.close()
+
+
 def migrate(conn: sqlite3.Connection) -> int:
-    """Applies the migrations not yet recorded, each in the same transaction as its record."""
+    """Applies the migrations not yet recorded, each in the same transaction as its record.
+    A database that already holds data is first copied aside (`<file>.before-migration-<N>`,
+    N the first migration to apply), so an upgrade can always be undone; one migrated by a
+    newer WebQRIS is refused (NewerDatabase): this version would misread its tables."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                  "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    newest = max(applied, default=0)
+    if newest > len(MIGRATIONS):
+        raise NewerDatabase(
+            f"database {database_file(conn) or ':memory:'} was made by a newer WebQRIS (schema"
+            f" version {newest}; this one knows {len(MIGRATIONS)}): upgrade WebQRIS, or start"
+            " this one on a backup made before the upgrade")
+    pending = [version for version in range(1, len(MIGRATIONS) + 1) if version not in applied]
+    if applied and pending and (path := database_file(conn)):
+        copy_path = f"{path}.before-migration-{pending[0]}"
+        copy_database(conn, copy_path)
+        log.info("copied database %s to %s before migrating it (schema version %d to %d)",
+                 path, copy_path, newest, len(MIGRATIONS))
     for version, sql in enumerate(MIGRATIONS, start=1):
         if version in applied:
             continue
@@ -581,6 +633,12 @@ class Store:
         self._stopping = False
         self._flusher: asyncio.Task[None] | None = None
         self._committer: concurrent.futures.ThreadPoolExecutor | None = None
+        # The file the connections opened (device, inode): SQLite keeps writing to that file
+        # even once it is deleted or another file is put at its path, and nobody would ever
+        # read those writes. None: nothing to check (an in-memory database).
+        self._identity: tuple[int, int] | None = None
+        self.file_problem: str | None = None  # deleted, replaced or not writable, as last seen
+        self._reported_problem: str | None = None
 
     def open(self) -> None:
         self._writer = connect(self.path, busy_timeout_ms=self.busy_timeout_ms)
@@ -593,6 +651,57 @@ class Store:
         finally:
             self._writer.execute("ROLLBACK")
         self._reader = connect(self.path, busy_timeout_ms=self.busy_timeout_ms, read_only=True)
+        self._identity = file_identity(database_file(self._writer))
+        self.file_problem = self._reported_problem = None
+
+    def _lost_file(self) -> str | None:
+        """Why writes would no longer reach the database's file (deleted or replaced), or
+        None. A stat: cheap enough for every commit, which runs it."""
+        if self._identity is None:
+            return None
+        now = file_identity(self.path)
+        if now is None:
+            return f"database file {self.path} was deleted while the server was running"
+        if now != self._identity:
+            return (f"database file {self.path} was replaced by another file while the server"
+                    " was running")
+        return None
+
+    def check_file(self) -> str | None:
+        """What is wrong with the database's file now (deleted, replaced, not writable), or
+        None; says so in the log once when it starts and when it ends. On the loop's thread:
+        a deleted or replaced file is rescued through the open connection first."""
+        problem = lost = self._lost_file()
+        if problem is None and self._identity is not None \
+                and not os.access(self.path, os.W_OK):
+            problem = f"database file {self.path} is not writable"
+        self.file_problem = problem
+        if problem == self._reported_problem:
+            return problem
+        if problem is None:
+            log.info("database file %s is usable again: payments are recorded again",
+                     self.path)
+        elif lost is None:
+            log.error("%s: payments cannot be recorded until it is (check its permissions,"
+                      " `lsattr`, the disk and how it is mounted)", problem)
+        else:
+            log.error("%s: payments are refused from now on (they would go to a file nobody"
+                      " reads); %s, then restart webqris serve", problem, self._rescue())
+        self._reported_problem = problem
+        return problem
+
+    def _rescue(self) -> str:
+        """Copies what the open connection still reads (every acknowledged write) beside the
+        lost file; says what to do with the copy."""
+        target = f"{self.path}.rescued-{time.strftime('%Y%m%d-%H%M%S')}"
+        try:
+            assert self._reader is not None
+            copy_database(self._reader, target)
+        except (sqlite3.Error, OSError, AssertionError) as exc:
+            return (f"no copy could be saved ({exc}): copy /proc/{os.getpid()}/fd/<its number>"
+                    " (`ls -l /proc/<pid>/fd`) before stopping the server")
+        return (f"everything recorded until now is saved in {target}: put it at {self.path}"
+                " (move the file found there aside first, if any)")
 
     def start(self) -> None:
         """Starts group commit on the running loop; from now on write with `write`."""
@@ -661,6 +770,11 @@ class Store:
         """Runs `fn(conn, *args)` in a write transaction; returns once it is durable."""
         if not self.writer_alive:
             raise StoreUnavailable("the database writer is not running")
+        # Set by `check_file` (every second, and on each /healthz). An unwritable file is
+        # refused too, though in WAL mode commits would still reach the -wal file for a while:
+        # until its next checkpoint fails, and no restart could open the file for writing.
+        if self.file_problem is not None:
+            raise StoreUnavailable(self.file_problem)
         future = asyncio.get_running_loop().create_future()
         self._pending.append((lambda conn: fn(conn, *args, **kwargs), future))
         self._wakeup.set()
@@ -705,6 +819,8 @@ class Store:
                                    batch: list[Any]) -> list[tuple[Any, Any, Any]]:
         """Each item in its own savepoint, so one that raises leaves the others' work."""
         outcomes: list[tuple[Any, Any, Any]] = []
+        if lost := self._lost_file():  # the first run failed on it: do not write there again
+            return [(future, None, StoreUnavailable(lost)) for _, future in batch]
         try:
             await self._begin(conn)
             for work, future in batch:
@@ -744,7 +860,24 @@ class Store:
             conn.execute("PRAGMA busy_timeout=0")
 
     async def _commit(self, conn: sqlite3.Connection) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._committer, conn.execute, "COMMIT")
+        await asyncio.get_running_loop().run_in_executor(self._committer, self._commit_here, conn)
+
+    def _commit_here(self, conn: sqlite3.Connection) -> None:
+        conn.execute("COMMIT")
+        # Acknowledged means in the file at our path: a write that went to a deleted or
+        # replaced file is answered 503, and the file is not written again.
+        if lost := self._lost_file():
+            self.file_problem = lost
+            raise StoreUnavailable(lost)
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -789,20 +922,22 @@ MERCHANT_SECRETS = ("api_token", "callback_secret", "webhook_secret")
 
 def insert_merchant(conn: sqlite3.Connection, name: str, static_qris: str | None,
                     webhook_url: str | None, issued: Mapping[str, str],
-                    accepted_apps: str | None = None) -> int:
+                    accepted_apps: str | None = None, *, accept_any_app: int = 0,
+                    accept_unnamed_app: int = 0) -> int:
     at = now_ms()
     cursor = conn.execute(
         "INSERT INTO merchants (name, static_qris, api_token_hash, callback_secret_hash,"
-        " webhook_url, webhook_secret, accepted_apps, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " webhook_url, webhook_secret, accepted_apps, accept_any_app, accept_unnamed_app,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (name, static_qris, hash_secret(issued["api_token"]),
          hash_secret(issued["callback_secret"]), webhook_url, issued["webhook_secret"],
-         accepted_apps, at, at))
+         accepted_apps, accept_any_app, accept_unnamed_app, at, at))
     return int(cursor.lastrowid)
 
 
 def update_merchant(conn: sqlite3.Connection, merchant_id: int, **changes: Any) -> bool:
-    allowed = {"name", "static_qris", "webhook_url", "accepted_apps"}
+    allowed = {"name", "static_qris", "webhook_url", "accepted_apps", "accept_any_app",
+               "accept_unnamed_app"}
     if not changes or set(changes) - allowed:
         raise ValueError(f"cannot update merchant fields {sorted(set(changes) - allowed)}")
     assignments = ", ".join(f"{column} = ?" for column in changes)
@@ -1007,13 +1142,37 @@ def list_devices(conn: sqlite3.Connection, merchant_id: int) -> list[sqlite3.Row
                         (merchant_id,)).fetchall()
 
 
-def find_duplicate(conn: sqlite3.Connection, merchant_id: int, keys: Iterable[str]) -> int | None:
-    for key in keys:
-        row = conn.execute("SELECT notification_id FROM notification_keys"
-                           " WHERE merchant_id = ? AND key = ?", (merchant_id, key)).fetchone()
-        if row is not None:
-            return row[0]
-    return None
+# A key that lasts as long as its notification is kept.
+KEY_KEPT = 2**62
+
+
+def find_notification_key(conn: sqlite3.Connection, merchant_id: int, key: str,
+                          at_ms: int) -> int | None:
+    """The notification that holds this key now, if any (an expired key holds nothing)."""
+    row = conn.execute("SELECT notification_id FROM notification_keys"
+                       " WHERE merchant_id = ? AND key = ? AND expires_at > ?",
+                       (merchant_id, key, at_ms)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def hold_notification_key(conn: sqlite3.Connection, merchant_id: int, key: str,
+                          notification_id: int, expires_at: int) -> None:
+    conn.execute("INSERT INTO notification_keys (merchant_id, key, notification_id, expires_at)"
+                 " VALUES (?, ?, ?, ?) ON CONFLICT (merchant_id, key) DO UPDATE SET"
+                 " notification_id = excluded.notification_id, expires_at = excluded.expires_at",
+                 (merchant_id, key, notification_id, expires_at))
+
+
+def release_notification_key(conn: sqlite3.Connection, merchant_id: int, key: str) -> None:
+    conn.execute("DELETE FROM notification_keys WHERE merchant_id = ? AND key = ?",
+                 (merchant_id, key))
+
+
+def purge_notification_keys(conn: sqlite3.Connection, at_ms: int, limit: int = 1000) -> int:
+    """Deletes up to `limit` keys whose window has passed (they already hold nothing)."""
+    return conn.execute(
+        "DELETE FROM notification_keys WHERE (merchant_id, key) IN (SELECT merchant_id, key"
+        " FROM notification_keys WHERE expires_at <= ? LIMIT ?)", (at_ms, limit)).rowcount
 
 
 def insert_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
@@ -1030,12 +1189,7 @@ def insert_notification(conn: sqlite3.Connection, merchant_id: int, note: Inboun
          parsed.amount if parsed else None, parsed.sender_name if parsed else None,
          parsed.parser if parsed else None, outcome, invoice_row_id, duplicate_of, at_ms,
          app_not_accepted))
-    notification_id = int(cursor.lastrowid)
-    if outcome not in ("duplicate", "test"):
-        conn.executemany("INSERT OR IGNORE INTO notification_keys (merchant_id, key,"
-                         " notification_id) VALUES (?, ?, ?)",
-                         [(merchant_id, key, notification_id) for key in note.dedup_keys()])
-    return notification_id
+    return int(cursor.lastrowid)
 
 
 def get_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row | None:
@@ -1610,19 +1764,28 @@ class InboundNotification:
     event_hash: str | None = None
     reference: str | None = None
 
-    def dedup_keys(self) -> list[str]:
-        """What makes a repeat of this notification a duplicate (SPEC §4.2)."""
-        keys = []
-        if self.notif_id:
-            keys.append(f"notif:{self.device_id or ''}:{self.notif_id}")
-        if self.event_hash:
-            keys.append(f"hash:{self.event_hash}")
-        if self.reference:
-            keys.append(f"ref:{self.reference}")
-        if not keys and self.source == "forwarder":
-            content = json.dumps([self.app, self.title, self.message, self.posted_at])
-            keys.append("content:" + hashlib.sha256(content.encode()).hexdigest())
-        return keys
+    def repeat_key(self) -> str:
+        """Equal for the same notification seen again (SPEC §4.2): the same phone, the same ids
+        *and* the same content. Android reuses a notification id, and some apps reuse one text
+        for every payment of a total, so neither alone says "seen before"."""
+        parts = [self.source, self.device_id, self.notif_id, self.event_hash, self.posted_at,
+                 self.app, self.title, self.message]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def repeat_key_expires(self, at_ms: int, window_seconds: int) -> int:
+        """A notification that carries its own time is the same one whenever it comes again;
+        without one, the same words later are a new payment, so a repeat counts only within
+        the window (a forwarder's retries)."""
+        return KEY_KEPT if self.posted_at else at_ms + window_seconds * 1000
+
+
+def callback_keys(reference: str, amount: int) -> tuple[str, str]:
+    """A callback's reference is spent by the payment it made (the first key); one that paid
+    nothing waits in the inbox under the second, so a retry can still pay (the seed's snippets
+    all send the literal 'optional-reference')."""
+    parts = json.dumps([reference, amount])
+    return ("callback-paid:" + hashlib.sha256(parts.encode()).hexdigest(),
+            "callback-unplaced:" + hashlib.sha256(parts.encode()).hexdigest())
 
 
 def _is_text(value: Any) -> bool:
@@ -1635,7 +1798,8 @@ def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
     values: dict[str, str | None] = {}
     for name, aliases in FORWARDER_ALIASES.items():
         raw = next((fields[alias] for alias in aliases if _is_text(fields.get(alias))), None)
-        values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True)
+        values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True,
+                                  multiline=name == "message")
     if values["message"] is None and values["title"] is None:
         raise ApiError(400, "message is required")
     return InboundNotification(
@@ -1649,6 +1813,7 @@ class NotificationOutcome:
     outcome: str  # matched, duplicate, unparsed, unmatched, test
     notification_id: int
     invoice: sqlite3.Row | None = None
+    repeat_of: int | None = None  # unmatched again: the notification already in the inbox
 
 
 def record_test_notification(conn: sqlite3.Connection, merchant_id: int,
@@ -1661,23 +1826,40 @@ def record_test_notification(conn: sqlite3.Connection, merchant_id: int,
 
 def record_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
                         parsed: parsers.Parsed | None, payment_method: str,
-                        late_grace_seconds: int, *, app_accepted: bool = True
+                        payments: PaymentsConfig, *, trusted: bool = True
                         ) -> NotificationOutcome:
     """Stores a notification and pays the one invoice it matches, in one transaction. From an
-    app the merchant does not accept, it pays nothing and waits for the owner."""
+    app the merchant does not trust, it pays nothing and waits for the owner."""
     at = now_ms()
     if note.device_id:
         touch_device(conn, merchant_id, note.device_id, note.app, at, test=False)
-    original = find_duplicate(conn, merchant_id, note.dedup_keys())
+    if note.source == "callback":
+        if note.reference and parsed is not None:
+            return _record_referenced_callback(conn, merchant_id, note, parsed, payments, at)
+        # Without a reference, two callbacks of one amount are two payments.
+        return _match_and_store(conn, merchant_id, note, parsed, "callback", payments, at)
+    key = note.repeat_key()
+    original = find_notification_key(conn, merchant_id, key, at)
     if original is not None:
         return NotificationOutcome("duplicate", insert_notification(
             conn, merchant_id, note, "duplicate", at, parsed=parsed, duplicate_of=original))
+    result = _match_and_store(conn, merchant_id, note, parsed, payment_method, payments, at,
+                              trusted=trusted)
+    hold_notification_key(conn, merchant_id, key, result.notification_id,
+                          note.repeat_key_expires(at, payments.dedupe_window_seconds))
+    return result
+
+
+def _match_and_store(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
+                     parsed: parsers.Parsed | None, payment_method: str,
+                     payments: PaymentsConfig, at: int, *, trusted: bool = True
+                     ) -> NotificationOutcome:
     if parsed is None:
         return NotificationOutcome("unparsed", insert_notification(
             conn, merchant_id, note, "unparsed", at))
     invoice = None
     candidates = find_payable_invoices(conn, merchant_id, parsed.amount,
-                                       at - late_grace_seconds * 1000) if app_accepted else []
+                                       at - payments.late_grace_seconds * 1000) if trusted else []
     # Two candidates cannot happen while totals are allocated as they are; if they ever did,
     # paying either would be a guess, so the owner decides from the inbox.
     if len(candidates) == 1:
@@ -1686,8 +1868,41 @@ def record_notification(conn: sqlite3.Connection, merchant_id: int, note: Inboun
     outcome = "matched" if invoice is not None else "unmatched"
     notification_id = insert_notification(conn, merchant_id, note, outcome, at, parsed=parsed,
                                            invoice_row_id=invoice["id"] if invoice else None,
-                                           app_not_accepted=not app_accepted)
+                                           app_not_accepted=not trusted)
     return NotificationOutcome(outcome, notification_id, invoice)
+
+
+def _record_referenced_callback(conn: sqlite3.Connection, merchant_id: int,
+                                note: InboundNotification, parsed: parsers.Parsed,
+                                payments: PaymentsConfig, at: int) -> NotificationOutcome:
+    """A reference is spent only by a payment. A retry of one that paid nothing is matched
+    again; if it pays now, the earlier attempt waiting in the inbox is placed with it, and if
+    it pays nothing again, the money stays in the inbox once."""
+    paid_key, unplaced_key = callback_keys(note.reference or "", parsed.amount)
+    earlier = find_notification_key(conn, merchant_id, unplaced_key, at)
+    earlier_row = get_notification(conn, earlier) if earlier is not None else None
+    original = find_notification_key(conn, merchant_id, paid_key, at)
+    if original is None and earlier_row is not None and earlier_row["attached_at"] is not None:
+        original = earlier  # the owner already placed this money by hand
+    if original is not None:
+        return NotificationOutcome("duplicate", insert_notification(
+            conn, merchant_id, note, "duplicate", at, parsed=parsed, duplicate_of=original))
+    result = _match_and_store(conn, merchant_id, note, parsed, "callback", payments, at)
+    if result.invoice is not None:
+        hold_notification_key(conn, merchant_id, paid_key, result.notification_id, KEY_KEPT)
+        if earlier is not None:
+            conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ?"
+                         " WHERE id = ? AND attached_at IS NULL",
+                         (result.invoice["id"], at, earlier))
+            release_notification_key(conn, merchant_id, unplaced_key)
+    elif earlier is not None:
+        conn.execute("UPDATE notifications SET outcome = 'duplicate', duplicate_of = ?"
+                     " WHERE id = ?", (earlier, result.notification_id))
+        return NotificationOutcome("unmatched", result.notification_id, repeat_of=earlier)
+    else:
+        hold_notification_key(conn, merchant_id, unplaced_key, result.notification_id,
+                              KEY_KEPT)
+    return result
 
 
 def read_notification(conn: sqlite3.Connection, merchant_id: int,
@@ -1709,14 +1924,38 @@ def read_notification(conn: sqlite3.Connection, merchant_id: int,
     return None
 
 
-def accepted_apps(merchant: Mapping[str, Any]) -> list[str] | None:
-    """The package names whose notifications may pay this merchant's invoices; None: any."""
-    return merchant["accepted_apps"].split(",") if merchant["accepted_apps"] else None
+def accepted_apps(merchant: Mapping[str, Any]) -> list[str]:
+    """The packages this merchant trusts on top of the known payment apps."""
+    return merchant["accepted_apps"].split(",") if merchant["accepted_apps"] else []
 
 
-def app_accepted(merchant: Mapping[str, Any], app: str | None) -> bool:
-    accepted = accepted_apps(merchant)
-    return accepted is None or (app or "").strip().lower() in accepted
+def untrusted_reason(merchant: Mapping[str, Any], app: str | None) -> str | None:
+    """Why a notification from `app` may not pay this merchant's invoices, or None when it may.
+    Default deny: a deny-list of mail, chat or shop apps can never be complete, and anybody who
+    can send the shop a message could otherwise mark an order paid."""
+    package = (app or "").strip().lower()
+    if merchant["accept_any_app"]:
+        return None
+    if not package:
+        return None if merchant["accept_unnamed_app"] else "no_package"
+    if parsers.is_payment_app(package) or package in accepted_apps(merchant):
+        return None
+    return "not_payment_app"
+
+
+# A merchant's trust settings as a new merchant has them.
+DEFAULT_TRUST: Mapping[str, Any] = {"accept_any_app": 0, "accept_unnamed_app": 0,
+                                    "accepted_apps": None}
+
+
+def untrusted_message(reason: str, app: str | None) -> str:
+    if reason == "no_package":
+        return ("The notification names no app (package), and this merchant does not let such"
+                " notifications pay; it waits in the dashboard")
+    kind = parsers.non_payment_kind(app)
+    what = f"{kind} app, not a payment app" if kind else "not a known payment app"
+    return (f"Notifications from {app} do not pay this merchant's invoices ({what}, not in its"
+            " accepted apps); it waits in the dashboard")
 
 
 # =============================================================================================
@@ -1886,6 +2125,13 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
                 chunks.append(chunk)
     except TimeoutError:
         raise ApiError(408, f"Request body not received within {timeout:g} s") from None
+    except ClientDisconnect:
+        # Nobody is left to answer, and anyone can cut a request short: one line, no
+        # traceback (it used to be two, some 6 KB a request).
+        client = request.client.host if request.client else "unknown"
+        log.info("%s %s from %s: the client went away or broke the body after %d bytes;"
+                 " nothing was done", request.method, request.url.path, client, size)
+        raise ApiError(400, "Request body incomplete") from None
     return b"".join(chunks)
 
 
@@ -1954,16 +2200,44 @@ async def _read_form(request: Request, body: bytes, content_type: str) -> dict[s
         raise ApiError(400, "Invalid form body") from None
 
 
-def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False) -> str | None:
-    """A text field, stripped; None when absent or blank. With `numbers`, a number counts as
-    its text (forwarder apps send ids and timestamps as numbers)."""
+# Characters no stored text keeps: C0 and C1 controls and DEL (a NUL cuts strings in C
+# tools, CR/LF forge lines in logs and CSV exports), and the bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069), which reorder everything up to the end of a line:
+# "\u202e" makes "Toko 0001 gnaB" read as "Toko Bang 1000" on the owner's screen. The bidi
+# marks (U+200E, U+200F, U+061C) stay: they only place the neutrals next to them, cannot
+# reorder letters or digits, and belong in names written in Arabic script.
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_REMOVED_TEXT = {code: None for code in (*range(0x20), *range(0x7F, 0xA0),
+                                         *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# Whitespace controls become a space (so words do not run together); in a multi-line text a
+# line break stays a line break, whatever its spelling.
+_SINGLE_LINE = {**_REMOVED_TEXT, **{ord(c): " " for c in "\t\n\v\f\r\x85"}}
+_MULTI_LINE = {**_SINGLE_LINE, ord("\n"): "\n", ord("\x85"): "\n"}
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    """`value` without control and bidi-override characters (see _UNSAFE_TEXT). Every text
+    field a client sends is cleaned here, never refused: a notification with a stray control
+    character is still money received."""
+    if not _UNSAFE_TEXT.search(value):  # the usual case costs one scan
+        return value
+    if multiline:
+        return value.replace("\r\n", "\n").replace("\r", "\n").translate(_MULTI_LINE)
+    return value.translate(_SINGLE_LINE)
+
+
+def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
+               multiline: bool = False) -> str | None:
+    """A text field, cleaned (`clean_text`) and stripped; None when absent or blank. With
+    `numbers`, a number counts as its text (forwarder apps send ids and timestamps as
+    numbers)."""
     if value is None:
         return None
     if numbers and isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a string")
-    value = value.strip()
+    value = clean_text(value, multiline=multiline).strip()
     if len(value) > max_length:
         raise ApiError(400, f"{name} is too long (max {max_length} characters)")
     return value or None
@@ -2213,10 +2487,11 @@ async def receive_forwarded_notification(request: Request) -> Response:
         return JSONResponse({"success": True, "test": True, "message":
                              f"Koneksi berhasil! Auth valid ✓ (Merchant: {merchant['name']})"})
     parsed = ctx.store.read(read_notification, merchant["id"], note)
-    accepted = app_accepted(merchant, note.app)
+    reason = untrusted_reason(merchant, note.app)
+    accepted = reason is None
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed,
-                                   note.app or "notification",
-                                   ctx.config.payments.late_grace_seconds, app_accepted=accepted)
+                                   note.app or "notification", ctx.config.payments,
+                                   trusted=accepted)
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "notif_id": note.notif_id})
@@ -2228,11 +2503,10 @@ async def receive_forwarded_notification(request: Request) -> Response:
     if result.invoice is None:
         announce_needs_attention(ctx, merchant, result, parsed.amount, note.app,
                                  app_accepted=accepted)
-        if not accepted:
-            return error_response(404, f"Notifications from {note.app or 'an unnamed app'} do"
-                                  " not pay this merchant's invoices (not in its accepted apps);"
-                                  " it waits in the dashboard", parsed_amount=parsed.amount,
-                                  merchant=merchant["name"], app_accepted=False)
+        if reason is not None:
+            return error_response(404, untrusted_message(reason, note.app),
+                                  parsed_amount=parsed.amount, merchant=merchant["name"],
+                                  app_accepted=False)
         return error_response(404, "No matching pending payment", parsed_amount=parsed.amount,
                               merchant=merchant["name"])
     announce_paid(ctx, result.invoice, merchant["name"])
@@ -2253,12 +2527,13 @@ async def receive_callback(request: Request) -> Response:
                                                     FIELD_LIMITS["reference"], numbers=True))
     parsed = parsers.Parsed(amount=amount, sender_name=sender_name, parser="callback")
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed, "callback",
-                                   ctx.config.payments.late_grace_seconds)
+                                   ctx.config.payments)
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "reference": note.reference})
     if result.invoice is None:
-        announce_needs_attention(ctx, merchant, result, amount, "callback")
+        if result.repeat_of is None:  # a repeat's money is in the inbox already
+            announce_needs_attention(ctx, merchant, result, amount, "callback")
         return error_response(404, "No matching pending payment", parsed_amount=amount,
                               merchant=merchant["name"])
     announce_paid(ctx, result.invoice, merchant["name"])
@@ -2267,6 +2542,8 @@ async def receive_callback(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     ctx = ctx_of(request)
+    if problem := ctx.store.check_file():
+        return error_response(503, problem)
     try:
         ctx.store.read(lambda conn: conn.execute("SELECT 1").fetchone())
     except (sqlite3.Error, StoreUnavailable) as exc:
@@ -2966,7 +3243,8 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
     base = public_base_url(request)
     return {"id": row["id"], "name": row["name"], "static_qris": row["static_qris"],
             "qris": decoded, "webhook_url": row["webhook_url"],
-            "accepted_apps": accepted_apps(row),
+            "accepted_apps": accepted_apps(row), "accept_any_app": bool(row["accept_any_app"]),
+            "accept_unnamed_app": bool(row["accept_unnamed_app"]),
             "previous_webhook_secret_until": previous_webhook_secret_until(row),
             "created_at": format_time(row["created_at"]), "devices": devices,
             "forwarder": {"url": f"{base}/api/webhook/payment",
@@ -3009,6 +3287,11 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
         changes["webhook_url"] = url
     if "accepted_apps" in fields:
         changes["accepted_apps"] = checked_accepted_apps(fields["accepted_apps"])
+    for flag in ("accept_any_app", "accept_unnamed_app"):
+        if flag in fields:
+            if not isinstance(fields[flag], bool):
+                raise ApiError(400, f"{flag} must be true or false")
+            changes[flag] = int(fields[flag])
     return changes
 
 
@@ -3016,7 +3299,8 @@ ANDROID_PACKAGE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
 def checked_accepted_apps(value: Any) -> str | None:
-    """A list of Android package names, stored comma-separated; null or [] means any app."""
+    """A list of Android package names trusted on top of the known payment apps, stored
+    comma-separated; null or [] means none."""
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > 30:
@@ -3035,7 +3319,9 @@ def checked_accepted_apps(value: Any) -> str | None:
 def create_merchant_by_admin(conn: sqlite3.Connection, changes: Mapping[str, Any],
                              issued: Mapping[str, str], address: str) -> int:
     merchant_id = insert_merchant(conn, changes["name"], changes.get("static_qris"),
-                                  changes.get("webhook_url"), issued, changes.get("accepted_apps"))
+                                  changes.get("webhook_url"), issued, changes.get("accepted_apps"),
+                                  accept_any_app=changes.get("accept_any_app", 0),
+                                  accept_unnamed_app=changes.get("accept_unnamed_app", 0))
     audit(conn, "merchant.create", f"merchant:{merchant_id}", None, dict(changes), address)
     return merchant_id
 
@@ -3258,14 +3544,45 @@ SECURITY_HEADERS = {
 }
 
 
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTML and SVG answer, whoever made it (a page, the
+    static files, a QR image), so no page can be framed, sniffed into script or run inline
+    script. The API under /api/ answers JSON only and is passed through untouched: it is the
+    hot path."""
+
+    _marked = (b"text/html", b"image/svg+xml")
+    _headers = [(name.lower().encode(), value.encode())
+                for name, value in SECURITY_HEADERS.items()]
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                content_type = next((value for name, value in headers
+                                     if name.lower() == b"content-type"), b"")
+                if content_type.startswith(self._marked):
+                    present = {name.lower() for name, _ in headers}
+                    message["headers"] = [*headers, *(header for header in self._headers
+                                                      if header[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def static_dir() -> Path:
     beside = Path(__file__).resolve().parent / "static"
     return beside if beside.is_dir() else Path(sys.prefix) / "share" / "webqris" / "static"
 
 
 def page(name: str) -> Response:
-    return FileResponse(static_dir() / name, headers={**SECURITY_HEADERS,
-                                                      "Cache-Control": "no-cache"})
+    return FileResponse(static_dir() / name, headers={"Cache-Control": "no-cache"})
 
 
 async def dashboard_page(request: Request) -> Response:
@@ -3274,6 +3591,42 @@ async def dashboard_page(request: Request) -> Response:
 
 async def checkout_page(request: Request) -> Response:
     return page("checkout.html")
+
+
+# A QR image depends on its payload only, and an invoice's payload never changes: each image
+# is drawn once (segno takes milliseconds, a PNG the most) and then served from memory, a few
+# hundred of the most recent ones, with a strong ETag a browser can revalidate for free.
+QR_IMAGE_CACHE_SIZE = 256
+QR_IMAGE_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+QR_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@functools.lru_cache(maxsize=QR_IMAGE_CACHE_SIZE)
+def render_qr_image(payload: str, kind: str) -> tuple[bytes, str]:
+    """The QR image of `payload` as `kind` ("svg" or "png"), and its ETag."""
+    import io
+
+    import segno
+
+    code = segno.make(payload, error="m")
+    buffer = io.BytesIO()
+    if kind == "svg":
+        # A standalone file needs the SVG namespace (an <img> shows nothing without it), and a
+        # white background so it scans on a dark screen too.
+        code.save(buffer, kind="svg", scale=6, border=2, light="#fff")
+    else:
+        code.save(buffer, kind="png", scale=8, border=2)
+    image = buffer.getvalue()
+    return image, '"' + hashlib.sha256(image).hexdigest()[:32] + '"'
+
+
+def if_none_match(request: Request, etag: str) -> bool:
+    """Whether the client already holds `etag` (If-None-Match, possibly a list, or *)."""
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return etag in tags or "*" in tags
 
 
 def qr_svg(payload: str) -> str:
@@ -3302,24 +3655,15 @@ async def checkout_data(request: Request) -> Response:
 
 
 async def checkout_qr(request: Request) -> Response:
-    import io
-
-    import segno
-
-    if request.path_params["format"] not in ("svg", "png"):
+    kind = request.path_params["format"]
+    if kind not in QR_IMAGE_TYPES:
         raise ApiError(404, "Not found")
     row = public_invoice(request)
-    code = segno.make(row["qris_payload"], error="m")
-    buffer = io.BytesIO()
-    if request.path_params["format"] == "svg":
-        # A standalone file needs the SVG namespace (an <img> shows nothing without it), and a
-        # white background so it scans on a dark screen too.
-        code.save(buffer, kind="svg", scale=6, border=2, light="#fff")
-        return Response(buffer.getvalue(), media_type="image/svg+xml",
-                        headers={"Cache-Control": "public, max-age=86400"})
-    code.save(buffer, kind="png", scale=8, border=2)
-    return Response(buffer.getvalue(), media_type="image/png",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    image, etag = render_qr_image(row["qris_payload"], kind)
+    headers = {"ETag": etag, "Cache-Control": QR_CACHE_CONTROL}
+    if if_none_match(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(image, media_type=QR_IMAGE_TYPES[kind], headers=headers)
 
 
 async def checkout_simulate(request: Request) -> Response:
@@ -3335,7 +3679,7 @@ async def checkout_simulate(request: Request) -> Response:
                                device_id="demo-simulator", notif_id=secrets.token_hex(8))
     parsed = parsers.parse_notification(note.app, note.title, note.message)
     result = await ctx.store.write(record_notification, row["merchant_id"], note, parsed,
-                                   note.app, ctx.config.payments.late_grace_seconds)
+                                   note.app, ctx.config.payments)
     if result.invoice is None:
         raise ApiError(409, f"Payment is {effective_status(row, now_ms())}; nothing to simulate")
     announce_paid(ctx, result.invoice, row["merchant_name"])
@@ -3599,7 +3943,19 @@ def sweep_once(conn: sqlite3.Connection, payments: PaymentsConfig) -> list[sqlit
     at = now_ms()
     expired = expire_overdue_invoices(conn, at)
     purge_idempotency_keys(conn, at - payments.idempotency_seconds * 1000)
+    purge_notification_keys(conn, at)
     return expired
+
+
+# How often the database's file is checked (deleted, replaced, not writable) while nothing
+# asks: a stat and an access, every second. Commits and /healthz check it themselves.
+FILE_CHECK_SECONDS = 1.0
+
+
+async def run_file_check(ctx: Context) -> None:
+    while True:
+        ctx.store.check_file()
+        await asyncio.sleep(FILE_CHECK_SECONDS)
 
 
 async def run_sweeper(ctx: Context) -> None:
@@ -3687,6 +4043,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         ctx.store.open()
         ctx.store.start()
+        ctx.tasks.append(asyncio.create_task(run_file_check(ctx), name="file-check"))
         ctx.tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
         ctx.tasks.append(asyncio.create_task(run_webhook_sender(ctx), name="webhook-sender"))
         try:
@@ -3757,7 +4114,8 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes)],
+        middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes),
+                    Middleware(SecurityHeaders)],
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
@@ -3789,6 +4147,8 @@ def open_store(config: Config) -> Store:
     store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         store.open()
+    except NewerDatabase as exc:
+        raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:
         hint = ""
         if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (8, 14):  # READONLY, CANTOPEN
@@ -3822,14 +4182,68 @@ def cli_merchant(row: Mapping[str, Any]) -> dict[str, Any]:
     """A merchant as `merchant list` and `merchant update` print it: never a secret."""
     return {"id": row["id"], "name": row["name"], "qris_configured": bool(row["static_qris"]),
             "webhook_url": row["webhook_url"], "accepted_apps": accepted_apps(row),
+            "accept_any_app": bool(row["accept_any_app"]),
+            "accept_unnamed_app": bool(row["accept_unnamed_app"]),
             "created_at": format_time(row["created_at"])}
 
 
 def cli_merchant_line(item: Mapping[str, Any]) -> str:
     configured = "yes" if item["qris_configured"] else "no"
+    apps = "ANY" if item["accept_any_app"] else "+".join(
+        ["payment-apps", *item["accepted_apps"], *(["unnamed"] if item["accept_unnamed_app"]
+                                                   else [])])
     return (f"{item['id']}\t{item['name']}\tqris={configured}"
-            f"\twebhook={item['webhook_url'] or '-'}"
-            f"\tapps={','.join(item['accepted_apps'] or ['any'])}")
+            f"\twebhook={item['webhook_url'] or '-'}\tapps={apps}")
+
+
+# Shown whenever a shell turns a risky trust switch on.
+ANY_APP_WARNING = ("Warning: with --any-app, a notification from ANY app whose text reads like a"
+                   " payment (an e-mail, a chat, an SMS) pays this merchant's invoices: anybody"
+                   " who can message the shop's phone can mark an order paid.")
+UNNAMED_APP_WARNING = ("Warning: with --accept-unnamed-app, a notification that names no app"
+                       " pays when its text reads like a payment; make sure the forwarder on the"
+                       " phone only forwards payment apps.")
+
+
+def trust_options(apps: tuple[str, ...], no_accepted_apps: bool, any_app: bool | None,
+                  unnamed_app: bool | None) -> dict[str, Any]:
+    """The merchant fields that `merchant add` and `update` trust options set; warns on stderr
+    for the risky ones."""
+    if apps and no_accepted_apps:
+        raise click.UsageError("--accept-app and --no-accepted-apps contradict each other")
+    fields: dict[str, Any] = {}
+    if apps or no_accepted_apps:
+        fields["accepted_apps"] = list(apps)
+    if any_app is not None:
+        fields["accept_any_app"] = any_app
+        if any_app:
+            click.echo(ANY_APP_WARNING, err=True)
+    if unnamed_app is not None:
+        fields["accept_unnamed_app"] = unnamed_app
+        if unnamed_app:
+            click.echo(UNNAMED_APP_WARNING, err=True)
+    return fields
+
+
+_trust_options = [
+    click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
+                 help="Also trust this app's notifications to pay (e.g. an app WebQRIS does not"
+                      " know as a payment app); repeatable. Known payment apps always pay."),
+    click.option("--no-accepted-apps", is_flag=True,
+                 help="Trust no app beyond the known payment apps."),
+    click.option("--any-app/--payment-apps-only", "any_app", default=None,
+                 help="RISKY: let a notification from any app (mail, chat, SMS...) pay when its"
+                      " text reads as a payment. Default: only payment apps pay."),
+    click.option("--accept-unnamed-app/--refuse-unnamed-app", "unnamed_app", default=None,
+                 help="Let notifications that name no app (some hand-made MacroDroid/Tasker"
+                      " templates) pay. Default: they wait in the inbox."),
+]
+
+
+def _with_trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_trust_options):
+        command = option(command)
+    return command
 
 
 _db_option = click.option("--db", "db_path", envvar="WEBQRIS_DB", default=None,
@@ -3915,8 +4329,31 @@ def seed_error_http_protocol(implementation: str,
     else:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
 
+    class QuietAboutBrokenBodies(logging.LoggerAdapter):  # type: ignore[type-arg]
+        """uvicorn warns "Invalid HTTP request received." for a broken body too (a bad chunk)
+        while the app is still reading it; the app then sees the client gone and logs that
+        request in one line, so the parser's line would only say it again, less clearly."""
+
+        def __init__(self, logger: logging.Logger, protocol: Any) -> None:
+            super().__init__(logger, {})
+            self.protocol = protocol
+
+        def __getattr__(self, name: str) -> Any:  # uvicorn reads its logger's `level` too
+            return getattr(self.logger, name)
+
+        def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
+            cycle = self.protocol.cycle
+            if msg == "Invalid HTTP request received." and cycle is not None \
+                    and cycle.more_body and not cycle.response_started:
+                return
+            super().warning(msg, *args, **kwargs)
+
     class SeedErrorProtocol(base):  # type: ignore[misc, valid-type]
         head_deadline: asyncio.TimerHandle | None = None
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.logger = QuietAboutBrokenBodies(self.logger, self)
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -4043,6 +4480,17 @@ def demo_banner(store: Store, config: Config) -> str:
             store.write_now(replace_merchant_secret, existing["id"], kind, issued[kind],
                             config.webhooks.secret_overlap_seconds)
     base = config.server.base_url or f"http://{config.server.host}:{config.server.port}"
+    # A payment waiting to be paid, so the lines below pay it as printed: a made-up total
+    # would match nothing (every invoice's total carries its own unique code).
+    merchant_id = existing["id"] if existing else store.read(
+        find_merchant_by_name, DEMO_MERCHANT_NAME)["id"]
+    invoice, _ = store.write_now(create_invoice, InvoiceRequest(
+        merchant_id=merchant_id, static_qris=DEMO_STATIC_QRIS, amount=25_000,
+        merchant_order_id=None, customer_name="John Doe",
+        expires_in=config.payments.expiry_seconds, redirect_url=None, idempotency_key=None),
+        config.payments)
+    total = invoice["total_amount"]
+    rupiah = f"{total:,}".replace(",", ".")
     return "\n".join([
         f"Demo merchant: {DEMO_MERCHANT_NAME} (new secrets on every --demo start)",
         f"  API token:       {issued['api_token']}",
@@ -4052,11 +4500,16 @@ def demo_banner(store: Store, config: Config) -> str:
         f"  curl -X POST '{base}/api/payments/qris/create' -H 'Authorization: Bearer "
         f"{issued['api_token']}' -H 'Content-Type: application/json' -d '{{\"amount\": 25000,"
         f" \"merchant_order_id\": \"ORDER-001\", \"customer_name\": \"John Doe\"}}'",
-        "Then open its checkout_url and press \"Simulate payment\" (demo only), or post the",
-        "phone's notification as the forwarder would (use the total_amount from the answer):",
+        f"A demo payment of Rp{rupiah} is waiting: {base}/pay/{invoice['invoice_id']}",
+        "Pay it there with \"Simulate payment\" (demo only), or post the phone's notification",
+        "as the forwarder would (or the simple callback; either one pays it):",
         f"  curl -X POST '{base}/api/webhook/payment' -H 'Authorization: Bearer "
         f"{issued['callback_secret']}' -H 'Content-Type: application/json' -d '{{\"app\":"
-        " \"com.dana.id\", \"message\": \"Kamu berhasil menerima Rp25.042 dari JOHN DOE\"}'",
+        f" \"com.dana.id\", \"message\": \"Kamu berhasil menerima Rp{rupiah} dari JOHN DOE\"}}'",
+        f"  curl -X POST '{base}/api/callback/notify' -H 'X-Callback-Key: "
+        f"{issued['callback_secret']}' -H 'Content-Type: application/json' -d '{{\"amount\":"
+        f" {total}, \"sender_name\": \"JOHN DOE\"}}'",
+        "(For a payment you create, use the total_amount from its answer.)",
         f"Dashboard: {base}/ (log in with the admin password)",
     ])
 
@@ -4070,20 +4523,20 @@ def merchant() -> None:
 @click.option("--name", required=True)
 @click.option("--qris", "static_qris", default=None, help="The shop's static QRIS payload.")
 @click.option("--webhook-url", default=None)
-@click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
-              help="Only notifications from this app (e.g. id.dana) pay the merchant's invoices"
-                   " (repeatable; default: any app whose text reads as a payment).")
+@_with_trust_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_db_option
 @_config_option
 def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
-                 apps: tuple[str, ...], as_json: bool, db_path: str | None,
+                 apps: tuple[str, ...], no_accepted_apps: bool, any_app: bool | None,
+                 unnamed_app: bool | None, as_json: bool, db_path: str | None,
                  config_path: str | None) -> None:
-    """Add a merchant and print its secrets (shown once)."""
+    """Add a merchant and print its secrets (shown once). Only known payment apps' notifications
+    pay its invoices unless the trust options say otherwise."""
     config = config_from_cli(config_path, database_path=db_path)
     changes = checked_cli_merchant_fields(
         {"name": name, "static_qris": static_qris, "webhook_url": webhook_url,
-         "accepted_apps": list(apps)}, creating=True)
+         **trust_options(apps, no_accepted_apps, any_app, unnamed_app)}, creating=True)
     issued = issue_merchant_secrets()
     store = open_store(config)
     try:
@@ -4125,27 +4578,23 @@ def merchant_list(as_json: bool, db_path: str | None, config_path: str | None) -
 @click.option("--qris", "static_qris", default=None,
               help='A new static QRIS payload ("" removes it).')
 @click.option("--webhook-url", default=None, help='A new webhook URL ("" stops webhooks).')
-@click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
-              help="Replaces the list of apps whose notifications may pay (repeatable).")
-@click.option("--any-app", is_flag=True,
-              help="Clears that list: any app whose text reads as a payment pays again.")
+@_with_trust_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_db_option
 @_config_option
 def merchant_update(merchant_id: int, name: str | None, static_qris: str | None,
-                    webhook_url: str | None, apps: tuple[str, ...], any_app: bool,
-                    as_json: bool, db_path: str | None, config_path: str | None) -> None:
-    """Change a merchant's name, static QRIS, webhook URL or accepted apps; what is not given
-    stays as it is. A running server uses the change from its next request."""
-    if apps and any_app:
-        raise click.UsageError("--accept-app and --any-app contradict each other")
+                    webhook_url: str | None, apps: tuple[str, ...], no_accepted_apps: bool,
+                    any_app: bool | None, unnamed_app: bool | None, as_json: bool,
+                    db_path: str | None, config_path: str | None) -> None:
+    """Change a merchant's name, static QRIS, webhook URL or trusted apps; what is not given
+    stays as it is (--accept-app replaces the list). A running server uses the change from its
+    next request."""
     given = {"name": name, "static_qris": static_qris, "webhook_url": webhook_url}
     fields: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
-    if apps or any_app:
-        fields["accepted_apps"] = list(apps) or None
+    fields.update(trust_options(apps, no_accepted_apps, any_app, unnamed_app))
     if not fields:
-        raise click.UsageError("nothing to change: give --name, --qris, --webhook-url,"
-                               " --accept-app or --any-app")
+        raise click.UsageError("nothing to change: give --name, --qris, --webhook-url or a"
+                               " trust option (--accept-app, --any-app...)")
     changes = checked_cli_merchant_fields(fields, creating=False)
     config = config_from_cli(config_path, database_path=db_path)
     store = open_store(config)
@@ -4228,26 +4677,34 @@ def admin_set_password(db_path: str | None, config_path: str | None) -> None:
 @click.option("--title", default=None)
 @click.option("--message", required=True)
 @click.option("--merchant", "merchant_id", type=int, default=None,
-              help="Also try the wordings this merchant taught (needs its database).")
+              help="Read and trust as this merchant does: its taught wordings and its apps"
+                   " (needs its database).")
 @_db_option
 @_config_option
 def parse_command(app: str | None, title: str | None, message: str, merchant_id: int | None,
                   db_path: str | None, config_path: str | None) -> None:
-    """Read a notification as WebQRIS would; exit 0 when an amount is found, 1 when not."""
+    """Read a notification as WebQRIS would; exit 0 when an amount is found, 1 when not.
+    `trusted` says whether it may pay a merchant (with default settings unless --merchant),
+    `reason` why not."""
     if merchant_id is None:
         found = parsers.parse_notification(app, title, message)
+        reason = untrusted_reason(DEFAULT_TRUST, app)
     else:
         store = open_store(config_from_cli(config_path, database_path=db_path))
         try:
-            if store.read(get_merchant, merchant_id) is None:
+            merchant = store.read(get_merchant, merchant_id)
+            if merchant is None:
                 raise click.ClickException(f"no merchant with id {merchant_id}")
             found = store.read(read_notification, merchant_id, InboundNotification(
                 source="forwarder", app=app, title=title, message=message))
+            reason = untrusted_reason(merchant, app)
         finally:
             store.close()
     click.echo(json.dumps({"amount": found.amount if found else None,
                            "sender_name": found.sender_name if found else None,
-                           "parser": found.parser if found else None}))
+                           "parser": found.parser if found else None,
+                           "trusted": reason is None,
+                           "reason": untrusted_message(reason, app) if reason else None}))
     sys.exit(0 if found else 1)
 
 

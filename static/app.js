@@ -44,7 +44,7 @@
       toast_paid: "Pembayaran masuk: {total} · {merchant}",
       feed_attention: "Uang masuk {total} tanpa tagihan", feed_attention_unparsed: "Notifikasi tanpa nominal",
       toast_attention: "Uang masuk {total} tidak cocok dengan tagihan mana pun · {merchant}. Lihat Notifikasi.",
-      toast_app_not_accepted: "{total} dari {app}, aplikasi yang tidak ada di daftar {merchant}: tidak melunasi apa pun. Lihat Notifikasi.",
+      toast_app_not_accepted: "{total} dari {app}, aplikasi yang tidak dipercaya {merchant}: tidak melunasi apa pun. Lihat Notifikasi.",
       // coded problems from the server (its English is the fallback)
       err_cut_off: "QRIS ini rusak: terpotong di karakter ke-{position}. Pindai ulang stikernya dan salin seluruh teks QRIS.",
       err_bad_field_number: "QRIS ini rusak atau bukan QRIS: {value} di karakter ke-{position} bukan nomor field. Pindai ulang stikernya dan salin seluruh teks QRIS.",
@@ -125,10 +125,15 @@
       m_qris_missing: "QRIS statis belum diatur: tagihan belum bisa dibuat.",
       m_qris_valid: "QRIS valid", m_qris_checking: "Memeriksa QRIS…", m_qris_decoded: "Terbaca: {name}, {city}",
       m_webhook: "URL webhook", m_webhook_help: "Server toko yang menerima payment.paid (http:// atau https://).",
-      m_apps: "Aplikasi yang boleh melunasi tagihan",
-      m_apps_help: "Nama paket aplikasi dompet/bank toko, pisahkan dengan koma (mis. id.dana, com.gojek.gopaymerchant). Notifikasi dari aplikasi lain tidak melunasi apa pun dan menunggu di Notifikasi. Kosong: aplikasi apa saja yang teksnya terbaca sebagai uang masuk.",
-      m_apps_seen: "Terlihat dari HP toko: {apps}", m_apps_any: "Aplikasi apa saja (teks notifikasi yang menentukan)",
-      app_not_accepted: "Aplikasi ini tidak ada di daftar aplikasi merchant",
+      m_apps: "Aplikasi yang boleh melunasi tagihan", m_apps_extra: "Aplikasi lain yang dipercaya",
+      m_apps_help: "Aplikasi dompet digital dan bank yang dikenal WebQRIS selalu boleh melunasi. Tambahkan nama paket aplikasi lain yang Anda percayai (mis. aplikasi kasir), pisahkan dengan koma. Notifikasi dari aplikasi lain (email, SMS, chat, toko online) tidak melunasi apa pun dan menunggu di Notifikasi.",
+      m_apps_seen: "Terlihat dari HP toko: {apps}", m_apps_payment: "Aplikasi pembayaran",
+      m_apps_any: "Aplikasi apa saja (berisiko)", m_apps_unnamed: "notifikasi tanpa nama aplikasi",
+      m_any_app: "Izinkan aplikasi apa saja melunasi tagihan (berisiko)",
+      m_any_app_help: "Notifikasi dari email, SMS atau chat yang bunyinya seperti uang masuk akan melunasi tagihan: siapa pun yang bisa mengirim pesan ke HP toko bisa menandai pesanan lunas.",
+      m_unnamed_app: "Izinkan notifikasi tanpa nama aplikasi melunasi tagihan",
+      m_unnamed_app_help: "Untuk template MacroDroid/Tasker yang tidak mengirim nama paket. Aktifkan hanya bila HP meneruskan notifikasi aplikasi pembayaran saja.",
+      app_not_accepted: "Aplikasi ini belum dipercaya toko",
       m_webhook_none: "Belum ada URL webhook", m_nmid: "NMID", m_city: "Kota",
       m_test_webhook: "Kirim webhook tes", m_test_sent: "Webhook tes dijadwalkan. Lihat hasilnya di Webhook.",
       m_test_needs_url: "Isi URL webhook dulu.",
@@ -155,7 +160,9 @@
       wh_title: "Pengiriman webhook", wh_intro: "Setiap webhook ke server toko, dengan setiap percobaan. Gagal? Perbaiki server toko lalu kirim ulang.",
       state: "Status", no_webhooks: "Belum ada webhook dengan filter ini.", wh_event: "Event", wh_url: "Tujuan",
       show_attempts: "Lihat percobaan ({n})", hide_attempts: "Sembunyikan percobaan", last_error: "Galat terakhir",
-      test_event: "tes"
+      test_event: "tes",
+      test_sig_ok_badge: "Tanda tangan diterima",
+      test_sig_ok: "Penerima menjawab HTTP 400 \"Invalid event\": penerima versi dokumentasi asli memeriksa tanda tangan dulu dan baru menolak event yang tidak dikenalnya (event tes). Jadi tanda tangan diterima (tanda tangan salah dijawab 401 \"Invalid signature\")."
     },
     en: {
       switch_lang: "Bahasa Indonesia", switch_lang_short: "ID", switch_lang_label: "Switch language to Bahasa Indonesia",
@@ -188,7 +195,7 @@
       toast_paid: "Payment received: {total} · {merchant}",
       feed_attention: "Money in {total}, no bill", feed_attention_unparsed: "Notification without an amount",
       toast_attention: "{total} came in but matches no bill · {merchant}. See Notifications.",
-      toast_app_not_accepted: "{total} from {app}, an app not on {merchant}'s list: it paid nothing. See Notifications.",
+      toast_app_not_accepted: "{total} from {app}, an app {merchant} does not trust: it paid nothing. See Notifications.",
       au_title: "Audit log", au_intro: "Every action taken by hand in the dashboard or on the command line: sign-ins, payments confirmed or cancelled, notifications attached, merchants changed, secrets rotated, webhooks resent.",
       no_audit: "Nothing recorded yet.", from_address: "from {address}",
       "a_admin.login": "Signed in to the dashboard", "a_admin.logout": "Signed out of the dashboard", "a_admin.set_password": "Admin password changed",
@@ -240,9 +247,15 @@
       m_qris_valid: "Valid QRIS", m_qris_checking: "Checking the QRIS…", m_qris_decoded: "Reads as: {name}, {city}",
       m_webhook: "Webhook URL", m_webhook_help: "The shop's server that receives payment.paid (http:// or https://).",
       m_apps: "Apps that may pay invoices",
-      m_apps_help: "Package names of the shop's wallet/bank apps, comma-separated (e.g. id.dana, com.gojek.gopaymerchant). A notification from any other app pays nothing and waits under Notifications. Empty: any app whose text reads as money received.",
-      m_apps_seen: "Seen from the shop's phones: {apps}", m_apps_any: "Any app (the notification's text decides)",
-      app_not_accepted: "This app is not in the merchant's list of apps",
+      m_apps_extra: "Other trusted apps",
+      m_apps_help: "The wallet and bank apps WebQRIS knows may always pay. Add the package names of other apps you trust (e.g. a cashier app), comma-separated. A notification from any other app (mail, SMS, chat, online shops) pays nothing and waits under Notifications.",
+      m_apps_seen: "Seen from the shop's phones: {apps}", m_apps_payment: "Payment apps",
+      m_apps_any: "Any app (risky)", m_apps_unnamed: "notifications without an app name",
+      m_any_app: "Let any app pay invoices (risky)",
+      m_any_app_help: "A mail, SMS or chat notification that reads like money received would pay an invoice: anybody who can message the shop's phone could mark an order paid.",
+      m_unnamed_app: "Let notifications without an app name pay invoices",
+      m_unnamed_app_help: "For MacroDroid/Tasker templates that send no package name. Turn on only if the phone forwards payment apps alone.",
+      app_not_accepted: "The shop does not trust this app yet",
       m_webhook_none: "No webhook URL yet", m_nmid: "NMID", m_city: "City",
       m_test_webhook: "Send test webhook", m_test_sent: "Test webhook queued. See the result under Webhooks.",
       m_test_needs_url: "Set a webhook URL first.",
@@ -268,7 +281,9 @@
       wh_title: "Webhook deliveries", wh_intro: "Every webhook to the shops' servers, with every attempt. Failed? Fix the shop's server, then redeliver.",
       state: "State", no_webhooks: "No webhooks with this filter.", wh_event: "Event", wh_url: "Target",
       show_attempts: "Show attempts ({n})", hide_attempts: "Hide attempts", last_error: "Last error",
-      test_event: "test"
+      test_event: "test",
+      test_sig_ok_badge: "Signature accepted",
+      test_sig_ok: "The receiver answered HTTP 400 \"Invalid event\": receivers written from the original docs check the signature first and only then refuse an event they do not handle (this test). So the signature was accepted (a wrong one gets 401 \"Invalid signature\")."
     }
   });
 
@@ -1771,9 +1786,23 @@
       });
     });
     var isTest = d.event && d.event.indexOf("test") >= 0;
+    var badge = stateBadge(d.state);
+    var lastError = d.last_error && d.state !== "delivered" ? el("span", { class: "error-text", text: t("last_error") + ": " + d.last_error }) : null;
+    // The seed's receivers (its PHP and Express snippets) check the signature first and only
+    // then answer 400 "Invalid event" to an event they do not handle, such as this test.
+    if (isTest && d.state === "failed" && d.last_status_code === 400) {
+      api("GET", "webhooks/" + d.id + "/attempts").then(function (body) {
+        var last = body.data[body.data.length - 1];
+        if (!last || !/invalid event/i.test(last.response_excerpt || "")) return;
+        badge.className = "badge badge-ok test-signature-ok";
+        badge.textContent = t("test_sig_ok_badge");
+        lastError.className = "test-signature-note";
+        lastError.textContent = t("test_sig_ok");
+      }, function () { /* the card keeps saying what the server recorded */ });
+    }
     return el("article", { class: "delivery ds-row-" + d.state, "data-id": String(d.id), "data-state": d.state },
       el("div", { class: "delivery-head" },
-        stateBadge(d.state),
+        badge,
         el("span", { class: "delivery-event" }, el("code", { text: d.event }), isTest ? el("span", { class: "badge", text: t("test_event") }) : null),
         d.invoice_id && !opts.attempts ? el("a", { href: "#/payments/" + encodeURIComponent(d.invoice_id), text: d.invoice_id }) : null,
         el("span", { class: "delivery-merchant muted", text: d.merchant_name }),
@@ -1784,7 +1813,7 @@
         d.last_status_code ? el("span", { text: "HTTP " + d.last_status_code }) : null,
         d.delivered_at ? el("span", { text: t("delivered_at") + " " + WQ.dateTime(d.delivered_at, true) }) : null,
         d.next_attempt_at ? el("span", { text: t("next_attempt") + " " + WQ.timeOnly(d.next_attempt_at) }) : null,
-        d.last_error && d.state !== "delivered" ? el("span", { class: "error-text", text: t("last_error") + ": " + d.last_error }) : null),
+        lastError),
       el("div", { class: "delivery-actions" }, toggle, redeliverButton),
       d.body ? el("details", { class: "delivery-body" }, el("summary", { text: t("payload") }), el("pre", { text: prettyJson(d.body) })) : null,
       attemptsBox);
@@ -2009,7 +2038,8 @@
           el("a", { class: "btn btn-quiet btn-sm", href: "#/merchants/" + m.id }, t("edit"))),
         qrisBlock,
         el("div", { class: "merchant-row", "data-testid": "accepted-apps" }, el("span", { class: "muted", text: t("m_apps") + ": " }),
-          m.accepted_apps ? el("code", { class: "break", text: m.accepted_apps.join(", ") }) : el("span", { class: "muted", text: t("m_apps_any") })),
+          m.accept_any_app ? el("span", { class: "badge badge-warn", text: t("m_apps_any") })
+            : el("span", { class: "break", text: [t("m_apps_payment")].concat(m.accepted_apps, m.accept_unnamed_app ? [t("m_apps_unnamed")] : []).join(" + ") })),
         el("div", { class: "merchant-row" }, el("span", { class: "muted", text: t("m_webhook") + ": " }),
           m.webhook_url ? el("code", { class: "break", text: m.webhook_url }) : el("span", { class: "muted", text: t("m_webhook_none") })),
         el("div", { class: "merchant-actions" }, testButton, rotate),
@@ -2053,6 +2083,13 @@
     var urlInput = el("input", { id: "m-webhook", type: "url", inputmode: "url", placeholder: "https://toko.example/webhook/qris", autocomplete: "off", "aria-describedby": "m-webhook-help" });
     var appsInput = el("input", { id: "m-apps", type: "text", autocomplete: "off", spellcheck: "false", autocapitalize: "none", placeholder: "id.dana, com.gojek.gopaymerchant", "aria-describedby": "m-apps-help m-apps-seen" });
     var appsSeen = el("p", { class: "help", id: "m-apps-seen" });
+    var anyAppInput = el("input", { id: "m-any-app", type: "checkbox", "aria-describedby": "m-any-app-help" });
+    var unnamedAppInput = el("input", { id: "m-unnamed-app", type: "checkbox", "aria-describedby": "m-unnamed-app-help" });
+    function checkbox(input, label, help) {
+      return el("div", { class: "field field-check" },
+        el("label", { for: input.id }, input, el("span", { text: t(label) })),
+        el("p", { class: "help", id: input.id + "-help", text: t(help) }));
+    }
     var qrisStatus = el("div", { id: "m-qris-status", class: "qris-status", "aria-live": "polite" });
     var preview = el("div", { class: "qris-preview", id: "m-qris-preview" });
     var formError = el("p", { class: "form-error", role: "alert", hidden: true });
@@ -2109,8 +2146,10 @@
             el("label", { for: "m-webhook", text: t("m_webhook") }), urlInput,
             el("p", { class: "help", id: "m-webhook-help", text: t("m_webhook_help") })),
           el("div", { class: "field" },
-            el("label", { for: "m-apps", text: t("m_apps") }), appsInput,
-            el("p", { class: "help", id: "m-apps-help", text: t("m_apps_help") }), appsSeen)),
+            el("label", { for: "m-apps", text: t("m_apps_extra") }), appsInput,
+            el("p", { class: "help", id: "m-apps-help", text: t("m_apps_help") }), appsSeen),
+          checkbox(unnamedAppInput, "m_unnamed_app", "m_unnamed_app_help"),
+          checkbox(anyAppInput, "m_any_app", "m_any_app_help")),
         side),
       formError,
       el("div", { class: "form-actions" }, el("a", { class: "btn btn-quiet", href: "#/merchants" }, t("cancel")), saveButton));
@@ -2129,11 +2168,15 @@
         if (qrisValue) payload.static_qris = qrisValue;
         if (urlValue) payload.webhook_url = urlValue;
         if (apps.length) payload.accepted_apps = apps;
+        if (anyAppInput.checked) payload.accept_any_app = true;
+        if (unnamedAppInput.checked) payload.accept_unnamed_app = true;
       } else {
         if (name !== original.name) payload.name = name;
         if (qrisValue !== (original.static_qris || "")) payload.static_qris = qrisValue || null;
         if (urlValue !== (original.webhook_url || "")) payload.webhook_url = urlValue || null;
-        if (apps.join(",") !== (original.accepted_apps || []).join(",")) payload.accepted_apps = apps.length ? apps : null;
+        if (apps.join(",") !== (original.accepted_apps || []).join(",")) payload.accepted_apps = apps;
+        if (anyAppInput.checked !== original.accept_any_app) payload.accept_any_app = anyAppInput.checked;
+        if (unnamedAppInput.checked !== original.accept_unnamed_app) payload.accept_unnamed_app = unnamedAppInput.checked;
       }
       saveButton.disabled = true;
       saveButton.textContent = t("saving");
@@ -2174,6 +2217,8 @@
       qrisInput.value = m && m.static_qris ? m.static_qris : "";
       urlInput.value = m && m.webhook_url ? m.webhook_url : "";
       appsInput.value = m && m.accepted_apps ? m.accepted_apps.join(", ") : "";
+      anyAppInput.checked = Boolean(m && m.accept_any_app);
+      unnamedAppInput.checked = Boolean(m && m.accept_unnamed_app);
       var seen = m ? m.devices.map(function (d) { return d.last_app; }).filter(function (app, i, all) { return app && all.indexOf(app) === i; }) : [];
       appsSeen.textContent = seen.length ? t("m_apps_seen", { apps: seen.join(", ") }) : "";
       appsSeen.hidden = !seen.length;

@@ -54,6 +54,33 @@ def test_demo_prints_working_credentials_and_curl(tmp_path: Path, server_factory
     assert qris.decode(response.json()["qris_payload"]).merchant_name == "TOKO DEMO WEBQRIS"
 
 
+def curl_request(line: str) -> tuple[str, dict[str, str], dict]:
+    """The URL, headers and JSON body of a printed `curl -X POST` line."""
+    url = re.search(r"curl -X POST '([^']+)'", line).group(1)
+    headers = dict(header.split(": ", 1) for header in re.findall(r"-H '([^']+)'", line))
+    return url, headers, json.loads(re.search(r"-d '(.*)'", line).group(1))
+
+
+def test_demo_prints_lines_that_pay_the_payment_it_made(tmp_path: Path, server_factory) -> None:
+    """It printed a forwarder line for Rp25.042 whatever the demo's total was: every invoice's
+    total carries its own unique code, so the line matched nothing."""
+    for line_kind in ("/api/webhook/payment", "/api/callback/notify"):
+        server = server_factory(tmp_path / f"{line_kind.split('/')[2]}.db", "--demo")
+        output = server.log_path.read_text()
+        invoice_id = re.search(r"A demo payment of Rp[\d.]+ is waiting: \S+/pay/(INV-\S+)",
+                               output).group(1)
+        line = next(line for line in output.splitlines() if line_kind in line)
+        url, headers, body = curl_request(line)
+        paid = httpx.post(url, json=body, headers=headers)
+        assert paid.status_code == 200, paid.text
+        assert paid.json()["invoice_id"] == invoice_id
+        token = re.search(r"API token:\s+(\S+)", output).group(1)
+        status = httpx.get(f"{server.base_url}/api/payments/{invoice_id}/status",
+                           headers={"Authorization": f"Bearer {token}"}).json()["data"]
+        assert status["status"] == "paid"
+        server.stop()
+
+
 def test_a_second_serve_on_the_same_database_refuses_to_start(tmp_path: Path,
                                                               server_factory) -> None:
     first = server_factory(tmp_path / "webqris.db", "--demo")
@@ -84,15 +111,18 @@ def test_merchant_add_list_rotate(tmp_path: Path, server_factory) -> None:
 
     listed = run("merchant", "list", "--json", "--db", db, cwd=tmp_path)
     assert json.loads(listed.stdout)[0]["name"] == "Toko ABC"
-    assert json.loads(listed.stdout)[0]["accepted_apps"] is None
+    assert json.loads(listed.stdout)[0]["accepted_apps"] == []
+    assert json.loads(listed.stdout)[0]["accept_any_app"] is False
     assert info["api_token"] not in listed.stdout
 
-    # A shop that names its apps: only they pay (see test_notifications for the paying).
-    strict = run("merchant", "add", "--name", "Toko Ketat", "--accept-app", "ID.DANA",
-                 "--accept-app", "com.gojek.gopaymerchant", "--json", "--db", db, cwd=tmp_path)
+    # A shop that trusts two more apps on top of the payment apps (see test_notifications).
+    strict = run("merchant", "add", "--name", "Toko Kasir", "--accept-app", "COM.EXAMPLE.POS",
+                 "--accept-app", "com.example.till", "--json", "--db", db, cwd=tmp_path)
     assert strict.returncode == 0, strict.stderr
+    assert "Warning" not in strict.stderr
     listed = run("merchant", "list", "--db", db, cwd=tmp_path).stdout.splitlines()
-    assert listed[1].endswith("apps=id.dana,com.gojek.gopaymerchant") and "apps=any" in listed[0]
+    assert listed[1].endswith("apps=payment-apps+com.example.pos+com.example.till")
+    assert listed[0].endswith("apps=payment-apps")
     bad = run("merchant", "add", "--name", "X", "--accept-app", "not a package", "--db", db,
               cwd=tmp_path)
     assert bad.returncode != 0 and "not an Android package name" in bad.stderr
@@ -128,30 +158,39 @@ def test_merchant_update_changes_what_is_given_and_a_running_server_follows(
             "app": app, "notif_id": notif_id,
             "message": f"Kamu berhasil menerima Rp{total} dari JOHN DOE"})
 
-    # Only the shop's DANA may pay now; the running server follows at once.
-    strict = run("merchant", "update", str(info["id"]), "--accept-app", "ID.DANA", "--json",
-                 "--db", db, cwd=tmp_path)
+    # By default only payment apps pay; a trusted app pays from the running server's next
+    # request.
+    assert pay("com.example.chat", 40000, "n0").status_code == 404
+    strict = run("merchant", "update", str(info["id"]), "--accept-app", "COM.EXAMPLE.POS",
+                 "--json", "--db", db, cwd=tmp_path)
     assert strict.returncode == 0, strict.stderr
     shown = json.loads(strict.stdout)
-    assert shown["accepted_apps"] == ["id.dana"]
+    assert shown["accepted_apps"] == ["com.example.pos"]
     assert shown["name"] == "Toko ABC" and shown["qris_configured"] is True
     assert shown["webhook_url"] == "https://shop.example/webhook"
     assert info["api_token"] not in strict.stdout
     refused = pay("com.example.chat", 41000, "n1")
     assert refused.status_code == 404 and refused.json()["app_accepted"] is False
+    assert pay("com.example.pos", 41500, "n1b").status_code == 200
     assert pay("id.dana", 42000, "n2").status_code == 200
 
+    # Any app is an explicit, warned opt-in, and can be taken back.
     opened = run("merchant", "update", str(info["id"]), "--any-app", "--name", " Toko Baru ",
-                 "--webhook-url", "", "--db", db, cwd=tmp_path)
+                 "--webhook-url", "", "--no-accepted-apps", "--db", db, cwd=tmp_path)
     assert opened.returncode == 0, opened.stderr
-    assert opened.stdout.strip() == f"{info['id']}\tToko Baru\tqris=yes\twebhook=-\tapps=any"
+    assert "Warning" in opened.stderr and "anybody" in opened.stderr
+    assert opened.stdout.strip() == f"{info['id']}\tToko Baru\tqris=yes\twebhook=-\tapps=ANY"
     assert pay("com.example.chat", 43000, "n3").status_code == 200
+    closed = run("merchant", "update", str(info["id"]), "--payment-apps-only", "--db", db,
+                 cwd=tmp_path)
+    assert closed.stdout.strip().endswith("apps=payment-apps"), closed.stderr
+    assert pay("com.example.chat", 44000, "n4").status_code == 404
 
     # Refusals change nothing and say why, without a traceback.
     for args, words in ((["--qris", STATIC_QRIS[:-4] + "0000"], "checksum"),
                         (["--webhook-url", "ftp://x"], "webhook_url must be an http(s) URL"),
                         (["--accept-app", "not a package"], "not an Android package name"),
-                        (["--accept-app", "id.dana", "--any-app"], "contradict"),
+                        (["--accept-app", "id.dana", "--no-accepted-apps"], "contradict"),
                         (["--name", "  "], "name is required"),
                         ([], "nothing to change")):
         refused = run("merchant", "update", str(info["id"]), *args, "--db", db, cwd=tmp_path)
@@ -161,7 +200,7 @@ def test_merchant_update_changes_what_is_given_and_a_running_server_follows(
     assert missing.returncode != 0 and "no merchant with id 999" in missing.stderr
     listed = json.loads(run("merchant", "list", "--json", "--db", db, cwd=tmp_path).stdout)
     assert [(m["name"], m["webhook_url"], m["accepted_apps"]) for m in listed] == [
-        ("Toko Baru", None, None)]
+        ("Toko Baru", None, [])]
 
     # The audit log says what the command line did, as it does for the dashboard.
     rotated = run("merchant", "rotate", str(info["id"]), "--secret", "webhook_secret", "--db", db,
@@ -171,8 +210,9 @@ def test_merchant_update_changes_what_is_given_and_a_running_server_follows(
         logged = conn.execute("SELECT action, after, address FROM audit_log ORDER BY id").fetchall()
     assert [(action, address) for action, _, address in logged] == [
         ("merchant.create", "command line"), ("merchant.update", "command line"),
-        ("merchant.update", "command line"), ("merchant.rotate_secret", "command line")]
-    assert json.loads(logged[1][1]) == {"accepted_apps": "id.dana"}
+        ("merchant.update", "command line"), ("merchant.update", "command line"),
+        ("merchant.rotate_secret", "command line")]
+    assert json.loads(logged[1][1]) == {"accepted_apps": "com.example.pos"}
     assert all(info[kind] not in str(logged) for kind in webqris.MERCHANT_SECRETS)
     server.stop()
 
@@ -232,8 +272,18 @@ def test_parse_prints_json_and_exit_status(tmp_path: Path) -> None:
                 "Kamu berhasil menerima Rp25.042 dari JOHN DOE", cwd=tmp_path)
     assert found.returncode == 0
     assert json.loads(found.stdout) == {"amount": 25042, "sender_name": "JOHN DOE",
-                                        "parser": "dana"}
+                                        "parser": "dana", "trusted": True, "reason": None}
     outgoing = run("parse", "--app", "id.dana", "--message",
                    "Kamu berhasil membayar Rp25.042 ke Toko", cwd=tmp_path)
     assert outgoing.returncode == 1
-    assert json.loads(outgoing.stdout) == {"amount": None, "sender_name": None, "parser": None}
+    assert json.loads(outgoing.stdout) == {"amount": None, "sender_name": None, "parser": None,
+                                           "trusted": True, "reason": None}
+    # Read, but it would not pay: the words come from a mail app.
+    mailed = json.loads(run("parse", "--app", "com.google.android.gm", "--title", "x",
+                            "--message", "Kamu berhasil menerima Rp25.042 dari JOHN DOE",
+                            cwd=tmp_path).stdout)
+    assert mailed["amount"] == 25042 and mailed["trusted"] is False
+    assert "com.google.android.gm" in mailed["reason"]
+    unnamed = json.loads(run("parse", "--message", "Kamu berhasil menerima Rp25.042",
+                             cwd=tmp_path).stdout)
+    assert unnamed["trusted"] is False and "names no app" in unnamed["reason"]

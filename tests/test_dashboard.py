@@ -4,8 +4,13 @@ exceptions are collected and must be none."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import http.server
+import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -287,7 +292,8 @@ def test_attach_unmatched_notification_pays_the_invoice(pages: Pages, server: Se
     assert status["status"] == "paid"
 
 
-def test_owner_names_the_apps_that_may_pay(pages: Pages, server: Server, shop: Merchant) -> None:
+def test_only_payment_apps_pay_and_the_owner_can_trust_another(
+        pages: Pages, server: Server, shop: Merchant) -> None:
     def notify_from(app: str, total: int, notif_id: str) -> httpx.Response:
         return httpx.post(
             f"{server.base_url}/api/webhook/payment",
@@ -295,29 +301,40 @@ def test_owner_names_the_apps_that_may_pay(pages: Pages, server: Server, shop: M
                   "message": f"Kamu berhasil menerima {rupiah(total)} dari SITI AMINAH"},
             headers={"Authorization": f"Bearer {shop.callback_secret}"}, timeout=10)
 
-    assert notify_from("id.dana", 1234, "seen").status_code == 404  # the phone was seen
+    assert notify_from("com.example.kasir", 1234, "seen").status_code == 404  # seen, untrusted
     page = pages.open()
     login(page, server)
     page.goto(f"{server.base_url}/#/merchants")
     card = page.locator(f"article.merchant[data-merchant-id='{shop.id}']")
-    expect(card.locator("[data-testid=accepted-apps]")).to_contain_text("Aplikasi apa saja")
-    page.goto(f"{server.base_url}/#/merchants/{shop.id}")
-    expect(page.locator("#m-apps-seen")).to_contain_text("id.dana")
-    page.fill("#m-apps", "id.dana")
-    page.click("#m-save")
-    expect(card.locator("[data-testid=accepted-apps]")).to_contain_text("id.dana")
+    expect(card.locator("[data-testid=accepted-apps]")).to_have_text(
+        "Aplikasi yang boleh melunasi tagihan: Aplikasi pembayaran")
 
     invoice = create_invoice(server, shop, 40000)
     refused = notify_from("com.example.chat", invoice["total_amount"], "chat-1")
     assert refused.status_code == 404 and refused.json()["app_accepted"] is False
     expect(page.locator(".toast-warn")).to_contain_text(
-        f"{rupiah(invoice['total_amount'])} dari com.example.chat, aplikasi yang tidak ada di"
-        f" daftar {shop.name}")
+        f"{rupiah(invoice['total_amount'])} dari com.example.chat, aplikasi yang tidak dipercaya"
+        f" {shop.name}")
     page.goto(f"{server.base_url}/#/notifications")
     item = page.locator("li.notif.needs-attention", has_text=rupiah(invoice["total_amount"]))
     expect(item.locator("[data-testid=app-not-accepted]")).to_have_text(
-        "Aplikasi ini tidak ada di daftar aplikasi merchant")
+        "Aplikasi ini belum dipercaya toko")
     assert invoice_status(server, shop, invoice["invoice_id"])["status"] == "pending"
+
+    # The owner trusts the shop's cashier app, by keyboard, and leaves the risky switches off.
+    page.goto(f"{server.base_url}/#/merchants/{shop.id}")
+    expect(page.locator("#m-apps-seen")).to_contain_text("com.example.chat")  # the last one
+    expect(page.locator("#m-any-app")).not_to_be_checked()
+    page.fill("#m-apps", "com.example.kasir")
+    page.focus("#m-unnamed-app")
+    page.keyboard.press("Space")
+    expect(page.locator("#m-unnamed-app")).to_be_checked()
+    page.click("#m-save")
+    expect(card.locator("[data-testid=accepted-apps]")).to_have_text(
+        "Aplikasi yang boleh melunasi tagihan: Aplikasi pembayaran + com.example.kasir"
+        " + notifikasi tanpa nama aplikasi")
+    assert notify_from("com.example.kasir", invoice["total_amount"], "kasir-1").status_code == 200
+    assert invoice_status(server, shop, invoice["invoice_id"])["status"] == "paid"
 
 
 def test_money_that_matches_no_bill_shows_up_at_once(pages: Pages, server: Server,
@@ -479,6 +496,80 @@ def test_phone_screens_do_not_scroll_sideways(pages: Pages, server: Server,
     checkout.goto(f"{server.base_url}/pay/{paid['invoice_id']}")
     expect(checkout.locator("#card")).to_have_attribute("data-status", "paid")
     fits(checkout, "checkout (paid)")
+
+
+class SeedReceiver:
+    """A webhook receiver written from the seed's docs (its PHP and Express snippets): a wrong
+    signature is 401 "Invalid signature"; a right one on an event other than payment.paid is
+    400 "Invalid event"."""
+
+    def __init__(self, secret: str) -> None:
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = hmac.new(outer.secret.encode(), body, hashlib.sha256).hexdigest()
+                if not hmac.compare_digest(expected, self.headers["X-Webhook-Signature"] or ""):
+                    status, message = 401, "Invalid signature"
+                elif json.loads(body)["event"] != "payment.paid":
+                    status, message = 400, "Invalid event"
+                else:
+                    status, message = 200, "ok"
+                answer = json.dumps({"success": status == 200, "message": message}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.secret = secret
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.mark.parametrize("right_secret", [True, False], ids=["signature-ok", "signature-wrong"])
+def test_test_webhook_to_a_seed_receiver_says_the_signature_was_accepted(
+        pages: Pages, shop: Merchant, db_path: Path, server_factory: Any,
+        right_secret: bool) -> None:
+    """A seed receiver answers a test event 400 "Invalid event" once the signature checked
+    out: the dashboard showed a red "Failed, HTTP 400"."""
+    receiver = SeedReceiver("whsec_not-known-yet")
+    try:
+        seed_shop = add_merchant(db_path, "Toko Seed", webhook_url=receiver.url)
+        if right_secret:
+            receiver.secret = seed_shop.webhook_secret
+        server = server_factory(db_path)
+        page = pages.open()
+        login(page, server)
+        page.goto(server.base_url + "/#/merchants")
+        card = page.locator("article.merchant", has_text="Toko Seed")
+        card.get_by_role("button", name="Kirim webhook tes").click()
+        expect(page.locator(".toast").first).to_contain_text("Webhook tes dijadwalkan")
+        page.goto(server.base_url + "/#/webhooks")
+        delivery = page.locator("article.delivery", has_text="Toko Seed")
+        expect(delivery).to_have_attribute("data-state", "failed")
+        if right_secret:
+            expect(delivery.locator(".delivery-head .badge").first).to_have_text(
+                "Tanda tangan diterima")
+            expect(delivery).to_contain_text("Jadi tanda tangan diterima")
+            expect(delivery.locator(".error-text")).to_have_count(0)
+        else:
+            expect(delivery.locator(".delivery-head .badge").first).to_have_text("Gagal")
+            expect(delivery.locator(".error-text")).to_contain_text("HTTP 401")
+            expect(delivery).not_to_contain_text("Tanda tangan diterima")
+    finally:
+        receiver.close()
 
 
 # --- teach a wording, trust an app ------------------------------------------------------------

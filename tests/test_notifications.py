@@ -339,61 +339,245 @@ def test_attach_unmatched_notification(client: TestClient, merchant: Merchant,
                                                invoice["invoice_id"], webqris.now_ms()))
 
 
-def test_merchant_that_names_its_apps_is_paid_only_by_them(app_factory, merchant: Merchant,
-                                                            db_path: Path) -> None:
-    """A chat app that copies a wallet's wording pays nothing once the shop has named its
-    wallet apps; the money waits in the inbox for the owner to place by hand."""
+def admin_client(app_factory, db_path: Path, **sections: dict) -> TestClient:
     store = webqris.Store(str(db_path))
     store.open()
     store.write_now(webqris.put_setting, "admin_password", webqris.hash_password("owner pass"))
     store.close()
-    client = app_factory()
+    client = app_factory(**sections)
     login = client.post("/admin/api/login", json={"password": "owner pass"})
     client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
-    copied = "Kamu berhasil menerima Rp{amount} dari JOHN DOE"
+    return client
 
-    # By default any app whose text reads as DANA's pays (the spec's text routing).
-    first = create(client, merchant, 41000)
-    assert forward(client, merchant, app="com.example.chat", title="DANA",
-                   message=copied.format(amount=rupiah(first["total_amount"]))
-                   ).status_code == 200
-    assert status_of(client, merchant, first["invoice_id"])["status"] == "paid"
 
-    edited = client.patch(f"/admin/api/merchants/{merchant.id}",
-                          json={"accepted_apps": [" ID.DANA ", "com.gojek.gopaymerchant",
-                                                  "id.dana"]})
-    assert edited.status_code == 200, edited.text
-    assert edited.json()["data"]["accepted_apps"] == ["id.dana", "com.gojek.gopaymerchant"]
+PAID_WORDS = "Kamu berhasil menerima Rp{amount} dari JOHN DOE"
 
-    second = create(client, merchant, 42000)
-    refused = forward(client, merchant, app="com.example.chat", title="DANA",
-                      message=copied.format(amount=rupiah(second["total_amount"])))
-    assert refused.status_code == 404
-    assert refused.json()["app_accepted"] is False
-    assert "com.example.chat" in refused.json()["message"]
-    assert status_of(client, merchant, second["invoice_id"])["status"] == "pending"
+
+@pytest.mark.parametrize("app", [
+    "com.google.android.gm",  # Gmail
+    "com.google.android.apps.messaging",  # SMS
+    "com.whatsapp",
+    "org.telegram.messenger",
+    "com.truecaller",
+    "com.ss.android.ugc.trill",  # TikTok
+    "com.tokopedia.tkpd",
+    "com.lazada.android",
+    "com.shopee.id",  # the Shopee shopping app, not ShopeePay
+    "com.example.unknown",
+    None,  # no package at all
+])
+def test_only_payment_apps_pay_by_default(app_factory, merchant: Merchant, db_path: Path,
+                                          app: str | None) -> None:
+    """Anybody who can mail, message or call the shop could otherwise mark an order paid: a
+    notification that is not from a payment app waits in the inbox with its amount, and the
+    owner can trust that app for this shop in one step."""
+    client = admin_client(app_factory, db_path)
+    invoice = create(client, merchant, 25000)
+    words = {"title": "x", "message": PAID_WORDS.format(amount=rupiah(invoice["total_amount"]))}
+    refused = forward(client, merchant, **({"app": app} if app else {}), **words)
+    assert refused.status_code == 404, refused.text
+    assert refused.json()["success"] is False and refused.json()["app_accepted"] is False
+    assert refused.json()["parsed_amount"] == invoice["total_amount"]
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "pending"
     [waiting] = client.get("/admin/api/notifications?outcome=needs_attention").json()["data"]
-    assert waiting["app"] == "com.example.chat" and waiting["app_not_accepted"] is True
-    assert waiting["parsed_amount"] == second["total_amount"]
+    assert waiting["app_not_accepted"] is True
+    assert waiting["parsed_amount"] == invoice["total_amount"]
 
-    # The shop's own DANA app still pays, in any letter case.
-    paid = forward(client, merchant, app="Id.Dana", title="DANA",
-                   message=copied.format(amount=rupiah(second["total_amount"])),
-                   notif_id="another")
+    if app is None:
+        trust = {"accept_unnamed_app": True}
+    else:
+        trust = {"accepted_apps": [app]}
+    edited = client.patch(f"/admin/api/merchants/{merchant.id}", json=trust)
+    assert edited.status_code == 200, edited.text
+    paid = forward(client, merchant, **({"app": app} if app else {}), **words,
+                   notif_id="after-trust")
     assert paid.status_code == 200, paid.text
-    assert status_of(client, merchant, second["invoice_id"])["status"] == "paid"
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "paid"
 
-    # Clearing the list brings back any app; a bad package name is a 400.
+
+@pytest.mark.parametrize("app", ["id.dana", "com.dana.id", "ID.Dana", "com.gojek.gopaymerchant",
+                                 "com.shopeepay.id", "id.co.bri.brimo", "com.bca"])
+def test_payment_apps_pay_by_default(client: TestClient, merchant: Merchant, app: str) -> None:
+    invoice = create(client, merchant, 25000)
+    paid = forward(client, merchant, app=app, title="Pembayaran",
+                   message=f"Pembayaran QRIS Rp{rupiah(invoice['total_amount'])} diterima")
+    assert paid.status_code == 200, paid.text
+    assert status_of(client, merchant, invoice["invoice_id"])["payment_method"] == app
+
+
+def test_any_app_is_an_explicit_opt_in(app_factory, merchant: Merchant, db_path: Path) -> None:
+    client = admin_client(app_factory, db_path)
+    listed = client.get("/admin/api/merchants").json()["data"][0]
+    assert (listed["accept_any_app"], listed["accept_unnamed_app"]) == (False, False)
+    for bad in ("yes", 1, None):
+        answer = client.patch(f"/admin/api/merchants/{merchant.id}",
+                              json={"accept_any_app": bad})
+        assert answer.status_code == 400 and "accept_any_app" in answer.json()["message"]
+    assert client.patch(f"/admin/api/merchants/{merchant.id}",
+                        json={"accept_any_app": True}).status_code == 200
+    invoice = create(client, merchant, 31000)
+    assert forward(client, merchant, app="com.example.chat", title="DANA",
+                   message=PAID_WORDS.format(amount=rupiah(invoice["total_amount"]))
+                   ).status_code == 200
+    assert client.patch(f"/admin/api/merchants/{merchant.id}",
+                        json={"accept_any_app": False}).status_code == 200
+    later = create(client, merchant, 32000)
+    assert forward(client, merchant, app="com.example.chat", title="DANA",
+                   message=PAID_WORDS.format(amount=rupiah(later["total_amount"]))
+                   ).status_code == 404
+
+
+def test_accepted_apps_are_checked_and_kept_in_order(app_factory, merchant: Merchant,
+                                                      db_path: Path) -> None:
+    client = admin_client(app_factory, db_path)
+    edited = client.patch(f"/admin/api/merchants/{merchant.id}",
+                          json={"accepted_apps": [" COM.Example.POS ", "com.example.till",
+                                                  "com.example.pos"]})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["data"]["accepted_apps"] == ["com.example.pos", "com.example.till"]
     for bad in (["not a package"], "id.dana", [1], ["x" * 200]):
         answer = client.patch(f"/admin/api/merchants/{merchant.id}",
                               json={"accepted_apps": bad})
         assert answer.status_code == 400 and "accepted_apps" in answer.json()["message"]
     cleared = client.patch(f"/admin/api/merchants/{merchant.id}", json={"accepted_apps": []})
-    assert cleared.json()["data"]["accepted_apps"] is None
-    third = create(client, merchant, 43000)
-    assert forward(client, merchant, app="com.example.chat", title="DANA",
-                   message=copied.format(amount=rupiah(third["total_amount"]))
-                   ).status_code == 200
+    assert cleared.json()["data"]["accepted_apps"] == []
+    # Known payment apps pay whatever the list says.
+    invoice = create(client, merchant, 43000)
+    assert forward(client, merchant, **dana(invoice["total_amount"])).status_code == 200
+
+
+# --- duplicates: the same notification seen again, not merely the same key ------------------
+
+
+def test_a_reused_notification_id_with_another_amount_is_a_new_payment(
+        client: TestClient, merchant: Merchant, db_path: Path) -> None:
+    """Android reuses notification ids (and forwarders their notificationKey): the second
+    payment must pay, not be answered "Duplicate notification"."""
+    first, second = create(client, merchant, 10000), create(client, merchant, 20000)
+    for invoice in (first, second):
+        body = dana(invoice["total_amount"], notif_id="0|id.dana|1", timestamp=None)
+        answer = forward(client, merchant, **{k: v for k, v in body.items() if v is not None})
+        assert answer.status_code == 200 and answer.json()["success"] is True, answer.text
+        assert status_of(client, merchant, invoice["invoice_id"])["status"] == "paid"
+    assert [row["outcome"] for row in stored(db_path)] == ["matched", "matched"]
+
+
+def test_same_words_without_a_time_are_a_retry_only_within_the_window(
+        app_factory, merchant: Merchant, db_path: Path) -> None:
+    """DANA Bisnis' "Rp29.xxx diterima DANA Bisnis." names no payer: a later invoice with the
+    same total, paid the same way, sends the very same words."""
+    client = app_factory(payments={"unique_code_min": 7, "unique_code_max": 7,
+                                   "late_grace_seconds": 1, "dedupe_window_seconds": 1})
+    words = {"app": "id.dana", "title": "Pembayaran Masuk"}
+    first = create(client, merchant, 29000)
+    message = f"Rp{rupiah(first['total_amount'])} diterima DANA Bisnis."
+    assert forward(client, merchant, **words, message=message).json()["success"] is True
+    retry = forward(client, merchant, **words, message=message)
+    assert retry.json() == {"success": False, "message": "Duplicate notification",
+                            "notif_id": None}
+    time.sleep(1.05)  # past the window (and the grace period that keeps the total out of reuse)
+    second = create(client, merchant, 29000)
+    assert second["total_amount"] == first["total_amount"]
+    again = forward(client, merchant, **words, message=message)
+    assert again.status_code == 200 and again.json()["invoice_id"] == second["invoice_id"]
+    assert [row["outcome"] for row in stored(db_path)] == ["matched", "duplicate", "matched"]
+
+
+def test_a_window_longer_than_the_grace_period_is_refused() -> None:
+    with pytest.raises(webqris.ConfigError, match="dedupe_window_seconds"):
+        webqris.load_config(None, {"WEBQRIS_PAYMENTS_DEDUPE_WINDOW_SECONDS": "901"})
+
+
+def test_a_callback_reference_that_paid_nothing_can_be_retried(client: TestClient,
+                                                              merchant: Merchant,
+                                                              db_path: Path) -> None:
+    """The seed's PHP, Laravel and CodeIgniter snippets all send 'optional-reference'."""
+    invoice = create(client, merchant, 50000)
+    headers = {"X-Callback-Key": merchant.callback_secret}
+    wrong = client.post("/api/callback/notify", headers=headers,
+                        json={"amount": 50000, "reference": "optional-reference"})
+    assert wrong.status_code == 404
+    # The same wrong amount again: still 404, and the money is in the inbox once.
+    assert client.post("/api/callback/notify", headers=headers,
+                       json={"amount": 50000, "reference": "optional-reference"}
+                       ).status_code == 404
+    assert [r["outcome"] for r in stored(db_path)] == ["unmatched", "duplicate"]
+    fixed = client.post("/api/callback/notify", headers=headers,
+                        json={"amount": invoice["total_amount"],
+                              "reference": "optional-reference"})
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json() == {"success": True, "invoice_id": invoice["invoice_id"]}
+    again = client.post("/api/callback/notify", headers=headers,
+                        json={"amount": invoice["total_amount"],
+                              "reference": "optional-reference"})
+    assert again.json() == {"success": False, "message": "Duplicate notification",
+                            "reference": "optional-reference"}
+    # Another amount under the same reference is another payment.
+    other = create(client, merchant, 60000)
+    assert client.post("/api/callback/notify", headers=headers,
+                       json={"amount": other["total_amount"], "reference": "optional-reference"}
+                       ).json()["invoice_id"] == other["invoice_id"]
+
+
+def test_a_retried_callback_that_now_pays_places_the_earlier_attempt(
+        app_factory, merchant: Merchant, db_path: Path) -> None:
+    """The invoice was created after the first attempt: the retry pays, and the first attempt
+    leaves the inbox instead of inviting the owner to attach the same money again."""
+    client = app_factory(payments={"unique_code_min": 123, "unique_code_max": 123})
+    headers = {"X-Callback-Key": merchant.callback_secret}
+    body = {"amount": 70123, "reference": "bank-ref-9"}
+    assert client.post("/api/callback/notify", headers=headers, json=body).status_code == 404
+    invoice = create(client, merchant, 70000)
+    paid = client.post("/api/callback/notify", headers=headers, json=body)
+    assert paid.status_code == 200 and paid.json()["invoice_id"] == invoice["invoice_id"]
+    first, second = stored(db_path)
+    assert (first["outcome"], second["outcome"]) == ("unmatched", "matched")
+    assert first["attached_at"] is not None and first["invoice_id"] == second["invoice_id"]
+    # The owner's inbox no longer shows it as waiting.
+    store = client.app.state.ctx.store
+    with pytest.raises(webqris.ApiError):
+        client.portal.call(lambda: store.write(webqris.attach_notification, first["id"],
+                                               invoice["invoice_id"], webqris.now_ms()))
+
+
+def test_a_callback_retry_after_the_owner_placed_it_by_hand_is_a_duplicate(
+        app_factory, merchant: Merchant, db_path: Path) -> None:
+    client = app_factory(payments={"unique_code_min": 123, "unique_code_max": 123})
+    headers = {"X-Callback-Key": merchant.callback_secret}
+    body = {"amount": 70123, "reference": "bank-ref-10"}
+    assert client.post("/api/callback/notify", headers=headers, json=body).status_code == 404
+    placed = create(client, merchant, 50000)
+    store = client.app.state.ctx.store
+    note_id = stored(db_path)[0]["id"]
+    client.portal.call(lambda: store.write(webqris.attach_notification, note_id,
+                                           placed["invoice_id"], webqris.now_ms(),
+                                           confirm_amount_mismatch=True))
+    newer = create(client, merchant, 70000)
+    retry = client.post("/api/callback/notify", headers=headers, json=body)
+    assert retry.json()["message"] == "Duplicate notification"
+    assert status_of(client, merchant, newer["invoice_id"])["status"] == "pending"
+
+
+def test_racing_callback_retries_pay_once(db_path: Path, merchant: Merchant,
+                                          server_factory) -> None:
+    server = server_factory(db_path)
+    invoice = httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 20000},
+                         headers=merchant.auth).json()
+
+    async def race() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            return await asyncio.gather(*(
+                client.post("/api/callback/notify",
+                            json={"amount": invoice["total_amount"], "reference": "r-1"},
+                            headers={"X-Callback-Key": merchant.callback_secret})
+                for _ in range(20)))
+
+    answers = [r.json() for r in asyncio.run(race())]
+    assert sum(a["success"] for a in answers) == 1
+    assert all(a["message"] == "Duplicate notification" for a in answers if not a["success"])
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM invoices WHERE status = 'paid'").fetchone()[0] == 1
+    conn.close()
 
 
 async def _notify_concurrently(base_url: str, secret: str, bodies: list[dict]) -> list:

@@ -14,6 +14,7 @@ import pytest
 from conftest import STATIC_QRIS, Merchant, add_merchant
 from starlette.testclient import TestClient
 
+import parsers
 import webqris
 
 
@@ -301,14 +302,20 @@ def test_hot_paths_search_indexes_instead_of_scanning(db_path: Path,
     webqris.taken_totals(conn, merchant.id, 25001, 25999, 0)
     webqris.find_payable_invoices(conn, merchant.id, row["total_amount"], 0)
     webqris.mark_invoice_paid(conn, row["id"], "callback", None, webqris.now_ms())
-    webqris.find_duplicate(conn, merchant.id, ["notif::1", "hash:x"])
     note = webqris.InboundNotification(source="forwarder", app="id.dana", message="x",
                                        notif_id="1", device_id="phone")
-    webqris.record_notification(conn, merchant.id, note, None, "id.dana", 900)
+    webqris.record_notification(conn, merchant.id, note, None, "id.dana", config.payments)
+    webqris.record_notification(conn, merchant.id, note, None, "id.dana", config.payments)
+    callback = webqris.InboundNotification(source="callback", reference="optional-reference")
+    for _ in range(2):
+        webqris.record_notification(conn, merchant.id, callback,
+                                    parsers.Parsed(row["total_amount"], None, "callback"),
+                                    "callback", config.payments)
     webqris.claim_due_deliveries(conn, webqris.now_ms(), 8, {}, 2)
     webqris.next_delivery_due(conn)
     webqris.expire_overdue_invoices(conn, webqris.now_ms())
     webqris.purge_idempotency_keys(conn, webqris.now_ms())
+    webqris.purge_notification_keys(conn, webqris.now_ms())
     webqris.get_invoice(conn, row["invoice_id"], merchant.id)
     webqris.find_merchant_by_secret(conn, "api_token", merchant.api_token)
     webqris.get_invoice_status_for_api_token(conn, row["invoice_id"], merchant.api_token)
