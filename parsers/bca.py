@@ -1,7 +1,10 @@
 """BCA: myBCA, BCA mobile (m-BCA) and Merchant BCA.
 
 Wordings seen in public listeners and tests:
-  myBCA "Catatan Finansial": "Pemasukan Rp1.500.000,00 dari JOHN DOE pada 05/12/2025 10:30"
+  myBCA "Catatan Finansial": "Pemasukan Rp1.500.000,00 dari JOHN DOE pada 05/12/2025 10:30",
+    and without Rp: "Pemasukan 1,500,000.00" (41524120021/notification_listener examples)
+  myBCA "Financial Diary": "You received IDR 43,000.00 from ****TA LA**IT M at Account Transfer
+    category." (the payer masked by the bank)
   myBCA in English ("Financial Diary"): "You spent IDR 85,000.00 at Groceries." (money out)
   BCA mobile: "m-Transfer: Rp 500.000,00 dari BUDI SANTOSO telah masuk ke rek 1234567890"
 Outgoing m-Transfer ("Rp50.000 ke 987654321 a/n ...") and QR payments are refused.

@@ -195,9 +195,12 @@ _NOISE = re.compile(
       |rekening\s+tujuan|tujuan|penerima
     )\b
     # An amount sent somewhere: "Rp50.000 ke 98765", "IDR 10,000 to JOHN" (but "ke kamu" is in,
-    # and so is "Dana masuk sebesar Rp50.123 ke rekening 1234567890": the shop's own account).
+    # and so is "Dana masuk sebesar Rp50.123 ke rekening 1234567890": after "masuk", an account
+    # written as a number is the shop's own).
     |(?<!masuk\s)(?<!masuk\ssebesar\s)(?<!masuk:\s)
      (?:Rp\.?|IDR)\s*[0-9][0-9.,]*\s+(?:ke|kepada|to)\s+(?!<YOU>)
+    |masuk(?:\ssebesar|:)?\s(?:Rp\.?|IDR)\s*[0-9][0-9.,]*\s+(?:ke|kepada|to)\s+(?!<YOU>)
+     (?!rek(?:ening)?\.?\s*[0-9*xX-]{4,})
     """.replace("<YOU>", _TO_YOU),
     FLAGS | re.VERBOSE,
 )

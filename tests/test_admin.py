@@ -154,10 +154,10 @@ def test_audit_log_pages_and_records_who_was_in(admin: TestClient, merchant: Mer
 def test_attach_unmatched_notification(admin: TestClient, merchant: Merchant,
                                        db_path: Path) -> None:
     invoice = create(admin, merchant, 40000)
-    # From an app that may not pay: the right amount waits for the owner.
+    # Paid through an app the shop does not trust yet: the right amount waits for the owner.
     admin.post("/api/webhook/payment", headers={"Authorization":
                                                 f"Bearer {merchant.callback_secret}"},
-               json={"app": "com.example.chat", "message": "Kamu berhasil menerima Rp"
+               json={"app": "com.example.kasir", "message": "Kamu berhasil menerima Rp"
                      f"{invoice['total_amount']:,} dari ANI".replace(",", ".")})
     inbox = admin.get("/admin/api/notifications?outcome=needs_attention").json()["data"]
     assert [n["parsed_amount"] for n in inbox] == [invoice["total_amount"]]

@@ -40,7 +40,9 @@ def corpus_id(entry: dict[str, Any]) -> str:
 
 
 def test_corpus_entries_are_well_formed() -> None:
-    assert len(CORPUS) >= 47
+    assert len(CORPUS) >= 300
+    negatives = sum(1 for entry in CORPUS if entry["expected_amount"] is None)
+    assert 0.4 <= negatives / len(CORPUS) <= 0.6, "about half must be hard negatives"
     seen = set()
     for entry in CORPUS:
         assert {"app", "title", "message", "expected_amount", "expected_sender", "source"} <= set(
@@ -66,6 +68,21 @@ def test_corpus_notification(entry: dict[str, Any]) -> None:
     family = parsers.REGISTRY.get((entry["app"] or "").lower())
     if family is not None:
         assert found.parser == family.name
+
+
+def test_the_corpus_has_no_false_positive_and_reads_every_payment() -> None:
+    false_positives = []
+    missed = []
+    for entry in CORPUS:
+        found = parse_notification(entry["app"], entry["title"], entry["message"])
+        if entry["expected_amount"] is None and found is not None:
+            false_positives.append((entry["message"], found))
+        elif entry["expected_amount"] is not None and (
+            found is None or found.amount != entry["expected_amount"]
+        ):
+            missed.append(entry["message"])
+    assert false_positives == []
+    assert missed == []
 
 
 @pytest.mark.skipif(not SHARED_CORPUS_PATH.exists(), reason="no ../shared corpus beside the repo")
@@ -198,9 +215,10 @@ def test_parse_notification_never_raises(app: Any, title: Any, message: Any) -> 
     found = parse_notification(app, title, message)
     assert found is None or (
         isinstance(found, Parsed)
-        and isinstance(found.amount, int)
+        and type(found.amount) is int
         and found.amount > 0
         and found.parser in {f.name for f in parsers.FAMILIES}
+        and (found.sender_name is None or isinstance(found.sender_name, str))
     )
 
 
@@ -210,7 +228,9 @@ def test_every_family_parser_is_total(title: str, message: str) -> None:
     # Directly, without parse_notification's safety net.
     for family in parsers.FAMILIES:
         found = family.parse(title, message)
-        assert found is None or (found.amount > 0 and found.parser == family.name)
+        assert found is None or (
+            type(found.amount) is int and found.amount > 0 and found.parser == family.name
+        )
         family.names(title)
 
 
@@ -288,6 +308,12 @@ def test_both_dana_package_names_reach_the_dana_parser(app: str) -> None:
         ("BRImo", "BRImo - Transfer masuk sebesar Rp 750000", "bri"),
         (None, "OVO QRIS Rp60.000 berhasil diterima.", "ovo"),
         (None, "Transaksi diterima! Jumlah Rp 2.500.000", "generic"),
+        ("Neobank", "Transfer Masuk: Kamu menerima uang sebesar Rp 100.000 dari BUDI", "neo"),
+        (
+            "Transaksi InterActive QRIS",
+            "Pembayaran QRIS sebesar Rp 1 Sample Sender - Sample Source telah diterima",
+            "qris_merchant",
+        ),
     ],
 )
 def test_unknown_package_is_routed_by_text(title: str | None, message: str, parser: str) -> None:
@@ -399,6 +425,60 @@ def test_every_payment_app_has_no_non_payment_kind() -> None:
             "Jago",
             "Hore, kamu menerima Rp50.000 dari BUDI",
             (50000, "BUDI"),
+        ),
+        # myBCA writes its diary amount without Rp; only the full money format counts.
+        ("com.bca", "Catatan Finansial", "Pemasukan 25,042.00", (25042, None)),
+        ("com.bca", "Catatan Finansial", "Pemasukan 25.042,00 dari BUDI", (25042, "BUDI")),
+        ("com.bca", "Catatan Finansial", "Pemasukan 25,042.50", None),
+        ("com.bca", "Catatan Finansial", "Pemasukan 25042", None),
+        ("com.bca", "Catatan Finansial", "Pemasukan 2026.10.11", None),
+        ("com.bca", "Catatan Finansial", "Pemasukan 25,042.00 lalu 30,000.00", None),
+        ("com.bca", "Catatan Finansial", "Pemasukan 25,042.00 Saldo 90,000.00", (25042, None)),
+        ("id.dana", "DANA", "Kamu menerima 25,042.00 dari BUDI", None),
+        # A payer named after the account and "a.n."; a name after "a.n." alone.
+        (
+            "src.com.bni",
+            "BNI",
+            "Anda menerima transfer sebesar Rp 50.123 dari rek 987654321 a.n. JOHN DOE",
+            (50123, "JOHN DOE"),
+        ),
+        ("id.dana", "DANA", "Kamu menerima Rp50.000 dari a.n. SITI", (50000, "SITI")),
+        # The shop's own account after an incoming label is fine; anyone else's is not.
+        (
+            "id.co.bri.brimo",
+            "BRImo",
+            "Dana masuk sebesar Rp50.123 ke rekening 1234567890 dari JOHN DOE",
+            (50123, "JOHN DOE"),
+        ),
+        ("id.co.bri.brimo", "BRImo", "Transfer Rp50.000 ke rekening 1234567890 berhasil", None),
+        ("id.co.bri.brimo", "BRImo", "Dana masuk sebesar Rp50.123 ke rekening BUDI", None),
+        # The balance after the payment, named with its wallet, is explained.
+        (
+            "id.dana",
+            "DANA",
+            "Kamu menerima Rp10.001 dari Budi. Saldo DANA kamu sekarang Rp25.037",
+            (10001, "Budi"),
+        ),
+        ("id.dana", "DANA", "Kamu menerima Rp10.001 dari Budi. Lalu Rp25.037", None),
+        # wondr's casual voice, both ways.
+        ("id.bni.wondr", "wondr by BNI", "Kamu baru aja terima Rp600.000.", (600000, None)),
+        ("id.bni.wondr", "wondr by BNI", "Kamu baru aja transaksi sebesar Rp600.000.", None),
+        ("id.bni.wondr", "wondr by BNI", "Kamu baru aja bayar Rp600.000.", None),
+        # Neo's QRIS credit goes to the shop's own savings, never to someone named.
+        (
+            "com.bnc.finance",
+            "Kamu menerima 1 pembayaran",
+            "Pembayaran QRIS diterima, Rp114 akan dikreditkan ke Tabungan Reguler kamu"
+            " 5859****8988",
+            (114, None),
+        ),
+        ("com.bnc.finance", "Neobank", "Rp114 akan dikreditkan ke rekening BUDI", None),
+        # A grouped snapshot of different payments: which one is new?
+        (
+            "com.gojek.resto",
+            "Pembayaran QRIS diterima!",
+            "Rp1.100 berhasil diterima | Rp5.088 berhasil diterima",
+            None,
         ),
     ],
 )
