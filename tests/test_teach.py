@@ -313,7 +313,18 @@ def test_parse_with_a_merchant_uses_its_taught_wordings(admin: TestClient, merch
     taught_run = run_cli(*args, "--merchant", str(merchant.id), "--db", str(db_path))
     assert taught_run.returncode == 0, taught_run.stderr
     assert json.loads(taught_run.stdout) == {"amount": 8000, "sender_name": "ANI",
-                                             "parser": "taught"}
+                                             "parser": "taught", "trusted": True,
+                                             "reason": None}
+    # Wordings are per app; and trust is the merchant's: an app it does not trust is read but
+    # would not pay, until the merchant accepts it.
+    chat = ["parse", "--app", "com.example.chat", "--message", "Kamu berhasil menerima Rp8.000",
+            "--merchant", str(merchant.id), "--db", str(db_path)]
+    assert json.loads(run_cli(*chat[:3], "--title", TITLE, "--message", wording("8.000"),
+                              *chat[5:]).stdout)["amount"] is None
+    refused = json.loads(run_cli(*chat).stdout)
+    assert (refused["amount"], refused["trusted"]) == (8000, False) and refused["reason"]
+    admin.patch(f"/admin/api/merchants/{merchant.id}", json={"accepted_apps": ["com.example.chat"]})
+    assert json.loads(run_cli(*chat).stdout)["trusted"] is True
     missing = run_cli(*args, "--merchant", "99", "--db", str(db_path))
     assert missing.returncode != 0 and "no merchant with id 99" in missing.stderr
 
