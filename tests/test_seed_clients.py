@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shlex
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import add_merchant
 
@@ -99,6 +102,31 @@ console.log(JSON.stringify({ status: response.status, data }));
 })();
 """
 
+# The seed's WebSocket example, verbatim. It JSON-parses every message, pongs included.
+SEED_WEBSOCKET = """const ws = new WebSocket('wss://webqris.com/ws/merchant?token=YOUR_API_TOKEN');
+ws.onmessage = (e) => {
+const { event, data } = JSON.parse(e.data);
+if (event === 'payment_paid') {
+console.log('Pembayaran masuk:', data.invoice_id, data.total_amount);
+}
+};
+// Keep-alive
+setInterval(() => ws.send('ping'), 30000);"""
+RECEIVERS = Path(__file__).resolve().parent / "receivers"
+# Around the snippet, not in it: Node's `ws` package as the WebSocket, a keep-alive every 20 ms
+# instead of 30 s (so a test sees hundreds of pongs) that starts once the socket is open (30 s
+# leave time to connect; 20 ms do not), and a line when it opens.
+NODE_WEBSOCKET_HARNESS = """const WebSocket = require('ws');
+const everyFewMs = setInterval;
+globalThis.setInterval = (callback) => everyFewMs(() => ws.readyState === 1 && callback(), 20);
+let pongs = 0;
+%s
+ws.on('open', () => console.log('OPEN'));
+ws.on('message', (raw) => {
+  if (JSON.parse(raw).event === 'pong' && ++pongs %% 100 === 0) console.log('PONGS', pongs);
+});
+"""
+
 
 def curl(command: str, base_url: str, **replacements: str) -> dict:
     command = command.replace(SEED_BASE, base_url)
@@ -176,3 +204,54 @@ def test_seed_php_create_and_status(seed_server, tmp_path: Path) -> None:
     assert output["created"]["data"]["total_amount"] == 25042
     assert output["status"]["status"] == 200
     assert output["status"]["data"]["data"]["status"] == "pending"
+
+
+def _read_line_with(process: subprocess.Popen[str], needle: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.2)
+        if ready:
+            line = process.stdout.readline()
+            if needle in line:
+                return line
+            seen.append(line)
+            if not line and process.poll() is not None:
+                break
+    raise AssertionError(f"no {needle!r} from node (exit {process.poll()}): {''.join(seen)}")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_seed_websocket_snippet_survives_its_own_keep_alive_in_node(seed_server) -> None:
+    """The snippet JSON-parses every message: a plain-text pong crashed the Node process on
+    the first keep-alive. It now runs through hundreds of pongs and still hears the payment."""
+    if not (RECEIVERS / "node_modules" / "ws").is_dir():
+        pytest.fail("ws is not installed: run `npm install --prefix tests/receivers --no-audit"
+                    " --no-fund`")
+    server, merchant = seed_server
+    snippet = (SEED_WEBSOCKET.replace("wss://webqris.com", server.base_url.replace("http", "ws"))
+               .replace("YOUR_API_TOKEN", merchant.api_token))
+    process = subprocess.Popen(["node", "-e", NODE_WEBSOCKET_HARNESS % snippet],
+                               cwd=RECEIVERS, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        _read_line_with(process, "OPEN", 15)
+        _read_line_with(process, "PONGS 200", 30)
+        auth = {"Authorization": f"Bearer {merchant.api_token}"}
+        invoice = httpx.post(f"{server.base_url}/api/payments/qris/create",
+                             json={"amount": 25000}, headers=auth).json()
+        paid = httpx.post(f"{server.base_url}/api/callback/notify",
+                          json={"amount": invoice["total_amount"]},
+                          headers={"X-Callback-Key": merchant.callback_secret})
+        assert paid.status_code == 200, paid.text
+        heard = _read_line_with(process, "Pembayaran masuk:", 15)
+        assert heard.split() == ["Pembayaran", "masuk:", invoice["invoice_id"],
+                                 str(invoice["total_amount"])]
+        _read_line_with(process, "PONGS", 15)
+        assert process.poll() is None
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
