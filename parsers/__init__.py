@@ -17,21 +17,31 @@ A false positive marks an unpaid order paid, so every family answers None when u
 from __future__ import annotations
 
 from . import (
+    allo,
     bca,
     blu,
     bni,
     bri,
+    bsi,
     dana,
+    flip,
     generic,
     gopay,
     jago,
+    jenius,
+    krom,
     linkaja,
     mandiri,
     neo,
+    octo,
     ovo,
+    permata,
+    pos,
     qris_merchant,
+    raya,
     seabank,
     shopeepay,
+    superbank,
 )
 from .common import Family, Parsed, parse_rupiah
 
@@ -63,6 +73,17 @@ FAMILIES: tuple[Family, ...] = (
     blu.FAMILY,
     neo.FAMILY,
     qris_merchant.FAMILY,
+    # Apps whose own incoming wording has not been seen in public: the shared shapes only.
+    jenius.FAMILY,
+    octo.FAMILY,
+    permata.FAMILY,
+    bsi.FAMILY,
+    allo.FAMILY,
+    superbank.FAMILY,
+    krom.FAMILY,
+    raya.FAMILY,
+    flip.FAMILY,
+    pos.FAMILY,
     generic.FAMILY,
 )
 GENERIC: Family = generic.FAMILY

@@ -25,7 +25,9 @@ FAMILY = Family(
     name="bri",
     packages=(
         "id.co.bri.brimo",  # BRImo
-        "id.co.bri.merchant",  # BRImerchant
+        # BRImerchant (QRIS BRI): the package of a public forwarder's BRImerchant payload example
+        # ("source_app_label": "BRImerchant") and of a payment service's accepted apps.
+        "id.co.bri.merchant",
     ),
     brand=brand(r"\b(?:BRImo|BRImerchant|BRI)\b", case_sensitive=True),
     rules=(

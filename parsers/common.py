@@ -19,6 +19,7 @@ from dataclasses import dataclass
 __all__ = [
     "AMT",
     "SENDER",
+    "SHARED_RULES",
     "Family",
     "Money",
     "Parsed",
@@ -570,4 +571,27 @@ SENT_YOU_EN = rule(
 QRIS_PAYER_SOURCE_RECEIVED = rule(
     r"\bpembayaran\s+qris\s+(?:sebesar\s+)?<AMT>\s+(?P<sender>[^\n|]{1,60}?)\s+-\s+"
     r"[^\n|]{1,60}?\s+(?:(?:telah|sudah|berhasil)\s+)?diterima\b"
+)
+
+# Every sentence shape above, most specific first: what the generic reader reads, and all that a
+# family whose app's own incoming wording has not been seen in public may read. Each shape says
+# plainly that money came in, and run()'s noise filter and one-amount check still apply, so no
+# rule here is tuned to one app's (possibly imagined) text.
+SHARED_RULES: tuple[Rule, ...] = (
+    QRIS_PAYER_SOURCE_RECEIVED,
+    PAYMENT_RECEIVED,
+    PAYMENT_RECEIVED_THEN_AMOUNT,
+    QRIS_AMOUNT_RECEIVED,
+    RECEIVE,
+    TRANSFER_RECEIVED,
+    RECEIVED_EN,
+    SENT_TO_YOU,
+    SENT_TO_YOU_EN,
+    SENT_YOU_EN,
+    TRANSACTION_RECEIVED,
+    LABEL_IN_THEN_AMOUNT,
+    AMOUNT_RECEIVED,
+    CREDITED,
+    PAYER_TITLE_AMOUNT_IN,
+    AMOUNT_IN,
 )

@@ -9,46 +9,6 @@ notification may pay is decided by its package (parsers.is_payment_app), never b
 
 from __future__ import annotations
 
-from .common import (
-    AMOUNT_IN,
-    AMOUNT_RECEIVED,
-    CREDITED,
-    LABEL_IN_THEN_AMOUNT,
-    PAYER_TITLE_AMOUNT_IN,
-    PAYMENT_RECEIVED,
-    PAYMENT_RECEIVED_THEN_AMOUNT,
-    QRIS_AMOUNT_RECEIVED,
-    QRIS_PAYER_SOURCE_RECEIVED,
-    RECEIVE,
-    RECEIVED_EN,
-    SENT_TO_YOU,
-    SENT_TO_YOU_EN,
-    SENT_YOU_EN,
-    TRANSACTION_RECEIVED,
-    TRANSFER_RECEIVED,
-    Family,
-)
+from .common import SHARED_RULES, Family
 
-FAMILY = Family(
-    name="generic",
-    packages=(),
-    brand=None,
-    rules=(
-        QRIS_PAYER_SOURCE_RECEIVED,
-        PAYMENT_RECEIVED,
-        PAYMENT_RECEIVED_THEN_AMOUNT,
-        QRIS_AMOUNT_RECEIVED,
-        RECEIVE,
-        TRANSFER_RECEIVED,
-        RECEIVED_EN,
-        SENT_TO_YOU,
-        SENT_TO_YOU_EN,
-        SENT_YOU_EN,
-        TRANSACTION_RECEIVED,
-        LABEL_IN_THEN_AMOUNT,
-        AMOUNT_RECEIVED,
-        CREDITED,
-        PAYER_TITLE_AMOUNT_IN,
-        AMOUNT_IN,
-    ),
-)
+FAMILY = Family(name="generic", packages=(), brand=None, rules=SHARED_RULES)

@@ -24,7 +24,9 @@ FAMILY = Family(
     name="mandiri",
     packages=(
         "id.bmri.livin",  # Livin' by Mandiri
-        "id.bmri.livinmerchant",  # Livin' Merchant
+        # Livin' Merchant: Play Store links "details?id=id.bmri.livinmerchant" on public merchant
+        # pages, and the package public QRIS listeners and a payment service accept.
+        "id.bmri.livinmerchant",
     ),
     brand=brand(r"\blivin\b|\bmandiri\b"),
     rules=(

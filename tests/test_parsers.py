@@ -375,6 +375,125 @@ def test_every_payment_app_has_no_non_payment_kind() -> None:
         assert parsers.non_payment_kind(package) is None, package
 
 
+# Apps whose own incoming wording has not been seen in public: each family lists its verified
+# packages and reads the shared sentence shapes, nothing tuned to an imagined text.
+SHARED_ONLY_APPS = [
+    ("com.btpn.dc", "jenius", "Jenius"),
+    ("id.co.cimbniaga.mobile.android", "octo", "OCTO Mobile"),
+    ("net.myinfosys.PermataMobileX", "permata", "PermataMobile X"),
+    ("co.id.bankbsi.superapp", "bsi", "BYOND by BSI"),
+    ("com.bsm.activity2", "bsi", "BSI Mobile"),
+    ("com.alloapp.yump", "allo", "Allo Bank"),
+    ("id.co.bankfama.android", "superbank", "Superbank"),
+    ("com.krom.android", "krom", "Krom"),
+    ("id.co.bankraya.apps", "raya", "Bank Raya"),
+    ("id.flip", "flip", "Flip"),
+    ("com.innovecto.etalastic", "pos", "Qasir"),
+    ("com.mokapos.android", "pos", "Moka POS"),
+    ("com.pawoon.pos", "pos", "Pawoon POS"),
+    ("com.klopos", "pos", "majoo"),
+]
+
+# A plain incoming sentence in each shared shape, the payer it names, and its outgoing twin.
+SHARED_SHAPES = [
+    ("Kamu menerima Rp25.042 dari BUDI SANTOSO", "BUDI SANTOSO",
+     "Kamu mengirim Rp25.042 ke BUDI SANTOSO"),
+    ("Transfer masuk Rp25.042 dari BUDI SANTOSO", "BUDI SANTOSO",
+     "Transfer keluar Rp25.042 ke BUDI SANTOSO"),
+    ("Pembayaran QRIS Rp25.042 diterima", None, "Pembayaran QRIS Rp25.042 ke TOKO ABC berhasil"),
+    ("BUDI SANTOSO telah mengirim Rp25.042 ke kamu", "BUDI SANTOSO",
+     "Kamu telah mengirim Rp25.042 ke BUDI SANTOSO"),
+    ("Dana Rp25.042 masuk ke rekening kamu", None, "Dana Rp25.042 keluar dari rekening kamu"),
+    ("You've received Rp25.042 from BUDI SANTOSO", "BUDI SANTOSO",
+     "You've sent Rp25.042 to BUDI SANTOSO"),
+]
+
+
+@pytest.mark.parametrize(("app", "name", "title"), SHARED_ONLY_APPS)
+def test_apps_without_a_public_wording_are_payment_apps(app: str, name: str, title: str) -> None:
+    assert parsers.is_payment_app(app) and parsers.is_payment_app(app.upper())
+    assert parsers.non_payment_kind(app) is None
+    family = parsers.family_for(app)
+    assert family.name == name
+    assert family.rules is common.SHARED_RULES and not family.title_rules and family.noise is None
+
+
+@pytest.mark.parametrize(("app", "name", "title"), SHARED_ONLY_APPS)
+@pytest.mark.parametrize(("incoming", "payer", "outgoing"), SHARED_SHAPES)
+def test_apps_without_a_public_wording_read_incoming_and_refuse_outgoing(
+    app: str, name: str, title: str, incoming: str, payer: str | None, outgoing: str
+) -> None:
+    assert parse_notification(app, title, incoming) == Parsed(25042, payer, name)
+    assert parse_notification(app, title, outgoing) is None
+
+
+@pytest.mark.parametrize(
+    ("title", "parser"),
+    [
+        ("Jenius", "jenius"),
+        ("OCTO Mobile", "octo"),
+        ("Permata ME", "permata"),
+        ("BYOND by BSI", "bsi"),
+        ("Allo Bank", "allo"),
+        ("Superbank", "superbank"),
+        ("Krom Bank", "krom"),
+        ("Bank Raya", "raya"),
+        ("Flip", "flip"),
+        ("Moka POS", "pos"),
+        # Common words that only look like a brand route nowhere.
+        ("Selamat Hari Raya", "generic"),
+        ("Velg krom", "generic"),
+        ("flip the card", "generic"),
+    ],
+)
+def test_an_unknown_package_naming_a_new_brand_is_read_by_it(title: str, parser: str) -> None:
+    found = parse_notification("com.example.unknown", title, "Kamu menerima Rp50.000 dari BUDI")
+    assert found == Parsed(50000, "BUDI", parser)
+    assert not parsers.is_payment_app("com.example.unknown")
+
+
+@pytest.mark.parametrize(("app", "name", "title"), SHARED_ONLY_APPS)
+def test_a_shop_using_a_new_payment_app_is_paid_by_default(
+    client: Any, merchant: Any, app: str, name: str, title: str
+) -> None:
+    """Over the real app: the forwarded notification pays the invoice without the owner
+    trusting the app by hand; its outgoing twin leaves the next invoice pending."""
+
+    def create(amount: int) -> dict[str, Any]:
+        answer = client.post("/api/payments/qris/create", json={"amount": amount},
+                             headers=merchant.auth)
+        assert answer.status_code == 200, answer.text
+        invoice: dict[str, Any] = answer.json()
+        return invoice
+
+    def forward(message: str, notif_id: str) -> Any:
+        return client.post(
+            "/api/webhook/payment",
+            json={"app": app, "title": title, "message": message, "notif_id": notif_id},
+            headers={"Authorization": f"Bearer {merchant.callback_secret}"},
+        )
+
+    def status(invoice: dict[str, Any]) -> dict[str, Any]:
+        answer = client.get(f"/api/payments/{invoice['invoice_id']}/status",
+                            headers=merchant.auth)
+        data: dict[str, Any] = answer.json()["data"]
+        return data
+
+    def rupiah(amount: int) -> str:
+        return f"{amount:,}".replace(",", ".")
+
+    invoice = create(25000)
+    paid = forward(f"Kamu menerima Rp{rupiah(invoice['total_amount'])} dari BUDI SANTOSO", "in")
+    assert paid.status_code == 200, paid.text
+    assert status(invoice)["status"] == "paid"
+    assert status(invoice)["payment_method"] == app
+
+    unpaid = create(26000)
+    sent = forward(f"Kamu mengirim Rp{rupiah(unpaid['total_amount'])} ke BUDI SANTOSO", "out")
+    assert sent.json()["success"] is False, sent.text
+    assert status(unpaid)["status"] == "pending"
+
+
 # --------------------------------------------------------------------------------------------
 # Traps beyond the corpus
 # --------------------------------------------------------------------------------------------
