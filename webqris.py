@@ -24,6 +24,7 @@ import hmac
 import importlib.util
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -86,6 +87,8 @@ class ServerConfig:
     access_log: bool = False
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
+    public_requests_per_second: float = 20.0
+    public_burst: int = 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,6 +251,8 @@ def _check_config(config: Config) -> None:
         raise ConfigError("server.max_body_bytes and server.max_header_bytes must be >= 1024")
     if config.admin.login_max_failures < 1 or config.admin.login_max_attempts_total < 1:
         raise ConfigError("admin.login_max_failures and login_max_attempts_total must be >= 1")
+    if config.server.public_requests_per_second <= 0 or config.server.public_burst < 1:
+        raise ConfigError("server.public_requests_per_second must be > 0 and public_burst >= 1")
     if config.server.client_timeout_seconds <= 0:
         raise ConfigError("server.client_timeout_seconds must be > 0")
     if config.server.http not in ("auto", "h11", "httptools"):
@@ -2221,6 +2226,53 @@ class HeaderSizeLimit:
         await self.app(scope, receive, send)
 
 
+class PublicRateLimit:
+    """The checkout pages under /pay/ need no credential, so anybody can ask for them in a
+    loop; however cheap each answer is, a flood of them starves the API of the one process.
+    Each client address gets a bucket of `burst` requests refilled at `rate` a second (a
+    customer's page asks for a handful, then polls about once a second). Past it: a 429 in
+    the seed's format, sent after a pause, so a client that loops without waiting mostly
+    waits. Behind a reverse proxy without server.proxy_headers every customer shares the
+    proxy's address: the default leaves room for dozens of customers at once. The addresses
+    remembered are capped, the least recently seen forgotten first."""
+
+    PREFIX = "/pay/"
+
+    def __init__(self, app: Any, rate: float, burst: int, max_addresses: int = 10_000,
+                 pause_seconds: tuple[float, float] = (0.5, 1.5)) -> None:
+        self.app = app
+        self.rate = rate
+        self.burst = burst
+        self.max_addresses = max_addresses
+        self.pause_seconds = pause_seconds
+        self._buckets: collections.OrderedDict[str, tuple[float, float]] = (
+            collections.OrderedDict())
+
+    def take(self, address: str) -> float:
+        """0 when `address` may make a request now (and counts it), else the seconds until
+        it may."""
+        now = time.monotonic()
+        tokens, since = self._buckets.pop(address, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - since) * self.rate)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+        self._buckets[address] = (tokens - 1 if wait == 0 else tokens, now)
+        while len(self._buckets) > self.max_addresses:
+            self._buckets.popitem(last=False)
+        return wait
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.PREFIX):
+            client = scope.get("client")
+            wait = self.take(client[0] if client else "unknown")
+            if wait > 0:
+                await asyncio.sleep(random.uniform(*self.pause_seconds))
+                refused = error_response(429, "Too many requests: try again in a moment")
+                refused.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     """The body, refused past `limit` bytes (413) or when it has not all come in `timeout`
     seconds (408): a client that stops halfway must not hold its request open for ever."""
@@ -2793,6 +2845,8 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
         431: fail(f"Request target and headers larger than {config.server.max_header_bytes}"
                   " bytes"),
         422: fail("Not an incoming payment, or no amount found", "Unparsed"),
+        429: fail("Too many requests from one address to the public checkout pages"
+                  " (server.public_requests_per_second); Retry-After says when to come back"),
         503: fail("Database unavailable (for creates also: QRIS not configured, unique codes"
                   " used up); try again shortly"),
     }
@@ -2991,17 +3045,17 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                     None, invoice_id=invoice_id_value, merchant_name=text(), amount=integer,
                     unique_code=integer, total_amount=integer, status=status,
                     expired_at=time_, paid_at=nullable_time, redirect_url=text(nullable=True),
-                    qris_payload=text(), demo={"type": "boolean"}))), 404, 503)}},
+                    qris_payload=text(), demo={"type": "boolean"}))), 404, 429, 503)}},
             "/pay/{invoice_id}/qr.svg": {"get": {
                 "operationId": "checkoutQrSvg", "summary": "The invoice's QRIS as an SVG",
                 "parameters": [invoice_id],
                 "responses": responses({"description": "OK", "content": {
-                    "image/svg+xml": {"schema": text()}}}, 404, 503)}},
+                    "image/svg+xml": {"schema": text()}}}, 404, 429, 503)}},
             "/pay/{invoice_id}/qr.png": {"get": {
                 "operationId": "checkoutQrPng", "summary": "The invoice's QRIS as a PNG",
                 "parameters": [invoice_id],
                 "responses": responses({"description": "OK", "content": {
-                    "image/png": {"schema": text(format="binary")}}}, 404, 503)}},
+                    "image/png": {"schema": text(format="binary")}}}, 404, 429, 503)}},
         },
     }
 
@@ -4516,7 +4570,9 @@ def create_app(config: Config | None = None, *,
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes),
-                    Middleware(SecurityHeaders)],
+                    Middleware(SecurityHeaders),
+                    Middleware(PublicRateLimit, rate=config.server.public_requests_per_second,
+                               burst=config.server.public_burst)],
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,

@@ -257,3 +257,63 @@ def test_a_body_cut_short_is_one_info_line(db_path: Path, merchant: Merchant, se
     assert " INFO webqris: " in lines[0] and f"POST {path} from 127.0.0.1" in lines[0]
     assert "went away or broke the body" in lines[0]
     assert "Traceback" not in added and "unexpected error" not in added
+
+
+def test_a_flood_of_checkout_requests_from_one_address_is_slowed_and_the_api_keeps_answering(
+        db_path: Path, merchant: Merchant, server_factory) -> None:
+    """Every answer under /pay/ is cheap now, but 100 clients asking in a loop still took the
+    one process from the API (a status check's p99 4.6x its value). One address gets a burst,
+    then `public_requests_per_second`; past it a 429 in the seed's format after a pause."""
+    server = server_factory(db_path, env={"WEBQRIS_SERVER_PUBLIC_REQUESTS_PER_SECOND": "5",
+                                          "WEBQRIS_SERVER_PUBLIC_BURST": "10"})
+    base = server.base_url
+    invoice = httpx.post(f"{base}/api/payments/qris/create", json={"amount": 5000},
+                         headers=merchant.auth).json()
+    qr = f"{base}/pay/{invoice['invoice_id']}/qr.png"
+
+    async def flood() -> tuple[list[httpx.Response], list[float]]:
+        async with httpx.AsyncClient(timeout=30) as http:
+            started = time.monotonic()
+            answers: list[httpx.Response] = []
+            status_times: list[float] = []
+
+            async def one_client() -> None:
+                while time.monotonic() - started < 2.0:
+                    answers.append(await http.get(qr))
+
+            async def status_checks() -> None:
+                while time.monotonic() - started < 2.0:
+                    at = time.monotonic()
+                    answer = await http.get(f"{base}/api/payments/{invoice['invoice_id']}"
+                                            "/status", headers=merchant.auth)
+                    assert answer.status_code == 200
+                    status_times.append(time.monotonic() - at)
+                    await asyncio.sleep(0.02)
+
+            await asyncio.gather(status_checks(), *(one_client() for _ in range(30)))
+            return answers, status_times
+
+    answers, status_times = asyncio.run(flood())
+    served = [a for a in answers if a.status_code == 200]
+    refused = [a for a in answers if a.status_code == 429]
+    assert len(served) + len(refused) == len(answers)
+    # The burst, then about 5 a second for 2 s (loosely: the clock starts before the first).
+    assert 10 <= len(served) <= 10 + 5 * 3, len(served)
+    assert refused[0].json() == {"success": False,
+                                 "message": "Too many requests: try again in a moment"}
+    assert int(refused[0].headers["Retry-After"]) >= 1
+    # Each refusal waited, so 30 looping clients made few requests, not thousands.
+    assert len(answers) < 30 * 4, len(answers)
+    assert max(status_times) < 1.0, max(status_times)
+
+
+def test_the_public_rate_limit_forgets_the_oldest_addresses_first() -> None:
+    async def app(scope: dict, receive: object, send: object) -> None:
+        raise AssertionError("not reached")
+
+    limit = webqris.PublicRateLimit(app, rate=1.0, burst=1, max_addresses=3)
+    assert [limit.take(a) for a in ("a", "b", "c")] == [0, 0, 0]
+    assert limit.take("a") > 0  # its one request is spent
+    limit.take("d")  # "b" is the least recently seen now, and is forgotten
+    assert limit.take("c") > 0  # still remembered, its request spent
+    assert limit.take("b") == 0
