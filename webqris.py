@@ -5071,6 +5071,17 @@ def merchant() -> None:
     """Manage merchants (shops)."""
 
 
+def echo_new_merchant(merchant_id: int, name: str, issued: Mapping[str, str],
+                      as_json: bool) -> None:
+    """A new merchant's secrets, the only time they are shown."""
+    if as_json:
+        click.echo(json.dumps({"id": merchant_id, "name": name, **issued}))
+        return
+    click.echo(f"Merchant {merchant_id}: {name} (the secrets are shown only now)")
+    for kind in MERCHANT_SECRETS:
+        click.echo(f"  {kind}: {issued[kind]}")
+
+
 @merchant.command("add")
 @click.option("--name", required=True)
 @click.option("--qris", "static_qris", default=None, help="The shop's static QRIS payload.")
@@ -5095,13 +5106,7 @@ def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
         merchant_id = store.write_now(create_merchant_by_admin, changes, issued, CLI_ADDRESS)
     finally:
         store.close()
-    result = {"id": merchant_id, "name": changes["name"], **issued}
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        click.echo(f"Merchant {merchant_id}: {result['name']} (the secrets are shown only now)")
-        for kind in MERCHANT_SECRETS:
-            click.echo(f"  {kind}: {issued[kind]}")
+    echo_new_merchant(merchant_id, changes["name"], issued, as_json)
 
 
 @merchant.command("list")
@@ -5159,6 +5164,92 @@ def merchant_update(merchant_id: int, name: str | None, static_qris: str | None,
     finally:
         store.close()
     click.echo(json.dumps(item) if as_json else cli_merchant_line(item))
+
+
+# What `merchant export` writes: a shop's settings and taught wordings, never a secret (the
+# database keeps only hashes of two of them; `merchant import` issues new ones).
+MERCHANT_EXPORT_FORMAT = "webqris-merchant-1"
+
+
+def merchant_export(conn: sqlite3.Connection, merchant_id: int) -> dict[str, Any] | None:
+    row = get_merchant(conn, merchant_id)
+    if row is None:
+        return None
+    return {"format": MERCHANT_EXPORT_FORMAT, "name": row["name"],
+            "static_qris": row["static_qris"], "webhook_url": row["webhook_url"],
+            "accepted_apps": accepted_apps(row), "accept_any_app": bool(row["accept_any_app"]),
+            "accept_unnamed_app": bool(row["accept_unnamed_app"]),
+            "taught_wordings": [{"app": w["app"], "template": json.loads(w["template"])}
+                                for w in list_taught_wordings(conn, merchant_id)]}
+
+
+def import_merchant(conn: sqlite3.Connection, exported: Mapping[str, Any],
+                    issued: Mapping[str, str], address: str) -> int:
+    """A new merchant from `merchant export`'s JSON, with new secrets, in one transaction:
+    a bad field or wording imports nothing."""
+    if not isinstance(exported, dict) or exported.get("format") != MERCHANT_EXPORT_FORMAT:
+        raise ApiError(400, f"not a WebQRIS merchant export (format {MERCHANT_EXPORT_FORMAT})")
+    changes = checked_merchant_fields(
+        {key: exported[key] for key in ("name", "static_qris", "webhook_url", "accepted_apps",
+                                        "accept_any_app", "accept_unnamed_app")
+         if key in exported}, creating=True)
+    wordings = exported.get("taught_wordings") or []
+    if not isinstance(wordings, list):
+        raise ApiError(400, "taught_wordings must be a list")
+    merchant_id = create_merchant_by_admin(conn, changes, issued, address)
+    at = now_ms()
+    for number, wording in enumerate(wordings, start=1):
+        app = wording.get("app") if isinstance(wording, dict) else None
+        template = wording.get("template") if isinstance(wording, dict) else None
+        if not isinstance(app, str) or taught.template_example(template) is None:
+            raise ApiError(400, f"taught wording {number} is not a wording WebQRIS can read")
+        wording_id, _ = insert_taught_wording(conn, merchant_id, taught_app_key(app), template,
+                                              None, at, address)
+        audit(conn, "wording.import", f"merchant:{merchant_id}", None,
+              {"wording_id": wording_id, "app": taught_app_key(app)}, address)
+    return merchant_id
+
+
+@merchant.command("export")
+@click.argument("merchant_id", type=int)
+@_db_option
+@_config_option
+def merchant_export_command(merchant_id: int, db_path: str | None,
+                            config_path: str | None) -> None:
+    """Print a merchant's settings and taught wordings as JSON (no secrets), for
+    `merchant import` on another installation."""
+    store = open_store(config_from_cli(config_path, database_path=db_path))
+    try:
+        exported = store.read(merchant_export, merchant_id)
+    finally:
+        store.close()
+    if exported is None:
+        raise click.ClickException(f"no merchant with id {merchant_id}")
+    click.echo(json.dumps(exported, indent=2, ensure_ascii=False))
+
+
+@merchant.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_db_option
+@_config_option
+def merchant_import_command(file: Any, as_json: bool, db_path: str | None,
+                            config_path: str | None) -> None:
+    """Add a merchant from `merchant export`'s JSON (FILE, or - for standard input) and print
+    its new secrets (shown once)."""
+    try:
+        exported = json.load(file)
+    except ValueError as exc:
+        raise click.ClickException(f"{file.name}: not JSON ({exc})") from None
+    issued = issue_merchant_secrets()
+    store = open_store(config_from_cli(config_path, database_path=db_path))
+    try:
+        merchant_id = store.write_now(import_merchant, exported, issued, CLI_ADDRESS)
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        store.close()
+    echo_new_merchant(merchant_id, exported["name"], issued, as_json)
 
 
 @merchant.command("rotate")

@@ -329,6 +329,54 @@ def test_parse_with_a_merchant_uses_its_taught_wordings(admin: TestClient, merch
     assert missing.returncode != 0 and "no merchant with id 99" in missing.stderr
 
 
+def test_a_merchant_moves_to_another_installation_with_its_wordings(
+        admin: TestClient, merchant: Merchant, db_path: Path, tmp_path: Path) -> None:
+    forward(admin, merchant, wording("12.345"))
+    note = latest_note(admin)
+    admin.post(f"/admin/api/notifications/{note['id']}/teach",
+               json=spans(note, "12.345", "BUDI SANTOSO"))
+    admin.patch(f"/admin/api/merchants/{merchant.id}",
+                json={"accepted_apps": ["com.example.kasir"], "accept_unnamed_app": True})
+    exported = run_cli("merchant", "export", str(merchant.id), "--db", str(db_path))
+    assert exported.returncode == 0, exported.stderr
+    assert merchant.api_token not in exported.stdout
+    assert merchant.callback_secret not in exported.stdout
+    assert merchant.webhook_secret not in exported.stdout
+    shop = json.loads(exported.stdout)
+    assert shop["accepted_apps"] == ["com.example.kasir"] and shop["accept_unnamed_app"] is True
+    assert [w["app"] for w in shop["taught_wordings"]] == [APP]
+
+    elsewhere = tmp_path / "elsewhere.db"
+    export_file = tmp_path / "shop.json"
+    export_file.write_text(exported.stdout)
+    imported = run_cli("merchant", "import", str(export_file), "--json", "--db", str(elsewhere))
+    assert imported.returncode == 0, imported.stderr
+    moved = json.loads(imported.stdout)
+    assert moved["callback_secret"] != merchant.callback_secret
+    # The new installation reads the taught wording and trusts what the old one trusted.
+    args = ["parse", "--app", APP, "--title", TITLE, "--message", wording("8.000", "ANI"),
+            "--merchant", str(moved["id"]), "--db", str(elsewhere)]
+    assert json.loads(run_cli(*args).stdout)["parser"] == "taught"
+    again = run_cli("merchant", "export", str(moved["id"]), "--db", str(elsewhere))
+    assert json.loads(again.stdout) == shop
+    with sqlite3.connect(elsewhere) as conn:
+        actions = [row[0] for row in conn.execute("SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["merchant.create", "wording.import"]
+
+    # A broken file imports nothing, in plain words.
+    broken = tmp_path / "broken.json"
+    for content, words in (("{", "not JSON"), ('{"format": "x"}', "not a WebQRIS merchant"),
+                           (json.dumps({**shop, "taught_wordings": [{"app": APP,
+                                                                     "template": {"x": 1}}]}),
+                            "taught wording 1")):
+        broken.write_text(content)
+        refused = run_cli("merchant", "import", str(broken), "--db", str(elsewhere))
+        assert refused.returncode != 0 and words in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    with sqlite3.connect(elsewhere) as conn:
+        assert conn.execute("SELECT count(*) FROM merchants").fetchone()[0] == 1
+
+
 def test_the_migration_keeps_one_copy_of_a_wording(db_path: Path, merchant: Merchant) -> None:
     store = webqris.Store(str(db_path))
     store.open()
