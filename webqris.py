@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import hashlib
 import hmac
+import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -53,6 +54,11 @@ from parsers import qris
 
 log = logging.getLogger("webqris")
 T = TypeVar("T")
+
+try:  # the one version, pyproject.toml's, as the installed package's metadata carries it
+    VERSION = importlib.metadata.version("webqris")
+except importlib.metadata.PackageNotFoundError:  # imported from a checkout never installed
+    VERSION = "0+unknown"
 
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
@@ -2379,7 +2385,7 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
     }
     return {
         "openapi": "3.0.3",
-        "info": {"title": "WebQRIS", "version": "0.1.0",
+        "info": {"title": "WebQRIS", "version": VERSION,
                  "description": "Self-hosted QRIS payment gateway. Every error is"
                                 " {\"success\": false, \"message\": \"...\"}."},
         "components": {
@@ -3107,9 +3113,24 @@ SECURITY_HEADERS = {
 }
 
 
+class StaticFilesMissing(RuntimeError):
+    pass
+
+
+@functools.cache
 def static_dir() -> Path:
-    beside = Path(__file__).resolve().parent / "static"
-    return beside if beside.is_dir() else Path(sys.prefix) / "share" / "webqris" / "static"
+    """The dashboard's files: pyproject.toml ships static/ as the package webqris_static, so
+    they sit wherever pip put this module (a venv, --user, /usr/local on Debian, pipx), and an
+    editable install points it at the checkout's static/. Not sys.prefix: a Debian system pip
+    installs under /usr/local while sys.prefix is /usr."""
+    spec = importlib.util.find_spec("webqris_static")
+    # A namespace package (no __init__.py, so none is served): its locations, the first holding
+    # the dashboard. An editable install lists a placeholder beside the real folder.
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / "index.html").is_file():
+            return Path(location)
+    raise StaticFilesMissing("the dashboard's files (package webqris_static) are not installed:"
+                             " reinstall webqris, e.g. pip install --force-reinstall webqris")
 
 
 def page(name: str) -> Response:
@@ -3736,6 +3757,7 @@ _config_option = click.option("--config", "config_path", envvar="WEBQRIS_CONFIG"
 
 
 @click.group()
+@click.version_option(VERSION, prog_name="webqris")
 def cli() -> None:
     """WebQRIS: self-hosted QRIS payment gateway."""
 
@@ -3753,6 +3775,10 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
 
     config = config_from_cli(config_path, server_host=host, server_port=port,
                              database_path=db_path)
+    try:
+        static_dir()
+    except StaticFilesMissing as exc:
+        raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(config)
