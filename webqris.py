@@ -142,6 +142,12 @@ class ReplicateConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class MetricsConfig:
+    token: str = ""
+    allowed_addresses: str = "127.0.0.1,::1"
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -149,6 +155,7 @@ class Config:
     webhooks: WebhooksConfig = WebhooksConfig()
     admin: AdminConfig = AdminConfig()
     replicate: ReplicateConfig = ReplicateConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
 
 class ConfigError(ValueError):
@@ -2050,6 +2057,134 @@ def next_page(rows: list[sqlite3.Row], limit: int, cursor: str) -> tuple[list[sq
 
 
 # =============================================================================================
+# Metrics
+#
+# GET /metrics in Prometheus' text format. What the database already knows (invoices, the
+# webhook backlog, when each phone was last heard) is read from it at scrape time, so the
+# create path pays nothing and the numbers survive restarts; what only passes through (each
+# notification's outcome, each webhook attempt, request latency) is counted in this process.
+# =============================================================================================
+
+
+class DatabaseCollector:
+    """The facts kept in the database, read when Prometheus scrapes."""
+
+    def __init__(self, store: Store, hub_size: Callable[[], int],
+                 replication: Callable[[], Any]) -> None:
+        self.store = store
+        self.hub_size = hub_size
+        self.replication = replication
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        at = now_ms()
+        by_status = dict(self.store.read(lambda conn: conn.execute(
+            "SELECT status, count(*) FROM invoices GROUP BY status").fetchall()))
+        created = CounterMetricFamily("webqris_invoices_created",
+                                      "Invoices created since the database was made")
+        created.add_metric([], sum(by_status.values()))
+        yield created
+        paid = CounterMetricFamily("webqris_invoices_paid", "Invoices paid")
+        paid.add_metric([], by_status.get("paid", 0))
+        yield paid
+        invoices = GaugeMetricFamily("webqris_invoices", "Invoices by status (an expired one"
+                                     " paid late becomes paid)", labels=["status"])
+        for status in ("pending", "paid", "expired", "cancelled"):
+            invoices.add_metric([status], by_status.get(status, 0))
+        yield invoices
+        backlog, oldest = self.store.read(lambda conn: conn.execute(
+            "SELECT count(*), min(created_at) FROM webhook_deliveries"
+            " WHERE state IN ('pending', 'sending')").fetchone())
+        yield GaugeMetricFamily("webqris_webhook_backlog",
+                                "Webhook deliveries waiting to be delivered", value=backlog)
+        yield GaugeMetricFamily("webqris_webhook_oldest_pending_age_seconds",
+                                "Age of the oldest webhook delivery still waiting",
+                                value=(at - oldest) / 1000 if oldest else 0)
+        yield GaugeMetricFamily("webqris_websocket_clients", "Open WebSockets",
+                                value=self.hub_size())
+        silent = GaugeMetricFamily("webqris_device_last_heard_seconds",
+                                   "Seconds since each forwarder phone was last heard",
+                                   labels=["merchant", "device"])
+        for merchant_id, device_id, heard in self.store.read(lambda conn: conn.execute(
+                "SELECT merchant_id, device_id, max(coalesce(last_notification_at, 0),"
+                " coalesce(last_test_at, 0)) FROM devices").fetchall()):
+            silent.add_metric([str(merchant_id), device_id], (at - heard) / 1000)
+        yield silent
+        replicator = self.replication()
+        if replicator is not None:
+            yield GaugeMetricFamily("webqris_replication_up", "1 while Litestream runs",
+                                    value=1 if replicator.state == "running" else 0)
+            yield GaugeMetricFamily("webqris_replication_lag_seconds",
+                                    "How long the replica may have been missing a write",
+                                    value=replicator.lag_seconds)
+            restarts = CounterMetricFamily("webqris_replication_restarts",
+                                           "Times Litestream died and was started again")
+            restarts.add_metric([], replicator.restarts)
+            yield restarts
+
+
+class Metrics:
+    """One registry per app (no global state: tests build many apps)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        self.notifications = Counter(
+            "webqris_notifications", "Inbound notifications by outcome and parser family",
+            ["outcome", "parser"], registry=self.registry)
+        self.webhook_attempts = Counter(
+            "webqris_webhook_attempts", "Webhook delivery attempts by result", ["result"],
+            registry=self.registry)
+        self.request_seconds = Histogram(
+            "webqris_request_duration_seconds", "HTTP request latency by route template",
+            ["route", "method"], registry=self.registry,
+            buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+        self._timers: dict[tuple[str, str], Any] = {}
+
+    def watch(self, collector: DatabaseCollector) -> None:
+        self.registry.register(collector)
+
+    def observe_request(self, route: str, method: str, seconds: float) -> None:
+        timer = self._timers.get((route, method))
+        if timer is None:  # labels() takes a lock and builds a key: once per route
+            timer = self._timers[(route, method)] = self.request_seconds.labels(route, method)
+        timer.observe(seconds)
+
+
+class RequestMetrics:
+    """Times every HTTP request under its route template (/api/payments/{invoice_id}/status,
+    never the raw path, whose ids would make a series per invoice)."""
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            self.metrics.observe_request(getattr(route, "path", "unmatched"), scope["method"],
+                                         time.perf_counter() - started)
+
+
+def metrics_allowed(request: Request, config: MetricsConfig) -> bool:
+    """Loopback clients (metrics.allowed_addresses) may read; others need metrics.token."""
+    address = request.client.host if request.client else ""
+    if address in {a.strip() for a in config.allowed_addresses.split(",") if a.strip()}:
+        return True
+    token = bearer_token(request)
+    return bool(config.token) and token is not None and hmac.compare_digest(
+        token.encode(), config.token.encode())
+
+
+# =============================================================================================
 # HTTP API: the merchant's endpoints (the seed's create and status, and extensions)
 # =============================================================================================
 
@@ -2065,6 +2200,7 @@ class Context:
     webhook_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
     replicator: Replicator | None = None
+    metrics: Metrics = dataclasses.field(default_factory=Metrics)
 
 
 def ctx_of(request: Request) -> Context:
@@ -2244,6 +2380,7 @@ async def receive_forwarded_notification(request: Request) -> Response:
     note = forwarder_notification(await read_fields(request, allow_form=True, repair_text=True))
     if note.event_hash == "test":
         await ctx.store.write(record_test_notification, merchant["id"], note)
+        ctx.metrics.notifications.labels("test", "none").inc()
         return JSONResponse({"success": True, "test": True, "message":
                              f"Koneksi berhasil! Auth valid ✓ (Merchant: {merchant['name']})"})
     parsed = parsers.parse_notification(note.app, note.title, note.message)
@@ -2252,6 +2389,7 @@ async def receive_forwarded_notification(request: Request) -> Response:
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed,
                                    note.app or "notification", ctx.config.payments,
                                    trusted=accepted)
+    ctx.metrics.notifications.labels(result.outcome, parsed.parser if parsed else "none").inc()
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "notif_id": note.notif_id})
@@ -2288,6 +2426,7 @@ async def receive_callback(request: Request) -> Response:
     parsed = parsers.Parsed(amount=amount, sender_name=sender_name, parser="callback")
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed, "callback",
                                    ctx.config.payments)
+    ctx.metrics.notifications.labels(result.outcome, "callback").inc()
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "reference": note.reference})
@@ -2315,6 +2454,18 @@ async def healthz(request: Request) -> Response:
                                  "lag_seconds": round(ctx.replicator.lag_seconds, 3),
                                  "restarts": ctx.replicator.restarts}
     return JSONResponse(answer)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    from prometheus_client.exposition import choose_encoder
+
+    ctx = ctx_of(request)
+    if not metrics_allowed(request, ctx.config.metrics):
+        return error_response(401, "Metrics are for loopback clients, or a Bearer token"
+                                   " (metrics.token)")
+    # The format the scraper asks for (Prometheus' text format, or OpenMetrics).
+    encode, content_type = choose_encoder(request.headers.get("accept"))
+    return Response(encode(ctx.metrics.registry), headers={"Content-Type": content_type})
 
 
 async def openapi_schema(request: Request) -> Response:
@@ -3468,6 +3619,7 @@ async def deliver(ctx: Context, client: httpx.AsyncClient, delivery: Mapping[str
             log.error("cannot record webhook %s attempt yet; retrying", delivery["webhook_id"])
             await asyncio.sleep(pause)
             pause = min(pause * 2, 30)
+    ctx.metrics.webhook_attempts.labels("delivered" if result.ok else "failed").inc()
     if result.ok:
         ctx.hub.publish("webhook_delivered", {
             "delivery_id": delivery["id"], "webhook_id": delivery["webhook_id"],
@@ -3814,6 +3966,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
                   hub=Hub(), demo=demo,
                   login_throttle=LoginThrottle(config.admin.login_max_failures,
                                                config.admin.login_window_seconds))
+    ctx.metrics.watch(DatabaseCollector(ctx.store, lambda: len(ctx.hub), lambda: ctx.replicator))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
@@ -3880,13 +4033,15 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         Mount("/static", app=StaticFiles(directory=static_dir(), check_dir=False),
               name="static"),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_schema, methods=["GET"]),
         WebSocketRoute("/{path:path}", unknown_socket),  # else Starlette answers a bare 403
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes)],
+        middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes),
+                    Middleware(RequestMetrics, metrics=ctx.metrics)],
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
