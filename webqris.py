@@ -16,7 +16,9 @@ import asyncio
 import base64
 import concurrent.futures
 import contextlib
+import contextvars
 import dataclasses
+import datetime
 import functools
 import hashlib
 import hmac
@@ -91,6 +93,7 @@ class ServerConfig:
     access_log: bool = False
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
+    log_format: str = "text"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,6 +278,8 @@ def _check_config(config: Config) -> None:
         raise ConfigError("server.http must be auto, h11 or httptools")
     if config.server.http == "httptools" and importlib.util.find_spec("httptools") is None:
         raise ConfigError("server.http = httptools needs httptools: pip install 'webqris[fast]'")
+    if config.server.log_format not in ("text", "json"):
+        raise ConfigError("server.log_format must be text or json")
     replicate = config.replicate
     if replicate.url and not replicate.url.startswith(("s3://", "file:///")):
         raise ConfigError('replicate.url must be "s3://bucket/path" or "file:///absolute/path"')
@@ -2153,25 +2158,53 @@ class Metrics:
         timer.observe(seconds)
 
 
+# The request a log line was written for (JSON logs carry it).
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id",
+                                                                        default=None)
+access_log = logging.getLogger("webqris.access")
+
+
 class RequestMetrics:
     """Times every HTTP request under its route template (/api/payments/{invoice_id}/status,
-    never the raw path, whose ids would make a series per invoice)."""
+    never the raw path, whose ids would make a series per invoice). With `log_requests` (JSON
+    logs with server.access_log) it also writes one access line per request, with its id,
+    route, status and duration, instead of uvicorn's."""
 
-    def __init__(self, app: Any, metrics: Metrics) -> None:
+    def __init__(self, app: Any, metrics: Metrics, log_requests: bool = False) -> None:
         self.app = app
         self.metrics = metrics
+        self.log_requests = log_requests
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        if not self.log_requests:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.metrics.observe_request(getattr(scope.get("route"), "path", "unmatched"),
+                                             scope["method"], time.perf_counter() - started)
+            return
+        REQUEST_ID.set(secrets.token_hex(8))
+        status = 500  # unless a response starts
+
+        async def send_noting_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_noting_status)
         finally:
-            route = scope.get("route")
-            self.metrics.observe_request(getattr(route, "path", "unmatched"), scope["method"],
-                                         time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.observe_request(route, scope["method"], seconds)
+            # The path without its query string: no token travels in a log.
+            access_log.info("%s %s %s", scope["method"], scope["path"], status, extra={
+                "route": route, "status": status, "duration_ms": round(seconds * 1000, 2)})
 
 
 def metrics_allowed(request: Request, config: MetricsConfig) -> bool:
@@ -4041,7 +4074,9 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes),
-                    Middleware(RequestMetrics, metrics=ctx.metrics)],
+                    Middleware(RequestMetrics, metrics=ctx.metrics,
+                               log_requests=config.server.log_format == "json"
+                               and config.server.access_log)],
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
@@ -4208,8 +4243,13 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
         raise click.ClickException(str(exc)) from None
     if restore_if_missing:
         restore_missing_database(config)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.server.log_format == "json":
+        import logging.config
+
+        logging.config.dictConfig(json_log_config())
+    else:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(config)
     try:
         _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
@@ -4245,7 +4285,10 @@ def restore_missing_database(config: Config) -> None:
 
 def uvicorn_options(config: Config) -> dict[str, Any]:
     """How `webqris serve` runs uvicorn (the benchmark's bare app runs the same way)."""
-    return {"log_level": "info", "access_log": config.server.access_log,
+    json_logs = config.server.log_format == "json"
+    # JSON logs: serve has set up logging already, and the app writes the access lines.
+    return {"log_level": "info", "access_log": config.server.access_log and not json_logs,
+            **({"log_config": None} if json_logs else {}),
             "proxy_headers": config.server.proxy_headers,
             "forwarded_allow_ips": config.server.forwarded_allow_ips,
             "http": seed_error_http_protocol(config.server.http,
@@ -4395,6 +4438,42 @@ class RedactSecrets(logging.Filter):
                                 for a in record.args)
         record.msg = self._token.sub(r"\1[redacted]", str(record.msg))
         return True
+
+
+class JsonLogFormatter(logging.Formatter):
+    """server.log_format = "json": one JSON object per line, for journald or a log shipper:
+    time, level, logger, message, and the request's id, route, status and duration when the
+    line is about one. Secrets are kept out before this (RedactSecrets, and no secret is ever
+    a log argument)."""
+
+    fields = ("route", "status", "duration_ms")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(), "logger": record.name,
+            "message": record.getMessage()}
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        entry.update({name: getattr(record, name) for name in self.fields
+                      if hasattr(record, name)})
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def json_log_config() -> dict[str, Any]:
+    """logging.config for JSON lines on stderr: ours, uvicorn's and Litestream's alike."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json",
+               "stream": "ext://sys.stderr"}
+    return {"version": 1, "disable_existing_loggers": False,
+            "formatters": {"json": {"()": JsonLogFormatter}},
+            "handlers": {"json": handler},
+            "loggers": {name: {"handlers": ["json"], "level": "INFO", "propagate": False}
+                        for name in ("uvicorn", "uvicorn.access")},
+            "root": {"handlers": ["json"], "level": "INFO"}}
 
 
 def demo_banner(store: Store, config: Config) -> str:
