@@ -145,6 +145,15 @@ class ReplicateConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class RetentionConfig:
+    noise_days: int = 30
+    webhook_excerpt_days: int = 30
+    audit_days: int = 0
+    batch_size: int = 500
+    interval_seconds: float = 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
 class MetricsConfig:
     token: str = ""
     allowed_addresses: str = "127.0.0.1,::1"
@@ -159,6 +168,7 @@ class Config:
     admin: AdminConfig = AdminConfig()
     replicate: ReplicateConfig = ReplicateConfig()
     metrics: MetricsConfig = MetricsConfig()
+    retention: RetentionConfig = RetentionConfig()
 
 
 class ConfigError(ValueError):
@@ -280,6 +290,11 @@ def _check_config(config: Config) -> None:
         raise ConfigError("server.http = httptools needs httptools: pip install 'webqris[fast]'")
     if config.server.log_format not in ("text", "json"):
         raise ConfigError("server.log_format must be text or json")
+    retention = config.retention
+    if min(retention.noise_days, retention.webhook_excerpt_days, retention.audit_days) < 0:
+        raise ConfigError("retention: days must be >= 0 (0 keeps forever)")
+    if retention.batch_size < 1 or retention.interval_seconds <= 0:
+        raise ConfigError("retention.batch_size must be >= 1 and interval_seconds > 0")
     replicate = config.replicate
     if replicate.url and not replicate.url.startswith(("s3://", "file:///")):
         raise ConfigError('replicate.url must be "s3://bucket/path" or "file:///absolute/path"')
@@ -539,6 +554,13 @@ MIGRATIONS: list[str] = [
     DELETE FROM notification_keys;
     ALTER TABLE notification_keys ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX notification_keys_expiry ON notification_keys(expires_at);
+    """,
+    # 12: retention finds its oldest noise without reading every notification or attempt
+    """
+    CREATE INDEX notifications_noise ON notifications(received_at)
+        WHERE outcome IN ('duplicate', 'test');
+    CREATE INDEX webhook_attempts_excerpt ON webhook_attempts(attempted_at)
+        WHERE response_excerpt IS NOT NULL;
     """,
 ]
 
@@ -1386,6 +1408,57 @@ def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[fl
 def list_delivery_attempts(conn: sqlite3.Connection, delivery_id: int) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY id",
                         (delivery_id,)).fetchall()
+
+
+# --- retention: noise does not stay forever -----------------------------------------------
+
+# What `[retention]` deletes, oldest first, a bounded batch per transaction. Never an invoice,
+# nor a notification that carried money (matched, unmatched, unparsed): only a notification
+# seen again (duplicate) or a forwarder's connection test, the response excerpts of old
+# webhook attempts (the attempt itself stays), expired sessions and, only when configured, old
+# audit entries. Duplicates and tests hold no dedupe key and are nobody's original, and
+# foreign_keys=ON would refuse the batch if that ever changed.
+PRUNE_SQL = {
+    "noise_notifications": (
+        "FROM notifications WHERE outcome IN ('duplicate', 'test') AND received_at < :cutoff",
+        "DELETE FROM notifications WHERE id IN (SELECT id {where} ORDER BY received_at"
+        " LIMIT :limit)"),
+    "webhook_excerpts": (
+        "FROM webhook_attempts WHERE response_excerpt IS NOT NULL AND attempted_at < :cutoff",
+        "UPDATE webhook_attempts SET response_excerpt = NULL WHERE id IN (SELECT id {where}"
+        " ORDER BY attempted_at LIMIT :limit)"),
+    "expired_sessions": (
+        "FROM admin_sessions WHERE expires_at <= :cutoff",
+        "DELETE FROM admin_sessions WHERE token_hash IN (SELECT token_hash {where}"
+        " LIMIT :limit)"),
+    "audit_entries": (
+        "FROM audit_log WHERE at < :cutoff",
+        "DELETE FROM audit_log WHERE id IN (SELECT id {where} ORDER BY id LIMIT :limit)"),
+}
+
+
+def retention_cutoffs(retention: RetentionConfig, at_ms: int) -> dict[str, int]:
+    """What may go, and before which time; a kind set to 0 days is kept forever."""
+    day = 86_400_000
+    cutoffs = {"expired_sessions": at_ms}
+    for kind, days in (("noise_notifications", retention.noise_days),
+                       ("webhook_excerpts", retention.webhook_excerpt_days),
+                       ("audit_entries", retention.audit_days)):
+        if days > 0:
+            cutoffs[kind] = at_ms - days * day
+    return cutoffs
+
+
+def count_prunable(conn: sqlite3.Connection, kind: str, cutoff: int) -> int:
+    where, _ = PRUNE_SQL[kind]
+    return conn.execute(f"SELECT count(*) {where}", {"cutoff": cutoff}).fetchone()[0]
+
+
+def prune_batch(conn: sqlite3.Connection, kind: str, cutoff: int, limit: int) -> int:
+    """Deletes (or, for excerpts, empties) up to `limit` of the oldest rows of this kind."""
+    where, statement = PRUNE_SQL[kind]
+    return conn.execute(statement.format(where=where),
+                        {"cutoff": cutoff, "limit": limit}).rowcount
 
 
 # =============================================================================================
@@ -3699,6 +3772,29 @@ async def run_sweeper(ctx: Context) -> None:
         await asyncio.sleep(ctx.config.payments.sweep_seconds)
 
 
+async def run_retention(ctx: Context) -> None:
+    """Deletes noise a batch per transaction, so payments and the API wait for a few
+    milliseconds at most, never for the whole clean-up."""
+    retention = ctx.config.retention
+    while True:
+        try:
+            for kind, cutoff in retention_cutoffs(retention, now_ms()).items():
+                removed = 0
+                while True:
+                    done = await ctx.store.write(prune_batch, kind, cutoff, retention.batch_size)
+                    removed += done
+                    if done < retention.batch_size:
+                        break
+                    await asyncio.sleep(0)  # the writes that queued meanwhile go first
+                if removed:
+                    log.info("retention: %s: %d removed", kind, removed)
+        except StoreUnavailable as exc:
+            log.error("retention failed (%s); retrying at the next interval", exc)
+        except Exception:
+            log.exception("retention failed; retrying at the next interval")
+        await asyncio.sleep(retention.interval_seconds)
+
+
 async def run_webhook_sender(ctx: Context) -> None:
     """Claims due deliveries and sends them, at most `concurrency` at once and a few per
     merchant, so one merchant's hanging server cannot hold every slot."""
@@ -4010,6 +4106,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
             ctx.replicator.start()
         ctx.tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
         ctx.tasks.append(asyncio.create_task(run_webhook_sender(ctx), name="webhook-sender"))
+        ctx.tasks.append(asyncio.create_task(run_retention(ctx), name="retention"))
         try:
             yield
         finally:
@@ -4244,9 +4341,9 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
     if restore_if_missing:
         restore_missing_database(config)
     if config.server.log_format == "json":
-        import logging.config
+        from logging.config import dictConfig
 
-        logging.config.dictConfig(json_log_config())
+        dictConfig(json_log_config())
     else:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -4730,6 +4827,32 @@ def backup(path: str, db_path: str | None, config_path: str | None) -> None:
         target.close()
         source.close()
     click.echo(f"Backed up {config.database.path} to {path}")
+
+
+@cli.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only count what would go.")
+@_db_option
+@_config_option
+def prune(dry_run: bool, db_path: str | None, config_path: str | None) -> None:
+    """Delete what [retention] lets go now (the server also does it every
+    retention.interval_seconds): old duplicate and test notifications, old webhook response
+    excerpts, expired sessions, old audit entries if configured. Money is never deleted."""
+    config = config_from_cli(config_path, database_path=db_path)
+    if not os.path.exists(config.database.path):
+        raise click.ClickException(f"no database at {config.database.path}")
+    store = open_store(config)
+    try:
+        for kind, cutoff in retention_cutoffs(config.retention, now_ms()).items():
+            if dry_run:
+                count = store.read(count_prunable, kind, cutoff)
+            else:
+                count = 0
+                while done := store.write_now(prune_batch, kind, cutoff,
+                                              config.retention.batch_size):
+                    count += done
+            click.echo(f"{kind}: {count} {'would be removed' if dry_run else 'removed'}")
+    finally:
+        store.close()
 
 
 @cli.command("restore")
