@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import concurrent.futures
 import contextlib
 import contextvars
@@ -44,7 +45,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -52,7 +53,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 import parsers
-from parsers import qris
+from parsers import qris, taught
 
 log = logging.getLogger("webqris")
 T = TypeVar("T")
@@ -130,6 +131,7 @@ class AdminConfig:
     session_seconds: int = 43200
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    login_max_attempts_total: int = 100
     device_silent_seconds: int = 21600
 
 
@@ -282,6 +284,8 @@ def _check_config(config: Config) -> None:
     if config.server.max_body_bytes < 1024 or config.server.max_header_bytes < 1024:
         # Below that, a browser's cookies or a forwarder's notification no longer fit.
         raise ConfigError("server.max_body_bytes and server.max_header_bytes must be >= 1024")
+    if config.admin.login_max_failures < 1 or config.admin.login_max_attempts_total < 1:
+        raise ConfigError("admin.login_max_failures and login_max_attempts_total must be >= 1")
     if config.server.client_timeout_seconds <= 0:
         raise ConfigError("server.client_timeout_seconds must be > 0")
     if config.server.http not in ("auto", "h11", "httptools"):
@@ -555,7 +559,24 @@ MIGRATIONS: list[str] = [
     ALTER TABLE notification_keys ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX notification_keys_expiry ON notification_keys(expires_at);
     """,
-    # 12: retention finds its oldest noise without reading every notification or attempt
+    # 12: wordings a shop owner taught from the inbox: per merchant and app (package, lower
+    # case; '' for notifications without one), a template as JSON (parsers/taught.py), read
+    # when the parsers cannot read a notification
+    """
+    CREATE TABLE taught_wordings (
+        id INTEGER PRIMARY KEY,
+        merchant_id INTEGER NOT NULL REFERENCES merchants(id),
+        app TEXT NOT NULL,
+        template TEXT NOT NULL,
+        -- the notification it was taught from; a pruned notification leaves the wording
+        notification_id INTEGER REFERENCES notifications(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT
+    );
+    CREATE UNIQUE INDEX taught_wordings_template ON taught_wordings(merchant_id, app, template);
+    CREATE INDEX taught_wordings_notification ON taught_wordings(notification_id);
+    """,
+    # 13: retention finds its oldest noise without reading every notification or attempt
     """
     CREATE INDEX notifications_noise ON notifications(received_at)
         WHERE outcome IN ('duplicate', 'test');
@@ -598,11 +619,44 @@ def connect(path: str, *, busy_timeout_ms: int = 5000,
     return conn
 
 
+class NewerDatabase(RuntimeError):
+    """The database was migrated by a newer WebQRIS than this one."""
+
+
+def database_file(conn: sqlite3.Connection) -> str:
+    """The file behind `conn`'s main database ("" for an in-memory one)."""
+    return next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
+
+
+def copy_database(conn: sqlite3.Connection, target: str) -> None:
+    """A consistent copy of `conn`'s database at `target`, taken while others may write."""
+    copy = sqlite3.connect(target)
+    try:
+        conn.backup(copy)
+    finally:
+        copy.close()
+
+
 def migrate(conn: sqlite3.Connection) -> int:
-    """Applies the migrations not yet recorded, each in the same transaction as its record."""
+    """Applies the migrations not yet recorded, each in the same transaction as its record.
+    A database that already holds data is first copied aside (`<file>.before-migration-<N>`,
+    N the first migration to apply), so an upgrade can always be undone; one migrated by a
+    newer WebQRIS is refused (NewerDatabase): this version would misread its tables."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                  "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    newest = max(applied, default=0)
+    if newest > len(MIGRATIONS):
+        raise NewerDatabase(
+            f"database {database_file(conn) or ':memory:'} was made by a newer WebQRIS (schema"
+            f" version {newest}; this one knows {len(MIGRATIONS)}): upgrade WebQRIS, or start"
+            " this one on a backup made before the upgrade")
+    pending = [version for version in range(1, len(MIGRATIONS) + 1) if version not in applied]
+    if applied and pending and (path := database_file(conn)):
+        copy_path = f"{path}.before-migration-{pending[0]}"
+        copy_database(conn, copy_path)
+        log.info("copied database %s to %s before migrating it (schema version %d to %d)",
+                 path, copy_path, newest, len(MIGRATIONS))
     for version, sql in enumerate(MIGRATIONS, start=1):
         if version in applied:
             continue
@@ -640,6 +694,12 @@ class Store:
         self._stopping = False
         self._flusher: asyncio.Task[None] | None = None
         self._committer: concurrent.futures.ThreadPoolExecutor | None = None
+        # The file the connections opened (device, inode): SQLite keeps writing to that file
+        # even once it is deleted or another file is put at its path, and nobody would ever
+        # read those writes. None: nothing to check (an in-memory database).
+        self._identity: tuple[int, int] | None = None
+        self.file_problem: str | None = None  # deleted, replaced or not writable, as last seen
+        self._reported_problem: str | None = None
 
     def open(self) -> None:
         self._writer = connect(self.path, busy_timeout_ms=self.busy_timeout_ms)
@@ -652,6 +712,57 @@ class Store:
         finally:
             self._writer.execute("ROLLBACK")
         self._reader = connect(self.path, busy_timeout_ms=self.busy_timeout_ms, read_only=True)
+        self._identity = file_identity(database_file(self._writer))
+        self.file_problem = self._reported_problem = None
+
+    def _lost_file(self) -> str | None:
+        """Why writes would no longer reach the database's file (deleted or replaced), or
+        None. A stat: cheap enough for every commit, which runs it."""
+        if self._identity is None:
+            return None
+        now = file_identity(self.path)
+        if now is None:
+            return f"database file {self.path} was deleted while the server was running"
+        if now != self._identity:
+            return (f"database file {self.path} was replaced by another file while the server"
+                    " was running")
+        return None
+
+    def check_file(self) -> str | None:
+        """What is wrong with the database's file now (deleted, replaced, not writable), or
+        None; says so in the log once when it starts and when it ends. On the loop's thread:
+        a deleted or replaced file is rescued through the open connection first."""
+        problem = lost = self._lost_file()
+        if problem is None and self._identity is not None \
+                and not os.access(self.path, os.W_OK):
+            problem = f"database file {self.path} is not writable"
+        self.file_problem = problem
+        if problem == self._reported_problem:
+            return problem
+        if problem is None:
+            log.info("database file %s is usable again: payments are recorded again",
+                     self.path)
+        elif lost is None:
+            log.error("%s: payments cannot be recorded until it is (check its permissions,"
+                      " `lsattr`, the disk and how it is mounted)", problem)
+        else:
+            log.error("%s: payments are refused from now on (they would go to a file nobody"
+                      " reads); %s, then restart webqris serve", problem, self._rescue())
+        self._reported_problem = problem
+        return problem
+
+    def _rescue(self) -> str:
+        """Copies what the open connection still reads (every acknowledged write) beside the
+        lost file; says what to do with the copy."""
+        target = f"{self.path}.rescued-{time.strftime('%Y%m%d-%H%M%S')}"
+        try:
+            assert self._reader is not None
+            copy_database(self._reader, target)
+        except (sqlite3.Error, OSError, AssertionError) as exc:
+            return (f"no copy could be saved ({exc}): copy /proc/{os.getpid()}/fd/<its number>"
+                    " (`ls -l /proc/<pid>/fd`) before stopping the server")
+        return (f"everything recorded until now is saved in {target}: put it at {self.path}"
+                " (move the file found there aside first, if any)")
 
     def start(self) -> None:
         """Starts group commit on the running loop; from now on write with `write`."""
@@ -720,6 +831,11 @@ class Store:
         """Runs `fn(conn, *args)` in a write transaction; returns once it is durable."""
         if not self.writer_alive:
             raise StoreUnavailable("the database writer is not running")
+        # Set by `check_file` (every second, and on each /healthz). An unwritable file is
+        # refused too, though in WAL mode commits would still reach the -wal file for a while:
+        # until its next checkpoint fails, and no restart could open the file for writing.
+        if self.file_problem is not None:
+            raise StoreUnavailable(self.file_problem)
         future = asyncio.get_running_loop().create_future()
         self._pending.append((lambda conn: fn(conn, *args, **kwargs), future))
         self._wakeup.set()
@@ -764,6 +880,8 @@ class Store:
                                    batch: list[Any]) -> list[tuple[Any, Any, Any]]:
         """Each item in its own savepoint, so one that raises leaves the others' work."""
         outcomes: list[tuple[Any, Any, Any]] = []
+        if lost := self._lost_file():  # the first run failed on it: do not write there again
+            return [(future, None, StoreUnavailable(lost)) for _, future in batch]
         try:
             await self._begin(conn)
             for work, future in batch:
@@ -803,7 +921,24 @@ class Store:
             conn.execute("PRAGMA busy_timeout=0")
 
     async def _commit(self, conn: sqlite3.Connection) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._committer, conn.execute, "COMMIT")
+        await asyncio.get_running_loop().run_in_executor(self._committer, self._commit_here, conn)
+
+    def _commit_here(self, conn: sqlite3.Connection) -> None:
+        conn.execute("COMMIT")
+        # Acknowledged means in the file at our path: a write that went to a deleted or
+        # replaced file is answered 503, and the file is not written again.
+        if lost := self._lost_file():
+            self.file_problem = lost
+            raise StoreUnavailable(lost)
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -1124,8 +1259,10 @@ def get_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.
 
 
 def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_id: str,
-                        at_ms: int) -> sqlite3.Row:
-    """Pays an invoice with a received notification that matched nothing (the owner's call)."""
+                        at_ms: int, *, confirm_amount_mismatch: bool = False) -> sqlite3.Row:
+    """Pays an invoice with a received notification that matched nothing (the owner's call).
+    A notification whose amount differs from the invoice's total pays it only when the owner
+    confirmed that difference: a slip of the finger must not ship an order underpaid."""
     note = get_notification(conn, notification_id)
     if note is None:
         raise ApiError(404, "Notification not found")
@@ -1135,6 +1272,13 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     invoice = get_invoice(conn, invoice_id, note["merchant_id"])
     if invoice is None:
         raise ApiError(404, "Payment not found for this notification's merchant")
+    amount = note["parsed_amount"]
+    if amount is not None and amount != invoice["total_amount"] and not confirm_amount_mismatch:
+        raise ApiError(409, f"The notification says {amount} but invoice {invoice_id} totals"
+                            f" {invoice['total_amount']}: send confirm_amount_mismatch: true to"
+                            " pay it anyway", error_code="amount_mismatch",
+                       error_details={"notification_amount": amount,
+                                      "invoice_total": invoice["total_amount"]})
     paid = mark_invoice_paid(conn, invoice["id"], "manual", note["sender_name"], at_ms)
     if paid is None:
         raise ApiError(409, f"Payment is {invoice['status']}: only a pending or expired payment"
@@ -1143,6 +1287,75 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ? WHERE id = ?",
                  (paid["id"], at_ms, notification_id))
     return paid
+
+
+# A merchant's taught wordings per app: every notification the parsers cannot read tries them
+# all, and the inbox lists them, so they stay few.
+MAX_TAUGHT_WORDINGS = 50
+
+
+def taught_app_key(app: str | None) -> str:
+    """The app a taught wording belongs to: its package in lower case, '' for none."""
+    return (app or "").strip().lower()
+
+
+def insert_taught_wording(conn: sqlite3.Connection, merchant_id: int, app: str,
+                          template: Mapping[str, Any], notification_id: int | None, at_ms: int,
+                          created_by: str | None) -> tuple[int, bool]:
+    """Stores a wording; (its id, True) when new, (the same wording's id, False) when taught
+    before."""
+    encoded = json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    existing = conn.execute("SELECT id FROM taught_wordings WHERE merchant_id = ? AND app = ?"
+                            " AND template = ?", (merchant_id, app, encoded)).fetchone()
+    if existing is not None:
+        return existing[0], False
+    count = conn.execute("SELECT count(*) FROM taught_wordings WHERE merchant_id = ? AND app = ?",
+                         (merchant_id, app)).fetchone()[0]
+    if count >= MAX_TAUGHT_WORDINGS:
+        raise ApiError(409, f"This merchant already has {count} taught wordings for this app:"
+                            " delete some on the merchant page first",
+                       error_code="too_many_wordings", error_details={"count": count})
+    cursor = conn.execute(
+        "INSERT INTO taught_wordings (merchant_id, app, template, notification_id, created_at,"
+        " created_by) VALUES (?, ?, ?, ?, ?, ?)",
+        (merchant_id, app, encoded, notification_id, at_ms, created_by))
+    return int(cursor.lastrowid), True
+
+
+def list_taught_wordings(conn: sqlite3.Connection, merchant_id: int | None,
+                         app: str | None = None) -> list[sqlite3.Row]:
+    clauses, params = ["1"], []
+    if merchant_id is not None:
+        clauses.append("w.merchant_id = ?")
+        params.append(merchant_id)
+    if app is not None:
+        clauses.append("w.app = ?")
+        params.append(app)
+    return conn.execute(
+        "SELECT w.*, m.name AS merchant_name FROM taught_wordings w"
+        f" JOIN merchants m ON m.id = w.merchant_id WHERE {' AND '.join(clauses)}"
+        " ORDER BY w.id", params).fetchall()
+
+
+def get_taught_wording(conn: sqlite3.Connection, wording_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT w.*, m.name AS merchant_name FROM taught_wordings w"
+                        " JOIN merchants m ON m.id = w.merchant_id WHERE w.id = ?",
+                        (wording_id,)).fetchone()
+
+
+def delete_taught_wording(conn: sqlite3.Connection, wording_id: int) -> sqlite3.Row | None:
+    return conn.execute("DELETE FROM taught_wordings WHERE id = ? RETURNING *",
+                        (wording_id,)).fetchone()
+
+
+def store_taught_reading(conn: sqlite3.Connection, notification_id: int,
+                         parsed: parsers.Parsed) -> bool:
+    """An unreadable notification, now read by a wording its owner taught: it carries its
+    amount and waits to be attached like any payment that matched nothing."""
+    return conn.execute(
+        "UPDATE notifications SET outcome = 'unmatched', parsed_amount = ?, sender_name = ?,"
+        " parser = ? WHERE id = ? AND outcome = 'unparsed' AND attached_at IS NULL",
+        (parsed.amount, parsed.sender_name, parsed.parser, notification_id)).rowcount == 1
 
 
 # --- admin --------------------------------------------------------------------------------------
@@ -1167,6 +1380,31 @@ def delete_admin_session(conn: sqlite3.Connection, token: str) -> None:
 
 def delete_all_admin_sessions(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM admin_sessions")
+
+
+def _in_chunks(conn: sqlite3.Connection, sql: str, values: list[str],
+               *params: Any) -> set[str]:
+    """The first column of `sql` (with `{marks}` for an IN list) over `values`, in chunks
+    SQLite can bind."""
+    found: set[str] = set()
+    for start in range(0, len(values), 500):
+        chunk = values[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(row[0] for row in conn.execute(sql.format(marks=marks), (*chunk, *params)))
+    return found
+
+
+def live_admin_sessions(conn: sqlite3.Connection, token_hashes: list[str],
+                        at_ms: int) -> set[str]:
+    """Which of these sessions (by token hash) still exist and have not expired."""
+    return _in_chunks(conn, "SELECT token_hash FROM admin_sessions WHERE token_hash IN ({marks})"
+                            " AND expires_at > ?", token_hashes, at_ms)
+
+
+def current_api_tokens(conn: sqlite3.Connection, token_hashes: list[str]) -> set[str]:
+    """Which of these API tokens (by hash) are still a merchant's current one."""
+    return _in_chunks(conn, "SELECT api_token_hash FROM merchants"
+                            " WHERE api_token_hash IN ({marks})", token_hashes)
 
 
 def audit(conn: sqlite3.Connection, action: str, target: str, before: Any, after: Any,
@@ -1633,18 +1871,25 @@ def invoice_status_data(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
 # notifications therefore pay an invoice once, and one notification pays one invoice.
 # =============================================================================================
 
-# Field names of popular Android forwarder apps, mapped onto the seed's fields.
+# Field names of popular Android forwarder apps, mapped onto the seed's fields, first name
+# first. A nested body is read by its dotted path (NotiForwarder's {"notification": {"text": …}}
+# is "notification.text"); FilterBox's own keys hold dots. `from` is the package for SmsForwarder
+# but the title for Incoming SMS & Notifications Gateway: forwarder_fields tells them apart.
 FORWARDER_ALIASES: dict[str, tuple[str, ...]] = {
     "app": ("app", "packageName", "package_name", "package", "pkg", "appPackage",
-            "filterbox.field.PACKAGE_NAME", "from"),
-    "title": ("title", "notificationTitle", "android.title", "titleText"),
+            "filterbox.field.PACKAGE_NAME", "source.package", "from"),
+    "title": ("title", "notificationTitle", "notification_title", "android.title", "titleText",
+              "notification.title"),
     "message": ("message", "bigText", "big_text", "android.bigText", "text", "content", "body",
-                "android.text", "notificationText", "msg"),
+                "android.text", "notificationText", "notification_text", "notification.text",
+                "msg"),
     "timestamp": ("timestamp", "postedAt", "posted_at", "postTime", "time", "when",
-                  "filterbox.field.WHEN", "sentStamp", "receivedStamp", "date"),
+                  "filterbox.field.WHEN", "notification.timestamp", "sentStamp", "receivedStamp",
+                  "date"),
     "device_id": ("device_id", "deviceId", "device", "deviceName", "device_name"),
+    # PayHook's `reference` ("PH-<epoch ms>") names one notification.
     "notif_id": ("notif_id", "notificationKey", "notification_key", "notificationId",
-                 "notification_id", "key", "id"),
+                 "notification_id", "key", "id", "reference"),
     "event_hash": ("event_hash", "eventHash", "hash"),
 }
 FIELD_LIMITS = {"app": 255, "title": 1000, "message": 8000, "timestamp": 64, "device_id": 255,
@@ -1691,13 +1936,83 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
 
 
+_PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
+_NESTING_READ = 4  # NotiForwarder and notification-fwder nest one level; nothing nests deeper
+
+
+def forwarder_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A forwarder's body as one flat dict: nested objects by their dotted path (a top-level
+    key wins over a path that spells the same), and the ambiguous `from` resolved by the
+    body's shape. JSON may carry half an emoji (a lone UTF-16 surrogate) at any depth."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Mapping[str, Any], depth: int) -> None:
+        for key, item in value.items():
+            path = f"{prefix}{key}"
+            if isinstance(item, Mapping):
+                if depth < _NESTING_READ:
+                    walk(f"{path}.", item, depth + 1)
+            elif path not in flat:
+                flat[path] = _LONE_SURROGATE.sub("\ufffd", item) if isinstance(item, str) else item
+
+    walk("", body, 0)
+    # Incoming SMS & Notifications Gateway (bogkonstantin) sends `from`, `text`, `sentStamp`,
+    # `receivedStamp` and `sim`; for an app's notification `from` is its title, or its package
+    # when the title is blank (NotificationListener.java: `sender = title or package`).
+    if "from" in flat and ("sentStamp" in flat or "receivedStamp" in flat):
+        sender = flat.pop("from")
+        is_package = isinstance(sender, str) and _PACKAGE_NAME.fullmatch(sender.strip())
+        flat.setdefault("app" if is_package else "title", sender)
+    return flat
+
+
+# The last lines of SmsForwarder's default template: "UID：<the app's uid>" (a full-width colon),
+# then the receive time; versions before the UID line end with the time.
+_SMSFORWARDER_UID_LINE = re.compile(r"UID[:：]\s*\d*")
+_SMSFORWARDER_TIME_LINE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+def smsforwarder_template(app: str | None, content: str | None) -> dict[str, str | None] | None:
+    """The title, text and device name inside SmsForwarder's default template, or None when
+    `content` is not that template. The template (MsgInfo.getContentForSend) is the package,
+    the text (itself possibly several lines), the title, "UID：…", the receive time and the
+    device name, one per line. The UID is the app's Linux uid (sbn.uid), the same for every
+    notification of that app, so it cannot tell two notifications apart and is not kept."""
+    if not app or not content:
+        return None
+    lines = [line.strip() for line in content.split("\n")]
+    if len(lines) < 4 or lines[0] != app:
+        return None
+    uid_lines = [i for i, line in enumerate(lines) if _SMSFORWARDER_UID_LINE.fullmatch(line)]
+    if uid_lines:
+        title_at, device_at = uid_lines[-1] - 1, uid_lines[-1] + 2
+    else:
+        times = [i for i in range(len(lines) - 1, max(len(lines) - 3, 0), -1)
+                 if _SMSFORWARDER_TIME_LINE.fullmatch(lines[i])]
+        if not times:
+            return None
+        title_at, device_at = times[0] - 1, times[0] + 1
+    if title_at < 1:
+        return None
+    return {"title": lines[title_at] or None,
+            "message": "\n".join(lines[1:title_at]).strip() or None,
+            "device_id": lines[device_at] if device_at < len(lines) and lines[device_at] else None}
+
+
 def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
     """The seed's fields from a forwarder body, whatever names the forwarder app uses. Values
     that are not text (e.g. a `device` object some apps send) are passed over."""
+    fields = forwarder_fields(fields)
     values: dict[str, str | None] = {}
     for name, aliases in FORWARDER_ALIASES.items():
         raw = next((fields[alias] for alias in aliases if _is_text(fields.get(alias))), None)
-        values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True)
+        values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True,
+                                  multiline=name == "message")
+    template = smsforwarder_template(values["app"], values["message"])
+    if template is not None:
+        values["message"] = template["message"]
+        values["title"] = values["title"] or template["title"]
+        values["device_id"] = values["device_id"] or template["device_id"]
     if values["message"] is None and values["title"] is None:
         raise ApiError(400, "message is required")
     return InboundNotification(
@@ -1803,6 +2118,25 @@ def _record_referenced_callback(conn: sqlite3.Connection, merchant_id: int,
     return result
 
 
+def read_notification(conn: sqlite3.Connection, merchant_id: int,
+                      note: InboundNotification) -> parsers.Parsed | None:
+    """What a forwarded notification reports as received: the parsers first, then the wordings
+    this merchant taught for its app (parser "taught"). Whether it may pay is decided apart,
+    by the trust rule."""
+    found = parsers.parse_notification(note.app, note.title, note.message)
+    if found is not None or note.source != "forwarder":
+        return found
+    for row in list_taught_wordings(conn, merchant_id, taught_app_key(note.app)):
+        try:
+            template = json.loads(row["template"])
+        except ValueError:
+            continue
+        found = taught.read_with_template(template, note.title, note.message)
+        if found is not None:
+            return found
+    return None
+
+
 def accepted_apps(merchant: Mapping[str, Any]) -> list[str]:
     """The packages this merchant trusts on top of the known payment apps."""
     return merchant["accepted_apps"].split(",") if merchant["accepted_apps"] else []
@@ -1832,7 +2166,7 @@ def untrusted_message(reason: str, app: str | None) -> str:
         return ("The notification names no app (package), and this merchant does not let such"
                 " notifications pay; it waits in the dashboard")
     kind = parsers.non_payment_kind(app)
-    what = f"a {kind} app" if kind else "not a known payment app"
+    what = f"{kind} app, not a payment app" if kind else "not a known payment app"
     return (f"Notifications from {app} do not pay this merchant's invoices ({what}, not in its"
             " accepted apps); it waits in the dashboard")
 
@@ -1883,6 +2217,17 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+# scrypt takes tens of milliseconds of CPU and 16 MB on purpose. Checks run off the event loop,
+# this many at a time (the others wait their turn): a login flood then takes at most this many
+# cores from the payments, and this many times 16 MB.
+PASSWORD_CHECKS_AT_ONCE = 1
+
+
+async def off_the_loop_limited(limit: asyncio.Semaphore, fn: Callable[..., T], *args: Any) -> T:
+    async with limit:
+        return await asyncio.to_thread(fn, *args)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -2004,11 +2349,18 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
                 chunks.append(chunk)
     except TimeoutError:
         raise ApiError(408, f"Request body not received within {timeout:g} s") from None
+    except ClientDisconnect:
+        # Nobody is left to answer, and anyone can cut a request short: one line, no
+        # traceback (it used to be two, some 6 KB a request).
+        client = request.client.host if request.client else "unknown"
+        log.info("%s %s from %s: the client went away or broke the body after %d bytes;"
+                 " nothing was done", request.method, request.url.path, client, size)
+        raise ApiError(400, "Request body incomplete") from None
     return b"".join(chunks)
 
 
-async def read_fields(request: Request, *, allow_form: bool,
-                      repair_text: bool = False) -> dict[str, Any]:
+async def read_fields(request: Request, *, allow_form: bool, repair_text: bool = False,
+                      allow_empty: bool = False) -> dict[str, Any]:
     """The body as a dict: JSON, or (where allowed) a form, which forwarder apps often send.
     JSON can escape a lone UTF-16 surrogate ("\\ud83d", half an emoji), which no UTF-8 text
     holds: SQLite and our own responses would fail on it. With `repair_text` (a phone's
@@ -2022,6 +2374,8 @@ async def read_fields(request: Request, *, allow_form: bool,
             raise ApiError(400, "Body must be JSON (Content-Type: application/json)")
         return await _read_form(request, body, content_type)
     if not body.strip():
+        if allow_empty:
+            return {}
         raise ApiError(400, "Request body is empty: send a JSON object")
     try:
         data = json.loads(body)
@@ -2072,16 +2426,44 @@ async def _read_form(request: Request, body: bytes, content_type: str) -> dict[s
         raise ApiError(400, "Invalid form body") from None
 
 
-def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False) -> str | None:
-    """A text field, stripped; None when absent or blank. With `numbers`, a number counts as
-    its text (forwarder apps send ids and timestamps as numbers)."""
+# Characters no stored text keeps: C0 and C1 controls and DEL (a NUL cuts strings in C
+# tools, CR/LF forge lines in logs and CSV exports), and the bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069), which reorder everything up to the end of a line:
+# "\u202e" makes "Toko 0001 gnaB" read as "Toko Bang 1000" on the owner's screen. The bidi
+# marks (U+200E, U+200F, U+061C) stay: they only place the neutrals next to them, cannot
+# reorder letters or digits, and belong in names written in Arabic script.
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_REMOVED_TEXT = {code: None for code in (*range(0x20), *range(0x7F, 0xA0),
+                                         *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# Whitespace controls become a space (so words do not run together); in a multi-line text a
+# line break stays a line break, whatever its spelling.
+_SINGLE_LINE = {**_REMOVED_TEXT, **{ord(c): " " for c in "\t\n\v\f\r\x85"}}
+_MULTI_LINE = {**_SINGLE_LINE, ord("\n"): "\n", ord("\x85"): "\n"}
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    """`value` without control and bidi-override characters (see _UNSAFE_TEXT). Every text
+    field a client sends is cleaned here, never refused: a notification with a stray control
+    character is still money received."""
+    if not _UNSAFE_TEXT.search(value):  # the usual case costs one scan
+        return value
+    if multiline:
+        return value.replace("\r\n", "\n").replace("\r", "\n").translate(_MULTI_LINE)
+    return value.translate(_SINGLE_LINE)
+
+
+def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
+               multiline: bool = False) -> str | None:
+    """A text field, cleaned (`clean_text`) and stripped; None when absent or blank. With
+    `numbers`, a number counts as its text (forwarder apps send ids and timestamps as
+    numbers)."""
     if value is None:
         return None
     if numbers and isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a string")
-    value = value.strip()
+    value = clean_text(value, multiline=multiline).strip()
     if len(value) > max_length:
         raise ApiError(400, f"{name} is too long (max {max_length} characters)")
     return value or None
@@ -2302,8 +2684,12 @@ class Context:
     store: Store
     hub: Hub
     login_throttle: LoginThrottle
-    demo: bool = False
+    password_checks: asyncio.Semaphore = dataclasses.field(
+        default_factory=lambda: asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE))
+    # `serve --demo`'s merchant: only its invoices may be paid by "Simulate payment".
+    demo_merchant_id: int | None = None
     webhook_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    credential_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
     replicator: Replicator | None = None
     metrics: Metrics = dataclasses.field(default_factory=Metrics)
@@ -2466,9 +2852,69 @@ def announce_needs_attention(ctx: Context, merchant: Mapping[str, Any],
     }, merchant["id"], admins_only=True)
 
 
-def authenticate_callback(request: Request, secret: str | None, header: str) -> sqlite3.Row:
-    if not secret:
+# Where forwarder apps can put the callback secret. Apps that can only set a URL use the query
+# string, which proxies and browser histories keep: a header is better wherever the app has one.
+CALLBACK_SECRET_HEADERS = ("x-callback-key", "x-api-key", "x-forwarder-token")
+CALLBACK_SECRET_FIELDS = ("token", "secret")
+
+
+def basic_auth_password(credentials: str) -> str:
+    """The password of HTTP Basic credentials, whatever the user name. PayHook sends
+    base64(<token>) with no colon at all (docs-payhook index.html, "Autentikasi"): then the
+    whole decoded text is the secret. Undecodable credentials are returned as sent, which
+    matches no secret."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except ValueError:
+        return credentials
+    user, colon, password = decoded.partition(":")
+    return password if colon else user
+
+
+def _body_secrets(value: Any, depth: int = 0) -> list[str]:
+    """The values of `secret`/`token` fields at any depth of a body (NotiForwarder puts
+    `secret` at the top level, hand-written templates nest it)."""
+    found: list[str] = []
+    if isinstance(value, Mapping) and depth <= _NESTING_READ:
+        for key, item in value.items():
+            if str(key).lower() in CALLBACK_SECRET_FIELDS and _is_text(item):
+                found.append(str(item))
+            else:
+                found += _body_secrets(item, depth + 1)
+    return found
+
+
+def callback_credentials(request: Request, fields: Mapping[str, Any]) -> list[str]:
+    """Every callback secret the request carries, wherever it is: the Authorization header
+    (Bearer, or the password of Basic), the X-Callback-Key, X-API-Key and X-Forwarder-Token
+    headers, a `token`/`secret` query parameter, a `secret`/`token` body field."""
+    found = []
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":
+        found.append(value)
+    elif scheme.lower() == "basic":
+        found.append(basic_auth_password(value))
+    for header in CALLBACK_SECRET_HEADERS:
+        found += request.headers.getlist(header)
+    found += [value for name, value in request.query_params.multi_items()
+              if name.lower() in CALLBACK_SECRET_FIELDS]
+    found += _body_secrets(fields)
+    return [secret.strip() for secret in found if secret.strip()]
+
+
+def authenticate_callback(request: Request, credentials: list[str], header: str) -> sqlite3.Row:
+    """The merchant whose callback secret the request carries. Exactly one secret decides:
+    trying several in turn would let a request guess with many at once. An API token is no
+    rival: a shop's backend may send its token (the API's own Bearer) with every request, and
+    no callback secret starts like one."""
+    distinct = set(credentials)
+    distinct = {c for c in distinct if not c.startswith(SECRET_PREFIXES["api_token"])} or distinct
+    if not distinct:
         raise ApiError(401, f"Unauthorized: missing {header} with the Callback Secret")
+    if len(distinct) > 1:
+        raise ApiError(401, "Unauthorized: the request carries different callback secrets"
+                            " (headers, query string or body disagree); send one")
+    (secret,) = distinct
     merchant = ctx_of(request).store.read(find_merchant_by_secret, "callback_secret", secret)
     if merchant is not None:
         return merchant
@@ -2478,18 +2924,38 @@ def authenticate_callback(request: Request, secret: str | None, header: str) -> 
     raise ApiError(401, "Unauthorized: invalid callback secret")
 
 
+async def read_authenticated_body(request: Request, header: str, **read: bool
+                                  ) -> tuple[sqlite3.Row, dict[str, Any]]:
+    """The merchant and the body's fields. The body is read first, since the secret may be in
+    it; a body that cannot be read is answered only once the credential is good, so a
+    stranger learns nothing about the endpoint from it."""
+    body_error = None
+    try:
+        fields = await read_fields(request, **read)
+    except ApiError as exc:
+        fields, body_error = {}, exc
+    merchant = authenticate_callback(request, callback_credentials(request, fields), header)
+    if body_error is not None:
+        raise body_error
+    return merchant, fields
+
+
 async def receive_forwarded_notification(request: Request) -> Response:
-    """POST /api/webhook/payment: a notification from the APK forwarder on the shop's phone."""
+    """POST /api/webhook/payment: a notification from the APK forwarder on the shop's phone.
+    Hand-made MacroDroid/Tasker requests may carry the fields in the query string."""
     ctx = ctx_of(request)
-    merchant = authenticate_callback(request, bearer_token(request),
-                                     "Authorization: Bearer header")
-    note = forwarder_notification(await read_fields(request, allow_form=True, repair_text=True))
+    query = {name: value for name, value in request.query_params.items()
+             if name.lower() not in CALLBACK_SECRET_FIELDS}
+    merchant, body = await read_authenticated_body(
+        request, "Authorization: Bearer header", allow_form=True, repair_text=True,
+        allow_empty=bool(query))
+    note = forwarder_notification({**query, **body})
     if note.event_hash == "test":
         await ctx.store.write(record_test_notification, merchant["id"], note)
         ctx.metrics.notifications.labels("test", "none").inc()
         return JSONResponse({"success": True, "test": True, "message":
                              f"Koneksi berhasil! Auth valid ✓ (Merchant: {merchant['name']})"})
-    parsed = parsers.parse_notification(note.app, note.title, note.message)
+    parsed = ctx.store.read(read_notification, merchant["id"], note)
     reason = untrusted_reason(merchant, note.app)
     accepted = reason is None
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed,
@@ -2521,9 +2987,8 @@ async def receive_forwarded_notification(request: Request) -> Response:
 async def receive_callback(request: Request) -> Response:
     """POST /api/callback/notify: the simple format, an amount that must equal a total."""
     ctx = ctx_of(request)
-    merchant = authenticate_callback(request, request.headers.get("x-callback-key"),
-                                     "X-Callback-Key header")
-    fields = await read_fields(request, allow_form=False)
+    merchant, fields = await read_authenticated_body(request, "X-Callback-Key header",
+                                                     allow_form=False)
     amount = required_integer(fields, "amount", 1, qris.MAX_AMOUNT)
     sender_name = optional_text(fields, "sender_name", FIELD_LIMITS["sender_name"])
     note = InboundNotification(source="callback",
@@ -2547,6 +3012,8 @@ async def receive_callback(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     ctx = ctx_of(request)
+    if problem := ctx.store.check_file():
+        return error_response(503, problem)
     try:
         ctx.store.read(lambda conn: conn.execute("SELECT 1").fetchone())
     except (sqlite3.Error, StoreUnavailable) as exc:
@@ -2659,9 +3126,10 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
         **obj(["message"], **forwarder_fields),
         "description": "The seed's fields; the field names of popular forwarder apps"
                        " (packageName, text, bigText, postedAt, notificationKey, from, content,"
-                       " android.title, ...) are read too, and values that are not text are"
-                       " passed over. `title` may stand in for `message`. `event_hash` \"test\""
-                       " only checks the credential.",
+                       " android.title, notification.text, ...) are read too, nested objects by"
+                       " their dotted path, and values that are not text are passed over. The"
+                       " fields may also come in the query string. `title` may stand in for"
+                       " `message`. `event_hash` \"test\" only checks the credential.",
     }
     return {
         "openapi": "3.0.3",
@@ -2674,7 +3142,12 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                              "description": "The merchant's API token (wqk_...)"},
                 "callbackSecret": {"type": "http", "scheme": "bearer",
                                    "description": "The merchant's callback secret (wqc_...),"
-                                                  " as the phone's forwarder sends it"},
+                                                  " as the phone's forwarder sends it. Also"
+                                                  " accepted in X-Callback-Key, X-API-Key,"
+                                                  " X-Forwarder-Token, as the password of HTTP"
+                                                  " Basic, in a token/secret query parameter"
+                                                  " or a secret/token body field; secrets that"
+                                                  " disagree are a 401"},
                 "callbackKey": {"type": "apiKey", "in": "header", "name": "X-Callback-Key",
                                 "description": "The merchant's callback secret (wqc_...)"},
             },
@@ -2831,26 +3304,63 @@ SESSION_COOKIE = "wq_session"
 
 
 class LoginThrottle:
-    """At most `max_failures` failed logins per address within `window` seconds."""
+    """At most `per_address` password checks per client address, and `total` from every
+    address together, within `window` seconds. A check counts when it starts: counted only
+    once it had failed, 120 parallel guesses were all checked before the first failure was
+    counted. A successful login forgives its address. The addresses remembered are capped (the
+    least recently seen are forgotten first), so a flood from many addresses cannot grow
+    memory; the total still limits such a flood."""
 
-    def __init__(self, max_failures: int, window: float) -> None:
-        self.max_failures = max_failures
+    def __init__(self, per_address: int, total: int, window: float,
+                 max_addresses: int = 10_000) -> None:
+        self.per_address = per_address
+        self.total = total
         self.window = window
-        self._failures: dict[str, list[float]] = {}
+        self.max_addresses = max_addresses
+        self._by_address: collections.OrderedDict[str, collections.deque[float]] = (
+            collections.OrderedDict())
+        self._all: collections.deque[float] = collections.deque()
+
+    def __len__(self) -> int:
+        """How many addresses are remembered."""
+        return len(self._by_address)
 
     def retry_after(self, address: str) -> float:
+        """Seconds until `address` may try again; 0 when it may now."""
         now = time.monotonic()
-        recent = [t for t in self._failures.get(address, []) if t > now - self.window]
-        self._failures[address] = recent
-        if len(recent) < self.max_failures:
-            return 0.0
-        return recent[0] + self.window - now
+        horizon = now - self.window
+        while self._all and self._all[0] <= horizon:
+            self._all.popleft()
+        waits = [0.0]
+        if len(self._all) >= self.total:
+            waits.append(self._all[0] + self.window - now)
+        recent = self._by_address.get(address)
+        if recent is not None:
+            while recent and recent[0] <= horizon:
+                recent.popleft()
+            if not recent:
+                del self._by_address[address]
+            elif len(recent) >= self.per_address:
+                waits.append(recent[0] + self.window - now)
+        return max(waits)
 
-    def failed(self, address: str) -> None:
-        self._failures.setdefault(address, []).append(time.monotonic())
+    def start(self, address: str) -> float:
+        """Counts an attempt by `address` that may start now and returns 0, or returns the
+        seconds to wait and counts nothing."""
+        wait = self.retry_after(address)
+        if wait > 0:
+            return wait
+        now = time.monotonic()
+        self._all.append(now)
+        recent = self._by_address.setdefault(address, collections.deque())
+        recent.append(now)
+        self._by_address.move_to_end(address)
+        while len(self._by_address) > self.max_addresses:
+            self._by_address.popitem(last=False)
+        return 0.0
 
     def succeeded(self, address: str) -> None:
-        self._failures.pop(address, None)
+        self._by_address.pop(address, None)
 
 
 def client_address(request: Request) -> str:
@@ -2872,8 +3382,14 @@ def require_admin(request: Request) -> sqlite3.Row:
 
 
 def set_admin_password(conn: sqlite3.Connection, password_hash: str, address: str) -> None:
+    """A new password ends every session (whoever knew the old one may be logged in); their
+    sockets close within a second (see `run_credential_watch`), even when the CLI changed it."""
     put_setting(conn, "admin_password", password_hash)
+    delete_all_admin_sessions(conn)
     audit(conn, "admin.set_password", "admin", None, None, address)
+
+
+MIN_PASSWORD_LENGTH = 8
 
 
 def start_admin_session(conn: sqlite3.Connection, token: str, csrf_token: str,
@@ -2887,48 +3403,107 @@ def end_admin_session(conn: sqlite3.Connection, token: str, address: str) -> Non
     audit(conn, "admin.logout", "admin", None, None, address)
 
 
-async def admin_login(request: Request) -> Response:
-    ctx = ctx_of(request)
-    address = client_address(request)
-    wait = ctx.login_throttle.retry_after(address)
-    if wait > 0:
-        return JSONResponse({"success": False, "message": "Too many failed logins; try again"
-                             f" in {int(wait) + 1} s"}, status_code=429,
-                            headers={"Retry-After": str(int(wait) + 1)})
-    fields = await read_fields(request, allow_form=False)
-    password = fields.get("password")
-    if not isinstance(password, str) or not password or len(password) > 1024:
-        raise ApiError(400, "password is required")
-    stored = ctx.store.read(get_setting, "admin_password")
-    # scrypt takes tens of milliseconds and 16 MB on purpose: off the event loop.
-    valid = stored is not None and await asyncio.to_thread(verify_password, password, stored)
-    if not valid:
-        ctx.login_throttle.failed(address)
-        raise ApiError(401, "Wrong password")
-    ctx.login_throttle.succeeded(address)
-    token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    lifetime = ctx.config.admin.session_seconds
-    await ctx.store.write(start_admin_session, token, csrf_token, lifetime * 1000, address)
+# A refused guess is answered about a second late. A 429 is cheap, but 100 clients that each
+# send the next guess as soon as the last one is refused kept the event loop busy with nothing
+# else (1,300 refusals a second here, and a status check's p99 10x its usual); answered a second
+# late, they send 100 a second. The delay varies, so that they do not all come back at once.
+THROTTLED_ANSWER_DELAY = (0.5, 1.5)
+
+
+async def too_many_logins(wait: float) -> Response:
+    delay = random.uniform(*THROTTLED_ANSWER_DELAY)
+    await asyncio.sleep(delay)
+    seconds = max(1, int(wait + 1 - delay))
+    return JSONResponse({"success": False, "message": "Too many failed logins; try again"
+                         f" in {seconds} s"}, status_code=429,
+                        headers={"Retry-After": str(seconds)})
+
+
+def session_response(request: Request, token: str, csrf_token: str, lifetime: int) -> Response:
+    """The answer that starts a dashboard session: its cookie, and its CSRF token."""
     response = JSONResponse({"success": True, "csrf_token": csrf_token})
     response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True,
                         samesite="strict", secure=request.url.scheme == "https", path="/")
     return response
 
 
+async def admin_login(request: Request) -> Response:
+    ctx = ctx_of(request)
+    address = client_address(request)
+    wait = ctx.login_throttle.retry_after(address)
+    if wait > 0:  # refused before reading a byte of the body
+        return await too_many_logins(wait)
+    fields = await read_fields(request, allow_form=False)
+    password = fields.get("password")
+    if not isinstance(password, str) or not password or len(password) > 1024:
+        raise ApiError(400, "password is required")
+    # Counted here, after the body and before the check, with no await between the two: of
+    # any number of parallel guesses, only the allowed number reach scrypt.
+    wait = ctx.login_throttle.start(address)
+    if wait > 0:
+        return await too_many_logins(wait)
+    stored = ctx.store.read(get_setting, "admin_password")
+    valid = stored is not None and await off_the_loop_limited(
+        ctx.password_checks, verify_password, password, stored)
+    if not valid:
+        raise ApiError(401, "Wrong password")
+    ctx.login_throttle.succeeded(address)
+    token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    lifetime = ctx.config.admin.session_seconds
+    await ctx.store.write(start_admin_session, token, csrf_token, lifetime * 1000, address)
+    return session_response(request, token, csrf_token, lifetime)
+
+
 async def admin_logout(request: Request) -> Response:
     require_admin(request)
-    await ctx_of(request).store.write(end_admin_session, request.cookies[SESSION_COOKIE],
-                                      client_address(request))
+    ctx = ctx_of(request)
+    await ctx.store.write(end_admin_session, request.cookies[SESSION_COOKIE],
+                          client_address(request))
+    ctx.credential_wakeup.set()  # this session's sockets close now
     response = JSONResponse({"success": True})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def change_admin_password(conn: sqlite3.Connection, password_hash: str, token: str,
+                          csrf_token: str, lifetime_ms: int, address: str) -> None:
+    set_admin_password(conn, password_hash, address)
+    insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms)
+
+
+async def admin_change_password(request: Request) -> Response:
+    """Ends every session, this one too, and starts a new one for the browser that changed it."""
+    require_admin(request)
+    ctx = ctx_of(request)
+    address = client_address(request)
+    fields = await read_fields(request, allow_form=False)
+    current, new = fields.get("current_password"), fields.get("new_password")
+    if not isinstance(current, str) or not current or len(current) > 1024:
+        raise ApiError(400, "current_password is required")
+    if not isinstance(new, str) or not MIN_PASSWORD_LENGTH <= len(new) <= 1024:
+        raise ApiError(400, f"new_password must be {MIN_PASSWORD_LENGTH} to 1024 characters")
+    wait = ctx.login_throttle.start(address)  # a stolen session must not guess freely either
+    if wait > 0:
+        return await too_many_logins(wait)
+    stored = ctx.store.read(get_setting, "admin_password")
+    if stored is None or not await off_the_loop_limited(ctx.password_checks, verify_password,
+                                                        current, stored):
+        raise ApiError(403, "Current password is wrong")
+    ctx.login_throttle.succeeded(address)
+    new_hash = await off_the_loop_limited(ctx.password_checks, hash_password, new)
+    token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    lifetime = ctx.config.admin.session_seconds
+    await ctx.store.write(change_admin_password, new_hash, token, csrf_token, lifetime * 1000,
+                          address)
+    ctx.credential_wakeup.set()
+    return session_response(request, token, csrf_token, lifetime)
 
 
 async def admin_session(request: Request) -> Response:
     session = require_admin(request)
     return JSONResponse({"success": True, "csrf_token": session["csrf_token"],
                          "expires_at": format_time(session["expires_at"]),
-                         "demo": ctx_of(request).demo,
+                         "demo": ctx_of(request).demo_merchant_id is not None,
                          "webhook_secret_overlap_seconds":
                              ctx_of(request).config.webhooks.secret_overlap_seconds})
 
@@ -3055,11 +3630,86 @@ def cancel_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
 
 
 def attach_notification_by_admin(conn: sqlite3.Connection, notification_id: int,
-                                 invoice_id: str, address: str) -> sqlite3.Row:
-    paid = attach_notification(conn, notification_id, invoice_id, now_ms())
-    audit(conn, "notification.attach", invoice_id, {"notification_id": notification_id},
-          {"status": "paid", "payment_method": "manual"}, address)
+                                 invoice_id: str, address: str, *,
+                                 confirm_amount_mismatch: bool = False) -> sqlite3.Row:
+    paid = attach_notification(conn, notification_id, invoice_id, now_ms(),
+                               confirm_amount_mismatch=confirm_amount_mismatch)
+    amount = get_notification(conn, notification_id)["parsed_amount"]
+    after: dict[str, Any] = {"status": "paid", "payment_method": "manual"}
+    if amount is not None and amount != paid["total_amount"]:
+        after["amount_mismatch_confirmed"] = True
+    audit(conn, "notification.attach", invoice_id,
+          {"notification_id": notification_id, "notification_amount": amount,
+           "invoice_total": paid["total_amount"]}, after, address)
     return paid
+
+
+def confirmed_flag(fields: Mapping[str, Any], name: str) -> bool:
+    """An explicit yes: only JSON true counts (a "false" string must not confirm anything)."""
+    value = fields.get(name, False)
+    if not isinstance(value, bool):
+        raise ApiError(400, f"{name} must be true or false")
+    return value
+
+
+def teachable_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row:
+    note = get_notification(conn, notification_id)
+    if note is None:
+        raise ApiError(404, "Notification not found")
+    if note["source"] != "forwarder" or note["outcome"] != "unparsed" \
+            or note["attached_at"] is not None:
+        raise ApiError(409, "Only a phone notification whose amount could not be read, and that"
+                            " is not attached yet, can teach a wording",
+                       error_code="notification_not_teachable")
+    return note
+
+
+def derive_wording(note: Mapping[str, Any], fields: Mapping[str, Any]
+                   ) -> tuple[dict[str, Any], parsers.Parsed]:
+    """The template the owner's marks make of this notification, and what it reads."""
+    try:
+        template = taught.derive_template(note["title"], note["message"],
+                                          fields.get("amount_span"), fields.get("sender_span"))
+    except taught.TemplateRefused as exc:
+        raise ApiError(422, exc.message, error_code="wording_refused",
+                       error_details={"reason": exc.code}) from None
+    parsed = taught.read_with_template(template, note["title"], note["message"])
+    assert parsed is not None  # derive_template reads its own text back before answering
+    return template, parsed
+
+
+def teach_wording_by_admin(conn: sqlite3.Connection, notification_id: int,
+                           fields: Mapping[str, Any], invoice_id: str | None,
+                           confirm_amount_mismatch: bool, address: str
+                           ) -> tuple[int, sqlite3.Row | None]:
+    """Stores the wording, gives the notification its amount and, when the owner chose an
+    invoice, pays it: all or nothing, in one transaction."""
+    note = teachable_notification(conn, notification_id)
+    template, parsed = derive_wording(note, fields)
+    app = taught_app_key(note["app"])
+    wording_id, new = insert_taught_wording(conn, note["merchant_id"], app, template,
+                                            notification_id, now_ms(), address)
+    if new:
+        audit(conn, "wording.teach", f"merchant:{note['merchant_id']}", None,
+              {"wording_id": wording_id, "app": app or None,
+               "wording": taught.template_example(template),
+               "notification_id": notification_id, "amount": parsed.amount}, address)
+    store_taught_reading(conn, notification_id, parsed)
+    paid = None
+    if invoice_id is not None:
+        paid = attach_notification_by_admin(conn, notification_id, invoice_id, address,
+                                            confirm_amount_mismatch=confirm_amount_mismatch)
+    return wording_id, paid
+
+
+def delete_wording_by_admin(conn: sqlite3.Connection, wording_id: int, address: str) -> None:
+    row = delete_taught_wording(conn, wording_id)
+    if row is None:
+        raise ApiError(404, "Taught wording not found")
+    template = json.loads(row["template"])
+    audit(conn, "wording.delete", f"merchant:{row['merchant_id']}",
+          {"wording_id": wording_id, "app": row["app"] or None,
+           "wording": taught.template_example(template)}, None, address)
 
 
 async def admin_confirm_payment(request: Request) -> Response:
@@ -3102,11 +3752,71 @@ async def admin_attach_notification(request: Request) -> Response:
     if invoice_id is None:
         raise ApiError(400, "invoice_id is required")
     notification_id = path_id(request, "notification_id", "Notification")
-    paid = await ctx.store.write(attach_notification_by_admin, notification_id, invoice_id,
-                                 client_address(request))
+    paid = await ctx.store.write(
+        attach_notification_by_admin, notification_id, invoice_id, client_address(request),
+        confirm_amount_mismatch=confirmed_flag(fields, "confirm_amount_mismatch"))
     merchant = ctx.store.read(get_merchant, paid["merchant_id"])
     announce_paid(ctx, paid, merchant["name"])
     return JSONResponse({"success": True, "data": invoice_status_data(paid, now_ms())})
+
+
+def admin_wording(row: Mapping[str, Any]) -> dict[str, Any]:
+    template = json.loads(row["template"])
+    return {"id": row["id"], "merchant_id": row["merchant_id"],
+            "merchant_name": row["merchant_name"] if "merchant_name" in row.keys() else None,
+            "app": row["app"] or None, "wording": taught.template_example(template),
+            "template": template, "notification_id": row["notification_id"],
+            "created_at": format_time(row["created_at"]), "created_by": row["created_by"]}
+
+
+def parsed_data(parsed: parsers.Parsed) -> dict[str, Any]:
+    return {"amount": parsed.amount, "sender_name": parsed.sender_name, "parser": parsed.parser}
+
+
+async def admin_preview_wording(request: Request) -> Response:
+    """What a wording marked in this notification would read, before anything is stored."""
+    require_admin(request)
+    ctx = ctx_of(request)
+    fields = await read_fields(request, allow_form=False)
+    note = ctx.store.read(teachable_notification,
+                          path_id(request, "notification_id", "Notification"))
+    template, parsed = derive_wording(note, fields)
+    return JSONResponse({"success": True, "data": parsed_data(parsed) | {
+        "wording": taught.template_example(template), "template": template}})
+
+
+async def admin_teach_wording(request: Request) -> Response:
+    require_admin(request)
+    ctx = ctx_of(request)
+    fields = await read_fields(request, allow_form=False)
+    notification_id = path_id(request, "notification_id", "Notification")
+    invoice_id = optional_text(fields, "invoice_id", 64)
+    wording_id, paid = await ctx.store.write(
+        teach_wording_by_admin, notification_id, fields, invoice_id,
+        confirmed_flag(fields, "confirm_amount_mismatch"), client_address(request))
+    if paid is not None:
+        announce_paid(ctx, paid, ctx.store.read(get_merchant, paid["merchant_id"])["name"])
+    wording = ctx.store.read(get_taught_wording, wording_id)
+    note = ctx.store.read(get_notification, notification_id)
+    return JSONResponse({"success": True, "wording": admin_wording(wording),
+                         "parsed": {"amount": note["parsed_amount"],
+                                    "sender_name": note["sender_name"], "parser": note["parser"]},
+                         "data": invoice_status_data(paid, now_ms()) if paid else None})
+
+
+async def admin_wordings(request: Request) -> Response:
+    require_admin(request)
+    rows = ctx_of(request).store.read(list_taught_wordings,
+                                      query_int(request, "merchant_id", 1, 2**62))
+    return JSONResponse({"success": True, "data": [admin_wording(r) for r in rows]})
+
+
+async def admin_delete_wording(request: Request) -> Response:
+    require_admin(request)
+    await ctx_of(request).store.write(delete_wording_by_admin,
+                                      path_id(request, "wording_id", "Taught wording"),
+                                      client_address(request))
+    return JSONResponse({"success": True})
 
 
 def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -3222,6 +3932,42 @@ def update_merchant_by_admin(conn: sqlite3.Connection, merchant_id: int,
               {key: before[key] for key in changes}, dict(changes), address)
 
 
+def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
+                       address: str) -> tuple[sqlite3.Row, str]:
+    """Adds a refused notification's app to its merchant's accepted apps."""
+    note = get_notification(conn, notification_id)
+    if note is None:
+        raise ApiError(404, "Notification not found")
+    if not note["app_not_accepted"]:
+        raise ApiError(409, "This notification was not refused for its app",
+                       error_code="app_already_trusted")
+    package = taught_app_key(note["app"])
+    if not package:
+        raise ApiError(409, "This notification names no app: a merchant lets such notifications"
+                            " pay with its own setting, not by trusting an app",
+                       error_code="no_app")
+    merchant = get_merchant(conn, note["merchant_id"])
+    before = accepted_apps(merchant) or []
+    if package not in before:
+        after = checked_accepted_apps(before + [package])
+        update_merchant(conn, merchant["id"], accepted_apps=after)
+        audit(conn, "merchant.trust_app", f"merchant:{merchant['id']}",
+              {"accepted_apps": before}, {"accepted_apps": after.split(",") if after else [],
+                                          "notification_id": notification_id}, address)
+    return get_merchant(conn, merchant["id"]), package
+
+
+async def admin_trust_app(request: Request) -> Response:
+    """The app of a notification refused for its app may pay this merchant's invoices."""
+    require_admin(request)
+    ctx = ctx_of(request)
+    merchant, package = await ctx.store.write(
+        trust_app_by_admin, path_id(request, "notification_id", "Notification"),
+        client_address(request))
+    return JSONResponse({"success": True, "app": package, "merchant_id": merchant["id"],
+                         "accepted_apps": accepted_apps(merchant)})
+
+
 def rotate_secret_by_admin(conn: sqlite3.Connection, merchant_id: int, kind: str, value: str,
                            overlap_seconds: int, address: str) -> None:
     if not replace_merchant_secret(conn, merchant_id, kind, value, overlap_seconds):
@@ -3275,6 +4021,7 @@ async def admin_rotate_secret(request: Request) -> Response:
     value = new_secret(kind)
     await ctx.store.write(rotate_secret_by_admin, merchant_id, kind, value,
                           ctx.config.webhooks.secret_overlap_seconds, client_address(request))
+    ctx.credential_wakeup.set()  # sockets opened with the old API token close now
     row = ctx.store.read(get_merchant, merchant_id)
     return JSONResponse({"success": True, "secret": kind, "value": value,
                          "previous_signs_until": previous_webhook_secret_until(row)
@@ -3373,7 +4120,7 @@ async def admin_socket(websocket: WebSocket) -> None:
         await refuse_websocket(websocket, 401, "Unauthorized: log in to the dashboard first")
         return
     await websocket.accept()
-    await serve_socket(ctx.hub, websocket, None)
+    await serve_socket(ctx.hub, websocket, None, ("session", hash_secret(token)))
 
 
 # =============================================================================================
@@ -3391,6 +4138,38 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTML and SVG answer, whoever made it (a page, the
+    static files, a QR image), so no page can be framed, sniffed into script or run inline
+    script. The API under /api/ answers JSON only and is passed through untouched: it is the
+    hot path."""
+
+    _marked = (b"text/html", b"image/svg+xml")
+    _headers = [(name.lower().encode(), value.encode())
+                for name, value in SECURITY_HEADERS.items()]
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                content_type = next((value for name, value in headers
+                                     if name.lower() == b"content-type"), b"")
+                if content_type.startswith(self._marked):
+                    present = {name.lower() for name, _ in headers}
+                    message["headers"] = [*headers, *(header for header in self._headers
+                                                      if header[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class StaticFilesMissing(RuntimeError):
@@ -3414,8 +4193,7 @@ def static_dir() -> Path:
 
 
 def page(name: str) -> Response:
-    return FileResponse(static_dir() / name, headers={**SECURITY_HEADERS,
-                                                      "Cache-Control": "no-cache"})
+    return FileResponse(static_dir() / name, headers={"Cache-Control": "no-cache"})
 
 
 async def dashboard_page(request: Request) -> Response:
@@ -3424,6 +4202,42 @@ async def dashboard_page(request: Request) -> Response:
 
 async def checkout_page(request: Request) -> Response:
     return page("checkout.html")
+
+
+# A QR image depends on its payload only, and an invoice's payload never changes: each image
+# is drawn once (segno takes milliseconds, a PNG the most) and then served from memory, a few
+# hundred of the most recent ones, with a strong ETag a browser can revalidate for free.
+QR_IMAGE_CACHE_SIZE = 256
+QR_IMAGE_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+QR_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+@functools.lru_cache(maxsize=QR_IMAGE_CACHE_SIZE)
+def render_qr_image(payload: str, kind: str) -> tuple[bytes, str]:
+    """The QR image of `payload` as `kind` ("svg" or "png"), and its ETag."""
+    import io
+
+    import segno
+
+    code = segno.make(payload, error="m")
+    buffer = io.BytesIO()
+    if kind == "svg":
+        # A standalone file needs the SVG namespace (an <img> shows nothing without it), and a
+        # white background so it scans on a dark screen too.
+        code.save(buffer, kind="svg", scale=6, border=2, light="#fff")
+    else:
+        code.save(buffer, kind="png", scale=8, border=2)
+    image = buffer.getvalue()
+    return image, '"' + hashlib.sha256(image).hexdigest()[:32] + '"'
+
+
+def if_none_match(request: Request, etag: str) -> bool:
+    """Whether the client already holds `etag` (If-None-Match, possibly a list, or *)."""
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return etag in tags or "*" in tags
 
 
 def qr_svg(payload: str) -> str:
@@ -3448,37 +4262,33 @@ async def checkout_data(request: Request) -> Response:
         "expired_at": format_time(row["expires_at"]), "paid_at": format_time(row["paid_at"]),
         "created_at": format_time(row["created_at"]),
         "redirect_url": row["redirect_url"], "qris_payload": row["qris_payload"],
-        "demo": ctx_of(request).demo}}, headers={"Cache-Control": "no-store"})
+        "demo": row["merchant_id"] == ctx_of(request).demo_merchant_id}},
+        headers={"Cache-Control": "no-store"})
 
 
 async def checkout_qr(request: Request) -> Response:
-    import io
-
-    import segno
-
-    if request.path_params["format"] not in ("svg", "png"):
+    kind = request.path_params["format"]
+    if kind not in QR_IMAGE_TYPES:
         raise ApiError(404, "Not found")
     row = public_invoice(request)
-    code = segno.make(row["qris_payload"], error="m")
-    buffer = io.BytesIO()
-    if request.path_params["format"] == "svg":
-        # A standalone file needs the SVG namespace (an <img> shows nothing without it), and a
-        # white background so it scans on a dark screen too.
-        code.save(buffer, kind="svg", scale=6, border=2, light="#fff")
-        return Response(buffer.getvalue(), media_type="image/svg+xml",
-                        headers={"Cache-Control": "public, max-age=86400"})
-    code.save(buffer, kind="png", scale=8, border=2)
-    return Response(buffer.getvalue(), media_type="image/png",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    image, etag = render_qr_image(row["qris_payload"], kind)
+    headers = {"ETag": etag, "Cache-Control": QR_CACHE_CONTROL}
+    if if_none_match(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(image, media_type=QR_IMAGE_TYPES[kind], headers=headers)
 
 
 async def checkout_simulate(request: Request) -> Response:
-    """Demo mode only: pays the invoice with a DANA-style notification through the same
-    parsing and matching as the forwarder endpoint, so the whole flow shows without a phone."""
+    """`serve --demo` only, and only the demo merchant's invoices: pays one with a DANA-style
+    notification through the same parsing and matching as the forwarder endpoint, so the whole
+    flow shows without a phone. Anyone may call it, so a real merchant's invoice (one database
+    can hold both) must be as unknown here as without --demo: paying it would ship goods."""
     ctx = ctx_of(request)
-    if not ctx.demo:
+    if ctx.demo_merchant_id is None:
         raise ApiError(404, "Not found")
     row = public_invoice(request)
+    if row["merchant_id"] != ctx.demo_merchant_id:
+        raise ApiError(404, "Not found")
     rupiah = f"{row['total_amount']:,}".replace(",", ".")
     note = InboundNotification(source="forwarder", app="id.dana", title="DANA",
                                message=f"Kamu berhasil menerima Rp{rupiah} dari PELANGGAN DEMO",
@@ -3501,12 +4311,23 @@ async def checkout_simulate(request: Request) -> Response:
 # =============================================================================================
 
 
-class Subscriber:
-    __slots__ = ("merchant_id", "queue")
+# A socket's credential: ("session", hash of the dashboard session token) or ("api_token",
+# hash of the merchant's API token). The socket lives only as long as it does.
+Credential = tuple[str, str]
 
-    def __init__(self, merchant_id: int | None, size: int) -> None:
+# Why a socket is closed when its credential ends (close code 1008, policy violation).
+CREDENTIAL_ENDED = {"session": "Session ended: log in again",
+                    "api_token": "API token no longer valid"}
+
+
+class Subscriber:
+    __slots__ = ("merchant_id", "credential", "queue", "close_reason")
+
+    def __init__(self, merchant_id: int | None, credential: Credential, size: int) -> None:
         self.merchant_id = merchant_id  # None: every merchant (the dashboard)
+        self.credential = credential
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(size)
+        self.close_reason: str | None = None
 
 
 class Hub:
@@ -3518,13 +4339,31 @@ class Hub:
     def __len__(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self, merchant_id: int | None) -> Subscriber:
-        subscriber = Subscriber(merchant_id, self.queue_size)
+    def subscribe(self, merchant_id: int | None, credential: Credential) -> Subscriber:
+        subscriber = Subscriber(merchant_id, credential, self.queue_size)
         self._subscribers.add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
+
+    def credentials(self) -> set[Credential]:
+        return {subscriber.credential for subscriber in self._subscribers}
+
+    def end_credentials(self, ended: set[Credential]) -> int:
+        """Closes every socket opened with one of these credentials; returns how many."""
+        closing = [s for s in self._subscribers if s.credential in ended]
+        for subscriber in closing:
+            subscriber.close_reason = CREDENTIAL_ENDED[subscriber.credential[0]]
+            self._end(subscriber)
+        return len(closing)
+
+    def _end(self, subscriber: Subscriber) -> None:
+        """Ends a subscription: what it had queued is dropped, and None tells its sender."""
+        self.unsubscribe(subscriber)
+        while not subscriber.queue.empty():
+            subscriber.queue.get_nowait()
+        subscriber.queue.put_nowait(None)
 
     def publish(self, event: str, data: Any, merchant_id: int | None, *,
                 admins_only: bool = False) -> None:
@@ -3543,16 +4382,15 @@ class Hub:
             subscriber.queue.put_nowait(message)
             return True
         except asyncio.QueueFull:
-            self.unsubscribe(subscriber)
-            while not subscriber.queue.empty():
-                subscriber.queue.get_nowait()
-            subscriber.queue.put_nowait(None)
+            self._end(subscriber)
             return False
 
 
-async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None) -> None:
-    """Pumps events to an accepted socket and answers `ping` with `pong` until either ends."""
-    subscriber = hub.subscribe(merchant_id)
+async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None,
+                       credential: Credential) -> None:
+    """Pumps events to an accepted socket and answers `ping` until either ends. The answer is
+    JSON in the events' envelope: the seed's own snippet JSON-parses every message."""
+    subscriber = hub.subscribe(merchant_id, credential)
 
     async def send_events() -> None:
         while (message := await subscriber.queue.get()) is not None:
@@ -3564,7 +4402,7 @@ async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None) 
             if message["type"] == "websocket.disconnect":
                 return
             if (message.get("text") or "").strip().lower() == "ping":
-                hub.offer(subscriber, "pong")
+                hub.offer(subscriber, _JSON_ENCODER.encode({"event": "pong", "ts": now_ms()}))
 
     tasks = [asyncio.create_task(send_events()), asyncio.create_task(read_client())]
     try:
@@ -3575,7 +4413,10 @@ async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None) 
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await websocket.close()
+            if subscriber.close_reason is not None:
+                await websocket.close(1008, subscriber.close_reason)
+            else:
+                await websocket.close()
 
 
 async def unknown_socket(websocket: WebSocket) -> None:
@@ -3594,7 +4435,7 @@ async def merchant_socket(websocket: WebSocket) -> None:
         await refuse_websocket(websocket, 401, "Unauthorized: invalid API token")
         return
     await websocket.accept()
-    await serve_socket(ctx.hub, websocket, merchant["id"])
+    await serve_socket(ctx.hub, websocket, merchant["id"], ("api_token", hash_secret(token)))
 
 
 # =============================================================================================
@@ -3754,6 +4595,17 @@ def sweep_once(conn: sqlite3.Connection, payments: PaymentsConfig) -> list[sqlit
     return expired
 
 
+# How often the database's file is checked (deleted, replaced, not writable) while nothing
+# asks: a stat and an access, every second. Commits and /healthz check it themselves.
+FILE_CHECK_SECONDS = 1.0
+
+
+async def run_file_check(ctx: Context) -> None:
+    while True:
+        ctx.store.check_file()
+        await asyncio.sleep(FILE_CHECK_SECONDS)
+
+
 async def run_sweeper(ctx: Context) -> None:
     while True:
         try:
@@ -3770,6 +4622,55 @@ async def run_sweeper(ctx: Context) -> None:
                 ctx.hub.publish("payments_expired", {"count": len(invoice_ids),
                                                      "invoice_ids": invoice_ids}, merchant_id)
         await asyncio.sleep(ctx.config.payments.sweep_seconds)
+
+
+# How often open sockets' credentials are checked against the database. A logout, a password
+# change or a rotation from the dashboard wakes the check at once; one from the command line
+# (another process) is seen at the next check.
+CREDENTIAL_CHECK_SECONDS = 0.25
+
+
+def close_sockets_of_ended_credentials(ctx: Context) -> int:
+    """Closes the sockets whose session ended (logout, password change, expiry) or whose API
+    token was rotated. A short read per kind, and none while no socket is open."""
+    held = ctx.hub.credentials()
+    if not held:
+        return 0
+    sessions = [digest for kind, digest in held if kind == "session"]
+    tokens = [digest for kind, digest in held if kind == "api_token"]
+    live: set[Credential] = set()
+    if sessions:
+        live.update(("session", digest) for digest in
+                    ctx.store.read(live_admin_sessions, sessions, now_ms()))
+    if tokens:
+        live.update(("api_token", digest) for digest in
+                    ctx.store.read(current_api_tokens, tokens))
+    ended = held - live
+    return ctx.hub.end_credentials(ended) if ended else 0
+
+
+async def run_credential_watch(ctx: Context) -> None:
+    failing = False  # a failure is logged once, not four times a second
+    while True:
+        ctx.credential_wakeup.clear()
+        try:
+            closed = close_sockets_of_ended_credentials(ctx)
+        except StoreUnavailable as exc:
+            if not failing:
+                log.error("cannot check the sockets' credentials (%s); retrying", exc)
+            failing = True
+        except Exception:
+            if not failing:
+                log.exception("checking the sockets' credentials failed; retrying")
+            failing = True
+        else:
+            if failing:
+                log.info("checking the sockets' credentials works again")
+            failing = False
+            if closed:
+                log.info("closed %d realtime socket(s) whose credential ended", closed)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ctx.credential_wakeup.wait(), CREDENTIAL_CHECK_SECONDS)
 
 
 async def run_retention(ctx: Context) -> None:
@@ -4088,12 +4989,16 @@ class Replicator:
 # =============================================================================================
 
 
-def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette:
+def create_app(config: Config | None = None, *,
+               demo_merchant_id: int | None = None) -> Starlette:
+    """The app; with `demo_merchant_id` (`serve --demo`), that merchant's invoices can be paid
+    from their checkout page with "Simulate payment"."""
     config = config or load_config(None, {})
     ctx = Context(config=config, store=Store(config.database.path,
                                              busy_timeout_ms=config.database.busy_timeout_ms),
-                  hub=Hub(), demo=demo,
+                  hub=Hub(), demo_merchant_id=demo_merchant_id,
                   login_throttle=LoginThrottle(config.admin.login_max_failures,
+                                               config.admin.login_max_attempts_total,
                                                config.admin.login_window_seconds))
     ctx.metrics.watch(DatabaseCollector(ctx.store, lambda: len(ctx.hub), lambda: ctx.replicator))
 
@@ -4104,8 +5009,10 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         if config.replicate.url:
             ctx.replicator = Replicator(config.database.path, config.replicate)
             ctx.replicator.start()
+        ctx.tasks.append(asyncio.create_task(run_file_check(ctx), name="file-check"))
         ctx.tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
         ctx.tasks.append(asyncio.create_task(run_webhook_sender(ctx), name="webhook-sender"))
+        ctx.tasks.append(asyncio.create_task(run_credential_watch(ctx), name="credential-watch"))
         ctx.tasks.append(asyncio.create_task(run_retention(ctx), name="retention"))
         try:
             yield
@@ -4138,6 +5045,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         Route("/admin/api/login", admin_login, methods=["POST"]),
         Route("/admin/api/logout", admin_logout, methods=["POST"]),
         Route("/admin/api/session", admin_session, methods=["GET"]),
+        Route("/admin/api/password", admin_change_password, methods=["POST"]),
         Route("/admin/api/overview", admin_overview, methods=["GET"]),
         Route("/admin/api/payments", admin_payments, methods=["GET"]),
         Route("/admin/api/payments/{invoice_id}", admin_payment_detail, methods=["GET"]),
@@ -4147,6 +5055,14 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         Route("/admin/api/notifications", admin_notifications, methods=["GET"]),
         Route("/admin/api/notifications/{notification_id}/attach", admin_attach_notification,
               methods=["POST"]),
+        Route("/admin/api/notifications/{notification_id}/teach/preview",
+              admin_preview_wording, methods=["POST"]),
+        Route("/admin/api/notifications/{notification_id}/teach", admin_teach_wording,
+              methods=["POST"]),
+        Route("/admin/api/notifications/{notification_id}/trust-app", admin_trust_app,
+              methods=["POST"]),
+        Route("/admin/api/wordings", admin_wordings, methods=["GET"]),
+        Route("/admin/api/wordings/{wording_id}", admin_delete_wording, methods=["DELETE"]),
         Route("/admin/api/merchants", admin_merchants, methods=["GET"]),
         Route("/admin/api/merchants", admin_create_merchant, methods=["POST"]),
         Route("/admin/api/merchants/{merchant_id}", admin_update_merchant, methods=["PATCH"]),
@@ -4171,6 +5087,7 @@ def create_app(config: Config | None = None, *, demo: bool = False) -> Starlette
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes),
+                    Middleware(SecurityHeaders),
                     Middleware(RequestMetrics, metrics=ctx.metrics,
                                log_requests=config.server.log_format == "json"
                                and config.server.access_log)],
@@ -4205,6 +5122,8 @@ def open_store(config: Config) -> Store:
     store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         store.open()
+    except NewerDatabase as exc:
+        raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:
         hint = ""
         if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (8, 14):  # READONLY, CANTOPEN
@@ -4332,6 +5251,7 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
 
     config = config_from_cli(config_path, server_host=host, server_port=port,
                              database_path=db_path)
+    redact_every_log_record()
     try:
         static_dir()
         if config.replicate.url:
@@ -4348,6 +5268,7 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(config)
+    demo_merchant_id = None
     try:
         _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
         if store.read(get_setting, "admin_password") is None:
@@ -4356,12 +5277,11 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
             click.echo(f"Admin password (shown once, change it with `webqris admin set-password`):"
                        f" {password}")
         if demo:
-            click.echo(demo_banner(store, config))
+            demo_merchant_id, banner = demo_banner(store, config)
+            click.echo(banner)
     finally:
         store.close()
-    app = create_app(config, demo=demo)
-    for name in ("uvicorn.access", "uvicorn.error", "webqris"):
-        logging.getLogger(name).addFilter(RedactSecrets())
+    app = create_app(config, demo_merchant_id=demo_merchant_id)
     raise_open_files_limit()
     uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
 
@@ -4420,8 +5340,31 @@ def seed_error_http_protocol(implementation: str,
     else:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
 
+    class QuietAboutBrokenBodies(logging.LoggerAdapter):  # type: ignore[type-arg]
+        """uvicorn warns "Invalid HTTP request received." for a broken body too (a bad chunk)
+        while the app is still reading it; the app then sees the client gone and logs that
+        request in one line, so the parser's line would only say it again, less clearly."""
+
+        def __init__(self, logger: logging.Logger, protocol: Any) -> None:
+            super().__init__(logger, {})
+            self.protocol = protocol
+
+        def __getattr__(self, name: str) -> Any:  # uvicorn reads its logger's `level` too
+            return getattr(self.logger, name)
+
+        def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
+            cycle = self.protocol.cycle
+            if msg == "Invalid HTTP request received." and cycle is not None \
+                    and cycle.more_body and not cycle.response_started:
+                return
+            super().warning(msg, *args, **kwargs)
+
     class SeedErrorProtocol(base):  # type: ignore[misc, valid-type]
         head_deadline: asyncio.TimerHandle | None = None
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.logger = QuietAboutBrokenBodies(self.logger, self)
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -4523,25 +5466,104 @@ def hold_serve_lock(db_path: str) -> Any:
     return handle
 
 
-class RedactSecrets(logging.Filter):
-    """Keeps secrets out of logs: the one secret that travels in a URL is the merchant socket's
-    `?token=`, which an access log would otherwise print."""
+# Log redaction. A secret reaches a log line in a URL: a forwarder's `?token=`, the merchant
+# socket's `?token=`, a webhook URL with credentials. Clients spell a parameter's name in any
+# case and percent-encode any of its characters, once or more (`%74oken`, `%2574oken`), and
+# uvicorn logs the path as sent; so names are decoded before they are judged, and values that
+# start with one of our secret prefixes go whatever name carries them.
+_SENSITIVE_NAME = re.compile(r"token|secret|key|pass|pwd|auth|sign|credential|session", re.I)
+_ESCAPE = r"%(?:25)*+"  # "%", or "%25…" when encoded again (possessive: no backtracking)
+# A name or value never runs over a separator, literal or encoded, so each is scanned once:
+# the redaction of a line is linear in its length, whatever a client puts in it.
+_QUERY_NAME_CHAR = r"(?:[^=&;?#\s\"'%]|" + _ESCAPE + r"(?!26|3[bBdDfF])[0-9A-Fa-f]{2})"
+_QUERY_VALUE_CHAR = r"(?:[^&;#\s\"'%]|" + _ESCAPE + r"(?!26|3[bB])[0-9A-Fa-f]{2})"
+_QUERY_PARAMETER = re.compile(
+    r"(?P<lead>[?&;]|" + _ESCAPE + r"(?:26|3[fF]|3[bB]))"
+    r"(?P<name>" + _QUERY_NAME_CHAR + r"+)"
+    r"(?P<equals>=|" + _ESCAPE + r"3[dD])"
+    r"(?P<value>" + _QUERY_VALUE_CHAR + r"*)")
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]{0,31}://)[^/?#\s@\"']+@")
+_AUTHORIZATION_VALUE = re.compile(r"(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]+",
+                                  re.I)
 
-    _token = re.compile(r"([?&]token=)[^&\s\"']+")
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(self._token.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                                for a in record.args)
-        record.msg = self._token.sub(r"\1[redacted]", str(record.msg))
-        return True
+def _encoded_anyhow(text: str) -> str:
+    """A pattern for `text` with any of its characters percent-encoded, once or more."""
+    return "".join(f"(?:{re.escape(c)}|{_ESCAPE}{ord(c):02x})" for c in text)
+
+
+# The webhook secret's prefix is not in SECRET_PREFIXES (new_secret makes it apart).
+_PREFIXED_SECRET = re.compile(
+    "(?:" + "|".join(_encoded_anyhow(prefix)
+                     for prefix in (*SECRET_PREFIXES.values(), "whsec_")) + ")"
+    r"(?:[A-Za-z0-9_\-+/=]|" + _ESCAPE + r"[0-9A-Fa-f]{2})+", re.I)
+REDACTED = "[redacted]"
+
+
+def _decoded_name(name: str) -> str:
+    from urllib.parse import unquote
+
+    for _ in range(4):  # a name encoded more often than that is not a name a client uses
+        decoded = unquote(name)
+        if decoded == name:
+            break
+        name = decoded
+    return name
+
+
+def _redact_parameter(match: re.Match[str]) -> str:
+    if not match["value"] or not _SENSITIVE_NAME.search(_decoded_name(match["name"])):
+        return match[0]
+    return match["lead"] + match["name"] + match["equals"] + REDACTED
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every secret we can recognise replaced by [redacted]."""
+    text = _URL_USERINFO.sub(rf"\g<scheme>{REDACTED}@", text)
+    text = _QUERY_PARAMETER.sub(_redact_parameter, text)
+    text = _AUTHORIZATION_VALUE.sub(rf"\g<scheme>{REDACTED}", text)
+    return _PREFIXED_SECRET.sub(REDACTED, text)
+
+
+def _redacted_argument(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if value is None or isinstance(value, int | float):  # keeps %d and %.1f working
+        return value
+    text = str(value)
+    redacted = redact_secrets(text)
+    return value if redacted == text else redacted
+
+
+def redact_every_log_record() -> None:
+    """Makes every log record of this process carry no secret, whichever logger or handler
+    writes it: uvicorn's access and error logs, ours, tracebacks. A filter on some loggers
+    would miss the records of the others and of handlers set up later (uvicorn's own)."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "redacts_secrets", False):
+        return
+
+    def redacting_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        record.msg = _redacted_argument(record.msg)  # log.error(exc) logs an object
+        if isinstance(record.args, tuple):  # uvicorn's access formatter unpacks this tuple
+            record.args = tuple(_redacted_argument(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: _redacted_argument(arg) for key, arg in record.args.items()}
+        if record.exc_info:
+            record.exc_text = redact_secrets(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact_secrets(record.stack_info)
+        return record
+
+    redacting_record.redacts_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting_record)
 
 
 class JsonLogFormatter(logging.Formatter):
     """server.log_format = "json": one JSON object per line, for journald or a log shipper:
     time, level, logger, message, and the request's id, route, status and duration when the
-    line is about one. Secrets are kept out before this (RedactSecrets, and no secret is ever
-    a log argument)."""
+    line is about one. Every record's secrets are gone before this (redact_every_log_record)."""
 
     fields = ("route", "status", "duration_ms")
 
@@ -4556,8 +5578,8 @@ class JsonLogFormatter(logging.Formatter):
             entry["request_id"] = request_id
         entry.update({name: getattr(record, name) for name in self.fields
                       if hasattr(record, name)})
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        if record.exc_info:  # the traceback as redact_every_log_record left it
+            entry["error"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
@@ -4573,18 +5595,43 @@ def json_log_config() -> dict[str, Any]:
             "root": {"handlers": ["json"], "level": "INFO"}}
 
 
-def demo_banner(store: Store, config: Config) -> str:
-    """Creates the demo merchant, or issues it new secrets, and says how to try a payment."""
+def demo_merchant(conn: sqlite3.Connection) -> sqlite3.Row | None:
+    """The merchant an earlier `serve --demo` made. Known by the id it recorded, never by its
+    name alone: anyone with the dashboard can name a real shop "Toko Demo WebQRIS", and the demo
+    lets anonymous visitors pay the demo merchant's invoices. (Before the id was recorded, the
+    demo merchant was the one with that name and the made-up QRIS, which pays nobody.)"""
+    recorded = get_setting(conn, "demo_merchant_id")
+    if recorded is not None:
+        return get_merchant(conn, int(recorded))
+    named = find_merchant_by_name(conn, DEMO_MERCHANT_NAME)
+    return named if named is not None and named["static_qris"] == DEMO_STATIC_QRIS else None
+
+
+def demo_banner(store: Store, config: Config) -> tuple[int, str]:
+    """Creates the demo merchant, or issues it new secrets; returns its id and what to print
+    to try a payment."""
     issued = issue_merchant_secrets()
-    existing = store.read(find_merchant_by_name, DEMO_MERCHANT_NAME)
+    existing = store.read(demo_merchant)
     if existing is None:
-        store.write_now(insert_merchant, DEMO_MERCHANT_NAME, DEMO_STATIC_QRIS, None, issued)
+        merchant_id = store.write_now(insert_merchant, DEMO_MERCHANT_NAME, DEMO_STATIC_QRIS,
+                                      None, issued)
     else:
+        merchant_id = existing["id"]
         for kind in MERCHANT_SECRETS:
-            store.write_now(replace_merchant_secret, existing["id"], kind, issued[kind],
+            store.write_now(replace_merchant_secret, merchant_id, kind, issued[kind],
                             config.webhooks.secret_overlap_seconds)
+    store.write_now(put_setting, "demo_merchant_id", str(merchant_id))
     base = config.server.base_url or f"http://{config.server.host}:{config.server.port}"
-    return "\n".join([
+    # A payment waiting to be paid, so the lines below pay it as printed: a made-up total
+    # would match nothing (every invoice's total carries its own unique code).
+    invoice, _ = store.write_now(create_invoice, InvoiceRequest(
+        merchant_id=merchant_id, static_qris=DEMO_STATIC_QRIS, amount=25_000,
+        merchant_order_id=None, customer_name="John Doe",
+        expires_in=config.payments.expiry_seconds, redirect_url=None, idempotency_key=None),
+        config.payments)
+    total = invoice["total_amount"]
+    rupiah = f"{total:,}".replace(",", ".")
+    return merchant_id, "\n".join([
         f"Demo merchant: {DEMO_MERCHANT_NAME} (new secrets on every --demo start)",
         f"  API token:       {issued['api_token']}",
         f"  Callback secret: {issued['callback_secret']}",
@@ -4593,11 +5640,16 @@ def demo_banner(store: Store, config: Config) -> str:
         f"  curl -X POST '{base}/api/payments/qris/create' -H 'Authorization: Bearer "
         f"{issued['api_token']}' -H 'Content-Type: application/json' -d '{{\"amount\": 25000,"
         f" \"merchant_order_id\": \"ORDER-001\", \"customer_name\": \"John Doe\"}}'",
-        "Then open its checkout_url and press \"Simulate payment\" (demo only), or post the",
-        "phone's notification as the forwarder would (use the total_amount from the answer):",
+        f"A demo payment of Rp{rupiah} is waiting: {base}/pay/{invoice['invoice_id']}",
+        "Pay it there with \"Simulate payment\" (demo only), or post the phone's notification",
+        "as the forwarder would (or the simple callback; either one pays it):",
         f"  curl -X POST '{base}/api/webhook/payment' -H 'Authorization: Bearer "
         f"{issued['callback_secret']}' -H 'Content-Type: application/json' -d '{{\"app\":"
-        " \"com.dana.id\", \"message\": \"Kamu berhasil menerima Rp25.042 dari JOHN DOE\"}'",
+        f" \"com.dana.id\", \"message\": \"Kamu berhasil menerima Rp{rupiah} dari JOHN DOE\"}}'",
+        f"  curl -X POST '{base}/api/callback/notify' -H 'X-Callback-Key: "
+        f"{issued['callback_secret']}' -H 'Content-Type: application/json' -d '{{\"amount\":"
+        f" {total}, \"sender_name\": \"JOHN DOE\"}}'",
+        "(For a payment you create, use the total_amount from its answer.)",
         f"Dashboard: {base}/ (log in with the admin password)",
     ])
 
@@ -4750,8 +5802,9 @@ def admin_set_password(db_path: str | None, config_path: str | None) -> None:
                                 confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < 8:
-        raise click.ClickException("the password must be at least 8 characters")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(
+            f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
     store = open_store(config)
     try:
         store.write_now(set_admin_password, hash_password(password), "cli")
@@ -4764,11 +5817,31 @@ def admin_set_password(db_path: str | None, config_path: str | None) -> None:
 @click.option("--app", default=None, help="Package name, e.g. id.dana")
 @click.option("--title", default=None)
 @click.option("--message", required=True)
-def parse_command(app: str | None, title: str | None, message: str) -> None:
+@click.option("--merchant", "merchant_id", type=int, default=None,
+              help="Also try the wordings this merchant taught, and use its trusted apps"
+                   " (needs its database).")
+@_db_option
+@_config_option
+def parse_command(app: str | None, title: str | None, message: str, merchant_id: int | None,
+                  db_path: str | None, config_path: str | None) -> None:
     """Read a notification as WebQRIS would; exit 0 when an amount is found, 1 when not.
-    `trusted` says whether it may pay a merchant with default settings, `reason` why not."""
-    found = parsers.parse_notification(app, title, message)
-    reason = untrusted_reason(DEFAULT_TRUST, app)
+    `trusted` says whether it may pay (a merchant with default settings, or --merchant's),
+    `reason` why not."""
+    if merchant_id is None:
+        found = parsers.parse_notification(app, title, message)
+        trust: Mapping[str, Any] = DEFAULT_TRUST
+    else:
+        store = open_store(config_from_cli(config_path, database_path=db_path))
+        try:
+            merchant_row = store.read(get_merchant, merchant_id)
+            if merchant_row is None:
+                raise click.ClickException(f"no merchant with id {merchant_id}")
+            trust = merchant_row
+            found = store.read(read_notification, merchant_id, InboundNotification(
+                source="forwarder", app=app, title=title, message=message))
+        finally:
+            store.close()
+    reason = untrusted_reason(trust, app)
     click.echo(json.dumps({"amount": found.amount if found else None,
                            "sender_name": found.sender_name if found else None,
                            "parser": found.parser if found else None,

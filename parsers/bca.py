@@ -1,7 +1,10 @@
 """BCA: myBCA, BCA mobile (m-BCA) and Merchant BCA.
 
 Wordings seen in public listeners and tests:
-  myBCA "Catatan Finansial": "Pemasukan Rp1.500.000,00 dari JOHN DOE pada 05/12/2025 10:30"
+  myBCA "Catatan Finansial": "Pemasukan Rp1.500.000,00 dari JOHN DOE pada 05/12/2025 10:30",
+    and without Rp: "Pemasukan 1,500,000.00" (41524120021/notification_listener examples)
+  myBCA "Financial Diary": "You received IDR 43,000.00 from ****TA LA**IT M at Account Transfer
+    category." (the payer masked by the bank)
   myBCA in English ("Financial Diary"): "You spent IDR 85,000.00 at Groceries." (money out)
   BCA mobile: "m-Transfer: Rp 500.000,00 dari BUDI SANTOSO telah masuk ke rek 1234567890"
 Outgoing m-Transfer ("Rp50.000 ke 987654321 a/n ...") and QR payments are refused.
@@ -9,52 +12,42 @@ Outgoing m-Transfer ("Rp50.000 ke 987654321 a/n ...") and QR payments are refuse
 
 from __future__ import annotations
 
-import re
-
 from .common import (
     AMOUNT_IN,
     INCOME,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
     RECEIVED_EN,
     TRANSFER_RECEIVED,
-    Parsed,
-    Rule,
+    Family,
+    brand,
     rule,
-    run,
 )
 
-NAME = "bca"
-PACKAGES: tuple[str, ...] = (
-    "com.bca.mybca.omni.android",  # myBCA
-    "com.bca",  # BCA mobile
-    "com.bca.msb",  # Merchant BCA: QRIS & EDC
+FAMILY = Family(
+    name="bca",
+    packages=(
+        "com.bca.mybca.omni.android",  # myBCA
+        "com.bca",  # BCA mobile
+        "com.bca.msb",  # Merchant BCA: QRIS & EDC
+    ),
+    brand=brand(r"\b(?:m-?BCA|myBCA|KlikBCA|BCA)\b", case_sensitive=True),
+    rules=(
+        INCOME,
+        # myBCA "Catatan Finansial" without Rp: "Pemasukan 1,500,000.00 (dari NAME)"
+        rule(r"\bpemasukan\s+(?:sebesar\s+)?<BARE>(?:\s+dari\s+<SENDER>)?"),
+        # "m-Transfer dari NAME BERHASIL Rp…" (reconstructed from a public parser's regex)
+        rule(r"\bm-?transfer\s+dari\s+<SENDER>\s+berhasil\s+<AMT>"),
+        PAYER_TITLE_AMOUNT_IN,
+        AMOUNT_IN,
+        LABEL_IN_THEN_AMOUNT,
+        RECEIVE,
+        TRANSFER_RECEIVED,
+        RECEIVED_EN,
+        PAYMENT_RECEIVED,
+        QRIS_AMOUNT_RECEIVED,
+    ),
 )
-
-_HINT = re.compile(r"\b(?:m-?BCA|myBCA|KlikBCA|BCA)\b")
-
-
-def matches_text(title: str, message: str) -> bool:
-    """True when the text names BCA (used only for an unknown package)."""
-    return bool(_HINT.search(title or "") or _HINT.search(message or ""))
-
-
-RULES: tuple[Rule, ...] = (
-    INCOME,
-    # "m-Transfer dari NAME BERHASIL Rp…" (reconstructed from a public parser's regex)
-    rule(r"\bm-?transfer\s+dari\s+<SENDER>\s+berhasil\s+<AMT>"),
-    AMOUNT_IN,
-    LABEL_IN_THEN_AMOUNT,
-    RECEIVE,
-    TRANSFER_RECEIVED,
-    RECEIVED_EN,
-    PAYMENT_RECEIVED,
-    QRIS_AMOUNT_RECEIVED,
-)
-
-
-def parse(title: str, message: str) -> Parsed | None:
-    """The payment a BCA notification reports as received, or None."""
-    return run(NAME, title, message, RULES)

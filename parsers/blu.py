@@ -7,40 +7,28 @@ title). Refused: refunds ("Pengembalian dana Rp 18.094,80 ...") and card payment
 
 from __future__ import annotations
 
-import re
-
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     RECEIVE,
-    Parsed,
-    Rule,
+    Family,
+    brand,
     rule,
-    run,
 )
 
-NAME = "blu"
-PACKAGES: tuple[str, ...] = ("com.bcadigital.blu",)
-
-_HINT = re.compile(r"\bblu(?:Account|Debit)?\b", re.IGNORECASE | re.ASCII)
-
-
-def matches_text(title: str, message: str) -> bool:
-    """True when the text names blu (used only for an unknown package)."""
-    return bool(_HINT.search(title or "") or _HINT.search(message or ""))
-
-
-RULES: tuple[Rule, ...] = (
-    RECEIVE,
-    LABEL_IN_THEN_AMOUNT,
-    AMOUNT_IN,
-    # title "Kamu Menerima Dana Nih!" with the amount (and payer) in the text
-    rule(
-        r"^kamu\s+menerima\s+dana\s+nih\b[^\n]*\n[^\n]*?<AMT>(?:\s+dari\s+<SENDER>)?",
+FAMILY = Family(
+    name="blu",
+    packages=("com.bcadigital.blu",),
+    brand=brand(r"\bblu(?:Account|Debit)?\b"),
+    rules=(
+        RECEIVE,
+        LABEL_IN_THEN_AMOUNT,
+        PAYER_TITLE_AMOUNT_IN,
+        AMOUNT_IN,
+        # title "Kamu Menerima Dana Nih!" with the amount (and payer) in the text
+        rule(
+            r"^kamu\s+menerima\s+dana\s+nih\b[^\n]*\n[^\n]*?<AMT>(?:\s+dari\s+<SENDER>)?",
+        ),
     ),
 )
-
-
-def parse(title: str, message: str) -> Parsed | None:
-    """The payment a blu notification reports as received, or None."""
-    return run(NAME, title, message, RULES)

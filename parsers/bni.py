@@ -8,48 +8,37 @@ Wordings seen in public listeners and tests:
 
 from __future__ import annotations
 
-import re
-
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
     TRANSACTION_RECEIVED,
     TRANSFER_RECEIVED,
-    Parsed,
-    Rule,
+    Family,
+    brand,
     rule,
-    run,
 )
 
-NAME = "bni"
-PACKAGES: tuple[str, ...] = (
-    "id.bni.wondr",  # wondr by BNI
-    "id.co.bni.merchant",  # BNI Merchant
+FAMILY = Family(
+    name="bni",
+    packages=(
+        "id.bni.wondr",  # wondr by BNI
+        "id.co.bni.merchant",  # BNI Merchant
+        "src.com.bni",  # BNI Mobile Banking, wondr's predecessor
+    ),
+    brand=brand(r"\b(?:BNI|wondr)\b", case_sensitive=True),
+    rules=(
+        rule(r"\btransaksi\s+sebesar\s+<AMT>\s+dari\s+<SENDER>\s+(?:telah\s+)?berhasil\b"),
+        LABEL_IN_THEN_AMOUNT,
+        RECEIVE,
+        TRANSFER_RECEIVED,
+        PAYER_TITLE_AMOUNT_IN,
+        AMOUNT_IN,
+        PAYMENT_RECEIVED,
+        QRIS_AMOUNT_RECEIVED,
+        TRANSACTION_RECEIVED,
+    ),
 )
-
-_HINT = re.compile(r"\b(?:BNI|wondr)\b")
-
-
-def matches_text(title: str, message: str) -> bool:
-    """True when the text names BNI / wondr (used only for an unknown package)."""
-    return bool(_HINT.search(title or "") or _HINT.search(message or ""))
-
-
-RULES: tuple[Rule, ...] = (
-    rule(r"\btransaksi\s+sebesar\s+<AMT>\s+dari\s+<SENDER>\s+(?:telah\s+)?berhasil\b"),
-    LABEL_IN_THEN_AMOUNT,
-    RECEIVE,
-    TRANSFER_RECEIVED,
-    AMOUNT_IN,
-    PAYMENT_RECEIVED,
-    QRIS_AMOUNT_RECEIVED,
-    TRANSACTION_RECEIVED,
-)
-
-
-def parse(title: str, message: str) -> Parsed | None:
-    """The payment a wondr / BNI Merchant notification reports as received, or None."""
-    return run(NAME, title, message, RULES)

@@ -9,49 +9,37 @@ Wordings seen in public listeners and docs:
 
 from __future__ import annotations
 
-import re
-
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
-    Parsed,
-    Rule,
+    Family,
+    brand,
     rule,
-    run,
 )
 
-NAME = "bri"
-PACKAGES: tuple[str, ...] = (
-    "id.co.bri.brimo",  # BRImo
-    "id.co.bri.merchant",  # BRImerchant
+FAMILY = Family(
+    name="bri",
+    packages=(
+        "id.co.bri.brimo",  # BRImo
+        "id.co.bri.merchant",  # BRImerchant
+    ),
+    brand=brand(r"\b(?:BRImo|BRImerchant|BRI)\b", case_sensitive=True),
+    rules=(
+        # "Dana Rp… masuk ke rekening … KET.:TRANSFER DARI NAME"
+        rule(r"\bdana\s+<AMT>\s+masuk\s+ke\s+rekening\b[^\n]*?\bdari\s+<SENDER>"),
+        # BRImerchant: title "Pembayaran Diterima", text "QRIS Rp… (dari NAME) berhasil"
+        rule(r"^pembayaran\s+diterima\s*\n\s*qris\s+<AMT>(?:\s+dari\s+<SENDER>)?\s+berhasil\b"),
+        # "penerimaan dana Rp… dari NAME" (reconstructed from a public parser's regex)
+        rule(r"\bpenerimaan\s+dana\s+(?:sebesar\s+)?<AMT>(?:\s+dari\s+<SENDER>)?"),
+        PAYER_TITLE_AMOUNT_IN,
+        AMOUNT_IN,
+        LABEL_IN_THEN_AMOUNT,
+        PAYMENT_RECEIVED,
+        QRIS_AMOUNT_RECEIVED,
+        RECEIVE,
+    ),
 )
-
-_HINT = re.compile(r"\b(?:BRImo|BRImerchant|BRI)\b")
-
-
-def matches_text(title: str, message: str) -> bool:
-    """True when the text names BRI / BRImo (used only for an unknown package)."""
-    return bool(_HINT.search(title or "") or _HINT.search(message or ""))
-
-
-RULES: tuple[Rule, ...] = (
-    # "Dana Rp… masuk ke rekening … KET.:TRANSFER DARI NAME"
-    rule(r"\bdana\s+<AMT>\s+masuk\s+ke\s+rekening\b[^\n]*?\bdari\s+<SENDER>"),
-    # BRImerchant: title "Pembayaran Diterima", text "QRIS Rp… (dari NAME) berhasil"
-    rule(r"^pembayaran\s+diterima\s*\n\s*qris\s+<AMT>(?:\s+dari\s+<SENDER>)?\s+berhasil\b"),
-    # "penerimaan dana Rp… dari NAME" (reconstructed from a public parser's regex)
-    rule(r"\bpenerimaan\s+dana\s+(?:sebesar\s+)?<AMT>(?:\s+dari\s+<SENDER>)?"),
-    AMOUNT_IN,
-    LABEL_IN_THEN_AMOUNT,
-    PAYMENT_RECEIVED,
-    QRIS_AMOUNT_RECEIVED,
-    RECEIVE,
-)
-
-
-def parse(title: str, message: str) -> Parsed | None:
-    """The payment a BRImo / BRImerchant notification reports as received, or None."""
-    return run(NAME, title, message, RULES)

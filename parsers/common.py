@@ -1,7 +1,9 @@
 """Shared pieces of the notification parsers: the rupiah amount reader, the rule engine, the
-outgoing/noise filter and the sender-name cleaner.
+outgoing/noise filter, the sender-name cleaner and `Family`, the data every family module
+declares.
 
-Every family module (dana.py, gopay.py, ...) is a list of `Rule`s run by `run()`. A rule is a
+Every family module (dana.py, gopay.py, ...) declares one `Family`: its packages, the brand its
+text names, and a list of `Rule`s that `Family.parse()` runs through `run()`. A rule is a
 regular expression that recognises one *money received* sentence; its `amt` group marks the
 payment amount and its optional `sender*` groups the payer. `run()` refuses anything that looks
 outgoing or like noise, and refuses a notification that carries a second, different amount it
@@ -17,9 +19,11 @@ from dataclasses import dataclass
 __all__ = [
     "AMT",
     "SENDER",
+    "Family",
     "Money",
     "Parsed",
     "Rule",
+    "brand",
     "clean_sender",
     "find_amounts",
     "is_noise",
@@ -190,8 +194,13 @@ _NOISE = re.compile(
       |(?:dari|from)\s+(?:kamu|anda|you)|diterima\s+oleh|received\s+by|pembayaran\s*(?:mu|kamu|anda)
       |rekening\s+tujuan|tujuan|penerima
     )\b
-    # An amount sent somewhere: "Rp50.000 ke 98765", "IDR 10,000 to JOHN" (but "ke kamu" is in).
-    |(?:Rp\.?|IDR)\s*[0-9][0-9.,]*\s+(?:ke|kepada|to)\s+(?!<YOU>)
+    # An amount sent somewhere: "Rp50.000 ke 98765", "IDR 10,000 to JOHN" (but "ke kamu" is in,
+    # and so is "Dana masuk sebesar Rp50.123 ke rekening 1234567890": after "masuk", an account
+    # written as a number is the shop's own).
+    |(?<!masuk\s)(?<!masuk\ssebesar\s)(?<!masuk:\s)
+     (?:Rp\.?|IDR)\s*[0-9][0-9.,]*\s+(?:ke|kepada|to)\s+(?!<YOU>)
+    |masuk(?:\ssebesar|:)?\s(?:Rp\.?|IDR)\s*[0-9][0-9.,]*\s+(?:ke|kepada|to)\s+(?!<YOU>)
+     (?!rek(?:ening)?\.?\s*[0-9*xX-]{4,})
     """.replace("<YOU>", _TO_YOU),
     FLAGS | re.VERBOSE,
 )
@@ -205,14 +214,16 @@ def is_noise(text: str) -> bool:
 # A second amount that is explained: the balance after the payment, or a fee.
 _SECONDARY_LABEL = re.compile(
     r"(?:saldo|balance|sisa|biaya|fee|admin|mdr)"
-    r"(?:\s+(?:akhir|anda|kamu|mu|tersedia|saat\s+ini|terkini|rekening|efektif|sekarang|total))?"
+    # "Saldo DANA kamu sekarang Rp…": the wallet's name and up to three words about "now"
+    r"(?:\s+(?:akhir|anda|kamu|mu|tersedia|saat|ini|terkini|rekening|efektif|sekarang|total"
+    r"|dana|ovo|gopay|shopeepay|linkaja|sebesar)){0,4}"
     r"\s*[:=]?\s*$",
     FLAGS,
 )
 
 
 def _is_secondary(text: str, money: Money) -> bool:
-    return _SECONDARY_LABEL.search(text, max(0, money.start - 30), money.start) is not None
+    return _SECONDARY_LABEL.search(text, max(0, money.start - 40), money.start) is not None
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,20 +295,43 @@ def sender(group: str = "sender") -> str:
 SENDER = sender()
 
 
+# An amount written without Rp/IDR, as myBCA's "Catatan Finansial" does ("Pemasukan
+# 1,500,000.00"). Only the full money format counts: grouped thousands and two-digit cents, so
+# that an account number, a date or a reference can never be read as one.
+BARE_AMT = (
+    r"(?<![0-9.,])(?P<amt>[1-9][0-9]{0,2}(?:,[0-9]{3})*\.[0-9]{2}"
+    r"|[1-9][0-9]{0,2}(?:\.[0-9]{3})*,[0-9]{2})(?![0-9]|[.,][0-9])"
+)
+_BARE_TOKEN = re.compile(BARE_AMT, re.ASCII)
+_BARE_EN = re.compile(r"([1-9][0-9]{0,2}(?:,[0-9]{3})*)\.([0-9]{2})", re.ASCII)
+_BARE_ID = re.compile(r"([1-9][0-9]{0,2}(?:\.[0-9]{3})*),([0-9]{2})", re.ASCII)
+
+
+def bare_value(written: str) -> int | None:
+    """The whole-rupiah value of a BARE_AMT match, or None (non-zero cents)."""
+    m = _BARE_EN.fullmatch(written) or _BARE_ID.fullmatch(written)
+    if m is None or int(m.group(2)) != 0:
+        return None
+    digits = m.group(1).replace(",", "").replace(".", "")
+    return int(digits) if len(digits) <= MAX_DIGITS else None
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One money-received sentence. `amt` marks the amount; groups named sender* the payer."""
+    """One money-received sentence. `amt` marks the amount; groups named sender* the payer.
+    A `bare` rule's amount carries no Rp/IDR (see BARE_AMT)."""
 
     pattern: re.Pattern[str]
     take_sender: bool = True
+    bare: bool = False
 
 
 def rule(pattern: str, *, take_sender: bool = True) -> Rule:
-    """Compile a rule; `<AMT>` and `<SENDER>` in the pattern stand for the shared groups."""
-    return Rule(
-        re.compile(pattern.replace("<AMT>", AMT).replace("<SENDER>", SENDER), FLAGS),
-        take_sender,
-    )
+    """Compile a rule; `<AMT>` and `<SENDER>` in the pattern stand for the shared groups, and
+    `<BARE>` for an amount without Rp/IDR (the rule is then a bare one)."""
+    bare = "<BARE>" in pattern
+    compiled = pattern.replace("<AMT>", AMT).replace("<BARE>", BARE_AMT)
+    return Rule(re.compile(compiled.replace("<SENDER>", SENDER), FLAGS), take_sender, bare)
 
 
 def run(
@@ -306,25 +340,37 @@ def run(
     message: object,
     rules: tuple[Rule, ...],
     noise: re.Pattern[str] | None = None,
+    title_rules: tuple[Rule, ...] = (),
 ) -> Parsed | None:
-    """Apply rules in order to title+message; the first that matches decides.
+    """Apply title_rules to the title alone, then rules to title+message; the first that matches
+    decides.
 
     None when the text is noise (outgoing, promo, OTP...), when the matched amount is not a whole
     rupiah, or when another unexplained amount appears (which one was paid?)."""
-    text = join_fields(normalize(title), normalize(message))
+    title_text = normalize(title)
+    text = join_fields(title_text, normalize(message))
     if not text or len(text) > MAX_CHARS:
         return None
     if is_noise(text) or (noise is not None and noise.search(text)):
         return None
     amounts = find_amounts(text)
-    if not amounts:
-        return None
-    for r in rules:
-        m = r.pattern.search(text)
+    # The title opens the joined text, so a match inside the title has the same offsets in both.
+    attempts = [(r, len(title_text)) for r in title_rules] + [(r, len(text)) for r in rules]
+    for r, end in attempts:
+        m = r.pattern.search(text, 0, end)
         if m is None:
             continue
         start = m.start("amt")
-        paid = next((a for a in amounts if a.start == start), None)
+        if r.bare:
+            paid: Money | None = Money(bare_value(m["amt"]), start, m.end("amt"), m["amt"])
+            # Other bare numbers in money format count as amounts too ("Saldo 2,000,000.00").
+            amounts = amounts + [
+                Money(bare_value(b["amt"]), b.start("amt"), b.end("amt"), b["amt"])
+                for b in _BARE_TOKEN.finditer(text)
+                if b.start("amt") != start
+            ]
+        else:
+            paid = next((a for a in amounts if a.start == start), None)
         if paid is None or paid.value is None:
             return None
         for other in amounts:
@@ -344,6 +390,42 @@ def run(
 
 
 # --------------------------------------------------------------------------------------------
+# Families: what each module declares
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One app family as data: the packages it reads, the brand its text names, its rules.
+
+    `brand` is searched in the title, then the text, to route a notification whose package is
+    unknown or missing; None claims no text (the generic reader). `title_rules` read the title
+    alone (an amount that only the title carries); `noise` refuses wordings only this family has.
+    """
+
+    name: str
+    packages: tuple[str, ...]
+    brand: re.Pattern[str] | None
+    rules: tuple[Rule, ...]
+    title_rules: tuple[Rule, ...] = ()
+    noise: re.Pattern[str] | None = None
+
+    def names(self, text: str) -> bool:
+        """True when text names this family's brand."""
+        return self.brand is not None and self.brand.search(text or "") is not None
+
+    def parse(self, title: object, message: object) -> Parsed | None:
+        """The payment this family's notification reports as received, or None."""
+        return run(self.name, title, message, self.rules, self.noise, self.title_rules)
+
+
+def brand(pattern: str, *, case_sensitive: bool = False) -> re.Pattern[str]:
+    """A brand hint. Brands written in capitals ("DANA", "OVO") are matched case-sensitively so
+    that the common words they spell ("dana masuk") do not route a text to them."""
+    return re.compile(pattern, re.ASCII if case_sensitive else FLAGS)
+
+
+# --------------------------------------------------------------------------------------------
 # Rules shared by several families (each family lists the ones its app really writes)
 # --------------------------------------------------------------------------------------------
 
@@ -358,23 +440,32 @@ _RECEIVED_TAIL = (
 _IN_TAIL = (
     r"(?=\s*[.!,;:]|\s*\n|\s*$|\s+(?:pada|dari|melalui|via|tgl|tanggal)\b"
     r"|\s+ke\s+(?:rek(?:ening)?\b\.?\s*(?:[0-9*xX]|(?:kamu|anda|mu)\b)"
-    r"|(?:dana|akun|saldo|dompet|rekening)\s*(?:-?mu|kamu|anda)\b|bluAccount|kantong\s+utama))"
+    r"|(?:dana|akun|saldo|dompet|rekening)(?:\s+(?:dana|ovo|gopay|shopeepay|linkaja))?\s*"
+    r"(?:-?mu|kamu|anda)\b|bluAccount|kantong\s+utama|saldo\s+aktif))"
 )
 # Where a "you received" sentence starts: the shop is the subject, or nobody is named.
-_YOU_START = r"(?:^|\n|[.!:,]\s*)(?:(?:kamu|anda)\s+)?(?:(?:berhasil|telah|sudah|baru\s+saja)\s+)?"
-_DONE = r"(?:(?:telah|sudah|berhasil)\s+)?"
+_YOU_START = (
+    r"(?:^|\n|[.!:,]\s*)(?:(?:kamu|anda)\s+)?(?:(?:berhasil|telah|sudah|baru\s+(?:saja|aja))\s+)?"
+)
+_DONE = r"(?:(?:telah|sudah|berhasil|sukses)\s+)?"
+# "dari NAME", "dari pengirim NAME", "dari rek 987654321 a.n. NAME": the payer after the account.
+_FROM = (
+    r"(?:dari|from)\s+(?:pengirim\s+)?(?:rek(?:ening)?\.?\s*[0-9*xX-]{4,}\s+)?"
+    r"(?:a\.\s?n\.?\s+|an\.\s+)?"
+)
+# "ke rek 1234567890", "ke rekening ****2430": the shop's own account, written as a number.
+_TO_OWN_ACCOUNT = r"(?:\s+ke\s+rek(?:ening)?\.?\s*[0-9*xX-]{4,})?"
 
 # "Kamu (berhasil) menerima (saldo/kiriman/transfer masuk) (sebesar) Rp… (via X) (dari Y)"
 RECEIVE = rule(
     _YOU_START + r"(?:menerima|terima)\s+"
     r"(?:(?:saldo|uang|dana|kiriman|transfer(?:an)?|pembayaran)"
-    r"(?:\s+(?:masuk|qris|shopeepay|gopay|ovo|dana|linkaja))?\s+)?"
-    r"(?:(?:sebesar|senilai|sejumlah)\s+)?<AMT>" + _VIA + r"(?:\s+(?:dari|from)\s+(?:pengirim\s+)?"
-    r"<SENDER>)?"
+    r"(?:\s+(?:masuk|qris|saldo|shopeepay|gopay|ovo|dana|linkaja)){0,2}\s+)?"
+    r"(?:(?:sebesar|senilai|sejumlah)\s+)?<AMT>" + _VIA + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
-# English: "You've received Rp200.000 from NAME"
+# English: "You've received Rp200.000 from NAME", "Payment received IDR 10,000"
 RECEIVED_EN = rule(
-    r"(?:^|\n|[.!:,]\s*)(?:you(?:'ve|\s+have)?\s+)?received\s+"
+    r"(?:^|\n|[.!:,]\s*)(?:you(?:'ve|\s+have)?\s+|(?:payment|transfer|money)\s+)?received\s*:?\s+"
     r"(?:a\s+(?:payment|transfer)\s+of\s+)?<AMT>(?:\s+from\s+<SENDER>)?"
 )
 # "Pembayaran (QRIS) (sebesar) Rp… (dari X) (telah|berhasil) diterima (dari Y)"
@@ -390,11 +481,10 @@ PAYMENT_RECEIVED = rule(
     + sender("sender2")
     + r")?"
 )
-# "Pembayaran (QRIS statis) diterima(:|!) (sebesar) Rp…" — the amount after the verb.
+# "Pembayaran (QRIS statis) diterima(:|!) (sebesar) Rp… (dari X)" — the amount after the verb.
 PAYMENT_RECEIVED_THEN_AMOUNT = rule(
     r"\bpembayaran\s+(?:qris\s+)?(?:(?:statis|dinamis)\s+)?diterima\b\s*[:!.]?\s*"
-    r"(?:(?:sebesar|senilai|jumlah|nominal)\s*:?\s*)?<AMT>",
-    take_sender=False,
+    r"(?:(?:sebesar|senilai|jumlah|nominal)\s*:?\s*)?<AMT>(?:\s+" + _FROM + r"<SENDER>)?"
 )
 # A line that starts with the amount: "Rp10 diterima DANA Bisnis.", "Rp1.000 berhasil diterima."
 AMOUNT_RECEIVED = rule(
@@ -408,12 +498,15 @@ AMOUNT_RECEIVED = rule(
     + sender("sender2")
     + r")?"
 )
-# "OVO QRIS Rp60.000 berhasil diterima."
+# "OVO QRIS Rp60.000 berhasil diterima.", "QRIS Rp250.000 diterima dari Siti R."
 QRIS_AMOUNT_RECEIVED = rule(
     r"\bQRIS\s+(?:(?:sebesar|senilai)\s+)?<AMT>\s+(?:dari\s+<SENDER>\s+)?"
     + _DONE
     + r"diterima\b"
     + _RECEIVED_TAIL
+    + r"(?:\s+dari\s+"
+    + sender("sender2")
+    + r")?"
 )
 # "Transfer Rp 750.000 berhasil diterima", "Transfer sebesar Rp… dari X diterima"
 TRANSFER_RECEIVED = rule(
@@ -427,21 +520,32 @@ TRANSFER_RECEIVED = rule(
     + sender("sender2")
     + r")?"
 )
-# "Transfer masuk sebesar Rp…", "Transfer Masuk: Rp… dari X", "Dana masuk Rp… dari X"
+# "Transfer masuk sebesar Rp…", "Transfer Masuk: Rp… dari X", "Dana masuk Rp… dari X", "QRIS masuk!
+# Rp… dari X"
 LABEL_IN_THEN_AMOUNT = rule(
-    r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?)\s+masuk\b\s*[:!.-]?\s*"
-    r"(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+(?:dari|from)\s+(?:pengirim\s+)?<SENDER>)?"
+    r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?|qris)\s+masuk\b\s*[:!.-]?\s*"
+    r"(?:(?:sebesar|senilai)\s+)?<AMT>" + _TO_OWN_ACCOUNT + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
-# "Dana Rp… masuk ke rek.", "Rp… dari X telah masuk ke rek", "Saldo DANA Rp… Berhasil Masuk"
+# "Dana Rp… masuk ke rek.", "Rp… dari X telah masuk ke rek", "Saldo DANA Rp… Berhasil Masuk",
+# "Uang sebesar Rp… dari X telah masuk ke Saldo Aktif" (Jenius's main account)
 AMOUNT_IN = rule(
-    r"(?:\b(?:dana|uang|saldo(?:\s+[A-Za-z]+)?|transfer|kiriman)\s+|^|\n|:\s)<AMT>"
+    r"(?:\b(?:dana|uang|saldo(?:\s+[A-Za-z]+)?|transfer|kiriman)\s+(?:sebesar\s+)?|^|\n|:\s)<AMT>"
     r"\s+(?:(?:dari|from)\s+<SENDER>\s+)?" + _DONE + r"masuk\b" + _IN_TAIL
 )
+# The payer in the title, the amount in the text: "Uang masuk dari JOHN DOE" / "Rp 25.042,00
+# sudah masuk ke rekening Anda" (PayHook's default test notification).
+PAYER_TITLE_AMOUNT_IN = rule(
+    r"^(?:uang|dana|transfer|kiriman)\s+masuk\s+dari\s+<SENDER>\n<AMT>\s+" + _DONE + r"masuk\b"
+    + _IN_TAIL
+)
 # BCA's financial diary: "Pemasukan Rp1.500.000,00 dari JOHN DOE pada …"
-INCOME = rule(r"\bpemasukan\s+(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+dari\s+<SENDER>)?")
-# "Rp10347 akan dikreditkan ke rekening Anda"
+INCOME = rule(r"\bpemasukan\s+(?:(?:sebesar|senilai)\s+)?<AMT>(?:\s+" + _FROM + r"<SENDER>)?")
+# "Rp10347 akan dikreditkan ke rekening Anda", "Rp114 akan dikreditkan ke Tabungan Reguler kamu
+# 5859********8988": credited to the shop's own account (named as yours), never to someone else.
 CREDITED = rule(
-    r"<AMT>\s+(?:(?:akan|telah|sudah)\s+)?dikreditkan\s+ke\s+rekening\b", take_sender=False
+    r"<AMT>\s+(?:(?:akan|telah|sudah)\s+)?dikreditkan\s+ke\s+(?:rekening|tabungan)\b"
+    r"(?:\s+[A-Za-z]+){0,2}?\s*(?:anda|kamu|mu)\b",
+    take_sender=False,
 )
 # "Transaksi diterima! Jumlah Rp 2.500.000"
 TRANSACTION_RECEIVED = rule(
@@ -460,4 +564,10 @@ SENT_TO_YOU_EN = rule(
 )
 SENT_YOU_EN = rule(
     r"(?:^|\n|[.!]\s)(?P<sender>[^\n|.!?]{1,60}?)\s+(?:has\s+|just\s+)?sent\s+you\s+<AMT>"
+)
+# QRIS merchant apps: "Pembayaran QRIS sebesar Rp. 10.000 Sample Sender - Sample Source telah
+# diterima" (the payer, then the payer's bank or wallet).
+QRIS_PAYER_SOURCE_RECEIVED = rule(
+    r"\bpembayaran\s+qris\s+(?:sebesar\s+)?<AMT>\s+(?P<sender>[^\n|]{1,60}?)\s+-\s+"
+    r"[^\n|]{1,60}?\s+(?:(?:telah|sudah|berhasil)\s+)?diterima\b"
 )

@@ -10,53 +10,42 @@ Wordings seen in public listeners and tests:
 
 from __future__ import annotations
 
-import re
-
 from .common import (
     AMOUNT_IN,
     AMOUNT_RECEIVED,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     PAYMENT_RECEIVED_THEN_AMOUNT,
     RECEIVE,
-    Parsed,
-    Rule,
+    Family,
+    brand,
     rule,
-    run,
 )
 
-NAME = "dana"
-# id.dana is the real app; com.dana.id is what the WebQRIS API docs' examples say;
-# id.dana.kasir is listed as a DANA package by a public bridge (k12stockroom danabridge).
-PACKAGES: tuple[str, ...] = ("id.dana", "com.dana.id", "id.dana.kasir")
-
-_HINT = re.compile(r"\bDANA\b")  # the brand is written in capitals; "Dana masuk" is a bank's
-
-
-def matches_text(title: str, message: str) -> bool:
-    """True when the text names DANA (used only for an unknown package)."""
-    return bool(_HINT.search(title or "") or _HINT.search(message or ""))
-
-
-RULES: tuple[Rule, ...] = (
-    # Amount only in the title; the payer in the text.
-    rule(
-        r"\bsaldo\s+dana\s+<AMT>\s+(?:berhasil\s+|telah\s+)?masuk\b[^\n]*"
-        r"(?:\n[^\n]*?\bdari\s+(?:pengirim\s+)?<SENDER>)?"
+FAMILY = Family(
+    name="dana",
+    # id.dana is the real app; com.dana.id is what the WebQRIS API docs' examples say;
+    # id.dana.kasir is listed as a DANA package by a public bridge (k12stockroom danabridge).
+    packages=("id.dana", "com.dana.id", "id.dana.kasir"),
+    # The brand is written in capitals; "Dana masuk" is a bank's.
+    brand=brand(r"\bDANA\b", case_sensitive=True),
+    rules=(
+        # Amount only in the title; the payer in the text.
+        rule(
+            r"\bsaldo\s+dana\s+<AMT>\s+(?:berhasil\s+|telah\s+)?masuk\b[^\n]*"
+            r"(?:\n[^\n]*?\bdari\s+(?:pengirim\s+)?<SENDER>)?"
+        ),
+        rule(
+            r"\bdana\s+bisnis\s*:\s*transaksi\s+(?:qris\s+)?(?:sebesar\s+)?<AMT>\s+(?:sukses|berhasil)\b",
+            take_sender=False,
+        ),
+        RECEIVE,
+        PAYMENT_RECEIVED,
+        PAYMENT_RECEIVED_THEN_AMOUNT,
+        AMOUNT_RECEIVED,
+        PAYER_TITLE_AMOUNT_IN,
+        AMOUNT_IN,
+        LABEL_IN_THEN_AMOUNT,
     ),
-    rule(
-        r"\bdana\s+bisnis\s*:\s*transaksi\s+(?:qris\s+)?(?:sebesar\s+)?<AMT>\s+(?:sukses|berhasil)\b",
-        take_sender=False,
-    ),
-    RECEIVE,
-    PAYMENT_RECEIVED,
-    PAYMENT_RECEIVED_THEN_AMOUNT,
-    AMOUNT_RECEIVED,
-    AMOUNT_IN,
-    LABEL_IN_THEN_AMOUNT,
 )
-
-
-def parse(title: str, message: str) -> Parsed | None:
-    """The payment a DANA / DANA Bisnis notification reports as received, or None."""
-    return run(NAME, title, message, RULES)

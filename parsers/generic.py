@@ -1,9 +1,10 @@
-"""The careful fallback for apps without their own module (and for unknown packages).
+"""The careful fallback for text that names no family (any package, or none).
 
 It accepts only sentences that say plainly that money came in — QRIS merchant apps'
 "Pembayaran QRIS sebesar Rp… <payer> - <source> telah diterima", "Transaksi diterima! Jumlah
 Rp…", "Transfer Masuk" / "Rp… akan dikreditkan ke rekening Anda", "Kamu menerima Rp… dari …" —
-and the shared noise filter and one-amount rule still apply.
+and the shared noise filter and one-amount rule still apply. It lists no package: whether a
+notification may pay is decided by its package (parsers.is_payment_app), never by this reader.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from .common import (
     AMOUNT_RECEIVED,
     CREDITED,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     PAYMENT_RECEIVED_THEN_AMOUNT,
     QRIS_AMOUNT_RECEIVED,
+    QRIS_PAYER_SOURCE_RECEIVED,
     RECEIVE,
     RECEIVED_EN,
     SENT_TO_YOU,
@@ -23,47 +26,29 @@ from .common import (
     SENT_YOU_EN,
     TRANSACTION_RECEIVED,
     TRANSFER_RECEIVED,
-    Parsed,
-    Rule,
-    rule,
-    run,
+    Family,
 )
 
-NAME = "generic"
-PACKAGES: tuple[str, ...] = (
-    "com.bnc.finance",  # Bank Neo Commerce (neobank)
-    "com.interactive.qrisid",  # a QRIS merchant app (qrishook test fixtures)
-)
-
-
-def matches_text(title: str, message: str) -> bool:
-    """The fallback claims no text of its own."""
-    return False
-
-
-RULES: tuple[Rule, ...] = (
-    # "Pembayaran QRIS sebesar Rp. 10.000 Sample Sender - Sample Source telah diterima"
-    rule(
-        r"\bpembayaran\s+qris\s+(?:sebesar\s+)?<AMT>\s+(?P<sender>[^\n|]{1,60}?)\s+-\s+"
-        r"[^\n|]{1,60}?\s+(?:(?:telah|sudah|berhasil)\s+)?diterima\b"
+FAMILY = Family(
+    name="generic",
+    packages=(),
+    brand=None,
+    rules=(
+        QRIS_PAYER_SOURCE_RECEIVED,
+        PAYMENT_RECEIVED,
+        PAYMENT_RECEIVED_THEN_AMOUNT,
+        QRIS_AMOUNT_RECEIVED,
+        RECEIVE,
+        TRANSFER_RECEIVED,
+        RECEIVED_EN,
+        SENT_TO_YOU,
+        SENT_TO_YOU_EN,
+        SENT_YOU_EN,
+        TRANSACTION_RECEIVED,
+        LABEL_IN_THEN_AMOUNT,
+        AMOUNT_RECEIVED,
+        CREDITED,
+        PAYER_TITLE_AMOUNT_IN,
+        AMOUNT_IN,
     ),
-    PAYMENT_RECEIVED,
-    PAYMENT_RECEIVED_THEN_AMOUNT,
-    QRIS_AMOUNT_RECEIVED,
-    RECEIVE,
-    TRANSFER_RECEIVED,
-    RECEIVED_EN,
-    SENT_TO_YOU,
-    SENT_TO_YOU_EN,
-    SENT_YOU_EN,
-    TRANSACTION_RECEIVED,
-    LABEL_IN_THEN_AMOUNT,
-    AMOUNT_RECEIVED,
-    CREDITED,
-    AMOUNT_IN,
 )
-
-
-def parse(title: str, message: str) -> Parsed | None:
-    """The payment a notification reports as received, read conservatively, or None."""
-    return run(NAME, title, message, RULES)

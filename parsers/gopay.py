@@ -11,49 +11,35 @@ posts the same payment again: a shop should forward one of the two.
 
 from __future__ import annotations
 
-import re
-
 from .common import (
     AMOUNT_RECEIVED,
     LABEL_IN_THEN_AMOUNT,
     PAYMENT_RECEIVED,
     PAYMENT_RECEIVED_THEN_AMOUNT,
     RECEIVE,
-    Parsed,
-    Rule,
+    Family,
+    brand,
     rule,
-    run,
 )
 
-NAME = "gopay"
-PACKAGES: tuple[str, ...] = (
-    "com.gojek.gopaymerchant",  # GoPay Merchant
-    "com.gojek.resto",  # GoBiz (GoFood Merchant)
-    "com.gojek.gopay",  # GoPay
-    "com.gojek.app",  # Gojek
+FAMILY = Family(
+    name="gopay",
+    packages=(
+        "com.gojek.gopaymerchant",  # GoPay Merchant
+        "com.gojek.resto",  # GoBiz (GoFood Merchant)
+        "com.gojek.gopay",  # GoPay
+        "com.gojek.app",  # Gojek
+    ),
+    brand=brand(r"\bgo-?pay\b|\bgobiz\b|\bgofood\b|\bgojek\b"),
+    rules=(
+        # GoPay Merchant: title "Pembayaran diterima", text "Pembayaran QRIS Rp 50.000"
+        rule(r"^pembayaran\s+diterima\s*\n\s*pembayaran\s+qris\s+<AMT>", take_sender=False),
+        PAYMENT_RECEIVED_THEN_AMOUNT,
+        RECEIVE,
+        # "Anda telah menerima Tabungan by Jago sebanyak Rp500.000." (the source is a bank)
+        rule(r"\bmenerima\s+(?P<sender>[^\n|.!?]{1,60}?)\s+sebanyak\s+<AMT>"),
+        PAYMENT_RECEIVED,
+        AMOUNT_RECEIVED,
+        LABEL_IN_THEN_AMOUNT,
+    ),
 )
-
-_HINT = re.compile(r"\bgo-?pay\b|\bgobiz\b|\bgofood\b|\bgojek\b", re.IGNORECASE | re.ASCII)
-
-
-def matches_text(title: str, message: str) -> bool:
-    """True when the text names GoPay / GoBiz / Gojek (used only for an unknown package)."""
-    return bool(_HINT.search(title or "") or _HINT.search(message or ""))
-
-
-RULES: tuple[Rule, ...] = (
-    # GoPay Merchant: title "Pembayaran diterima", text "Pembayaran QRIS Rp 50.000"
-    rule(r"^pembayaran\s+diterima\s*\n\s*pembayaran\s+qris\s+<AMT>", take_sender=False),
-    PAYMENT_RECEIVED_THEN_AMOUNT,
-    RECEIVE,
-    # "Anda telah menerima Tabungan by Jago sebanyak Rp500.000." (the source is a bank)
-    rule(r"\bmenerima\s+(?P<sender>[^\n|.!?]{1,60}?)\s+sebanyak\s+<AMT>"),
-    PAYMENT_RECEIVED,
-    AMOUNT_RECEIVED,
-    LABEL_IN_THEN_AMOUNT,
-)
-
-
-def parse(title: str, message: str) -> Parsed | None:
-    """The payment a GoPay / GoPay Merchant / GoBiz notification reports as received, or None."""
-    return run(NAME, title, message, RULES)

@@ -11,43 +11,31 @@ Refused: "Kamu telah mengirim Rp… ke …", "Kamu telah membayar …", pocket m
 
 from __future__ import annotations
 
-import re
-
 from .common import (
     LABEL_IN_THEN_AMOUNT,
+    QRIS_AMOUNT_RECEIVED,
     RECEIVE,
     RECEIVED_EN,
     SENT_TO_YOU,
     SENT_TO_YOU_EN,
     SENT_YOU_EN,
     TRANSFER_RECEIVED,
-    Parsed,
-    Rule,
-    run,
+    Family,
+    brand,
 )
 
-NAME = "jago"
-PACKAGES: tuple[str, ...] = ("com.jago.digitalBanking",)
-
-_HINT = re.compile(r"\bjago\b", re.IGNORECASE | re.ASCII)
-
-
-def matches_text(title: str, message: str) -> bool:
-    """True when the text names Jago (used only for an unknown package)."""
-    return bool(_HINT.search(title or "") or _HINT.search(message or ""))
-
-
-RULES: tuple[Rule, ...] = (
-    SENT_TO_YOU,
-    SENT_TO_YOU_EN,
-    SENT_YOU_EN,
-    RECEIVE,
-    TRANSFER_RECEIVED,
-    RECEIVED_EN,
-    LABEL_IN_THEN_AMOUNT,
+FAMILY = Family(
+    name="jago",
+    packages=("com.jago.digitalBanking",),
+    brand=brand(r"\bjago\b"),
+    rules=(
+        SENT_TO_YOU,
+        SENT_TO_YOU_EN,
+        SENT_YOU_EN,
+        RECEIVE,
+        TRANSFER_RECEIVED,
+        RECEIVED_EN,
+        LABEL_IN_THEN_AMOUNT,
+        QRIS_AMOUNT_RECEIVED,
+    ),
 )
-
-
-def parse(title: str, message: str) -> Parsed | None:
-    """The payment a Jago notification reports as received, or None."""
-    return run(NAME, title, message, RULES)

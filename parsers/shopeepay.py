@@ -15,40 +15,29 @@ import re
 
 from .common import (
     AMOUNT_RECEIVED,
+    LABEL_IN_THEN_AMOUNT,
     PAYMENT_RECEIVED,
     PAYMENT_RECEIVED_THEN_AMOUNT,
     RECEIVE,
     SENT_TO_YOU,
-    Parsed,
-    Rule,
-    run,
+    Family,
+    brand,
 )
 
-NAME = "shopeepay"
-PACKAGES: tuple[str, ...] = (
-    "com.shopeepay.id",  # ShopeePay
-    # not com.shopee.id: the shopping app shows sellers' and chats' words, it is not a wallet
-    "com.shopeepay.merchant.id",  # Shopee Partner / ShopeePay Merchant
+FAMILY = Family(
+    name="shopeepay",
+    packages=(
+        "com.shopeepay.id",  # ShopeePay
+        "com.shopeepay.merchant.id",  # Shopee Partner / ShopeePay Merchant
+    ),
+    brand=brand(r"\bshopee\s*pay\b|\bshopee\b"),
+    rules=(
+        SENT_TO_YOU,
+        PAYMENT_RECEIVED,
+        PAYMENT_RECEIVED_THEN_AMOUNT,
+        RECEIVE,
+        AMOUNT_RECEIVED,
+        LABEL_IN_THEN_AMOUNT,
+    ),
+    noise=re.compile(r"^[0-9]+\s+pembayaran\b", re.IGNORECASE | re.ASCII),
 )
-
-_HINT = re.compile(r"\bshopee\s*pay\b|\bshopee\b", re.IGNORECASE | re.ASCII)
-_NOISE = re.compile(r"^[0-9]+\s+pembayaran\b", re.IGNORECASE | re.ASCII)
-
-
-def matches_text(title: str, message: str) -> bool:
-    """True when the text names Shopee / ShopeePay (used only for an unknown package)."""
-    return bool(_HINT.search(title or "") or _HINT.search(message or ""))
-
-
-RULES: tuple[Rule, ...] = (
-    SENT_TO_YOU,
-    PAYMENT_RECEIVED,
-    PAYMENT_RECEIVED_THEN_AMOUNT,
-    RECEIVE,
-    AMOUNT_RECEIVED,
-)
-
-
-def parse(title: str, message: str) -> Parsed | None:
-    """The payment a ShopeePay / Shopee Partner notification reports as received, or None."""
-    return run(NAME, title, message, RULES, noise=_NOISE)

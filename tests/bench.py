@@ -16,6 +16,9 @@ It measures, in this order:
 6. notification -> webhook latency: notifications sent one at a time, timed from the send to
    the merchant's receiver getting the signed webhook;
 7. 500 idle WebSocket clients on /ws/merchant, one invoice created, time until all got it;
+8. floods: a status check from one client (back to back) alone, then while 100 clients flood
+   the login with wrong passwords, then while 100 clients flood an invoice's QR image
+   (/pay/{id}/qr.png); each flood's p99 as a ratio to the one without, all in this run;
 
 and samples the server's RSS (VmRSS of the process and its children) throughout. It prints one
 table with the ratio of each scenario to the bare endpoint and the issue's target.
@@ -58,7 +61,7 @@ STATIC_QRIS = (
     "k610559567630458C7"
 )
 
-SCENARIOS = ("bare", "startup", "create", "status", "forwarder", "latency", "ws")
+SCENARIOS = ("bare", "startup", "create", "status", "forwarder", "latency", "ws", "floods")
 
 # =============================================================================================
 # Small helpers: ports, processes, RSS
@@ -753,7 +756,7 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                          f" errors in all runs {sum(run.errors for run in runs)}")
         return runs[middle], ratios[middle], "; ".join(notes), runs
 
-    server_parts = {"startup", "create", "status", "forwarder", "latency", "ws"}
+    server_parts = {"startup", "create", "status", "forwarder", "latency", "ws", "floods"}
     if not only & server_parts:
         if bare_proc is not None:
             procs.stop(bare_proc)
@@ -915,6 +918,77 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                             " sending the create request", measured=f"all in {last:.0f} ms"))
             facts["rss_ws_mb"] = max(rss_ws_idle, rss_ws_after)
 
+        # --- 8. a status check beside a login flood and a QR flood ----------------------------
+        if "floods" in only:
+            made = client.post("/api/payments/qris/create", headers=auth,
+                               json={"amount": 27000, "merchant_order_id": "FLOODS-1"})
+            made.raise_for_status()
+            invoice_id = made.json()["invoice_id"]
+            probe_url = f"{base}/api/payments/{invoice_id}/status"
+            probe_opts = {**wrk_opts, "connections": 1, "threads": 1}
+            rss.label = "floods"
+
+            def probe_alone(when: str) -> Load:
+                log(f"status check, one client, no flood ({when})")
+                return run_wrk(probe_url, bearer_headers_lua(token), name=f"probe-{when}",
+                               **probe_opts)
+
+            # Like the ceiling runs: each flood is compared with the mean of the runs without
+            # one just before and just after it, so the machine's drift cancels out.
+            alones = [probe_alone("first")]
+            floods = {
+                "login": (f"{base}/admin/api/login",
+                          'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"'
+                          '\nwrk.body = \'{"password":"not the password"}\'\n'),
+                "QR": (f"{base}/pay/{invoice_id}/qr.png", get_script),
+            }
+            for kind, (flood_url, flood_script) in floods.items():
+                log(f"status check, one client, beside a {kind} flood"
+                    f" ({args.flood_clients} clients)")
+                flood_lua = workdir / f"flood-{kind}.lua"
+                flood_lua.write_text(flood_script + WRK_DONE)
+                # The flood starts first and ends after the probe.
+                flood = procs.spawn(
+                    ["wrk", "-t1", f"-c{args.flood_clients}",
+                     f"-d{max(1, round(args.duration)) + 2}s", "--timeout", "10s",
+                     "-s", str(flood_lua), flood_url],
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                time.sleep(0.5)
+                probed = run_wrk(probe_url, bearer_headers_lua(token), name=f"probe-{kind}",
+                                 **probe_opts)
+                flood_out, _ = flood.communicate(timeout=args.duration + 60)
+                # The server may still be answering what the flood left in flight.
+                settle_until = time.monotonic() + 60
+                while time.monotonic() < settle_until:
+                    sent = time.monotonic()
+                    with contextlib.suppress(httpx.HTTPError):
+                        client.get(probe_url, headers=auth, timeout=60)
+                    if time.monotonic() - sent < 0.1:
+                        break
+                line = next((ln for ln in flood_out.splitlines()
+                             if ln.startswith("BENCHJSON ")), None)
+                flooded = json.loads(line.removeprefix("BENCHJSON ")) if line else {}
+                flood_seconds = flooded.get("duration_us", 0) / 1e6 or float("nan")
+                # No answer at all during the flood is infinitely slower, not 0x.
+                alones.append(probe_alone(f"after the {kind} flood"))
+                without = (alones[-2].p99_ms + alones[-1].p99_ms) / 2
+                slower = (probed.p99_ms / without if probed.requests and without
+                          else float("inf"))
+                rows.append(Row(
+                    f"status check, 1 client, {kind} flood", probed, None,
+                    "p99 <= 2x without a flood", slower <= 2.0 and probed.errors == 0,
+                    f"{args.flood_clients} {kind} clients sent"
+                    f" {flooded.get('requests', 0) / flood_seconds:,.0f} req/s"
+                    f" ({flooded.get('status', 0):,.0f} answered non-2xx); p99 without a"
+                    f" flood just before and after: {alones[-2].p99_ms:.1f},"
+                    f" {alones[-1].p99_ms:.1f} ms", measured=f"p99 {slower:.2f}x without"))
+            alone = alones[0]
+            rows.insert(-len(floods), Row(
+                "status check, 1 client, no flood", alone, None, "the reference for the floods",
+                None, "the first of the runs without a flood; p99 of every one: " + ", ".join(
+                    f"{run.p99_ms:.1f} ms" for run in alones),
+                measured=f"p99 {alone.p99_ms:.1f} ms"))
+
         rss.label = "end"
         rss.sample()
     facts["rss_peak_mb"] = rss.peak
@@ -1013,6 +1087,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs of create and of status, each between two ceiling runs;"
                              " the median ratio is reported")
     parser.add_argument("--ws-clients", type=int, default=500)
+    parser.add_argument("--flood-clients", type=int, default=100,
+                        help="connections of the login flood and of the QR flood")
     parser.add_argument("--latency-count", type=int, default=200,
                         help="notifications timed to their webhook")
     parser.add_argument("--drain-timeout", type=float, default=60.0,

@@ -5,6 +5,7 @@ scenario, with no failed request, and reports every figure it promises."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -25,13 +26,17 @@ def test_benchmark_runs_every_scenario_without_a_failed_request(tmp_path: Path) 
     done = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "bench.py"), "--duration", "1", "--warmup", "0",
          "--repeat", "2", "--ws-clients", "20", "--latency-count", "5", "--drain-timeout", "30",
+         "--flood-clients", "20",
          "--json", str(report)],
         capture_output=True, text=True, timeout=110)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(report.read_text())
     rows = {row["scenario"]: row for row in result["rows"]}
-    assert set(rows) == {*LOADED, "webqris serve: spawn -> healthy", "notification -> webhook",
-                         "20 idle WebSockets: one event", "server RSS, peak (process + children)"}
+    floods = ("status check, 1 client, no flood", "status check, 1 client, login flood",
+              "status check, 1 client, QR flood")
+    assert set(rows) == {*LOADED, *floods, "webqris serve: spawn -> healthy",
+                         "notification -> webhook", "20 idle WebSockets: one event",
+                         "server RSS, peak (process + children)"}
     for name in LOADED:
         assert rows[name]["load"]["requests"] > 0 and rows[name]["load"]["errors"] == 0, name
         assert 0 < rows[name]["ratio"] <= 1.0, name  # nothing outruns the bare GET
@@ -40,6 +45,10 @@ def test_benchmark_runs_every_scenario_without_a_failed_request(tmp_path: Path) 
     sockets = rows["20 idle WebSockets: one event"]
     assert (sockets["load"]["requests"], sockets["load"]["errors"]) == (20, 0)
     assert "20 got the new_payment event" in sockets["note"]
+    assert rows[floods[0]]["load"]["requests"] > 0 and rows[floods[0]]["load"]["errors"] == 0
+    for name in floods[1:]:  # the ratio to the runs without a flood, whatever it is here
+        assert re.fullmatch(r"p99 (\d+\.\d\d|inf)x without", rows[name]["measured"]), name
+        assert "20 " in rows[name]["note"] and "req/s" in rows[name]["note"], name
     assert "all delivered" in result["facts"]["webhook_outbox"]
     assert result["facts"]["server_log_errors"] == 0
     assert 0 < result["facts"]["startup_s"] < 15

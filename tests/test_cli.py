@@ -54,6 +54,33 @@ def test_demo_prints_working_credentials_and_curl(tmp_path: Path, server_factory
     assert qris.decode(response.json()["qris_payload"]).merchant_name == "TOKO DEMO WEBQRIS"
 
 
+def curl_request(line: str) -> tuple[str, dict[str, str], dict]:
+    """The URL, headers and JSON body of a printed `curl -X POST` line."""
+    url = re.search(r"curl -X POST '([^']+)'", line).group(1)
+    headers = dict(header.split(": ", 1) for header in re.findall(r"-H '([^']+)'", line))
+    return url, headers, json.loads(re.search(r"-d '(.*)'", line).group(1))
+
+
+def test_demo_prints_lines_that_pay_the_payment_it_made(tmp_path: Path, server_factory) -> None:
+    """It printed a forwarder line for Rp25.042 whatever the demo's total was: every invoice's
+    total carries its own unique code, so the line matched nothing."""
+    for line_kind in ("/api/webhook/payment", "/api/callback/notify"):
+        server = server_factory(tmp_path / f"{line_kind.split('/')[2]}.db", "--demo")
+        output = server.log_path.read_text()
+        invoice_id = re.search(r"A demo payment of Rp[\d.]+ is waiting: \S+/pay/(INV-\S+)",
+                               output).group(1)
+        line = next(line for line in output.splitlines() if line_kind in line)
+        url, headers, body = curl_request(line)
+        paid = httpx.post(url, json=body, headers=headers)
+        assert paid.status_code == 200, paid.text
+        assert paid.json()["invoice_id"] == invoice_id
+        token = re.search(r"API token:\s+(\S+)", output).group(1)
+        status = httpx.get(f"{server.base_url}/api/payments/{invoice_id}/status",
+                           headers={"Authorization": f"Bearer {token}"}).json()["data"]
+        assert status["status"] == "paid"
+        server.stop()
+
+
 def test_a_second_serve_on_the_same_database_refuses_to_start(tmp_path: Path,
                                                               server_factory) -> None:
     first = server_factory(tmp_path / "webqris.db", "--demo")

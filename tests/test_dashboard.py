@@ -4,8 +4,13 @@ exceptions are collected and must be none."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import http.server
+import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -271,6 +276,12 @@ def test_attach_unmatched_notification_pays_the_invoice(pages: Pages, server: Se
     candidate.click()
     expect(page.locator("#dialog-input")).to_have_value(invoice["invoice_id"])
     dialog.locator("[data-testid=dialog-confirm]").click()
+    # The amounts differ: paying needs an explicit "pay anyway" that names both.
+    expect(dialog.locator("[data-testid=pay-anyway-amounts]")).to_have_text(
+        f"Notifikasi menyebut {rupiah(paid_amount)}, tetapi tagihan {invoice['invoice_id']}"
+        f" totalnya {rupiah(invoice['total_amount'])}.")
+    assert invoice_status(server, shop, invoice["invoice_id"])["status"] == "pending"
+    dialog.locator("[data-testid=dialog-confirm]").click()
     expect(dialog).to_be_hidden()
 
     attached = page.locator("li.notif.is-attached")
@@ -412,12 +423,17 @@ def test_create_merchant_validates_the_static_qris(pages: Pages, server: Server)
 def test_checkout_turns_paid_without_reload(demo: bool, pages: Pages, shop: Merchant,
                                             db_path: Path, server_factory: Any) -> None:
     server = server_factory(db_path, *(["--demo"] if demo else []))
+    if demo:  # "Simulate payment" pays only the demo merchant's invoices
+        printed = server.log_path.read_text()
+        shop = Merchant(0, webqris.DEMO_MERCHANT_NAME, *(
+            re.search(rf"{label}:\s+(\S+)", printed).group(1)
+            for label in ("API token", "Callback secret", "Webhook secret")))
     invoice = create_invoice(server, shop, 25000, redirect_url="https://toko.example/thanks")
     page = pages.open(PHONE)
     page.goto(f"{server.base_url}/pay/{invoice['invoice_id']}")
     card = page.locator("#card")
     expect(card).to_have_attribute("data-status", "pending")
-    expect(page.locator("#merchant-name")).to_have_text("Toko ABC")
+    expect(page.locator("#merchant-name")).to_have_text(shop.name)
     expect(page.locator("[data-testid=total]")).to_have_text(rupiah(invoice["total_amount"]))
     expect(page.locator(".code-digits")).to_have_text(f"{invoice['total_amount'] % 1000:03d}")
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^(29|30):\d\d$"))
@@ -485,3 +501,266 @@ def test_phone_screens_do_not_scroll_sideways(pages: Pages, server: Server,
     checkout.goto(f"{server.base_url}/pay/{paid['invoice_id']}")
     expect(checkout.locator("#card")).to_have_attribute("data-status", "paid")
     fits(checkout, "checkout (paid)")
+
+
+class SeedReceiver:
+    """A webhook receiver written from the seed's docs (its PHP and Express snippets): a wrong
+    signature is 401 "Invalid signature"; a right one on an event other than payment.paid is
+    400 "Invalid event"."""
+
+    def __init__(self, secret: str) -> None:
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = hmac.new(outer.secret.encode(), body, hashlib.sha256).hexdigest()
+                if not hmac.compare_digest(expected, self.headers["X-Webhook-Signature"] or ""):
+                    status, message = 401, "Invalid signature"
+                elif json.loads(body)["event"] != "payment.paid":
+                    status, message = 400, "Invalid event"
+                else:
+                    status, message = 200, "ok"
+                answer = json.dumps({"success": status == 200, "message": message}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.secret = secret
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.mark.parametrize("right_secret", [True, False], ids=["signature-ok", "signature-wrong"])
+def test_test_webhook_to_a_seed_receiver_says_the_signature_was_accepted(
+        pages: Pages, shop: Merchant, db_path: Path, server_factory: Any,
+        right_secret: bool) -> None:
+    """A seed receiver answers a test event 400 "Invalid event" once the signature checked
+    out: the dashboard showed a red "Failed, HTTP 400"."""
+    receiver = SeedReceiver("whsec_not-known-yet")
+    try:
+        seed_shop = add_merchant(db_path, "Toko Seed", webhook_url=receiver.url)
+        if right_secret:
+            receiver.secret = seed_shop.webhook_secret
+        server = server_factory(db_path)
+        page = pages.open()
+        login(page, server)
+        page.goto(server.base_url + "/#/merchants")
+        card = page.locator("article.merchant", has_text="Toko Seed")
+        card.get_by_role("button", name="Kirim webhook tes").click()
+        expect(page.locator(".toast").first).to_contain_text("Webhook tes dijadwalkan")
+        page.goto(server.base_url + "/#/webhooks")
+        delivery = page.locator("article.delivery", has_text="Toko Seed")
+        expect(delivery).to_have_attribute("data-state", "failed")
+        if right_secret:
+            expect(delivery.locator(".delivery-head .badge").first).to_have_text(
+                "Tanda tangan diterima")
+            expect(delivery).to_contain_text("Jadi tanda tangan diterima")
+            expect(delivery.locator(".error-text")).to_have_count(0)
+        else:
+            expect(delivery.locator(".delivery-head .badge").first).to_have_text("Gagal")
+            expect(delivery.locator(".error-text")).to_contain_text("HTTP 401")
+            expect(delivery).not_to_contain_text("Tanda tangan diterima")
+    finally:
+        receiver.close()
+
+
+# --- teach a wording, trust an app ------------------------------------------------------------
+
+UNREAD_WORDING = "Cuan mendarat! {amount} rupiah dari {name} sudah nongkrong di dompet toko"
+
+
+def forward(server: Server, merchant: Merchant, message: str, app: str = "id.dana",
+            title: str = "DANA") -> httpx.Response:
+    return httpx.post(f"{server.base_url}/api/webhook/payment",
+                      json={"app": app, "title": title, "message": message},
+                      headers={"Authorization": f"Bearer {merchant.callback_secret}"}, timeout=10)
+
+
+def dotted(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".")
+
+
+def tab_to(page: Page, selector: str, limit: int = 40) -> None:
+    """Presses Tab until the element is focused: how a keyboard user gets there."""
+    for _ in range(limit):
+        if page.evaluate("s => document.activeElement && document.activeElement.matches(s)",
+                         selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def select_with_keyboard(page: Page, text: str, part: str) -> None:
+    """Moves the caret to `part` in the focused text box and selects it with Shift+arrows."""
+    page.keyboard.press("Control+Home")
+    for _ in range(text.index(part)):
+        page.keyboard.press("ArrowRight")
+    for _ in range(len(part)):
+        page.keyboard.press("Shift+ArrowRight")
+
+
+def test_a_wording_taught_in_the_inbox_pays_the_next_one_by_itself(
+        pages: Pages, server: Server, shop: Merchant) -> None:
+    first = create_invoice(server, shop, 25000)
+    message = UNREAD_WORDING.format(amount=dotted(first["total_amount"]), name="BUDI SANTOSO")
+    assert forward(server, shop, message).status_code == 422  # no parser reads it
+
+    page = pages.open()
+    login(page, server)
+    page.goto(server.base_url + "/#/notifications")
+    item = page.locator("li.notif.needs-attention")
+    expect(item.locator(".badge").first).to_have_text("Tak terbaca")
+    item.locator(".teach-btn").click()
+    dialog = page.locator("#dialog")
+    dialog.locator(f".teach-num[data-value='{dotted(first['total_amount'])}']").click()
+    expect(dialog.locator("[data-testid=teach-reads]")).to_have_text(
+        f"Akan terbaca: {rupiah(first['total_amount'])}")
+    # The payer's name, selected with the mouse in the text.
+    page.evaluate("""part => { const area = document.getElementById('teach-text');
+        const start = area.value.indexOf(part); area.focus();
+        area.setSelectionRange(start, start + part.length); }""", "BUDI SANTOSO")
+    dialog.locator("#teach-mark-sender").click()
+    expect(dialog.locator("[data-testid=teach-reads]")).to_have_text(
+        f"Akan terbaca: {rupiah(first['total_amount'])} dari BUDI SANTOSO")
+    expect(dialog.locator(".teach-wording")).to_have_text(
+        "DANA Cuan mendarat! [amount] rupiah dari [name] sudah nongkrong di dompet toko")
+    expect(dialog.locator("mark.mark-amount")).to_have_text(dotted(first["total_amount"]))
+    # The bill with that exact total is chosen already.
+    expect(dialog.locator(f"input[value='{first['invoice_id']}']")).to_be_checked()
+    expect(dialog.locator("[data-testid=dialog-confirm]")).to_have_text("Pelajari & lunasi")
+    dialog.locator("[data-testid=dialog-confirm]").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator(".toast-ok", has_text="Kalimat dipelajari")).to_contain_text(
+        first["invoice_id"])
+    assert invoice_status(server, shop, first["invoice_id"])["status"] == "paid"
+    expect(page.locator("li.notif.is-attached")).to_contain_text(first["invoice_id"])
+
+    second = create_invoice(server, shop, 70000)
+    again = forward(server, shop, UNREAD_WORDING.format(amount=dotted(second["total_amount"]),
+                                                        name="Siti Aminah"))
+    assert again.status_code == 200, again.text
+    assert again.json()["invoice_id"] == second["invoice_id"]
+    assert again.json()["sender_name"] == "Siti Aminah"
+
+    # The merchant page lists the wording; deleting it asks first.
+    page.goto(server.base_url + "/#/merchants")
+    wording = page.locator(f"article.merchant[data-merchant-id='{shop.id}'] li.wording")
+    expect(wording).to_contain_text("[amount] rupiah dari [name]")
+    wording.locator(".wording-delete").click()
+    dialog.locator("[data-testid=dialog-confirm]").click()
+    expect(wording).to_have_count(0)
+    assert forward(server, shop, message.replace("BUDI", "ANI")).status_code == 422
+
+
+def test_the_teach_flow_works_with_the_keyboard_alone(pages: Pages, server: Server,
+                                                      shop: Merchant) -> None:
+    invoice = create_invoice(server, shop, 31000)
+    message = UNREAD_WORDING.format(amount=dotted(invoice["total_amount"]), name="Rina Wati")
+    assert forward(server, shop, message).status_code == 422
+    page = pages.open()
+    login(page, server)
+    page.goto(server.base_url + "/#/notifications")
+    expect(page.locator("li.notif.needs-attention .teach-btn")).to_be_visible()
+    page.locator("#view h1").click()  # start from the page, then only keys
+    tab_to(page, ".teach-btn")
+    page.keyboard.press("Enter")
+    dialog = page.locator("#dialog")
+    expect(dialog.locator("#teach-text")).to_be_visible()
+    tab_to(page, f".teach-num[data-value='{dotted(invoice['total_amount'])}']")
+    page.keyboard.press("Space")
+    expect(dialog.locator("[data-testid=teach-reads]")).to_have_text(
+        f"Akan terbaca: {rupiah(invoice['total_amount'])}")
+    page.keyboard.press("Shift+Tab")
+    tab_to(page, "#teach-text")
+    shown = "DANA\n" + message
+    page.keyboard.type("x")
+    page.keyboard.press("Backspace")
+    expect(dialog.locator("#teach-text")).to_have_value(shown)  # selectable, not editable
+    select_with_keyboard(page, shown, "Rina Wati")
+    tab_to(page, "#teach-mark-sender")
+    page.keyboard.press("Enter")
+    expect(dialog.locator("[data-testid=teach-reads]")).to_have_text(
+        f"Akan terbaca: {rupiah(invoice['total_amount'])} dari Rina Wati")
+    tab_to(page, "[data-testid=dialog-confirm]")
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    assert invoice_status(server, shop, invoice["invoice_id"])["status"] == "paid"
+
+
+def test_a_taught_outgoing_wording_is_refused(pages: Pages, server: Server,
+                                              shop: Merchant) -> None:
+    assert forward(server, shop, "Kamu mengirim Rp25.042 ke BUDI SANTOSO").status_code == 422
+    page = pages.open()
+    login(page, server)
+    page.goto(server.base_url + "/#/notifications")
+    page.locator("li.notif.needs-attention .teach-btn").click()
+    dialog = page.locator("#dialog")
+    dialog.locator(".teach-num[data-value='Rp25.042']").click()
+    expect(dialog.locator("[data-testid=teach-refused]")).to_contain_text(
+        "terbaca sebagai uang keluar")
+    dialog.locator("[data-testid=dialog-confirm]").click()
+    expect(dialog.locator(".form-error[role=alert]")).to_contain_text("uang keluar")
+    dialog.locator("[data-testid=dialog-cancel]").click()
+    expect(dialog).to_be_hidden()
+    page.goto(server.base_url + "/#/merchants")
+    expect(page.locator("article.merchant")).to_contain_text("Belum ada. Ajari kalimat")
+
+
+def test_trusting_an_app_from_the_inbox_makes_its_next_notification_pay(
+        pages: Pages, server: Server, shop: Merchant, db_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:  # the shop lists its wallet: other apps are refused
+        conn.execute("UPDATE merchants SET accepted_apps = 'id.dana' WHERE id = ?", (shop.id,))
+    invoice = create_invoice(server, shop, 45000)
+    message = f"Kamu berhasil menerima {rupiah(invoice['total_amount'])} dari ANI"
+    refused = forward(server, shop, message, app="com.bank.baru", title="Bank Baru")
+    assert refused.status_code == 404 and refused.json()["app_accepted"] is False
+
+    page = pages.open()
+    login(page, server)
+    page.goto(server.base_url + "/#/notifications")
+    item = page.locator("li.notif.needs-attention")
+    item.locator(".trust-btn").click()
+    dialog = page.locator("#dialog")
+    expect(dialog.locator("h2")).to_have_text(f"Percayai com.bank.baru untuk {shop.name}?")
+    dialog.locator("[data-testid=dialog-confirm]").click()
+    expect(page.locator(".toast-ok", has_text="com.bank.baru")).to_contain_text(
+        "com.bank.baru kini boleh melunasi")
+    # The refused one still waits for its bill; the next one from that app pays by itself.
+    expect(page.locator("li.notif.needs-attention .attach-btn")).to_be_visible()
+    assert invoice_status(server, shop, invoice["invoice_id"])["status"] == "pending"
+    paid = forward(server, shop, message.replace("ANI", "BUDI"), app="com.bank.baru",
+                   title="Bank Baru")
+    assert paid.status_code == 200 and paid.json()["invoice_id"] == invoice["invoice_id"]
+    page.goto(server.base_url + "/#/merchants")
+    expect(page.locator("[data-testid=accepted-apps]")).to_contain_text("com.bank.baru")
+
+
+def test_the_teach_dialog_fits_a_phone_screen(pages: Pages, server: Server,
+                                              shop: Merchant) -> None:
+    create_invoice(server, shop, 25000)
+    assert forward(server, shop, UNREAD_WORDING.format(amount="12.345", name="BUDI")) \
+        .status_code == 422
+    page = pages.open(PHONE)
+    login(page, server)
+    page.goto(server.base_url + "/#/notifications")
+    page.locator(".teach-btn").click()
+    page.locator(".teach-num[data-value='12.345']").click()
+    expect(page.locator("[data-testid=teach-reads]")).to_be_visible()
+    widths = page.evaluate("""[document.getElementById('dialog').scrollWidth,
+        document.getElementById('dialog').clientWidth, window.innerWidth]""")
+    assert widths[0] <= widths[1] <= widths[2], widths

@@ -12,6 +12,7 @@ import select
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,15 @@ import httpx
 import pytest
 import websockets.exceptions
 import websockets.sync.client
-from conftest import STATIC_QRIS, Merchant, Server, add_merchant, free_port, start_server
+from conftest import (
+    ROOT,
+    STATIC_QRIS,
+    Merchant,
+    Server,
+    add_merchant,
+    free_port,
+    start_server,
+)
 
 import parsers
 import webqris
@@ -215,6 +224,186 @@ def test_read_only_database_refuses_to_start_with_one_line(db_path: Path, mercha
     # Nothing was harmed: the database is intact and still has its merchant.
     assert query(db_path, "PRAGMA integrity_check") == [("ok",)]
     assert query(db_path, "SELECT name FROM merchants") == [(merchant.name,)]
+
+
+# --- the database file deleted, replaced or made unwritable under a running server -----------
+
+
+def file_problem_lines(server: Server) -> list[str]:
+    """The lines the file check logged (each refused request also logs its own line)."""
+    return [line for line in server.log_path.read_text().splitlines()
+            if " ERROR webqris: database file " in line]
+
+
+def test_deleted_database_is_503_and_its_data_is_rescued(db_path: Path, merchant: Merchant,
+                                                        server_factory) -> None:
+    """Deleted under a running server, the file used to go unnoticed: /healthz said 200 and
+    creates said 200 while they went to the unlinked file, and a restart began an empty
+    database with a new admin password. Now /healthz and every write answer 503, the log says
+    so in one line, and what was recorded is saved beside the path, ready to be put back."""
+    server = server_factory(db_path)
+    with httpx.Client(base_url=server.base_url, headers=merchant.auth, timeout=10) as http:
+        kept = http.post(CREATE, json={"amount": 21_000}).json()
+        db_path.unlink()
+        # At once, before any check ran: the commit itself notices where it went.
+        refused = http.post(CREATE, json={"amount": 22_000})
+        assert (refused.status_code, refused.json()) == (503, UNAVAILABLE)
+        health = http.get("/healthz")
+        assert health.status_code == 503
+        assert health.json() == {"success": False, "message":
+                                 f"database file {db_path} was deleted while the server was"
+                                 " running"}
+        refused = http.post(CREATE, json={"amount": 23_000})
+        assert (refused.status_code, refused.json()) == (503, UNAVAILABLE)
+        # Reads of what was recorded go on: the connection still holds the file.
+        status = http.get(f"/api/payments/{kept['invoice_id']}/status")
+        assert status.json()["data"]["status"] == "pending"
+    server.stop()
+    [line] = [line for line in file_problem_lines(server) if "was deleted" in line]
+    assert "payments are refused from now on" in line and "restart webqris serve" in line
+    assert "Traceback" not in server.log_path.read_text()
+    [rescued] = db_path.parent.glob("webqris.db.rescued-*")
+    assert f"saved in {rescued}: put it at {db_path}" in line
+    # The one refused by its commit may be there too (it paid nothing, it will expire).
+    assert (kept["invoice_id"],) in query(rescued, "SELECT invoice_id FROM invoices")
+    assert query(rescued, "SELECT count(*) FROM invoices WHERE amount = 23000") == [(0,)]
+    assert not db_path.exists()
+    # Put back as the log says, the shop has its data and its admin password.
+    rescued.rename(db_path)
+    again = server_factory(db_path)
+    assert "Admin password" not in again.log_path.read_text()
+    status = httpx.get(f"{again.base_url}/api/payments/{kept['invoice_id']}/status",
+                       headers=merchant.auth)
+    assert status.json()["data"]["status"] == "pending"
+
+
+def test_replaced_database_is_503_and_nothing_goes_to_the_old_file(db_path: Path,
+                                                                    merchant: Merchant,
+                                                                    server_factory) -> None:
+    server = server_factory(db_path)
+    other = db_path.parent / "other" / "webqris.db"
+    other.parent.mkdir()
+    add_merchant(other, name="Toko Lain")
+    with httpx.Client(base_url=server.base_url, headers=merchant.auth, timeout=10) as http:
+        assert http.post(CREATE, json={"amount": 21_000}).status_code == 200
+        old_file = db_path.parent / "old.db"
+        db_path.rename(old_file)
+        other.rename(db_path)
+        health = http.get("/healthz")
+        assert health.status_code == 503
+        assert "was replaced by another file" in health.json()["message"]
+        refused = http.post(CREATE, json={"amount": 22_000})
+        assert (refused.status_code, refused.json()) == (503, UNAVAILABLE)
+    server.stop()
+    assert [line for line in file_problem_lines(server) if "was replaced" in line]
+    assert query(db_path, "SELECT name FROM merchants") == [("Toko Lain",)]
+    assert query(db_path, "SELECT count(*) FROM invoices") == [(0,)]
+    assert query(old_file, "SELECT count(*) FROM invoices") == [(1,)]
+
+
+@pytest.fixture
+def immutable(db_path: Path) -> Iterator[Callable[[bool], None]]:
+    """Sets or clears the file's immutable attribute (`chattr +i`), which stops even root's
+    writes (a mode does not); cleared at the end whatever happened."""
+    def set_immutable(on: bool) -> None:
+        subprocess.run(["chattr", "+i" if on else "-i", str(db_path)], check=True,
+                       capture_output=True)
+
+    probe = db_path.parent / "probe"
+    probe.write_text("")
+    try:
+        subprocess.run(["chattr", "+i", str(probe)], check=True, capture_output=True)
+        subprocess.run(["chattr", "-i", str(probe)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"no chattr +i on this file system: {exc}")
+    try:
+        yield set_immutable
+    finally:
+        with contextlib.suppress(OSError, subprocess.CalledProcessError):
+            set_immutable(False)
+
+
+def test_unwritable_database_is_503_until_it_is_writable_again(db_path: Path, merchant: Merchant,
+                                                                server_factory,
+                                                                immutable) -> None:
+    """/healthz said 200 on an immutable file; creates were already refused (SQLite says so
+    when it writes). Both are 503 now, and both recover on their own once the file is fixed."""
+    server = server_factory(db_path)
+    with httpx.Client(base_url=server.base_url, headers=merchant.auth, timeout=10) as http:
+        assert http.post(CREATE, json={"amount": 21_000}).status_code == 200
+        immutable(True)
+        try:
+            health = http.get("/healthz")
+            assert (health.status_code, health.json()) == (503, {
+                "success": False, "message": f"database file {db_path} is not writable"})
+            # Enough creates for SQLite to have to write the file itself (a checkpoint).
+            statuses = {http.post(CREATE, json={"amount": 30_000 + i}).status_code
+                        for i in range(20)}
+            assert 503 in statuses
+        finally:
+            immutable(False)
+        wait_for(lambda: http.get("/healthz").status_code == 200)
+        assert http.post(CREATE, json={"amount": 22_000}).status_code == 200
+    server.stop()
+    [line] = [line for line in file_problem_lines(server) if "is not writable:" in line]
+    assert "payments cannot be recorded until it is" in line
+    assert "is usable again" in server.log_path.read_text()
+    assert "Traceback" not in server.log_path.read_text()
+
+
+# --- migrations: a newer database is refused, an older one is copied aside first ------------
+
+
+def run_serve(db_path: Path) -> subprocess.CompletedProcess[str]:
+    """`webqris serve` that is expected to stop by itself."""
+    return subprocess.run([sys.executable, str(ROOT / "webqris.py"), "serve", "--port",
+                           str(free_port()), "--db", str(db_path)],
+                          capture_output=True, text=True, timeout=30, cwd=db_path.parent)
+
+
+def test_serve_refuses_a_database_from_a_newer_webqris(db_path: Path, merchant: Merchant) -> None:
+    conn = sqlite3.connect(db_path)
+    newer = len(webqris.MIGRATIONS) + 1
+    conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", (newer,))
+    conn.commit()
+    conn.close()
+    before = db_path.read_bytes()
+    result = run_serve(db_path)
+    assert result.returncode != 0
+    output = (result.stdout + result.stderr).strip()
+    assert output.splitlines() == [
+        f"Error: database {db_path} was made by a newer WebQRIS (schema version {newer}; this"
+        f" one knows {len(webqris.MIGRATIONS)}): upgrade WebQRIS, or start this one on a backup"
+        " made before the upgrade"]
+    assert db_path.read_bytes() == before
+    assert not list(db_path.parent.glob("*.before-migration-*"))
+
+
+def test_serve_copies_an_older_database_aside_before_migrating_it(db_path: Path,
+                                                                  server_factory) -> None:
+    """A database made by an older WebQRIS (all but the last migration applied, as the
+    migrations themselves would have left it, with a setting in it)."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations"
+                 " (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+    older = len(webqris.MIGRATIONS) - 1
+    for version, sql in enumerate(webqris.MIGRATIONS[:older], start=1):
+        conn.executescript(f"BEGIN;{sql};INSERT INTO schema_migrations VALUES ({version}, 0);"
+                           "COMMIT;")
+    conn.execute("INSERT INTO settings VALUES ('admin_password', 'kept')")
+    conn.close()
+    server = server_factory(db_path)
+    copy = db_path.parent / f"webqris.db.before-migration-{older + 1}"
+    assert f"copied database {db_path} to {copy}" in server.log_path.read_text()
+    server.stop()
+    assert query(copy, "PRAGMA integrity_check") == [("ok",)]
+    assert query(copy, "SELECT max(version) FROM schema_migrations") == [(older,)]
+    assert query(copy, "SELECT value FROM settings") == [("kept",)]
+    assert query(db_path, "SELECT max(version) FROM schema_migrations") == [
+        (len(webqris.MIGRATIONS),)]
+    # Started again, nothing is pending: no second copy.
+    server_factory(db_path).stop()
+    assert [path.name for path in db_path.parent.glob("*.before-migration-*")] == [copy.name]
 
 
 # --- webhook receivers that hang or are gone -----------------------------------------------

@@ -1,13 +1,19 @@
-"""Hardening: secrets never reach the logs; an unexpected error is a clean 500."""
+"""Hardening: secrets never reach the logs; an unexpected error is a clean 500; the public
+endpoints are cheap and safe to show (QR images drawn once, security headers, clean text)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
-from conftest import add_merchant
+import pytest
+from conftest import Merchant, add_merchant
+from starlette.testclient import TestClient
 from websockets.asyncio.client import connect
 
 import webqris
@@ -72,3 +78,182 @@ def test_unexpected_error_is_a_clean_500(db_path: Path, server_factory) -> None:
     assert "Traceback" not in response.text
     # The server keeps serving.
     assert httpx.get(f"{server.base_url}/healthz").status_code == 200
+
+
+# --- QR images: drawn once, then revalidated for free ------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["svg", "png"])
+def test_qr_image_is_drawn_once_and_revalidates_with_304(client: TestClient, merchant: Merchant,
+                                                        kind: str) -> None:
+    invoice = client.post("/api/payments/qris/create", json={"amount": 31_000},
+                          headers=merchant.auth).json()
+    url = f"/pay/{invoice['invoice_id']}/qr.{kind}"
+    webqris.render_qr_image.cache_clear()
+    first = client.get(url)
+    assert first.status_code == 200
+    assert "immutable" in first.headers["cache-control"]
+    assert "public" in first.headers["cache-control"]
+    assert "max-age=31536000" in first.headers["cache-control"]
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and not etag.startswith("W/")  # strong
+    second = client.get(url)
+    assert second.content == first.content and second.headers["etag"] == etag
+    drawn = webqris.render_qr_image.cache_info()
+    assert (drawn.misses, drawn.hits) == (1, 1)  # the second answer was not drawn again
+    again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    listed = client.get(url, headers={"If-None-Match": f'"other", {etag}'})
+    assert listed.status_code == 304
+    stale = client.get(url, headers={"If-None-Match": '"something else"'})
+    assert stale.status_code == 200 and stale.content == first.content
+
+
+def test_qr_images_of_other_invoices_differ_and_the_cache_is_bounded(client: TestClient,
+                                                                    merchant: Merchant) -> None:
+    webqris.render_qr_image.cache_clear()
+    etags = set()
+    for amount in (41_000, 42_000):
+        invoice = client.post("/api/payments/qris/create", json={"amount": amount},
+                              headers=merchant.auth).json()
+        etags.add(client.get(f"/pay/{invoice['invoice_id']}/qr.svg").headers["etag"])
+    assert len(etags) == 2
+    assert webqris.render_qr_image.cache_info().maxsize == webqris.QR_IMAGE_CACHE_SIZE <= 1000
+
+
+# --- security headers on every page and image a browser may open ------------------------------
+
+
+def test_every_html_and_svg_answer_carries_the_security_headers(client: TestClient,
+                                                                 merchant: Merchant) -> None:
+    invoice = client.post("/api/payments/qris/create", json={"amount": 25_000},
+                          headers=merchant.auth).json()
+    for path in ("/", f"/pay/{invoice['invoice_id']}", f"/pay/{invoice['invoice_id']}/qr.svg",
+                 "/static/checkout.html", "/static/index.html", "/static/favicon.svg"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"].startswith(("text/html", "image/svg+xml")), path
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, path
+        assert "frame-ancestors 'none'" in csp, path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["referrer-policy"] == "no-referrer", path
+        # Each header once, even on pages that set their own.
+        assert len(response.headers.get_list("content-security-policy")) == 1, path
+
+
+# --- text fields lose control and bidi-override characters ------------------------------------
+
+DIRTY = "Bu\x00di\r\nSan\ttoso\x1b[31m\u202eAB\u2066C\u2069\x85\x9b\x7f"
+CLEAN = "Budi  San toso[31mABC"
+
+
+def test_api_text_fields_lose_control_and_bidi_characters(client: TestClient,
+                                                          merchant: Merchant) -> None:
+    invoice = client.post("/api/payments/qris/create",
+                          json={"amount": 25_000, "customer_name": DIRTY,
+                                "merchant_order_id": "ORD\u202e-1\x00"},
+                          headers=merchant.auth).json()
+    assert invoice["merchant_order_id"] == "ORD-1"
+    status = client.get(f"/api/payments/{invoice['invoice_id']}/status",
+                        headers=merchant.auth).json()["data"]
+    assert status["merchant_order_id"] == "ORD-1"
+    listed = client.get("/api/payments", headers=merchant.auth).json()["data"][0]
+    assert listed["customer_name"] == CLEAN
+    # A bidi mark (not an override) stays: it cannot reorder letters or digits.
+    marked = client.post("/api/payments/qris/create",
+                         json={"amount": 26_000, "customer_name": "\u0639\u0644\u064a\u200f"},
+                         headers=merchant.auth).json()
+    names = {row["invoice_id"]: row["customer_name"]
+             for row in client.get("/api/payments", headers=merchant.auth).json()["data"]}
+    assert names[marked["invoice_id"]] == "\u0639\u0644\u064a\u200f"
+
+
+def test_notification_text_keeps_its_lines_and_loses_the_rest(client: TestClient,
+                                                              merchant: Merchant,
+                                                              db_path: Path) -> None:
+    invoice = client.post("/api/payments/qris/create", json={"amount": 25_000},
+                          headers=merchant.auth).json()
+    rupiah = f"{invoice['total_amount']:,}".replace(",", ".")
+    response = client.post(
+        "/api/webhook/payment",
+        json={"app": "id.dana", "title": "DA\x00NA\r\n\u202e",
+              "message": f"Kamu berhasil\r\nmenerima\x07 Rp{rupiah}\u2067 dari JOHN\x00 DOE"},
+        headers={"Authorization": f"Bearer {merchant.callback_secret}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["sender_name"] == "JOHN DOE"
+    conn = sqlite3.connect(db_path)
+    stored = conn.execute("SELECT title, message FROM notifications").fetchone()
+    conn.close()
+    assert stored == ("DANA", f"Kamu berhasil\nmenerima Rp{rupiah} dari JOHN DOE")
+
+
+def test_dashboard_text_fields_lose_control_and_bidi_characters(app_factory, merchant: Merchant,
+                                                                db_path: Path) -> None:
+    store = webqris.Store(str(db_path))
+    store.open()
+    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(PASSWORD))
+    store.close()
+    admin = app_factory()
+    login = admin.post("/admin/api/login", json={"password": PASSWORD})
+    admin.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+    created = admin.post("/admin/api/merchants", json={"name": "Toko\u202e 0001\x00\nBaru"})
+    assert created.status_code == 200, created.text
+    merchant_id = created.json()["data"]["id"]
+    renamed = admin.patch(f"/admin/api/merchants/{merchant_id}",
+                          json={"name": "Toko\u2066Lagi\r\n", "webhook_url":
+                                "http://127.0.0.1:9/\x00hook"})
+    assert renamed.status_code == 200, renamed.text
+    names = {row["id"]: row for row in admin.get("/admin/api/merchants").json()["data"]}
+    assert names[merchant_id]["name"] == "TokoLagi"
+    assert names[merchant_id]["webhook_url"] == "http://127.0.0.1:9/hook"
+    invoice = admin.post("/api/payments/qris/create", json={"amount": 27_000,
+                                                             "customer_name": DIRTY},
+                         headers=merchant.auth).json()
+    rows = admin.get("/admin/api/payments").json()["data"]
+    assert {row["invoice_id"]: row["customer_name"] for row in rows}[
+        invoice["invoice_id"]] == CLEAN
+
+
+# --- a client that stops mid-body is one line, never a traceback ------------------------------
+
+CUT_SHORT = [
+    pytest.param(b"Content-Length: 100\r\n\r\n{\"password\": \"abc", id="gone-mid-body"),
+    pytest.param(b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"pas\r\nZZ\r\nsword\r\n",
+                 id="broken-chunk"),
+    pytest.param(b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"pas\r\n", id="gone-mid-chunks"),
+]
+
+
+@pytest.mark.parametrize("stack", ["h11", "httptools"])
+@pytest.mark.parametrize("path", ["/admin/api/login", "/api/payments/qris/create"])
+@pytest.mark.parametrize("rest", CUT_SHORT)
+def test_a_body_cut_short_is_one_info_line(db_path: Path, merchant: Merchant, server_factory,
+                                           stack: str, path: str, rest: bytes) -> None:
+    server = server_factory(db_path, env={"WEBQRIS_SERVER_HTTP": stack})
+    before = server.log_path.read_text()
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: shop\r\n".encode()
+                     + f"Authorization: Bearer {merchant.api_token}\r\n".encode()
+                     + b"Content-Type: application/json\r\n" + rest)
+        sock.shutdown(socket.SHUT_WR)  # the client is done: what it sent is all there is
+        with contextlib.suppress(OSError):
+            while sock.recv(4096):
+                pass
+    end = time.monotonic() + 5
+    while server.log_path.read_text() == before:
+        assert time.monotonic() < end, "nothing was logged"
+        time.sleep(0.02)
+    assert httpx.get(f"{server.base_url}/healthz").status_code == 200  # still serving
+    server.stop()
+    added = server.log_path.read_text()[len(before):]
+    lines = [line for line in added.splitlines()
+             if "Shutting down" not in line and "shutdown" not in line.lower()
+             and "Finished server process" not in line and "Waiting for" not in line]
+    assert len(lines) == 1, added
+    assert " INFO webqris: " in lines[0] and f"POST {path} from 127.0.0.1" in lines[0]
+    assert "went away or broke the body" in lines[0]
+    assert "Traceback" not in added and "unexpected error" not in added

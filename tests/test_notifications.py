@@ -322,8 +322,15 @@ def test_attach_unmatched_notification(client: TestClient, merchant: Merchant,
     assert forward(client, merchant, **dana(40000)).status_code == 404
     note_id = stored(db_path)[-1]["id"]
     store = client.app.state.ctx.store
+    # A wrong amount pays only when the owner confirmed the difference.
+    with pytest.raises(webqris.ApiError) as mismatch:
+        client.portal.call(lambda: store.write(webqris.attach_notification, note_id,
+                                               invoice["invoice_id"], webqris.now_ms()))
+    assert mismatch.value.extra["error_code"] == "amount_mismatch"
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "pending"
     paid = client.portal.call(lambda: store.write(webqris.attach_notification, note_id,
-                                                  invoice["invoice_id"], webqris.now_ms()))
+                                                  invoice["invoice_id"], webqris.now_ms(),
+                                                  confirm_amount_mismatch=True))
     assert paid["status"] == "paid" and paid["payment_method"] == "manual"
     assert status_of(client, merchant, invoice["invoice_id"])["status"] == "paid"
     assert stored(db_path)[-1]["attached_at"] is not None
@@ -543,7 +550,8 @@ def test_a_callback_retry_after_the_owner_placed_it_by_hand_is_a_duplicate(
     store = client.app.state.ctx.store
     note_id = stored(db_path)[0]["id"]
     client.portal.call(lambda: store.write(webqris.attach_notification, note_id,
-                                           placed["invoice_id"], webqris.now_ms()))
+                                           placed["invoice_id"], webqris.now_ms(),
+                                           confirm_amount_mismatch=True))
     newer = create(client, merchant, 70000)
     retry = client.post("/api/callback/notify", headers=headers, json=body)
     assert retry.json()["message"] == "Duplicate notification"

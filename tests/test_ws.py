@@ -121,11 +121,21 @@ def test_payments_expired_and_webhook_delivered(db_path: Path, server_factory) -
     asyncio.run(main())
 
 
-def test_ping_pong(server, merchant: Merchant) -> None:
+async def pong(ws) -> dict:
+    """The answer to a `ping`: JSON, as every message is (the seed's snippet parses each)."""
+    return json.loads(await asyncio.wait_for(ws.recv(), 5))
+
+
+def test_ping_is_answered_with_json_the_seed_snippet_can_parse(server,
+                                                              merchant: Merchant) -> None:
     async def main() -> None:
         async with connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}")) as ws:
-            await ws.send("ping")
-            assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+            for spelling in ("ping", "PING", " ping\n"):
+                before = time.time() * 1000
+                await ws.send(spelling)
+                answer = await pong(ws)
+                assert set(answer) == {"event", "ts"} and answer["event"] == "pong"
+                assert before - 1000 <= answer["ts"] <= time.time() * 1000 + 1000
 
     asyncio.run(main())
 
@@ -141,11 +151,11 @@ def test_message_over_the_body_limit_closes_only_that_socket(server, merchant: M
                 await asyncio.wait_for(flooder.recv(), 5)
             assert closed.value.rcvd.code == 1009
             await other.send("ping")
-            assert await asyncio.wait_for(other.recv(), 5) == "pong"
+            assert (await pong(other))["event"] == "pong"
         async with connect(url) as under_the_limit:
             await under_the_limit.send("x" * 60_000)
             await under_the_limit.send("ping")
-            assert await asyncio.wait_for(under_the_limit.recv(), 5) == "pong"
+            assert (await pong(under_the_limit))["event"] == "pong"
 
     asyncio.run(main())
 
