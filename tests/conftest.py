@@ -128,10 +128,13 @@ class Server:
 def start_server(db_path: Path, *args: str, env: dict[str, str] | None = None,
                  port: int | None = None, deadline: float = 15.0,
                  pass_db: bool = True,
-                 preexec_fn: Callable[[], object] | None = None) -> Server:
+                 preexec_fn: Callable[[], object] | None = None,
+                 command: list[str] | None = None, cwd: Path | None = None) -> Server:
     """Runs `webqris serve` on loopback and waits until /healthz answers. With pass_db=False
     it runs in db_path's folder without --db, as a user starting it there would. preexec_fn
-    runs in the child before the server starts (e.g. to set a limit or a mount namespace)."""
+    runs in the child before the server starts (e.g. to set a limit or a mount namespace).
+    `command` replaces `python webqris.py` (e.g. an installed `webqris` script), `cwd` the
+    database's folder as the working folder."""
     port = port or free_port()
     log_path = db_path.parent / f"server-{port}-{time.monotonic_ns()}.log"
     # h11 unless a test asks for httptools: it is what a default install runs, while the test
@@ -141,9 +144,11 @@ def start_server(db_path: Path, *args: str, env: dict[str, str] | None = None,
                 **(env or {})}
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "webqris.py"), "serve", "--host", "127.0.0.1",
-             "--port", str(port), *(["--db", str(db_path)] if pass_db else []), *args],
-            stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=db_path.parent, text=True,
+            [*(command or [sys.executable, str(ROOT / "webqris.py")]), "serve", "--host",
+             "127.0.0.1", "--port", str(port), *(["--db", str(db_path)] if pass_db else []),
+             *args],
+            stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd or db_path.parent,
+            text=True,
             preexec_fn=preexec_fn)
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
     end = time.monotonic() + deadline
