@@ -224,7 +224,12 @@ var ICONS = {
   back: '<path d="M20 11H7.8l5.6-5.6L12 4l-8 8 8 8 1.4-1.4L7.8 13H20z"/>',
   plus: '<path d="M11 5h2v6h6v2h-6v6h-2v-6H5v-2h6z"/>',
   check: '<path d="M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z"/>',
-  link: '<path d="M14 3h7v7h-2V6.4l-8.3 8.3-1.4-1.4L17.6 5H14zM5 5h6v2H5v12h12v-6h2v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2"/>'
+  link: '<path d="M14 3h7v7h-2V6.4l-8.3 8.3-1.4-1.4L17.6 5H14zM5 5h6v2H5v12h12v-6h2v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2"/>',
+  // The checkout page's large state pictures.
+  paid: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><path d="M7 12.5l3.2 3.2L17.5 8.5" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"/>',
+  clock: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><circle cx="12" cy="12" r="7" fill="none" stroke="currentColor" stroke-width="2"/><path d="M12 8.5V12l2.5 2" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>',
+  cross: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><path d="M8.5 8.5l7 7m0-7l-7 7" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round"/>',
+  search: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><circle cx="11" cy="11" r="4.5" fill="none" stroke="currentColor" stroke-width="2"/><path d="M14.5 14.5l3 3" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>'
 };
 /* icon("warn") in the dashboard's 20 px; the checkout's state pictures pass their own class and size. */
 export function icon(name, cls, size) {

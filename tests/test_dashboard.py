@@ -447,6 +447,8 @@ def test_checkout_turns_paid_without_reload(demo: bool, pages: Pages, shop: Merc
         assert notify(server, shop, invoice["total_amount"]).status_code == 200
     expect(card).to_have_attribute("data-status", "paid")
     expect(card).to_contain_text("Pembayaran berhasil")
+    # The tick is drawn, not an empty picture frame.
+    expect(page.locator(".state-icon-check svg path")).to_have_count(1)
     expect(page.locator("#back-to-shop")).to_have_attribute("href", "https://toko.example/thanks")
     assert_not_reloaded(page)
     page.click("#redirecting button")  # stay: no redirect to a shop that does not exist
