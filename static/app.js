@@ -2,8 +2,8 @@
    feeds every page, and the hash router that opens one page module at a time over /admin/api.
    ES modules, no build step, strict CSP (no inline code or style attributes). */
 import {
-  $, api, clear, debounce, el, errorText, icon, onLangChange, rupiah, session, strings, toast,
-  toggleLang
+  $, api, clear, debounce, el, errorText, icon, liveSocket, onLangChange, rupiah, session, strings,
+  toast, toggleLang
 } from "./wq.js";
 import { forgetFeed, rememberEvent, viewOverview } from "./overview.js";
 import { viewPaymentDetail, viewPayments } from "./payments.js";
@@ -39,6 +39,9 @@ var t = strings({
   }
 });
 
+/* What the shell holds while the owner is logged in: the open page and the socket. */
+var shell = { view: null, socket: null, attentionTimer: null };
+
 function applyStaticText() {
   Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (node) {
     node.textContent = t(node.getAttribute("data-i18n"));
@@ -48,7 +51,7 @@ function applyStaticText() {
   });
   document.title = "WebQRIS";
   renderNav();
-  setLive(shell.ws && shell.ws.readyState === 1 ? "on" : (shell.ws ? "connecting" : "off"));
+  setLive(shell.socket ? shell.socket.state() : "off");
 }
 
 function showLogin() {
@@ -77,7 +80,13 @@ function loggedIn(answer) {
   $("login-screen").hidden = true;
   $("shell").hidden = false;
   $("demo-badge").hidden = !session.demo;
-  connectSocket();
+  if (!shell.socket) {
+    shell.socket = liveSocket({
+      state: setLive,
+      event: handleEvent,
+      reopened: function () { if (shell.view && shell.view.refresh) shell.view.refresh(); }
+    });
+  }
   refreshAttention();
   if (shell.attentionTimer) clearInterval(shell.attentionTimer);
   shell.attentionTimer = setInterval(refreshAttention, 30000);
@@ -92,7 +101,9 @@ function loggedOut() {
   session.merchantsPromise = null;
   forgetFeed();
   if (shell.attentionTimer) clearInterval(shell.attentionTimer);
-  closeSocket();
+  if (shell.socket) shell.socket.close();
+  shell.socket = null;
+  setLive("off");
   destroyView();
   clear($("view"));
   showLogin();
@@ -177,58 +188,6 @@ function setLive(state) {
   if (!node) return;
   node.setAttribute("data-state", state);
   $("live-text").textContent = t(state === "on" ? "live_on" : state === "connecting" ? "live_connecting" : "live_off");
-}
-
-function connectSocket() {
-  if (!session.loggedIn || shell.ws) return;
-  if (shell.wsTimer) { clearTimeout(shell.wsTimer); shell.wsTimer = null; }
-  var ws = new WebSocket((location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws");
-  shell.ws = ws;
-  setLive("connecting");
-  ws.onopen = function () {
-    if (shell.ws !== ws) return;
-    shell.wsBackoff = 1000;
-    setLive("on");
-    if (shell.pingTimer) clearInterval(shell.pingTimer);
-    shell.pingTimer = setInterval(function () { if (ws.readyState === 1) ws.send("ping"); }, 30000);
-    if (shell.wsConnectedOnce && shell.view && shell.view.refresh) shell.view.refresh(); // catch up on what we missed
-    shell.wsConnectedOnce = true;
-  };
-  ws.onmessage = function (message) {
-    if (typeof message.data !== "string" || message.data === "pong") return;
-    var event;
-    try { event = JSON.parse(message.data); } catch (e) { return; }
-    if (event && event.event) handleEvent(event);
-  };
-  ws.onerror = function () { /* onclose follows */ };
-  ws.onclose = function () {
-    if (shell.pingTimer) { clearInterval(shell.pingTimer); shell.pingTimer = null; }
-    if (shell.ws !== ws) return;
-    shell.ws = null;
-    setLive("off");
-    if (!session.loggedIn) return;
-    var delay = shell.wsBackoff;
-    shell.wsBackoff = Math.min(30000, shell.wsBackoff * 2);
-    shell.wsTimer = setTimeout(function () {
-      shell.wsTimer = null;
-      // The session may have ended: check before trying the socket again.
-      api("GET", "session").then(function (answer) {
-        session.csrf = answer.csrf_token;
-        connectSocket();
-      }, function (err) {
-        if (err.status === 401) loggedOut(); else connectSocket();
-      });
-    }, delay);
-  };
-}
-
-function closeSocket() {
-  if (shell.wsTimer) { clearTimeout(shell.wsTimer); shell.wsTimer = null; }
-  if (shell.pingTimer) { clearInterval(shell.pingTimer); shell.pingTimer = null; }
-  var ws = shell.ws;
-  shell.ws = null;
-  if (ws) { try { ws.close(); } catch (e) { /* already closed */ } }
-  setLive("off");
 }
 
 function handleEvent(event) {

@@ -1,6 +1,6 @@
 /* WebQRIS: what the dashboard's pages and the checkout page share. Language and formatting,
    DOM helpers, the admin API with its CSRF token, toasts and dialogs, the building blocks of a
-   dashboard page and the one paged list. An ES module with no dependencies and no build step. */
+   dashboard page, the one paged list and the live socket. An ES module with no dependencies and no build step. */
 
 /* ====================================================================================== */
 /* Language                                                                               */
@@ -128,7 +128,7 @@ var SHARED = {
 };
 
 /* The words every page uses, for wq.js itself. */
-export var t = strings({});
+var t = strings({});
 
 var numberFormats = {};
 export function groupDigits(n) {
@@ -532,5 +532,79 @@ export function pagedList(opts) {
     load: load,
     rows: function () { return rows; },
     stop: function () { alive = false; }
+  };
+}
+
+/* ====================================================================================== */
+/* Live socket                                                                            */
+/* ====================================================================================== */
+/* The dashboard's /ws socket. It pings every 30 s so proxies keep it open; after a drop it
+   waits (1 s, doubling up to 30 s), asks whether the session still holds (a 401 ends it),
+   then connects again. handlers: state("connecting" | "on" | "off"), event(event), and
+   reopened() after a reconnect, to catch up on what was missed meanwhile. */
+export function liveSocket(handlers) {
+  var ws = null;
+  var backoff = 1000;
+  var retryTimer = null;
+  var pingTimer = null;
+  var openedOnce = false;
+  var closed = false;
+
+  function connect() {
+    if (closed || !session.loggedIn || ws) return;
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+    var socket = new WebSocket((location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws");
+    ws = socket;
+    handlers.state("connecting");
+    socket.onopen = function () {
+      if (ws !== socket) return;
+      backoff = 1000;
+      handlers.state("on");
+      if (pingTimer) clearInterval(pingTimer);
+      pingTimer = setInterval(function () { if (socket.readyState === 1) socket.send("ping"); }, 30000);
+      if (openedOnce) handlers.reopened();
+      openedOnce = true;
+    };
+    socket.onmessage = function (message) {
+      if (typeof message.data !== "string" || message.data === "pong") return;
+      var event;
+      try { event = JSON.parse(message.data); } catch (e) { return; }
+      if (event && event.event) handlers.event(event);
+    };
+    socket.onerror = function () { /* onclose follows */ };
+    socket.onclose = function () {
+      if (pingTimer) { clearInterval(pingTimer); pingTimer = null; }
+      if (ws !== socket) return;
+      ws = null;
+      handlers.state("off");
+      if (closed || !session.loggedIn) return;
+      var delay = backoff;
+      backoff = Math.min(30000, backoff * 2);
+      retryTimer = setTimeout(function () {
+        retryTimer = null;
+        // The session may have ended: check before trying the socket again.
+        api("GET", "session").then(function (answer) {
+          session.csrf = answer.csrf_token;
+          connect();
+        }, function (err) {
+          if (err.status === 401) session.expired(); else connect();
+        });
+      }, delay);
+    };
+  }
+
+  function close() {
+    closed = true;
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+    if (pingTimer) { clearInterval(pingTimer); pingTimer = null; }
+    var socket = ws;
+    ws = null;
+    if (socket) { try { socket.close(); } catch (e) { /* already closed */ } }
+  }
+
+  connect();
+  return {
+    close: close,
+    state: function () { return ws && ws.readyState === 1 ? "on" : ws ? "connecting" : "off"; }
   };
 }
