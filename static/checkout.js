@@ -112,7 +112,7 @@ var state = {
 /* How many of the total's last digits the unique code can change: the server says, from the
    configured code range. */
 function codeDigits(d) {
-  return Math.min(d.unique_code_digits || 3, String(d.total_amount).length);
+  return Math.min(d.unique_code_digits, String(d.total_amount).length);
 }
 
 /* "Rp25.042" with the last digits (the unique code's) marked. */

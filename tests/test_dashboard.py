@@ -455,6 +455,16 @@ def test_checkout_turns_paid_without_reload(demo: bool, pages: Pages, shop: Merc
     expect(page.locator("#redirecting")).to_have_count(0)
 
 
+def test_checkout_marks_as_many_digits_as_the_unique_code_can_change(
+        pages: Pages, shop: Merchant, db_path: Path, server_factory: Any) -> None:
+    server = server_factory(db_path, env={"WEBQRIS_PAYMENTS_UNIQUE_CODE_MAX": "99"})
+    invoice = create_invoice(server, shop, 25000)
+    page = pages.open(PHONE)
+    page.goto(f"{server.base_url}/pay/{invoice['invoice_id']}")
+    expect(page.locator(".code-digits")).to_have_text(f"{invoice['total_amount'] % 100:02d}")
+    expect(page.locator(".exact-note")).to_contain_text("2 digit terakhir")
+
+
 def test_phone_screens_do_not_scroll_sideways(pages: Pages, server: Server,
                                               shop: Merchant) -> None:
     pending = create_invoice(server, shop, 25000, merchant_order_id="ORDER-WITH-A-LONG-ID-0001")
