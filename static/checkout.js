@@ -1,5 +1,5 @@
 /* WebQRIS hosted checkout page: /pay/{invoice_id}. Public; polls /pay/{id}/data for live
- status (there is no public socket). An ES module, strict CSP: no inline code or styles. */
+   status (there is no public socket). An ES module, strict CSP: no inline code or styles. */
 import {
   append, copyText, dateTime, el, groupDigits, icon, lang, onLangChange, rupiah, strings, timeOnly,
   toDate, toggleLang

@@ -113,7 +113,7 @@ export function viewPayments(container, params, reopen) {
     return !!(chosenFilters.q || chosenFilters.status || chosenFilters.merchant_id || chosenFilters.from || chosenFilters.to);
   }
 
-  var list = pagedList({
+  var pages = pagedList({
     path: "payments", results: results, more: more,
     params: function () {
       return {
@@ -135,7 +135,7 @@ export function viewPayments(container, params, reopen) {
     },
     rendered: function () { flash = {}; }
   });
-  function load(keepCount) { return list.load(keepCount); }
+  function load(keepCount) { return pages.load(keepCount); }
 
   function paymentRow(p) {
     var href = "#/payments/" + encodeURIComponent(p.invoice_id);
@@ -168,7 +168,7 @@ export function viewPayments(container, params, reopen) {
       if (event.event !== "webhook_delivered") reload();
     },
     refresh: function () { load(true); },
-    destroy: function () { list.stop(); reload.cancel(); searchLater.cancel(); }
+    destroy: function () { pages.stop(); reload.cancel(); searchLater.cancel(); }
   };
 }
 
