@@ -3329,7 +3329,8 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                 "summary": "What the public checkout page shows (no customer data)",
                 "responses": responses(ok(obj(None, success=true, data=obj(
                     None, invoice_id=invoice_id_value, merchant_name=text(), amount=integer,
-                    unique_code=integer, total_amount=integer, status=status,
+                    unique_code=integer, unique_code_digits=integer, total_amount=integer,
+                    status=status,
                     expired_at=time_, paid_at=nullable_time, redirect_url=text(nullable=True),
                     qris_payload=text(), demo={"type": "boolean"}))), 404, 429, 503)}},
             "/pay/{invoice_id}/qr.svg": {"get": {
@@ -4312,6 +4313,8 @@ async def checkout_data(request: Request) -> Response:
     return JSONResponse({"success": True, "data": {
         "invoice_id": row["invoice_id"], "merchant_name": row["merchant_name"],
         "amount": row["amount"], "unique_code": row["unique_code"],
+        # How many last digits of the total the code can change: the page marks those.
+        "unique_code_digits": len(str(ctx_of(request).config.payments.unique_code_max)),
         "total_amount": row["total_amount"], "status": effective_status(row, now_ms()),
         "expired_at": format_time(row["expires_at"]), "paid_at": format_time(row["paid_at"]),
         "created_at": format_time(row["created_at"]),

@@ -1,418 +1,373 @@
 /* WebQRIS hosted checkout page: /pay/{invoice_id}. Public; polls /pay/{id}/data for live
-   status (there is no public socket). Vanilla JS, strict CSP: no inline code or styles. */
-(function () {
-  "use strict";
+   status (there is no public socket). An ES module, strict CSP: no inline code or styles. */
+import {
+  append, copyText, dateTime, el, groupDigits, icon, lang, onLangChange, rupiah, strings, timeOnly,
+  toDate, toggleLang
+} from "./wq.js";
 
-  var WQ = window.WQ;
-  var t = WQ.t;
+var t = strings({
+  id: {
+    "title": "Pembayaran QRIS",
+    "loading": "Memuat tagihan…",
+    "not_found": "Tagihan tidak ditemukan",
+    "not_found_note": "Periksa kembali tautan pembayaran dari toko.",
+    "load_error": "Tidak dapat memuat tagihan. Mencoba lagi…",
+    "reconnecting": "Koneksi terputus, mencoba lagi…",
+    "pay_exactly": "Bayar tepat",
+    "exact_note": "Nominal harus tepat sampai {digits} digit terakhir agar pembayaran terdeteksi otomatis.",
+    "breakdown": "Harga {amount} + kode unik {code}",
+    "scan": "Pindai QR dengan aplikasi e-wallet atau m-banking apa pun",
+    "qr_alt": "Kode QRIS untuk membayar {total}",
+    "expires_in": "Bayar sebelum",
+    "time_left": "Sisa waktu",
+    "copy_amount": "Salin nominal",
+    "copied": "Tersalin",
+    "save_qr": "Simpan QR",
+    "waiting": "Menunggu pembayaran…",
+    "step1": "Buka aplikasi e-wallet atau m-banking (DANA, GoPay, OVO, ShopeePay, BCA, …).",
+    "step2": "Pindai kode QR di atas, atau simpan QR lalu unggah dari galeri.",
+    "step3": "Pastikan nominalnya tepat, lalu bayar. Halaman ini berubah sendiri setelah pembayaran diterima.",
+    "how": "Cara membayar",
+    "simulate": "Simulasikan pembayaran (demo)",
+    "simulating": "Mengirim…",
+    "demo_note": "Mode demo: tidak ada uang sungguhan yang berpindah.",
+    "paid_title": "Pembayaran berhasil",
+    "paid_note": "Terima kasih! Pembayaran {total} sudah diterima {merchant}.",
+    "paid_at": "Dibayar",
+    "back_to_shop": "Kembali ke toko",
+    "redirecting": "Mengalihkan ke toko dalam {n} detik…",
+    "stay": "Tetap di sini",
+    "expired_title": "Waktu pembayaran habis",
+    "expired_note": "Tagihan ini sudah kedaluwarsa. Jangan membayar QR ini lagi; minta tagihan baru dari toko. Jika Anda sudah membayar, hubungi toko dengan menyebutkan nomor tagihan di bawah.",
+    "cancelled_title": "Tagihan dibatalkan",
+    "cancelled_note": "Tagihan ini dibatalkan oleh toko. Jangan membayar QR ini.",
+    "invoice": "No. tagihan",
+    "powered": "Pembayaran QRIS diproses oleh WebQRIS",
+    "switch_lang": "Ganti bahasa ke English"
+  },
+  en: {
+    "title": "QRIS payment",
+    "loading": "Loading the bill…",
+    "not_found": "Bill not found",
+    "not_found_note": "Please check the payment link the shop gave you.",
+    "load_error": "Could not load the bill. Retrying…",
+    "reconnecting": "Connection lost, retrying…",
+    "pay_exactly": "Pay exactly",
+    "exact_note": "The amount must be exact, down to the last {digits} digits, so the payment is detected automatically.",
+    "breakdown": "Price {amount} + unique code {code}",
+    "scan": "Scan the QR with any e-wallet or mobile banking app",
+    "qr_alt": "QRIS code to pay {total}",
+    "expires_in": "Pay before",
+    "time_left": "Time left",
+    "copy_amount": "Copy amount",
+    "copied": "Copied",
+    "save_qr": "Save QR",
+    "waiting": "Waiting for your payment…",
+    "step1": "Open your e-wallet or mobile banking app (DANA, GoPay, OVO, ShopeePay, BCA, …).",
+    "step2": "Scan the QR code above, or save it and upload it from your gallery.",
+    "step3": "Check that the amount is exact, then pay. This page updates by itself once the payment arrives.",
+    "how": "How to pay",
+    "simulate": "Simulate payment (demo)",
+    "simulating": "Sending…",
+    "demo_note": "Demo mode: no real money moves.",
+    "paid_title": "Payment received",
+    "paid_note": "Thank you! {merchant} has received your payment of {total}.",
+    "paid_at": "Paid",
+    "back_to_shop": "Back to shop",
+    "redirecting": "Taking you back to the shop in {n} seconds…",
+    "stay": "Stay here",
+    "expired_title": "Payment time is up",
+    "expired_note": "This bill has expired. Do not pay this QR any more; ask the shop for a new bill. If you already paid, contact the shop and quote the bill number below.",
+    "cancelled_title": "Bill cancelled",
+    "cancelled_note": "The shop cancelled this bill. Do not pay this QR.",
+    "invoice": "Bill no.",
+    "powered": "QRIS payment processed by WebQRIS",
+    "switch_lang": "Switch language to Bahasa Indonesia"
+  }
+});
 
-  WQ.add({
-    id: {
-      "title": "Pembayaran QRIS",
-      "loading": "Memuat tagihan…",
-      "not_found": "Tagihan tidak ditemukan",
-      "not_found_note": "Periksa kembali tautan pembayaran dari toko.",
-      "load_error": "Tidak dapat memuat tagihan. Mencoba lagi…",
-      "reconnecting": "Koneksi terputus, mencoba lagi…",
-      "pay_exactly": "Bayar tepat",
-      "exact_note": "Nominal harus tepat sampai {digits} digit terakhir agar pembayaran terdeteksi otomatis.",
-      "breakdown": "Harga {amount} + kode unik {code}",
-      "scan": "Pindai QR dengan aplikasi e-wallet atau m-banking apa pun",
-      "qr_alt": "Kode QRIS untuk membayar {total}",
-      "expires_in": "Bayar sebelum",
-      "time_left": "Sisa waktu",
-      "copy_amount": "Salin nominal",
-      "copied": "Tersalin",
-      "save_qr": "Simpan QR",
-      "waiting": "Menunggu pembayaran…",
-      "step1": "Buka aplikasi e-wallet atau m-banking (DANA, GoPay, OVO, ShopeePay, BCA, …).",
-      "step2": "Pindai kode QR di atas, atau simpan QR lalu unggah dari galeri.",
-      "step3": "Pastikan nominalnya tepat, lalu bayar. Halaman ini berubah sendiri setelah pembayaran diterima.",
-      "how": "Cara membayar",
-      "simulate": "Simulasikan pembayaran (demo)",
-      "simulating": "Mengirim…",
-      "demo_note": "Mode demo: tidak ada uang sungguhan yang berpindah.",
-      "paid_title": "Pembayaran berhasil",
-      "paid_note": "Terima kasih! Pembayaran {total} sudah diterima {merchant}.",
-      "paid_at": "Dibayar",
-      "back_to_shop": "Kembali ke toko",
-      "redirecting": "Mengalihkan ke toko dalam {n} detik…",
-      "stay": "Tetap di sini",
-      "expired_title": "Waktu pembayaran habis",
-      "expired_note": "Tagihan ini sudah kedaluwarsa. Jangan membayar QR ini lagi; minta tagihan baru dari toko. Jika Anda sudah membayar, hubungi toko dengan menyebutkan nomor tagihan di bawah.",
-      "cancelled_title": "Tagihan dibatalkan",
-      "cancelled_note": "Tagihan ini dibatalkan oleh toko. Jangan membayar QR ini.",
-      "invoice": "No. tagihan",
-      "powered": "Pembayaran QRIS diproses oleh WebQRIS",
-      "switch_lang": "Ganti bahasa ke English"
-    },
-    en: {
-      "title": "QRIS payment",
-      "loading": "Loading the bill…",
-      "not_found": "Bill not found",
-      "not_found_note": "Please check the payment link the shop gave you.",
-      "load_error": "Could not load the bill. Retrying…",
-      "reconnecting": "Connection lost, retrying…",
-      "pay_exactly": "Pay exactly",
-      "exact_note": "The amount must be exact, down to the last {digits} digits, so the payment is detected automatically.",
-      "breakdown": "Price {amount} + unique code {code}",
-      "scan": "Scan the QR with any e-wallet or mobile banking app",
-      "qr_alt": "QRIS code to pay {total}",
-      "expires_in": "Pay before",
-      "time_left": "Time left",
-      "copy_amount": "Copy amount",
-      "copied": "Copied",
-      "save_qr": "Save QR",
-      "waiting": "Waiting for your payment…",
-      "step1": "Open your e-wallet or mobile banking app (DANA, GoPay, OVO, ShopeePay, BCA, …).",
-      "step2": "Scan the QR code above, or save it and upload it from your gallery.",
-      "step3": "Check that the amount is exact, then pay. This page updates by itself once the payment arrives.",
-      "how": "How to pay",
-      "simulate": "Simulate payment (demo)",
-      "simulating": "Sending…",
-      "demo_note": "Demo mode: no real money moves.",
-      "paid_title": "Payment received",
-      "paid_note": "Thank you! {merchant} has received your payment of {total}.",
-      "paid_at": "Paid",
-      "back_to_shop": "Back to shop",
-      "redirecting": "Taking you back to the shop in {n} seconds…",
-      "stay": "Stay here",
-      "expired_title": "Payment time is up",
-      "expired_note": "This bill has expired. Do not pay this QR any more; ask the shop for a new bill. If you already paid, contact the shop and quote the bill number below.",
-      "cancelled_title": "Bill cancelled",
-      "cancelled_note": "The shop cancelled this bill. Do not pay this QR.",
-      "invoice": "Bill no.",
-      "powered": "QRIS payment processed by WebQRIS",
-      "switch_lang": "Switch language to Bahasa Indonesia"
-    }
+var POLL_PENDING_MS = 2500;
+var POLL_EXPIRED_MS = 6000;
+var LATE_WATCH_MS = 15 * 60 * 1000; // an expired bill can still be paid late: keep watching
+var REDIRECT_SECONDS = 5;
+
+var invoiceId = decodeURIComponent((location.pathname.split("/")[2] || ""));
+var card = document.getElementById("card");
+var state = {
+  data: null,
+  shownStatus: null,
+  skewMs: 0,
+  notFound: false,
+  failures: 0,
+  expiredSince: null,
+  redirectTimer: null,
+  redirectLeft: 0,
+  redirectCancelled: false,
+  pollTimer: null,
+  tickTimer: null,
+  simulating: false,
+  sawPending: false
+};
+
+/* How many of the total's last digits the unique code can change: the server says, from the
+   configured code range. */
+function codeDigits(d) {
+  return Math.min(d.unique_code_digits, String(d.total_amount).length);
+}
+
+/* "Rp25.042" with the last digits (the unique code's) marked. */
+function markedTotal(total, codeLength) {
+  var text = groupDigits(total);
+  var digits = 0;
+  var cut = text.length;
+  while (cut > 0 && digits < codeLength) {
+    cut -= 1;
+    if (/\d/.test(text.charAt(cut))) digits += 1;
+  }
+  return el("span", { class: "total", "data-testid": "total" },
+    el("span", { class: "rp" }, "Rp"),
+    text.slice(0, cut),
+    el("mark", { class: "code-digits" }, text.slice(cut)));
+}
+
+function serverNow() {
+  return Date.now() + state.skewMs;
+}
+
+function formatLeft(ms) {
+  var total = Math.max(0, Math.floor(ms / 1000));
+  var h = Math.floor(total / 3600);
+  var m = Math.floor((total % 3600) / 60);
+  var s = total % 60;
+  var two = function (n) { return (n < 10 ? "0" : "") + n; };
+  return (h > 0 ? h + ":" + two(m) : two(m)) + ":" + two(s);
+}
+
+/* ---- rendering --------------------------------------------------------------------- */
+function render() {
+  var d = state.data;
+  document.getElementById("lang-toggle").textContent = lang() === "id" ? "EN" : "ID";
+  document.getElementById("lang-toggle").setAttribute("aria-label", t("switch_lang"));
+  document.getElementById("foot").textContent = t("powered");
+  card.setAttribute("aria-busy", "false");
+  card.textContent = "";
+  if (state.notFound) {
+    document.title = t("not_found");
+    card.className = "card card-state";
+    append(card, [icon("search", "state-icon state-icon-search", 64), el("h1", { text: t("not_found") }), el("p", { class: "note", text: t("not_found_note") })]);
+    return;
+  }
+  if (!d) {
+    card.className = "card";
+    append(card, el("div", { class: "loading" }, el("span", { class: "spinner", "aria-hidden": "true" }),
+      el("span", { text: state.failures ? t("load_error") : t("loading") })));
+    return;
+  }
+  document.getElementById("merchant-name").textContent = d.merchant_name;
+  document.title = d.merchant_name + " · " + t("title");
+  card.className = "card status-" + d.status;
+  card.setAttribute("data-status", d.status);
+  if (d.status === "paid") renderPaid(d);
+  else if (d.status === "expired") renderClosed(d, "clock", "expired_title", "expired_note");
+  else if (d.status === "cancelled") renderClosed(d, "cross", "cancelled_title", "cancelled_note");
+  else renderPending(d);
+  state.shownStatus = d.status;
+}
+
+function renderPending(d) {
+  var qrSrc = "/pay/" + encodeURIComponent(d.invoice_id) + "/qr.svg";
+  var copyButton = el("button", { type: "button", class: "btn btn-ghost", "data-testid": "copy-amount" }, t("copy_amount"));
+  copyButton.addEventListener("click", function () {
+    copyText(String(d.total_amount)).then(function () {
+      copyButton.textContent = t("copied");
+      setTimeout(function () { copyButton.textContent = t("copy_amount"); }, 1800);
+    }, function () { /* nothing to copy to: the amount is on screen */ });
   });
+  var expires = toDate(d.expired_at);
+  append(card, [
+    el("p", { class: "scan", text: t("scan") }),
+    el("div", { class: "qr-frame" },
+      el("img", { class: "qr", src: qrSrc, width: "260", height: "260", alt: t("qr_alt", { total: rupiah(d.total_amount) }) }),
+      el("span", { class: "qris-mark", "aria-hidden": "true", text: "QRIS" })),
+    el("div", { class: "amount-block" },
+      el("div", { class: "pay-label", text: t("pay_exactly") }),
+      markedTotal(d.total_amount, codeDigits(d)),
+      el("div", { class: "breakdown", text: t("breakdown", { amount: rupiah(d.amount), code: rupiah(d.unique_code) }) }),
+      el("p", { class: "exact-note" }, t("exact_note", { digits: codeDigits(d) }))),
+    el("div", { class: "actions" }, copyButton,
+      el("a", { class: "btn btn-ghost", href: "/pay/" + encodeURIComponent(d.invoice_id) + "/qr.png", download: "QRIS-" + d.invoice_id + ".png" }, t("save_qr"))),
+    el("div", { class: "countdown-wrap" },
+      el("div", { class: "countdown-row" },
+        el("span", { class: "countdown-label", text: t("time_left") }),
+        el("span", { class: "countdown", id: "countdown", role: "timer", "aria-live": "off" }, "--:--")),
+      el("div", { class: "bar", "aria-hidden": "true" }, el("div", { class: "bar-fill", id: "bar-fill" })),
+      el("div", { class: "deadline" }, t("expires_in") + " " + (expires ? timeOnly(expires) : "–"))),
+    el("div", { class: "waiting" }, el("span", { class: "pulse", "aria-hidden": "true" }), el("span", { text: t("waiting") })),
+    d.demo ? el("div", { class: "demo" },
+      el("button", { type: "button", class: "btn btn-primary", id: "simulate", "data-testid": "simulate", disabled: state.simulating, onclick: simulate },
+        state.simulating ? t("simulating") : t("simulate")),
+      el("p", { class: "small", text: t("demo_note") })) : null,
+    el("details", { class: "how" },
+      el("summary", { text: t("how") }),
+      el("ol", null, el("li", { text: t("step1") }), el("li", { text: t("step2") }), el("li", { text: t("step3") }))),
+    el("p", { class: "invoice-id" }, t("invoice") + " ", el("code", { text: d.invoice_id }))
+  ]);
+  tick();
+}
 
-  var POLL_PENDING_MS = 2500;
-  var POLL_EXPIRED_MS = 6000;
-  var LATE_WATCH_MS = 15 * 60 * 1000; // an expired bill can still be paid late: keep watching
-  var REDIRECT_SECONDS = 5;
-
-  var invoiceId = decodeURIComponent((location.pathname.split("/")[2] || ""));
-  var card = document.getElementById("card");
-  var state = {
-    data: null,
-    shownStatus: null,
-    skewMs: 0,
-    notFound: false,
-    failures: 0,
-    expiredSince: null,
-    redirectTimer: null,
-    redirectLeft: 0,
-    redirectCancelled: false,
-    pollTimer: null,
-    tickTimer: null,
-    simulating: false,
-    sawPending: false
-  };
-
-  /* ---- tiny DOM helper --------------------------------------------------------------- */
-  function el(tag, attrs) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (key) {
-        var value = attrs[key];
-        if (value === null || value === undefined || value === false) return;
-        if (key === "text") node.textContent = value;
-        else if (key === "class") node.className = value;
-        else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
-        else node.setAttribute(key, value === true ? "" : value);
-      });
+function renderPaid(d) {
+  var children = [
+    icon("paid", "state-icon state-icon-check", 64),
+    el("h1", { text: t("paid_title") }),
+    el("p", { class: "paid-total" }, rupiah(d.total_amount)),
+    el("p", { class: "note", text: t("paid_note", { total: rupiah(d.total_amount), merchant: d.merchant_name }) }),
+    el("dl", { class: "facts" },
+      el("dt", { text: t("paid_at") }), el("dd", { text: dateTime(d.paid_at) }),
+      el("dt", { text: t("invoice") }), el("dd", null, el("code", { text: d.invoice_id })))
+  ];
+  if (d.redirect_url) {
+    children.push(el("a", { class: "btn btn-primary btn-wide", href: d.redirect_url, id: "back-to-shop", rel: "noreferrer" }, t("back_to_shop")));
+    if (!state.redirectCancelled) {
+      children.push(el("p", { class: "redirecting", id: "redirecting" },
+        el("span", { id: "redirect-text", text: t("redirecting", { n: state.redirectLeft || REDIRECT_SECONDS }) }), " ",
+        el("button", { type: "button", class: "link", onclick: cancelRedirect }, t("stay"))));
     }
-    for (var i = 2; i < arguments.length; i++) append(node, arguments[i]);
-    return node;
   }
-  function append(node, child) {
-    if (child === null || child === undefined || child === false) return;
-    if (Array.isArray(child)) { child.forEach(function (c) { append(node, c); }); return; }
-    node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-  }
-  function icon(name) {
-    var paths = {
-      check: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><path d="M7 12.5l3.2 3.2L17.5 8.5" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"/>',
-      clock: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><circle cx="12" cy="12" r="7" fill="none" stroke="currentColor" stroke-width="2"/><path d="M12 8.5V12l2.5 2" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>',
-      cross: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><path d="M8.5 8.5l7 7m0-7l-7 7" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round"/>',
-      search: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><circle cx="11" cy="11" r="4.5" fill="none" stroke="currentColor" stroke-width="2"/><path d="M14.5 14.5l3 3" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>'
-    };
-    var span = el("span", { class: "state-icon state-icon-" + name, "aria-hidden": "true" });
-    span.innerHTML = '<svg viewBox="0 0 24 24" width="64" height="64">' + paths[name] + "</svg>";
-    return span;
-  }
+  card.className += " card-state";
+  append(card, children);
+}
 
-  function copyText(text) {
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text);
+function renderClosed(d, iconName, titleKey, noteKey) {
+  card.className += " card-state";
+  append(card, [
+    icon(iconName, "state-icon state-icon-" + iconName, 64),
+    el("h1", { text: t(titleKey) }),
+    el("p", { class: "note", text: t(noteKey) }),
+    el("dl", { class: "facts" },
+      el("dt", { text: t("pay_exactly") }), el("dd", { text: rupiah(d.total_amount) }),
+      el("dt", { text: t("invoice") }), el("dd", null, el("code", { text: d.invoice_id })))
+  ]);
+}
+
+function tick() {
+  var d = state.data;
+  var node = document.getElementById("countdown");
+  if (!d || d.status !== "pending" || !node) return;
+  var end = toDate(d.expired_at);
+  if (!end) return;
+  var left = end.getTime() - serverNow();
+  node.textContent = formatLeft(left);
+  node.classList.toggle("urgent", left < 60000);
+  var fill = document.getElementById("bar-fill");
+  if (fill) {
+    var start = toDate(d.created_at);
+    var windowMs = start ? Math.max(1000, end.getTime() - start.getTime()) : Math.max(left, 60000);
+    fill.style.width = Math.max(0, Math.min(100, (left / windowMs) * 100)).toFixed(2) + "%";
+    fill.classList.toggle("urgent", left < 60000);
+  }
+  if (left <= 0) schedulePoll(0);
+}
+
+/* ---- redirect after paying ---------------------------------------------------------- */
+function startRedirect() {
+  if (state.redirectTimer || state.redirectCancelled || !state.data || !state.data.redirect_url) return;
+  state.redirectLeft = REDIRECT_SECONDS;
+  state.redirectTimer = setInterval(function () {
+    state.redirectLeft -= 1;
+    var text = document.getElementById("redirect-text");
+    if (text) text.textContent = t("redirecting", { n: Math.max(0, state.redirectLeft) });
+    if (state.redirectLeft <= 0) {
+      clearInterval(state.redirectTimer);
+      window.location.assign(state.data.redirect_url);
     }
-    return new Promise(function (resolve, reject) {
-      var area = el("textarea", { readonly: true, class: "offscreen" });
-      area.value = text;
-      document.body.appendChild(area);
-      area.select();
-      var ok = false;
-      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
-      document.body.removeChild(area);
-      if (ok) resolve(); else reject(new Error("copy failed"));
-    });
-  }
+  }, 1000);
+}
 
-  /* "Rp25.042" with the last digits (the unique code's) marked. */
-  function markedTotal(total) {
-    var text = WQ.groupDigits(total);
-    var digits = 0;
-    var cut = text.length;
-    while (cut > 0 && digits < 3) {
-      cut -= 1;
-      if (/\d/.test(text.charAt(cut))) digits += 1;
-    }
-    return el("span", { class: "total", "data-testid": "total" },
-      el("span", { class: "rp" }, "Rp"),
-      text.slice(0, cut),
-      el("mark", { class: "code-digits" }, text.slice(cut)));
-  }
+function cancelRedirect() {
+  state.redirectCancelled = true;
+  if (state.redirectTimer) clearInterval(state.redirectTimer);
+  state.redirectTimer = null;
+  var line = document.getElementById("redirecting");
+  if (line) line.remove();
+}
 
-  function serverNow() {
-    return Date.now() + state.skewMs;
-  }
+/* ---- data --------------------------------------------------------------------------- */
+function schedulePoll(ms) {
+  if (state.pollTimer) clearTimeout(state.pollTimer);
+  state.pollTimer = setTimeout(load, ms);
+}
 
-  function formatLeft(ms) {
-    var total = Math.max(0, Math.floor(ms / 1000));
-    var h = Math.floor(total / 3600);
-    var m = Math.floor((total % 3600) / 60);
-    var s = total % 60;
-    var two = function (n) { return (n < 10 ? "0" : "") + n; };
-    return (h > 0 ? h + ":" + two(m) : two(m)) + ":" + two(s);
-  }
-
-  /* ---- rendering --------------------------------------------------------------------- */
-  function render() {
-    var d = state.data;
-    document.getElementById("lang-toggle").textContent = WQ.lang() === "id" ? "EN" : "ID";
-    document.getElementById("lang-toggle").setAttribute("aria-label", t("switch_lang"));
-    document.getElementById("foot").textContent = t("powered");
-    card.setAttribute("aria-busy", "false");
-    card.textContent = "";
-    if (state.notFound) {
-      document.title = t("not_found");
-      card.className = "card card-state";
-      append(card, [icon("search"), el("h1", { text: t("not_found") }), el("p", { class: "note", text: t("not_found_note") })]);
-      return;
-    }
-    if (!d) {
-      card.className = "card";
-      append(card, el("div", { class: "loading" }, el("span", { class: "spinner", "aria-hidden": "true" }),
-        el("span", { text: state.failures ? t("load_error") : t("loading") })));
-      return;
-    }
-    document.getElementById("merchant-name").textContent = d.merchant_name;
-    document.title = d.merchant_name + " · " + t("title");
-    card.className = "card status-" + d.status;
-    card.setAttribute("data-status", d.status);
-    if (d.status === "paid") renderPaid(d);
-    else if (d.status === "expired") renderClosed(d, "clock", "expired_title", "expired_note");
-    else if (d.status === "cancelled") renderClosed(d, "cross", "cancelled_title", "cancelled_note");
-    else renderPending(d);
-    state.shownStatus = d.status;
-  }
-
-  function renderPending(d) {
-    var qrSrc = "/pay/" + encodeURIComponent(d.invoice_id) + "/qr.svg";
-    var copyButton = el("button", { type: "button", class: "btn btn-ghost", "data-testid": "copy-amount" }, t("copy_amount"));
-    copyButton.addEventListener("click", function () {
-      copyText(String(d.total_amount)).then(function () {
-        copyButton.textContent = t("copied");
-        setTimeout(function () { copyButton.textContent = t("copy_amount"); }, 1800);
-      }, function () { /* nothing to copy to: the amount is on screen */ });
-    });
-    var expires = WQ.toDate(d.expired_at);
-    append(card, [
-      el("p", { class: "scan", text: t("scan") }),
-      el("div", { class: "qr-frame" },
-        el("img", { class: "qr", src: qrSrc, width: "260", height: "260", alt: t("qr_alt", { total: WQ.rupiah(d.total_amount) }) }),
-        el("span", { class: "qris-mark", "aria-hidden": "true", text: "QRIS" })),
-      el("div", { class: "amount-block" },
-        el("div", { class: "pay-label", text: t("pay_exactly") }),
-        markedTotal(d.total_amount),
-        el("div", { class: "breakdown", text: t("breakdown", { amount: WQ.rupiah(d.amount), code: WQ.rupiah(d.unique_code) }) }),
-        el("p", { class: "exact-note" }, t("exact_note", { digits: Math.min(3, String(d.total_amount).length) }))),
-      el("div", { class: "actions" }, copyButton,
-        el("a", { class: "btn btn-ghost", href: "/pay/" + encodeURIComponent(d.invoice_id) + "/qr.png", download: "QRIS-" + d.invoice_id + ".png" }, t("save_qr"))),
-      el("div", { class: "countdown-wrap" },
-        el("div", { class: "countdown-row" },
-          el("span", { class: "countdown-label", text: t("time_left") }),
-          el("span", { class: "countdown", id: "countdown", role: "timer", "aria-live": "off" }, "--:--")),
-        el("div", { class: "bar", "aria-hidden": "true" }, el("div", { class: "bar-fill", id: "bar-fill" })),
-        el("div", { class: "deadline" }, t("expires_in") + " " + (expires ? WQ.timeOnly(expires) : "–"))),
-      el("div", { class: "waiting" }, el("span", { class: "pulse", "aria-hidden": "true" }), el("span", { text: t("waiting") })),
-      d.demo ? el("div", { class: "demo" },
-        el("button", { type: "button", class: "btn btn-primary", id: "simulate", "data-testid": "simulate", disabled: state.simulating, onclick: simulate },
-          state.simulating ? t("simulating") : t("simulate")),
-        el("p", { class: "small", text: t("demo_note") })) : null,
-      el("details", { class: "how" },
-        el("summary", { text: t("how") }),
-        el("ol", null, el("li", { text: t("step1") }), el("li", { text: t("step2") }), el("li", { text: t("step3") }))),
-      el("p", { class: "invoice-id" }, t("invoice") + " ", el("code", { text: d.invoice_id }))
-    ]);
-    tick();
-  }
-
-  function renderPaid(d) {
-    var children = [
-      icon("check"),
-      el("h1", { text: t("paid_title") }),
-      el("p", { class: "paid-total" }, WQ.rupiah(d.total_amount)),
-      el("p", { class: "note", text: t("paid_note", { total: WQ.rupiah(d.total_amount), merchant: d.merchant_name }) }),
-      el("dl", { class: "facts" },
-        el("dt", { text: t("paid_at") }), el("dd", { text: WQ.dateTime(d.paid_at) }),
-        el("dt", { text: t("invoice") }), el("dd", null, el("code", { text: d.invoice_id })))
-    ];
-    if (d.redirect_url) {
-      children.push(el("a", { class: "btn btn-primary btn-wide", href: d.redirect_url, id: "back-to-shop", rel: "noreferrer" }, t("back_to_shop")));
-      if (!state.redirectCancelled) {
-        children.push(el("p", { class: "redirecting", id: "redirecting" },
-          el("span", { id: "redirect-text", text: t("redirecting", { n: state.redirectLeft || REDIRECT_SECONDS }) }), " ",
-          el("button", { type: "button", class: "link", onclick: cancelRedirect }, t("stay"))));
+function load() {
+  state.pollTimer = null;
+  fetch("/pay/" + encodeURIComponent(invoiceId) + "/data", { cache: "no-store", headers: { Accept: "application/json" } })
+    .then(function (response) {
+      var date = response.headers.get("Date");
+      if (date) {
+        var server = new Date(date).getTime();
+        if (!isNaN(server)) state.skewMs = server - Date.now();
       }
-    }
-    card.className += " card-state";
-    append(card, children);
-  }
-
-  function renderClosed(d, iconName, titleKey, noteKey) {
-    card.className += " card-state";
-    append(card, [
-      icon(iconName),
-      el("h1", { text: t(titleKey) }),
-      el("p", { class: "note", text: t(noteKey) }),
-      el("dl", { class: "facts" },
-        el("dt", { text: t("pay_exactly") }), el("dd", { text: WQ.rupiah(d.total_amount) }),
-        el("dt", { text: t("invoice") }), el("dd", null, el("code", { text: d.invoice_id })))
-    ]);
-  }
-
-  function tick() {
-    var d = state.data;
-    var node = document.getElementById("countdown");
-    if (!d || d.status !== "pending" || !node) return;
-    var end = WQ.toDate(d.expired_at);
-    if (!end) return;
-    var left = end.getTime() - serverNow();
-    node.textContent = formatLeft(left);
-    node.classList.toggle("urgent", left < 60000);
-    var fill = document.getElementById("bar-fill");
-    if (fill) {
-      var start = WQ.toDate(d.created_at);
-      var windowMs = start ? Math.max(1000, end.getTime() - start.getTime()) : Math.max(left, 60000);
-      fill.style.width = Math.max(0, Math.min(100, (left / windowMs) * 100)).toFixed(2) + "%";
-      fill.classList.toggle("urgent", left < 60000);
-    }
-    if (left <= 0) schedulePoll(0);
-  }
-
-  /* ---- redirect after paying ---------------------------------------------------------- */
-  function startRedirect() {
-    if (state.redirectTimer || state.redirectCancelled || !state.data || !state.data.redirect_url) return;
-    state.redirectLeft = REDIRECT_SECONDS;
-    state.redirectTimer = setInterval(function () {
-      state.redirectLeft -= 1;
-      var text = document.getElementById("redirect-text");
-      if (text) text.textContent = t("redirecting", { n: Math.max(0, state.redirectLeft) });
-      if (state.redirectLeft <= 0) {
-        clearInterval(state.redirectTimer);
-        window.location.assign(state.data.redirect_url);
+      if (response.status === 404) {
+        state.notFound = true;
+        render();
+        return null;
       }
-    }, 1000);
-  }
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response.json();
+    })
+    .then(function (body) {
+      if (!body) return;
+      state.failures = 0;
+      setOffline(false);
+      var before = state.data ? state.data.status : null;
+      state.data = body.data;
+      if (body.data.status === "pending") state.sawPending = true;
+      if (body.data.status !== before || !card.hasChildNodes() || state.shownStatus === null) render();
+      if (body.data.status === "paid") {
+        startRedirect();
+        return;
+      }
+      if (body.data.status === "cancelled") return;
+      if (body.data.status === "expired") {
+        if (state.expiredSince === null) state.expiredSince = Date.now();
+        if (Date.now() - state.expiredSince < LATE_WATCH_MS) schedulePoll(POLL_EXPIRED_MS);
+        return;
+      }
+      schedulePoll(POLL_PENDING_MS);
+    })
+    .catch(function () {
+      state.failures += 1;
+      if (state.data) setOffline(true); else render();
+      schedulePoll(Math.min(15000, 1500 * Math.pow(1.6, state.failures)));
+    });
+}
 
-  function cancelRedirect() {
-    state.redirectCancelled = true;
-    if (state.redirectTimer) clearInterval(state.redirectTimer);
-    state.redirectTimer = null;
-    var line = document.getElementById("redirecting");
-    if (line) line.remove();
+function setOffline(offline) {
+  var existing = document.getElementById("offline");
+  if (offline && !existing) {
+    document.body.appendChild(el("div", { id: "offline", class: "offline", role: "status", text: t("reconnecting") }));
+  } else if (!offline && existing) {
+    existing.remove();
   }
+}
 
-  /* ---- data --------------------------------------------------------------------------- */
-  function schedulePoll(ms) {
-    if (state.pollTimer) clearTimeout(state.pollTimer);
-    state.pollTimer = setTimeout(load, ms);
-  }
+function simulate() {
+  if (state.simulating) return;
+  state.simulating = true;
+  var button = document.getElementById("simulate");
+  if (button) { button.disabled = true; button.textContent = t("simulating"); }
+  fetch("/pay/" + encodeURIComponent(invoiceId) + "/simulate", { method: "POST", headers: { Accept: "application/json" } })
+    .catch(function () { return null; })
+    .then(function () {
+      state.simulating = false;
+      schedulePoll(0);
+    });
+}
 
-  function load() {
-    state.pollTimer = null;
-    fetch("/pay/" + encodeURIComponent(invoiceId) + "/data", { cache: "no-store", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        var date = response.headers.get("Date");
-        if (date) {
-          var server = new Date(date).getTime();
-          if (!isNaN(server)) state.skewMs = server - Date.now();
-        }
-        if (response.status === 404) {
-          state.notFound = true;
-          render();
-          return null;
-        }
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
-      })
-      .then(function (body) {
-        if (!body) return;
-        state.failures = 0;
-        setOffline(false);
-        var before = state.data ? state.data.status : null;
-        state.data = body.data;
-        if (body.data.status === "pending") state.sawPending = true;
-        if (body.data.status !== before || !card.hasChildNodes() || state.shownStatus === null) render();
-        if (body.data.status === "paid") {
-          startRedirect();
-          return;
-        }
-        if (body.data.status === "cancelled") return;
-        if (body.data.status === "expired") {
-          if (state.expiredSince === null) state.expiredSince = Date.now();
-          if (Date.now() - state.expiredSince < LATE_WATCH_MS) schedulePoll(POLL_EXPIRED_MS);
-          return;
-        }
-        schedulePoll(POLL_PENDING_MS);
-      })
-      .catch(function () {
-        state.failures += 1;
-        if (state.data) setOffline(true); else render();
-        schedulePoll(Math.min(15000, 1500 * Math.pow(1.6, state.failures)));
-      });
-  }
-
-  function setOffline(offline) {
-    var existing = document.getElementById("offline");
-    if (offline && !existing) {
-      document.body.appendChild(el("div", { id: "offline", class: "offline", role: "status", text: t("reconnecting") }));
-    } else if (!offline && existing) {
-      existing.remove();
-    }
-  }
-
-  function simulate() {
-    if (state.simulating) return;
-    state.simulating = true;
-    var button = document.getElementById("simulate");
-    if (button) { button.disabled = true; button.textContent = t("simulating"); }
-    fetch("/pay/" + encodeURIComponent(invoiceId) + "/simulate", { method: "POST", headers: { Accept: "application/json" } })
-      .catch(function () { return null; })
-      .then(function () {
-        state.simulating = false;
-        schedulePoll(0);
-      });
-  }
-
-  document.getElementById("lang-toggle").addEventListener("click", function () { WQ.toggleLang(); });
-  WQ.onChange(function () { render(); });
-  document.addEventListener("visibilitychange", function () {
-    if (!document.hidden && state.data && state.data.status === "pending") schedulePoll(0);
-  });
-  state.tickTimer = setInterval(tick, 1000);
-  render();
-  if (invoiceId) load(); else { state.notFound = true; render(); }
-})();
+document.getElementById("lang-toggle").addEventListener("click", function () { toggleLang(); });
+onLangChange(function () { render(); });
+document.addEventListener("visibilitychange", function () {
+  if (!document.hidden && state.data && state.data.status === "pending") schedulePoll(0);
+});
+state.tickTimer = setInterval(tick, 1000);
+render();
+if (invoiceId) load(); else { state.notFound = true; render(); }

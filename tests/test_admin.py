@@ -6,6 +6,7 @@ import ast
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ROOT, STATIC_QRIS, Merchant, add_merchant
@@ -278,7 +279,7 @@ def test_every_error_code_has_indonesian_words_in_the_dashboard() -> None:
             if node.func.id == "ApiError":
                 codes.update(k.value.value for k in node.keywords if k.arg == "error_code")
     assert len(codes) >= 20
-    dashboard = (ROOT / "static" / "app.js").read_text()
+    dashboard = "".join(path.read_text() for path in (ROOT / "static").glob("*.js"))
     missing = sorted(code for code in codes if f"err_{code}:" not in dashboard)
     assert missing == []
 
@@ -310,6 +311,18 @@ def test_checkout_data_is_public_but_discreet(client: TestClient, merchant: Merc
     assert client.get("/pay/INV-0-nothing/data").status_code == 404
     # Simulation exists only in --demo mode.
     assert client.post(f"/pay/{invoice['invoice_id']}/simulate").status_code == 404
+
+
+@pytest.mark.parametrize(("code_max", "digits"), [(999, 3), (99, 2), (9999, 4)])
+def test_checkout_data_says_how_many_digits_the_unique_code_changes(
+        app_factory: Any, merchant: Merchant, code_max: int, digits: int) -> None:
+    """The checkout page marks the total's last digits and says "exact down to the last N
+    digits": N follows payments.unique_code_max, not a fixed three."""
+    client = app_factory(payments={"unique_code_max": code_max})
+    invoice = client.post("/api/payments/qris/create", json={"amount": 25000},
+                          headers=merchant.auth).json()
+    data = client.get(f"/pay/{invoice['invoice_id']}/data").json()["data"]
+    assert data["unique_code_digits"] == digits
 
 
 @pytest.mark.parametrize("query", ["%C2%B2", "999999999999999999999999999999"])

@@ -447,10 +447,22 @@ def test_checkout_turns_paid_without_reload(demo: bool, pages: Pages, shop: Merc
         assert notify(server, shop, invoice["total_amount"]).status_code == 200
     expect(card).to_have_attribute("data-status", "paid")
     expect(card).to_contain_text("Pembayaran berhasil")
+    # The tick is drawn, not an empty picture frame.
+    expect(page.locator(".state-icon-check svg path")).to_have_count(1)
     expect(page.locator("#back-to-shop")).to_have_attribute("href", "https://toko.example/thanks")
     assert_not_reloaded(page)
     page.click("#redirecting button")  # stay: no redirect to a shop that does not exist
     expect(page.locator("#redirecting")).to_have_count(0)
+
+
+def test_checkout_marks_as_many_digits_as_the_unique_code_can_change(
+        pages: Pages, shop: Merchant, db_path: Path, server_factory: Any) -> None:
+    server = server_factory(db_path, env={"WEBQRIS_PAYMENTS_UNIQUE_CODE_MAX": "99"})
+    invoice = create_invoice(server, shop, 25000)
+    page = pages.open(PHONE)
+    page.goto(f"{server.base_url}/pay/{invoice['invoice_id']}")
+    expect(page.locator(".code-digits")).to_have_text(f"{invoice['total_amount'] % 100:02d}")
+    expect(page.locator(".exact-note")).to_contain_text("2 digit terakhir")
 
 
 def test_phone_screens_do_not_scroll_sideways(pages: Pages, server: Server,

@@ -1,0 +1,191 @@
+/* Notification inbox: every notification from the shop's phones and callbacks, filtered by
+   outcome, with the one-click ways to pay a bill with the money that matched none. */
+import {
+  ApiError, api, append, clear, dateTime, debounce, dialogIsOpen, el, field, loadingBlock,
+  merchantSelect, methodName, openDialog, outcomeBadge, pageHeader, pagedList, rupiah, session,
+  statusBadge, strings, toast
+} from "./wq.js";
+import { payableInvoices, sendWithPayAnyway, settlePayAnyway, teachDialog, trustDialog } from "./teach.js";
+
+var t = strings({
+  id: {
+    notif_title: "Kotak masuk notifikasi", outcome: "Hasil",
+    notif_intro: "Setiap notifikasi dari HP toko dan callback. Yang tak cocok adalah uang yang masuk tanpa tagihan: lampirkan ke tagihan yang benar.",
+    no_notifs: "Tidak ada notifikasi dengan filter ini.", received: "Diterima", parsed: "Nominal terbaca",
+    not_parsed: "Nominal tidak terbaca", attach: "Lampirkan ke tagihan",
+    attached_to: "Dilampirkan ke {invoice}", matched_to: "Cocok dengan {invoice}",
+    duplicate_of: "Duplikat dari #{id}", attach_title: "Lampirkan ke tagihan",
+    attach_body: "Notifikasi {amount} dari {sender} akan melunasi tagihan yang Anda pilih dan webhook dikirim ke toko.",
+    attach_body_unparsed: "Nominal notifikasi ini tidak terbaca. Periksa isinya sebelum melunasi tagihan.",
+    attach_input: "No. tagihan", attach_ok: "Lampirkan & lunasi",
+    attach_candidates: "Tagihan yang menunggu atau kedaluwarsa:",
+    attach_none: "Tidak ada tagihan menunggu atau kedaluwarsa untuk merchant ini.",
+    attached_toast: "Tagihan {invoice} dilunasi dengan notifikasi ini.",
+    invoice_required: "Isi nomor tagihan.", source_callback: "Callback", source_forwarder: "HP",
+    device: "Perangkat", unknown_sender: "tanpa nama", app_not_accepted: "Aplikasi ini belum dipercaya toko",
+    teach: "Ajari kalimat ini", trust_app: "Percayai aplikasi ini",
+    teach_saved: "Kalimat dipelajari. Notifikasi berikutnya dengan kalimat ini terbaca sendiri.",
+    teach_saved_paid: "Kalimat dipelajari dan tagihan {invoice} lunas."
+  },
+  en: {
+    notif_title: "Notification inbox", outcome: "Outcome",
+    notif_intro: "Every notification from the shop's phones and callbacks. Unmatched ones are money that arrived without a bill: attach them to the right bill.",
+    no_notifs: "No notifications with this filter.", received: "Received", parsed: "Amount read",
+    not_parsed: "Amount not readable", attach: "Attach to invoice", attached_to: "Attached to {invoice}",
+    matched_to: "Matched {invoice}", duplicate_of: "Duplicate of #{id}", attach_title: "Attach to invoice",
+    attach_body: "The notification of {amount} from {sender} will pay the bill you choose, and the webhook is sent to the shop.",
+    attach_body_unparsed: "This notification's amount could not be read. Check its text before paying a bill with it.",
+    attach_input: "Bill id", attach_ok: "Attach & pay", attach_candidates: "Pending or expired bills:",
+    attach_none: "No pending or expired bill for this merchant.",
+    attached_toast: "Bill {invoice} paid with this notification.", invoice_required: "Enter the bill id.",
+    source_callback: "Callback", source_forwarder: "Phone", device: "Device", unknown_sender: "no name",
+    app_not_accepted: "The shop does not trust this app yet", teach: "Teach this wording",
+    trust_app: "Trust this app",
+    teach_saved: "Wording learnt. The next notification with this wording is read by itself.",
+    teach_saved_paid: "Wording learnt and bill {invoice} paid."
+  }
+});
+
+/* The inbox's filters outlive a visit to a payment and back. */
+var chosenFilters = { outcome: "", merchant_id: "" };
+
+export function notificationItem(n, opts) {
+  opts = opts || {};
+  var needs = (n.outcome === "unmatched" || n.outcome === "unparsed") && !n.attached_at;
+  var title = [n.title, n.message].filter(Boolean);
+  var source = n.source === "callback" ? t("source_callback") : n.app ? methodName(n.app) : t("source_forwarder");
+  var linkTo = null;
+  if (n.invoice_id) {
+    var label = n.attached_at ? t("attached_to", { invoice: n.invoice_id }) : t("matched_to", { invoice: n.invoice_id });
+    linkTo = el("a", { class: "notif-invoice", href: "#/payments/" + encodeURIComponent(n.invoice_id), text: label });
+  }
+  var item = el("li", { class: "notif oc-row-" + n.outcome + (needs ? " needs-attention" : "") + (n.attached_at ? " is-attached" : ""), "data-id": String(n.id), "data-outcome": n.outcome },
+    el("div", { class: "notif-main" },
+      el("div", { class: "notif-top" },
+        outcomeBadge(n.outcome),
+        n.attached_at ? el("span", { class: "badge st-paid", text: t("st_paid") }) : null,
+        el("span", { class: "notif-source", text: source }),
+        opts.compact ? null : el("span", { class: "notif-merchant", text: n.merchant_name || "" }),
+        el("time", { class: "notif-time", datetime: n.received_at, text: dateTime(n.received_at, true) })),
+      title.length ? el("div", { class: "notif-text" }, n.title ? el("strong", { text: n.title + " " }) : null, n.message ? el("span", { text: n.message }) : null) : null,
+      el("div", { class: "notif-facts" },
+        n.parsed_amount !== null && n.parsed_amount !== undefined
+          ? el("span", { class: "notif-amount money", text: rupiah(n.parsed_amount) })
+          : n.outcome === "test" ? null : el("span", { class: "notif-amount muted", text: t("not_parsed") }),
+        n.app_not_accepted ? el("span", { class: "badge badge-warn", "data-testid": "app-not-accepted", text: t("app_not_accepted") }) : null,
+        n.sender_name ? el("span", { text: t("from_sender", { name: n.sender_name }) }) : null,
+        n.device_id ? el("span", { class: "muted", text: t("device") + " " + n.device_id }) : null,
+        n.reference ? el("span", { class: "muted", text: "ref " + n.reference }) : null,
+        n.duplicate_of ? el("span", { class: "muted", text: t("duplicate_of", { id: n.duplicate_of }) }) : null,
+        linkTo)),
+    needs && opts.onAttach ? el("div", { class: "notif-actions" },
+      n.outcome === "unparsed" && n.source === "forwarder" && (n.title || n.message) && opts.onTeach
+        ? el("button", { type: "button", class: "btn btn-quiet btn-sm teach-btn", onclick: function () { opts.onTeach(n); } }, t("teach")) : null,
+      n.app_not_accepted && n.app && opts.onTrust
+        ? el("button", { type: "button", class: "btn btn-quiet btn-sm trust-btn", onclick: function () { opts.onTrust(n); } }, t("trust_app")) : null,
+      el("button", { type: "button", class: "btn btn-primary btn-sm attach-btn", onclick: function () { opts.onAttach(n); } }, t("attach"))) : null);
+  return item;
+}
+
+function attachDialog(n) {
+  var candidates = el("div", { class: "candidates" }, loadingBlock());
+  var amountText = n.parsed_amount !== null && n.parsed_amount !== undefined ? rupiah(n.parsed_amount) : t("not_parsed");
+  var intro = [el("p", { text: t("attach_body", { amount: amountText, sender: n.sender_name || t("unknown_sender") }) })];
+  if (n.parsed_amount === null || n.parsed_amount === undefined) intro.push(el("p", { class: "callout callout-warn", text: t("attach_body_unparsed") }));
+  if (n.message) intro.push(el("blockquote", { class: "quote", text: [n.title, n.message].filter(Boolean).join(" — ") }));
+  return openDialog({
+    title: t("attach_title"), body: intro,
+    input: { label: t("attach_input"), placeholder: "INV-…" },
+    extra: function (input) {
+      payableInvoices(n.merchant_id).then(function (all) {
+        all.sort(function (a, b) {
+          var da = Math.abs(a.total_amount - (n.parsed_amount || 0)), db = Math.abs(b.total_amount - (n.parsed_amount || 0));
+          return da - db;
+        });
+        clear(candidates);
+        if (!all.length) { candidates.appendChild(el("p", { class: "muted small", text: t("attach_none") })); return; }
+        candidates.appendChild(el("p", { class: "muted small", text: t("attach_candidates") }));
+        var list = el("ul", { class: "candidate-list" });
+        all.slice(0, 8).forEach(function (p) {
+          var exact = n.parsed_amount === p.total_amount;
+          list.appendChild(el("li", null, el("button", { type: "button", class: "candidate" + (exact ? " is-exact" : ""), onclick: function () { input.value = p.invoice_id; input.focus(); } },
+            el("span", { class: "candidate-id", text: p.invoice_id }),
+            el("span", { class: "money", text: rupiah(p.total_amount) }),
+            statusBadge(p.status),
+            exact ? el("span", { class: "badge badge-ok", text: t("attach_exact") }) : null)));
+        });
+        candidates.appendChild(list);
+      }, function () { clear(candidates); });
+      return candidates;
+    },
+    confirmText: t("attach_ok"),
+    action: function (invoiceId) {
+      if (!invoiceId) throw new ApiError(t("invoice_required"), 400, null);
+      return sendWithPayAnyway(function (confirm) {
+        return api("POST", "notifications/" + n.id + "/attach", { invoice_id: invoiceId, confirm_amount_mismatch: confirm });
+      }, invoiceId);
+    }
+  }).then(settlePayAnyway);
+}
+
+export function viewNotifications(container) {
+  if (location.hash.indexOf("needs_attention") >= 0) chosenFilters.outcome = "needs_attention";
+  var outcomes = ["", "needs_attention", "unmatched", "unparsed", "matched", "duplicate", "test"];
+  var chips = el("div", { class: "chips", role: "group", "aria-label": t("outcome") });
+  function renderChips() {
+    clear(chips);
+    outcomes.forEach(function (o) {
+      var label = o ? t("oc_" + o) : t("all");
+      var chip = el("button", { type: "button", class: "chip" + (o === "needs_attention" && session.attention ? " chip-alert" : ""), "aria-pressed": String(chosenFilters.outcome === o), "data-outcome": o },
+        el("span", { text: label }), o === "needs_attention" && session.attention ? el("span", { class: "chip-count", text: String(session.attention) }) : null);
+      chip.addEventListener("click", function () { chosenFilters.outcome = o; renderChips(); load(); });
+      chips.appendChild(chip);
+    });
+  }
+  renderChips();
+  var list = el("div", { class: "results" }, loadingBlock());
+  var more = el("div", { class: "more" });
+  append(container, [
+    pageHeader(t("notif_title"), null, t("notif_intro")),
+    el("div", { class: "filters filters-inline" }, chips,
+      field(t("merchant"), merchantSelect("nf-merchant", chosenFilters.merchant_id, function (v) { chosenFilters.merchant_id = v; load(); }), "nf-merchant")),
+    list, more]);
+
+  var pages = pagedList({
+    path: "notifications", results: list, more: more,
+    params: function () { return { outcome: chosenFilters.outcome, merchant_id: chosenFilters.merchant_id }; },
+    empty: function () { return t("no_notifs"); },
+    render: function (rows) {
+      return el("ul", { class: "notif-list" }, rows.map(function (n) { return notificationItem(n, { onAttach: attach, onTeach: teach, onTrust: trust }); }));
+    }
+  });
+  function load() { return pages.load(); }
+  function attach(n) {
+    attachDialog(n).then(function (result) {
+      if (!result) return;
+      toast(t("attached_toast", { invoice: result.invoiceId }), "ok");
+      session.refreshAttention();
+      load();
+    });
+  }
+  function teach(n) {
+    teachDialog(n).then(function (result) {
+      if (!result) return;
+      toast(result.invoiceId ? t("teach_saved_paid", { invoice: result.invoiceId }) : t("teach_saved"), "ok");
+      session.refreshAttention();
+      load();
+    });
+  }
+  function trust(n) {
+    trustDialog(n).then(function (result) { if (result) load(); });
+  }
+  var reload = debounce(load, 300);
+  var poll = setInterval(function () { if (!document.hidden && !dialogIsOpen()) load(); }, 15000);
+  load();
+  return {
+    onEvent: function () { reload(); },
+    onAttention: function () { renderChips(); },
+    refresh: load,
+    destroy: function () { pages.stop(); clearInterval(poll); reload.cancel(); }
+  };
+}

@@ -1,0 +1,610 @@
+/* WebQRIS: what the dashboard's pages and the checkout page share. Language and formatting,
+   DOM helpers, the admin API with its CSRF token, toasts and dialogs, the building blocks of a
+   dashboard page, the one paged list and the live socket. An ES module with no dependencies and no build step. */
+
+/* ====================================================================================== */
+/* Language                                                                               */
+/* Indonesian is the default; the choice is kept in localStorage. Each page keeps its own */
+/* strings in both languages next to its code; the words every page uses stand below.     */
+/* ====================================================================================== */
+var STORAGE_KEY = "webqris.lang";
+var LANGS = ["id", "en"];
+var langListeners = [];
+
+function storedLang() {
+  try {
+    var value = window.localStorage.getItem(STORAGE_KEY);
+    return LANGS.indexOf(value) >= 0 ? value : "id";
+  } catch (e) {
+    return "id";
+  }
+}
+
+var current = storedLang();
+document.documentElement.lang = current;
+
+export function lang() { return current; }
+
+export function locale() {
+  return current === "id" ? "id-ID" : "en-GB";
+}
+
+export function setLang(value) {
+  if (LANGS.indexOf(value) < 0 || value === current) return;
+  current = value;
+  try {
+    window.localStorage.setItem(STORAGE_KEY, value);
+  } catch (e) { /* private mode: the choice lasts for this page only */ }
+  document.documentElement.lang = value;
+  langListeners.forEach(function (fn) { fn(value); });
+}
+
+export function toggleLang() { setLang(current === "id" ? "en" : "id"); }
+
+export function onLangChange(fn) {
+  langListeners.push(fn);
+}
+
+/* A page's translator over its own table ({id: {...}, en: {...}}) and the shared one below:
+   t("key", {name: "x"}) fills {name} placeholders; falls back to Indonesian, then the key. */
+export function strings(table) {
+  return function (key, params) {
+    var text = lookup(table, current, key);
+    if (text === undefined) text = lookup(table, "id", key);
+    if (text === undefined) text = key;
+    if (params) {
+      text = text.replace(/\{(\w+)\}/g, function (all, name) {
+        return params[name] === undefined || params[name] === null ? "" : String(params[name]);
+      });
+    }
+    return text;
+  };
+}
+
+function lookup(table, language, key) {
+  var own = table[language] && table[language][key];
+  return own !== undefined ? own : SHARED[language][key];
+}
+
+var SHARED = {
+  id: {
+    nav_overview: "Ringkasan", nav_payments: "Pembayaran", st_pending: "Menunggu", st_paid: "Dibayar",
+    st_expired: "Kedaluwarsa", st_cancelled: "Dibatalkan", oc_matched: "Cocok", oc_duplicate: "Duplikat",
+    oc_unparsed: "Tak terbaca", oc_unmatched: "Tak cocok", oc_test: "Tes",
+    oc_needs_attention: "Perlu perhatian", ds_pending: "Antre", ds_sending: "Mengirim",
+    ds_delivered: "Terkirim", ds_failed: "Gagal", all: "Semua", all_merchants: "Semua merchant",
+    loading: "Memuat…", load_more: "Muat lagi", retry: "Coba lagi", close: "Tutup", cancel: "Batal",
+    copy: "Salin", copied: "Tersalin", copy_failed: "Tidak bisa menyalin", back: "Kembali",
+    error_generic: "Terjadi kesalahan: {message}", network_error: "Server tidak dapat dihubungi.", none: "–",
+    yes: "Ya", open: "Buka", from_sender: "dari {name}", feed_attention_unparsed: "Notifikasi tanpa nominal",
+    err_cut_off: "QRIS ini rusak: terpotong di karakter ke-{position}. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+    err_bad_field_number: "QRIS ini rusak atau bukan QRIS: {value} di karakter ke-{position} bukan nomor field. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+    err_bad_field_length: "QRIS ini rusak atau bukan QRIS: panjang field {field} ({value}) bukan angka. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+    err_field_cut_off: "QRIS ini rusak: field {field} terpotong sebelum selesai. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+    err_cannot_build: "QRIS tidak dapat dibuat dari data ini.",
+    err_not_text: "QRIS harus berupa teks. Tempel teks yang terbaca dari stiker QRIS Anda.",
+    err_empty: "QRIS masih kosong. Tempel teks yang terbaca dari stiker QRIS Anda.",
+    err_not_qris: "Ini bukan QRIS: teks QRIS selalu diawali 000201. Pindai stiker QRIS Anda dengan pembaca QR, lalu tempel teks yang muncul.",
+    err_no_checksum: "QRIS ini tidak lengkap: checksum di akhirnya (6304 dan 4 karakter) tidak ada. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+    err_field_twice: "QRIS ini rusak: field {field} muncul dua kali. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+    err_bad_characters: "QRIS ini berisi karakter yang tidak mungkin ada di QRIS. Pindai ulang stikernya dan salin seluruh teks QRIS.",
+    err_checksum_mismatch: "QRIS ini rusak: checksum-nya tidak cocok (tertulis {written}, seharusnya {computed}). Pindai ulang stikernya dan salin seluruh teks QRIS.",
+    err_already_dynamic: "QRIS ini sudah dinamis (dibuat untuk satu pembayaran dengan nominal tetap). Daftarkan QRIS statis yang tercetak di stiker toko Anda.",
+    err_unknown_type: "Jenis QRIS ini tidak dikenal (field 01 berisi {value}, QRIS statis berisi 11). Daftarkan QRIS statis yang tercetak di stiker toko Anda.",
+    err_not_rupiah: "QRIS ini bukan untuk rupiah (mata uang {value}, seharusnya 360). Gunakan stiker QRIS toko Anda di Indonesia.",
+    err_not_indonesia: "QRIS ini bukan dari Indonesia (negara {value}, seharusnya ID). Gunakan stiker QRIS toko Anda di Indonesia.",
+    err_no_merchant_name: "QRIS ini tidak memuat nama merchant, jadi pelanggan tidak tahu siapa yang dibayar. Minta QRIS statis yang lengkap ke bank atau penyedia QRIS Anda.",
+    err_amount_not_whole: "Nominal harus bilangan bulat rupiah, tanpa titik atau desimal, misalnya 25042.",
+    err_amount_not_positive: "Nominal harus lebih dari 0 rupiah.",
+    err_amount_too_large: "Nominal terlalu besar untuk QRIS (paling banyak 13 digit).",
+    err_payment_not_payable: "Pembayaran ini sudah {status}: hanya pembayaran yang menunggu atau kedaluwarsa yang dapat dilunasi.",
+    err_payment_not_cancellable: "Pembayaran ini tidak dapat dibatalkan: statusnya {status}.",
+    err_notification_not_attachable: "Hanya notifikasi yang belum cocok dan belum dilampirkan yang dapat dilampirkan.",
+    err_delivery_already_queued: "Webhook ini sudah dalam antrean kirim.", merchant: "Merchant",
+    attach_exact: "nominal sama", secret_once_title: "Simpan sekarang: hanya ditampilkan sekali",
+    secret_once_body: "Salin dan simpan di tempat aman. WebQRIS hanya menyimpan hash-nya dan tidak bisa menampilkannya lagi.",
+    secret_saved: "Sudah saya simpan", err_wording_refused: "WebQRIS tidak dapat mempelajari kalimat ini.",
+    err_notification_not_teachable: "Hanya notifikasi dari HP yang nominalnya tak terbaca dan belum dilampirkan yang dapat diajarkan.",
+    err_too_many_wordings: "Merchant ini sudah punya {count} kalimat untuk aplikasi ini: hapus sebagian di halaman Merchant dulu.",
+    err_amount_mismatch: "Notifikasi menyebut {notification_amount}, tetapi total tagihan {invoice_total}.",
+    err_app_already_trusted: "Notifikasi ini tidak ditolak karena aplikasinya.",
+    err_no_app: "Notifikasi ini tidak menyebut aplikasi: izinkan notifikasi tanpa nama aplikasi di pengaturan merchant."
+  },
+  en: {
+    nav_overview: "Overview", nav_payments: "Payments", st_pending: "Pending", st_paid: "Paid",
+    st_expired: "Expired", st_cancelled: "Cancelled", oc_matched: "Matched", oc_duplicate: "Duplicate",
+    oc_unparsed: "Unreadable", oc_unmatched: "Unmatched", oc_test: "Test",
+    oc_needs_attention: "Needs attention", ds_pending: "Queued", ds_sending: "Sending",
+    ds_delivered: "Delivered", ds_failed: "Failed", all: "All", all_merchants: "All merchants",
+    loading: "Loading…", load_more: "Load more", retry: "Retry", close: "Close", cancel: "Cancel",
+    copy: "Copy", copied: "Copied", copy_failed: "Could not copy", back: "Back",
+    error_generic: "Something went wrong: {message}", network_error: "Cannot reach the server.", none: "–",
+    yes: "Yes", open: "Open", from_sender: "from {name}",
+    feed_attention_unparsed: "Notification without an amount", merchant: "Merchant",
+    attach_exact: "same amount", secret_once_title: "Save it now: shown only once",
+    secret_once_body: "Copy it and keep it somewhere safe. WebQRIS keeps only a hash and cannot show it again.",
+    secret_saved: "I have saved it"
+  }
+};
+
+/* The words every page uses, for wq.js itself. */
+var t = strings({});
+
+var numberFormats = {};
+export function groupDigits(n) {
+  var loc = "id-ID"; // Rupiah always uses Indonesian grouping: Rp25.042
+  if (!numberFormats[loc]) numberFormats[loc] = new Intl.NumberFormat(loc, { maximumFractionDigits: 0 });
+  return numberFormats[loc].format(n);
+}
+
+/* 25042 -> "Rp25.042" (null -> "–"). */
+export function rupiah(n) {
+  if (n === null || n === undefined || n === "" || isNaN(Number(n))) return "–";
+  var value = Number(n);
+  return (value < 0 ? "-Rp" : "Rp") + groupDigits(Math.abs(value));
+}
+
+export function toDate(value) {
+  if (value === null || value === undefined || value === "") return null;
+  var d = value instanceof Date ? value : new Date(value);
+  return isNaN(d.getTime()) ? null : d;
+}
+
+/* A time in the browser's own zone, e.g. "9 Mar 2026 17.15". */
+export function dateTime(value, withSeconds) {
+  var d = toDate(value);
+  if (!d) return "–";
+  var options = { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" };
+  if (withSeconds) options.second = "2-digit";
+  return new Intl.DateTimeFormat(locale(), options).format(d);
+}
+
+export function timeOnly(value) {
+  var d = toDate(value);
+  if (!d) return "–";
+  return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(d);
+}
+
+export function dateOnly(value, options) {
+  var d = toDate(value);
+  if (!d) return "–";
+  return new Intl.DateTimeFormat(locale(), options || { day: "numeric", month: "short", year: "numeric" }).format(d);
+}
+
+/* "5 menit yang lalu" / "5 minutes ago". */
+export function relative(value) {
+  var d = toDate(value);
+  if (!d) return "–";
+  var seconds = Math.round((d.getTime() - Date.now()) / 1000);
+  var abs = Math.abs(seconds);
+  var rtf = new Intl.RelativeTimeFormat(locale(), { numeric: "auto" });
+  if (abs < 45) return rtf.format(0, "second");
+  if (abs < 3600) return rtf.format(Math.round(seconds / 60), "minute");
+  if (abs < 86400) return rtf.format(Math.round(seconds / 3600), "hour");
+  return rtf.format(Math.round(seconds / 86400), "day");
+}
+
+
+export function $(id) { return document.getElementById(id); }
+
+export function el(tag, attrs) {
+  var node = document.createElement(tag);
+  if (attrs) {
+    Object.keys(attrs).forEach(function (key) {
+      var value = attrs[key];
+      if (value === null || value === undefined || value === false) return;
+      if (key === "text") node.textContent = value;
+      else if (key === "class") node.className = value;
+      else if (key === "html") node.innerHTML = value; // only for trusted SVG markup
+      else if (key.slice(0, 2) === "on" && typeof value === "function") node.addEventListener(key.slice(2), value);
+      else if (key === "value") node.value = value;
+      else node.setAttribute(key, value === true ? "" : value);
+    });
+  }
+  for (var i = 2; i < arguments.length; i++) append(node, arguments[i]);
+  return node;
+}
+export function append(node, child) {
+  if (child === null || child === undefined || child === false) return;
+  if (Array.isArray(child)) { child.forEach(function (c) { append(node, c); }); return; }
+  node.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
+}
+export function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+
+var ICONS = {
+  overview: '<path d="M4 13h6V4H4zm0 7h6v-5H4zm10 0h6v-9h-6zm0-16v5h6V4z"/>',
+  payments: '<path d="M3 6.5A2.5 2.5 0 0 1 5.5 4h13A2.5 2.5 0 0 1 21 6.5v11a2.5 2.5 0 0 1-2.5 2.5h-13A2.5 2.5 0 0 1 3 17.5zM5 9h14V6.5a.5.5 0 0 0-.5-.5h-13a.5.5 0 0 0-.5.5zm0 3v5.5c0 .28.22.5.5.5h13a.5.5 0 0 0 .5-.5V12zm2 3h5v2H7z"/>',
+  notifications: '<path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22m7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/>',
+  merchants: '<path d="M4 4h16l1.5 5a3 3 0 0 1-2.5 3.9V20H5v-7.1A3 3 0 0 1 2.5 9zm3 9v5h4v-4h2v4h4v-5a3 3 0 0 1-2.5-1.34A3 3 0 0 1 12 13a3 3 0 0 1-2.5-1.34A3 3 0 0 1 7 13"/>',
+  webhooks: '<path d="M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z"/>',
+  audit: '<path d="M9 2h6a1 1 0 0 1 1 1v1h2.5A1.5 1.5 0 0 1 20 5.5v15a1.5 1.5 0 0 1-1.5 1.5h-13A1.5 1.5 0 0 1 4 20.5v-15A1.5 1.5 0 0 1 5.5 4H8V3a1 1 0 0 1 1-1m1 2v2h4V4zM7 10v2h10v-2zm0 4v2h10v-2zm0 4v2h6v-2z"/>',
+  copy: '<path d="M8 8V4.5A1.5 1.5 0 0 1 9.5 3h10A1.5 1.5 0 0 1 21 4.5v10a1.5 1.5 0 0 1-1.5 1.5H16v3.5a1.5 1.5 0 0 1-1.5 1.5h-10A1.5 1.5 0 0 1 3 19.5v-10A1.5 1.5 0 0 1 4.5 8zm2 0h4.5A1.5 1.5 0 0 1 16 9.5V14h3V5h-9zm-5 2v9h9v-9z"/>',
+  warn: '<path d="M12 2 1 21h22zm-1 7h2v6h-2zm0 8h2v2h-2z"/>',
+  phone: '<path d="M7 2h10a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2m0 3v13h10V5zm4 14.5v1h2v-1z"/>',
+  back: '<path d="M20 11H7.8l5.6-5.6L12 4l-8 8 8 8 1.4-1.4L7.8 13H20z"/>',
+  plus: '<path d="M11 5h2v6h6v2h-6v6h-2v-6H5v-2h6z"/>',
+  check: '<path d="M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z"/>',
+  link: '<path d="M14 3h7v7h-2V6.4l-8.3 8.3-1.4-1.4L17.6 5H14zM5 5h6v2H5v12h12v-6h2v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2"/>',
+  // The checkout page's large state pictures.
+  paid: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><path d="M7 12.5l3.2 3.2L17.5 8.5" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"/>',
+  clock: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><circle cx="12" cy="12" r="7" fill="none" stroke="currentColor" stroke-width="2"/><path d="M12 8.5V12l2.5 2" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>',
+  cross: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><path d="M8.5 8.5l7 7m0-7l-7 7" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round"/>',
+  search: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><circle cx="11" cy="11" r="4.5" fill="none" stroke="currentColor" stroke-width="2"/><path d="M14.5 14.5l3 3" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>'
+};
+/* icon("warn") in the dashboard's 20 px; the checkout's state pictures pass their own class and size. */
+export function icon(name, cls, size) {
+  var px = String(size || 20);
+  return el("span", { class: cls && size ? cls : "icon" + (cls ? " " + cls : ""), "aria-hidden": "true",
+    html: '<svg viewBox="0 0 24 24" width="' + px + '" height="' + px + '" fill="currentColor">' + ICONS[name] + "</svg>" });
+}
+
+export function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+  return new Promise(function (resolve, reject) {
+    var area = el("textarea", { readonly: true, class: "offscreen" });
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    document.body.removeChild(area);
+    if (ok) resolve(); else reject(new Error("copy"));
+  });
+}
+
+export function copyButton(getText, label) {
+  var button = el("button", { type: "button", class: "btn btn-quiet btn-sm copy-btn", title: t("copy") },
+    icon("copy"), el("span", { text: label || t("copy") }));
+  button.addEventListener("click", function () {
+    var text = typeof getText === "function" ? getText() : getText;
+    copyText(text).then(function () {
+      button.lastChild.textContent = t("copied");
+      button.classList.add("is-copied");
+      setTimeout(function () { button.lastChild.textContent = label || t("copy"); button.classList.remove("is-copied"); }, 1600);
+    }, function () { toast(t("copy_failed"), "error"); });
+  });
+  return button;
+}
+
+/* A value with a copy button. */
+export function copyField(label, value, opts) {
+  opts = opts || {};
+  return el("div", { class: "copy-field" + (opts.secret ? " is-secret" : "") },
+    el("div", { class: "copy-label", text: label }),
+    el("div", { class: "copy-row" },
+      el("code", { class: "copy-value", "data-testid": opts.testid || null, text: value }),
+      copyButton(value)));
+}
+
+export function debounce(fn, ms) {
+  var timer = null;
+  var wrapped = function () {
+    var args = arguments;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(function () { timer = null; fn.apply(null, args); }, ms);
+  };
+  wrapped.cancel = function () { if (timer) clearTimeout(timer); timer = null; };
+  return wrapped;
+}
+
+export function statusBadge(status) {
+  return el("span", { class: "badge st-" + status, "data-status": status, text: t("st_" + status) });
+}
+export function outcomeBadge(outcome) {
+  return el("span", { class: "badge oc-" + outcome, text: t("oc_" + outcome) });
+}
+export function stateBadge(state) {
+  return el("span", { class: "badge ds-" + state, text: t("ds_" + state) });
+}
+
+var APP_NAMES = {
+  "id.dana": "DANA", "com.dana.id": "DANA", "com.gojek.app": "GoPay", "com.gojek.gopaymerchant": "GoPay Merchant",
+  "com.gojek.resto": "GoBiz", "ovo.id": "OVO", "com.shopee.id": "ShopeePay", "com.shopeepay.merchant.id": "ShopeePay Partner",
+  "com.telkom.mwallet": "LinkAja", "com.bca": "BCA mobile", "id.co.bri.brimo": "BRImo", "id.bmri.livin": "Livin' by Mandiri",
+  "src.com.bni": "BNI Mobile", "com.jago.digitalBanking": "Jago", "id.co.bankbkemobile.digitalbank": "SeaBank",
+  "com.bcadigital.blu": "blu", "callback": "Callback", "manual": "Manual"
+};
+export function methodName(method) {
+  if (!method) return t("none");
+  return APP_NAMES[method] || method;
+}
+
+/* The dashboard's session: the shell fills it in at login and gives the hooks their work. */
+export var session = {
+  csrf: null, demo: false, loggedIn: false, secretOverlap: 0, attention: 0,
+  merchants: null, merchantsPromise: null,
+  expired: function () { /* the shell shows the login form */ },
+  refreshAttention: function () { /* the shell counts the inbox again */ }
+};
+
+export function ApiError(message, status, body) {
+  this.message = message; this.status = status; this.body = body;
+}
+
+export function api(method, path, body) {
+  var options = { method: method, headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  if (method !== "GET") options.headers["X-CSRF-Token"] = session.csrf || "";
+  return fetch("/admin/api/" + path, options).then(function (response) {
+    return response.json().catch(function () { return {}; }).then(function (data) {
+      if (!response.ok || data.success === false) {
+        if (response.status === 401 && path !== "login" && path !== "session" && session.loggedIn) session.expired();
+        throw new ApiError(data.message || ("HTTP " + response.status), response.status, data);
+      }
+      return data;
+    });
+  }, function () {
+    throw new ApiError(t("network_error"), 0, null);
+  });
+}
+
+export function qs(params) {
+  var parts = [];
+  Object.keys(params).forEach(function (key) {
+    var value = params[key];
+    if (value !== null && value !== undefined && value !== "") parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(value));
+  });
+  return parts.length ? "?" + parts.join("&") : "";
+}
+
+export function errorText(err) {
+  if (err && err.body && err.body.error_code) return problemText(err.message, err.body.error_code, err.body.error_details);
+  return err && err.message ? err.message : String(err);
+}
+
+/* The server words a coded problem in English; in Indonesian the dashboard has its own words
+   for each code ("err_" strings), with the details filled in. */
+export function problemText(message, code, details) {
+  if (lang() !== "id" || !code) return message;
+  var values = {};
+  Object.keys(details || {}).forEach(function (key) {
+    var value = details[key];
+    values[key] = key === "status" && t("st_" + value) !== "st_" + value ? t("st_" + value).toLowerCase() : value;
+  });
+  var key = "err_" + code;
+  var text = t(key, values);
+  return text === key ? message : text;
+}
+
+export function loadMerchants(force) {
+  if (session.merchantsPromise && !force) return session.merchantsPromise;
+  session.merchantsPromise = api("GET", "merchants").then(function (body) {
+    session.merchants = body.data;
+    return body.data;
+  }, function (err) { session.merchantsPromise = null; throw err; });
+  return session.merchantsPromise;
+}
+
+export function toast(message, kind) {
+  var node = el("div", { class: "toast" + (kind ? " toast-" + kind : ""), role: kind === "error" ? "alert" : "status", text: message });
+  $("toasts").appendChild(node);
+  setTimeout(function () { node.classList.add("toast-out"); }, kind === "error" ? 6000 : 3800);
+  setTimeout(function () { node.remove(); }, kind === "error" ? 6500 : 4300);
+}
+
+/* A modal dialog. opts: title, body (nodes), confirmText, cancelText, danger, input {label, value, placeholder},
+   extra (nodes after input), action(value) -> promise (errors shown inside), hideCancel. Resolves with the
+   action's result, or null when dismissed. */
+var dialogOpen = null;
+export function dialogIsOpen() { return dialogOpen !== null; }
+
+export function openDialog(opts) {
+  var dialog = $("dialog");
+  if (dialogOpen) dialogOpen(null);
+  return new Promise(function (resolve) {
+    clear(dialog);
+    var input = null;
+    var error = el("p", { class: "form-error", role: "alert", hidden: true });
+    var confirm = el("button", { type: "submit", class: "btn " + (opts.danger ? "btn-danger" : "btn-primary"), "data-testid": "dialog-confirm" }, opts.confirmText || "OK");
+    var cancel = opts.hideCancel ? null : el("button", { type: "button", class: "btn btn-quiet", "data-testid": "dialog-cancel" }, opts.cancelText || t("cancel"));
+    var form = el("form", { method: "dialog", class: "dialog-form" },
+      el("h2", { id: "dialog-title", text: opts.title }),
+      el("div", { class: "dialog-body" }, opts.body || null));
+    if (opts.input) {
+      input = el("input", { id: "dialog-input", type: "text", value: opts.input.value || "", placeholder: opts.input.placeholder || "", autocomplete: "off", spellcheck: "false" });
+      form.appendChild(el("div", { class: "field" }, el("label", { for: "dialog-input", text: opts.input.label }), input));
+    }
+    if (opts.extra) form.appendChild(el("div", { class: "dialog-extra" }, opts.extra(input)));
+    form.appendChild(error);
+    form.appendChild(el("div", { class: "dialog-actions" }, cancel, confirm));
+    dialog.appendChild(form);
+    var done = false;
+    function finish(value) {
+      if (done) return;
+      done = true;
+      dialogOpen = null;
+      if (dialog.open) dialog.close();
+      resolve(value);
+    }
+    dialogOpen = finish;
+    if (cancel) cancel.addEventListener("click", function () { finish(null); });
+    dialog.oncancel = function (event) { event.preventDefault(); finish(null); };
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var value = input ? input.value.trim() : true;
+      if (!opts.action) { finish(value); return; }
+      confirm.disabled = true;
+      error.hidden = true;
+      Promise.resolve().then(function () { return opts.action(value); }).then(function (result) {
+        finish(result === undefined ? true : result);
+      }, function (err) {
+        confirm.disabled = false;
+        error.textContent = errorText(err);
+        error.hidden = false;
+      });
+    });
+    dialog.showModal();
+    if (input) { input.focus(); input.select(); } else if (cancel) { cancel.focus(); } else { confirm.focus(); }
+  });
+}
+
+export function showSecrets(title, intro, entries) {
+  var body = [el("p", { class: "callout callout-warn" }, icon("warn"), el("span", { text: t("secret_once_body") }))];
+  if (intro) body.unshift(el("p", { text: intro }));
+  entries.forEach(function (entry) {
+    body.push(copyField(entry.label, entry.value, { secret: true, testid: "secret-" + entry.key }));
+  });
+  return openDialog({ title: title || t("secret_once_title"), body: body, confirmText: t("secret_saved"), hideCancel: true });
+}
+
+export function pageHeader(title, actions, sub) {
+  return el("div", { class: "page-head" },
+    el("div", { class: "page-title" }, el("h1", { text: title }), sub ? el("p", { class: "muted", text: sub }) : null),
+    actions ? el("div", { class: "page-actions" }, actions) : null);
+}
+
+export function loadingBlock() {
+  return el("div", { class: "loading-block" }, el("span", { class: "spinner", "aria-hidden": "true" }), el("span", { text: t("loading") }));
+}
+
+export function errorBlock(err, retry) {
+  return el("div", { class: "callout callout-error", role: "alert" },
+    el("span", { text: t("error_generic", { message: errorText(err) }) }),
+    retry ? el("button", { type: "button", class: "btn btn-quiet btn-sm", onclick: retry }, t("retry")) : null);
+}
+
+export function merchantSelect(id, value, onChange) {
+  var select = el("select", { id: id }, el("option", { value: "", text: t("all_merchants") }));
+  loadMerchants().then(function (list) {
+    list.forEach(function (m) { select.appendChild(el("option", { value: String(m.id), text: m.name })); });
+    select.value = value || "";
+  }, function () { /* the filter stays at "all" */ });
+  select.addEventListener("change", function () { onChange(select.value); });
+  return select;
+}
+
+export function field(label, control, id, extraClass) {
+  return el("div", { class: "field" + (extraClass ? " " + extraClass : "") }, el("label", { for: id, text: label }), control);
+}
+
+/* One paged list over an admin API collection, as every list page shows it: the first page (or,
+   after a live change, as many rows as were shown), "load more" from the cursor, the empty state,
+   a failure in place of the list. opts: path, params() -> the filters, results and more (nodes),
+   empty() -> the empty text, render(rows) -> the list node, rendered() after a list is shown. */
+export function pagedList(opts) {
+  var rows = [];
+  var nextBefore = null;
+  var alive = true;
+
+  function query(before, limit) {
+    var params = Object.assign({}, opts.params ? opts.params() : {}, { before: before || "", limit: limit || 50 });
+    return api("GET", opts.path + qs(params));
+  }
+
+  function load(keepCount) {
+    var limit = keepCount ? Math.min(200, Math.max(50, rows.length)) : 50;
+    return query(null, limit).then(function (body) {
+      if (!alive) return;
+      rows = body.data;
+      nextBefore = body.next_before;
+      render();
+    }, function (err) {
+      if (!alive) return;
+      clear(opts.results).appendChild(errorBlock(err, function () { load(); }));
+    });
+  }
+
+  function loadMore() {
+    query(nextBefore).then(function (body) {
+      if (!alive) return;
+      rows = rows.concat(body.data);
+      nextBefore = body.next_before;
+      render();
+    }, function (err) { toast(errorText(err), "error"); });
+  }
+
+  function render() {
+    clear(opts.results);
+    clear(opts.more);
+    if (!rows.length) {
+      opts.results.appendChild(el("div", { class: "empty-state", text: opts.empty() }));
+      return;
+    }
+    opts.results.appendChild(opts.render(rows));
+    if (nextBefore) opts.more.appendChild(el("button", { type: "button", class: "btn btn-quiet", onclick: loadMore }, t("load_more")));
+    if (opts.rendered) opts.rendered();
+  }
+
+  return {
+    load: load,
+    rows: function () { return rows; },
+    stop: function () { alive = false; }
+  };
+}
+
+/* ====================================================================================== */
+/* Live socket                                                                            */
+/* ====================================================================================== */
+/* The dashboard's /ws socket. It pings every 30 s so proxies keep it open; after a drop it
+   waits (1 s, doubling up to 30 s), asks whether the session still holds (a 401 ends it),
+   then connects again. handlers: state("connecting" | "on" | "off"), event(event), and
+   reopened() after a reconnect, to catch up on what was missed meanwhile. */
+export function liveSocket(handlers) {
+  var ws = null;
+  var backoff = 1000;
+  var retryTimer = null;
+  var pingTimer = null;
+  var openedOnce = false;
+  var closed = false;
+
+  function connect() {
+    if (closed || !session.loggedIn || ws) return;
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+    var socket = new WebSocket((location.protocol === "https:" ? "wss" : "ws") + "://" + location.host + "/ws");
+    ws = socket;
+    handlers.state("connecting");
+    socket.onopen = function () {
+      if (ws !== socket) return;
+      backoff = 1000;
+      handlers.state("on");
+      if (pingTimer) clearInterval(pingTimer);
+      pingTimer = setInterval(function () { if (socket.readyState === 1) socket.send("ping"); }, 30000);
+      if (openedOnce) handlers.reopened();
+      openedOnce = true;
+    };
+    socket.onmessage = function (message) {
+      if (typeof message.data !== "string" || message.data === "pong") return;
+      var event;
+      try { event = JSON.parse(message.data); } catch (e) { return; }
+      if (event && event.event) handlers.event(event);
+    };
+    socket.onerror = function () { /* onclose follows */ };
+    socket.onclose = function () {
+      if (pingTimer) { clearInterval(pingTimer); pingTimer = null; }
+      if (ws !== socket) return;
+      ws = null;
+      handlers.state("off");
+      if (closed || !session.loggedIn) return;
+      var delay = backoff;
+      backoff = Math.min(30000, backoff * 2);
+      retryTimer = setTimeout(function () {
+        retryTimer = null;
+        // The session may have ended: check before trying the socket again.
+        api("GET", "session").then(function (answer) {
+          session.csrf = answer.csrf_token;
+          connect();
+        }, function (err) {
+          if (err.status === 401) session.expired(); else connect();
+        });
+      }, delay);
+    };
+  }
+
+  function close() {
+    closed = true;
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+    if (pingTimer) { clearInterval(pingTimer); pingTimer = null; }
+    var socket = ws;
+    ws = null;
+    if (socket) { try { socket.close(); } catch (e) { /* already closed */ } }
+  }
+
+  connect();
+  return {
+    close: close,
+    state: function () { return ws && ws.readyState === 1 ? "on" : ws ? "connecting" : "off"; }
+  };
+}
