@@ -3576,6 +3576,7 @@ def admin_notification(row: Mapping[str, Any]) -> dict[str, Any]:
         "notif_id", "reference", "parsed_amount", "sender_name", "parser", "outcome",
         "duplicate_of")} | {
         "app_not_accepted": bool(row["app_not_accepted"]),
+        "app_kind": parsers.non_payment_kind(row["app"]),
         "merchant_name": row["merchant_name"] if "merchant_name" in row.keys() else None,
         "invoice_id": row["invoice_ref"] if "invoice_ref" in row.keys() else None,
         "attached_at": format_time(row["attached_at"]),
@@ -4001,6 +4002,14 @@ def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
         raise ApiError(409, "This notification names no app: a merchant lets such notifications"
                             " pay with its own setting, not by trusting an app",
                        error_code="no_app")
+    kind = parsers.non_payment_kind(package)
+    if kind is not None:
+        # One click from the inbox is too easy a way to let anybody who can mail or message
+        # the shop mark orders paid; the merchant's settings still can, with the risk spelled
+        # out.
+        raise ApiError(409, f"{package} is a {kind} app, not a payment app: it cannot be"
+                            " trusted from the inbox (the merchant's settings can, at a risk)",
+                       error_code="not_a_payment_app", error_details={"kind": kind})
     merchant = get_merchant(conn, note["merchant_id"])
     before = accepted_apps(merchant) or []
     if package not in before:

@@ -24,6 +24,9 @@ var t = strings({
     invoice_required: "Isi nomor tagihan.", source_callback: "Callback", source_forwarder: "HP",
     device: "Perangkat", unknown_sender: "tanpa nama", app_not_accepted: "Aplikasi ini belum dipercaya toko",
     teach: "Ajari kalimat ini", trust_app: "Percayai aplikasi ini",
+    not_payment_app: "Aplikasi {kind}, bukan aplikasi pembayaran: siapa pun bisa mengirim pesan seperti ini.",
+    kind_mail: "email", kind_sms: "SMS", kind_messaging: "chat", kind_social: "media sosial",
+    "kind_caller-id": "pengenal penelepon", kind_marketplace: "toko online",
     teach_saved: "Kalimat dipelajari. Notifikasi berikutnya dengan kalimat ini terbaca sendiri.",
     teach_saved_paid: "Kalimat dipelajari dan tagihan {invoice} lunas."
   },
@@ -41,6 +44,9 @@ var t = strings({
     source_callback: "Callback", source_forwarder: "Phone", device: "Device", unknown_sender: "no name",
     app_not_accepted: "The shop does not trust this app yet", teach: "Teach this wording",
     trust_app: "Trust this app",
+    not_payment_app: "A {kind} app, not a payment app: anybody can send a message like this.",
+    kind_mail: "mail", kind_sms: "SMS", kind_messaging: "chat", kind_social: "social media",
+    "kind_caller-id": "caller ID", kind_marketplace: "online shop",
     teach_saved: "Wording learnt. The next notification with this wording is read by itself.",
     teach_saved_paid: "Wording learnt and bill {invoice} paid."
   }
@@ -73,6 +79,7 @@ export function notificationItem(n, opts) {
           ? el("span", { class: "notif-amount money", text: rupiah(n.parsed_amount) })
           : n.outcome === "test" ? null : el("span", { class: "notif-amount muted", text: t("not_parsed") }),
         n.app_not_accepted ? el("span", { class: "badge badge-warn", "data-testid": "app-not-accepted", text: t("app_not_accepted") }) : null,
+        n.app_kind ? el("span", { class: "muted", "data-testid": "not-payment-app", text: t("not_payment_app", { kind: t("kind_" + n.app_kind) }) }) : null,
         n.sender_name ? el("span", { text: t("from_sender", { name: n.sender_name }) }) : null,
         n.device_id ? el("span", { class: "muted", text: t("device") + " " + n.device_id }) : null,
         n.reference ? el("span", { class: "muted", text: "ref " + n.reference }) : null,
@@ -81,7 +88,7 @@ export function notificationItem(n, opts) {
     needs && opts.onAttach ? el("div", { class: "notif-actions" },
       n.outcome === "unparsed" && n.source === "forwarder" && (n.title || n.message) && opts.onTeach
         ? el("button", { type: "button", class: "btn btn-quiet btn-sm teach-btn", onclick: function () { opts.onTeach(n); } }, t("teach")) : null,
-      n.app_not_accepted && n.app && opts.onTrust
+      n.app_not_accepted && n.app && !n.app_kind && opts.onTrust
         ? el("button", { type: "button", class: "btn btn-quiet btn-sm trust-btn", onclick: function () { opts.onTrust(n); } }, t("trust_app")) : null,
       el("button", { type: "button", class: "btn btn-primary btn-sm attach-btn", onclick: function () { opts.onAttach(n); } }, t("attach"))) : null);
   return item;

@@ -108,7 +108,8 @@ var SHARED = {
     err_too_many_wordings: "Merchant ini sudah punya {count} kalimat untuk aplikasi ini: hapus sebagian di halaman Merchant dulu.",
     err_amount_mismatch: "Notifikasi menyebut {notification_amount}, tetapi total tagihan {invoice_total}.",
     err_app_already_trusted: "Notifikasi ini tidak ditolak karena aplikasinya.",
-    err_no_app: "Notifikasi ini tidak menyebut aplikasi: izinkan notifikasi tanpa nama aplikasi di pengaturan merchant."
+    err_no_app: "Notifikasi ini tidak menyebut aplikasi: izinkan notifikasi tanpa nama aplikasi di pengaturan merchant.",
+    err_not_a_payment_app: "Ini bukan aplikasi pembayaran, jadi tidak bisa dipercaya dari Notifikasi."
   },
   en: {
     nav_overview: "Overview", nav_payments: "Payments", st_pending: "Pending", st_paid: "Paid",

@@ -320,10 +320,18 @@ def test_only_payment_apps_pay_and_the_owner_can_trust_another(
     expect(item.locator("[data-testid=app-not-accepted]")).to_have_text(
         "Aplikasi ini belum dipercaya toko")
     assert invoice_status(server, shop, invoice["invoice_id"])["status"] == "pending"
+    # A mail app's copy of the words is not one click away from paying.
+    assert notify_from("com.google.android.gm", invoice["total_amount"], "mail-1"
+                       ).status_code == 404
+    mailed = page.locator("li.notif", has_text="com.google.android.gm")
+    expect(mailed.locator("[data-testid=not-payment-app]")).to_have_text(
+        "Aplikasi email, bukan aplikasi pembayaran: siapa pun bisa mengirim pesan seperti ini.")
+    expect(mailed.locator(".trust-btn")).to_have_count(0)
+    expect(item.locator(".trust-btn")).to_have_count(1)
 
     # The owner trusts the shop's cashier app, by keyboard, and leaves the risky switches off.
     page.goto(f"{server.base_url}/#/merchants/{shop.id}")
-    expect(page.locator("#m-apps-seen")).to_contain_text("com.example.chat")  # the last one
+    expect(page.locator("#m-apps-seen")).to_contain_text("com.google.android.gm")  # the last
     expect(page.locator("#m-any-app")).not_to_be_checked()
     page.fill("#m-apps", "com.example.kasir")
     page.focus("#m-unnamed-app")

@@ -293,6 +293,22 @@ def test_only_a_notification_refused_for_its_app_can_trust_it(admin: TestClient,
     assert admin.post("/admin/api/notifications/404/trust-app").status_code == 404
 
 
+@pytest.mark.parametrize("app", ["com.google.android.gm", "com.whatsapp", "com.truecaller",
+                                 "com.shopee.id"])
+def test_a_mail_chat_or_shop_app_cannot_be_trusted_from_the_inbox(
+        admin: TestClient, merchant: Merchant, db_path: Path, app: str) -> None:
+    """Anybody can mail or message the shop: one click in the inbox must not make that a way to
+    mark orders paid. The merchant's settings still can, with the risk spelled out."""
+    forward(admin, merchant, "Kamu berhasil menerima Rp1.000 dari ANI", app=app)
+    note = latest_note(admin)
+    assert note["app_not_accepted"] is True and note["app_kind"] is not None
+    response = admin.post(f"/admin/api/notifications/{note['id']}/trust-app")
+    assert response.status_code == 409
+    assert response.json()["error_code"] == "not_a_payment_app"
+    assert admin.get("/admin/api/merchants").json()["data"][0]["accepted_apps"] == []
+    assert "merchant.trust_app" not in [a[0] for a in audit_actions(db_path)]
+
+
 # --- the CLI ------------------------------------------------------------------------------------
 
 
