@@ -36,7 +36,7 @@ import sqlite3
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
@@ -345,6 +345,41 @@ def new_invoice_id(at_ms: int) -> str:
         n, digit = divmod(n, 36)
         suffix += _ID_ALPHABET[digit]
     return f"INV-{at_ms // 1000}-{suffix}"
+
+
+# =============================================================================================
+# Domain errors
+#
+# What a fact refuses, in its own words: the store and the facts never speak HTTP. The web edge
+# maps each kind to the seed's status and JSON (handle_refusal); the command line prints it.
+# `extra` carries the seed's additional JSON fields, e.g. error_code and error_details.
+# =============================================================================================
+
+class DomainError(Exception):
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class BadInput(DomainError):
+    """A value the caller gave cannot be used as it is."""
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or is not this caller's)."""
+
+
+class Conflict(DomainError):
+    """The thing exists but its state does not allow this now."""
+
+
+class Unreadable(DomainError):
+    """Well-formed, but WebQRIS cannot make sense of it (a wording it cannot learn)."""
+
+
+class Unavailable(DomainError):
+    """Cannot be done right now (every unique code taken); trying later may work."""
 
 
 # =============================================================================================
@@ -1129,9 +1164,9 @@ def cancel_invoice(conn: sqlite3.Connection, merchant_id: int, invoice_id: str,
         return row
     current = get_invoice(conn, invoice_id, merchant_id)
     if current is None:
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     status = effective_status(current, at_ms)
-    raise ApiError(409, f"Payment cannot be cancelled: it is {status}",
+    raise Conflict(f"Payment cannot be cancelled: it is {status}",
                    error_code="payment_not_cancellable", error_details={"status": status})
 
 
@@ -1270,24 +1305,24 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     confirmed that difference: a slip of the finger must not ship an order underpaid."""
     note = get_notification(conn, notification_id)
     if note is None:
-        raise ApiError(404, "Notification not found")
+        raise NotFound("Notification not found")
     if note["outcome"] not in ("unmatched", "unparsed") or note["attached_at"] is not None:
-        raise ApiError(409, "Only an unmatched notification that is not attached yet can be"
-                            " attached", error_code="notification_not_attachable")
+        raise Conflict("Only an unmatched notification that is not attached yet can be"
+                       " attached", error_code="notification_not_attachable")
     invoice = get_invoice(conn, invoice_id, note["merchant_id"])
     if invoice is None:
-        raise ApiError(404, "Payment not found for this notification's merchant")
+        raise NotFound("Payment not found for this notification's merchant")
     amount = note["parsed_amount"]
     if amount is not None and amount != invoice["total_amount"] and not confirm_amount_mismatch:
-        raise ApiError(409, f"The notification says {amount} but invoice {invoice_id} totals"
-                            f" {invoice['total_amount']}: send confirm_amount_mismatch: true to"
-                            " pay it anyway", error_code="amount_mismatch",
+        raise Conflict(f"The notification says {amount} but invoice {invoice_id} totals"
+                       f" {invoice['total_amount']}: send confirm_amount_mismatch: true to"
+                       " pay it anyway", error_code="amount_mismatch",
                        error_details={"notification_amount": amount,
                                       "invoice_total": invoice["total_amount"]})
     paid = mark_invoice_paid(conn, invoice["id"], "manual", note["sender_name"], at_ms)
     if paid is None:
-        raise ApiError(409, f"Payment is {invoice['status']}: only a pending or expired payment"
-                            " can be paid", error_code="payment_not_payable",
+        raise Conflict(f"Payment is {invoice['status']}: only a pending or expired payment"
+                       " can be paid", error_code="payment_not_payable",
                        error_details={"status": invoice["status"]})
     conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ? WHERE id = ?",
                  (paid["id"], at_ms, notification_id))
@@ -1317,8 +1352,8 @@ def insert_taught_wording(conn: sqlite3.Connection, merchant_id: int, app: str,
     count = conn.execute("SELECT count(*) FROM taught_wordings WHERE merchant_id = ? AND app = ?",
                          (merchant_id, app)).fetchone()[0]
     if count >= MAX_TAUGHT_WORDINGS:
-        raise ApiError(409, f"This merchant already has {count} taught wordings for this app:"
-                            " delete some on the merchant page first",
+        raise Conflict(f"This merchant already has {count} taught wordings for this app:"
+                       " delete some on the merchant page first",
                        error_code="too_many_wordings", error_details={"count": count})
     cursor = conn.execute(
         "INSERT INTO taught_wordings (merchant_id, app, template, notification_id, created_at,"
@@ -1643,8 +1678,8 @@ def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[fl
     if row is None:
         if conn.execute("SELECT 1 FROM webhook_deliveries WHERE id = ?",
                         (delivery_id,)).fetchone() is None:
-            raise ApiError(404, "Delivery not found")
-        raise ApiError(409, "Delivery is already queued", error_code="delivery_already_queued")
+            raise NotFound("Delivery not found")
+        raise Conflict("Delivery is already queued", error_code="delivery_already_queued")
     return row
 
 
@@ -1754,7 +1789,7 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
                                            at - payments.idempotency_seconds * 1000)
         if previous is not None:
             if previous["request_hash"] != request.fingerprint():
-                raise ApiError(409, "Idempotency-Key was already used with different parameters")
+                raise Conflict("Idempotency-Key was already used with different parameters")
             row = get_invoice(conn, previous["response"], request.merchant_id)
             if row is not None:
                 return row, True
@@ -1774,8 +1809,8 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
             existing = None
         if existing is not None:
             if existing["amount"] != request.amount:
-                raise ApiError(409, "merchant_order_id already has a pending payment"
-                                    " with a different amount",
+                raise Conflict("merchant_order_id already has a pending payment"
+                               " with a different amount",
                                invoice_id=existing["invoice_id"])
             _remember_idempotent(conn, request, existing["invoice_id"])
             return existing, True
@@ -1783,8 +1818,8 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
                          at - payments.late_grace_seconds * 1000)
     code = choose_unique_code(taken, request.amount, low, high)
     if code is None:
-        raise ApiError(503, "Kode unik habis: semua kode unik untuk nominal ini sedang dipakai."
-                            " Coba lagi nanti atau gunakan nominal lain.")
+        raise Unavailable("Kode unik habis: semua kode unik untuk nominal ini sedang dipakai."
+                          " Coba lagi nanti atau gunakan nominal lain.")
     fields = invoice_fields(request, code, at)
     for _ in range(5):
         try:
@@ -1795,7 +1830,7 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
                 raise
             fields["invoice_id"] = new_invoice_id(at)
     else:  # five random 6-character suffixes in one second collided: not plausible
-        raise ApiError(503, "Could not allocate an invoice id, try again")
+        raise Unavailable("Could not allocate an invoice id, try again")
     _remember_idempotent(conn, request, row["invoice_id"])
     return row, False
 
@@ -2019,7 +2054,7 @@ def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
         values["title"] = values["title"] or template["title"]
         values["device_id"] = values["device_id"] or template["device_id"]
     if values["message"] is None and values["title"] is None:
-        raise ApiError(400, "message is required")
+        raise BadInput("message is required")
     return InboundNotification(
         source="forwarder", app=values["app"], title=values["title"], message=values["message"],
         posted_at=values["timestamp"], device_id=values["device_id"],
@@ -2262,6 +2297,8 @@ def authenticate_merchant(request: Request) -> sqlite3.Row:
 
 
 class ApiError(Exception):
+    """A refusal only HTTP has: a missing login or secret, a body too large or too slow."""
+
     def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
@@ -2283,7 +2320,15 @@ async def refuse_websocket(websocket: WebSocket, status: int, message: str) -> N
 _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 
 
-async def handle_api_error(request: Request, exc: Exception) -> Response:
+# The seed's HTTP status for each kind of domain error.
+DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
+    BadInput: 400, NotFound: 404, Conflict: 409, Unreadable: 422, Unavailable: 503}
+
+
+async def handle_refusal(request: Request, exc: Exception) -> Response:
+    """The one answer to a refusal, from the facts (DomainError) or the HTTP edge (ApiError)."""
+    if isinstance(exc, DomainError):
+        return error_response(DOMAIN_ERROR_STATUS[type(exc)], exc.message, **exc.extra)
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.message, **exc.extra)
 
@@ -2387,7 +2432,7 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is true
-            raise ApiError(400, "Invalid Content-Length header")
+            raise BadInput("Invalid Content-Length header")
         if len(declared) > 18 or int(declared) > limit:  # int() refuses 4301+ digits
             raise ApiError(413, f"Request body too large (limit {limit} bytes)")
     chunks: list[bytes] = []
@@ -2407,7 +2452,7 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
         client = request.client.host if request.client else "unknown"
         log.info("%s %s from %s: the client went away or broke the body after %d bytes;"
                  " nothing was done", request.method, request.url.path, client, size)
-        raise ApiError(400, "Request body incomplete") from None
+        raise BadInput("Request body incomplete") from None
     return b"".join(chunks)
 
 
@@ -2423,23 +2468,23 @@ async def read_fields(request: Request, *, allow_form: bool, repair_text: bool =
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         if not allow_form:
-            raise ApiError(400, "Body must be JSON (Content-Type: application/json)")
+            raise BadInput("Body must be JSON (Content-Type: application/json)")
         return await _read_form(request, body, content_type)
     if not body.strip():
         if allow_empty:
             return {}
-        raise ApiError(400, "Request body is empty: send a JSON object")
+        raise BadInput("Request body is empty: send a JSON object")
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        raise ApiError(400, "Invalid JSON body") from None
+        raise BadInput("Invalid JSON body") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "JSON body must be an object")
+        raise BadInput("JSON body must be an object")
     for key, value in data.items():
         if isinstance(value, str) and _LONE_SURROGATE.search(value):
             if not repair_text:
-                raise ApiError(400, "Invalid JSON body: a string holds a lone UTF-16 surrogate"
-                                    " (\\ud800-\\udfff), which is not text")
+                raise BadInput("Invalid JSON body: a string holds a lone UTF-16 surrogate"
+                               " (\\ud800-\\udfff), which is not text")
             data[key] = _LONE_SURROGATE.sub("\ufffd", value)
     return data
 
@@ -2469,13 +2514,13 @@ async def _read_form(request: Request, body: bytes, content_type: str) -> dict[s
                     payload = part.get_payload(decode=True) or b""
                     fields[name] = payload.decode("utf-8", "replace")
         except Exception:  # a parser of untrusted bytes: whatever it trips on is a bad body
-            raise ApiError(400, "Invalid form body") from None
+            raise BadInput("Invalid form body") from None
         return fields
     try:
         text = body.decode("utf-8")
         return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
     except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "Invalid form body") from None
+        raise BadInput("Invalid form body") from None
 
 
 # Characters no stored text keeps: C0 and C1 controls and DEL (a NUL cuts strings in C
@@ -2514,10 +2559,10 @@ def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
     if numbers and isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise ApiError(400, f"{name} must be a string")
+        raise BadInput(f"{name} must be a string")
     value = clean_text(value, multiline=multiline).strip()
     if len(value) > max_length:
-        raise ApiError(400, f"{name} is too long (max {max_length} characters)")
+        raise BadInput(f"{name} is too long (max {max_length} characters)")
     return value or None
 
 
@@ -2527,12 +2572,12 @@ def optional_text(fields: Mapping[str, Any], name: str, max_length: int) -> str 
 
 def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) -> int:
     if name not in fields or fields[name] is None:
-        raise ApiError(400, f"{name} is required")
+        raise BadInput(f"{name} is required")
     value = fields[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(400, f"{name} must be an integer")
+        raise BadInput(f"{name} must be an integer")
     if not low <= value <= high:
-        raise ApiError(400, f"{name} must be between {low} and {high}")
+        raise BadInput(f"{name} must be between {low} and {high}")
     return value
 
 
@@ -2546,14 +2591,14 @@ def query_int(request: Request, name: str, low: int, high: int,
     digits = raw.removeprefix("-")
     if not (digits.isascii() and digits.isdigit() and len(digits) <= 18
             and low <= int(raw) <= high):
-        raise ApiError(400, f"{name} must be an integer between {low} and {high}")
+        raise BadInput(f"{name} must be an integer between {low} and {high}")
     return int(raw)
 
 
 def query_choice(request: Request, name: str, choices: Iterable[str]) -> str | None:
     value = request.query_params.get(name) or None
     if value is not None and value not in choices:
-        raise ApiError(400, f"{name} must be one of {', '.join(choices)}")
+        raise BadInput(f"{name} must be one of {', '.join(choices)}")
     return value
 
 
@@ -2777,12 +2822,12 @@ async def create_payment(request: Request) -> Response:
         expires_in = required_integer(fields, "expires_in", 1, payments.max_expiry_seconds)
     redirect_url = optional_text(fields, "redirect_url", 2048)
     if redirect_url is not None and not _valid_http_url(redirect_url):
-        raise ApiError(400, "redirect_url must be an http(s) URL")
+        raise BadInput("redirect_url must be an http(s) URL")
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
-        raise ApiError(400, "Idempotency-Key must be 1 to 255 characters")
+        raise BadInput("Idempotency-Key must be 1 to 255 characters")
     if not merchant["static_qris"]:
-        raise ApiError(503, "QRIS belum dikonfigurasi: set the merchant's static QRIS first")
+        raise Unavailable("QRIS belum dikonfigurasi: set the merchant's static QRIS first")
     invoice_request = InvoiceRequest(
         merchant_id=merchant["id"],
         static_qris=merchant["static_qris"],
@@ -2824,7 +2869,7 @@ async def payment_status(request: Request) -> Response:
                          token) if token else None
     if row is None:
         authenticate_merchant(request)
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
 
 
@@ -2840,7 +2885,7 @@ async def list_payments(request: Request) -> Response:
     if before := request.query_params.get("before"):
         anchor = ctx.store.read(get_invoice, before, merchant["id"])
         if anchor is None:
-            raise ApiError(400, "before must be an invoice_id of one of your payments")
+            raise BadInput("before must be an invoice_id of one of your payments")
         before_row_id = anchor["id"]
     at = now_ms()
     rows = ctx.store.read(search_invoices, status=status, merchant_id=merchant["id"],
@@ -2984,7 +3029,7 @@ async def read_authenticated_body(request: Request, header: str, **read: bool
     body_error = None
     try:
         fields = await read_fields(request, **read)
-    except ApiError as exc:
+    except (ApiError, DomainError) as exc:
         fields, body_error = {}, exc
     merchant = authenticate_callback(request, callback_credentials(request, fields), header)
     if body_error is not None:
@@ -3436,6 +3481,17 @@ def require_admin(request: Request) -> sqlite3.Row:
     return session
 
 
+def admin_endpoint(handler: Callable[[Request], Awaitable[Response]]
+                   ) -> Callable[[Request], Awaitable[Response]]:
+    """An admin endpoint: the login (and for a state change the CSRF token) is checked before
+    the handler runs, so no admin handler can forget it. The session is request.state's."""
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Response:
+        request.state.admin_session = require_admin(request)
+        return await handler(request)
+    return checked
+
+
 def set_admin_password(conn: sqlite3.Connection, password_hash: str, address: str) -> None:
     """A new password ends every session (whoever knew the old one may be logged in); their
     sockets close within a second (see `run_credential_watch`), even when the CLI changed it."""
@@ -3491,7 +3547,7 @@ async def admin_login(request: Request) -> Response:
     fields = await read_fields(request, allow_form=False)
     password = fields.get("password")
     if not isinstance(password, str) or not password or len(password) > 1024:
-        raise ApiError(400, "password is required")
+        raise BadInput("password is required")
     # Counted here, after the body and before the check, with no await between the two: of
     # any number of parallel guesses, only the allowed number reach scrypt.
     wait = ctx.login_throttle.start(address)
@@ -3509,8 +3565,8 @@ async def admin_login(request: Request) -> Response:
     return session_response(request, token, csrf_token, lifetime)
 
 
+@admin_endpoint
 async def admin_logout(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     await ctx.store.write(end_admin_session, request.cookies[SESSION_COOKIE],
                           client_address(request))
@@ -3526,17 +3582,17 @@ def change_admin_password(conn: sqlite3.Connection, password_hash: str, token: s
     insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms)
 
 
+@admin_endpoint
 async def admin_change_password(request: Request) -> Response:
     """Ends every session, this one too, and starts a new one for the browser that changed it."""
-    require_admin(request)
     ctx = ctx_of(request)
     address = client_address(request)
     fields = await read_fields(request, allow_form=False)
     current, new = fields.get("current_password"), fields.get("new_password")
     if not isinstance(current, str) or not current or len(current) > 1024:
-        raise ApiError(400, "current_password is required")
+        raise BadInput("current_password is required")
     if not isinstance(new, str) or not MIN_PASSWORD_LENGTH <= len(new) <= 1024:
-        raise ApiError(400, f"new_password must be {MIN_PASSWORD_LENGTH} to 1024 characters")
+        raise BadInput(f"new_password must be {MIN_PASSWORD_LENGTH} to 1024 characters")
     wait = ctx.login_throttle.start(address)  # a stolen session must not guess freely either
     if wait > 0:
         return await too_many_logins(wait)
@@ -3554,8 +3610,9 @@ async def admin_change_password(request: Request) -> Response:
     return session_response(request, token, csrf_token, lifetime)
 
 
+@admin_endpoint
 async def admin_session(request: Request) -> Response:
-    session = require_admin(request)
+    session = request.state.admin_session
     return JSONResponse({"success": True, "csrf_token": session["csrf_token"],
                          "expires_at": format_time(session["expires_at"]),
                          "demo": ctx_of(request).demo_merchant_id is not None,
@@ -3599,8 +3656,8 @@ def admin_attempt(row: Mapping[str, Any]) -> dict[str, Any]:
             "response_excerpt": row["response_excerpt"]}
 
 
+@admin_endpoint
 async def admin_overview(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     offset = query_int(request, "tz_offset", -840, 840, 420)
     assert offset is not None
@@ -3619,8 +3676,8 @@ async def admin_overview(request: Request) -> Response:
                          "recent": [admin_invoice(row, at) for row in recent]})
 
 
+@admin_endpoint
 async def admin_payments(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     limit = page_limit(request)
     before = query_int(request, "before", 1, 2**62)
@@ -3637,12 +3694,12 @@ async def admin_payments(request: Request) -> Response:
                          "next_before": next_before})
 
 
+@admin_endpoint
 async def admin_payment_detail(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     row = ctx.store.read(get_invoice, request.path_params["invoice_id"])
     if row is None:
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     deliveries = ctx.store.read(list_deliveries, state=None, merchant_id=None,
                                 invoice_row_id=row["id"], limit=50, before_id=None)
     return JSONResponse({"success": True, "data": admin_invoice(row, now_ms()) | {
@@ -3661,12 +3718,12 @@ def confirm_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
                              address: str) -> sqlite3.Row:
     invoice = get_invoice(conn, invoice_id)
     if invoice is None:
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     at = now_ms()
     paid = mark_invoice_paid(conn, invoice["id"], "manual", None, at)
     if paid is None:
-        raise ApiError(409, f"Payment is {invoice['status']}: only a pending or expired payment"
-                            " can be confirmed", error_code="payment_not_payable",
+        raise Conflict(f"Payment is {invoice['status']}: only a pending or expired payment"
+                       " can be confirmed", error_code="payment_not_payable",
                        error_details={"status": invoice["status"]})
     audit(conn, "payment.confirm", invoice_id, {"status": effective_status(invoice, at)},
           {"status": "paid", "payment_method": "manual"}, address)
@@ -3677,7 +3734,7 @@ def cancel_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
                             address: str) -> sqlite3.Row:
     invoice = get_invoice(conn, invoice_id)
     if invoice is None:
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     row = cancel_invoice(conn, invoice["merchant_id"], invoice_id, now_ms())
     audit(conn, "payment.cancel", invoice_id, {"status": "pending"}, {"status": "cancelled"},
           address)
@@ -3703,18 +3760,18 @@ def confirmed_flag(fields: Mapping[str, Any], name: str) -> bool:
     """An explicit yes: only JSON true counts (a "false" string must not confirm anything)."""
     value = fields.get(name, False)
     if not isinstance(value, bool):
-        raise ApiError(400, f"{name} must be true or false")
+        raise BadInput(f"{name} must be true or false")
     return value
 
 
 def teachable_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row:
     note = get_notification(conn, notification_id)
     if note is None:
-        raise ApiError(404, "Notification not found")
+        raise NotFound("Notification not found")
     if note["source"] != "forwarder" or note["outcome"] != "unparsed" \
             or note["attached_at"] is not None:
-        raise ApiError(409, "Only a phone notification whose amount could not be read, and that"
-                            " is not attached yet, can teach a wording",
+        raise Conflict("Only a phone notification whose amount could not be read, and that"
+                       " is not attached yet, can teach a wording",
                        error_code="notification_not_teachable")
     return note
 
@@ -3726,8 +3783,8 @@ def derive_wording(note: Mapping[str, Any], fields: Mapping[str, Any]
         template = taught.derive_template(note["title"], note["message"],
                                           fields.get("amount_span"), fields.get("sender_span"))
     except taught.TemplateRefused as exc:
-        raise ApiError(422, exc.message, error_code="wording_refused",
-                       error_details={"reason": exc.code}) from None
+        raise Unreadable(exc.message, error_code="wording_refused",
+                         error_details={"reason": exc.code}) from None
     parsed = taught.read_with_template(template, note["title"], note["message"])
     assert parsed is not None  # derive_template reads its own text back before answering
     return template, parsed
@@ -3760,15 +3817,15 @@ def teach_wording_by_admin(conn: sqlite3.Connection, notification_id: int,
 def delete_wording_by_admin(conn: sqlite3.Connection, wording_id: int, address: str) -> None:
     row = delete_taught_wording(conn, wording_id)
     if row is None:
-        raise ApiError(404, "Taught wording not found")
+        raise NotFound("Taught wording not found")
     template = json.loads(row["template"])
     audit(conn, "wording.delete", f"merchant:{row['merchant_id']}",
           {"wording_id": wording_id, "app": row["app"] or None,
            "wording": taught.template_example(template)}, None, address)
 
 
+@admin_endpoint
 async def admin_confirm_payment(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     paid = await ctx.store.write(confirm_invoice_by_admin, request.path_params["invoice_id"],
                                  client_address(request))
@@ -3777,16 +3834,16 @@ async def admin_confirm_payment(request: Request) -> Response:
     return JSONResponse({"success": True, "data": invoice_status_data(paid, now_ms())})
 
 
+@admin_endpoint
 async def admin_cancel_payment(request: Request) -> Response:
-    require_admin(request)
     row = await ctx_of(request).store.write(cancel_invoice_by_admin,
                                             request.path_params["invoice_id"],
                                             client_address(request))
     return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
 
 
+@admin_endpoint
 async def admin_notifications(request: Request) -> Response:
-    require_admin(request)
     limit = page_limit(request)
     rows = ctx_of(request).store.read(
         list_notifications,
@@ -3799,13 +3856,13 @@ async def admin_notifications(request: Request) -> Response:
                          "next_before": next_before})
 
 
+@admin_endpoint
 async def admin_attach_notification(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     fields = await read_fields(request, allow_form=False)
     invoice_id = optional_text(fields, "invoice_id", 64)
     if invoice_id is None:
-        raise ApiError(400, "invoice_id is required")
+        raise BadInput("invoice_id is required")
     notification_id = path_id(request, "notification_id", "Notification")
     paid = await ctx.store.write(
         attach_notification_by_admin, notification_id, invoice_id, client_address(request),
@@ -3828,9 +3885,9 @@ def parsed_data(parsed: parsers.Parsed) -> dict[str, Any]:
     return {"amount": parsed.amount, "sender_name": parsed.sender_name, "parser": parsed.parser}
 
 
+@admin_endpoint
 async def admin_preview_wording(request: Request) -> Response:
     """What a wording marked in this notification would read, before anything is stored."""
-    require_admin(request)
     ctx = ctx_of(request)
     fields = await read_fields(request, allow_form=False)
     note = ctx.store.read(teachable_notification,
@@ -3840,8 +3897,8 @@ async def admin_preview_wording(request: Request) -> Response:
         "wording": taught.template_example(template), "template": template}})
 
 
+@admin_endpoint
 async def admin_teach_wording(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     fields = await read_fields(request, allow_form=False)
     notification_id = path_id(request, "notification_id", "Notification")
@@ -3859,15 +3916,15 @@ async def admin_teach_wording(request: Request) -> Response:
                          "data": invoice_status_data(paid, now_ms()) if paid else None})
 
 
+@admin_endpoint
 async def admin_wordings(request: Request) -> Response:
-    require_admin(request)
     rows = ctx_of(request).store.read(list_taught_wordings,
                                       query_int(request, "merchant_id", 1, 2**62))
     return JSONResponse({"success": True, "data": [admin_wording(r) for r in rows]})
 
 
+@admin_endpoint
 async def admin_delete_wording(request: Request) -> Response:
-    require_admin(request)
     await ctx_of(request).store.write(delete_wording_by_admin,
                                       path_id(request, "wording_id", "Taught wording"),
                                       client_address(request))
@@ -3909,8 +3966,8 @@ def previous_webhook_secret_until(merchant: Mapping[str, Any]) -> str | None:
     return format_time(until) if until is not None and until > now_ms() else None
 
 
+@admin_endpoint
 async def admin_merchants(request: Request) -> Response:
-    require_admin(request)
     rows = ctx_of(request).store.read(list_merchants)
     return JSONResponse({"success": True, "data": [admin_merchant(request, r) for r in rows]})
 
@@ -3920,7 +3977,7 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
     if creating or "name" in fields:
         name = optional_text(fields, "name", 100)
         if name is None:
-            raise ApiError(400, "name is required")
+            raise BadInput("name is required")
         changes["name"] = name
     if "static_qris" in fields:
         payload = optional_text(fields, "static_qris", 1024)
@@ -3928,19 +3985,19 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
             try:
                 qris.validate_static(payload)
             except qris.QrisError as exc:
-                raise ApiError(400, str(exc), **qris_problem(exc)) from None
+                raise BadInput(str(exc), **qris_problem(exc)) from None
         changes["static_qris"] = payload
     if "webhook_url" in fields:
         url = optional_text(fields, "webhook_url", 2048)
         if url is not None and not _valid_http_url(url):
-            raise ApiError(400, "webhook_url must be an http(s) URL")
+            raise BadInput("webhook_url must be an http(s) URL")
         changes["webhook_url"] = url
     if "accepted_apps" in fields:
         changes["accepted_apps"] = checked_accepted_apps(fields["accepted_apps"])
     for flag in ("accept_any_app", "accept_unnamed_app"):
         if flag in fields:
             if not isinstance(fields[flag], bool):
-                raise ApiError(400, f"{flag} must be true or false")
+                raise BadInput(f"{flag} must be true or false")
             changes[flag] = int(fields[flag])
     return changes
 
@@ -3954,13 +4011,13 @@ def checked_accepted_apps(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > 30:
-        raise ApiError(400, "accepted_apps must be a list of up to 30 package names, or null")
+        raise BadInput("accepted_apps must be a list of up to 30 package names, or null")
     packages: list[str] = []
     for item in value:
         package = item.strip().lower() if isinstance(item, str) else ""
         if len(package) > 150 or not ANDROID_PACKAGE.fullmatch(package):
-            raise ApiError(400, f"accepted_apps: {str(item)[:150]!r} is not an Android package"
-                                " name (like id.dana)")
+            raise BadInput(f"accepted_apps: {str(item)[:150]!r} is not an Android package"
+                           " name (like id.dana)")
         if package not in packages:
             packages.append(package)
     return ",".join(packages) or None
@@ -3980,7 +4037,7 @@ def update_merchant_by_admin(conn: sqlite3.Connection, merchant_id: int,
                              changes: Mapping[str, Any], address: str) -> None:
     before = get_merchant(conn, merchant_id)
     if before is None:
-        raise ApiError(404, "Merchant not found")
+        raise NotFound("Merchant not found")
     if changes:
         update_merchant(conn, merchant_id, **changes)
         audit(conn, "merchant.update", f"merchant:{merchant_id}",
@@ -3992,14 +4049,14 @@ def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
     """Adds a refused notification's app to its merchant's accepted apps."""
     note = get_notification(conn, notification_id)
     if note is None:
-        raise ApiError(404, "Notification not found")
+        raise NotFound("Notification not found")
     if not note["app_not_accepted"]:
-        raise ApiError(409, "This notification was not refused for its app",
+        raise Conflict("This notification was not refused for its app",
                        error_code="app_already_trusted")
     package = taught_app_key(note["app"])
     if not package:
-        raise ApiError(409, "This notification names no app: a merchant lets such notifications"
-                            " pay with its own setting, not by trusting an app",
+        raise Conflict("This notification names no app: a merchant lets such notifications"
+                       " pay with its own setting, not by trusting an app",
                        error_code="no_app")
     merchant = get_merchant(conn, note["merchant_id"])
     before = accepted_apps(merchant) or []
@@ -4012,9 +4069,9 @@ def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
     return get_merchant(conn, merchant["id"]), package
 
 
+@admin_endpoint
 async def admin_trust_app(request: Request) -> Response:
     """The app of a notification refused for its app may pay this merchant's invoices."""
-    require_admin(request)
     ctx = ctx_of(request)
     merchant, package = await ctx.store.write(
         trust_app_by_admin, path_id(request, "notification_id", "Notification"),
@@ -4026,7 +4083,7 @@ async def admin_trust_app(request: Request) -> Response:
 def rotate_secret_by_admin(conn: sqlite3.Connection, merchant_id: int, kind: str, value: str,
                            overlap_seconds: int, address: str) -> None:
     if not replace_merchant_secret(conn, merchant_id, kind, value, overlap_seconds):
-        raise ApiError(404, "Merchant not found")
+        raise NotFound("Merchant not found")
     audit(conn, "merchant.rotate_secret", f"merchant:{merchant_id}", None, {"secret": kind},
           address)
 
@@ -4036,12 +4093,12 @@ def path_id(request: Request, name: str, what: str) -> int:
     SQLite cannot bind) is simply not found."""
     raw = request.path_params[name]
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise ApiError(404, f"{what} not found")
+        raise NotFound(f"{what} not found")
     return int(raw)
 
 
+@admin_endpoint
 async def admin_create_merchant(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     changes = checked_merchant_fields(await read_fields(request, allow_form=False),
                                       creating=True)
@@ -4053,8 +4110,8 @@ async def admin_create_merchant(request: Request) -> Response:
                          "secrets": issued})
 
 
+@admin_endpoint
 async def admin_update_merchant(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     merchant_id = path_id(request, "merchant_id", "Merchant")
     changes = checked_merchant_fields(await read_fields(request, allow_form=False),
@@ -4065,14 +4122,14 @@ async def admin_update_merchant(request: Request) -> Response:
         request, ctx.store.read(get_merchant, merchant_id))})
 
 
+@admin_endpoint
 async def admin_rotate_secret(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     merchant_id = path_id(request, "merchant_id", "Merchant")
     fields = await read_fields(request, allow_form=False)
     kind = fields.get("secret")
     if kind not in MERCHANT_SECRETS:
-        raise ApiError(400, f"secret must be one of {', '.join(MERCHANT_SECRETS)}")
+        raise BadInput(f"secret must be one of {', '.join(MERCHANT_SECRETS)}")
     value = new_secret(kind)
     await ctx.store.write(rotate_secret_by_admin, merchant_id, kind, value,
                           ctx.config.webhooks.secret_overlap_seconds, client_address(request))
@@ -4083,8 +4140,8 @@ async def admin_rotate_secret(request: Request) -> Response:
                          if kind == "webhook_secret" else None})
 
 
+@admin_endpoint
 async def admin_test_webhook(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     delivery_id = await ctx.store.write(queue_test_webhook,
                                         path_id(request, "merchant_id", "Merchant"))
@@ -4097,12 +4154,12 @@ def qris_problem(exc: qris.QrisError) -> dict[str, Any]:
     return {"error_code": exc.code, "error_details": exc.details}
 
 
+@admin_endpoint
 async def admin_qris_preview(request: Request) -> Response:
-    require_admin(request)
     fields = await read_fields(request, allow_form=False)
     payload = optional_text(fields, "payload", 1024)
     if payload is None:
-        raise ApiError(400, "payload is required")
+        raise BadInput("payload is required")
     try:
         decoded = qris.validate_static(payload)
     except qris.QrisError as exc:
@@ -4113,8 +4170,8 @@ async def admin_qris_preview(request: Request) -> Response:
                          "svg": qr_svg(payload)})
 
 
+@admin_endpoint
 async def admin_deliveries(request: Request) -> Response:
-    require_admin(request)
     limit = page_limit(request)
     rows = ctx_of(request).store.read(
         list_deliveries, state=query_choice(request, "state", ("pending", "sending",
@@ -4126,8 +4183,8 @@ async def admin_deliveries(request: Request) -> Response:
                          "next_before": next_before})
 
 
+@admin_endpoint
 async def admin_delivery_attempts(request: Request) -> Response:
-    require_admin(request)
     rows = ctx_of(request).store.read(list_delivery_attempts,
                                       path_id(request, "delivery_id", "Delivery"))
     return JSONResponse({"success": True, "data": [admin_attempt(r) for r in rows]})
@@ -4140,8 +4197,8 @@ def redeliver_by_admin(conn: sqlite3.Connection, delivery_id: int,
     return row
 
 
+@admin_endpoint
 async def admin_redeliver(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     await ctx.store.write(redeliver_by_admin, path_id(request, "delivery_id", "Delivery"),
                           ctx.config.webhooks.retry_delays, client_address(request))
@@ -4149,8 +4206,8 @@ async def admin_redeliver(request: Request) -> Response:
     return JSONResponse({"success": True})
 
 
+@admin_endpoint
 async def admin_audit_log(request: Request) -> Response:
-    require_admin(request)
     limit = page_limit(request)
     rows = ctx_of(request).store.read(list_audit, limit + 1,
                                       query_int(request, "before", 1, 2**62))
@@ -4304,7 +4361,7 @@ def qr_svg(payload: str) -> str:
 def public_invoice(request: Request) -> sqlite3.Row:
     row = ctx_of(request).store.read(get_invoice, request.path_params["invoice_id"])
     if row is None:
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     return row
 
 
@@ -4326,7 +4383,7 @@ async def checkout_data(request: Request) -> Response:
 async def checkout_qr(request: Request) -> Response:
     kind = request.path_params["format"]
     if kind not in QR_IMAGE_TYPES:
-        raise ApiError(404, "Not found")
+        raise NotFound("Not found")
     row = public_invoice(request)
     image, etag = render_qr_image(row["qris_payload"], kind)
     headers = {"ETag": etag, "Cache-Control": QR_CACHE_CONTROL}
@@ -4342,10 +4399,10 @@ async def checkout_simulate(request: Request) -> Response:
     can hold both) must be as unknown here as without --demo: paying it would ship goods."""
     ctx = ctx_of(request)
     if ctx.demo_merchant_id is None:
-        raise ApiError(404, "Not found")
+        raise NotFound("Not found")
     row = public_invoice(request)
     if row["merchant_id"] != ctx.demo_merchant_id:
-        raise ApiError(404, "Not found")
+        raise NotFound("Not found")
     rupiah = f"{row['total_amount']:,}".replace(",", ".")
     note = InboundNotification(source="forwarder", app="id.dana", title="DANA",
                                message=f"Kamu berhasil menerima Rp{rupiah} dari PELANGGAN DEMO",
@@ -4354,7 +4411,7 @@ async def checkout_simulate(request: Request) -> Response:
     result = await ctx.store.write(record_notification, row["merchant_id"], note, parsed,
                                    note.app, ctx.config.payments)
     if result.invoice is None:
-        raise ApiError(409, f"Payment is {effective_status(row, now_ms())}; nothing to simulate")
+        raise Conflict(f"Payment is {effective_status(row, now_ms())}; nothing to simulate")
     announce_paid(ctx, result.invoice, row["merchant_name"])
     return JSONResponse({"success": True, "invoice_id": row["invoice_id"]})
 
@@ -4566,9 +4623,9 @@ def webhook_headers(secret: str, webhook_id: str, body: bytes, timestamp: int,
 def queue_test_webhook(conn: sqlite3.Connection, merchant_id: int) -> int:
     merchant = get_merchant(conn, merchant_id)
     if merchant is None:
-        raise ApiError(404, "Merchant not found")
+        raise NotFound("Merchant not found")
     if not merchant["webhook_url"]:
-        raise ApiError(400, "Set the merchant's webhook URL first")
+        raise BadInput("Set the merchant's webhook URL first")
     at = now_ms()
     delivery_id = enqueue_webhook(conn, merchant_id, None, "webhook.test",
                                   build_test_webhook_body(merchant["name"], at), at)
@@ -5151,7 +5208,8 @@ def create_app(config: Config | None = None, *,
                     Middleware(PublicRateLimit, rate=config.server.public_requests_per_second,
                                burst=config.server.public_burst)],
         exception_handlers={
-            ApiError: handle_api_error,
+            ApiError: handle_refusal,
+            DomainError: handle_refusal,
             HTTPException: handle_http_exception,
             StoreUnavailable: handle_store_unavailable,
             Exception: handle_unexpected,
@@ -5202,14 +5260,6 @@ def config_from_cli(config_path: str | None, **overrides: Any) -> Config:
 
 # The audit log's "address" of what an administrator did from a shell.
 CLI_ADDRESS = "command line"
-
-
-def checked_cli_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    """The dashboard's checks of a merchant's fields, refusing with the same words."""
-    try:
-        return checked_merchant_fields(fields, creating=creating)
-    except ApiError as exc:
-        raise click.ClickException(exc.message) from None
 
 
 def cli_merchant(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -5287,7 +5337,17 @@ _config_option = click.option("--config", "config_path", envvar="WEBQRIS_CONFIG"
                               help="TOML configuration file (see config.example.toml).")
 
 
-@click.group()
+class CommandLine(click.Group):
+    """Prints what a fact refuses (a DomainError) as a click error, in the fact's words."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+@click.group(cls=CommandLine)
 @click.version_option(VERSION, prog_name="webqris")
 def cli() -> None:
     """WebQRIS: self-hosted QRIS payment gateway."""
@@ -5744,7 +5804,7 @@ def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
     """Add a merchant and print its secrets (shown once). Only known payment apps' notifications
     pay its invoices unless the trust options say otherwise."""
     config = config_from_cli(config_path, database_path=db_path)
-    changes = checked_cli_merchant_fields(
+    changes = checked_merchant_fields(
         {"name": name, "static_qris": static_qris, "webhook_url": webhook_url,
          **trust_options(apps, no_accepted_apps, any_app, unnamed_app)}, creating=True)
     issued = issue_merchant_secrets()
@@ -5799,13 +5859,13 @@ def merchant_update(merchant_id: int, name: str | None, static_qris: str | None,
     if not fields:
         raise click.UsageError("nothing to change: give --name, --qris, --webhook-url or a"
                                " trust option (--accept-app, --any-app...)")
-    changes = checked_cli_merchant_fields(fields, creating=False)
+    changes = checked_merchant_fields(fields, creating=False)
     config = config_from_cli(config_path, database_path=db_path)
     store = open_store(config)
     try:
         try:
             store.write_now(update_merchant_by_admin, merchant_id, changes, CLI_ADDRESS)
-        except ApiError:
+        except NotFound:
             raise click.ClickException(f"no merchant with id {merchant_id}") from None
         item = cli_merchant(store.read(get_merchant, merchant_id))
     finally:
@@ -5835,21 +5895,21 @@ def import_merchant(conn: sqlite3.Connection, exported: Mapping[str, Any],
     """A new merchant from `merchant export`'s JSON, with new secrets, in one transaction:
     a bad field or wording imports nothing."""
     if not isinstance(exported, dict) or exported.get("format") != MERCHANT_EXPORT_FORMAT:
-        raise ApiError(400, f"not a WebQRIS merchant export (format {MERCHANT_EXPORT_FORMAT})")
+        raise BadInput(f"not a WebQRIS merchant export (format {MERCHANT_EXPORT_FORMAT})")
     changes = checked_merchant_fields(
         {key: exported[key] for key in ("name", "static_qris", "webhook_url", "accepted_apps",
                                         "accept_any_app", "accept_unnamed_app")
          if key in exported}, creating=True)
     wordings = exported.get("taught_wordings") or []
     if not isinstance(wordings, list):
-        raise ApiError(400, "taught_wordings must be a list")
+        raise BadInput("taught_wordings must be a list")
     merchant_id = create_merchant_by_admin(conn, changes, issued, address)
     at = now_ms()
     for number, wording in enumerate(wordings, start=1):
         app = wording.get("app") if isinstance(wording, dict) else None
         template = wording.get("template") if isinstance(wording, dict) else None
         if not isinstance(app, str) or taught.template_example(template) is None:
-            raise ApiError(400, f"taught wording {number} is not a wording WebQRIS can read")
+            raise BadInput(f"taught wording {number} is not a wording WebQRIS can read")
         wording_id, _ = insert_taught_wording(conn, merchant_id, taught_app_key(app), template,
                                               None, at, address)
         audit(conn, "wording.import", f"merchant:{merchant_id}", None,
@@ -5892,8 +5952,6 @@ def merchant_import_command(file: Any, as_json: bool, db_path: str | None,
     store = open_store(config_from_cli(config_path, database_path=db_path))
     try:
         merchant_id = store.write_now(import_merchant, exported, issued, CLI_ADDRESS)
-    except ApiError as exc:
-        raise click.ClickException(exc.message) from None
     finally:
         store.close()
     echo_new_merchant(merchant_id, exported["name"], issued, as_json)
@@ -5918,7 +5976,7 @@ def merchant_rotate(merchant_id: int, kinds: tuple[str, ...], as_json: bool, db_
             try:
                 store.write_now(rotate_secret_by_admin, merchant_id, kind, value,
                                 config.webhooks.secret_overlap_seconds, CLI_ADDRESS)
-            except ApiError:
+            except NotFound:
                 raise click.ClickException(f"no merchant with id {merchant_id}") from None
         previous_until = previous_webhook_secret_until(store.read(get_merchant, merchant_id))
     finally:
