@@ -36,7 +36,7 @@ import sqlite3
 import sys
 import time
 import tomllib
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
@@ -5235,7 +5235,10 @@ DEMO_STATIC_QRIS = (
 )
 
 
-def open_store(config: Config) -> Store:
+@contextlib.contextmanager
+def cli_store(config: Config) -> Iterator[Store]:
+    """The database for one command: refused in click's words if it cannot be opened, and
+    closed however the command ends."""
     store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         store.open()
@@ -5248,7 +5251,10 @@ def open_store(config: Config) -> Store:
                     " create its -wal and -shm files beside it)")
         raise click.ClickException(
             f"cannot open database {config.database.path}: {exc}{hint}") from None
-    return store
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def config_from_cli(config_path: str | None, **overrides: Any) -> Config:
@@ -5386,9 +5392,8 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
     else:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    store = open_store(config)
     demo_merchant_id = None
-    try:
+    with cli_store(config) as store:
         _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
         if store.read(get_setting, "admin_password") is None:
             password = secrets.token_urlsafe(12)
@@ -5398,8 +5403,6 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
         if demo:
             demo_merchant_id, banner = demo_banner(store, config)
             click.echo(banner)
-    finally:
-        store.close()
     app = create_app(config, demo_merchant_id=demo_merchant_id)
     raise_open_files_limit()
     uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
@@ -5808,11 +5811,8 @@ def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
         {"name": name, "static_qris": static_qris, "webhook_url": webhook_url,
          **trust_options(apps, no_accepted_apps, any_app, unnamed_app)}, creating=True)
     issued = issue_merchant_secrets()
-    store = open_store(config)
-    try:
+    with cli_store(config) as store:
         merchant_id = store.write_now(create_merchant_by_admin, changes, issued, CLI_ADDRESS)
-    finally:
-        store.close()
     echo_new_merchant(merchant_id, changes["name"], issued, as_json)
 
 
@@ -5823,11 +5823,8 @@ def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
 def merchant_list(as_json: bool, db_path: str | None, config_path: str | None) -> None:
     """List merchants (secrets are never shown again)."""
     config = config_from_cli(config_path, database_path=db_path)
-    store = open_store(config)
-    try:
+    with cli_store(config) as store:
         rows = store.read(list_merchants)
-    finally:
-        store.close()
     items = [cli_merchant(row) for row in rows]
     if as_json:
         click.echo(json.dumps(items))
@@ -5861,15 +5858,12 @@ def merchant_update(merchant_id: int, name: str | None, static_qris: str | None,
                                " trust option (--accept-app, --any-app...)")
     changes = checked_merchant_fields(fields, creating=False)
     config = config_from_cli(config_path, database_path=db_path)
-    store = open_store(config)
-    try:
+    with cli_store(config) as store:
         try:
             store.write_now(update_merchant_by_admin, merchant_id, changes, CLI_ADDRESS)
         except NotFound:
             raise click.ClickException(f"no merchant with id {merchant_id}") from None
         item = cli_merchant(store.read(get_merchant, merchant_id))
-    finally:
-        store.close()
     click.echo(json.dumps(item) if as_json else cli_merchant_line(item))
 
 
@@ -5925,11 +5919,8 @@ def merchant_export_command(merchant_id: int, db_path: str | None,
                             config_path: str | None) -> None:
     """Print a merchant's settings and taught wordings as JSON (no secrets), for
     `merchant import` on another installation."""
-    store = open_store(config_from_cli(config_path, database_path=db_path))
-    try:
+    with cli_store(config_from_cli(config_path, database_path=db_path)) as store:
         exported = store.read(merchant_export, merchant_id)
-    finally:
-        store.close()
     if exported is None:
         raise click.ClickException(f"no merchant with id {merchant_id}")
     click.echo(json.dumps(exported, indent=2, ensure_ascii=False))
@@ -5949,11 +5940,8 @@ def merchant_import_command(file: Any, as_json: bool, db_path: str | None,
     except ValueError as exc:
         raise click.ClickException(f"{file.name}: not JSON ({exc})") from None
     issued = issue_merchant_secrets()
-    store = open_store(config_from_cli(config_path, database_path=db_path))
-    try:
+    with cli_store(config_from_cli(config_path, database_path=db_path)) as store:
         merchant_id = store.write_now(import_merchant, exported, issued, CLI_ADDRESS)
-    finally:
-        store.close()
     echo_new_merchant(merchant_id, exported["name"], issued, as_json)
 
 
@@ -5969,9 +5957,8 @@ def merchant_rotate(merchant_id: int, kinds: tuple[str, ...], as_json: bool, db_
     """Issue new secrets for a merchant. The old API token and callback secret stop working at
     once; the old webhook secret also signs deliveries for webhooks.secret_overlap_seconds."""
     config = config_from_cli(config_path, database_path=db_path)
-    store = open_store(config)
     issued = {kind: new_secret(kind) for kind in (kinds or MERCHANT_SECRETS)}
-    try:
+    with cli_store(config) as store:
         for kind, value in issued.items():
             try:
                 store.write_now(rotate_secret_by_admin, merchant_id, kind, value,
@@ -5979,8 +5966,6 @@ def merchant_rotate(merchant_id: int, kinds: tuple[str, ...], as_json: bool, db_
             except NotFound:
                 raise click.ClickException(f"no merchant with id {merchant_id}") from None
         previous_until = previous_webhook_secret_until(store.read(get_merchant, merchant_id))
-    finally:
-        store.close()
     if "webhook_secret" not in issued:
         previous_until = None
     if as_json:
@@ -6013,11 +5998,8 @@ def admin_set_password(db_path: str | None, config_path: str | None) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(
             f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
-    store = open_store(config)
-    try:
-        store.write_now(set_admin_password, hash_password(password), "cli")
-    finally:
-        store.close()
+    with cli_store(config) as store:
+        store.write_now(set_admin_password, hash_password(password), CLI_ADDRESS)
     click.echo("Admin password updated.")
 
 
@@ -6039,16 +6021,13 @@ def parse_command(app: str | None, title: str | None, message: str, merchant_id:
         found = parsers.parse_notification(app, title, message)
         trust: Mapping[str, Any] = DEFAULT_TRUST
     else:
-        store = open_store(config_from_cli(config_path, database_path=db_path))
-        try:
+        with cli_store(config_from_cli(config_path, database_path=db_path)) as store:
             merchant_row = store.read(get_merchant, merchant_id)
             if merchant_row is None:
                 raise click.ClickException(f"no merchant with id {merchant_id}")
             trust = merchant_row
             found = store.read(read_notification, merchant_id, InboundNotification(
                 source="forwarder", app=app, title=title, message=message))
-        finally:
-            store.close()
     reason = untrusted_reason(trust, app)
     click.echo(json.dumps({"amount": found.amount if found else None,
                            "sender_name": found.sender_name if found else None,
@@ -6121,8 +6100,7 @@ def prune(dry_run: bool, db_path: str | None, config_path: str | None) -> None:
     config = config_from_cli(config_path, database_path=db_path)
     if not os.path.exists(config.database.path):
         raise click.ClickException(f"no database at {config.database.path}")
-    store = open_store(config)
-    try:
+    with cli_store(config) as store:
         for kind, cutoff in retention_cutoffs(config.retention, now_ms()).items():
             if dry_run:
                 count = store.read(count_prunable, kind, cutoff)
@@ -6132,8 +6110,6 @@ def prune(dry_run: bool, db_path: str | None, config_path: str | None) -> None:
                                               config.retention.batch_size):
                     count += done
             click.echo(f"{kind}: {count} {'would be removed' if dry_run else 'removed'}")
-    finally:
-        store.close()
 
 
 @cli.command("restore")
