@@ -1117,17 +1117,29 @@ def get_invoice_status_for_api_token(conn: sqlite3.Connection, invoice_id: str,
         (invoice_id, hash_secret(api_token))).fetchone()
 
 
+# A closed invoice, in the words of the partial index invoices_closed_total (migration 5):
+# SQLite uses a partial index only for a query whose WHERE repeats the index's.
+CLOSED_STATUSES = "status IN ('expired', 'cancelled', 'paid')"
+
+# "Is this total taken?", the part no unique index can say: a total stays taken for a while
+# after its invoice expired, was cancelled or was paid (a late or repeated notification for it
+# must never pay a newer invoice). A pending invoice's total is taken too, which the partial
+# unique index invoices_pending_total enforces. Named parameters :merchant_id, :closed_since;
+# the caller adds its test of total_amount.
+CLOSED_TOTALS_STILL_TAKEN = ("SELECT total_amount FROM invoices WHERE merchant_id = :merchant_id"
+                             f" AND {CLOSED_STATUSES} AND closed_at > :closed_since")
+
+
 def taken_totals(conn: sqlite3.Connection, merchant_id: int, low: int, high: int,
                  closed_since: int) -> set[int]:
     """Totals in [low, high] that a new invoice may not use: those of pending invoices, and of
-    invoices that expired, were cancelled or were paid since `closed_since` (a late or repeated
-    notification for them must never pay a newer invoice)."""
+    invoices closed since `closed_since`."""
     rows = conn.execute(
-        "SELECT total_amount FROM invoices WHERE merchant_id = ?1 AND status = 'pending'"
-        " AND total_amount BETWEEN ?2 AND ?3 UNION ALL"
-        " SELECT total_amount FROM invoices WHERE merchant_id = ?1"
-        " AND status IN ('expired', 'cancelled', 'paid') AND total_amount BETWEEN ?2 AND ?3"
-        " AND closed_at > ?4", (merchant_id, low, high, closed_since)).fetchall()
+        "SELECT total_amount FROM invoices WHERE merchant_id = :merchant_id"
+        " AND status = 'pending' AND total_amount BETWEEN :low AND :high UNION ALL "
+        + CLOSED_TOTALS_STILL_TAKEN + " AND total_amount BETWEEN :low AND :high",
+        {"merchant_id": merchant_id, "low": low, "high": high,
+         "closed_since": closed_since}).fetchall()
     return {row[0] for row in rows}
 
 
@@ -1210,7 +1222,7 @@ def find_payable_invoices(conn: sqlite3.Connection, merchant_id: int, total_amou
         (merchant_id, total_amount, expired_since)).fetchall()
     expired = conn.execute(
         "SELECT * FROM invoices WHERE merchant_id = ? AND total_amount = ?"
-        " AND status IN ('expired', 'cancelled', 'paid') AND status = 'expired'"
+        f" AND {CLOSED_STATUSES} AND status = 'expired'"
         " AND expires_at > ? LIMIT 2",
         (merchant_id, total_amount, expired_since)).fetchall()
     return (pending + expired)[:2]
@@ -1862,12 +1874,11 @@ def _insert_with_random_code(conn: sqlite3.Connection, request: InvoiceRequest,
     fields = invoice_fields(request, _code_random.randint(low, high), at)
     try:
         return conn.execute(
-            f"INSERT INTO invoices ({', '.join(fields)}) SELECT {', '.join('?' * len(fields))}"
-            " WHERE NOT EXISTS (SELECT 1 FROM invoices WHERE merchant_id = ?"
-            " AND status IN ('expired', 'cancelled', 'paid') AND total_amount = ?"
-            " AND closed_at > ?) RETURNING *",
-            (*fields.values(), request.merchant_id, fields["total_amount"],
-             at - payments.late_grace_seconds * 1000)).fetchone()
+            f"INSERT INTO invoices ({', '.join(fields)})"
+            f" SELECT {', '.join(':' + name for name in fields)}"
+            f" WHERE NOT EXISTS ({CLOSED_TOTALS_STILL_TAKEN} AND total_amount = :total_amount)"
+            " RETURNING *",
+            {**fields, "closed_since": at - payments.late_grace_seconds * 1000}).fetchone()
     except sqlite3.IntegrityError:
         return None
 
