@@ -5,9 +5,29 @@ carrying the amount plus a small unique code; the shop's phone forwards the wall
 received" notification; WebQRIS finds the one pending invoice with that exact total, marks it
 paid, tells the dashboard over a WebSocket and POSTs a signed webhook to the shop's server.
 
-The module reads top to bottom: configuration, the store (one SQLite file, one writer, group
-commit), the facts kept in it, invoices, auth, errors and the HTTP API, realtime, webhooks,
-background tasks, the app factory and the command line.
+Where things are. Each section uses only what stands above it: read down for the foundation,
+up from a handler for the story of a request.
+  Configuration            config dataclasses, load_config and its checks
+  Time and identifiers     milliseconds in the database, ISO 8601 out, invoice ids
+  Domain errors            what a fact refuses (NotFound, Conflict, BadInput...); no HTTP
+  Secrets and signatures   token and password hashes, the webhook body and its signatures
+  Store                    pragmas, migrations, the one writer and its group commit
+  Facts                    one function per fact kept in the database, its SQL beside it
+  Invoices                 create_invoice: replay, the same pending order, allocate a total
+  Payments in              text checks, forwarder fields, parse, match and record a payment
+  Errors and request bodies  the one refusal answer, header and rate limits, body reading
+  Metrics                  /metrics: database collectors, request counters
+  HTTP API                 Context, the merchant's endpoints, notifications in, announcements
+  Admin                    login, sessions, CSRF, admin_endpoint, the dashboard's JSON API
+  Checkout                 security headers, dashboard files, the checkout page, QR images
+  Realtime                 the hub and the WebSocket endpoints
+  Webhooks                 one delivery attempt and its recorded result
+  Background tasks         sweeper, webhook sender, credential and file watches, retention
+  Replication              Litestream: config, restore, the replicator process
+  OpenAPI                  /openapi.json with this installation's limits
+  Application              create_app: routes, middleware, error handlers, lifespan
+  Serving                  uvicorn options and protocols, the lock file, log redaction
+  Command line             click: serve, merchant, admin, qris, backup, prune, restore
 """
 
 from __future__ import annotations
@@ -219,51 +239,6 @@ def _cast_setting(name: str, annotation: str, value: Any, *, from_env: bool) -> 
     raise ConfigError(f"{name}: expected {annotation}, got {value!r}")
 
 
-def load_config(path: str | os.PathLike[str] | None = None,
-                environ: Mapping[str, str] | None = None,
-                **overrides: Any) -> Config:
-    """Defaults, then the TOML file, then WEBQRIS_<SECTION>_<KEY>, then keyword overrides
-    (given as section_key=value, e.g. database_path=...)."""
-    environ = os.environ if environ is None else environ
-    data: dict[str, dict[str, Any]] = {}
-    if path is not None:
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-    sections = {f.name: f for f in dataclasses.fields(Config)}
-    for section in data:
-        if section not in sections:
-            raise ConfigError(f"unknown config section [{section}]")
-    built = {}
-    for section_name, section_field in sections.items():
-        cls = section_field.default.__class__
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        file_values = data.get(section_name, {})
-        if not isinstance(file_values, dict):
-            raise ConfigError(f"[{section_name}] must be a table")
-        values: dict[str, Any] = {}
-        for key, value in file_values.items():
-            if key not in fields:
-                raise ConfigError(f"unknown config key {section_name}.{key}")
-            values[key] = _cast_setting(f"{section_name}.{key}", fields[key].type, value,
-                                        from_env=False)
-        for key, field in fields.items():
-            env_name = f"WEBQRIS_{section_name}_{key}".upper()
-            if env_name in environ:
-                values[key] = _cast_setting(env_name, field.type, environ[env_name], from_env=True)
-            override = overrides.get(f"{section_name}_{key}")
-            if override is not None:
-                values[key] = override
-        built[section_name] = cls(**values)
-    config = Config(**built)
-    _check_config(config)
-    return config
-
-
 def _check_config(config: Config) -> None:
     p = config.payments
     if not 0 <= p.unique_code_min <= p.unique_code_max:
@@ -309,6 +284,51 @@ def _check_config(config: Config) -> None:
         raise ConfigError('replicate.url must be "s3://bucket/path" or "file:///absolute/path"')
     if replicate.sync_interval_seconds <= 0:
         raise ConfigError("replicate.sync_interval_seconds must be > 0")
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None,
+                **overrides: Any) -> Config:
+    """Defaults, then the TOML file, then WEBQRIS_<SECTION>_<KEY>, then keyword overrides
+    (given as section_key=value, e.g. database_path=...)."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    for section in data:
+        if section not in sections:
+            raise ConfigError(f"unknown config section [{section}]")
+    built = {}
+    for section_name, section_field in sections.items():
+        cls = section_field.default.__class__
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        file_values = data.get(section_name, {})
+        if not isinstance(file_values, dict):
+            raise ConfigError(f"[{section_name}] must be a table")
+        values: dict[str, Any] = {}
+        for key, value in file_values.items():
+            if key not in fields:
+                raise ConfigError(f"unknown config key {section_name}.{key}")
+            values[key] = _cast_setting(f"{section_name}.{key}", fields[key].type, value,
+                                        from_env=False)
+        for key, field in fields.items():
+            env_name = f"WEBQRIS_{section_name}_{key}".upper()
+            if env_name in environ:
+                values[key] = _cast_setting(env_name, field.type, environ[env_name], from_env=True)
+            override = overrides.get(f"{section_name}_{key}")
+            if override is not None:
+                values[key] = override
+        built[section_name] = cls(**values)
+    config = Config(**built)
+    _check_config(config)
+    return config
 
 
 # =============================================================================================
@@ -380,6 +400,137 @@ class Unreadable(DomainError):
 
 class Unavailable(DomainError):
     """Cannot be done right now (every unique code taken); trying later may work."""
+
+
+# =============================================================================================
+# Secrets and signatures
+#
+# API tokens and callback secrets are 192-bit random strings with a prefix that says what they
+# are; only their SHA-256 is stored. The webhook secret is kept as is: it is needed to sign.
+# The admin password gets a memory-hard KDF (scrypt), because people reuse passwords.
+#
+# A payment's webhook body is built (and signed) here too: the paying transaction stores
+# the bytes every attempt sends.
+# =============================================================================================
+
+SECRET_PREFIXES = {"api_token": "wqk_", "callback_secret": "wqc_"}
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_secret(kind: str) -> str:
+    if kind == "webhook_secret":
+        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return SECRET_PREFIXES[kind] + secrets.token_urlsafe(24)
+
+
+MERCHANT_SECRETS = ("api_token", "callback_secret", "webhook_secret")
+
+
+def issue_merchant_secrets() -> dict[str, str]:
+    return {kind: new_secret(kind) for kind in MERCHANT_SECRETS}
+
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(
+        base64.b64encode(part).decode() for part in (salt, digest))
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
+                                r=int(r), p=int(p), dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# scrypt takes tens of milliseconds of CPU and 16 MB on purpose. Checks run off the event loop,
+# this many at a time (the others wait their turn): a login flood then takes at most this many
+# cores from the payments, and this many times 16 MB.
+PASSWORD_CHECKS_AT_ONCE = 1
+
+
+async def off_the_loop_limited(limit: asyncio.Semaphore, fn: Callable[..., T], *args: Any) -> T:
+    async with limit:
+        return await asyncio.to_thread(fn, *args)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+WEBHOOK_USER_AGENT = "WebQRIS-Webhook/1.0"
+
+
+def _compact_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def build_webhook_body(invoice: Mapping[str, Any]) -> bytes:
+    return _compact_json({"event": "payment.paid", "data": {
+        "invoice_id": invoice["invoice_id"],
+        "merchant_order_id": invoice["merchant_order_id"],
+        "amount": invoice["amount"],
+        "unique_code": invoice["unique_code"],
+        "total_amount": invoice["total_amount"],
+        "customer_name": invoice["customer_name"],
+        "status": invoice["status"],
+        "payment_method": invoice["payment_method"],
+        "paid_at": format_time(invoice["paid_at"]),
+    }})
+
+
+def build_test_webhook_body(merchant_name: str, at_ms: int) -> bytes:
+    # Not payment.paid: a receiver must never ship an order for a test.
+    return _compact_json({"event": "webhook.test", "data": {
+        "merchant_name": merchant_name, "sent_at": format_time(at_ms)}})
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_webhook_signature(secret: str, webhook_id: str, timestamp: int,
+                               body: bytes) -> str:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def webhook_headers(secret: str, webhook_id: str, body: bytes, timestamp: int,
+                    previous_secret: str | None = None) -> dict[str, str]:
+    """The seed's signature headers carry one signature, the current secret's. Standard
+    Webhooks' carries a list: after a rotation it also holds the previous secret's."""
+    signature = sign(secret, body)
+    standard = standard_webhook_signature(secret, webhook_id, timestamp, body)
+    if previous_secret:
+        standard += " " + standard_webhook_signature(previous_secret, webhook_id, timestamp, body)
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": WEBHOOK_USER_AGENT,
+        "X-Webhook-Signature": signature,
+        "X-Signature": signature,
+        "X-Webhook-Id": webhook_id,
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard,
+    }
 
 
 # =============================================================================================
@@ -714,6 +865,31 @@ def migrate(conn: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
+def _settle_futures(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in outcomes:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 class Store:
     """The database: one write connection with group commit, and one read connection.
 
@@ -972,31 +1148,6 @@ class Store:
             raise StoreUnavailable(lost)
 
 
-def file_identity(path: str) -> tuple[int, int] | None:
-    """(device, inode) of the file at `path`; None when there is none."""
-    try:
-        stat = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return stat.st_dev, stat.st_ino
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-
-
-def _settle_futures(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for future, result, error in outcomes:
-        if future.cancelled():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-
 # =============================================================================================
 # Facts
 #
@@ -1017,9 +1168,6 @@ def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 
 # --- merchants -------------------------------------------------------------------------------
-
-MERCHANT_SECRETS = ("api_token", "callback_secret", "webhook_secret")
-
 
 def insert_merchant(conn: sqlite3.Connection, name: str, static_qris: str | None,
                     webhook_url: str | None, issued: Mapping[str, str],
@@ -1166,6 +1314,13 @@ def expire_overdue_invoices(conn: sqlite3.Connection, at_ms: int,
         " AND status = 'pending' RETURNING *", (at_ms, limit)).fetchall()
 
 
+def effective_status(row: Mapping[str, Any], at_ms: int) -> str:
+    """A pending invoice past its time reads expired even before the sweep has run."""
+    if row["status"] == "pending" and row["expires_at"] <= at_ms:
+        return "expired"
+    return row["status"]
+
+
 def cancel_invoice(conn: sqlite3.Connection, merchant_id: int, invoice_id: str,
                    at_ms: int) -> sqlite3.Row:
     row = conn.execute(
@@ -1228,6 +1383,20 @@ def find_payable_invoices(conn: sqlite3.Connection, merchant_id: int, total_amou
     return (pending + expired)[:2]
 
 
+def enqueue_webhook(conn: sqlite3.Connection, merchant_id: int, invoice_row_id: int | None,
+                    event: str, body: bytes, at_ms: int) -> int | None:
+    """Queues one delivery to the merchant's webhook URL; none when it has no URL."""
+    merchant = get_merchant(conn, merchant_id)
+    if merchant is None or not merchant["webhook_url"]:
+        return None
+    cursor = conn.execute(
+        "INSERT INTO webhook_deliveries (webhook_id, merchant_id, invoice_id, event, url, body,"
+        " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        ("msg_" + secrets.token_hex(12), merchant_id, invoice_row_id, event,
+         merchant["webhook_url"], body, at_ms, at_ms))
+    return int(cursor.lastrowid)
+
+
 def mark_invoice_paid(conn: sqlite3.Connection, invoice_row_id: int, payment_method: str,
                       sender_name: str | None, at_ms: int) -> sqlite3.Row | None:
     """Pending (or expired) → paid, and the merchant's webhook queued in the same transaction."""
@@ -1286,6 +1455,33 @@ def purge_notification_keys(conn: sqlite3.Connection, at_ms: int, limit: int = 1
     return conn.execute(
         "DELETE FROM notification_keys WHERE (merchant_id, key) IN (SELECT merchant_id, key"
         " FROM notification_keys WHERE expires_at <= ? LIMIT ?)", (at_ms, limit)).rowcount
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InboundNotification:
+    source: str  # 'forwarder' or 'callback'
+    app: str | None = None
+    title: str | None = None
+    message: str | None = None
+    posted_at: str | None = None
+    device_id: str | None = None
+    notif_id: str | None = None
+    event_hash: str | None = None
+    reference: str | None = None
+
+    def repeat_key(self) -> str:
+        """Equal for the same notification seen again (SPEC §4.2): the same phone, the same ids
+        *and* the same content. Android reuses a notification id, and some apps reuse one text
+        for every payment of a total, so neither alone says "seen before"."""
+        parts = [self.source, self.device_id, self.notif_id, self.event_hash, self.posted_at,
+                 self.app, self.title, self.message]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def repeat_key_expires(self, at_ms: int, window_seconds: int) -> int:
+        """A notification that carries its own time is the same one whenever it comes again;
+        without one, the same words later are a new payment, so a repeat counts only within
+        the window (a forwarder's retries)."""
+        return KEY_KEPT if self.posted_at else at_ms + window_seconds * 1000
 
 
 def insert_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
@@ -1572,20 +1768,6 @@ def list_deliveries(conn: sqlite3.Connection, *, state: str | None, merchant_id:
 # --- payments out: the webhook outbox ---------------------------------------------------------
 
 
-def enqueue_webhook(conn: sqlite3.Connection, merchant_id: int, invoice_row_id: int | None,
-                    event: str, body: bytes, at_ms: int) -> int | None:
-    """Queues one delivery to the merchant's webhook URL; none when it has no URL."""
-    merchant = get_merchant(conn, merchant_id)
-    if merchant is None or not merchant["webhook_url"]:
-        return None
-    cursor = conn.execute(
-        "INSERT INTO webhook_deliveries (webhook_id, merchant_id, invoice_id, event, url, body,"
-        " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-        ("msg_" + secrets.token_hex(12), merchant_id, invoice_row_id, event,
-         merchant["webhook_url"], body, at_ms, at_ms))
-    return int(cursor.lastrowid)
-
-
 def claim_due_deliveries(conn: sqlite3.Connection, at_ms: int, limit: int,
                          in_flight: Mapping[int, int] | None = None,
                          per_merchant: int | None = None) -> list[sqlite3.Row]:
@@ -1695,6 +1877,19 @@ def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[fl
     return row
 
 
+def queue_test_webhook(conn: sqlite3.Connection, merchant_id: int) -> int:
+    merchant = get_merchant(conn, merchant_id)
+    if merchant is None:
+        raise NotFound("Merchant not found")
+    if not merchant["webhook_url"]:
+        raise BadInput("Set the merchant's webhook URL first")
+    at = now_ms()
+    delivery_id = enqueue_webhook(conn, merchant_id, None, "webhook.test",
+                                  build_test_webhook_body(merchant["name"], at), at)
+    assert delivery_id is not None
+    return delivery_id
+
+
 def list_delivery_attempts(conn: sqlite3.Connection, delivery_id: int) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY id",
                         (delivery_id,)).fetchall()
@@ -1792,6 +1987,49 @@ def choose_unique_code(taken: set[int], amount: int, low: int, high: int) -> int
     return _code_random.choice(free) if free else None
 
 
+def _remember_idempotent(conn: sqlite3.Connection, request: InvoiceRequest,
+                         invoice_id: str) -> None:
+    if request.idempotency_key is not None:
+        put_idempotent_response(conn, request.merchant_id, request.idempotency_key,
+                                request.fingerprint(), invoice_id)
+
+
+def invoice_fields(request: InvoiceRequest, code: int, at_ms: int) -> dict[str, Any]:
+    """The columns of a new invoice with this unique code, its dynamic QRIS included."""
+    total = request.amount + code
+    return {
+        "invoice_id": new_invoice_id(at_ms),
+        "merchant_id": request.merchant_id,
+        "merchant_order_id": request.merchant_order_id,
+        "customer_name": request.customer_name,
+        "amount": request.amount,
+        "unique_code": code,
+        "total_amount": total,
+        "qris_payload": qris.make_dynamic(request.static_qris, total),
+        "redirect_url": request.redirect_url,
+        "created_at": at_ms,
+        "expires_at": at_ms + request.expires_in * 1000,
+    }
+
+
+def _insert_with_random_code(conn: sqlite3.Connection, request: InvoiceRequest,
+                             payments: PaymentsConfig, at: int, low: int,
+                             high: int) -> sqlite3.Row | None:
+    """The common case in one statement: a random code whose total no pending invoice holds
+    (the partial unique index refuses it) and no recently closed invoice held (NOT EXISTS).
+    None when that total, or the order id, is taken: the caller then looks closer."""
+    fields = invoice_fields(request, _code_random.randint(low, high), at)
+    try:
+        return conn.execute(
+            f"INSERT INTO invoices ({', '.join(fields)})"
+            f" SELECT {', '.join(':' + name for name in fields)}"
+            f" WHERE NOT EXISTS ({CLOSED_TOTALS_STILL_TAKEN} AND total_amount = :total_amount)"
+            " RETURNING *",
+            {**fields, "closed_since": at - payments.late_grace_seconds * 1000}).fetchone()
+    except sqlite3.IntegrityError:
+        return None
+
+
 def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
                    payments: PaymentsConfig) -> tuple[sqlite3.Row, bool]:
     """Creates (or finds again) the invoice for a request. Returns (row, replayed)."""
@@ -1847,56 +2085,6 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
     return row, False
 
 
-def invoice_fields(request: InvoiceRequest, code: int, at_ms: int) -> dict[str, Any]:
-    """The columns of a new invoice with this unique code, its dynamic QRIS included."""
-    total = request.amount + code
-    return {
-        "invoice_id": new_invoice_id(at_ms),
-        "merchant_id": request.merchant_id,
-        "merchant_order_id": request.merchant_order_id,
-        "customer_name": request.customer_name,
-        "amount": request.amount,
-        "unique_code": code,
-        "total_amount": total,
-        "qris_payload": qris.make_dynamic(request.static_qris, total),
-        "redirect_url": request.redirect_url,
-        "created_at": at_ms,
-        "expires_at": at_ms + request.expires_in * 1000,
-    }
-
-
-def _insert_with_random_code(conn: sqlite3.Connection, request: InvoiceRequest,
-                             payments: PaymentsConfig, at: int, low: int,
-                             high: int) -> sqlite3.Row | None:
-    """The common case in one statement: a random code whose total no pending invoice holds
-    (the partial unique index refuses it) and no recently closed invoice held (NOT EXISTS).
-    None when that total, or the order id, is taken: the caller then looks closer."""
-    fields = invoice_fields(request, _code_random.randint(low, high), at)
-    try:
-        return conn.execute(
-            f"INSERT INTO invoices ({', '.join(fields)})"
-            f" SELECT {', '.join(':' + name for name in fields)}"
-            f" WHERE NOT EXISTS ({CLOSED_TOTALS_STILL_TAKEN} AND total_amount = :total_amount)"
-            " RETURNING *",
-            {**fields, "closed_since": at - payments.late_grace_seconds * 1000}).fetchone()
-    except sqlite3.IntegrityError:
-        return None
-
-
-def _remember_idempotent(conn: sqlite3.Connection, request: InvoiceRequest,
-                         invoice_id: str) -> None:
-    if request.idempotency_key is not None:
-        put_idempotent_response(conn, request.merchant_id, request.idempotency_key,
-                                request.fingerprint(), invoice_id)
-
-
-def effective_status(row: Mapping[str, Any], at_ms: int) -> str:
-    """A pending invoice past its time reads expired even before the sweep has run."""
-    if row["status"] == "pending" and row["expires_at"] <= at_ms:
-        return "expired"
-    return row["status"]
-
-
 def invoice_status_data(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
     """The invoice as the seed's status endpoint shows it."""
     return {
@@ -1922,6 +2110,67 @@ def invoice_status_data(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
 # notifications therefore pay an invoice once, and one notification pays one invoice.
 # =============================================================================================
 
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+# Characters no stored text keeps: C0 and C1 controls and DEL (a NUL cuts strings in C
+# tools, CR/LF forge lines in logs and CSV exports), and the bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069), which reorder everything up to the end of a line:
+# "\u202e" makes "Toko 0001 gnaB" read as "Toko Bang 1000" on the owner's screen. The bidi
+# marks (U+200E, U+200F, U+061C) stay: they only place the neutrals next to them, cannot
+# reorder letters or digits, and belong in names written in Arabic script.
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_REMOVED_TEXT = {code: None for code in (*range(0x20), *range(0x7F, 0xA0),
+                                         *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# Whitespace controls become a space (so words do not run together); in a multi-line text a
+# line break stays a line break, whatever its spelling.
+_SINGLE_LINE = {**_REMOVED_TEXT, **{ord(c): " " for c in "\t\n\v\f\r\x85"}}
+_MULTI_LINE = {**_SINGLE_LINE, ord("\n"): "\n", ord("\x85"): "\n"}
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    """`value` without control and bidi-override characters (see _UNSAFE_TEXT). Every text
+    field a client sends is cleaned here, never refused: a notification with a stray control
+    character is still money received."""
+    if not _UNSAFE_TEXT.search(value):  # the usual case costs one scan
+        return value
+    if multiline:
+        return value.replace("\r\n", "\n").replace("\r", "\n").translate(_MULTI_LINE)
+    return value.translate(_SINGLE_LINE)
+
+
+def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
+               multiline: bool = False) -> str | None:
+    """A text field, cleaned (`clean_text`) and stripped; None when absent or blank. With
+    `numbers`, a number counts as its text (forwarder apps send ids and timestamps as
+    numbers)."""
+    if value is None:
+        return None
+    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise BadInput(f"{name} must be a string")
+    value = clean_text(value, multiline=multiline).strip()
+    if len(value) > max_length:
+        raise BadInput(f"{name} is too long (max {max_length} characters)")
+    return value or None
+
+
+def optional_text(fields: Mapping[str, Any], name: str, max_length: int) -> str | None:
+    return text_value(name, fields.get(name), max_length)
+
+
+def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) -> int:
+    if name not in fields or fields[name] is None:
+        raise BadInput(f"{name} is required")
+    value = fields[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadInput(f"{name} must be an integer")
+    if not low <= value <= high:
+        raise BadInput(f"{name} must be between {low} and {high}")
+    return value
+
 # Field names of popular Android forwarder apps, mapped onto the seed's fields, first name
 # first. A nested body is read by its dotted path (NotiForwarder's {"notification": {"text": …}}
 # is "notification.text"); FilterBox's own keys hold dots. `from` is the package for SmsForwarder
@@ -1945,33 +2194,6 @@ FORWARDER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 FIELD_LIMITS = {"app": 255, "title": 1000, "message": 8000, "timestamp": 64, "device_id": 255,
                 "notif_id": 255, "event_hash": 255, "reference": 255, "sender_name": 255}
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class InboundNotification:
-    source: str  # 'forwarder' or 'callback'
-    app: str | None = None
-    title: str | None = None
-    message: str | None = None
-    posted_at: str | None = None
-    device_id: str | None = None
-    notif_id: str | None = None
-    event_hash: str | None = None
-    reference: str | None = None
-
-    def repeat_key(self) -> str:
-        """Equal for the same notification seen again (SPEC §4.2): the same phone, the same ids
-        *and* the same content. Android reuses a notification id, and some apps reuse one text
-        for every payment of a total, so neither alone says "seen before"."""
-        parts = [self.source, self.device_id, self.notif_id, self.event_hash, self.posted_at,
-                 self.app, self.title, self.message]
-        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
-
-    def repeat_key_expires(self, at_ms: int, window_seconds: int) -> int:
-        """A notification that carries its own time is the same one whenever it comes again;
-        without one, the same words later are a new payment, so a repeat counts only within
-        the window (a forwarder's retries)."""
-        return KEY_KEPT if self.posted_at else at_ms + window_seconds * 1000
 
 
 def callback_keys(reference: str, amount: int) -> tuple[str, str]:
@@ -2088,32 +2310,6 @@ def record_test_notification(conn: sqlite3.Connection, merchant_id: int,
     return NotificationOutcome("test", insert_notification(conn, merchant_id, note, "test", at))
 
 
-def record_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
-                        parsed: parsers.Parsed | None, payment_method: str,
-                        payments: PaymentsConfig, *, trusted: bool = True
-                        ) -> NotificationOutcome:
-    """Stores a notification and pays the one invoice it matches, in one transaction. From an
-    app the merchant does not trust, it pays nothing and waits for the owner."""
-    at = now_ms()
-    if note.device_id:
-        touch_device(conn, merchant_id, note.device_id, note.app, at, test=False)
-    if note.source == "callback":
-        if note.reference and parsed is not None:
-            return _record_referenced_callback(conn, merchant_id, note, parsed, payments, at)
-        # Without a reference, two callbacks of one amount are two payments.
-        return _match_and_store(conn, merchant_id, note, parsed, "callback", payments, at)
-    key = note.repeat_key()
-    original = find_notification_key(conn, merchant_id, key, at)
-    if original is not None:
-        return NotificationOutcome("duplicate", insert_notification(
-            conn, merchant_id, note, "duplicate", at, parsed=parsed, duplicate_of=original))
-    result = _match_and_store(conn, merchant_id, note, parsed, payment_method, payments, at,
-                              trusted=trusted)
-    hold_notification_key(conn, merchant_id, key, result.notification_id,
-                          note.repeat_key_expires(at, payments.dedupe_window_seconds))
-    return result
-
-
 def _match_and_store(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
                      parsed: parsers.Parsed | None, payment_method: str,
                      payments: PaymentsConfig, at: int, *, trusted: bool = True
@@ -2169,6 +2365,32 @@ def _record_referenced_callback(conn: sqlite3.Connection, merchant_id: int,
     return result
 
 
+def record_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
+                        parsed: parsers.Parsed | None, payment_method: str,
+                        payments: PaymentsConfig, *, trusted: bool = True
+                        ) -> NotificationOutcome:
+    """Stores a notification and pays the one invoice it matches, in one transaction. From an
+    app the merchant does not trust, it pays nothing and waits for the owner."""
+    at = now_ms()
+    if note.device_id:
+        touch_device(conn, merchant_id, note.device_id, note.app, at, test=False)
+    if note.source == "callback":
+        if note.reference and parsed is not None:
+            return _record_referenced_callback(conn, merchant_id, note, parsed, payments, at)
+        # Without a reference, two callbacks of one amount are two payments.
+        return _match_and_store(conn, merchant_id, note, parsed, "callback", payments, at)
+    key = note.repeat_key()
+    original = find_notification_key(conn, merchant_id, key, at)
+    if original is not None:
+        return NotificationOutcome("duplicate", insert_notification(
+            conn, merchant_id, note, "duplicate", at, parsed=parsed, duplicate_of=original))
+    result = _match_and_store(conn, merchant_id, note, parsed, payment_method, payments, at,
+                              trusted=trusted)
+    hold_notification_key(conn, merchant_id, key, result.notification_id,
+                          note.repeat_key_expires(at, payments.dedupe_window_seconds))
+    return result
+
+
 def read_notification(conn: sqlite3.Connection, merchant_id: int,
                       note: InboundNotification) -> parsers.Parsed | None:
     """What a forwarded notification reports as received: the parsers first, then the wordings
@@ -2220,83 +2442,6 @@ def untrusted_message(reason: str, app: str | None) -> str:
     what = f"{kind} app, not a payment app" if kind else "not a known payment app"
     return (f"Notifications from {app} do not pay this merchant's invoices ({what}, not in its"
             " accepted apps); it waits in the dashboard")
-
-
-# =============================================================================================
-# Auth
-#
-# API tokens and callback secrets are 192-bit random strings with a prefix that says what they
-# are; only their SHA-256 is stored. The webhook secret is kept as is: it is needed to sign.
-# The admin password gets a memory-hard KDF (scrypt), because people reuse passwords.
-# =============================================================================================
-
-SECRET_PREFIXES = {"api_token": "wqk_", "callback_secret": "wqc_"}
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def new_secret(kind: str) -> str:
-    if kind == "webhook_secret":
-        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    return SECRET_PREFIXES[kind] + secrets.token_urlsafe(24)
-
-
-def issue_merchant_secrets() -> dict[str, str]:
-    return {kind: new_secret(kind) for kind in MERCHANT_SECRETS}
-
-
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(
-        base64.b64encode(part).decode() for part in (salt, digest))
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
-                                r=int(r), p=int(p), dklen=len(expected))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
-# scrypt takes tens of milliseconds of CPU and 16 MB on purpose. Checks run off the event loop,
-# this many at a time (the others wait their turn): a login flood then takes at most this many
-# cores from the payments, and this many times 16 MB.
-PASSWORD_CHECKS_AT_ONCE = 1
-
-
-async def off_the_loop_limited(limit: asyncio.Semaphore, fn: Callable[..., T], *args: Any) -> T:
-    async with limit:
-        return await asyncio.to_thread(fn, *args)
-
-
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-def authenticate_merchant(request: Request) -> sqlite3.Row:
-    token = bearer_token(request)
-    if token is None:
-        raise ApiError(401, "Unauthorized: missing Authorization: Bearer <API_TOKEN> header")
-    merchant = ctx_of(request).store.read(find_merchant_by_secret, "api_token", token)
-    if merchant is None:
-        raise ApiError(401, "Unauthorized: invalid API token")
-    return merchant
 
 
 # =============================================================================================
@@ -2467,42 +2612,6 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     return b"".join(chunks)
 
 
-async def read_fields(request: Request, *, allow_form: bool, repair_text: bool = False,
-                      allow_empty: bool = False) -> dict[str, Any]:
-    """The body as a dict: JSON, or (where allowed) a form, which forwarder apps often send.
-    JSON can escape a lone UTF-16 surrogate ("\\ud83d", half an emoji), which no UTF-8 text
-    holds: SQLite and our own responses would fail on it. With `repair_text` (a phone's
-    notification, cut mid-emoji, must still be recorded) it becomes U+FFFD; otherwise it is
-    a 400. Only top-level values are read by any endpoint, so only those are checked."""
-    server = ctx_of(request).config.server
-    body = await read_body(request, server.max_body_bytes, server.client_timeout_seconds)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        if not allow_form:
-            raise BadInput("Body must be JSON (Content-Type: application/json)")
-        return await _read_form(request, body, content_type)
-    if not body.strip():
-        if allow_empty:
-            return {}
-        raise BadInput("Request body is empty: send a JSON object")
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise BadInput("Invalid JSON body") from None
-    if not isinstance(data, dict):
-        raise BadInput("JSON body must be an object")
-    for key, value in data.items():
-        if isinstance(value, str) and _LONE_SURROGATE.search(value):
-            if not repair_text:
-                raise BadInput("Invalid JSON body: a string holds a lone UTF-16 surrogate"
-                               " (\\ud800-\\udfff), which is not text")
-            data[key] = _LONE_SURROGATE.sub("\ufffd", value)
-    return data
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 async def _read_form(request: Request, body: bytes, content_type: str) -> dict[str, Any]:
     from urllib.parse import parse_qsl
 
@@ -2534,62 +2643,37 @@ async def _read_form(request: Request, body: bytes, content_type: str) -> dict[s
         raise BadInput("Invalid form body") from None
 
 
-# Characters no stored text keeps: C0 and C1 controls and DEL (a NUL cuts strings in C
-# tools, CR/LF forge lines in logs and CSV exports), and the bidi embeddings, overrides and
-# isolates (U+202A-U+202E, U+2066-U+2069), which reorder everything up to the end of a line:
-# "\u202e" makes "Toko 0001 gnaB" read as "Toko Bang 1000" on the owner's screen. The bidi
-# marks (U+200E, U+200F, U+061C) stay: they only place the neutrals next to them, cannot
-# reorder letters or digits, and belong in names written in Arabic script.
-_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_REMOVED_TEXT = {code: None for code in (*range(0x20), *range(0x7F, 0xA0),
-                                         *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
-# Whitespace controls become a space (so words do not run together); in a multi-line text a
-# line break stays a line break, whatever its spelling.
-_SINGLE_LINE = {**_REMOVED_TEXT, **{ord(c): " " for c in "\t\n\v\f\r\x85"}}
-_MULTI_LINE = {**_SINGLE_LINE, ord("\n"): "\n", ord("\x85"): "\n"}
-
-
-def clean_text(value: str, *, multiline: bool = False) -> str:
-    """`value` without control and bidi-override characters (see _UNSAFE_TEXT). Every text
-    field a client sends is cleaned here, never refused: a notification with a stray control
-    character is still money received."""
-    if not _UNSAFE_TEXT.search(value):  # the usual case costs one scan
-        return value
-    if multiline:
-        return value.replace("\r\n", "\n").replace("\r", "\n").translate(_MULTI_LINE)
-    return value.translate(_SINGLE_LINE)
-
-
-def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
-               multiline: bool = False) -> str | None:
-    """A text field, cleaned (`clean_text`) and stripped; None when absent or blank. With
-    `numbers`, a number counts as its text (forwarder apps send ids and timestamps as
-    numbers)."""
-    if value is None:
-        return None
-    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise BadInput(f"{name} must be a string")
-    value = clean_text(value, multiline=multiline).strip()
-    if len(value) > max_length:
-        raise BadInput(f"{name} is too long (max {max_length} characters)")
-    return value or None
-
-
-def optional_text(fields: Mapping[str, Any], name: str, max_length: int) -> str | None:
-    return text_value(name, fields.get(name), max_length)
-
-
-def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) -> int:
-    if name not in fields or fields[name] is None:
-        raise BadInput(f"{name} is required")
-    value = fields[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadInput(f"{name} must be an integer")
-    if not low <= value <= high:
-        raise BadInput(f"{name} must be between {low} and {high}")
-    return value
+async def read_fields(request: Request, *, allow_form: bool, repair_text: bool = False,
+                      allow_empty: bool = False) -> dict[str, Any]:
+    """The body as a dict: JSON, or (where allowed) a form, which forwarder apps often send.
+    JSON can escape a lone UTF-16 surrogate ("\\ud83d", half an emoji), which no UTF-8 text
+    holds: SQLite and our own responses would fail on it. With `repair_text` (a phone's
+    notification, cut mid-emoji, must still be recorded) it becomes U+FFFD; otherwise it is
+    a 400. Only top-level values are read by any endpoint, so only those are checked."""
+    server = ctx_of(request).config.server
+    body = await read_body(request, server.max_body_bytes, server.client_timeout_seconds)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if not allow_form:
+            raise BadInput("Body must be JSON (Content-Type: application/json)")
+        return await _read_form(request, body, content_type)
+    if not body.strip():
+        if allow_empty:
+            return {}
+        raise BadInput("Request body is empty: send a JSON object")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadInput("Invalid JSON body") from None
+    if not isinstance(data, dict):
+        raise BadInput("JSON body must be an object")
+    for key, value in data.items():
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            if not repair_text:
+                raise BadInput("Invalid JSON body: a string holds a lone UTF-16 surrogate"
+                               " (\\ud800-\\udfff), which is not text")
+            data[key] = _LONE_SURROGATE.sub("\ufffd", value)
+    return data
 
 
 def query_int(request: Request, name: str, low: int, high: int,
@@ -2807,6 +2891,16 @@ def ctx_of(request: Request) -> Context:
     return request.app.state.ctx
 
 
+def authenticate_merchant(request: Request) -> sqlite3.Row:
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(401, "Unauthorized: missing Authorization: Bearer <API_TOKEN> header")
+    merchant = ctx_of(request).store.read(find_merchant_by_secret, "api_token", token)
+    if merchant is None:
+        raise ApiError(401, "Unauthorized: invalid API token")
+    return merchant
+
+
 def public_base_url(request: Request) -> str:
     configured = ctx_of(request).config.server.base_url
     return (configured or str(request.base_url)).rstrip("/")
@@ -2820,6 +2914,24 @@ def _valid_http_url(value: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def invoice_event_data(row: Mapping[str, Any], merchant_name: str) -> dict[str, Any]:
+    """An invoice as realtime events carry it (the seed's payment_paid keys, and a few more)."""
+    return {
+        "id": row["id"],
+        "invoice_id": row["invoice_id"],
+        "merchant_order_id": row["merchant_order_id"],
+        "amount": row["amount"],
+        "total_amount": row["total_amount"],
+        "unique_code": row["unique_code"],
+        "merchant_name": merchant_name,
+        "sender_name": row["sender_name"],
+        "status": effective_status(row, now_ms()),
+        "payment_method": row["payment_method"],
+        "paid_at": format_time(row["paid_at"]),
+        "expired_at": format_time(row["expires_at"]),
+    }
 
 
 async def create_payment(request: Request) -> Response:
@@ -2918,24 +3030,6 @@ async def cancel_payment(request: Request) -> Response:
     row = await ctx.store.write(cancel_invoice, merchant["id"], request.path_params["invoice_id"],
                                 now_ms())
     return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
-
-
-def invoice_event_data(row: Mapping[str, Any], merchant_name: str) -> dict[str, Any]:
-    """An invoice as realtime events carry it (the seed's payment_paid keys, and a few more)."""
-    return {
-        "id": row["id"],
-        "invoice_id": row["invoice_id"],
-        "merchant_order_id": row["merchant_order_id"],
-        "amount": row["amount"],
-        "total_amount": row["total_amount"],
-        "unique_code": row["unique_code"],
-        "merchant_name": merchant_name,
-        "sender_name": row["sender_name"],
-        "status": effective_status(row, now_ms()),
-        "payment_method": row["payment_method"],
-        "paid_at": format_time(row["paid_at"]),
-        "expired_at": format_time(row["expires_at"]),
-    }
 
 
 def announce_paid(ctx: Context, invoice: Mapping[str, Any], merchant_name: str) -> None:
@@ -3148,259 +3242,6 @@ async def metrics_endpoint(request: Request) -> Response:
     encode, content_type = choose_encoder(request.headers.get("accept"))
     return Response(encode(ctx.metrics.registry), headers={"Content-Type": content_type})
 
-
-async def openapi_schema(request: Request) -> Response:
-    return JSONResponse(build_openapi(ctx_of(request).config))
-
-
-def build_openapi(config: Config | None = None) -> dict[str, Any]:
-    """The public and merchant API as OpenAPI 3.0: every status code, body and header that
-    each handler really returns, with this installation's limits (amounts, body size).
-    tests/test_schema.py runs schemathesis against a live server with it."""
-    config = config or Config()
-    payments, max_body = config.payments, config.server.max_body_bytes
-
-    def ref(name: str) -> dict[str, Any]:
-        return {"$ref": f"#/components/schemas/{name}"}
-
-    def obj(required: Iterable[str] | None, **properties: Any) -> dict[str, Any]:
-        """An object with these properties; `required` None means all of them."""
-        names = list(properties) if required is None else list(required)
-        return {"type": "object", "required": names, "properties": properties}
-
-    def ok(schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return {"description": "OK", "content": {"application/json": {"schema": schema}},
-                **extra}
-
-    def fail(description: str, schema: str = "Error") -> dict[str, Any]:
-        return {"description": description,
-                "content": {"application/json": {"schema": ref(schema)}}}
-
-    errors = {
-        400: fail("Bad or missing parameter, or a body that is not what the endpoint reads"),
-        401: fail("Missing or invalid credential"),
-        404: fail("Payment not found"),
-        409: fail("Conflict with the payment's current state"),
-        408: fail(f"Request head or body not received within"
-                  f" {config.server.client_timeout_seconds:g} seconds"),
-        413: fail(f"Request body larger than {max_body} bytes"),
-        431: fail(f"Request target and headers larger than {config.server.max_header_bytes}"
-                  " bytes"),
-        422: fail("Not an incoming payment, or no amount found", "Unparsed"),
-        429: fail("Too many requests from one address to the public checkout pages"
-                  " (server.public_requests_per_second); Retry-After says when to come back"),
-        503: fail("Database unavailable (for creates also: QRIS not configured, unique codes"
-                  " used up); try again shortly"),
-    }
-
-    def responses(success: dict[str, Any], *codes: int, **overrides: Any) -> dict[str, Any]:
-        out = {"200": success}
-        for code in (*codes, 408, 431):  # any request can be too slow or carry too much
-            out[str(code)] = overrides.get(f"e{code}") or errors[code]
-        return out
-
-    def text(max_length: int | None = None, **extra: Any) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "string", **extra}
-        if max_length is not None:
-            schema["maxLength"] = max_length
-        return schema
-
-    true, false = {"type": "boolean", "enum": [True]}, {"type": "boolean", "enum": [False]}
-    integer = {"type": "integer"}
-    time_ = text(format="date-time", example="2026-03-09T10:30:00.000Z")
-    nullable_time = {**time_, "nullable": True}
-    invoice_id_value = text(pattern=r"^INV-[0-9]+-[a-z0-9]{6}$", example="INV-1710000000-abc123")
-    status = text(enum=list(LIST_STATUSES))
-    invoice_id = {"name": "invoice_id", "in": "path", "required": True, "schema": text(),
-                  "description": "The invoice_id a create returned"}
-    merchant_security = [{"apiToken": []}]
-    invoice_link = {"invoice_id": "$response.body#/invoice_id"}
-    invoice_data = obj(None, success=true, data=ref("Invoice"))
-    invoice_properties = {
-        "invoice_id": invoice_id_value,
-        "merchant_order_id": text(nullable=True),
-        "qris_payload": text(description="The dynamic QRIS to show as a QR code"),
-        "amount": integer, "unique_code": integer,
-        "total_amount": {**integer, "description": "amount + unique_code: what the customer"
-                                                   " pays, exactly"},
-        "status": status,
-        "payment_method": text(nullable=True, description="The forwarder's app, 'callback' or"
-                                                          " 'manual'; null while unpaid"),
-        "paid_at": nullable_time,
-        "expired_at": time_,
-    }
-    amount_range = {"type": "integer", "minimum": payments.min_amount,
-                    "maximum": payments.max_amount}
-    forwarder_fields = {name: text(FIELD_LIMITS[name]) for name in FORWARDER_ALIASES}
-    forwarder_body = {
-        **obj(["message"], **forwarder_fields),
-        "description": "The seed's fields; the field names of popular forwarder apps"
-                       " (packageName, text, bigText, postedAt, notificationKey, from, content,"
-                       " android.title, notification.text, ...) are read too, nested objects by"
-                       " their dotted path, and values that are not text are passed over. The"
-                       " fields may also come in the query string. `title` may stand in for"
-                       " `message`. `event_hash` \"test\" only checks the credential.",
-    }
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "WebQRIS", "version": VERSION,
-                 "description": "Self-hosted QRIS payment gateway. Every error is"
-                                " {\"success\": false, \"message\": \"...\"}."},
-        "components": {
-            "securitySchemes": {
-                "apiToken": {"type": "http", "scheme": "bearer",
-                             "description": "The merchant's API token (wqk_...)"},
-                "callbackSecret": {"type": "http", "scheme": "bearer",
-                                   "description": "The merchant's callback secret (wqc_...),"
-                                                  " as the phone's forwarder sends it. Also"
-                                                  " accepted in X-Callback-Key, X-API-Key,"
-                                                  " X-Forwarder-Token, as the password of HTTP"
-                                                  " Basic, in a token/secret query parameter"
-                                                  " or a secret/token body field; secrets that"
-                                                  " disagree are a 401"},
-                "callbackKey": {"type": "apiKey", "in": "header", "name": "X-Callback-Key",
-                                "description": "The merchant's callback secret (wqc_...)"},
-            },
-            "schemas": {
-                "Error": obj(None, success=false, message=text()),
-                "Unparsed": obj(None, success=false, message=text(),
-                                raw_message=text(nullable=True)),
-                "Unmatched": obj(None, success=false,
-                                 message=text(enum=["No matching pending payment"]),
-                                 parsed_amount=integer, merchant=text()),
-                "Invoice": obj(None, **invoice_properties),
-                "InvoiceListItem": obj(None, **invoice_properties,
-                                       customer_name=text(nullable=True), created_at=time_),
-                "CreatedInvoice": obj(
-                    ["success", "invoice_id", "qris_payload", "amount", "unique_code",
-                     "total_amount", "expired_at", "status", "checkout_url", "qr_svg_url"],
-                    success=true, invoice_id=invoice_id_value, qris_payload=text(),
-                    amount=integer, unique_code=integer, total_amount=integer,
-                    expired_at=time_, status=status, checkout_url=text(),
-                    qr_svg_url=text(),
-                    merchant_order_id=text(description="Present when the invoice has one")),
-                "Duplicate": obj(["success", "message"], success=false,
-                                 message=text(enum=["Duplicate notification"]),
-                                 notif_id=text(nullable=True), reference=text(nullable=True)),
-            },
-        },
-        "paths": {
-            "/api/payments/qris/create": {"post": {
-                "operationId": "createPayment", "summary": "Create a QRIS invoice",
-                "security": merchant_security,
-                "parameters": [{
-                    "name": "Idempotency-Key", "in": "header", "required": False,
-                    "schema": text(255, minLength=1),
-                    "description": "The same key within 24 h returns the first invoice;"
-                                   " with other parameters it is 409"}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": obj(
-                    ["amount"],
-                    amount={**amount_range, "description": "Integer rupiah (no strings,"
-                                                           " floats or booleans)"},
-                    merchant_order_id=text(255, nullable=True),
-                    customer_name=text(255, nullable=True),
-                    expires_in={"type": "integer", "minimum": 1, "nullable": True,
-                                "maximum": payments.max_expiry_seconds,
-                                "description": f"Seconds; default {payments.expiry_seconds}"},
-                    redirect_url=text(2048, nullable=True, pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
-                                      description="http(s) URL the checkout page returns"
-                                                  " to after paying"))}}},
-                "responses": responses(
-                    ok(ref("CreatedInvoice"), headers={"Idempotent-Replayed": {
-                        "description": "Present when an earlier invoice is returned again",
-                        "schema": text(enum=["true"])}}, links={
-                        "status": {"operationId": "paymentStatus", "parameters": invoice_link},
-                        "cancel": {"operationId": "cancelPayment", "parameters": invoice_link},
-                        "checkoutData": {"operationId": "checkoutData",
-                                         "parameters": invoice_link},
-                        "qrSvg": {"operationId": "checkoutQrSvg", "parameters": invoice_link},
-                        "qrPng": {"operationId": "checkoutQrPng", "parameters": invoice_link},
-                        "listBefore": {"operationId": "listPayments",
-                                       "parameters": {"before": "$response.body#/invoice_id"}},
-                        "payByCallback": {"operationId": "callbackNotify", "requestBody": {
-                            "amount": "$response.body#/total_amount"}}}),
-                    400, 401, 409, 413, 503)}},
-            "/api/payments/{invoice_id}/status": {"get": {
-                "operationId": "paymentStatus", "summary": "Payment status",
-                "security": merchant_security, "parameters": [invoice_id],
-                "responses": responses(ok(invoice_data), 401, 404, 503)}},
-            "/api/payments": {"get": {
-                "operationId": "listPayments", "summary": "List payments, newest first",
-                "security": merchant_security,
-                "parameters": [
-                    {"name": "status", "in": "query", "schema": status},
-                    {"name": "limit", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
-                    {"name": "before", "in": "query", "schema": text(),
-                     "description": "The next_before of the previous page"}],
-                "responses": responses(ok(obj(
-                    None, success=true, data={"type": "array", "items": ref("InvoiceListItem")},
-                    next_before={**invoice_id_value, "nullable": True})), 400, 401, 503)}},
-            "/api/payments/{invoice_id}/cancel": {"post": {
-                "operationId": "cancelPayment", "summary": "Cancel a pending payment",
-                "security": merchant_security, "parameters": [invoice_id],
-                "responses": responses(ok(invoice_data), 401, 404, 409, 503)}},
-            "/api/webhook/payment": {"post": {
-                "operationId": "forwarderNotification",
-                "summary": "A payment notification from the shop phone's forwarder app",
-                "security": [{"callbackSecret": []}],
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": forwarder_body},
-                    "application/x-www-form-urlencoded": {"schema": forwarder_body},
-                    "multipart/form-data": {"schema": forwarder_body}}},
-                "responses": responses(
-                    ok({"oneOf": [
-                        obj(None, success=true, invoice_id=invoice_id_value,
-                            parsed_amount=integer, sender_name=text(nullable=True)),
-                        obj(None, success=true, test=true, message=text()),
-                        ref("Duplicate")]},
-                       description="Paid; the test event; or a duplicate (success false, so"
-                                   " the forwarder stops retrying)"),
-                    400, 401, 404, 413, 422, 503, e404=fail(
-                        "No pending payment with that total: kept in the inbox",
-                        "Unmatched"))}},
-            "/api/callback/notify": {"post": {
-                "operationId": "callbackNotify",
-                "summary": "A payment in the simple format: an amount equal to a total",
-                "security": [{"callbackKey": []}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": obj(
-                    ["amount"], amount={"type": "integer", "minimum": 1,
-                                        "maximum": qris.MAX_AMOUNT},
-                    sender_name=text(FIELD_LIMITS["sender_name"], nullable=True),
-                    reference=text(FIELD_LIMITS["reference"], nullable=True,
-                                   description="A repeated reference is a duplicate"))}}},
-                "responses": responses(
-                    ok({"oneOf": [obj(None, success=true, invoice_id=invoice_id_value),
-                                  ref("Duplicate")]}, links={"status": {
-                        "operationId": "paymentStatus", "parameters": invoice_link}}),
-                    400, 401, 404, 413, 503, e404=fail("No pending payment with that total",
-                                                       "Unmatched"))}},
-            "/healthz": {"get": {
-                "operationId": "healthz", "summary": "Liveness and database check",
-                "responses": responses(ok(obj(None, success=true, status=text(enum=["ok"]),
-                                              database=text(enum=["ok"]),
-                                              realtime_clients=integer)), 503)}},
-            "/pay/{invoice_id}/data": {"get": {
-                "operationId": "checkoutData", "parameters": [invoice_id],
-                "summary": "What the public checkout page shows (no customer data)",
-                "responses": responses(ok(obj(None, success=true, data=obj(
-                    None, invoice_id=invoice_id_value, merchant_name=text(), amount=integer,
-                    unique_code=integer, unique_code_digits=integer, total_amount=integer,
-                    status=status,
-                    expired_at=time_, paid_at=nullable_time, redirect_url=text(nullable=True),
-                    qris_payload=text(), demo={"type": "boolean"}))), 404, 429, 503)}},
-            "/pay/{invoice_id}/qr.svg": {"get": {
-                "operationId": "checkoutQrSvg", "summary": "The invoice's QRIS as an SVG",
-                "parameters": [invoice_id],
-                "responses": responses({"description": "OK", "content": {
-                    "image/svg+xml": {"schema": text()}}}, 404, 429, 503)}},
-            "/pay/{invoice_id}/qr.png": {"get": {
-                "operationId": "checkoutQrPng", "summary": "The invoice's QRIS as a PNG",
-                "parameters": [invoice_id],
-                "responses": responses({"description": "OK", "content": {
-                    "image/png": {"schema": text(format="binary")}}}, 404, 429, 503)}},
-        },
-    }
 
 # =============================================================================================
 # Admin: login, sessions, CSRF and the dashboard's JSON API
@@ -3867,6 +3708,15 @@ async def admin_notifications(request: Request) -> Response:
                          "next_before": next_before})
 
 
+def path_id(request: Request, name: str, what: str) -> int:
+    """A row id from the path; anything that cannot be one (e.g. "²" or 30 digits, which
+    SQLite cannot bind) is simply not found."""
+    raw = request.path_params[name]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise NotFound(f"{what} not found")
+    return int(raw)
+
+
 @admin_endpoint
 async def admin_attach_notification(request: Request) -> Response:
     ctx = ctx_of(request)
@@ -3942,6 +3792,12 @@ async def admin_delete_wording(request: Request) -> Response:
     return JSONResponse({"success": True})
 
 
+def previous_webhook_secret_until(merchant: Mapping[str, Any]) -> str | None:
+    """Until when the webhook secret replaced last still signs deliveries, if it still does."""
+    until = merchant["previous_webhook_secret_until"]
+    return format_time(until) if until is not None and until > now_ms() else None
+
+
 def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
     ctx = ctx_of(request)
     decoded = None
@@ -3971,16 +3827,36 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
                           "test_body": {"message": "test", "event_hash": "test"}}}
 
 
-def previous_webhook_secret_until(merchant: Mapping[str, Any]) -> str | None:
-    """Until when the webhook secret replaced last still signs deliveries, if it still does."""
-    until = merchant["previous_webhook_secret_until"]
-    return format_time(until) if until is not None and until > now_ms() else None
-
-
 @admin_endpoint
 async def admin_merchants(request: Request) -> Response:
     rows = ctx_of(request).store.read(list_merchants)
     return JSONResponse({"success": True, "data": [admin_merchant(request, r) for r in rows]})
+
+
+ANDROID_PACKAGE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+
+
+def qris_problem(exc: qris.QrisError) -> dict[str, Any]:
+    """What a QRIS error adds to an answer, so the dashboard can word it in Indonesian."""
+    return {"error_code": exc.code, "error_details": exc.details}
+
+
+def checked_accepted_apps(value: Any) -> str | None:
+    """A list of Android package names trusted on top of the known payment apps, stored
+    comma-separated; null or [] means none."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > 30:
+        raise BadInput("accepted_apps must be a list of up to 30 package names, or null")
+    packages: list[str] = []
+    for item in value:
+        package = item.strip().lower() if isinstance(item, str) else ""
+        if len(package) > 150 or not ANDROID_PACKAGE.fullmatch(package):
+            raise BadInput(f"accepted_apps: {str(item)[:150]!r} is not an Android package"
+                           " name (like id.dana)")
+        if package not in packages:
+            packages.append(package)
+    return ",".join(packages) or None
 
 
 def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -4011,27 +3887,6 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
                 raise BadInput(f"{flag} must be true or false")
             changes[flag] = int(fields[flag])
     return changes
-
-
-ANDROID_PACKAGE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
-
-
-def checked_accepted_apps(value: Any) -> str | None:
-    """A list of Android package names trusted on top of the known payment apps, stored
-    comma-separated; null or [] means none."""
-    if value is None:
-        return None
-    if not isinstance(value, list) or len(value) > 30:
-        raise BadInput("accepted_apps must be a list of up to 30 package names, or null")
-    packages: list[str] = []
-    for item in value:
-        package = item.strip().lower() if isinstance(item, str) else ""
-        if len(package) > 150 or not ANDROID_PACKAGE.fullmatch(package):
-            raise BadInput(f"accepted_apps: {str(item)[:150]!r} is not an Android package"
-                           " name (like id.dana)")
-        if package not in packages:
-            packages.append(package)
-    return ",".join(packages) or None
 
 
 def create_merchant_by_admin(conn: sqlite3.Connection, changes: Mapping[str, Any],
@@ -4099,15 +3954,6 @@ def rotate_secret_by_admin(conn: sqlite3.Connection, merchant_id: int, kind: str
           address)
 
 
-def path_id(request: Request, name: str, what: str) -> int:
-    """A row id from the path; anything that cannot be one (e.g. "²" or 30 digits, which
-    SQLite cannot bind) is simply not found."""
-    raw = request.path_params[name]
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise NotFound(f"{what} not found")
-    return int(raw)
-
-
 @admin_endpoint
 async def admin_create_merchant(request: Request) -> Response:
     ctx = ctx_of(request)
@@ -4158,11 +4004,6 @@ async def admin_test_webhook(request: Request) -> Response:
                                         path_id(request, "merchant_id", "Merchant"))
     ctx.webhook_wakeup.set()
     return JSONResponse({"success": True, "delivery_id": delivery_id})
-
-
-def qris_problem(exc: qris.QrisError) -> dict[str, Any]:
-    """What a QRIS error adds to an answer, so the dashboard can word it in Indonesian."""
-    return {"error_code": exc.code, "error_details": exc.details}
 
 
 @admin_endpoint
@@ -4572,76 +4413,7 @@ async def merchant_socket(websocket: WebSocket) -> None:
 # base64 HMAC of "id.timestamp.body" keyed with the secret's decoded bytes.
 # =============================================================================================
 
-WEBHOOK_USER_AGENT = "WebQRIS-Webhook/1.0"
 RESPONSE_EXCERPT_BYTES = 1024
-
-
-def _compact_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def build_webhook_body(invoice: Mapping[str, Any]) -> bytes:
-    return _compact_json({"event": "payment.paid", "data": {
-        "invoice_id": invoice["invoice_id"],
-        "merchant_order_id": invoice["merchant_order_id"],
-        "amount": invoice["amount"],
-        "unique_code": invoice["unique_code"],
-        "total_amount": invoice["total_amount"],
-        "customer_name": invoice["customer_name"],
-        "status": invoice["status"],
-        "payment_method": invoice["payment_method"],
-        "paid_at": format_time(invoice["paid_at"]),
-    }})
-
-
-def build_test_webhook_body(merchant_name: str, at_ms: int) -> bytes:
-    # Not payment.paid: a receiver must never ship an order for a test.
-    return _compact_json({"event": "webhook.test", "data": {
-        "merchant_name": merchant_name, "sent_at": format_time(at_ms)}})
-
-
-def sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def standard_webhook_signature(secret: str, webhook_id: str, timestamp: int,
-                               body: bytes) -> str:
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
-def webhook_headers(secret: str, webhook_id: str, body: bytes, timestamp: int,
-                    previous_secret: str | None = None) -> dict[str, str]:
-    """The seed's signature headers carry one signature, the current secret's. Standard
-    Webhooks' carries a list: after a rotation it also holds the previous secret's."""
-    signature = sign(secret, body)
-    standard = standard_webhook_signature(secret, webhook_id, timestamp, body)
-    if previous_secret:
-        standard += " " + standard_webhook_signature(previous_secret, webhook_id, timestamp, body)
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": WEBHOOK_USER_AGENT,
-        "X-Webhook-Signature": signature,
-        "X-Signature": signature,
-        "X-Webhook-Id": webhook_id,
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard,
-    }
-
-
-def queue_test_webhook(conn: sqlite3.Connection, merchant_id: int) -> int:
-    merchant = get_merchant(conn, merchant_id)
-    if merchant is None:
-        raise NotFound("Merchant not found")
-    if not merchant["webhook_url"]:
-        raise BadInput("Set the merchant's webhook URL first")
-    at = now_ms()
-    delivery_id = enqueue_webhook(conn, merchant_id, None, "webhook.test",
-                                  build_test_webhook_body(merchant["name"], at), at)
-    assert delivery_id is not None
-    return delivery_id
 
 
 async def attempt_delivery(client: httpx.AsyncClient, delivery: Mapping[str, Any],
@@ -4946,6 +4718,13 @@ def write_litestream_config(folder: str, db_path: str, replicate: ReplicateConfi
     return path
 
 
+def redact_keys(replicate: ReplicateConfig, text: str) -> str:
+    for key in (replicate.secret_access_key, replicate.access_key_id):
+        if key:
+            text = text.replace(key, "[redacted]")
+    return text
+
+
 def restore_database(replicate: ReplicateConfig, url: str, db_path: str, *,
                      timestamp: str | None = None, if_replica_exists: bool = False) -> bool:
     """Restores db_path (which must not exist) from the replica at url, the latest state or
@@ -4973,13 +4752,6 @@ def restore_database(replicate: ReplicateConfig, url: str, db_path: str, *,
     if check != "ok":
         raise ReplicationUnavailable(f"the restored database fails its integrity check: {check}")
     return True
-
-
-def redact_keys(replicate: ReplicateConfig, text: str) -> str:
-    for key in (replicate.secret_access_key, replicate.access_key_id):
-        if key:
-            text = text.replace(key, "[redacted]")
-    return text
 
 
 def _stop_with_parent() -> None:
@@ -5110,6 +4882,267 @@ class Replicator:
 
 
 # =============================================================================================
+# OpenAPI
+#
+# GET /openapi.json: the merchant API as OpenAPI 3.0, with this installation's limits.
+# =============================================================================================
+
+
+def build_openapi(config: Config | None = None) -> dict[str, Any]:
+    """The public and merchant API as OpenAPI 3.0: every status code, body and header that
+    each handler really returns, with this installation's limits (amounts, body size).
+    tests/test_schema.py runs schemathesis against a live server with it."""
+    config = config or Config()
+    payments, max_body = config.payments, config.server.max_body_bytes
+
+    def ref(name: str) -> dict[str, Any]:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def obj(required: Iterable[str] | None, **properties: Any) -> dict[str, Any]:
+        """An object with these properties; `required` None means all of them."""
+        names = list(properties) if required is None else list(required)
+        return {"type": "object", "required": names, "properties": properties}
+
+    def ok(schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"description": "OK", "content": {"application/json": {"schema": schema}},
+                **extra}
+
+    def fail(description: str, schema: str = "Error") -> dict[str, Any]:
+        return {"description": description,
+                "content": {"application/json": {"schema": ref(schema)}}}
+
+    errors = {
+        400: fail("Bad or missing parameter, or a body that is not what the endpoint reads"),
+        401: fail("Missing or invalid credential"),
+        404: fail("Payment not found"),
+        409: fail("Conflict with the payment's current state"),
+        408: fail(f"Request head or body not received within"
+                  f" {config.server.client_timeout_seconds:g} seconds"),
+        413: fail(f"Request body larger than {max_body} bytes"),
+        431: fail(f"Request target and headers larger than {config.server.max_header_bytes}"
+                  " bytes"),
+        422: fail("Not an incoming payment, or no amount found", "Unparsed"),
+        429: fail("Too many requests from one address to the public checkout pages"
+                  " (server.public_requests_per_second); Retry-After says when to come back"),
+        503: fail("Database unavailable (for creates also: QRIS not configured, unique codes"
+                  " used up); try again shortly"),
+    }
+
+    def responses(success: dict[str, Any], *codes: int, **overrides: Any) -> dict[str, Any]:
+        out = {"200": success}
+        for code in (*codes, 408, 431):  # any request can be too slow or carry too much
+            out[str(code)] = overrides.get(f"e{code}") or errors[code]
+        return out
+
+    def text(max_length: int | None = None, **extra: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", **extra}
+        if max_length is not None:
+            schema["maxLength"] = max_length
+        return schema
+
+    true, false = {"type": "boolean", "enum": [True]}, {"type": "boolean", "enum": [False]}
+    integer = {"type": "integer"}
+    time_ = text(format="date-time", example="2026-03-09T10:30:00.000Z")
+    nullable_time = {**time_, "nullable": True}
+    invoice_id_value = text(pattern=r"^INV-[0-9]+-[a-z0-9]{6}$", example="INV-1710000000-abc123")
+    status = text(enum=list(LIST_STATUSES))
+    invoice_id = {"name": "invoice_id", "in": "path", "required": True, "schema": text(),
+                  "description": "The invoice_id a create returned"}
+    merchant_security = [{"apiToken": []}]
+    invoice_link = {"invoice_id": "$response.body#/invoice_id"}
+    invoice_data = obj(None, success=true, data=ref("Invoice"))
+    invoice_properties = {
+        "invoice_id": invoice_id_value,
+        "merchant_order_id": text(nullable=True),
+        "qris_payload": text(description="The dynamic QRIS to show as a QR code"),
+        "amount": integer, "unique_code": integer,
+        "total_amount": {**integer, "description": "amount + unique_code: what the customer"
+                                                   " pays, exactly"},
+        "status": status,
+        "payment_method": text(nullable=True, description="The forwarder's app, 'callback' or"
+                                                          " 'manual'; null while unpaid"),
+        "paid_at": nullable_time,
+        "expired_at": time_,
+    }
+    amount_range = {"type": "integer", "minimum": payments.min_amount,
+                    "maximum": payments.max_amount}
+    forwarder_fields = {name: text(FIELD_LIMITS[name]) for name in FORWARDER_ALIASES}
+    forwarder_body = {
+        **obj(["message"], **forwarder_fields),
+        "description": "The seed's fields; the field names of popular forwarder apps"
+                       " (packageName, text, bigText, postedAt, notificationKey, from, content,"
+                       " android.title, notification.text, ...) are read too, nested objects by"
+                       " their dotted path, and values that are not text are passed over. The"
+                       " fields may also come in the query string. `title` may stand in for"
+                       " `message`. `event_hash` \"test\" only checks the credential.",
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "WebQRIS", "version": VERSION,
+                 "description": "Self-hosted QRIS payment gateway. Every error is"
+                                " {\"success\": false, \"message\": \"...\"}."},
+        "components": {
+            "securitySchemes": {
+                "apiToken": {"type": "http", "scheme": "bearer",
+                             "description": "The merchant's API token (wqk_...)"},
+                "callbackSecret": {"type": "http", "scheme": "bearer",
+                                   "description": "The merchant's callback secret (wqc_...),"
+                                                  " as the phone's forwarder sends it. Also"
+                                                  " accepted in X-Callback-Key, X-API-Key,"
+                                                  " X-Forwarder-Token, as the password of HTTP"
+                                                  " Basic, in a token/secret query parameter"
+                                                  " or a secret/token body field; secrets that"
+                                                  " disagree are a 401"},
+                "callbackKey": {"type": "apiKey", "in": "header", "name": "X-Callback-Key",
+                                "description": "The merchant's callback secret (wqc_...)"},
+            },
+            "schemas": {
+                "Error": obj(None, success=false, message=text()),
+                "Unparsed": obj(None, success=false, message=text(),
+                                raw_message=text(nullable=True)),
+                "Unmatched": obj(None, success=false,
+                                 message=text(enum=["No matching pending payment"]),
+                                 parsed_amount=integer, merchant=text()),
+                "Invoice": obj(None, **invoice_properties),
+                "InvoiceListItem": obj(None, **invoice_properties,
+                                       customer_name=text(nullable=True), created_at=time_),
+                "CreatedInvoice": obj(
+                    ["success", "invoice_id", "qris_payload", "amount", "unique_code",
+                     "total_amount", "expired_at", "status", "checkout_url", "qr_svg_url"],
+                    success=true, invoice_id=invoice_id_value, qris_payload=text(),
+                    amount=integer, unique_code=integer, total_amount=integer,
+                    expired_at=time_, status=status, checkout_url=text(),
+                    qr_svg_url=text(),
+                    merchant_order_id=text(description="Present when the invoice has one")),
+                "Duplicate": obj(["success", "message"], success=false,
+                                 message=text(enum=["Duplicate notification"]),
+                                 notif_id=text(nullable=True), reference=text(nullable=True)),
+            },
+        },
+        "paths": {
+            "/api/payments/qris/create": {"post": {
+                "operationId": "createPayment", "summary": "Create a QRIS invoice",
+                "security": merchant_security,
+                "parameters": [{
+                    "name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": text(255, minLength=1),
+                    "description": "The same key within 24 h returns the first invoice;"
+                                   " with other parameters it is 409"}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": obj(
+                    ["amount"],
+                    amount={**amount_range, "description": "Integer rupiah (no strings,"
+                                                           " floats or booleans)"},
+                    merchant_order_id=text(255, nullable=True),
+                    customer_name=text(255, nullable=True),
+                    expires_in={"type": "integer", "minimum": 1, "nullable": True,
+                                "maximum": payments.max_expiry_seconds,
+                                "description": f"Seconds; default {payments.expiry_seconds}"},
+                    redirect_url=text(2048, nullable=True, pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
+                                      description="http(s) URL the checkout page returns"
+                                                  " to after paying"))}}},
+                "responses": responses(
+                    ok(ref("CreatedInvoice"), headers={"Idempotent-Replayed": {
+                        "description": "Present when an earlier invoice is returned again",
+                        "schema": text(enum=["true"])}}, links={
+                        "status": {"operationId": "paymentStatus", "parameters": invoice_link},
+                        "cancel": {"operationId": "cancelPayment", "parameters": invoice_link},
+                        "checkoutData": {"operationId": "checkoutData",
+                                         "parameters": invoice_link},
+                        "qrSvg": {"operationId": "checkoutQrSvg", "parameters": invoice_link},
+                        "qrPng": {"operationId": "checkoutQrPng", "parameters": invoice_link},
+                        "listBefore": {"operationId": "listPayments",
+                                       "parameters": {"before": "$response.body#/invoice_id"}},
+                        "payByCallback": {"operationId": "callbackNotify", "requestBody": {
+                            "amount": "$response.body#/total_amount"}}}),
+                    400, 401, 409, 413, 503)}},
+            "/api/payments/{invoice_id}/status": {"get": {
+                "operationId": "paymentStatus", "summary": "Payment status",
+                "security": merchant_security, "parameters": [invoice_id],
+                "responses": responses(ok(invoice_data), 401, 404, 503)}},
+            "/api/payments": {"get": {
+                "operationId": "listPayments", "summary": "List payments, newest first",
+                "security": merchant_security,
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": status},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+                    {"name": "before", "in": "query", "schema": text(),
+                     "description": "The next_before of the previous page"}],
+                "responses": responses(ok(obj(
+                    None, success=true, data={"type": "array", "items": ref("InvoiceListItem")},
+                    next_before={**invoice_id_value, "nullable": True})), 400, 401, 503)}},
+            "/api/payments/{invoice_id}/cancel": {"post": {
+                "operationId": "cancelPayment", "summary": "Cancel a pending payment",
+                "security": merchant_security, "parameters": [invoice_id],
+                "responses": responses(ok(invoice_data), 401, 404, 409, 503)}},
+            "/api/webhook/payment": {"post": {
+                "operationId": "forwarderNotification",
+                "summary": "A payment notification from the shop phone's forwarder app",
+                "security": [{"callbackSecret": []}],
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": forwarder_body},
+                    "application/x-www-form-urlencoded": {"schema": forwarder_body},
+                    "multipart/form-data": {"schema": forwarder_body}}},
+                "responses": responses(
+                    ok({"oneOf": [
+                        obj(None, success=true, invoice_id=invoice_id_value,
+                            parsed_amount=integer, sender_name=text(nullable=True)),
+                        obj(None, success=true, test=true, message=text()),
+                        ref("Duplicate")]},
+                       description="Paid; the test event; or a duplicate (success false, so"
+                                   " the forwarder stops retrying)"),
+                    400, 401, 404, 413, 422, 503, e404=fail(
+                        "No pending payment with that total: kept in the inbox",
+                        "Unmatched"))}},
+            "/api/callback/notify": {"post": {
+                "operationId": "callbackNotify",
+                "summary": "A payment in the simple format: an amount equal to a total",
+                "security": [{"callbackKey": []}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": obj(
+                    ["amount"], amount={"type": "integer", "minimum": 1,
+                                        "maximum": qris.MAX_AMOUNT},
+                    sender_name=text(FIELD_LIMITS["sender_name"], nullable=True),
+                    reference=text(FIELD_LIMITS["reference"], nullable=True,
+                                   description="A repeated reference is a duplicate"))}}},
+                "responses": responses(
+                    ok({"oneOf": [obj(None, success=true, invoice_id=invoice_id_value),
+                                  ref("Duplicate")]}, links={"status": {
+                        "operationId": "paymentStatus", "parameters": invoice_link}}),
+                    400, 401, 404, 413, 503, e404=fail("No pending payment with that total",
+                                                       "Unmatched"))}},
+            "/healthz": {"get": {
+                "operationId": "healthz", "summary": "Liveness and database check",
+                "responses": responses(ok(obj(None, success=true, status=text(enum=["ok"]),
+                                              database=text(enum=["ok"]),
+                                              realtime_clients=integer)), 503)}},
+            "/pay/{invoice_id}/data": {"get": {
+                "operationId": "checkoutData", "parameters": [invoice_id],
+                "summary": "What the public checkout page shows (no customer data)",
+                "responses": responses(ok(obj(None, success=true, data=obj(
+                    None, invoice_id=invoice_id_value, merchant_name=text(), amount=integer,
+                    unique_code=integer, unique_code_digits=integer, total_amount=integer,
+                    status=status,
+                    expired_at=time_, paid_at=nullable_time, redirect_url=text(nullable=True),
+                    qris_payload=text(), demo={"type": "boolean"}))), 404, 429, 503)}},
+            "/pay/{invoice_id}/qr.svg": {"get": {
+                "operationId": "checkoutQrSvg", "summary": "The invoice's QRIS as an SVG",
+                "parameters": [invoice_id],
+                "responses": responses({"description": "OK", "content": {
+                    "image/svg+xml": {"schema": text()}}}, 404, 429, 503)}},
+            "/pay/{invoice_id}/qr.png": {"get": {
+                "operationId": "checkoutQrPng", "summary": "The invoice's QRIS as a PNG",
+                "parameters": [invoice_id],
+                "responses": responses({"description": "OK", "content": {
+                    "image/png": {"schema": text(format="binary")}}}, 404, 429, 503)}},
+        },
+    }
+
+
+async def openapi_schema(request: Request) -> Response:
+    return JSONResponse(build_openapi(ctx_of(request).config))
+
+
+# =============================================================================================
 # Application
 # =============================================================================================
 
@@ -5231,192 +5264,12 @@ def create_app(config: Config | None = None, *,
 
 
 # =============================================================================================
-# Command line
+# Serving
+#
+# What `webqris serve` needs around the app: uvicorn's options and protocol subclasses that
+# answer its own errors in the seed's format, the open-files limit, the one-server lock,
+# secrets redacted from every log line, and JSON logs.
 # =============================================================================================
-
-DEMO_MERCHANT_NAME = "Toko Demo WebQRIS"
-
-
-# A made-up static QRIS for the demo merchant: it decodes like a real sticker but pays nobody
-# (its acquirer "ID.WEBQRIS.DEMO" does not exist).
-DEMO_STATIC_QRIS = (
-    "00020101021126670015ID.WEBQRIS.DEMO011993600000000000000010214DEMO00000000010303UMI5144"
-    "0014ID.CO.QRIS.WWW0215ID10000000000010303UMI5204549953033605802ID5917TOKO DEMO WEBQRIS6007"
-    "JAKARTA6105101106304DD95"
-)
-
-
-@contextlib.contextmanager
-def cli_store(config: Config) -> Iterator[Store]:
-    """The database for one command: refused in click's words if it cannot be opened, and
-    closed however the command ends."""
-    store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
-    try:
-        store.open()
-    except NewerDatabase as exc:
-        raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:
-        hint = ""
-        if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (8, 14):  # READONLY, CANTOPEN
-            hint = (" (its folder must exist, and WebQRIS must be able to write the file and to"
-                    " create its -wal and -shm files beside it)")
-        raise click.ClickException(
-            f"cannot open database {config.database.path}: {exc}{hint}") from None
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def config_from_cli(config_path: str | None, **overrides: Any) -> Config:
-    try:
-        return load_config(config_path, os.environ, **overrides)
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-
-
-# The audit log's "address" of what an administrator did from a shell.
-CLI_ADDRESS = "command line"
-
-
-def cli_merchant(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A merchant as `merchant list` and `merchant update` print it: never a secret."""
-    return {"id": row["id"], "name": row["name"], "qris_configured": bool(row["static_qris"]),
-            "webhook_url": row["webhook_url"], "accepted_apps": accepted_apps(row),
-            "accept_any_app": bool(row["accept_any_app"]),
-            "accept_unnamed_app": bool(row["accept_unnamed_app"]),
-            "created_at": format_time(row["created_at"])}
-
-
-def cli_merchant_line(item: Mapping[str, Any]) -> str:
-    configured = "yes" if item["qris_configured"] else "no"
-    apps = "ANY" if item["accept_any_app"] else "+".join(
-        ["payment-apps", *item["accepted_apps"], *(["unnamed"] if item["accept_unnamed_app"]
-                                                   else [])])
-    return (f"{item['id']}\t{item['name']}\tqris={configured}"
-            f"\twebhook={item['webhook_url'] or '-'}\tapps={apps}")
-
-
-# Shown whenever a shell turns a risky trust switch on.
-ANY_APP_WARNING = ("Warning: with --any-app, a notification from ANY app whose text reads like a"
-                   " payment (an e-mail, a chat, an SMS) pays this merchant's invoices: anybody"
-                   " who can message the shop's phone can mark an order paid.")
-UNNAMED_APP_WARNING = ("Warning: with --accept-unnamed-app, a notification that names no app"
-                       " pays when its text reads like a payment; make sure the forwarder on the"
-                       " phone only forwards payment apps.")
-
-
-def trust_options(apps: tuple[str, ...], no_accepted_apps: bool, any_app: bool | None,
-                  unnamed_app: bool | None) -> dict[str, Any]:
-    """The merchant fields that `merchant add` and `update` trust options set; warns on stderr
-    for the risky ones."""
-    if apps and no_accepted_apps:
-        raise click.UsageError("--accept-app and --no-accepted-apps contradict each other")
-    fields: dict[str, Any] = {}
-    if apps or no_accepted_apps:
-        fields["accepted_apps"] = list(apps)
-    if any_app is not None:
-        fields["accept_any_app"] = any_app
-        if any_app:
-            click.echo(ANY_APP_WARNING, err=True)
-    if unnamed_app is not None:
-        fields["accept_unnamed_app"] = unnamed_app
-        if unnamed_app:
-            click.echo(UNNAMED_APP_WARNING, err=True)
-    return fields
-
-
-_trust_options = [
-    click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
-                 help="Also trust this app's notifications to pay (e.g. an app WebQRIS does not"
-                      " know as a payment app); repeatable. Known payment apps always pay."),
-    click.option("--no-accepted-apps", is_flag=True,
-                 help="Trust no app beyond the known payment apps."),
-    click.option("--any-app/--payment-apps-only", "any_app", default=None,
-                 help="RISKY: let a notification from any app (mail, chat, SMS...) pay when its"
-                      " text reads as a payment. Default: only payment apps pay."),
-    click.option("--accept-unnamed-app/--refuse-unnamed-app", "unnamed_app", default=None,
-                 help="Let notifications that name no app (some hand-made MacroDroid/Tasker"
-                      " templates) pay. Default: they wait in the inbox."),
-]
-
-
-def _with_trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(_trust_options):
-        command = option(command)
-    return command
-
-
-_db_option = click.option("--db", "db_path", envvar="WEBQRIS_DB", default=None,
-                          help="SQLite database file (default ./webqris.db).")
-_config_option = click.option("--config", "config_path", envvar="WEBQRIS_CONFIG", default=None,
-                              type=click.Path(dir_okay=False),
-                              help="TOML configuration file (see config.example.toml).")
-
-
-class CommandLine(click.Group):
-    """Prints what a fact refuses (a DomainError) as a click error, in the fact's words."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from None
-
-
-@click.group(cls=CommandLine)
-@click.version_option(VERSION, prog_name="webqris")
-def cli() -> None:
-    """WebQRIS: self-hosted QRIS payment gateway."""
-
-
-@cli.command()
-@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
-@_db_option
-@_config_option
-@click.option("--demo", is_flag=True, help="Create a demo merchant and print its credentials.")
-@click.option("--restore-if-missing", is_flag=True,
-              help="When the database file does not exist, restore it from replicate.url first"
-                   " (a new machine after a disaster); a replica with no backup yet starts"
-                   " empty.")
-def serve(host: str | None, port: int | None, db_path: str | None, config_path: str | None,
-          demo: bool, restore_if_missing: bool) -> None:
-    """Run the gateway: API, WebSockets, dashboard, checkout page and background tasks."""
-    import uvicorn
-
-    config = config_from_cli(config_path, server_host=host, server_port=port,
-                             database_path=db_path)
-    redact_every_log_record()
-    try:
-        static_dir()
-        if config.replicate.url:
-            litestream_program(config.replicate)
-    except (StaticFilesMissing, ReplicationUnavailable) as exc:
-        raise click.ClickException(str(exc)) from None
-    if restore_if_missing:
-        restore_missing_database(config)
-    if config.server.log_format == "json":
-        from logging.config import dictConfig
-
-        dictConfig(json_log_config())
-    else:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    demo_merchant_id = None
-    with cli_store(config) as store:
-        _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
-        if store.read(get_setting, "admin_password") is None:
-            password = secrets.token_urlsafe(12)
-            store.write_now(put_setting, "admin_password", hash_password(password))
-            click.echo(f"Admin password (shown once, change it with `webqris admin set-password`):"
-                       f" {password}")
-        if demo:
-            demo_merchant_id, banner = demo_banner(store, config)
-            click.echo(banner)
-    app = create_app(config, demo_merchant_id=demo_merchant_id)
-    raise_open_files_limit()
-    uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
 
 
 def restore_missing_database(config: Config) -> None:
@@ -5433,21 +5286,6 @@ def restore_missing_database(config: Config) -> None:
                else f"No backup at {config.replicate.url} yet: starting a new database")
 
 
-def uvicorn_options(config: Config) -> dict[str, Any]:
-    """How `webqris serve` runs uvicorn (the benchmark's bare app runs the same way)."""
-    json_logs = config.server.log_format == "json"
-    # JSON logs: serve has set up logging already, and the app writes the access lines.
-    return {"log_level": "info", "access_log": config.server.access_log and not json_logs,
-            **({"log_config": None} if json_logs else {}),
-            "proxy_headers": config.server.proxy_headers,
-            "forwarded_allow_ips": config.server.forwarded_allow_ips,
-            "http": seed_error_http_protocol(config.server.http,
-                                             config.server.client_timeout_seconds),
-            "ws": seed_error_websocket_protocol(),
-            # Clients only ever send "ping": uvicorn's default would buffer 16 MiB messages.
-            "ws_max_size": config.server.max_body_bytes}
-
-
 def raw_error_response(status: int, message: str) -> bytes:
     """A whole HTTP response in the seed's error format, for the protocol layer below the app,
     which closes the connection after it."""
@@ -5455,6 +5293,33 @@ def raw_error_response(status: int, message: str) -> bytes:
     return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
             b"connection: close\r\n\r\n%s"
             % (status, HTTPStatus(status).phrase.encode(), len(body), body))
+
+
+def seed_error_websocket_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's WebSocket protocol (the sans-I/O one over `websockets`), except that a handshake
+    `websockets` cannot read is answered and closed. The HTTP parser lets through header lines
+    longer than the 8 KiB `websockets` reads, and more than its 128 headers; uvicorn then left
+    the connection open and silent, so every such request held a socket until the client gave
+    up."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from websockets.exceptions import SecurityError
+
+    class SeedErrorWebSocketProtocol(WebSocketsSansIOProtocol):
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            unread = self.conn.handshake_exc
+            if unread is None or self.handshake_initiated or self.transport.is_closing():
+                return
+            limit = next((exc for exc in (unread, unread.__cause__)
+                          if isinstance(exc, SecurityError)), None)
+            if limit is not None:
+                self.transport.write(raw_error_response(
+                    431, f"Request headers too large for a WebSocket handshake ({limit})"))
+            else:
+                self.transport.write(raw_error_response(400, "Invalid HTTP request received."))
+            self.transport.close()
+
+    return SeedErrorWebSocketProtocol
 
 
 def seed_error_http_protocol(implementation: str,
@@ -5536,31 +5401,19 @@ def seed_error_http_protocol(implementation: str,
     return SeedErrorProtocol
 
 
-def seed_error_websocket_protocol() -> type[asyncio.Protocol]:
-    """uvicorn's WebSocket protocol (the sans-I/O one over `websockets`), except that a handshake
-    `websockets` cannot read is answered and closed. The HTTP parser lets through header lines
-    longer than the 8 KiB `websockets` reads, and more than its 128 headers; uvicorn then left
-    the connection open and silent, so every such request held a socket until the client gave
-    up."""
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-    from websockets.exceptions import SecurityError
-
-    class SeedErrorWebSocketProtocol(WebSocketsSansIOProtocol):
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            unread = self.conn.handshake_exc
-            if unread is None or self.handshake_initiated or self.transport.is_closing():
-                return
-            limit = next((exc for exc in (unread, unread.__cause__)
-                          if isinstance(exc, SecurityError)), None)
-            if limit is not None:
-                self.transport.write(raw_error_response(
-                    431, f"Request headers too large for a WebSocket handshake ({limit})"))
-            else:
-                self.transport.write(raw_error_response(400, "Invalid HTTP request received."))
-            self.transport.close()
-
-    return SeedErrorWebSocketProtocol
+def uvicorn_options(config: Config) -> dict[str, Any]:
+    """How `webqris serve` runs uvicorn (the benchmark's bare app runs the same way)."""
+    json_logs = config.server.log_format == "json"
+    # JSON logs: serve has set up logging already, and the app writes the access lines.
+    return {"log_level": "info", "access_log": config.server.access_log and not json_logs,
+            **({"log_config": None} if json_logs else {}),
+            "proxy_headers": config.server.proxy_headers,
+            "forwarded_allow_ips": config.server.forwarded_allow_ips,
+            "http": seed_error_http_protocol(config.server.http,
+                                             config.server.client_timeout_seconds),
+            "ws": seed_error_websocket_protocol(),
+            # Clients only ever send "ping": uvicorn's default would buffer 16 MiB messages.
+            "ws_max_size": config.server.max_body_bytes}
 
 
 def raise_open_files_limit() -> None:
@@ -5728,6 +5581,146 @@ def json_log_config() -> dict[str, Any]:
             "root": {"handlers": ["json"], "level": "INFO"}}
 
 
+# =============================================================================================
+# Command line
+# =============================================================================================
+
+DEMO_MERCHANT_NAME = "Toko Demo WebQRIS"
+
+
+# A made-up static QRIS for the demo merchant: it decodes like a real sticker but pays nobody
+# (its acquirer "ID.WEBQRIS.DEMO" does not exist).
+DEMO_STATIC_QRIS = (
+    "00020101021126670015ID.WEBQRIS.DEMO011993600000000000000010214DEMO00000000010303UMI5144"
+    "0014ID.CO.QRIS.WWW0215ID10000000000010303UMI5204549953033605802ID5917TOKO DEMO WEBQRIS6007"
+    "JAKARTA6105101106304DD95"
+)
+
+
+@contextlib.contextmanager
+def cli_store(config: Config) -> Iterator[Store]:
+    """The database for one command: refused in click's words if it cannot be opened, and
+    closed however the command ends."""
+    store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
+    try:
+        store.open()
+    except NewerDatabase as exc:
+        raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        hint = ""
+        if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (8, 14):  # READONLY, CANTOPEN
+            hint = (" (its folder must exist, and WebQRIS must be able to write the file and to"
+                    " create its -wal and -shm files beside it)")
+        raise click.ClickException(
+            f"cannot open database {config.database.path}: {exc}{hint}") from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def config_from_cli(config_path: str | None, **overrides: Any) -> Config:
+    try:
+        return load_config(config_path, os.environ, **overrides)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+# The audit log's "address" of what an administrator did from a shell.
+CLI_ADDRESS = "command line"
+
+
+def cli_merchant(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A merchant as `merchant list` and `merchant update` print it: never a secret."""
+    return {"id": row["id"], "name": row["name"], "qris_configured": bool(row["static_qris"]),
+            "webhook_url": row["webhook_url"], "accepted_apps": accepted_apps(row),
+            "accept_any_app": bool(row["accept_any_app"]),
+            "accept_unnamed_app": bool(row["accept_unnamed_app"]),
+            "created_at": format_time(row["created_at"])}
+
+
+def cli_merchant_line(item: Mapping[str, Any]) -> str:
+    configured = "yes" if item["qris_configured"] else "no"
+    apps = "ANY" if item["accept_any_app"] else "+".join(
+        ["payment-apps", *item["accepted_apps"], *(["unnamed"] if item["accept_unnamed_app"]
+                                                   else [])])
+    return (f"{item['id']}\t{item['name']}\tqris={configured}"
+            f"\twebhook={item['webhook_url'] or '-'}\tapps={apps}")
+
+
+# Shown whenever a shell turns a risky trust switch on.
+ANY_APP_WARNING = ("Warning: with --any-app, a notification from ANY app whose text reads like a"
+                   " payment (an e-mail, a chat, an SMS) pays this merchant's invoices: anybody"
+                   " who can message the shop's phone can mark an order paid.")
+UNNAMED_APP_WARNING = ("Warning: with --accept-unnamed-app, a notification that names no app"
+                       " pays when its text reads like a payment; make sure the forwarder on the"
+                       " phone only forwards payment apps.")
+
+
+def trust_options(apps: tuple[str, ...], no_accepted_apps: bool, any_app: bool | None,
+                  unnamed_app: bool | None) -> dict[str, Any]:
+    """The merchant fields that `merchant add` and `update` trust options set; warns on stderr
+    for the risky ones."""
+    if apps and no_accepted_apps:
+        raise click.UsageError("--accept-app and --no-accepted-apps contradict each other")
+    fields: dict[str, Any] = {}
+    if apps or no_accepted_apps:
+        fields["accepted_apps"] = list(apps)
+    if any_app is not None:
+        fields["accept_any_app"] = any_app
+        if any_app:
+            click.echo(ANY_APP_WARNING, err=True)
+    if unnamed_app is not None:
+        fields["accept_unnamed_app"] = unnamed_app
+        if unnamed_app:
+            click.echo(UNNAMED_APP_WARNING, err=True)
+    return fields
+
+
+_trust_options = [
+    click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
+                 help="Also trust this app's notifications to pay (e.g. an app WebQRIS does not"
+                      " know as a payment app); repeatable. Known payment apps always pay."),
+    click.option("--no-accepted-apps", is_flag=True,
+                 help="Trust no app beyond the known payment apps."),
+    click.option("--any-app/--payment-apps-only", "any_app", default=None,
+                 help="RISKY: let a notification from any app (mail, chat, SMS...) pay when its"
+                      " text reads as a payment. Default: only payment apps pay."),
+    click.option("--accept-unnamed-app/--refuse-unnamed-app", "unnamed_app", default=None,
+                 help="Let notifications that name no app (some hand-made MacroDroid/Tasker"
+                      " templates) pay. Default: they wait in the inbox."),
+]
+
+
+def _with_trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_trust_options):
+        command = option(command)
+    return command
+
+
+_db_option = click.option("--db", "db_path", envvar="WEBQRIS_DB", default=None,
+                          help="SQLite database file (default ./webqris.db).")
+_config_option = click.option("--config", "config_path", envvar="WEBQRIS_CONFIG", default=None,
+                              type=click.Path(dir_okay=False),
+                              help="TOML configuration file (see config.example.toml).")
+
+
+class CommandLine(click.Group):
+    """Prints what a fact refuses (a DomainError) as a click error, in the fact's words."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+@click.group(cls=CommandLine)
+@click.version_option(VERSION, prog_name="webqris")
+def cli() -> None:
+    """WebQRIS: self-hosted QRIS payment gateway."""
+
+
 def demo_merchant(conn: sqlite3.Connection) -> sqlite3.Row | None:
     """The merchant an earlier `serve --demo` made. Known by the id it recorded, never by its
     name alone: anyone with the dashboard can name a real shop "Toko Demo WebQRIS", and the demo
@@ -5785,6 +5778,55 @@ def demo_banner(store: Store, config: Config) -> tuple[int, str]:
         "(For a payment you create, use the total_amount from its answer.)",
         f"Dashboard: {base}/ (log in with the admin password)",
     ])
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@_db_option
+@_config_option
+@click.option("--demo", is_flag=True, help="Create a demo merchant and print its credentials.")
+@click.option("--restore-if-missing", is_flag=True,
+              help="When the database file does not exist, restore it from replicate.url first"
+                   " (a new machine after a disaster); a replica with no backup yet starts"
+                   " empty.")
+def serve(host: str | None, port: int | None, db_path: str | None, config_path: str | None,
+          demo: bool, restore_if_missing: bool) -> None:
+    """Run the gateway: API, WebSockets, dashboard, checkout page and background tasks."""
+    import uvicorn
+
+    config = config_from_cli(config_path, server_host=host, server_port=port,
+                             database_path=db_path)
+    redact_every_log_record()
+    try:
+        static_dir()
+        if config.replicate.url:
+            litestream_program(config.replicate)
+    except (StaticFilesMissing, ReplicationUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    if restore_if_missing:
+        restore_missing_database(config)
+    if config.server.log_format == "json":
+        from logging.config import dictConfig
+
+        dictConfig(json_log_config())
+    else:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    demo_merchant_id = None
+    with cli_store(config) as store:
+        _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
+        if store.read(get_setting, "admin_password") is None:
+            password = secrets.token_urlsafe(12)
+            store.write_now(put_setting, "admin_password", hash_password(password))
+            click.echo(f"Admin password (shown once, change it with `webqris admin set-password`):"
+                       f" {password}")
+        if demo:
+            demo_merchant_id, banner = demo_banner(store, config)
+            click.echo(banner)
+    app = create_app(config, demo_merchant_id=demo_merchant_id)
+    raise_open_files_limit()
+    uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
 
 
 @cli.group()
