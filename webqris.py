@@ -5,9 +5,29 @@ carrying the amount plus a small unique code; the shop's phone forwards the wall
 received" notification; WebQRIS finds the one pending invoice with that exact total, marks it
 paid, tells the dashboard over a WebSocket and POSTs a signed webhook to the shop's server.
 
-The module reads top to bottom: configuration, the store (one SQLite file, one writer, group
-commit), the facts kept in it, invoices, auth, errors and the HTTP API, realtime, webhooks,
-background tasks, the app factory and the command line.
+Where things are. Each section uses only what stands above it: read down for the foundation,
+up from a handler for the story of a request.
+  Configuration            config dataclasses, load_config and its checks
+  Time and identifiers     milliseconds in the database, ISO 8601 out, invoice ids
+  Domain errors            what a fact refuses (NotFound, Conflict, BadInput...); no HTTP
+  Secrets and signatures   token and password hashes, the webhook body and its signatures
+  Store                    pragmas, migrations, the one writer and its group commit
+  Facts                    one function per fact kept in the database, its SQL beside it
+  Invoices                 create_invoice: replay, the same pending order, allocate a total
+  Payments in              text checks, forwarder fields, parse, match and record a payment
+  Errors and request bodies  the one refusal answer, header and rate limits, body reading
+  Metrics                  /metrics: database collectors, request counters
+  HTTP API                 Context, the merchant's endpoints, notifications in, announcements
+  Admin                    login, sessions, CSRF, admin_endpoint, the dashboard's JSON API
+  Checkout                 security headers, dashboard files, the checkout page, QR images
+  Realtime                 the hub and the WebSocket endpoints
+  Webhooks                 one delivery attempt and its recorded result
+  Background tasks         sweeper, webhook sender, credential and file watches, retention
+  Replication              Litestream: config, restore, the replicator process
+  OpenAPI                  /openapi.json with this installation's limits
+  Application              create_app: routes, middleware, error handlers, lifespan
+  Serving                  uvicorn options and protocols, the lock file, log redaction
+  Command line             click: serve, merchant, admin, qris, backup, prune, restore
 """
 
 from __future__ import annotations
@@ -36,7 +56,7 @@ import sqlite3
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
@@ -219,51 +239,6 @@ def _cast_setting(name: str, annotation: str, value: Any, *, from_env: bool) -> 
     raise ConfigError(f"{name}: expected {annotation}, got {value!r}")
 
 
-def load_config(path: str | os.PathLike[str] | None = None,
-                environ: Mapping[str, str] | None = None,
-                **overrides: Any) -> Config:
-    """Defaults, then the TOML file, then WEBQRIS_<SECTION>_<KEY>, then keyword overrides
-    (given as section_key=value, e.g. database_path=...)."""
-    environ = os.environ if environ is None else environ
-    data: dict[str, dict[str, Any]] = {}
-    if path is not None:
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-    sections = {f.name: f for f in dataclasses.fields(Config)}
-    for section in data:
-        if section not in sections:
-            raise ConfigError(f"unknown config section [{section}]")
-    built = {}
-    for section_name, section_field in sections.items():
-        cls = section_field.default.__class__
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        file_values = data.get(section_name, {})
-        if not isinstance(file_values, dict):
-            raise ConfigError(f"[{section_name}] must be a table")
-        values: dict[str, Any] = {}
-        for key, value in file_values.items():
-            if key not in fields:
-                raise ConfigError(f"unknown config key {section_name}.{key}")
-            values[key] = _cast_setting(f"{section_name}.{key}", fields[key].type, value,
-                                        from_env=False)
-        for key, field in fields.items():
-            env_name = f"WEBQRIS_{section_name}_{key}".upper()
-            if env_name in environ:
-                values[key] = _cast_setting(env_name, field.type, environ[env_name], from_env=True)
-            override = overrides.get(f"{section_name}_{key}")
-            if override is not None:
-                values[key] = override
-        built[section_name] = cls(**values)
-    config = Config(**built)
-    _check_config(config)
-    return config
-
-
 def _check_config(config: Config) -> None:
     p = config.payments
     if not 0 <= p.unique_code_min <= p.unique_code_max:
@@ -311,6 +286,51 @@ def _check_config(config: Config) -> None:
         raise ConfigError("replicate.sync_interval_seconds must be > 0")
 
 
+def load_config(path: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None,
+                **overrides: Any) -> Config:
+    """Defaults, then the TOML file, then WEBQRIS_<SECTION>_<KEY>, then keyword overrides
+    (given as section_key=value, e.g. database_path=...)."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    for section in data:
+        if section not in sections:
+            raise ConfigError(f"unknown config section [{section}]")
+    built = {}
+    for section_name, section_field in sections.items():
+        cls = section_field.default.__class__
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        file_values = data.get(section_name, {})
+        if not isinstance(file_values, dict):
+            raise ConfigError(f"[{section_name}] must be a table")
+        values: dict[str, Any] = {}
+        for key, value in file_values.items():
+            if key not in fields:
+                raise ConfigError(f"unknown config key {section_name}.{key}")
+            values[key] = _cast_setting(f"{section_name}.{key}", fields[key].type, value,
+                                        from_env=False)
+        for key, field in fields.items():
+            env_name = f"WEBQRIS_{section_name}_{key}".upper()
+            if env_name in environ:
+                values[key] = _cast_setting(env_name, field.type, environ[env_name], from_env=True)
+            override = overrides.get(f"{section_name}_{key}")
+            if override is not None:
+                values[key] = override
+        built[section_name] = cls(**values)
+    config = Config(**built)
+    _check_config(config)
+    return config
+
+
 # =============================================================================================
 # Time and identifiers
 #
@@ -345,6 +365,172 @@ def new_invoice_id(at_ms: int) -> str:
         n, digit = divmod(n, 36)
         suffix += _ID_ALPHABET[digit]
     return f"INV-{at_ms // 1000}-{suffix}"
+
+
+# =============================================================================================
+# Domain errors
+#
+# What a fact refuses, in its own words: the store and the facts never speak HTTP. The web edge
+# maps each kind to the seed's status and JSON (handle_refusal); the command line prints it.
+# `extra` carries the seed's additional JSON fields, e.g. error_code and error_details.
+# =============================================================================================
+
+class DomainError(Exception):
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class BadInput(DomainError):
+    """A value the caller gave cannot be used as it is."""
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or is not this caller's)."""
+
+
+class Conflict(DomainError):
+    """The thing exists but its state does not allow this now."""
+
+
+class Unreadable(DomainError):
+    """Well-formed, but WebQRIS cannot make sense of it (a wording it cannot learn)."""
+
+
+class Unavailable(DomainError):
+    """Cannot be done right now (every unique code taken); trying later may work."""
+
+
+# =============================================================================================
+# Secrets and signatures
+#
+# API tokens and callback secrets are 192-bit random strings with a prefix that says what they
+# are; only their SHA-256 is stored. The webhook secret is kept as is: it is needed to sign.
+# The admin password gets a memory-hard KDF (scrypt), because people reuse passwords.
+#
+# A payment's webhook body is built (and signed) here too: the paying transaction stores
+# the bytes every attempt sends.
+# =============================================================================================
+
+SECRET_PREFIXES = {"api_token": "wqk_", "callback_secret": "wqc_"}
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_secret(kind: str) -> str:
+    if kind == "webhook_secret":
+        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return SECRET_PREFIXES[kind] + secrets.token_urlsafe(24)
+
+
+MERCHANT_SECRETS = ("api_token", "callback_secret", "webhook_secret")
+
+
+def issue_merchant_secrets() -> dict[str, str]:
+    return {kind: new_secret(kind) for kind in MERCHANT_SECRETS}
+
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(
+        base64.b64encode(part).decode() for part in (salt, digest))
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
+                                r=int(r), p=int(p), dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# scrypt takes tens of milliseconds of CPU and 16 MB on purpose. Checks run off the event loop,
+# this many at a time (the others wait their turn): a login flood then takes at most this many
+# cores from the payments, and this many times 16 MB.
+PASSWORD_CHECKS_AT_ONCE = 1
+
+
+async def off_the_loop_limited(limit: asyncio.Semaphore, fn: Callable[..., T], *args: Any) -> T:
+    async with limit:
+        return await asyncio.to_thread(fn, *args)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+WEBHOOK_USER_AGENT = "WebQRIS-Webhook/1.0"
+
+
+def _compact_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def build_webhook_body(invoice: Mapping[str, Any]) -> bytes:
+    return _compact_json({"event": "payment.paid", "data": {
+        "invoice_id": invoice["invoice_id"],
+        "merchant_order_id": invoice["merchant_order_id"],
+        "amount": invoice["amount"],
+        "unique_code": invoice["unique_code"],
+        "total_amount": invoice["total_amount"],
+        "customer_name": invoice["customer_name"],
+        "status": invoice["status"],
+        "payment_method": invoice["payment_method"],
+        "paid_at": format_time(invoice["paid_at"]),
+    }})
+
+
+def build_test_webhook_body(merchant_name: str, at_ms: int) -> bytes:
+    # Not payment.paid: a receiver must never ship an order for a test.
+    return _compact_json({"event": "webhook.test", "data": {
+        "merchant_name": merchant_name, "sent_at": format_time(at_ms)}})
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_webhook_signature(secret: str, webhook_id: str, timestamp: int,
+                               body: bytes) -> str:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def webhook_headers(secret: str, webhook_id: str, body: bytes, timestamp: int,
+                    previous_secret: str | None = None) -> dict[str, str]:
+    """The seed's signature headers carry one signature, the current secret's. Standard
+    Webhooks' carries a list: after a rotation it also holds the previous secret's."""
+    signature = sign(secret, body)
+    standard = standard_webhook_signature(secret, webhook_id, timestamp, body)
+    if previous_secret:
+        standard += " " + standard_webhook_signature(previous_secret, webhook_id, timestamp, body)
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": WEBHOOK_USER_AGENT,
+        "X-Webhook-Signature": signature,
+        "X-Signature": signature,
+        "X-Webhook-Id": webhook_id,
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard,
+    }
 
 
 # =============================================================================================
@@ -679,6 +865,31 @@ def migrate(conn: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
+def _settle_futures(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in outcomes:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none."""
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 class Store:
     """The database: one write connection with group commit, and one read connection.
 
@@ -937,31 +1148,6 @@ class Store:
             raise StoreUnavailable(lost)
 
 
-def file_identity(path: str) -> tuple[int, int] | None:
-    """(device, inode) of the file at `path`; None when there is none."""
-    try:
-        stat = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return stat.st_dev, stat.st_ino
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-
-
-def _settle_futures(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for future, result, error in outcomes:
-        if future.cancelled():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-
 # =============================================================================================
 # Facts
 #
@@ -982,9 +1168,6 @@ def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 
 # --- merchants -------------------------------------------------------------------------------
-
-MERCHANT_SECRETS = ("api_token", "callback_secret", "webhook_secret")
-
 
 def insert_merchant(conn: sqlite3.Connection, name: str, static_qris: str | None,
                     webhook_url: str | None, issued: Mapping[str, str],
@@ -1082,17 +1265,29 @@ def get_invoice_status_for_api_token(conn: sqlite3.Connection, invoice_id: str,
         (invoice_id, hash_secret(api_token))).fetchone()
 
 
+# A closed invoice, in the words of the partial index invoices_closed_total (migration 5):
+# SQLite uses a partial index only for a query whose WHERE repeats the index's.
+CLOSED_STATUSES = "status IN ('expired', 'cancelled', 'paid')"
+
+# "Is this total taken?", the part no unique index can say: a total stays taken for a while
+# after its invoice expired, was cancelled or was paid (a late or repeated notification for it
+# must never pay a newer invoice). A pending invoice's total is taken too, which the partial
+# unique index invoices_pending_total enforces. Named parameters :merchant_id, :closed_since;
+# the caller adds its test of total_amount.
+CLOSED_TOTALS_STILL_TAKEN = ("SELECT total_amount FROM invoices WHERE merchant_id = :merchant_id"
+                             f" AND {CLOSED_STATUSES} AND closed_at > :closed_since")
+
+
 def taken_totals(conn: sqlite3.Connection, merchant_id: int, low: int, high: int,
                  closed_since: int) -> set[int]:
     """Totals in [low, high] that a new invoice may not use: those of pending invoices, and of
-    invoices that expired, were cancelled or were paid since `closed_since` (a late or repeated
-    notification for them must never pay a newer invoice)."""
+    invoices closed since `closed_since`."""
     rows = conn.execute(
-        "SELECT total_amount FROM invoices WHERE merchant_id = ?1 AND status = 'pending'"
-        " AND total_amount BETWEEN ?2 AND ?3 UNION ALL"
-        " SELECT total_amount FROM invoices WHERE merchant_id = ?1"
-        " AND status IN ('expired', 'cancelled', 'paid') AND total_amount BETWEEN ?2 AND ?3"
-        " AND closed_at > ?4", (merchant_id, low, high, closed_since)).fetchall()
+        "SELECT total_amount FROM invoices WHERE merchant_id = :merchant_id"
+        " AND status = 'pending' AND total_amount BETWEEN :low AND :high UNION ALL "
+        + CLOSED_TOTALS_STILL_TAKEN + " AND total_amount BETWEEN :low AND :high",
+        {"merchant_id": merchant_id, "low": low, "high": high,
+         "closed_since": closed_since}).fetchall()
     return {row[0] for row in rows}
 
 
@@ -1119,6 +1314,13 @@ def expire_overdue_invoices(conn: sqlite3.Connection, at_ms: int,
         " AND status = 'pending' RETURNING *", (at_ms, limit)).fetchall()
 
 
+def effective_status(row: Mapping[str, Any], at_ms: int) -> str:
+    """A pending invoice past its time reads expired even before the sweep has run."""
+    if row["status"] == "pending" and row["expires_at"] <= at_ms:
+        return "expired"
+    return row["status"]
+
+
 def cancel_invoice(conn: sqlite3.Connection, merchant_id: int, invoice_id: str,
                    at_ms: int) -> sqlite3.Row:
     row = conn.execute(
@@ -1129,9 +1331,9 @@ def cancel_invoice(conn: sqlite3.Connection, merchant_id: int, invoice_id: str,
         return row
     current = get_invoice(conn, invoice_id, merchant_id)
     if current is None:
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     status = effective_status(current, at_ms)
-    raise ApiError(409, f"Payment cannot be cancelled: it is {status}",
+    raise Conflict(f"Payment cannot be cancelled: it is {status}",
                    error_code="payment_not_cancellable", error_details={"status": status})
 
 
@@ -1175,10 +1377,24 @@ def find_payable_invoices(conn: sqlite3.Connection, merchant_id: int, total_amou
         (merchant_id, total_amount, expired_since)).fetchall()
     expired = conn.execute(
         "SELECT * FROM invoices WHERE merchant_id = ? AND total_amount = ?"
-        " AND status IN ('expired', 'cancelled', 'paid') AND status = 'expired'"
+        f" AND {CLOSED_STATUSES} AND status = 'expired'"
         " AND expires_at > ? LIMIT 2",
         (merchant_id, total_amount, expired_since)).fetchall()
     return (pending + expired)[:2]
+
+
+def enqueue_webhook(conn: sqlite3.Connection, merchant_id: int, invoice_row_id: int | None,
+                    event: str, body: bytes, at_ms: int) -> int | None:
+    """Queues one delivery to the merchant's webhook URL; none when it has no URL."""
+    merchant = get_merchant(conn, merchant_id)
+    if merchant is None or not merchant["webhook_url"]:
+        return None
+    cursor = conn.execute(
+        "INSERT INTO webhook_deliveries (webhook_id, merchant_id, invoice_id, event, url, body,"
+        " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        ("msg_" + secrets.token_hex(12), merchant_id, invoice_row_id, event,
+         merchant["webhook_url"], body, at_ms, at_ms))
+    return int(cursor.lastrowid)
 
 
 def mark_invoice_paid(conn: sqlite3.Connection, invoice_row_id: int, payment_method: str,
@@ -1241,6 +1457,33 @@ def purge_notification_keys(conn: sqlite3.Connection, at_ms: int, limit: int = 1
         " FROM notification_keys WHERE expires_at <= ? LIMIT ?)", (at_ms, limit)).rowcount
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class InboundNotification:
+    source: str  # 'forwarder' or 'callback'
+    app: str | None = None
+    title: str | None = None
+    message: str | None = None
+    posted_at: str | None = None
+    device_id: str | None = None
+    notif_id: str | None = None
+    event_hash: str | None = None
+    reference: str | None = None
+
+    def repeat_key(self) -> str:
+        """Equal for the same notification seen again (SPEC §4.2): the same phone, the same ids
+        *and* the same content. Android reuses a notification id, and some apps reuse one text
+        for every payment of a total, so neither alone says "seen before"."""
+        parts = [self.source, self.device_id, self.notif_id, self.event_hash, self.posted_at,
+                 self.app, self.title, self.message]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def repeat_key_expires(self, at_ms: int, window_seconds: int) -> int:
+        """A notification that carries its own time is the same one whenever it comes again;
+        without one, the same words later are a new payment, so a repeat counts only within
+        the window (a forwarder's retries)."""
+        return KEY_KEPT if self.posted_at else at_ms + window_seconds * 1000
+
+
 def insert_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
                         outcome: str, at_ms: int, *, parsed: parsers.Parsed | None = None,
                         invoice_row_id: int | None = None, duplicate_of: int | None = None,
@@ -1270,24 +1513,24 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     confirmed that difference: a slip of the finger must not ship an order underpaid."""
     note = get_notification(conn, notification_id)
     if note is None:
-        raise ApiError(404, "Notification not found")
+        raise NotFound("Notification not found")
     if note["outcome"] not in ("unmatched", "unparsed") or note["attached_at"] is not None:
-        raise ApiError(409, "Only an unmatched notification that is not attached yet can be"
-                            " attached", error_code="notification_not_attachable")
+        raise Conflict("Only an unmatched notification that is not attached yet can be"
+                       " attached", error_code="notification_not_attachable")
     invoice = get_invoice(conn, invoice_id, note["merchant_id"])
     if invoice is None:
-        raise ApiError(404, "Payment not found for this notification's merchant")
+        raise NotFound("Payment not found for this notification's merchant")
     amount = note["parsed_amount"]
     if amount is not None and amount != invoice["total_amount"] and not confirm_amount_mismatch:
-        raise ApiError(409, f"The notification says {amount} but invoice {invoice_id} totals"
-                            f" {invoice['total_amount']}: send confirm_amount_mismatch: true to"
-                            " pay it anyway", error_code="amount_mismatch",
+        raise Conflict(f"The notification says {amount} but invoice {invoice_id} totals"
+                       f" {invoice['total_amount']}: send confirm_amount_mismatch: true to"
+                       " pay it anyway", error_code="amount_mismatch",
                        error_details={"notification_amount": amount,
                                       "invoice_total": invoice["total_amount"]})
     paid = mark_invoice_paid(conn, invoice["id"], "manual", note["sender_name"], at_ms)
     if paid is None:
-        raise ApiError(409, f"Payment is {invoice['status']}: only a pending or expired payment"
-                            " can be paid", error_code="payment_not_payable",
+        raise Conflict(f"Payment is {invoice['status']}: only a pending or expired payment"
+                       " can be paid", error_code="payment_not_payable",
                        error_details={"status": invoice["status"]})
     conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ? WHERE id = ?",
                  (paid["id"], at_ms, notification_id))
@@ -1317,8 +1560,8 @@ def insert_taught_wording(conn: sqlite3.Connection, merchant_id: int, app: str,
     count = conn.execute("SELECT count(*) FROM taught_wordings WHERE merchant_id = ? AND app = ?",
                          (merchant_id, app)).fetchone()[0]
     if count >= MAX_TAUGHT_WORDINGS:
-        raise ApiError(409, f"This merchant already has {count} taught wordings for this app:"
-                            " delete some on the merchant page first",
+        raise Conflict(f"This merchant already has {count} taught wordings for this app:"
+                       " delete some on the merchant page first",
                        error_code="too_many_wordings", error_details={"count": count})
     cursor = conn.execute(
         "INSERT INTO taught_wordings (merchant_id, app, template, notification_id, created_at,"
@@ -1525,20 +1768,6 @@ def list_deliveries(conn: sqlite3.Connection, *, state: str | None, merchant_id:
 # --- payments out: the webhook outbox ---------------------------------------------------------
 
 
-def enqueue_webhook(conn: sqlite3.Connection, merchant_id: int, invoice_row_id: int | None,
-                    event: str, body: bytes, at_ms: int) -> int | None:
-    """Queues one delivery to the merchant's webhook URL; none when it has no URL."""
-    merchant = get_merchant(conn, merchant_id)
-    if merchant is None or not merchant["webhook_url"]:
-        return None
-    cursor = conn.execute(
-        "INSERT INTO webhook_deliveries (webhook_id, merchant_id, invoice_id, event, url, body,"
-        " state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-        ("msg_" + secrets.token_hex(12), merchant_id, invoice_row_id, event,
-         merchant["webhook_url"], body, at_ms, at_ms))
-    return int(cursor.lastrowid)
-
-
 def claim_due_deliveries(conn: sqlite3.Connection, at_ms: int, limit: int,
                          in_flight: Mapping[int, int] | None = None,
                          per_merchant: int | None = None) -> list[sqlite3.Row]:
@@ -1643,9 +1872,22 @@ def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[fl
     if row is None:
         if conn.execute("SELECT 1 FROM webhook_deliveries WHERE id = ?",
                         (delivery_id,)).fetchone() is None:
-            raise ApiError(404, "Delivery not found")
-        raise ApiError(409, "Delivery is already queued", error_code="delivery_already_queued")
+            raise NotFound("Delivery not found")
+        raise Conflict("Delivery is already queued", error_code="delivery_already_queued")
     return row
+
+
+def queue_test_webhook(conn: sqlite3.Connection, merchant_id: int) -> int:
+    merchant = get_merchant(conn, merchant_id)
+    if merchant is None:
+        raise NotFound("Merchant not found")
+    if not merchant["webhook_url"]:
+        raise BadInput("Set the merchant's webhook URL first")
+    at = now_ms()
+    delivery_id = enqueue_webhook(conn, merchant_id, None, "webhook.test",
+                                  build_test_webhook_body(merchant["name"], at), at)
+    assert delivery_id is not None
+    return delivery_id
 
 
 def list_delivery_attempts(conn: sqlite3.Connection, delivery_id: int) -> list[sqlite3.Row]:
@@ -1745,59 +1987,11 @@ def choose_unique_code(taken: set[int], amount: int, low: int, high: int) -> int
     return _code_random.choice(free) if free else None
 
 
-def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
-                   payments: PaymentsConfig) -> tuple[sqlite3.Row, bool]:
-    """Creates (or finds again) the invoice for a request. Returns (row, replayed)."""
-    at = now_ms()
+def _remember_idempotent(conn: sqlite3.Connection, request: InvoiceRequest,
+                         invoice_id: str) -> None:
     if request.idempotency_key is not None:
-        previous = get_idempotent_response(conn, request.merchant_id, request.idempotency_key,
-                                           at - payments.idempotency_seconds * 1000)
-        if previous is not None:
-            if previous["request_hash"] != request.fingerprint():
-                raise ApiError(409, "Idempotency-Key was already used with different parameters")
-            row = get_invoice(conn, previous["response"], request.merchant_id)
-            if row is not None:
-                return row, True
-    low, high = payments.unique_code_min, payments.unique_code_max
-    # The common case first, in one statement. The index of pending order ids refuses it when
-    # this order already has a pending invoice; that one is looked up below.
-    row = _insert_with_random_code(conn, request, payments, at, low, high)
-    if row is not None:
-        _remember_idempotent(conn, request, row["invoice_id"])
-        return row, False
-    if request.merchant_order_id is not None:
-        existing = conn.execute(
-            "SELECT * FROM invoices WHERE merchant_id = ? AND merchant_order_id = ?"
-            " AND status = 'pending'", (request.merchant_id, request.merchant_order_id)).fetchone()
-        if existing is not None and existing["expires_at"] <= at:
-            close_overdue_invoice(conn, existing["id"], at)
-            existing = None
-        if existing is not None:
-            if existing["amount"] != request.amount:
-                raise ApiError(409, "merchant_order_id already has a pending payment"
-                                    " with a different amount",
-                               invoice_id=existing["invoice_id"])
-            _remember_idempotent(conn, request, existing["invoice_id"])
-            return existing, True
-    taken = taken_totals(conn, request.merchant_id, request.amount + low, request.amount + high,
-                         at - payments.late_grace_seconds * 1000)
-    code = choose_unique_code(taken, request.amount, low, high)
-    if code is None:
-        raise ApiError(503, "Kode unik habis: semua kode unik untuk nominal ini sedang dipakai."
-                            " Coba lagi nanti atau gunakan nominal lain.")
-    fields = invoice_fields(request, code, at)
-    for _ in range(5):
-        try:
-            row = insert_invoice(conn, fields)
-            break
-        except sqlite3.IntegrityError as exc:
-            if "invoices.invoice_id" not in str(exc):
-                raise
-            fields["invoice_id"] = new_invoice_id(at)
-    else:  # five random 6-character suffixes in one second collided: not plausible
-        raise ApiError(503, "Could not allocate an invoice id, try again")
-    _remember_idempotent(conn, request, row["invoice_id"])
-    return row, False
+        put_idempotent_response(conn, request.merchant_id, request.idempotency_key,
+                                request.fingerprint(), invoice_id)
 
 
 def invoice_fields(request: InvoiceRequest, code: int, at_ms: int) -> dict[str, Any]:
@@ -1827,28 +2021,68 @@ def _insert_with_random_code(conn: sqlite3.Connection, request: InvoiceRequest,
     fields = invoice_fields(request, _code_random.randint(low, high), at)
     try:
         return conn.execute(
-            f"INSERT INTO invoices ({', '.join(fields)}) SELECT {', '.join('?' * len(fields))}"
-            " WHERE NOT EXISTS (SELECT 1 FROM invoices WHERE merchant_id = ?"
-            " AND status IN ('expired', 'cancelled', 'paid') AND total_amount = ?"
-            " AND closed_at > ?) RETURNING *",
-            (*fields.values(), request.merchant_id, fields["total_amount"],
-             at - payments.late_grace_seconds * 1000)).fetchone()
+            f"INSERT INTO invoices ({', '.join(fields)})"
+            f" SELECT {', '.join(':' + name for name in fields)}"
+            f" WHERE NOT EXISTS ({CLOSED_TOTALS_STILL_TAKEN} AND total_amount = :total_amount)"
+            " RETURNING *",
+            {**fields, "closed_since": at - payments.late_grace_seconds * 1000}).fetchone()
     except sqlite3.IntegrityError:
         return None
 
 
-def _remember_idempotent(conn: sqlite3.Connection, request: InvoiceRequest,
-                         invoice_id: str) -> None:
+def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
+                   payments: PaymentsConfig) -> tuple[sqlite3.Row, bool]:
+    """Creates (or finds again) the invoice for a request. Returns (row, replayed)."""
+    at = now_ms()
     if request.idempotency_key is not None:
-        put_idempotent_response(conn, request.merchant_id, request.idempotency_key,
-                                request.fingerprint(), invoice_id)
-
-
-def effective_status(row: Mapping[str, Any], at_ms: int) -> str:
-    """A pending invoice past its time reads expired even before the sweep has run."""
-    if row["status"] == "pending" and row["expires_at"] <= at_ms:
-        return "expired"
-    return row["status"]
+        previous = get_idempotent_response(conn, request.merchant_id, request.idempotency_key,
+                                           at - payments.idempotency_seconds * 1000)
+        if previous is not None:
+            if previous["request_hash"] != request.fingerprint():
+                raise Conflict("Idempotency-Key was already used with different parameters")
+            row = get_invoice(conn, previous["response"], request.merchant_id)
+            if row is not None:
+                return row, True
+    low, high = payments.unique_code_min, payments.unique_code_max
+    # The common case first, in one statement. The index of pending order ids refuses it when
+    # this order already has a pending invoice; that one is looked up below.
+    row = _insert_with_random_code(conn, request, payments, at, low, high)
+    if row is not None:
+        _remember_idempotent(conn, request, row["invoice_id"])
+        return row, False
+    if request.merchant_order_id is not None:
+        existing = conn.execute(
+            "SELECT * FROM invoices WHERE merchant_id = ? AND merchant_order_id = ?"
+            " AND status = 'pending'", (request.merchant_id, request.merchant_order_id)).fetchone()
+        if existing is not None and existing["expires_at"] <= at:
+            close_overdue_invoice(conn, existing["id"], at)
+            existing = None
+        if existing is not None:
+            if existing["amount"] != request.amount:
+                raise Conflict("merchant_order_id already has a pending payment"
+                               " with a different amount",
+                               invoice_id=existing["invoice_id"])
+            _remember_idempotent(conn, request, existing["invoice_id"])
+            return existing, True
+    taken = taken_totals(conn, request.merchant_id, request.amount + low, request.amount + high,
+                         at - payments.late_grace_seconds * 1000)
+    code = choose_unique_code(taken, request.amount, low, high)
+    if code is None:
+        raise Unavailable("Kode unik habis: semua kode unik untuk nominal ini sedang dipakai."
+                          " Coba lagi nanti atau gunakan nominal lain.")
+    fields = invoice_fields(request, code, at)
+    for _ in range(5):
+        try:
+            row = insert_invoice(conn, fields)
+            break
+        except sqlite3.IntegrityError as exc:
+            if "invoices.invoice_id" not in str(exc):
+                raise
+            fields["invoice_id"] = new_invoice_id(at)
+    else:  # five random 6-character suffixes in one second collided: not plausible
+        raise Unavailable("Could not allocate an invoice id, try again")
+    _remember_idempotent(conn, request, row["invoice_id"])
+    return row, False
 
 
 def invoice_status_data(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
@@ -1876,6 +2110,67 @@ def invoice_status_data(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
 # notifications therefore pay an invoice once, and one notification pays one invoice.
 # =============================================================================================
 
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+# Characters no stored text keeps: C0 and C1 controls and DEL (a NUL cuts strings in C
+# tools, CR/LF forge lines in logs and CSV exports), and the bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069), which reorder everything up to the end of a line:
+# "\u202e" makes "Toko 0001 gnaB" read as "Toko Bang 1000" on the owner's screen. The bidi
+# marks (U+200E, U+200F, U+061C) stay: they only place the neutrals next to them, cannot
+# reorder letters or digits, and belong in names written in Arabic script.
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_REMOVED_TEXT = {code: None for code in (*range(0x20), *range(0x7F, 0xA0),
+                                         *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# Whitespace controls become a space (so words do not run together); in a multi-line text a
+# line break stays a line break, whatever its spelling.
+_SINGLE_LINE = {**_REMOVED_TEXT, **{ord(c): " " for c in "\t\n\v\f\r\x85"}}
+_MULTI_LINE = {**_SINGLE_LINE, ord("\n"): "\n", ord("\x85"): "\n"}
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    """`value` without control and bidi-override characters (see _UNSAFE_TEXT). Every text
+    field a client sends is cleaned here, never refused: a notification with a stray control
+    character is still money received."""
+    if not _UNSAFE_TEXT.search(value):  # the usual case costs one scan
+        return value
+    if multiline:
+        return value.replace("\r\n", "\n").replace("\r", "\n").translate(_MULTI_LINE)
+    return value.translate(_SINGLE_LINE)
+
+
+def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
+               multiline: bool = False) -> str | None:
+    """A text field, cleaned (`clean_text`) and stripped; None when absent or blank. With
+    `numbers`, a number counts as its text (forwarder apps send ids and timestamps as
+    numbers)."""
+    if value is None:
+        return None
+    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise BadInput(f"{name} must be a string")
+    value = clean_text(value, multiline=multiline).strip()
+    if len(value) > max_length:
+        raise BadInput(f"{name} is too long (max {max_length} characters)")
+    return value or None
+
+
+def optional_text(fields: Mapping[str, Any], name: str, max_length: int) -> str | None:
+    return text_value(name, fields.get(name), max_length)
+
+
+def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) -> int:
+    if name not in fields or fields[name] is None:
+        raise BadInput(f"{name} is required")
+    value = fields[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadInput(f"{name} must be an integer")
+    if not low <= value <= high:
+        raise BadInput(f"{name} must be between {low} and {high}")
+    return value
+
 # Field names of popular Android forwarder apps, mapped onto the seed's fields, first name
 # first. A nested body is read by its dotted path (NotiForwarder's {"notification": {"text": …}}
 # is "notification.text"); FilterBox's own keys hold dots. `from` is the package for SmsForwarder
@@ -1899,33 +2194,6 @@ FORWARDER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 FIELD_LIMITS = {"app": 255, "title": 1000, "message": 8000, "timestamp": 64, "device_id": 255,
                 "notif_id": 255, "event_hash": 255, "reference": 255, "sender_name": 255}
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class InboundNotification:
-    source: str  # 'forwarder' or 'callback'
-    app: str | None = None
-    title: str | None = None
-    message: str | None = None
-    posted_at: str | None = None
-    device_id: str | None = None
-    notif_id: str | None = None
-    event_hash: str | None = None
-    reference: str | None = None
-
-    def repeat_key(self) -> str:
-        """Equal for the same notification seen again (SPEC §4.2): the same phone, the same ids
-        *and* the same content. Android reuses a notification id, and some apps reuse one text
-        for every payment of a total, so neither alone says "seen before"."""
-        parts = [self.source, self.device_id, self.notif_id, self.event_hash, self.posted_at,
-                 self.app, self.title, self.message]
-        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
-
-    def repeat_key_expires(self, at_ms: int, window_seconds: int) -> int:
-        """A notification that carries its own time is the same one whenever it comes again;
-        without one, the same words later are a new payment, so a repeat counts only within
-        the window (a forwarder's retries)."""
-        return KEY_KEPT if self.posted_at else at_ms + window_seconds * 1000
 
 
 def callback_keys(reference: str, amount: int) -> tuple[str, str]:
@@ -2019,7 +2287,7 @@ def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
         values["title"] = values["title"] or template["title"]
         values["device_id"] = values["device_id"] or template["device_id"]
     if values["message"] is None and values["title"] is None:
-        raise ApiError(400, "message is required")
+        raise BadInput("message is required")
     return InboundNotification(
         source="forwarder", app=values["app"], title=values["title"], message=values["message"],
         posted_at=values["timestamp"], device_id=values["device_id"],
@@ -2040,32 +2308,6 @@ def record_test_notification(conn: sqlite3.Connection, merchant_id: int,
     if note.device_id:
         touch_device(conn, merchant_id, note.device_id, note.app, at, test=True)
     return NotificationOutcome("test", insert_notification(conn, merchant_id, note, "test", at))
-
-
-def record_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
-                        parsed: parsers.Parsed | None, payment_method: str,
-                        payments: PaymentsConfig, *, trusted: bool = True
-                        ) -> NotificationOutcome:
-    """Stores a notification and pays the one invoice it matches, in one transaction. From an
-    app the merchant does not trust, it pays nothing and waits for the owner."""
-    at = now_ms()
-    if note.device_id:
-        touch_device(conn, merchant_id, note.device_id, note.app, at, test=False)
-    if note.source == "callback":
-        if note.reference and parsed is not None:
-            return _record_referenced_callback(conn, merchant_id, note, parsed, payments, at)
-        # Without a reference, two callbacks of one amount are two payments.
-        return _match_and_store(conn, merchant_id, note, parsed, "callback", payments, at)
-    key = note.repeat_key()
-    original = find_notification_key(conn, merchant_id, key, at)
-    if original is not None:
-        return NotificationOutcome("duplicate", insert_notification(
-            conn, merchant_id, note, "duplicate", at, parsed=parsed, duplicate_of=original))
-    result = _match_and_store(conn, merchant_id, note, parsed, payment_method, payments, at,
-                              trusted=trusted)
-    hold_notification_key(conn, merchant_id, key, result.notification_id,
-                          note.repeat_key_expires(at, payments.dedupe_window_seconds))
-    return result
 
 
 def _match_and_store(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
@@ -2123,6 +2365,32 @@ def _record_referenced_callback(conn: sqlite3.Connection, merchant_id: int,
     return result
 
 
+def record_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
+                        parsed: parsers.Parsed | None, payment_method: str,
+                        payments: PaymentsConfig, *, trusted: bool = True
+                        ) -> NotificationOutcome:
+    """Stores a notification and pays the one invoice it matches, in one transaction. From an
+    app the merchant does not trust, it pays nothing and waits for the owner."""
+    at = now_ms()
+    if note.device_id:
+        touch_device(conn, merchant_id, note.device_id, note.app, at, test=False)
+    if note.source == "callback":
+        if note.reference and parsed is not None:
+            return _record_referenced_callback(conn, merchant_id, note, parsed, payments, at)
+        # Without a reference, two callbacks of one amount are two payments.
+        return _match_and_store(conn, merchant_id, note, parsed, "callback", payments, at)
+    key = note.repeat_key()
+    original = find_notification_key(conn, merchant_id, key, at)
+    if original is not None:
+        return NotificationOutcome("duplicate", insert_notification(
+            conn, merchant_id, note, "duplicate", at, parsed=parsed, duplicate_of=original))
+    result = _match_and_store(conn, merchant_id, note, parsed, payment_method, payments, at,
+                              trusted=trusted)
+    hold_notification_key(conn, merchant_id, key, result.notification_id,
+                          note.repeat_key_expires(at, payments.dedupe_window_seconds))
+    return result
+
+
 def read_notification(conn: sqlite3.Connection, merchant_id: int,
                       note: InboundNotification) -> parsers.Parsed | None:
     """What a forwarded notification reports as received: the parsers first, then the wordings
@@ -2177,83 +2445,6 @@ def untrusted_message(reason: str, app: str | None) -> str:
 
 
 # =============================================================================================
-# Auth
-#
-# API tokens and callback secrets are 192-bit random strings with a prefix that says what they
-# are; only their SHA-256 is stored. The webhook secret is kept as is: it is needed to sign.
-# The admin password gets a memory-hard KDF (scrypt), because people reuse passwords.
-# =============================================================================================
-
-SECRET_PREFIXES = {"api_token": "wqk_", "callback_secret": "wqc_"}
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def new_secret(kind: str) -> str:
-    if kind == "webhook_secret":
-        return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    return SECRET_PREFIXES[kind] + secrets.token_urlsafe(24)
-
-
-def issue_merchant_secrets() -> dict[str, str]:
-    return {kind: new_secret(kind) for kind in MERCHANT_SECRETS}
-
-
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(
-        base64.b64encode(part).decode() for part in (salt, digest))
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
-                                r=int(r), p=int(p), dklen=len(expected))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
-# scrypt takes tens of milliseconds of CPU and 16 MB on purpose. Checks run off the event loop,
-# this many at a time (the others wait their turn): a login flood then takes at most this many
-# cores from the payments, and this many times 16 MB.
-PASSWORD_CHECKS_AT_ONCE = 1
-
-
-async def off_the_loop_limited(limit: asyncio.Semaphore, fn: Callable[..., T], *args: Any) -> T:
-    async with limit:
-        return await asyncio.to_thread(fn, *args)
-
-
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-def authenticate_merchant(request: Request) -> sqlite3.Row:
-    token = bearer_token(request)
-    if token is None:
-        raise ApiError(401, "Unauthorized: missing Authorization: Bearer <API_TOKEN> header")
-    merchant = ctx_of(request).store.read(find_merchant_by_secret, "api_token", token)
-    if merchant is None:
-        raise ApiError(401, "Unauthorized: invalid API token")
-    return merchant
-
-
-# =============================================================================================
 # Errors and request bodies
 #
 # Every error leaves as the seed's {"success": false, "message": ...} with the seed's status
@@ -2262,6 +2453,8 @@ def authenticate_merchant(request: Request) -> sqlite3.Row:
 
 
 class ApiError(Exception):
+    """A refusal only HTTP has: a missing login or secret, a body too large or too slow."""
+
     def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
@@ -2283,7 +2476,15 @@ async def refuse_websocket(websocket: WebSocket, status: int, message: str) -> N
 _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 
 
-async def handle_api_error(request: Request, exc: Exception) -> Response:
+# The seed's HTTP status for each kind of domain error.
+DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
+    BadInput: 400, NotFound: 404, Conflict: 409, Unreadable: 422, Unavailable: 503}
+
+
+async def handle_refusal(request: Request, exc: Exception) -> Response:
+    """The one answer to a refusal, from the facts (DomainError) or the HTTP edge (ApiError)."""
+    if isinstance(exc, DomainError):
+        return error_response(DOMAIN_ERROR_STATUS[type(exc)], exc.message, **exc.extra)
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.message, **exc.extra)
 
@@ -2387,7 +2588,7 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is true
-            raise ApiError(400, "Invalid Content-Length header")
+            raise BadInput("Invalid Content-Length header")
         if len(declared) > 18 or int(declared) > limit:  # int() refuses 4301+ digits
             raise ApiError(413, f"Request body too large (limit {limit} bytes)")
     chunks: list[bytes] = []
@@ -2407,44 +2608,8 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
         client = request.client.host if request.client else "unknown"
         log.info("%s %s from %s: the client went away or broke the body after %d bytes;"
                  " nothing was done", request.method, request.url.path, client, size)
-        raise ApiError(400, "Request body incomplete") from None
+        raise BadInput("Request body incomplete") from None
     return b"".join(chunks)
-
-
-async def read_fields(request: Request, *, allow_form: bool, repair_text: bool = False,
-                      allow_empty: bool = False) -> dict[str, Any]:
-    """The body as a dict: JSON, or (where allowed) a form, which forwarder apps often send.
-    JSON can escape a lone UTF-16 surrogate ("\\ud83d", half an emoji), which no UTF-8 text
-    holds: SQLite and our own responses would fail on it. With `repair_text` (a phone's
-    notification, cut mid-emoji, must still be recorded) it becomes U+FFFD; otherwise it is
-    a 400. Only top-level values are read by any endpoint, so only those are checked."""
-    server = ctx_of(request).config.server
-    body = await read_body(request, server.max_body_bytes, server.client_timeout_seconds)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        if not allow_form:
-            raise ApiError(400, "Body must be JSON (Content-Type: application/json)")
-        return await _read_form(request, body, content_type)
-    if not body.strip():
-        if allow_empty:
-            return {}
-        raise ApiError(400, "Request body is empty: send a JSON object")
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "Invalid JSON body") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "JSON body must be an object")
-    for key, value in data.items():
-        if isinstance(value, str) and _LONE_SURROGATE.search(value):
-            if not repair_text:
-                raise ApiError(400, "Invalid JSON body: a string holds a lone UTF-16 surrogate"
-                                    " (\\ud800-\\udfff), which is not text")
-            data[key] = _LONE_SURROGATE.sub("\ufffd", value)
-    return data
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 async def _read_form(request: Request, body: bytes, content_type: str) -> dict[str, Any]:
@@ -2469,71 +2634,46 @@ async def _read_form(request: Request, body: bytes, content_type: str) -> dict[s
                     payload = part.get_payload(decode=True) or b""
                     fields[name] = payload.decode("utf-8", "replace")
         except Exception:  # a parser of untrusted bytes: whatever it trips on is a bad body
-            raise ApiError(400, "Invalid form body") from None
+            raise BadInput("Invalid form body") from None
         return fields
     try:
         text = body.decode("utf-8")
         return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
     except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "Invalid form body") from None
+        raise BadInput("Invalid form body") from None
 
 
-# Characters no stored text keeps: C0 and C1 controls and DEL (a NUL cuts strings in C
-# tools, CR/LF forge lines in logs and CSV exports), and the bidi embeddings, overrides and
-# isolates (U+202A-U+202E, U+2066-U+2069), which reorder everything up to the end of a line:
-# "\u202e" makes "Toko 0001 gnaB" read as "Toko Bang 1000" on the owner's screen. The bidi
-# marks (U+200E, U+200F, U+061C) stay: they only place the neutrals next to them, cannot
-# reorder letters or digits, and belong in names written in Arabic script.
-_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_REMOVED_TEXT = {code: None for code in (*range(0x20), *range(0x7F, 0xA0),
-                                         *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
-# Whitespace controls become a space (so words do not run together); in a multi-line text a
-# line break stays a line break, whatever its spelling.
-_SINGLE_LINE = {**_REMOVED_TEXT, **{ord(c): " " for c in "\t\n\v\f\r\x85"}}
-_MULTI_LINE = {**_SINGLE_LINE, ord("\n"): "\n", ord("\x85"): "\n"}
-
-
-def clean_text(value: str, *, multiline: bool = False) -> str:
-    """`value` without control and bidi-override characters (see _UNSAFE_TEXT). Every text
-    field a client sends is cleaned here, never refused: a notification with a stray control
-    character is still money received."""
-    if not _UNSAFE_TEXT.search(value):  # the usual case costs one scan
-        return value
-    if multiline:
-        return value.replace("\r\n", "\n").replace("\r", "\n").translate(_MULTI_LINE)
-    return value.translate(_SINGLE_LINE)
-
-
-def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
-               multiline: bool = False) -> str | None:
-    """A text field, cleaned (`clean_text`) and stripped; None when absent or blank. With
-    `numbers`, a number counts as its text (forwarder apps send ids and timestamps as
-    numbers)."""
-    if value is None:
-        return None
-    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise ApiError(400, f"{name} must be a string")
-    value = clean_text(value, multiline=multiline).strip()
-    if len(value) > max_length:
-        raise ApiError(400, f"{name} is too long (max {max_length} characters)")
-    return value or None
-
-
-def optional_text(fields: Mapping[str, Any], name: str, max_length: int) -> str | None:
-    return text_value(name, fields.get(name), max_length)
-
-
-def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) -> int:
-    if name not in fields or fields[name] is None:
-        raise ApiError(400, f"{name} is required")
-    value = fields[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(400, f"{name} must be an integer")
-    if not low <= value <= high:
-        raise ApiError(400, f"{name} must be between {low} and {high}")
-    return value
+async def read_fields(request: Request, *, allow_form: bool, repair_text: bool = False,
+                      allow_empty: bool = False) -> dict[str, Any]:
+    """The body as a dict: JSON, or (where allowed) a form, which forwarder apps often send.
+    JSON can escape a lone UTF-16 surrogate ("\\ud83d", half an emoji), which no UTF-8 text
+    holds: SQLite and our own responses would fail on it. With `repair_text` (a phone's
+    notification, cut mid-emoji, must still be recorded) it becomes U+FFFD; otherwise it is
+    a 400. Only top-level values are read by any endpoint, so only those are checked."""
+    server = ctx_of(request).config.server
+    body = await read_body(request, server.max_body_bytes, server.client_timeout_seconds)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if not allow_form:
+            raise BadInput("Body must be JSON (Content-Type: application/json)")
+        return await _read_form(request, body, content_type)
+    if not body.strip():
+        if allow_empty:
+            return {}
+        raise BadInput("Request body is empty: send a JSON object")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadInput("Invalid JSON body") from None
+    if not isinstance(data, dict):
+        raise BadInput("JSON body must be an object")
+    for key, value in data.items():
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            if not repair_text:
+                raise BadInput("Invalid JSON body: a string holds a lone UTF-16 surrogate"
+                               " (\\ud800-\\udfff), which is not text")
+            data[key] = _LONE_SURROGATE.sub("\ufffd", value)
+    return data
 
 
 def query_int(request: Request, name: str, low: int, high: int,
@@ -2546,14 +2686,14 @@ def query_int(request: Request, name: str, low: int, high: int,
     digits = raw.removeprefix("-")
     if not (digits.isascii() and digits.isdigit() and len(digits) <= 18
             and low <= int(raw) <= high):
-        raise ApiError(400, f"{name} must be an integer between {low} and {high}")
+        raise BadInput(f"{name} must be an integer between {low} and {high}")
     return int(raw)
 
 
 def query_choice(request: Request, name: str, choices: Iterable[str]) -> str | None:
     value = request.query_params.get(name) or None
     if value is not None and value not in choices:
-        raise ApiError(400, f"{name} must be one of {', '.join(choices)}")
+        raise BadInput(f"{name} must be one of {', '.join(choices)}")
     return value
 
 
@@ -2751,6 +2891,16 @@ def ctx_of(request: Request) -> Context:
     return request.app.state.ctx
 
 
+def authenticate_merchant(request: Request) -> sqlite3.Row:
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(401, "Unauthorized: missing Authorization: Bearer <API_TOKEN> header")
+    merchant = ctx_of(request).store.read(find_merchant_by_secret, "api_token", token)
+    if merchant is None:
+        raise ApiError(401, "Unauthorized: invalid API token")
+    return merchant
+
+
 def public_base_url(request: Request) -> str:
     configured = ctx_of(request).config.server.base_url
     return (configured or str(request.base_url)).rstrip("/")
@@ -2766,6 +2916,24 @@ def _valid_http_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def invoice_event_data(row: Mapping[str, Any], merchant_name: str) -> dict[str, Any]:
+    """An invoice as realtime events carry it (the seed's payment_paid keys, and a few more)."""
+    return {
+        "id": row["id"],
+        "invoice_id": row["invoice_id"],
+        "merchant_order_id": row["merchant_order_id"],
+        "amount": row["amount"],
+        "total_amount": row["total_amount"],
+        "unique_code": row["unique_code"],
+        "merchant_name": merchant_name,
+        "sender_name": row["sender_name"],
+        "status": effective_status(row, now_ms()),
+        "payment_method": row["payment_method"],
+        "paid_at": format_time(row["paid_at"]),
+        "expired_at": format_time(row["expires_at"]),
+    }
+
+
 async def create_payment(request: Request) -> Response:
     ctx = ctx_of(request)
     merchant = authenticate_merchant(request)
@@ -2777,12 +2945,12 @@ async def create_payment(request: Request) -> Response:
         expires_in = required_integer(fields, "expires_in", 1, payments.max_expiry_seconds)
     redirect_url = optional_text(fields, "redirect_url", 2048)
     if redirect_url is not None and not _valid_http_url(redirect_url):
-        raise ApiError(400, "redirect_url must be an http(s) URL")
+        raise BadInput("redirect_url must be an http(s) URL")
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
-        raise ApiError(400, "Idempotency-Key must be 1 to 255 characters")
+        raise BadInput("Idempotency-Key must be 1 to 255 characters")
     if not merchant["static_qris"]:
-        raise ApiError(503, "QRIS belum dikonfigurasi: set the merchant's static QRIS first")
+        raise Unavailable("QRIS belum dikonfigurasi: set the merchant's static QRIS first")
     invoice_request = InvoiceRequest(
         merchant_id=merchant["id"],
         static_qris=merchant["static_qris"],
@@ -2824,7 +2992,7 @@ async def payment_status(request: Request) -> Response:
                          token) if token else None
     if row is None:
         authenticate_merchant(request)
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
 
 
@@ -2840,7 +3008,7 @@ async def list_payments(request: Request) -> Response:
     if before := request.query_params.get("before"):
         anchor = ctx.store.read(get_invoice, before, merchant["id"])
         if anchor is None:
-            raise ApiError(400, "before must be an invoice_id of one of your payments")
+            raise BadInput("before must be an invoice_id of one of your payments")
         before_row_id = anchor["id"]
     at = now_ms()
     rows = ctx.store.read(search_invoices, status=status, merchant_id=merchant["id"],
@@ -2862,24 +3030,6 @@ async def cancel_payment(request: Request) -> Response:
     row = await ctx.store.write(cancel_invoice, merchant["id"], request.path_params["invoice_id"],
                                 now_ms())
     return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
-
-
-def invoice_event_data(row: Mapping[str, Any], merchant_name: str) -> dict[str, Any]:
-    """An invoice as realtime events carry it (the seed's payment_paid keys, and a few more)."""
-    return {
-        "id": row["id"],
-        "invoice_id": row["invoice_id"],
-        "merchant_order_id": row["merchant_order_id"],
-        "amount": row["amount"],
-        "total_amount": row["total_amount"],
-        "unique_code": row["unique_code"],
-        "merchant_name": merchant_name,
-        "sender_name": row["sender_name"],
-        "status": effective_status(row, now_ms()),
-        "payment_method": row["payment_method"],
-        "paid_at": format_time(row["paid_at"]),
-        "expired_at": format_time(row["expires_at"]),
-    }
 
 
 def announce_paid(ctx: Context, invoice: Mapping[str, Any], merchant_name: str) -> None:
@@ -2984,7 +3134,7 @@ async def read_authenticated_body(request: Request, header: str, **read: bool
     body_error = None
     try:
         fields = await read_fields(request, **read)
-    except ApiError as exc:
+    except (ApiError, DomainError) as exc:
         fields, body_error = {}, exc
     merchant = authenticate_callback(request, callback_credentials(request, fields), header)
     if body_error is not None:
@@ -3093,259 +3243,6 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(encode(ctx.metrics.registry), headers={"Content-Type": content_type})
 
 
-async def openapi_schema(request: Request) -> Response:
-    return JSONResponse(build_openapi(ctx_of(request).config))
-
-
-def build_openapi(config: Config | None = None) -> dict[str, Any]:
-    """The public and merchant API as OpenAPI 3.0: every status code, body and header that
-    each handler really returns, with this installation's limits (amounts, body size).
-    tests/test_schema.py runs schemathesis against a live server with it."""
-    config = config or Config()
-    payments, max_body = config.payments, config.server.max_body_bytes
-
-    def ref(name: str) -> dict[str, Any]:
-        return {"$ref": f"#/components/schemas/{name}"}
-
-    def obj(required: Iterable[str] | None, **properties: Any) -> dict[str, Any]:
-        """An object with these properties; `required` None means all of them."""
-        names = list(properties) if required is None else list(required)
-        return {"type": "object", "required": names, "properties": properties}
-
-    def ok(schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return {"description": "OK", "content": {"application/json": {"schema": schema}},
-                **extra}
-
-    def fail(description: str, schema: str = "Error") -> dict[str, Any]:
-        return {"description": description,
-                "content": {"application/json": {"schema": ref(schema)}}}
-
-    errors = {
-        400: fail("Bad or missing parameter, or a body that is not what the endpoint reads"),
-        401: fail("Missing or invalid credential"),
-        404: fail("Payment not found"),
-        409: fail("Conflict with the payment's current state"),
-        408: fail(f"Request head or body not received within"
-                  f" {config.server.client_timeout_seconds:g} seconds"),
-        413: fail(f"Request body larger than {max_body} bytes"),
-        431: fail(f"Request target and headers larger than {config.server.max_header_bytes}"
-                  " bytes"),
-        422: fail("Not an incoming payment, or no amount found", "Unparsed"),
-        429: fail("Too many requests from one address to the public checkout pages"
-                  " (server.public_requests_per_second); Retry-After says when to come back"),
-        503: fail("Database unavailable (for creates also: QRIS not configured, unique codes"
-                  " used up); try again shortly"),
-    }
-
-    def responses(success: dict[str, Any], *codes: int, **overrides: Any) -> dict[str, Any]:
-        out = {"200": success}
-        for code in (*codes, 408, 431):  # any request can be too slow or carry too much
-            out[str(code)] = overrides.get(f"e{code}") or errors[code]
-        return out
-
-    def text(max_length: int | None = None, **extra: Any) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "string", **extra}
-        if max_length is not None:
-            schema["maxLength"] = max_length
-        return schema
-
-    true, false = {"type": "boolean", "enum": [True]}, {"type": "boolean", "enum": [False]}
-    integer = {"type": "integer"}
-    time_ = text(format="date-time", example="2026-03-09T10:30:00.000Z")
-    nullable_time = {**time_, "nullable": True}
-    invoice_id_value = text(pattern=r"^INV-[0-9]+-[a-z0-9]{6}$", example="INV-1710000000-abc123")
-    status = text(enum=list(LIST_STATUSES))
-    invoice_id = {"name": "invoice_id", "in": "path", "required": True, "schema": text(),
-                  "description": "The invoice_id a create returned"}
-    merchant_security = [{"apiToken": []}]
-    invoice_link = {"invoice_id": "$response.body#/invoice_id"}
-    invoice_data = obj(None, success=true, data=ref("Invoice"))
-    invoice_properties = {
-        "invoice_id": invoice_id_value,
-        "merchant_order_id": text(nullable=True),
-        "qris_payload": text(description="The dynamic QRIS to show as a QR code"),
-        "amount": integer, "unique_code": integer,
-        "total_amount": {**integer, "description": "amount + unique_code: what the customer"
-                                                   " pays, exactly"},
-        "status": status,
-        "payment_method": text(nullable=True, description="The forwarder's app, 'callback' or"
-                                                          " 'manual'; null while unpaid"),
-        "paid_at": nullable_time,
-        "expired_at": time_,
-    }
-    amount_range = {"type": "integer", "minimum": payments.min_amount,
-                    "maximum": payments.max_amount}
-    forwarder_fields = {name: text(FIELD_LIMITS[name]) for name in FORWARDER_ALIASES}
-    forwarder_body = {
-        **obj(["message"], **forwarder_fields),
-        "description": "The seed's fields; the field names of popular forwarder apps"
-                       " (packageName, text, bigText, postedAt, notificationKey, from, content,"
-                       " android.title, notification.text, ...) are read too, nested objects by"
-                       " their dotted path, and values that are not text are passed over. The"
-                       " fields may also come in the query string. `title` may stand in for"
-                       " `message`. `event_hash` \"test\" only checks the credential.",
-    }
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "WebQRIS", "version": VERSION,
-                 "description": "Self-hosted QRIS payment gateway. Every error is"
-                                " {\"success\": false, \"message\": \"...\"}."},
-        "components": {
-            "securitySchemes": {
-                "apiToken": {"type": "http", "scheme": "bearer",
-                             "description": "The merchant's API token (wqk_...)"},
-                "callbackSecret": {"type": "http", "scheme": "bearer",
-                                   "description": "The merchant's callback secret (wqc_...),"
-                                                  " as the phone's forwarder sends it. Also"
-                                                  " accepted in X-Callback-Key, X-API-Key,"
-                                                  " X-Forwarder-Token, as the password of HTTP"
-                                                  " Basic, in a token/secret query parameter"
-                                                  " or a secret/token body field; secrets that"
-                                                  " disagree are a 401"},
-                "callbackKey": {"type": "apiKey", "in": "header", "name": "X-Callback-Key",
-                                "description": "The merchant's callback secret (wqc_...)"},
-            },
-            "schemas": {
-                "Error": obj(None, success=false, message=text()),
-                "Unparsed": obj(None, success=false, message=text(),
-                                raw_message=text(nullable=True)),
-                "Unmatched": obj(None, success=false,
-                                 message=text(enum=["No matching pending payment"]),
-                                 parsed_amount=integer, merchant=text()),
-                "Invoice": obj(None, **invoice_properties),
-                "InvoiceListItem": obj(None, **invoice_properties,
-                                       customer_name=text(nullable=True), created_at=time_),
-                "CreatedInvoice": obj(
-                    ["success", "invoice_id", "qris_payload", "amount", "unique_code",
-                     "total_amount", "expired_at", "status", "checkout_url", "qr_svg_url"],
-                    success=true, invoice_id=invoice_id_value, qris_payload=text(),
-                    amount=integer, unique_code=integer, total_amount=integer,
-                    expired_at=time_, status=status, checkout_url=text(),
-                    qr_svg_url=text(),
-                    merchant_order_id=text(description="Present when the invoice has one")),
-                "Duplicate": obj(["success", "message"], success=false,
-                                 message=text(enum=["Duplicate notification"]),
-                                 notif_id=text(nullable=True), reference=text(nullable=True)),
-            },
-        },
-        "paths": {
-            "/api/payments/qris/create": {"post": {
-                "operationId": "createPayment", "summary": "Create a QRIS invoice",
-                "security": merchant_security,
-                "parameters": [{
-                    "name": "Idempotency-Key", "in": "header", "required": False,
-                    "schema": text(255, minLength=1),
-                    "description": "The same key within 24 h returns the first invoice;"
-                                   " with other parameters it is 409"}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": obj(
-                    ["amount"],
-                    amount={**amount_range, "description": "Integer rupiah (no strings,"
-                                                           " floats or booleans)"},
-                    merchant_order_id=text(255, nullable=True),
-                    customer_name=text(255, nullable=True),
-                    expires_in={"type": "integer", "minimum": 1, "nullable": True,
-                                "maximum": payments.max_expiry_seconds,
-                                "description": f"Seconds; default {payments.expiry_seconds}"},
-                    redirect_url=text(2048, nullable=True, pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
-                                      description="http(s) URL the checkout page returns"
-                                                  " to after paying"))}}},
-                "responses": responses(
-                    ok(ref("CreatedInvoice"), headers={"Idempotent-Replayed": {
-                        "description": "Present when an earlier invoice is returned again",
-                        "schema": text(enum=["true"])}}, links={
-                        "status": {"operationId": "paymentStatus", "parameters": invoice_link},
-                        "cancel": {"operationId": "cancelPayment", "parameters": invoice_link},
-                        "checkoutData": {"operationId": "checkoutData",
-                                         "parameters": invoice_link},
-                        "qrSvg": {"operationId": "checkoutQrSvg", "parameters": invoice_link},
-                        "qrPng": {"operationId": "checkoutQrPng", "parameters": invoice_link},
-                        "listBefore": {"operationId": "listPayments",
-                                       "parameters": {"before": "$response.body#/invoice_id"}},
-                        "payByCallback": {"operationId": "callbackNotify", "requestBody": {
-                            "amount": "$response.body#/total_amount"}}}),
-                    400, 401, 409, 413, 503)}},
-            "/api/payments/{invoice_id}/status": {"get": {
-                "operationId": "paymentStatus", "summary": "Payment status",
-                "security": merchant_security, "parameters": [invoice_id],
-                "responses": responses(ok(invoice_data), 401, 404, 503)}},
-            "/api/payments": {"get": {
-                "operationId": "listPayments", "summary": "List payments, newest first",
-                "security": merchant_security,
-                "parameters": [
-                    {"name": "status", "in": "query", "schema": status},
-                    {"name": "limit", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
-                    {"name": "before", "in": "query", "schema": text(),
-                     "description": "The next_before of the previous page"}],
-                "responses": responses(ok(obj(
-                    None, success=true, data={"type": "array", "items": ref("InvoiceListItem")},
-                    next_before={**invoice_id_value, "nullable": True})), 400, 401, 503)}},
-            "/api/payments/{invoice_id}/cancel": {"post": {
-                "operationId": "cancelPayment", "summary": "Cancel a pending payment",
-                "security": merchant_security, "parameters": [invoice_id],
-                "responses": responses(ok(invoice_data), 401, 404, 409, 503)}},
-            "/api/webhook/payment": {"post": {
-                "operationId": "forwarderNotification",
-                "summary": "A payment notification from the shop phone's forwarder app",
-                "security": [{"callbackSecret": []}],
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": forwarder_body},
-                    "application/x-www-form-urlencoded": {"schema": forwarder_body},
-                    "multipart/form-data": {"schema": forwarder_body}}},
-                "responses": responses(
-                    ok({"oneOf": [
-                        obj(None, success=true, invoice_id=invoice_id_value,
-                            parsed_amount=integer, sender_name=text(nullable=True)),
-                        obj(None, success=true, test=true, message=text()),
-                        ref("Duplicate")]},
-                       description="Paid; the test event; or a duplicate (success false, so"
-                                   " the forwarder stops retrying)"),
-                    400, 401, 404, 413, 422, 503, e404=fail(
-                        "No pending payment with that total: kept in the inbox",
-                        "Unmatched"))}},
-            "/api/callback/notify": {"post": {
-                "operationId": "callbackNotify",
-                "summary": "A payment in the simple format: an amount equal to a total",
-                "security": [{"callbackKey": []}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": obj(
-                    ["amount"], amount={"type": "integer", "minimum": 1,
-                                        "maximum": qris.MAX_AMOUNT},
-                    sender_name=text(FIELD_LIMITS["sender_name"], nullable=True),
-                    reference=text(FIELD_LIMITS["reference"], nullable=True,
-                                   description="A repeated reference is a duplicate"))}}},
-                "responses": responses(
-                    ok({"oneOf": [obj(None, success=true, invoice_id=invoice_id_value),
-                                  ref("Duplicate")]}, links={"status": {
-                        "operationId": "paymentStatus", "parameters": invoice_link}}),
-                    400, 401, 404, 413, 503, e404=fail("No pending payment with that total",
-                                                       "Unmatched"))}},
-            "/healthz": {"get": {
-                "operationId": "healthz", "summary": "Liveness and database check",
-                "responses": responses(ok(obj(None, success=true, status=text(enum=["ok"]),
-                                              database=text(enum=["ok"]),
-                                              realtime_clients=integer)), 503)}},
-            "/pay/{invoice_id}/data": {"get": {
-                "operationId": "checkoutData", "parameters": [invoice_id],
-                "summary": "What the public checkout page shows (no customer data)",
-                "responses": responses(ok(obj(None, success=true, data=obj(
-                    None, invoice_id=invoice_id_value, merchant_name=text(), amount=integer,
-                    unique_code=integer, unique_code_digits=integer, total_amount=integer,
-                    status=status,
-                    expired_at=time_, paid_at=nullable_time, redirect_url=text(nullable=True),
-                    qris_payload=text(), demo={"type": "boolean"}))), 404, 429, 503)}},
-            "/pay/{invoice_id}/qr.svg": {"get": {
-                "operationId": "checkoutQrSvg", "summary": "The invoice's QRIS as an SVG",
-                "parameters": [invoice_id],
-                "responses": responses({"description": "OK", "content": {
-                    "image/svg+xml": {"schema": text()}}}, 404, 429, 503)}},
-            "/pay/{invoice_id}/qr.png": {"get": {
-                "operationId": "checkoutQrPng", "summary": "The invoice's QRIS as a PNG",
-                "parameters": [invoice_id],
-                "responses": responses({"description": "OK", "content": {
-                    "image/png": {"schema": text(format="binary")}}}, 404, 429, 503)}},
-        },
-    }
-
 # =============================================================================================
 # Admin: login, sessions, CSRF and the dashboard's JSON API
 #
@@ -3436,6 +3333,17 @@ def require_admin(request: Request) -> sqlite3.Row:
     return session
 
 
+def admin_endpoint(handler: Callable[[Request], Awaitable[Response]]
+                   ) -> Callable[[Request], Awaitable[Response]]:
+    """An admin endpoint: the login (and for a state change the CSRF token) is checked before
+    the handler runs, so no admin handler can forget it. The session is request.state's."""
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Response:
+        request.state.admin_session = require_admin(request)
+        return await handler(request)
+    return checked
+
+
 def set_admin_password(conn: sqlite3.Connection, password_hash: str, address: str) -> None:
     """A new password ends every session (whoever knew the old one may be logged in); their
     sockets close within a second (see `run_credential_watch`), even when the CLI changed it."""
@@ -3491,7 +3399,7 @@ async def admin_login(request: Request) -> Response:
     fields = await read_fields(request, allow_form=False)
     password = fields.get("password")
     if not isinstance(password, str) or not password or len(password) > 1024:
-        raise ApiError(400, "password is required")
+        raise BadInput("password is required")
     # Counted here, after the body and before the check, with no await between the two: of
     # any number of parallel guesses, only the allowed number reach scrypt.
     wait = ctx.login_throttle.start(address)
@@ -3509,8 +3417,8 @@ async def admin_login(request: Request) -> Response:
     return session_response(request, token, csrf_token, lifetime)
 
 
+@admin_endpoint
 async def admin_logout(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     await ctx.store.write(end_admin_session, request.cookies[SESSION_COOKIE],
                           client_address(request))
@@ -3526,17 +3434,17 @@ def change_admin_password(conn: sqlite3.Connection, password_hash: str, token: s
     insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms)
 
 
+@admin_endpoint
 async def admin_change_password(request: Request) -> Response:
     """Ends every session, this one too, and starts a new one for the browser that changed it."""
-    require_admin(request)
     ctx = ctx_of(request)
     address = client_address(request)
     fields = await read_fields(request, allow_form=False)
     current, new = fields.get("current_password"), fields.get("new_password")
     if not isinstance(current, str) or not current or len(current) > 1024:
-        raise ApiError(400, "current_password is required")
+        raise BadInput("current_password is required")
     if not isinstance(new, str) or not MIN_PASSWORD_LENGTH <= len(new) <= 1024:
-        raise ApiError(400, f"new_password must be {MIN_PASSWORD_LENGTH} to 1024 characters")
+        raise BadInput(f"new_password must be {MIN_PASSWORD_LENGTH} to 1024 characters")
     wait = ctx.login_throttle.start(address)  # a stolen session must not guess freely either
     if wait > 0:
         return await too_many_logins(wait)
@@ -3554,8 +3462,9 @@ async def admin_change_password(request: Request) -> Response:
     return session_response(request, token, csrf_token, lifetime)
 
 
+@admin_endpoint
 async def admin_session(request: Request) -> Response:
-    session = require_admin(request)
+    session = request.state.admin_session
     return JSONResponse({"success": True, "csrf_token": session["csrf_token"],
                          "expires_at": format_time(session["expires_at"]),
                          "demo": ctx_of(request).demo_merchant_id is not None,
@@ -3600,8 +3509,8 @@ def admin_attempt(row: Mapping[str, Any]) -> dict[str, Any]:
             "response_excerpt": row["response_excerpt"]}
 
 
+@admin_endpoint
 async def admin_overview(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     offset = query_int(request, "tz_offset", -840, 840, 420)
     assert offset is not None
@@ -3620,8 +3529,8 @@ async def admin_overview(request: Request) -> Response:
                          "recent": [admin_invoice(row, at) for row in recent]})
 
 
+@admin_endpoint
 async def admin_payments(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     limit = page_limit(request)
     before = query_int(request, "before", 1, 2**62)
@@ -3638,12 +3547,12 @@ async def admin_payments(request: Request) -> Response:
                          "next_before": next_before})
 
 
+@admin_endpoint
 async def admin_payment_detail(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     row = ctx.store.read(get_invoice, request.path_params["invoice_id"])
     if row is None:
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     deliveries = ctx.store.read(list_deliveries, state=None, merchant_id=None,
                                 invoice_row_id=row["id"], limit=50, before_id=None)
     return JSONResponse({"success": True, "data": admin_invoice(row, now_ms()) | {
@@ -3662,12 +3571,12 @@ def confirm_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
                              address: str) -> sqlite3.Row:
     invoice = get_invoice(conn, invoice_id)
     if invoice is None:
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     at = now_ms()
     paid = mark_invoice_paid(conn, invoice["id"], "manual", None, at)
     if paid is None:
-        raise ApiError(409, f"Payment is {invoice['status']}: only a pending or expired payment"
-                            " can be confirmed", error_code="payment_not_payable",
+        raise Conflict(f"Payment is {invoice['status']}: only a pending or expired payment"
+                       " can be confirmed", error_code="payment_not_payable",
                        error_details={"status": invoice["status"]})
     audit(conn, "payment.confirm", invoice_id, {"status": effective_status(invoice, at)},
           {"status": "paid", "payment_method": "manual"}, address)
@@ -3678,7 +3587,7 @@ def cancel_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
                             address: str) -> sqlite3.Row:
     invoice = get_invoice(conn, invoice_id)
     if invoice is None:
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     row = cancel_invoice(conn, invoice["merchant_id"], invoice_id, now_ms())
     audit(conn, "payment.cancel", invoice_id, {"status": "pending"}, {"status": "cancelled"},
           address)
@@ -3704,18 +3613,18 @@ def confirmed_flag(fields: Mapping[str, Any], name: str) -> bool:
     """An explicit yes: only JSON true counts (a "false" string must not confirm anything)."""
     value = fields.get(name, False)
     if not isinstance(value, bool):
-        raise ApiError(400, f"{name} must be true or false")
+        raise BadInput(f"{name} must be true or false")
     return value
 
 
 def teachable_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row:
     note = get_notification(conn, notification_id)
     if note is None:
-        raise ApiError(404, "Notification not found")
+        raise NotFound("Notification not found")
     if note["source"] != "forwarder" or note["outcome"] != "unparsed" \
             or note["attached_at"] is not None:
-        raise ApiError(409, "Only a phone notification whose amount could not be read, and that"
-                            " is not attached yet, can teach a wording",
+        raise Conflict("Only a phone notification whose amount could not be read, and that"
+                       " is not attached yet, can teach a wording",
                        error_code="notification_not_teachable")
     return note
 
@@ -3727,8 +3636,8 @@ def derive_wording(note: Mapping[str, Any], fields: Mapping[str, Any]
         template = taught.derive_template(note["title"], note["message"],
                                           fields.get("amount_span"), fields.get("sender_span"))
     except taught.TemplateRefused as exc:
-        raise ApiError(422, exc.message, error_code="wording_refused",
-                       error_details={"reason": exc.code}) from None
+        raise Unreadable(exc.message, error_code="wording_refused",
+                         error_details={"reason": exc.code}) from None
     parsed = taught.read_with_template(template, note["title"], note["message"])
     assert parsed is not None  # derive_template reads its own text back before answering
     return template, parsed
@@ -3761,15 +3670,15 @@ def teach_wording_by_admin(conn: sqlite3.Connection, notification_id: int,
 def delete_wording_by_admin(conn: sqlite3.Connection, wording_id: int, address: str) -> None:
     row = delete_taught_wording(conn, wording_id)
     if row is None:
-        raise ApiError(404, "Taught wording not found")
+        raise NotFound("Taught wording not found")
     template = json.loads(row["template"])
     audit(conn, "wording.delete", f"merchant:{row['merchant_id']}",
           {"wording_id": wording_id, "app": row["app"] or None,
            "wording": taught.template_example(template)}, None, address)
 
 
+@admin_endpoint
 async def admin_confirm_payment(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     paid = await ctx.store.write(confirm_invoice_by_admin, request.path_params["invoice_id"],
                                  client_address(request))
@@ -3778,16 +3687,16 @@ async def admin_confirm_payment(request: Request) -> Response:
     return JSONResponse({"success": True, "data": invoice_status_data(paid, now_ms())})
 
 
+@admin_endpoint
 async def admin_cancel_payment(request: Request) -> Response:
-    require_admin(request)
     row = await ctx_of(request).store.write(cancel_invoice_by_admin,
                                             request.path_params["invoice_id"],
                                             client_address(request))
     return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
 
 
+@admin_endpoint
 async def admin_notifications(request: Request) -> Response:
-    require_admin(request)
     limit = page_limit(request)
     rows = ctx_of(request).store.read(
         list_notifications,
@@ -3800,13 +3709,22 @@ async def admin_notifications(request: Request) -> Response:
                          "next_before": next_before})
 
 
+def path_id(request: Request, name: str, what: str) -> int:
+    """A row id from the path; anything that cannot be one (e.g. "²" or 30 digits, which
+    SQLite cannot bind) is simply not found."""
+    raw = request.path_params[name]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise NotFound(f"{what} not found")
+    return int(raw)
+
+
+@admin_endpoint
 async def admin_attach_notification(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     fields = await read_fields(request, allow_form=False)
     invoice_id = optional_text(fields, "invoice_id", 64)
     if invoice_id is None:
-        raise ApiError(400, "invoice_id is required")
+        raise BadInput("invoice_id is required")
     notification_id = path_id(request, "notification_id", "Notification")
     paid = await ctx.store.write(
         attach_notification_by_admin, notification_id, invoice_id, client_address(request),
@@ -3829,9 +3747,9 @@ def parsed_data(parsed: parsers.Parsed) -> dict[str, Any]:
     return {"amount": parsed.amount, "sender_name": parsed.sender_name, "parser": parsed.parser}
 
 
+@admin_endpoint
 async def admin_preview_wording(request: Request) -> Response:
     """What a wording marked in this notification would read, before anything is stored."""
-    require_admin(request)
     ctx = ctx_of(request)
     fields = await read_fields(request, allow_form=False)
     note = ctx.store.read(teachable_notification,
@@ -3841,8 +3759,8 @@ async def admin_preview_wording(request: Request) -> Response:
         "wording": taught.template_example(template), "template": template}})
 
 
+@admin_endpoint
 async def admin_teach_wording(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     fields = await read_fields(request, allow_form=False)
     notification_id = path_id(request, "notification_id", "Notification")
@@ -3860,19 +3778,25 @@ async def admin_teach_wording(request: Request) -> Response:
                          "data": invoice_status_data(paid, now_ms()) if paid else None})
 
 
+@admin_endpoint
 async def admin_wordings(request: Request) -> Response:
-    require_admin(request)
     rows = ctx_of(request).store.read(list_taught_wordings,
                                       query_int(request, "merchant_id", 1, 2**62))
     return JSONResponse({"success": True, "data": [admin_wording(r) for r in rows]})
 
 
+@admin_endpoint
 async def admin_delete_wording(request: Request) -> Response:
-    require_admin(request)
     await ctx_of(request).store.write(delete_wording_by_admin,
                                       path_id(request, "wording_id", "Taught wording"),
                                       client_address(request))
     return JSONResponse({"success": True})
+
+
+def previous_webhook_secret_until(merchant: Mapping[str, Any]) -> str | None:
+    """Until when the webhook secret replaced last still signs deliveries, if it still does."""
+    until = merchant["previous_webhook_secret_until"]
+    return format_time(until) if until is not None and until > now_ms() else None
 
 
 def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -3904,49 +3828,18 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
                           "test_body": {"message": "test", "event_hash": "test"}}}
 
 
-def previous_webhook_secret_until(merchant: Mapping[str, Any]) -> str | None:
-    """Until when the webhook secret replaced last still signs deliveries, if it still does."""
-    until = merchant["previous_webhook_secret_until"]
-    return format_time(until) if until is not None and until > now_ms() else None
-
-
+@admin_endpoint
 async def admin_merchants(request: Request) -> Response:
-    require_admin(request)
     rows = ctx_of(request).store.read(list_merchants)
     return JSONResponse({"success": True, "data": [admin_merchant(request, r) for r in rows]})
 
 
-def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    if creating or "name" in fields:
-        name = optional_text(fields, "name", 100)
-        if name is None:
-            raise ApiError(400, "name is required")
-        changes["name"] = name
-    if "static_qris" in fields:
-        payload = optional_text(fields, "static_qris", 1024)
-        if payload is not None:
-            try:
-                qris.validate_static(payload)
-            except qris.QrisError as exc:
-                raise ApiError(400, str(exc), **qris_problem(exc)) from None
-        changes["static_qris"] = payload
-    if "webhook_url" in fields:
-        url = optional_text(fields, "webhook_url", 2048)
-        if url is not None and not _valid_http_url(url):
-            raise ApiError(400, "webhook_url must be an http(s) URL")
-        changes["webhook_url"] = url
-    if "accepted_apps" in fields:
-        changes["accepted_apps"] = checked_accepted_apps(fields["accepted_apps"])
-    for flag in ("accept_any_app", "accept_unnamed_app"):
-        if flag in fields:
-            if not isinstance(fields[flag], bool):
-                raise ApiError(400, f"{flag} must be true or false")
-            changes[flag] = int(fields[flag])
-    return changes
-
-
 ANDROID_PACKAGE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+
+
+def qris_problem(exc: qris.QrisError) -> dict[str, Any]:
+    """What a QRIS error adds to an answer, so the dashboard can word it in Indonesian."""
+    return {"error_code": exc.code, "error_details": exc.details}
 
 
 def checked_accepted_apps(value: Any) -> str | None:
@@ -3955,16 +3848,46 @@ def checked_accepted_apps(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > 30:
-        raise ApiError(400, "accepted_apps must be a list of up to 30 package names, or null")
+        raise BadInput("accepted_apps must be a list of up to 30 package names, or null")
     packages: list[str] = []
     for item in value:
         package = item.strip().lower() if isinstance(item, str) else ""
         if len(package) > 150 or not ANDROID_PACKAGE.fullmatch(package):
-            raise ApiError(400, f"accepted_apps: {str(item)[:150]!r} is not an Android package"
-                                " name (like id.dana)")
+            raise BadInput(f"accepted_apps: {str(item)[:150]!r} is not an Android package"
+                           " name (like id.dana)")
         if package not in packages:
             packages.append(package)
     return ",".join(packages) or None
+
+
+def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if creating or "name" in fields:
+        name = optional_text(fields, "name", 100)
+        if name is None:
+            raise BadInput("name is required")
+        changes["name"] = name
+    if "static_qris" in fields:
+        payload = optional_text(fields, "static_qris", 1024)
+        if payload is not None:
+            try:
+                qris.validate_static(payload)
+            except qris.QrisError as exc:
+                raise BadInput(str(exc), **qris_problem(exc)) from None
+        changes["static_qris"] = payload
+    if "webhook_url" in fields:
+        url = optional_text(fields, "webhook_url", 2048)
+        if url is not None and not _valid_http_url(url):
+            raise BadInput("webhook_url must be an http(s) URL")
+        changes["webhook_url"] = url
+    if "accepted_apps" in fields:
+        changes["accepted_apps"] = checked_accepted_apps(fields["accepted_apps"])
+    for flag in ("accept_any_app", "accept_unnamed_app"):
+        if flag in fields:
+            if not isinstance(fields[flag], bool):
+                raise BadInput(f"{flag} must be true or false")
+            changes[flag] = int(fields[flag])
+    return changes
 
 
 def create_merchant_by_admin(conn: sqlite3.Connection, changes: Mapping[str, Any],
@@ -3981,7 +3904,7 @@ def update_merchant_by_admin(conn: sqlite3.Connection, merchant_id: int,
                              changes: Mapping[str, Any], address: str) -> None:
     before = get_merchant(conn, merchant_id)
     if before is None:
-        raise ApiError(404, "Merchant not found")
+        raise NotFound("Merchant not found")
     if changes:
         update_merchant(conn, merchant_id, **changes)
         audit(conn, "merchant.update", f"merchant:{merchant_id}",
@@ -3993,14 +3916,14 @@ def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
     """Adds a refused notification's app to its merchant's accepted apps."""
     note = get_notification(conn, notification_id)
     if note is None:
-        raise ApiError(404, "Notification not found")
+        raise NotFound("Notification not found")
     if not note["app_not_accepted"]:
-        raise ApiError(409, "This notification was not refused for its app",
+        raise Conflict("This notification was not refused for its app",
                        error_code="app_already_trusted")
     package = taught_app_key(note["app"])
     if not package:
-        raise ApiError(409, "This notification names no app: a merchant lets such notifications"
-                            " pay with its own setting, not by trusting an app",
+        raise Conflict("This notification names no app: a merchant lets such notifications"
+                       " pay with its own setting, not by trusting an app",
                        error_code="no_app")
     kind = parsers.non_payment_kind(package)
     if kind is not None:
@@ -4021,9 +3944,9 @@ def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
     return get_merchant(conn, merchant["id"]), package
 
 
+@admin_endpoint
 async def admin_trust_app(request: Request) -> Response:
     """The app of a notification refused for its app may pay this merchant's invoices."""
-    require_admin(request)
     ctx = ctx_of(request)
     merchant, package = await ctx.store.write(
         trust_app_by_admin, path_id(request, "notification_id", "Notification"),
@@ -4035,22 +3958,13 @@ async def admin_trust_app(request: Request) -> Response:
 def rotate_secret_by_admin(conn: sqlite3.Connection, merchant_id: int, kind: str, value: str,
                            overlap_seconds: int, address: str) -> None:
     if not replace_merchant_secret(conn, merchant_id, kind, value, overlap_seconds):
-        raise ApiError(404, "Merchant not found")
+        raise NotFound("Merchant not found")
     audit(conn, "merchant.rotate_secret", f"merchant:{merchant_id}", None, {"secret": kind},
           address)
 
 
-def path_id(request: Request, name: str, what: str) -> int:
-    """A row id from the path; anything that cannot be one (e.g. "²" or 30 digits, which
-    SQLite cannot bind) is simply not found."""
-    raw = request.path_params[name]
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise ApiError(404, f"{what} not found")
-    return int(raw)
-
-
+@admin_endpoint
 async def admin_create_merchant(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     changes = checked_merchant_fields(await read_fields(request, allow_form=False),
                                       creating=True)
@@ -4062,8 +3976,8 @@ async def admin_create_merchant(request: Request) -> Response:
                          "secrets": issued})
 
 
+@admin_endpoint
 async def admin_update_merchant(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     merchant_id = path_id(request, "merchant_id", "Merchant")
     changes = checked_merchant_fields(await read_fields(request, allow_form=False),
@@ -4074,14 +3988,14 @@ async def admin_update_merchant(request: Request) -> Response:
         request, ctx.store.read(get_merchant, merchant_id))})
 
 
+@admin_endpoint
 async def admin_rotate_secret(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     merchant_id = path_id(request, "merchant_id", "Merchant")
     fields = await read_fields(request, allow_form=False)
     kind = fields.get("secret")
     if kind not in MERCHANT_SECRETS:
-        raise ApiError(400, f"secret must be one of {', '.join(MERCHANT_SECRETS)}")
+        raise BadInput(f"secret must be one of {', '.join(MERCHANT_SECRETS)}")
     value = new_secret(kind)
     await ctx.store.write(rotate_secret_by_admin, merchant_id, kind, value,
                           ctx.config.webhooks.secret_overlap_seconds, client_address(request))
@@ -4092,8 +4006,8 @@ async def admin_rotate_secret(request: Request) -> Response:
                          if kind == "webhook_secret" else None})
 
 
+@admin_endpoint
 async def admin_test_webhook(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     delivery_id = await ctx.store.write(queue_test_webhook,
                                         path_id(request, "merchant_id", "Merchant"))
@@ -4101,17 +4015,12 @@ async def admin_test_webhook(request: Request) -> Response:
     return JSONResponse({"success": True, "delivery_id": delivery_id})
 
 
-def qris_problem(exc: qris.QrisError) -> dict[str, Any]:
-    """What a QRIS error adds to an answer, so the dashboard can word it in Indonesian."""
-    return {"error_code": exc.code, "error_details": exc.details}
-
-
+@admin_endpoint
 async def admin_qris_preview(request: Request) -> Response:
-    require_admin(request)
     fields = await read_fields(request, allow_form=False)
     payload = optional_text(fields, "payload", 1024)
     if payload is None:
-        raise ApiError(400, "payload is required")
+        raise BadInput("payload is required")
     try:
         decoded = qris.validate_static(payload)
     except qris.QrisError as exc:
@@ -4122,8 +4031,8 @@ async def admin_qris_preview(request: Request) -> Response:
                          "svg": qr_svg(payload)})
 
 
+@admin_endpoint
 async def admin_deliveries(request: Request) -> Response:
-    require_admin(request)
     limit = page_limit(request)
     rows = ctx_of(request).store.read(
         list_deliveries, state=query_choice(request, "state", ("pending", "sending",
@@ -4135,8 +4044,8 @@ async def admin_deliveries(request: Request) -> Response:
                          "next_before": next_before})
 
 
+@admin_endpoint
 async def admin_delivery_attempts(request: Request) -> Response:
-    require_admin(request)
     rows = ctx_of(request).store.read(list_delivery_attempts,
                                       path_id(request, "delivery_id", "Delivery"))
     return JSONResponse({"success": True, "data": [admin_attempt(r) for r in rows]})
@@ -4149,8 +4058,8 @@ def redeliver_by_admin(conn: sqlite3.Connection, delivery_id: int,
     return row
 
 
+@admin_endpoint
 async def admin_redeliver(request: Request) -> Response:
-    require_admin(request)
     ctx = ctx_of(request)
     await ctx.store.write(redeliver_by_admin, path_id(request, "delivery_id", "Delivery"),
                           ctx.config.webhooks.retry_delays, client_address(request))
@@ -4158,8 +4067,8 @@ async def admin_redeliver(request: Request) -> Response:
     return JSONResponse({"success": True})
 
 
+@admin_endpoint
 async def admin_audit_log(request: Request) -> Response:
-    require_admin(request)
     limit = page_limit(request)
     rows = ctx_of(request).store.read(list_audit, limit + 1,
                                       query_int(request, "before", 1, 2**62))
@@ -4313,7 +4222,7 @@ def qr_svg(payload: str) -> str:
 def public_invoice(request: Request) -> sqlite3.Row:
     row = ctx_of(request).store.read(get_invoice, request.path_params["invoice_id"])
     if row is None:
-        raise ApiError(404, "Payment not found")
+        raise NotFound("Payment not found")
     return row
 
 
@@ -4335,7 +4244,7 @@ async def checkout_data(request: Request) -> Response:
 async def checkout_qr(request: Request) -> Response:
     kind = request.path_params["format"]
     if kind not in QR_IMAGE_TYPES:
-        raise ApiError(404, "Not found")
+        raise NotFound("Not found")
     row = public_invoice(request)
     image, etag = render_qr_image(row["qris_payload"], kind)
     headers = {"ETag": etag, "Cache-Control": QR_CACHE_CONTROL}
@@ -4351,10 +4260,10 @@ async def checkout_simulate(request: Request) -> Response:
     can hold both) must be as unknown here as without --demo: paying it would ship goods."""
     ctx = ctx_of(request)
     if ctx.demo_merchant_id is None:
-        raise ApiError(404, "Not found")
+        raise NotFound("Not found")
     row = public_invoice(request)
     if row["merchant_id"] != ctx.demo_merchant_id:
-        raise ApiError(404, "Not found")
+        raise NotFound("Not found")
     rupiah = f"{row['total_amount']:,}".replace(",", ".")
     note = InboundNotification(source="forwarder", app="id.dana", title="DANA",
                                message=f"Kamu berhasil menerima Rp{rupiah} dari PELANGGAN DEMO",
@@ -4363,7 +4272,7 @@ async def checkout_simulate(request: Request) -> Response:
     result = await ctx.store.write(record_notification, row["merchant_id"], note, parsed,
                                    note.app, ctx.config.payments)
     if result.invoice is None:
-        raise ApiError(409, f"Payment is {effective_status(row, now_ms())}; nothing to simulate")
+        raise Conflict(f"Payment is {effective_status(row, now_ms())}; nothing to simulate")
     announce_paid(ctx, result.invoice, row["merchant_name"])
     return JSONResponse({"success": True, "invoice_id": row["invoice_id"]})
 
@@ -4513,76 +4422,7 @@ async def merchant_socket(websocket: WebSocket) -> None:
 # base64 HMAC of "id.timestamp.body" keyed with the secret's decoded bytes.
 # =============================================================================================
 
-WEBHOOK_USER_AGENT = "WebQRIS-Webhook/1.0"
 RESPONSE_EXCERPT_BYTES = 1024
-
-
-def _compact_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def build_webhook_body(invoice: Mapping[str, Any]) -> bytes:
-    return _compact_json({"event": "payment.paid", "data": {
-        "invoice_id": invoice["invoice_id"],
-        "merchant_order_id": invoice["merchant_order_id"],
-        "amount": invoice["amount"],
-        "unique_code": invoice["unique_code"],
-        "total_amount": invoice["total_amount"],
-        "customer_name": invoice["customer_name"],
-        "status": invoice["status"],
-        "payment_method": invoice["payment_method"],
-        "paid_at": format_time(invoice["paid_at"]),
-    }})
-
-
-def build_test_webhook_body(merchant_name: str, at_ms: int) -> bytes:
-    # Not payment.paid: a receiver must never ship an order for a test.
-    return _compact_json({"event": "webhook.test", "data": {
-        "merchant_name": merchant_name, "sent_at": format_time(at_ms)}})
-
-
-def sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def standard_webhook_signature(secret: str, webhook_id: str, timestamp: int,
-                               body: bytes) -> str:
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-
-
-def webhook_headers(secret: str, webhook_id: str, body: bytes, timestamp: int,
-                    previous_secret: str | None = None) -> dict[str, str]:
-    """The seed's signature headers carry one signature, the current secret's. Standard
-    Webhooks' carries a list: after a rotation it also holds the previous secret's."""
-    signature = sign(secret, body)
-    standard = standard_webhook_signature(secret, webhook_id, timestamp, body)
-    if previous_secret:
-        standard += " " + standard_webhook_signature(previous_secret, webhook_id, timestamp, body)
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": WEBHOOK_USER_AGENT,
-        "X-Webhook-Signature": signature,
-        "X-Signature": signature,
-        "X-Webhook-Id": webhook_id,
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard,
-    }
-
-
-def queue_test_webhook(conn: sqlite3.Connection, merchant_id: int) -> int:
-    merchant = get_merchant(conn, merchant_id)
-    if merchant is None:
-        raise ApiError(404, "Merchant not found")
-    if not merchant["webhook_url"]:
-        raise ApiError(400, "Set the merchant's webhook URL first")
-    at = now_ms()
-    delivery_id = enqueue_webhook(conn, merchant_id, None, "webhook.test",
-                                  build_test_webhook_body(merchant["name"], at), at)
-    assert delivery_id is not None
-    return delivery_id
 
 
 async def attempt_delivery(client: httpx.AsyncClient, delivery: Mapping[str, Any],
@@ -4887,6 +4727,13 @@ def write_litestream_config(folder: str, db_path: str, replicate: ReplicateConfi
     return path
 
 
+def redact_keys(replicate: ReplicateConfig, text: str) -> str:
+    for key in (replicate.secret_access_key, replicate.access_key_id):
+        if key:
+            text = text.replace(key, "[redacted]")
+    return text
+
+
 def restore_database(replicate: ReplicateConfig, url: str, db_path: str, *,
                      timestamp: str | None = None, if_replica_exists: bool = False) -> bool:
     """Restores db_path (which must not exist) from the replica at url, the latest state or
@@ -4914,13 +4761,6 @@ def restore_database(replicate: ReplicateConfig, url: str, db_path: str, *,
     if check != "ok":
         raise ReplicationUnavailable(f"the restored database fails its integrity check: {check}")
     return True
-
-
-def redact_keys(replicate: ReplicateConfig, text: str) -> str:
-    for key in (replicate.secret_access_key, replicate.access_key_id):
-        if key:
-            text = text.replace(key, "[redacted]")
-    return text
 
 
 def _stop_with_parent() -> None:
@@ -5051,6 +4891,267 @@ class Replicator:
 
 
 # =============================================================================================
+# OpenAPI
+#
+# GET /openapi.json: the merchant API as OpenAPI 3.0, with this installation's limits.
+# =============================================================================================
+
+
+def build_openapi(config: Config | None = None) -> dict[str, Any]:
+    """The public and merchant API as OpenAPI 3.0: every status code, body and header that
+    each handler really returns, with this installation's limits (amounts, body size).
+    tests/test_schema.py runs schemathesis against a live server with it."""
+    config = config or Config()
+    payments, max_body = config.payments, config.server.max_body_bytes
+
+    def ref(name: str) -> dict[str, Any]:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def obj(required: Iterable[str] | None, **properties: Any) -> dict[str, Any]:
+        """An object with these properties; `required` None means all of them."""
+        names = list(properties) if required is None else list(required)
+        return {"type": "object", "required": names, "properties": properties}
+
+    def ok(schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"description": "OK", "content": {"application/json": {"schema": schema}},
+                **extra}
+
+    def fail(description: str, schema: str = "Error") -> dict[str, Any]:
+        return {"description": description,
+                "content": {"application/json": {"schema": ref(schema)}}}
+
+    errors = {
+        400: fail("Bad or missing parameter, or a body that is not what the endpoint reads"),
+        401: fail("Missing or invalid credential"),
+        404: fail("Payment not found"),
+        409: fail("Conflict with the payment's current state"),
+        408: fail(f"Request head or body not received within"
+                  f" {config.server.client_timeout_seconds:g} seconds"),
+        413: fail(f"Request body larger than {max_body} bytes"),
+        431: fail(f"Request target and headers larger than {config.server.max_header_bytes}"
+                  " bytes"),
+        422: fail("Not an incoming payment, or no amount found", "Unparsed"),
+        429: fail("Too many requests from one address to the public checkout pages"
+                  " (server.public_requests_per_second); Retry-After says when to come back"),
+        503: fail("Database unavailable (for creates also: QRIS not configured, unique codes"
+                  " used up); try again shortly"),
+    }
+
+    def responses(success: dict[str, Any], *codes: int, **overrides: Any) -> dict[str, Any]:
+        out = {"200": success}
+        for code in (*codes, 408, 431):  # any request can be too slow or carry too much
+            out[str(code)] = overrides.get(f"e{code}") or errors[code]
+        return out
+
+    def text(max_length: int | None = None, **extra: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", **extra}
+        if max_length is not None:
+            schema["maxLength"] = max_length
+        return schema
+
+    true, false = {"type": "boolean", "enum": [True]}, {"type": "boolean", "enum": [False]}
+    integer = {"type": "integer"}
+    time_ = text(format="date-time", example="2026-03-09T10:30:00.000Z")
+    nullable_time = {**time_, "nullable": True}
+    invoice_id_value = text(pattern=r"^INV-[0-9]+-[a-z0-9]{6}$", example="INV-1710000000-abc123")
+    status = text(enum=list(LIST_STATUSES))
+    invoice_id = {"name": "invoice_id", "in": "path", "required": True, "schema": text(),
+                  "description": "The invoice_id a create returned"}
+    merchant_security = [{"apiToken": []}]
+    invoice_link = {"invoice_id": "$response.body#/invoice_id"}
+    invoice_data = obj(None, success=true, data=ref("Invoice"))
+    invoice_properties = {
+        "invoice_id": invoice_id_value,
+        "merchant_order_id": text(nullable=True),
+        "qris_payload": text(description="The dynamic QRIS to show as a QR code"),
+        "amount": integer, "unique_code": integer,
+        "total_amount": {**integer, "description": "amount + unique_code: what the customer"
+                                                   " pays, exactly"},
+        "status": status,
+        "payment_method": text(nullable=True, description="The forwarder's app, 'callback' or"
+                                                          " 'manual'; null while unpaid"),
+        "paid_at": nullable_time,
+        "expired_at": time_,
+    }
+    amount_range = {"type": "integer", "minimum": payments.min_amount,
+                    "maximum": payments.max_amount}
+    forwarder_fields = {name: text(FIELD_LIMITS[name]) for name in FORWARDER_ALIASES}
+    forwarder_body = {
+        **obj(["message"], **forwarder_fields),
+        "description": "The seed's fields; the field names of popular forwarder apps"
+                       " (packageName, text, bigText, postedAt, notificationKey, from, content,"
+                       " android.title, notification.text, ...) are read too, nested objects by"
+                       " their dotted path, and values that are not text are passed over. The"
+                       " fields may also come in the query string. `title` may stand in for"
+                       " `message`. `event_hash` \"test\" only checks the credential.",
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "WebQRIS", "version": VERSION,
+                 "description": "Self-hosted QRIS payment gateway. Every error is"
+                                " {\"success\": false, \"message\": \"...\"}."},
+        "components": {
+            "securitySchemes": {
+                "apiToken": {"type": "http", "scheme": "bearer",
+                             "description": "The merchant's API token (wqk_...)"},
+                "callbackSecret": {"type": "http", "scheme": "bearer",
+                                   "description": "The merchant's callback secret (wqc_...),"
+                                                  " as the phone's forwarder sends it. Also"
+                                                  " accepted in X-Callback-Key, X-API-Key,"
+                                                  " X-Forwarder-Token, as the password of HTTP"
+                                                  " Basic, in a token/secret query parameter"
+                                                  " or a secret/token body field; secrets that"
+                                                  " disagree are a 401"},
+                "callbackKey": {"type": "apiKey", "in": "header", "name": "X-Callback-Key",
+                                "description": "The merchant's callback secret (wqc_...)"},
+            },
+            "schemas": {
+                "Error": obj(None, success=false, message=text()),
+                "Unparsed": obj(None, success=false, message=text(),
+                                raw_message=text(nullable=True)),
+                "Unmatched": obj(None, success=false,
+                                 message=text(enum=["No matching pending payment"]),
+                                 parsed_amount=integer, merchant=text()),
+                "Invoice": obj(None, **invoice_properties),
+                "InvoiceListItem": obj(None, **invoice_properties,
+                                       customer_name=text(nullable=True), created_at=time_),
+                "CreatedInvoice": obj(
+                    ["success", "invoice_id", "qris_payload", "amount", "unique_code",
+                     "total_amount", "expired_at", "status", "checkout_url", "qr_svg_url"],
+                    success=true, invoice_id=invoice_id_value, qris_payload=text(),
+                    amount=integer, unique_code=integer, total_amount=integer,
+                    expired_at=time_, status=status, checkout_url=text(),
+                    qr_svg_url=text(),
+                    merchant_order_id=text(description="Present when the invoice has one")),
+                "Duplicate": obj(["success", "message"], success=false,
+                                 message=text(enum=["Duplicate notification"]),
+                                 notif_id=text(nullable=True), reference=text(nullable=True)),
+            },
+        },
+        "paths": {
+            "/api/payments/qris/create": {"post": {
+                "operationId": "createPayment", "summary": "Create a QRIS invoice",
+                "security": merchant_security,
+                "parameters": [{
+                    "name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": text(255, minLength=1),
+                    "description": "The same key within 24 h returns the first invoice;"
+                                   " with other parameters it is 409"}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": obj(
+                    ["amount"],
+                    amount={**amount_range, "description": "Integer rupiah (no strings,"
+                                                           " floats or booleans)"},
+                    merchant_order_id=text(255, nullable=True),
+                    customer_name=text(255, nullable=True),
+                    expires_in={"type": "integer", "minimum": 1, "nullable": True,
+                                "maximum": payments.max_expiry_seconds,
+                                "description": f"Seconds; default {payments.expiry_seconds}"},
+                    redirect_url=text(2048, nullable=True, pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
+                                      description="http(s) URL the checkout page returns"
+                                                  " to after paying"))}}},
+                "responses": responses(
+                    ok(ref("CreatedInvoice"), headers={"Idempotent-Replayed": {
+                        "description": "Present when an earlier invoice is returned again",
+                        "schema": text(enum=["true"])}}, links={
+                        "status": {"operationId": "paymentStatus", "parameters": invoice_link},
+                        "cancel": {"operationId": "cancelPayment", "parameters": invoice_link},
+                        "checkoutData": {"operationId": "checkoutData",
+                                         "parameters": invoice_link},
+                        "qrSvg": {"operationId": "checkoutQrSvg", "parameters": invoice_link},
+                        "qrPng": {"operationId": "checkoutQrPng", "parameters": invoice_link},
+                        "listBefore": {"operationId": "listPayments",
+                                       "parameters": {"before": "$response.body#/invoice_id"}},
+                        "payByCallback": {"operationId": "callbackNotify", "requestBody": {
+                            "amount": "$response.body#/total_amount"}}}),
+                    400, 401, 409, 413, 503)}},
+            "/api/payments/{invoice_id}/status": {"get": {
+                "operationId": "paymentStatus", "summary": "Payment status",
+                "security": merchant_security, "parameters": [invoice_id],
+                "responses": responses(ok(invoice_data), 401, 404, 503)}},
+            "/api/payments": {"get": {
+                "operationId": "listPayments", "summary": "List payments, newest first",
+                "security": merchant_security,
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": status},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+                    {"name": "before", "in": "query", "schema": text(),
+                     "description": "The next_before of the previous page"}],
+                "responses": responses(ok(obj(
+                    None, success=true, data={"type": "array", "items": ref("InvoiceListItem")},
+                    next_before={**invoice_id_value, "nullable": True})), 400, 401, 503)}},
+            "/api/payments/{invoice_id}/cancel": {"post": {
+                "operationId": "cancelPayment", "summary": "Cancel a pending payment",
+                "security": merchant_security, "parameters": [invoice_id],
+                "responses": responses(ok(invoice_data), 401, 404, 409, 503)}},
+            "/api/webhook/payment": {"post": {
+                "operationId": "forwarderNotification",
+                "summary": "A payment notification from the shop phone's forwarder app",
+                "security": [{"callbackSecret": []}],
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": forwarder_body},
+                    "application/x-www-form-urlencoded": {"schema": forwarder_body},
+                    "multipart/form-data": {"schema": forwarder_body}}},
+                "responses": responses(
+                    ok({"oneOf": [
+                        obj(None, success=true, invoice_id=invoice_id_value,
+                            parsed_amount=integer, sender_name=text(nullable=True)),
+                        obj(None, success=true, test=true, message=text()),
+                        ref("Duplicate")]},
+                       description="Paid; the test event; or a duplicate (success false, so"
+                                   " the forwarder stops retrying)"),
+                    400, 401, 404, 413, 422, 503, e404=fail(
+                        "No pending payment with that total: kept in the inbox",
+                        "Unmatched"))}},
+            "/api/callback/notify": {"post": {
+                "operationId": "callbackNotify",
+                "summary": "A payment in the simple format: an amount equal to a total",
+                "security": [{"callbackKey": []}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": obj(
+                    ["amount"], amount={"type": "integer", "minimum": 1,
+                                        "maximum": qris.MAX_AMOUNT},
+                    sender_name=text(FIELD_LIMITS["sender_name"], nullable=True),
+                    reference=text(FIELD_LIMITS["reference"], nullable=True,
+                                   description="A repeated reference is a duplicate"))}}},
+                "responses": responses(
+                    ok({"oneOf": [obj(None, success=true, invoice_id=invoice_id_value),
+                                  ref("Duplicate")]}, links={"status": {
+                        "operationId": "paymentStatus", "parameters": invoice_link}}),
+                    400, 401, 404, 413, 503, e404=fail("No pending payment with that total",
+                                                       "Unmatched"))}},
+            "/healthz": {"get": {
+                "operationId": "healthz", "summary": "Liveness and database check",
+                "responses": responses(ok(obj(None, success=true, status=text(enum=["ok"]),
+                                              database=text(enum=["ok"]),
+                                              realtime_clients=integer)), 503)}},
+            "/pay/{invoice_id}/data": {"get": {
+                "operationId": "checkoutData", "parameters": [invoice_id],
+                "summary": "What the public checkout page shows (no customer data)",
+                "responses": responses(ok(obj(None, success=true, data=obj(
+                    None, invoice_id=invoice_id_value, merchant_name=text(), amount=integer,
+                    unique_code=integer, unique_code_digits=integer, total_amount=integer,
+                    status=status,
+                    expired_at=time_, paid_at=nullable_time, redirect_url=text(nullable=True),
+                    qris_payload=text(), demo={"type": "boolean"}))), 404, 429, 503)}},
+            "/pay/{invoice_id}/qr.svg": {"get": {
+                "operationId": "checkoutQrSvg", "summary": "The invoice's QRIS as an SVG",
+                "parameters": [invoice_id],
+                "responses": responses({"description": "OK", "content": {
+                    "image/svg+xml": {"schema": text()}}}, 404, 429, 503)}},
+            "/pay/{invoice_id}/qr.png": {"get": {
+                "operationId": "checkoutQrPng", "summary": "The invoice's QRIS as a PNG",
+                "parameters": [invoice_id],
+                "responses": responses({"description": "OK", "content": {
+                    "image/png": {"schema": text(format="binary")}}}, 404, 429, 503)}},
+        },
+    }
+
+
+async def openapi_schema(request: Request) -> Response:
+    return JSONResponse(build_openapi(ctx_of(request).config))
+
+
+# =============================================================================================
 # Application
 # =============================================================================================
 
@@ -5160,7 +5261,8 @@ def create_app(config: Config | None = None, *,
                     Middleware(PublicRateLimit, rate=config.server.public_requests_per_second,
                                burst=config.server.public_burst)],
         exception_handlers={
-            ApiError: handle_api_error,
+            ApiError: handle_refusal,
+            DomainError: handle_refusal,
             HTTPException: handle_http_exception,
             StoreUnavailable: handle_store_unavailable,
             Exception: handle_unexpected,
@@ -5171,187 +5273,12 @@ def create_app(config: Config | None = None, *,
 
 
 # =============================================================================================
-# Command line
+# Serving
+#
+# What `webqris serve` needs around the app: uvicorn's options and protocol subclasses that
+# answer its own errors in the seed's format, the open-files limit, the one-server lock,
+# secrets redacted from every log line, and JSON logs.
 # =============================================================================================
-
-DEMO_MERCHANT_NAME = "Toko Demo WebQRIS"
-
-
-# A made-up static QRIS for the demo merchant: it decodes like a real sticker but pays nobody
-# (its acquirer "ID.WEBQRIS.DEMO" does not exist).
-DEMO_STATIC_QRIS = (
-    "00020101021126670015ID.WEBQRIS.DEMO011993600000000000000010214DEMO00000000010303UMI5144"
-    "0014ID.CO.QRIS.WWW0215ID10000000000010303UMI5204549953033605802ID5917TOKO DEMO WEBQRIS6007"
-    "JAKARTA6105101106304DD95"
-)
-
-
-def open_store(config: Config) -> Store:
-    store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
-    try:
-        store.open()
-    except NewerDatabase as exc:
-        raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:
-        hint = ""
-        if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (8, 14):  # READONLY, CANTOPEN
-            hint = (" (its folder must exist, and WebQRIS must be able to write the file and to"
-                    " create its -wal and -shm files beside it)")
-        raise click.ClickException(
-            f"cannot open database {config.database.path}: {exc}{hint}") from None
-    return store
-
-
-def config_from_cli(config_path: str | None, **overrides: Any) -> Config:
-    try:
-        return load_config(config_path, os.environ, **overrides)
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-
-
-# The audit log's "address" of what an administrator did from a shell.
-CLI_ADDRESS = "command line"
-
-
-def checked_cli_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    """The dashboard's checks of a merchant's fields, refusing with the same words."""
-    try:
-        return checked_merchant_fields(fields, creating=creating)
-    except ApiError as exc:
-        raise click.ClickException(exc.message) from None
-
-
-def cli_merchant(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A merchant as `merchant list` and `merchant update` print it: never a secret."""
-    return {"id": row["id"], "name": row["name"], "qris_configured": bool(row["static_qris"]),
-            "webhook_url": row["webhook_url"], "accepted_apps": accepted_apps(row),
-            "accept_any_app": bool(row["accept_any_app"]),
-            "accept_unnamed_app": bool(row["accept_unnamed_app"]),
-            "created_at": format_time(row["created_at"])}
-
-
-def cli_merchant_line(item: Mapping[str, Any]) -> str:
-    configured = "yes" if item["qris_configured"] else "no"
-    apps = "ANY" if item["accept_any_app"] else "+".join(
-        ["payment-apps", *item["accepted_apps"], *(["unnamed"] if item["accept_unnamed_app"]
-                                                   else [])])
-    return (f"{item['id']}\t{item['name']}\tqris={configured}"
-            f"\twebhook={item['webhook_url'] or '-'}\tapps={apps}")
-
-
-# Shown whenever a shell turns a risky trust switch on.
-ANY_APP_WARNING = ("Warning: with --any-app, a notification from ANY app whose text reads like a"
-                   " payment (an e-mail, a chat, an SMS) pays this merchant's invoices: anybody"
-                   " who can message the shop's phone can mark an order paid.")
-UNNAMED_APP_WARNING = ("Warning: with --accept-unnamed-app, a notification that names no app"
-                       " pays when its text reads like a payment; make sure the forwarder on the"
-                       " phone only forwards payment apps.")
-
-
-def trust_options(apps: tuple[str, ...], no_accepted_apps: bool, any_app: bool | None,
-                  unnamed_app: bool | None) -> dict[str, Any]:
-    """The merchant fields that `merchant add` and `update` trust options set; warns on stderr
-    for the risky ones."""
-    if apps and no_accepted_apps:
-        raise click.UsageError("--accept-app and --no-accepted-apps contradict each other")
-    fields: dict[str, Any] = {}
-    if apps or no_accepted_apps:
-        fields["accepted_apps"] = list(apps)
-    if any_app is not None:
-        fields["accept_any_app"] = any_app
-        if any_app:
-            click.echo(ANY_APP_WARNING, err=True)
-    if unnamed_app is not None:
-        fields["accept_unnamed_app"] = unnamed_app
-        if unnamed_app:
-            click.echo(UNNAMED_APP_WARNING, err=True)
-    return fields
-
-
-_trust_options = [
-    click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
-                 help="Also trust this app's notifications to pay (e.g. an app WebQRIS does not"
-                      " know as a payment app); repeatable. Known payment apps always pay."),
-    click.option("--no-accepted-apps", is_flag=True,
-                 help="Trust no app beyond the known payment apps."),
-    click.option("--any-app/--payment-apps-only", "any_app", default=None,
-                 help="RISKY: let a notification from any app (mail, chat, SMS...) pay when its"
-                      " text reads as a payment. Default: only payment apps pay."),
-    click.option("--accept-unnamed-app/--refuse-unnamed-app", "unnamed_app", default=None,
-                 help="Let notifications that name no app (some hand-made MacroDroid/Tasker"
-                      " templates) pay. Default: they wait in the inbox."),
-]
-
-
-def _with_trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(_trust_options):
-        command = option(command)
-    return command
-
-
-_db_option = click.option("--db", "db_path", envvar="WEBQRIS_DB", default=None,
-                          help="SQLite database file (default ./webqris.db).")
-_config_option = click.option("--config", "config_path", envvar="WEBQRIS_CONFIG", default=None,
-                              type=click.Path(dir_okay=False),
-                              help="TOML configuration file (see config.example.toml).")
-
-
-@click.group()
-@click.version_option(VERSION, prog_name="webqris")
-def cli() -> None:
-    """WebQRIS: self-hosted QRIS payment gateway."""
-
-
-@cli.command()
-@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
-@_db_option
-@_config_option
-@click.option("--demo", is_flag=True, help="Create a demo merchant and print its credentials.")
-@click.option("--restore-if-missing", is_flag=True,
-              help="When the database file does not exist, restore it from replicate.url first"
-                   " (a new machine after a disaster); a replica with no backup yet starts"
-                   " empty.")
-def serve(host: str | None, port: int | None, db_path: str | None, config_path: str | None,
-          demo: bool, restore_if_missing: bool) -> None:
-    """Run the gateway: API, WebSockets, dashboard, checkout page and background tasks."""
-    import uvicorn
-
-    config = config_from_cli(config_path, server_host=host, server_port=port,
-                             database_path=db_path)
-    redact_every_log_record()
-    try:
-        static_dir()
-        if config.replicate.url:
-            litestream_program(config.replicate)
-    except (StaticFilesMissing, ReplicationUnavailable) as exc:
-        raise click.ClickException(str(exc)) from None
-    if restore_if_missing:
-        restore_missing_database(config)
-    if config.server.log_format == "json":
-        from logging.config import dictConfig
-
-        dictConfig(json_log_config())
-    else:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    store = open_store(config)
-    demo_merchant_id = None
-    try:
-        _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
-        if store.read(get_setting, "admin_password") is None:
-            password = secrets.token_urlsafe(12)
-            store.write_now(put_setting, "admin_password", hash_password(password))
-            click.echo(f"Admin password (shown once, change it with `webqris admin set-password`):"
-                       f" {password}")
-        if demo:
-            demo_merchant_id, banner = demo_banner(store, config)
-            click.echo(banner)
-    finally:
-        store.close()
-    app = create_app(config, demo_merchant_id=demo_merchant_id)
-    raise_open_files_limit()
-    uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
 
 
 def restore_missing_database(config: Config) -> None:
@@ -5368,21 +5295,6 @@ def restore_missing_database(config: Config) -> None:
                else f"No backup at {config.replicate.url} yet: starting a new database")
 
 
-def uvicorn_options(config: Config) -> dict[str, Any]:
-    """How `webqris serve` runs uvicorn (the benchmark's bare app runs the same way)."""
-    json_logs = config.server.log_format == "json"
-    # JSON logs: serve has set up logging already, and the app writes the access lines.
-    return {"log_level": "info", "access_log": config.server.access_log and not json_logs,
-            **({"log_config": None} if json_logs else {}),
-            "proxy_headers": config.server.proxy_headers,
-            "forwarded_allow_ips": config.server.forwarded_allow_ips,
-            "http": seed_error_http_protocol(config.server.http,
-                                             config.server.client_timeout_seconds),
-            "ws": seed_error_websocket_protocol(),
-            # Clients only ever send "ping": uvicorn's default would buffer 16 MiB messages.
-            "ws_max_size": config.server.max_body_bytes}
-
-
 def raw_error_response(status: int, message: str) -> bytes:
     """A whole HTTP response in the seed's error format, for the protocol layer below the app,
     which closes the connection after it."""
@@ -5390,6 +5302,33 @@ def raw_error_response(status: int, message: str) -> bytes:
     return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
             b"connection: close\r\n\r\n%s"
             % (status, HTTPStatus(status).phrase.encode(), len(body), body))
+
+
+def seed_error_websocket_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's WebSocket protocol (the sans-I/O one over `websockets`), except that a handshake
+    `websockets` cannot read is answered and closed. The HTTP parser lets through header lines
+    longer than the 8 KiB `websockets` reads, and more than its 128 headers; uvicorn then left
+    the connection open and silent, so every such request held a socket until the client gave
+    up."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from websockets.exceptions import SecurityError
+
+    class SeedErrorWebSocketProtocol(WebSocketsSansIOProtocol):
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            unread = self.conn.handshake_exc
+            if unread is None or self.handshake_initiated or self.transport.is_closing():
+                return
+            limit = next((exc for exc in (unread, unread.__cause__)
+                          if isinstance(exc, SecurityError)), None)
+            if limit is not None:
+                self.transport.write(raw_error_response(
+                    431, f"Request headers too large for a WebSocket handshake ({limit})"))
+            else:
+                self.transport.write(raw_error_response(400, "Invalid HTTP request received."))
+            self.transport.close()
+
+    return SeedErrorWebSocketProtocol
 
 
 def seed_error_http_protocol(implementation: str,
@@ -5471,31 +5410,19 @@ def seed_error_http_protocol(implementation: str,
     return SeedErrorProtocol
 
 
-def seed_error_websocket_protocol() -> type[asyncio.Protocol]:
-    """uvicorn's WebSocket protocol (the sans-I/O one over `websockets`), except that a handshake
-    `websockets` cannot read is answered and closed. The HTTP parser lets through header lines
-    longer than the 8 KiB `websockets` reads, and more than its 128 headers; uvicorn then left
-    the connection open and silent, so every such request held a socket until the client gave
-    up."""
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-    from websockets.exceptions import SecurityError
-
-    class SeedErrorWebSocketProtocol(WebSocketsSansIOProtocol):
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            unread = self.conn.handshake_exc
-            if unread is None or self.handshake_initiated or self.transport.is_closing():
-                return
-            limit = next((exc for exc in (unread, unread.__cause__)
-                          if isinstance(exc, SecurityError)), None)
-            if limit is not None:
-                self.transport.write(raw_error_response(
-                    431, f"Request headers too large for a WebSocket handshake ({limit})"))
-            else:
-                self.transport.write(raw_error_response(400, "Invalid HTTP request received."))
-            self.transport.close()
-
-    return SeedErrorWebSocketProtocol
+def uvicorn_options(config: Config) -> dict[str, Any]:
+    """How `webqris serve` runs uvicorn (the benchmark's bare app runs the same way)."""
+    json_logs = config.server.log_format == "json"
+    # JSON logs: serve has set up logging already, and the app writes the access lines.
+    return {"log_level": "info", "access_log": config.server.access_log and not json_logs,
+            **({"log_config": None} if json_logs else {}),
+            "proxy_headers": config.server.proxy_headers,
+            "forwarded_allow_ips": config.server.forwarded_allow_ips,
+            "http": seed_error_http_protocol(config.server.http,
+                                             config.server.client_timeout_seconds),
+            "ws": seed_error_websocket_protocol(),
+            # Clients only ever send "ping": uvicorn's default would buffer 16 MiB messages.
+            "ws_max_size": config.server.max_body_bytes}
 
 
 def raise_open_files_limit() -> None:
@@ -5663,6 +5590,146 @@ def json_log_config() -> dict[str, Any]:
             "root": {"handlers": ["json"], "level": "INFO"}}
 
 
+# =============================================================================================
+# Command line
+# =============================================================================================
+
+DEMO_MERCHANT_NAME = "Toko Demo WebQRIS"
+
+
+# A made-up static QRIS for the demo merchant: it decodes like a real sticker but pays nobody
+# (its acquirer "ID.WEBQRIS.DEMO" does not exist).
+DEMO_STATIC_QRIS = (
+    "00020101021126670015ID.WEBQRIS.DEMO011993600000000000000010214DEMO00000000010303UMI5144"
+    "0014ID.CO.QRIS.WWW0215ID10000000000010303UMI5204549953033605802ID5917TOKO DEMO WEBQRIS6007"
+    "JAKARTA6105101106304DD95"
+)
+
+
+@contextlib.contextmanager
+def cli_store(config: Config) -> Iterator[Store]:
+    """The database for one command: refused in click's words if it cannot be opened, and
+    closed however the command ends."""
+    store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
+    try:
+        store.open()
+    except NewerDatabase as exc:
+        raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:
+        hint = ""
+        if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF in (8, 14):  # READONLY, CANTOPEN
+            hint = (" (its folder must exist, and WebQRIS must be able to write the file and to"
+                    " create its -wal and -shm files beside it)")
+        raise click.ClickException(
+            f"cannot open database {config.database.path}: {exc}{hint}") from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def config_from_cli(config_path: str | None, **overrides: Any) -> Config:
+    try:
+        return load_config(config_path, os.environ, **overrides)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+# The audit log's "address" of what an administrator did from a shell.
+CLI_ADDRESS = "command line"
+
+
+def cli_merchant(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A merchant as `merchant list` and `merchant update` print it: never a secret."""
+    return {"id": row["id"], "name": row["name"], "qris_configured": bool(row["static_qris"]),
+            "webhook_url": row["webhook_url"], "accepted_apps": accepted_apps(row),
+            "accept_any_app": bool(row["accept_any_app"]),
+            "accept_unnamed_app": bool(row["accept_unnamed_app"]),
+            "created_at": format_time(row["created_at"])}
+
+
+def cli_merchant_line(item: Mapping[str, Any]) -> str:
+    configured = "yes" if item["qris_configured"] else "no"
+    apps = "ANY" if item["accept_any_app"] else "+".join(
+        ["payment-apps", *item["accepted_apps"], *(["unnamed"] if item["accept_unnamed_app"]
+                                                   else [])])
+    return (f"{item['id']}\t{item['name']}\tqris={configured}"
+            f"\twebhook={item['webhook_url'] or '-'}\tapps={apps}")
+
+
+# Shown whenever a shell turns a risky trust switch on.
+ANY_APP_WARNING = ("Warning: with --any-app, a notification from ANY app whose text reads like a"
+                   " payment (an e-mail, a chat, an SMS) pays this merchant's invoices: anybody"
+                   " who can message the shop's phone can mark an order paid.")
+UNNAMED_APP_WARNING = ("Warning: with --accept-unnamed-app, a notification that names no app"
+                       " pays when its text reads like a payment; make sure the forwarder on the"
+                       " phone only forwards payment apps.")
+
+
+def trust_options(apps: tuple[str, ...], no_accepted_apps: bool, any_app: bool | None,
+                  unnamed_app: bool | None) -> dict[str, Any]:
+    """The merchant fields that `merchant add` and `update` trust options set; warns on stderr
+    for the risky ones."""
+    if apps and no_accepted_apps:
+        raise click.UsageError("--accept-app and --no-accepted-apps contradict each other")
+    fields: dict[str, Any] = {}
+    if apps or no_accepted_apps:
+        fields["accepted_apps"] = list(apps)
+    if any_app is not None:
+        fields["accept_any_app"] = any_app
+        if any_app:
+            click.echo(ANY_APP_WARNING, err=True)
+    if unnamed_app is not None:
+        fields["accept_unnamed_app"] = unnamed_app
+        if unnamed_app:
+            click.echo(UNNAMED_APP_WARNING, err=True)
+    return fields
+
+
+_trust_options = [
+    click.option("--accept-app", "apps", multiple=True, metavar="PACKAGE",
+                 help="Also trust this app's notifications to pay (e.g. an app WebQRIS does not"
+                      " know as a payment app); repeatable. Known payment apps always pay."),
+    click.option("--no-accepted-apps", is_flag=True,
+                 help="Trust no app beyond the known payment apps."),
+    click.option("--any-app/--payment-apps-only", "any_app", default=None,
+                 help="RISKY: let a notification from any app (mail, chat, SMS...) pay when its"
+                      " text reads as a payment. Default: only payment apps pay."),
+    click.option("--accept-unnamed-app/--refuse-unnamed-app", "unnamed_app", default=None,
+                 help="Let notifications that name no app (some hand-made MacroDroid/Tasker"
+                      " templates) pay. Default: they wait in the inbox."),
+]
+
+
+def _with_trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_trust_options):
+        command = option(command)
+    return command
+
+
+_db_option = click.option("--db", "db_path", envvar="WEBQRIS_DB", default=None,
+                          help="SQLite database file (default ./webqris.db).")
+_config_option = click.option("--config", "config_path", envvar="WEBQRIS_CONFIG", default=None,
+                              type=click.Path(dir_okay=False),
+                              help="TOML configuration file (see config.example.toml).")
+
+
+class CommandLine(click.Group):
+    """Prints what a fact refuses (a DomainError) as a click error, in the fact's words."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+@click.group(cls=CommandLine)
+@click.version_option(VERSION, prog_name="webqris")
+def cli() -> None:
+    """WebQRIS: self-hosted QRIS payment gateway."""
+
+
 def demo_merchant(conn: sqlite3.Connection) -> sqlite3.Row | None:
     """The merchant an earlier `serve --demo` made. Known by the id it recorded, never by its
     name alone: anyone with the dashboard can name a real shop "Toko Demo WebQRIS", and the demo
@@ -5722,6 +5789,55 @@ def demo_banner(store: Store, config: Config) -> tuple[int, str]:
     ])
 
 
+@cli.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@_db_option
+@_config_option
+@click.option("--demo", is_flag=True, help="Create a demo merchant and print its credentials.")
+@click.option("--restore-if-missing", is_flag=True,
+              help="When the database file does not exist, restore it from replicate.url first"
+                   " (a new machine after a disaster); a replica with no backup yet starts"
+                   " empty.")
+def serve(host: str | None, port: int | None, db_path: str | None, config_path: str | None,
+          demo: bool, restore_if_missing: bool) -> None:
+    """Run the gateway: API, WebSockets, dashboard, checkout page and background tasks."""
+    import uvicorn
+
+    config = config_from_cli(config_path, server_host=host, server_port=port,
+                             database_path=db_path)
+    redact_every_log_record()
+    try:
+        static_dir()
+        if config.replicate.url:
+            litestream_program(config.replicate)
+    except (StaticFilesMissing, ReplicationUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    if restore_if_missing:
+        restore_missing_database(config)
+    if config.server.log_format == "json":
+        from logging.config import dictConfig
+
+        dictConfig(json_log_config())
+    else:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    demo_merchant_id = None
+    with cli_store(config) as store:
+        _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
+        if store.read(get_setting, "admin_password") is None:
+            password = secrets.token_urlsafe(12)
+            store.write_now(put_setting, "admin_password", hash_password(password))
+            click.echo(f"Admin password (shown once, change it with `webqris admin set-password`):"
+                       f" {password}")
+        if demo:
+            demo_merchant_id, banner = demo_banner(store, config)
+            click.echo(banner)
+    app = create_app(config, demo_merchant_id=demo_merchant_id)
+    raise_open_files_limit()
+    uvicorn.run(app, host=config.server.host, port=config.server.port, **uvicorn_options(config))
+
+
 @cli.group()
 def merchant() -> None:
     """Manage merchants (shops)."""
@@ -5753,15 +5869,12 @@ def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
     """Add a merchant and print its secrets (shown once). Only known payment apps' notifications
     pay its invoices unless the trust options say otherwise."""
     config = config_from_cli(config_path, database_path=db_path)
-    changes = checked_cli_merchant_fields(
+    changes = checked_merchant_fields(
         {"name": name, "static_qris": static_qris, "webhook_url": webhook_url,
          **trust_options(apps, no_accepted_apps, any_app, unnamed_app)}, creating=True)
     issued = issue_merchant_secrets()
-    store = open_store(config)
-    try:
+    with cli_store(config) as store:
         merchant_id = store.write_now(create_merchant_by_admin, changes, issued, CLI_ADDRESS)
-    finally:
-        store.close()
     echo_new_merchant(merchant_id, changes["name"], issued, as_json)
 
 
@@ -5772,11 +5885,8 @@ def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
 def merchant_list(as_json: bool, db_path: str | None, config_path: str | None) -> None:
     """List merchants (secrets are never shown again)."""
     config = config_from_cli(config_path, database_path=db_path)
-    store = open_store(config)
-    try:
+    with cli_store(config) as store:
         rows = store.read(list_merchants)
-    finally:
-        store.close()
     items = [cli_merchant(row) for row in rows]
     if as_json:
         click.echo(json.dumps(items))
@@ -5808,17 +5918,14 @@ def merchant_update(merchant_id: int, name: str | None, static_qris: str | None,
     if not fields:
         raise click.UsageError("nothing to change: give --name, --qris, --webhook-url or a"
                                " trust option (--accept-app, --any-app...)")
-    changes = checked_cli_merchant_fields(fields, creating=False)
+    changes = checked_merchant_fields(fields, creating=False)
     config = config_from_cli(config_path, database_path=db_path)
-    store = open_store(config)
-    try:
+    with cli_store(config) as store:
         try:
             store.write_now(update_merchant_by_admin, merchant_id, changes, CLI_ADDRESS)
-        except ApiError:
+        except NotFound:
             raise click.ClickException(f"no merchant with id {merchant_id}") from None
         item = cli_merchant(store.read(get_merchant, merchant_id))
-    finally:
-        store.close()
     click.echo(json.dumps(item) if as_json else cli_merchant_line(item))
 
 
@@ -5844,21 +5951,21 @@ def import_merchant(conn: sqlite3.Connection, exported: Mapping[str, Any],
     """A new merchant from `merchant export`'s JSON, with new secrets, in one transaction:
     a bad field or wording imports nothing."""
     if not isinstance(exported, dict) or exported.get("format") != MERCHANT_EXPORT_FORMAT:
-        raise ApiError(400, f"not a WebQRIS merchant export (format {MERCHANT_EXPORT_FORMAT})")
+        raise BadInput(f"not a WebQRIS merchant export (format {MERCHANT_EXPORT_FORMAT})")
     changes = checked_merchant_fields(
         {key: exported[key] for key in ("name", "static_qris", "webhook_url", "accepted_apps",
                                         "accept_any_app", "accept_unnamed_app")
          if key in exported}, creating=True)
     wordings = exported.get("taught_wordings") or []
     if not isinstance(wordings, list):
-        raise ApiError(400, "taught_wordings must be a list")
+        raise BadInput("taught_wordings must be a list")
     merchant_id = create_merchant_by_admin(conn, changes, issued, address)
     at = now_ms()
     for number, wording in enumerate(wordings, start=1):
         app = wording.get("app") if isinstance(wording, dict) else None
         template = wording.get("template") if isinstance(wording, dict) else None
         if not isinstance(app, str) or taught.template_example(template) is None:
-            raise ApiError(400, f"taught wording {number} is not a wording WebQRIS can read")
+            raise BadInput(f"taught wording {number} is not a wording WebQRIS can read")
         wording_id, _ = insert_taught_wording(conn, merchant_id, taught_app_key(app), template,
                                               None, at, address)
         audit(conn, "wording.import", f"merchant:{merchant_id}", None,
@@ -5874,11 +5981,8 @@ def merchant_export_command(merchant_id: int, db_path: str | None,
                             config_path: str | None) -> None:
     """Print a merchant's settings and taught wordings as JSON (no secrets), for
     `merchant import` on another installation."""
-    store = open_store(config_from_cli(config_path, database_path=db_path))
-    try:
+    with cli_store(config_from_cli(config_path, database_path=db_path)) as store:
         exported = store.read(merchant_export, merchant_id)
-    finally:
-        store.close()
     if exported is None:
         raise click.ClickException(f"no merchant with id {merchant_id}")
     click.echo(json.dumps(exported, indent=2, ensure_ascii=False))
@@ -5898,13 +6002,8 @@ def merchant_import_command(file: Any, as_json: bool, db_path: str | None,
     except ValueError as exc:
         raise click.ClickException(f"{file.name}: not JSON ({exc})") from None
     issued = issue_merchant_secrets()
-    store = open_store(config_from_cli(config_path, database_path=db_path))
-    try:
+    with cli_store(config_from_cli(config_path, database_path=db_path)) as store:
         merchant_id = store.write_now(import_merchant, exported, issued, CLI_ADDRESS)
-    except ApiError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        store.close()
     echo_new_merchant(merchant_id, exported["name"], issued, as_json)
 
 
@@ -5920,18 +6019,15 @@ def merchant_rotate(merchant_id: int, kinds: tuple[str, ...], as_json: bool, db_
     """Issue new secrets for a merchant. The old API token and callback secret stop working at
     once; the old webhook secret also signs deliveries for webhooks.secret_overlap_seconds."""
     config = config_from_cli(config_path, database_path=db_path)
-    store = open_store(config)
     issued = {kind: new_secret(kind) for kind in (kinds or MERCHANT_SECRETS)}
-    try:
+    with cli_store(config) as store:
         for kind, value in issued.items():
             try:
                 store.write_now(rotate_secret_by_admin, merchant_id, kind, value,
                                 config.webhooks.secret_overlap_seconds, CLI_ADDRESS)
-            except ApiError:
+            except NotFound:
                 raise click.ClickException(f"no merchant with id {merchant_id}") from None
         previous_until = previous_webhook_secret_until(store.read(get_merchant, merchant_id))
-    finally:
-        store.close()
     if "webhook_secret" not in issued:
         previous_until = None
     if as_json:
@@ -5964,11 +6060,8 @@ def admin_set_password(db_path: str | None, config_path: str | None) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(
             f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
-    store = open_store(config)
-    try:
-        store.write_now(set_admin_password, hash_password(password), "cli")
-    finally:
-        store.close()
+    with cli_store(config) as store:
+        store.write_now(set_admin_password, hash_password(password), CLI_ADDRESS)
     click.echo("Admin password updated.")
 
 
@@ -5990,16 +6083,13 @@ def parse_command(app: str | None, title: str | None, message: str, merchant_id:
         found = parsers.parse_notification(app, title, message)
         trust: Mapping[str, Any] = DEFAULT_TRUST
     else:
-        store = open_store(config_from_cli(config_path, database_path=db_path))
-        try:
+        with cli_store(config_from_cli(config_path, database_path=db_path)) as store:
             merchant_row = store.read(get_merchant, merchant_id)
             if merchant_row is None:
                 raise click.ClickException(f"no merchant with id {merchant_id}")
             trust = merchant_row
             found = store.read(read_notification, merchant_id, InboundNotification(
                 source="forwarder", app=app, title=title, message=message))
-        finally:
-            store.close()
     reason = untrusted_reason(trust, app)
     click.echo(json.dumps({"amount": found.amount if found else None,
                            "sender_name": found.sender_name if found else None,
@@ -6072,8 +6162,7 @@ def prune(dry_run: bool, db_path: str | None, config_path: str | None) -> None:
     config = config_from_cli(config_path, database_path=db_path)
     if not os.path.exists(config.database.path):
         raise click.ClickException(f"no database at {config.database.path}")
-    store = open_store(config)
-    try:
+    with cli_store(config) as store:
         for kind, cutoff in retention_cutoffs(config.retention, now_ms()).items():
             if dry_run:
                 count = store.read(count_prunable, kind, cutoff)
@@ -6083,8 +6172,6 @@ def prune(dry_run: bool, db_path: str | None, config_path: str | None) -> None:
                                               config.retention.batch_size):
                     count += done
             click.echo(f"{kind}: {count} {'would be removed' if dry_run else 'removed'}")
-    finally:
-        store.close()
 
 
 @cli.command("restore")

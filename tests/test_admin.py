@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +85,22 @@ def test_admin_api_refuses_without_session(client: TestClient, method: str, path
     response = client.request(method, path, json={})
     assert response.status_code == 401
     assert response.json() == {"success": False, "message": "Login required"}
+
+
+def test_every_admin_endpoint_but_login_refuses_without_session(client: TestClient) -> None:
+    """Swept from the route table, so a new admin endpoint cannot forget its login check."""
+    checked = 0
+    for route in client.app.routes:
+        path = getattr(route, "path", "")
+        if not path.startswith("/admin/api/") or path == "/admin/api/login":
+            continue
+        for method in sorted(route.methods - {"HEAD"}):
+            url = re.sub(r"{[a-z_]+}", "1", path)
+            response = client.request(method, url, json={})
+            assert response.status_code == 401, (method, path)
+            assert response.json() == {"success": False, "message": "Login required"}
+            checked += 1
+    assert checked >= 25
 
 
 def test_expired_session_is_refused(app_factory, merchant: Merchant, db_path: Path) -> None:
@@ -267,8 +284,10 @@ def test_conflicts_carry_a_code_the_dashboard_words_in_indonesian(admin: TestCli
 
 
 def test_every_error_code_has_indonesian_words_in_the_dashboard() -> None:
-    """A code raised anywhere (a QrisError's second argument, an ApiError's error_code) must
-    have its err_<code> wording in the dashboard, or an Indonesian screen shows English."""
+    """A code raised anywhere (a QrisError's second argument, a domain error's or an ApiError's
+    error_code) must have its err_<code> wording in the dashboard, or an Indonesian screen
+    shows English."""
+    refusals = {"ApiError", *(kind.__name__ for kind in webqris.DOMAIN_ERROR_STATUS)}
     codes: set[str] = set()
     for source in (ROOT / "parsers" / "qris.py", ROOT / "webqris.py"):
         for node in ast.walk(ast.parse(source.read_text())):
@@ -276,7 +295,7 @@ def test_every_error_code_has_indonesian_words_in_the_dashboard() -> None:
                 continue
             if node.func.id == "QrisError" and len(node.args) >= 2:
                 codes.add(node.args[1].value)
-            if node.func.id == "ApiError":
+            if node.func.id in refusals:
                 codes.update(k.value.value for k in node.keywords if k.arg == "error_code")
     assert len(codes) >= 20
     dashboard = "".join(path.read_text() for path in (ROOT / "static").glob("*.js"))

@@ -235,7 +235,7 @@ def test_admin_set_password_from_stdin(tmp_path: Path) -> None:
     assert webqris.verify_password("correct horse", stored)
     assert not webqris.verify_password("wrong", stored)
     audited = sqlite3.connect(db).execute("SELECT action, address FROM audit_log").fetchall()
-    assert audited == [("admin.set_password", "cli")]
+    assert audited == [("admin.set_password", "command line")]
     short = run("admin", "set-password", "--db", db, cwd=tmp_path, stdin="short\n")
     assert short.returncode != 0 and "8 characters" in short.stderr
 

@@ -323,7 +323,7 @@ def test_attach_unmatched_notification(client: TestClient, merchant: Merchant,
     note_id = stored(db_path)[-1]["id"]
     store = client.app.state.ctx.store
     # A wrong amount pays only when the owner confirmed the difference.
-    with pytest.raises(webqris.ApiError) as mismatch:
+    with pytest.raises(webqris.Conflict) as mismatch:
         client.portal.call(lambda: store.write(webqris.attach_notification, note_id,
                                                invoice["invoice_id"], webqris.now_ms()))
     assert mismatch.value.extra["error_code"] == "amount_mismatch"
@@ -334,7 +334,7 @@ def test_attach_unmatched_notification(client: TestClient, merchant: Merchant,
     assert paid["status"] == "paid" and paid["payment_method"] == "manual"
     assert status_of(client, merchant, invoice["invoice_id"])["status"] == "paid"
     assert stored(db_path)[-1]["attached_at"] is not None
-    with pytest.raises(webqris.ApiError):
+    with pytest.raises(webqris.Conflict):
         client.portal.call(lambda: store.write(webqris.attach_notification, note_id,
                                                invoice["invoice_id"], webqris.now_ms()))
 
@@ -535,7 +535,7 @@ def test_a_retried_callback_that_now_pays_places_the_earlier_attempt(
     assert first["attached_at"] is not None and first["invoice_id"] == second["invoice_id"]
     # The owner's inbox no longer shows it as waiting.
     store = client.app.state.ctx.store
-    with pytest.raises(webqris.ApiError):
+    with pytest.raises(webqris.Conflict):
         client.portal.call(lambda: store.write(webqris.attach_notification, first["id"],
                                                invoice["invoice_id"], webqris.now_ms()))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import dataclasses
 import sqlite3
@@ -337,3 +338,15 @@ def test_hot_paths_search_indexes_instead_of_scanning(db_path: Path,
         checked += 1
     conn.close()
     assert checked >= 10
+
+
+def test_facts_refuse_with_domain_errors_never_http_ones() -> None:
+    """A fact (a function of a database connection) says what it refuses in domain terms; the
+    HTTP status is the edge's business, so the command line never catches an HTTP error."""
+    tree = ast.parse(Path(webqris.__file__).read_text())
+    facts = [node for node in tree.body if isinstance(node, ast.FunctionDef)
+             and node.args.args and node.args.args[0].arg == "conn"]
+    assert len(facts) >= 50
+    speaking_http = sorted(fact.name for fact in facts for node in ast.walk(fact)
+                           if isinstance(node, ast.Name) and node.id == "ApiError")
+    assert speaking_http == []
