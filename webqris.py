@@ -3930,8 +3930,8 @@ def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
         # One click from the inbox is too easy a way to let anybody who can mail or message
         # the shop mark orders paid; the merchant's settings still can, with the risk spelled
         # out.
-        raise ApiError(409, f"{package} is a {kind} app, not a payment app: it cannot be"
-                            " trusted from the inbox (the merchant's settings can, at a risk)",
+        raise Conflict(f"{package} is a {kind} app, not a payment app: it cannot be trusted"
+                       " from the inbox (the merchant's settings can, at a risk)",
                        error_code="not_a_payment_app", error_details={"kind": kind})
     merchant = get_merchant(conn, note["merchant_id"])
     before = accepted_apps(merchant) or []
