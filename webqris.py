@@ -343,16 +343,16 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def format_time(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return f"{_utc_second(ms // 1000)}.{ms % 1000:03d}Z"
-
-
 @functools.lru_cache(maxsize=1024)
 def _utc_second(seconds: int) -> str:
     # strftime is most of format_time's cost, and a response's times share few seconds.
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def format_time(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return f"{_utc_second(ms // 1000)}.{ms % 1000:03d}Z"
 
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -2643,6 +2643,12 @@ async def _read_form(request: Request, body: bytes, content_type: str) -> dict[s
         raise BadInput("Invalid form body") from None
 
 
+def ctx_of(request: Request) -> Context:
+    """The application's state (its Context, defined with the API below: only its type is
+    named here)."""
+    return request.app.state.ctx
+
+
 async def read_fields(request: Request, *, allow_form: bool, repair_text: bool = False,
                       allow_empty: bool = False) -> dict[str, Any]:
     """The body as a dict: JSON, or (where allowed) a form, which forwarder apps often send.
@@ -2885,10 +2891,6 @@ class Context:
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
     replicator: Replicator | None = None
     metrics: Metrics = dataclasses.field(default_factory=Metrics)
-
-
-def ctx_of(request: Request) -> Context:
-    return request.app.state.ctx
 
 
 def authenticate_merchant(request: Request) -> sqlite3.Row:
