@@ -2030,40 +2030,43 @@ def _insert_with_random_code(conn: sqlite3.Connection, request: InvoiceRequest,
         return None
 
 
-def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
-                   payments: PaymentsConfig) -> tuple[sqlite3.Row, bool]:
-    """Creates (or finds again) the invoice for a request. Returns (row, replayed)."""
-    at = now_ms()
-    if request.idempotency_key is not None:
-        previous = get_idempotent_response(conn, request.merchant_id, request.idempotency_key,
-                                           at - payments.idempotency_seconds * 1000)
-        if previous is not None:
-            if previous["request_hash"] != request.fingerprint():
-                raise Conflict("Idempotency-Key was already used with different parameters")
-            row = get_invoice(conn, previous["response"], request.merchant_id)
-            if row is not None:
-                return row, True
+def _replayed_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
+                      payments: PaymentsConfig, at: int) -> sqlite3.Row | None:
+    """The invoice an earlier request with this Idempotency-Key created, if any."""
+    if request.idempotency_key is None:
+        return None
+    previous = get_idempotent_response(conn, request.merchant_id, request.idempotency_key,
+                                       at - payments.idempotency_seconds * 1000)
+    if previous is None:
+        return None
+    if previous["request_hash"] != request.fingerprint():
+        raise Conflict("Idempotency-Key was already used with different parameters")
+    return get_invoice(conn, previous["response"], request.merchant_id)
+
+
+def _same_pending_order(conn: sqlite3.Connection, request: InvoiceRequest,
+                        at: int) -> sqlite3.Row | None:
+    """This order's invoice that is still pending (a retry of its create), if any."""
+    if request.merchant_order_id is None:
+        return None
+    existing = conn.execute(
+        "SELECT * FROM invoices WHERE merchant_id = ? AND merchant_order_id = ?"
+        " AND status = 'pending'", (request.merchant_id, request.merchant_order_id)).fetchone()
+    if existing is not None and existing["expires_at"] <= at:
+        close_overdue_invoice(conn, existing["id"], at)
+        return None
+    if existing is not None and existing["amount"] != request.amount:
+        raise Conflict("merchant_order_id already has a pending payment"
+                       " with a different amount",
+                       invoice_id=existing["invoice_id"])
+    return existing
+
+
+def _allocate_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
+                      payments: PaymentsConfig, at: int) -> sqlite3.Row:
+    """A new invoice whose total no other invoice still holds (the careful way: every taken
+    total of the range read, a free code chosen among the rest)."""
     low, high = payments.unique_code_min, payments.unique_code_max
-    # The common case first, in one statement. The index of pending order ids refuses it when
-    # this order already has a pending invoice; that one is looked up below.
-    row = _insert_with_random_code(conn, request, payments, at, low, high)
-    if row is not None:
-        _remember_idempotent(conn, request, row["invoice_id"])
-        return row, False
-    if request.merchant_order_id is not None:
-        existing = conn.execute(
-            "SELECT * FROM invoices WHERE merchant_id = ? AND merchant_order_id = ?"
-            " AND status = 'pending'", (request.merchant_id, request.merchant_order_id)).fetchone()
-        if existing is not None and existing["expires_at"] <= at:
-            close_overdue_invoice(conn, existing["id"], at)
-            existing = None
-        if existing is not None:
-            if existing["amount"] != request.amount:
-                raise Conflict("merchant_order_id already has a pending payment"
-                               " with a different amount",
-                               invoice_id=existing["invoice_id"])
-            _remember_idempotent(conn, request, existing["invoice_id"])
-            return existing, True
     taken = taken_totals(conn, request.merchant_id, request.amount + low, request.amount + high,
                          at - payments.late_grace_seconds * 1000)
     code = choose_unique_code(taken, request.amount, low, high)
@@ -2073,14 +2076,36 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
     fields = invoice_fields(request, code, at)
     for _ in range(5):
         try:
-            row = insert_invoice(conn, fields)
-            break
+            return insert_invoice(conn, fields)
         except sqlite3.IntegrityError as exc:
             if "invoices.invoice_id" not in str(exc):
                 raise
             fields["invoice_id"] = new_invoice_id(at)
-    else:  # five random 6-character suffixes in one second collided: not plausible
-        raise Unavailable("Could not allocate an invoice id, try again")
+    # five random 6-character suffixes in one second collided: not plausible
+    raise Unavailable("Could not allocate an invoice id, try again")
+
+
+def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
+                   payments: PaymentsConfig) -> tuple[sqlite3.Row, bool]:
+    """Creates (or finds again) the invoice for a request. Returns (row, replayed): replay an
+    idempotent request, else return the same order's pending invoice, else allocate a total."""
+    at = now_ms()
+    replayed = _replayed_invoice(conn, request, payments, at)
+    if replayed is not None:
+        return replayed, True
+    # The common case first, in one statement: a random free code. The index of pending order
+    # ids refuses it when this order already has a pending invoice, and a taken total makes it
+    # give way to the careful allocation.
+    row = _insert_with_random_code(conn, request, payments, at, payments.unique_code_min,
+                                   payments.unique_code_max)
+    if row is not None:
+        _remember_idempotent(conn, request, row["invoice_id"])
+        return row, False
+    existing = _same_pending_order(conn, request, at)
+    if existing is not None:
+        _remember_idempotent(conn, request, existing["invoice_id"])
+        return existing, True
+    row = _allocate_invoice(conn, request, payments, at)
     _remember_idempotent(conn, request, row["invoice_id"])
     return row, False
 
