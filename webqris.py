@@ -343,6 +343,16 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+async def wake_or_wait(wakeup: asyncio.Event, seconds: float) -> None:
+    """Returns when `wakeup` is set or `seconds` have passed. Not asyncio.wait_for: on Python
+    3.11 it can swallow a cancellation that arrives as the event is set, and a background loop
+    waiting with it then never ends and holds the server's shutdown for ever (the likely cause
+    of a webhook test that hung in teardown now and then, as deliveries finished)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wakeup.wait()
+
+
 @functools.lru_cache(maxsize=1024)
 def _utc_second(seconds: int) -> str:
     # strftime is most of format_time's cost, and a response's times share few seconds.
@@ -4396,7 +4406,8 @@ async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None,
 
     async def send_events() -> None:
         while (message := await subscriber.queue.get()) is not None:
-            await asyncio.wait_for(websocket.send_text(message), hub.send_timeout)
+            async with asyncio.timeout(hub.send_timeout):
+                await websocket.send_text(message)
 
     async def read_client() -> None:
         while True:
@@ -4602,8 +4613,7 @@ async def run_credential_watch(ctx: Context) -> None:
             failing = False
             if closed:
                 log.info("closed %d realtime socket(s) whose credential ended", closed)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ctx.credential_wakeup.wait(), CREDENTIAL_CHECK_SECONDS)
+        await wake_or_wait(ctx.credential_wakeup, CREDENTIAL_CHECK_SECONDS)
 
 
 async def run_retention(ctx: Context) -> None:
@@ -4671,8 +4681,7 @@ async def run_webhook_sender(ctx: Context) -> None:
                 due = ctx.store.read(next_delivery_due)
                 if due is not None and due > now_ms():
                     wait = min(wait, (due - now_ms()) / 1000)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(ctx.webhook_wakeup.wait(), wait)
+                await wake_or_wait(ctx.webhook_wakeup, wait)
         finally:
             for task in list(in_flight):
                 task.cancel()
