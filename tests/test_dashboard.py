@@ -109,7 +109,7 @@ def shop(db_path: Path) -> Merchant:
     store = webqris.Store(str(db_path))
     store.open()
     try:
-        store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(PASSWORD))
+        store.write_now(webqris.put_admin_account, webqris.hash_password(PASSWORD))
     finally:
         store.close()
     return merchant
