@@ -3437,11 +3437,11 @@ SESSION_COOKIE = "wq_session"
 
 class LoginThrottle:
     """At most `per_address` password checks per client address, `per_username` per username
-    (default: as many), and `total` from every address together, within `window` seconds. A check counts when it
-    starts: counted only once it had failed, 120 parallel guesses were all checked before the
-    first failure was counted. A successful login forgives its address and username. The keys
-    remembered are capped (the least recently seen are forgotten first), so a flood from many
-    addresses cannot grow memory; the total still limits such a flood."""
+    (default: as many), and `total` from every address together, within `window` seconds. A
+    check counts when it starts: counted only once it had failed, 120 parallel guesses were all
+    checked before the first failure was counted. A successful login forgives its address and
+    username. The keys remembered are capped (the least recently seen are forgotten first), so
+    a flood from many addresses cannot grow memory; the total still limits such a flood."""
 
     def __init__(self, per_address: int, total: int, window: float,
                  max_addresses: int = 10_000, per_username: int | None = None) -> None:
@@ -3716,7 +3716,7 @@ async def admin_login(request: Request) -> Response:
         raise ApiError(401, "Wrong username or password" if named else "Wrong password")
     ctx.login_throttle.succeeded(address, username)
     if account["disabled_at"] is not None:  # said only to whoever knows its password
-        raise ApiError(403, "This account is disabled")
+        raise ApiError(403, "This account is disabled", error_code="account_disabled")
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     lifetime = ctx.config.admin.session_seconds
     actor = AUDIT_ACTOR.set((account["id"], account["username"]))

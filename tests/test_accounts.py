@@ -19,13 +19,16 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT, Merchant, add_merchant
+from playwright.sync_api import expect
 from starlette.testclient import TestClient
+from test_dashboard import Pages, browser, pages  # noqa: F401 (fixtures used by name)
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 import webqris
 from parsers import taught
 
+PHONE_390 = {"width": 390, "height": 844}
 ADMIN_PASSWORD = "admin password 1"
 STAFF_PASSWORD = "staff password 1"
 
@@ -83,7 +86,7 @@ def add_account(db_path: Path, username: str, role: str, merchant_ids: tuple[int
                  role, merchant_ids)
 
 
-class Browser:
+class Dashboard:
     """One logged-in dashboard over a shared test client: its own session cookie and CSRF
     token (one client, because each TestClient that is entered runs the app's lifespan)."""
 
@@ -117,11 +120,12 @@ class Browser:
         return self.request("DELETE", url, **kwargs)
 
 
-def login(client: TestClient, username: str, password: str = STAFF_PASSWORD) -> Browser:
-    browser = Browser(client)
-    response = browser.post("/admin/api/login", json={"username": username, "password": password})
+def login(client: TestClient, username: str, password: str = STAFF_PASSWORD) -> Dashboard:
+    dashboard = Dashboard(client)
+    response = dashboard.post("/admin/api/login",
+                              json={"username": username, "password": password})
     assert response.status_code == 200, response.text
-    return browser
+    return dashboard
 
 
 @pytest.fixture
@@ -136,7 +140,7 @@ def shops(db_path: Path) -> tuple[Merchant, Merchant]:
     return own, other
 
 
-def clients(app_factory: Any) -> dict[str, Browser]:
+def clients(app_factory: Any) -> dict[str, Dashboard]:
     """A logged-in dashboard per role, on one app."""
     client = app_factory()
     return {role: login(client, username, password)
@@ -156,7 +160,7 @@ def wording(amount: int) -> str:
     return json.dumps(taught.derive_template("", text, (start, start + 2 + len(str(amount)))))
 
 
-def things_of(admin: Browser, merchant: Merchant, db_path: Path) -> dict[str, str]:
+def things_of(admin: Dashboard, merchant: Merchant, db_path: Path) -> dict[str, str]:
     """A fresh thing of each kind a path can name, all of `merchant`."""
     invoice = admin.post("/api/payments/qris/create", json={"amount": next(_amounts)},
                          headers=merchant.auth).json()
@@ -289,7 +293,7 @@ def test_a_cashier_sees_its_shops_payments_of_today_without_secrets(
 
 def test_login_by_username_and_the_password_alone_is_the_admin(app_factory: Any,
                                                               shops: Any) -> None:
-    client = Browser(app_factory())
+    client = Dashboard(app_factory())
     alone = client.post("/admin/api/login", json={"password": ADMIN_PASSWORD})
     assert alone.status_code == 200
     assert client.get("/admin/api/session").json()["account"]["username"] == "admin"
@@ -309,7 +313,7 @@ def test_login_by_username_and_the_password_alone_is_the_admin(app_factory: Any,
 
 def test_guesses_on_one_username_are_limited_from_every_address(app_factory: Any,
                                                                  shops: Any) -> None:
-    client = Browser(app_factory(admin={"login_max_failures": 100,
+    client = Dashboard(app_factory(admin={"login_max_failures": 100,
                                         "login_max_failures_per_username": 3}))
     for _ in range(3):
         assert client.post("/admin/api/login", json={"username": "mira", "password": "guess"}
@@ -332,7 +336,8 @@ def test_a_disabled_account_cannot_log_in_and_its_sessions_end(app_factory: Any,
     again = by_role["manager"].post("/admin/api/login",
                                     json={"username": "mira", "password": STAFF_PASSWORD})
     assert again.status_code == 403
-    assert again.json() == {"success": False, "message": "This account is disabled"}
+    assert again.json() == {"success": False, "message": "This account is disabled",
+                            "error_code": "account_disabled"}
 
 
 def test_changing_a_password_ends_only_that_accounts_sessions(app_factory: Any,
@@ -655,3 +660,65 @@ def test_a_reset_password_closes_that_accounts_socket_within_a_second(
         took, code, admin_still_open = asyncio.run(main())
     assert took < 1.0 and code == 1008
     assert admin_still_open
+
+
+# --- the dashboard in Chromium ------------------------------------------------------------------
+
+
+def test_admin_adds_a_cashier_who_then_sees_only_its_shop(
+        pages: Pages,  # noqa: F811 (the fixture imported above)
+        db_path: Path, shops: tuple[Merchant, Merchant], server_factory: Any,
+        tmp_path: Path) -> None:
+    own, other = shops
+    server = server_factory(db_path)
+    invoices = {}
+    for merchant in (own, other):
+        answer = httpx.post(f"{server.base_url}/api/payments/qris/create",
+                            json={"amount": 25000}, headers=merchant.auth, timeout=10)
+        invoices[merchant.name] = answer.json()["invoice_id"]
+
+    admin = pages.open()
+    admin.goto(server.base_url + "/")
+    expect(admin.locator("#login-username")).to_have_value("admin")
+    admin.fill("#login-password", ADMIN_PASSWORD)
+    admin.click("#login-submit")
+    expect(admin.locator(".nav-link[data-route=accounts]")).to_be_visible()
+    admin.click(".nav-link[data-route=accounts]")
+    expect(admin.locator("#view h1")).to_have_text("Akun")
+    expect(admin.locator("tr[data-account=mira]")).to_contain_text("Pengelola toko")
+    admin.click("[data-testid=account-new]")
+    admin.fill("#account-username", "sari")
+    admin.select_option("#account-role", "cashier")
+    admin.check(f"#account-shop-{own.id}")
+    admin.click("[data-testid=dialog-confirm]")
+    password = admin.locator("[data-testid=secret-password]").inner_text()
+    assert len(password) >= 12
+    admin.click("[data-testid=dialog-confirm]")
+    row = admin.locator("tr[data-account=sari]")
+    expect(row).to_contain_text("Kasir")
+    expect(row).to_contain_text("Toko Sendiri")
+    expect(row.get_by_role("button", name="Atur ulang kata sandi sari")).to_be_visible()
+
+    cashier = pages.open(PHONE_390)
+    cashier.goto(server.base_url + "/")
+    cashier.fill("#login-username", "sari")
+    cashier.fill("#login-password", password)
+    cashier.click("#login-submit")
+    expect(cashier.locator("#view h1")).to_have_text("Pembayaran")
+    expect(cashier.locator(".nav-link")).to_have_count(1)
+    expect(cashier.locator(f"tr[data-invoice='{invoices['Toko Sendiri']}']")).to_be_visible()
+    expect(cashier.locator(f"tr[data-invoice='{invoices['Toko Lain']}']")).to_have_count(0)
+    cashier.screenshot(path=str(tmp_path / "cashier.png"))
+    cashier.goto(server.base_url + "/#/merchants")  # not offered; the payments again
+    expect(cashier.locator("#view")).to_have_attribute("data-view", "payments")
+
+    cashier.click("#my-password")
+    cashier.fill("#pw-current", password)
+    cashier.fill("#pw-new", "sari's own password")
+    cashier.fill("#pw-repeat", "sari's own password")
+    cashier.click("[data-testid=dialog-confirm]")
+    expect(cashier.locator(".toast")).to_contain_text("Kata sandi diganti.")
+    cashier.reload()  # the new session carries on
+    expect(cashier.locator("#view h1")).to_have_text("Pembayaran")
+    assert httpx.post(f"{server.base_url}/admin/api/login", json={
+        "username": "sari", "password": "sari's own password"}).status_code == 200

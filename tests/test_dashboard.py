@@ -168,7 +168,8 @@ def test_login_wrong_then_right_password_shows_the_overview(pages: Pages,
     expect(page.locator("#login-form")).to_be_visible()
     page.fill("#login-password", "not the password")
     page.click("#login-submit")
-    expect(page.locator("#login-error")).to_have_text("Kata sandi salah. Coba lagi.")
+    expect(page.locator("#login-error")).to_have_text(
+        "Nama pengguna atau kata sandi salah. Coba lagi.")
     expect(page.locator("#shell")).to_be_hidden()
 
     page.fill("#login-password", PASSWORD)
