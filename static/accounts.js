@@ -39,7 +39,7 @@ var t = strings({
     role_admin: "Admin", role_manager: "Shop manager", role_cashier: "Cashier",
     ac_all_shops: "All shops", ac_no_shops: "No shops yet: add a shop on the Merchants page first.",
     ac_active: "Active", ac_disabled: "Disabled", ac_you: "(you)",
-    ac_reset: "Reset the password of {name}", ac_disable: "Disable {name}", ac_enable: "Enable {name}",
+    ac_reset: "Reset password for {name}", ac_disable: "Disable {name}", ac_enable: "Enable {name}",
     ac_remove: "Remove {name}", ac_reset_short: "Reset password", ac_disable_short: "Disable",
     ac_enable_short: "Enable", ac_remove_short: "Remove",
     ac_username_help: "2–32 lower-case letters, digits, dots, underscores or hyphens.",
