@@ -2,7 +2,7 @@
    feeds every page, and the hash router that opens one page module at a time over /admin/api.
    ES modules, no build step, strict CSP (no inline code or style attributes). */
 import {
-  $, api, clear, debounce, el, errorText, icon, liveSocket, onLangChange, rupiah, session, strings,
+  $, api, append, clear, debounce, el, errorText, icon, liveSocket, onLangChange, rupiah, session, strings,
   toast, toggleLang
 } from "./wq.js";
 import { forgetFeed, rememberEvent, viewOverview } from "./overview.js";
@@ -53,6 +53,8 @@ function applyStaticText() {
     node.setAttribute("aria-label", t("switch_lang_label"));
   });
   document.title = "WebQRIS";
+  // On a phone the top bar has room for the key alone; its name says the rest.
+  append(clear($("my-password")), [icon("key"), el("span", { class: "narrow-hide", text: t("my_password") })]);
   if (session.account) {
     $("my-password").setAttribute("aria-label", t("my_password_label", { name: session.account.username, role: roleName(session.account.role) }));
   }
@@ -192,6 +194,8 @@ function renderNav() {
     }
     nav.appendChild(link);
   });
+  var open = nav.querySelector("[aria-current=page]");
+  if (open && nav.scrollWidth > nav.clientWidth) open.scrollIntoView({ block: "nearest", inline: "nearest" });
 }
 
 function refreshAttention() {

@@ -229,6 +229,7 @@ var ICONS = {
   plus: '<path d="M11 5h2v6h6v2h-6v6h-2v-6H5v-2h6z"/>',
   check: '<path d="M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z"/>',
   link: '<path d="M14 3h7v7h-2V6.4l-8.3 8.3-1.4-1.4L17.6 5H14zM5 5h6v2H5v12h12v-6h2v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2"/>',
+  key: '<path fill-rule="evenodd" d="M7 7.5a4.5 4.5 0 0 1 4.24 3H22v3h-2v3h-3v-3h-1.5v2h-3v-2h-1.26A4.5 4.5 0 1 1 7 7.5m0 3a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3"/>',
   accounts: '<path d="M9 4a4 4 0 1 1 0 8 4 4 0 0 1 0-8m0 2a2 2 0 1 0 0 4 2 2 0 0 0 0-4m7.5 1a3 3 0 1 1 0 6 3 3 0 0 1 0-6M9 13c3.3 0 7 1.6 7 4v3H2v-3c0-2.4 3.7-4 7-4m0 2c-2.6 0-5 1.2-5 2v1h10v-1c0-.8-2.4-2-5-2m8.5-1c2.4.2 4.5 1.4 4.5 3v3h-4v-3c0-1.1-.5-2.2-1.5-3"/>',
   // The checkout page's large state pictures.
   paid: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><path d="M7 12.5l3.2 3.2L17.5 8.5" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"/>',
