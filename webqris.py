@@ -155,6 +155,7 @@ class AdminConfig:
     login_max_failures: int = 5
     login_window_seconds: int = 300
     login_max_attempts_total: int = 100
+    login_max_failures_per_username: int = 20
     device_silent_seconds: int = 21600
 
 
@@ -262,8 +263,10 @@ def _check_config(config: Config) -> None:
     if config.server.max_body_bytes < 1024 or config.server.max_header_bytes < 1024:
         # Below that, a browser's cookies or a forwarder's notification no longer fit.
         raise ConfigError("server.max_body_bytes and server.max_header_bytes must be >= 1024")
-    if config.admin.login_max_failures < 1 or config.admin.login_max_attempts_total < 1:
-        raise ConfigError("admin.login_max_failures and login_max_attempts_total must be >= 1")
+    if min(config.admin.login_max_failures, config.admin.login_max_attempts_total,
+           config.admin.login_max_failures_per_username) < 1:
+        raise ConfigError("admin.login_max_failures, login_max_attempts_total and"
+                          " login_max_failures_per_username must be >= 1")
     if config.server.public_requests_per_second <= 0 or config.server.public_burst < 1:
         raise ConfigError("server.public_requests_per_second must be > 0 and public_burst >= 1")
     if config.server.client_timeout_seconds <= 0:
@@ -784,6 +787,36 @@ MIGRATIONS: list[str] = [
     CREATE INDEX webhook_attempts_excerpt ON webhook_attempts(attempted_at)
         WHERE response_excerpt IS NOT NULL;
     """,
+    # 14: named accounts with roles (admin: everything; manager: the shops it is given;
+    # cashier: one shop's counter). The one admin password becomes the account `admin`, and
+    # the sessions open now are its. The audit log names the account that acted (actor_id
+    # without a foreign key: an entry outlives its account; actor keeps the name it had).
+    """
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'cashier')),
+        created_at INTEGER NOT NULL,
+        disabled_at INTEGER
+    );
+    CREATE TABLE account_merchants (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        merchant_id INTEGER NOT NULL REFERENCES merchants(id),
+        PRIMARY KEY (account_id, merchant_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX account_merchants_merchant ON account_merchants(merchant_id);
+    ALTER TABLE admin_sessions ADD COLUMN account_id INTEGER REFERENCES accounts(id);
+    CREATE INDEX admin_sessions_account ON admin_sessions(account_id);
+    INSERT INTO accounts (username, password_hash, role, created_at)
+        SELECT 'admin', value, 'admin', CAST(strftime('%s', 'now') AS INTEGER) * 1000
+        FROM settings WHERE key = 'admin_password';
+    UPDATE admin_sessions SET account_id = (SELECT id FROM accounts WHERE username = 'admin');
+    DELETE FROM settings WHERE key = 'admin_password';
+    ALTER TABLE audit_log ADD COLUMN actor_id INTEGER;
+    ALTER TABLE audit_log ADD COLUMN actor TEXT;
+    CREATE INDEX audit_log_actor ON audit_log(actor_id, id);
+    """,
 ]
 
 
@@ -1063,7 +1096,10 @@ class Store:
         if self.file_problem is not None:
             raise StoreUnavailable(self.file_problem)
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((lambda conn: fn(conn, *args, **kwargs), future))
+        # In the caller's context, as asyncio.to_thread runs a function: what the request set
+        # (the account acting, for the audit log) holds inside its transaction too.
+        caller = contextvars.copy_context()
+        self._pending.append((lambda conn: caller.run(fn, conn, *args, **kwargs), future))
         self._wakeup.set()
         return await future
 
@@ -1177,6 +1213,14 @@ def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
+def merchant_clause(column: str, merchant_ids: Iterable[int] | None) -> tuple[str, list[int]]:
+    """SQL limiting `column` to these merchants ("1" for None: every merchant)."""
+    if merchant_ids is None:
+        return "1", []
+    ids = sorted(merchant_ids)
+    return f"{column} IN ({','.join('?' * len(ids))})", ids
+
+
 # --- merchants -------------------------------------------------------------------------------
 
 def insert_merchant(conn: sqlite3.Connection, name: str, static_qris: str | None,
@@ -1245,8 +1289,10 @@ def find_merchant_by_secret(conn: sqlite3.Connection, kind: str,
     return row
 
 
-def list_merchants(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM merchants ORDER BY id").fetchall()
+def list_merchants(conn: sqlite3.Connection,
+                   merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
+    scope, ids = merchant_clause("id", merchant_ids)
+    return conn.execute(f"SELECT * FROM merchants WHERE {scope} ORDER BY id", ids).fetchall()
 
 
 # --- invoices --------------------------------------------------------------------------------
@@ -1581,8 +1627,10 @@ def insert_taught_wording(conn: sqlite3.Connection, merchant_id: int, app: str,
 
 
 def list_taught_wordings(conn: sqlite3.Connection, merchant_id: int | None,
-                         app: str | None = None) -> list[sqlite3.Row]:
-    clauses, params = ["1"], []
+                         app: str | None = None,
+                         merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
+    scope, params = merchant_clause("w.merchant_id", merchant_ids)
+    clauses: list[str] = [scope]
     if merchant_id is not None:
         clauses.append("w.merchant_id = ?")
         params.append(merchant_id)
@@ -1619,25 +1667,99 @@ def store_taught_reading(conn: sqlite3.Connection, notification_id: int,
 # --- admin --------------------------------------------------------------------------------------
 
 
+ROLES = ("admin", "manager", "cashier")
+
+
+def find_account(conn: sqlite3.Connection, username: str) -> sqlite3.Row | None:
+    """An account by its name, whatever its letter case."""
+    return conn.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone()
+
+
+def get_account(conn: sqlite3.Connection, account_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+
+
+def account_merchant_ids(conn: sqlite3.Connection, account_id: int) -> frozenset[int]:
+    return frozenset(row[0] for row in conn.execute(
+        "SELECT merchant_id FROM account_merchants WHERE account_id = ?", (account_id,)))
+
+
+def list_accounts(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every account with its shops' ids (comma-separated in `merchant_ids`)."""
+    return conn.execute(
+        "SELECT a.*, (SELECT group_concat(merchant_id) FROM account_merchants"
+        " WHERE account_id = a.id) AS merchant_ids FROM accounts a ORDER BY a.id").fetchall()
+
+
+def count_enabled_admins(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM accounts WHERE role = 'admin'"
+                        " AND disabled_at IS NULL").fetchone()[0]
+
+
+def insert_account(conn: sqlite3.Connection, username: str, password_hash: str, role: str,
+                   merchant_ids: Iterable[int]) -> int:
+    cursor = conn.execute("INSERT INTO accounts (username, password_hash, role, created_at)"
+                          " VALUES (?, ?, ?, ?)", (username, password_hash, role, now_ms()))
+    account_id = int(cursor.lastrowid)
+    replace_account_merchants(conn, account_id, merchant_ids)
+    return account_id
+
+
+def replace_account_merchants(conn: sqlite3.Connection, account_id: int,
+                              merchant_ids: Iterable[int]) -> None:
+    conn.execute("DELETE FROM account_merchants WHERE account_id = ?", (account_id,))
+    conn.executemany("INSERT INTO account_merchants (account_id, merchant_id) VALUES (?, ?)",
+                     [(account_id, merchant_id) for merchant_id in merchant_ids])
+
+
+def update_account(conn: sqlite3.Connection, account_id: int, **changes: Any) -> None:
+    allowed = {"role", "password_hash", "disabled_at"}
+    if not changes or set(changes) - allowed:
+        raise ValueError(f"cannot update account fields {sorted(set(changes) - allowed)}")
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    conn.execute(f"UPDATE accounts SET {assignments} WHERE id = ?",
+                 (*changes.values(), account_id))
+
+
+def delete_account(conn: sqlite3.Connection, account_id: int) -> None:
+    delete_account_sessions(conn, account_id)
+    conn.execute("DELETE FROM account_merchants WHERE account_id = ?", (account_id,))
+    conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
+
+
+def put_admin_account(conn: sqlite3.Connection, password_hash: str) -> int:
+    """The `admin` account with this password (made when there is none yet, e.g. on a first
+    start); its sessions end. Returns its id."""
+    row = find_account(conn, "admin")
+    if row is None:
+        return insert_account(conn, "admin", password_hash, "admin", ())
+    update_account(conn, row["id"], password_hash=password_hash)
+    delete_account_sessions(conn, row["id"])
+    return int(row["id"])
+
+
 def insert_admin_session(conn: sqlite3.Connection, token: str, csrf_token: str, at_ms: int,
-                         lifetime_ms: int) -> None:
+                         lifetime_ms: int, account_id: int) -> None:
     conn.execute("DELETE FROM admin_sessions WHERE expires_at <= ?", (at_ms,))
-    conn.execute("INSERT INTO admin_sessions (token_hash, csrf_token, created_at, expires_at)"
-                 " VALUES (?, ?, ?, ?)", (hash_secret(token), csrf_token, at_ms,
-                                          at_ms + lifetime_ms))
+    conn.execute("INSERT INTO admin_sessions (token_hash, csrf_token, created_at, expires_at,"
+                 " account_id) VALUES (?, ?, ?, ?, ?)",
+                 (hash_secret(token), csrf_token, at_ms, at_ms + lifetime_ms, account_id))
 
 
 def get_admin_session(conn: sqlite3.Connection, token: str, at_ms: int) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM admin_sessions WHERE token_hash = ? AND expires_at > ?",
-                        (hash_secret(token), at_ms)).fetchone()
+    """A live session with its account's name and role; none for a disabled account."""
+    return conn.execute(
+        "SELECT s.*, a.username, a.role FROM admin_sessions s JOIN accounts a"
+        " ON a.id = s.account_id WHERE s.token_hash = ? AND s.expires_at > ?"
+        " AND a.disabled_at IS NULL", (hash_secret(token), at_ms)).fetchone()
+
+
+def delete_account_sessions(conn: sqlite3.Connection, account_id: int) -> None:
+    conn.execute("DELETE FROM admin_sessions WHERE account_id = ?", (account_id,))
 
 
 def delete_admin_session(conn: sqlite3.Connection, token: str) -> None:
     conn.execute("DELETE FROM admin_sessions WHERE token_hash = ?", (hash_secret(token),))
-
-
-def delete_all_admin_sessions(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM admin_sessions")
 
 
 def _in_chunks(conn: sqlite3.Connection, sql: str, values: list[str],
@@ -1655,8 +1777,9 @@ def _in_chunks(conn: sqlite3.Connection, sql: str, values: list[str],
 def live_admin_sessions(conn: sqlite3.Connection, token_hashes: list[str],
                         at_ms: int) -> set[str]:
     """Which of these sessions (by token hash) still exist and have not expired."""
-    return _in_chunks(conn, "SELECT token_hash FROM admin_sessions WHERE token_hash IN ({marks})"
-                            " AND expires_at > ?", token_hashes, at_ms)
+    return _in_chunks(conn, "SELECT token_hash FROM admin_sessions s JOIN accounts a"
+                            " ON a.id = s.account_id WHERE token_hash IN ({marks})"
+                            " AND expires_at > ? AND a.disabled_at IS NULL", token_hashes, at_ms)
 
 
 def current_api_tokens(conn: sqlite3.Connection, token_hashes: list[str]) -> set[str]:
@@ -1665,26 +1788,43 @@ def current_api_tokens(conn: sqlite3.Connection, token_hashes: list[str]) -> set
                             " WHERE api_token_hash IN ({marks})", token_hashes)
 
 
+# The account acting, (id, username), for the audit log: set by the admin endpoint for its
+# request and seen inside the request's writes (Store.write runs them in the caller's context).
+# None on the command line, whose entries say "command line" as their address.
+AUDIT_ACTOR: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
+    "audit_actor", default=None)
+
+
 def audit(conn: sqlite3.Connection, action: str, target: str, before: Any, after: Any,
           address: str | None) -> None:
-    conn.execute("INSERT INTO audit_log (at, action, target, before, after, address)"
-                 " VALUES (?, ?, ?, ?, ?, ?)",
+    actor_id, actor = AUDIT_ACTOR.get() or (None, None)
+    conn.execute("INSERT INTO audit_log (at, action, target, before, after, address, actor_id,"
+                 " actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                  (now_ms(), action, target, None if before is None else json.dumps(before),
-                  None if after is None else json.dumps(after), address))
+                  None if after is None else json.dumps(after), address, actor_id, actor))
 
 
-def list_audit(conn: sqlite3.Connection, limit: int, before_id: int | None) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
-                        (before_id or 2**62, limit)).fetchall()
+def list_audit(conn: sqlite3.Connection, limit: int, before_id: int | None,
+               actor_id: int | None = None) -> list[sqlite3.Row]:
+    """Newest first; only what one account did when `actor_id` is given."""
+    if actor_id is None:
+        return conn.execute("SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?",
+                            (before_id or 2**62, limit)).fetchall()
+    return conn.execute("SELECT * FROM audit_log WHERE actor_id = ? AND id < ?"
+                        " ORDER BY id DESC LIMIT ?",
+                        (actor_id, before_id or 2**62, limit)).fetchall()
 
 
 def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id: int | None,
                     query: str | None, created_from: int | None, created_to: int | None,
-                    limit: int, before_row_id: int | None, at_ms: int) -> list[sqlite3.Row]:
-    """Invoices newest first, one page (before a row id): for the dashboard (every merchant,
-    filters, search by id, order id or amount) and for a merchant's own list."""
-    clauses = ["i.id < ?"]
-    params: list[Any] = [before_row_id or 2**62]
+                    limit: int, before_row_id: int | None, at_ms: int,
+                    merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
+    """Invoices newest first, one page (before a row id): for the dashboard (every merchant or
+    an account's `merchant_ids`, filters, search by id, order id or amount) and for a
+    merchant's own list."""
+    scope, params = merchant_clause("i.merchant_id", merchant_ids)
+    clauses = [scope, "i.id < ?"]
+    params.append(before_row_id or 2**62)
     if merchant_id is not None:
         clauses.append("i.merchant_id = ?")
         params.append(merchant_id)
@@ -1722,21 +1862,23 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
         params).fetchall()
 
 
-def paid_totals_by_day(conn: sqlite3.Connection, since_ms: int,
-                       offset_minutes: int) -> list[sqlite3.Row]:
+def paid_totals_by_day(conn: sqlite3.Connection, since_ms: int, offset_minutes: int,
+                       merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
     """Paid count and sum per local day (the browser's offset) since a time."""
     shift = offset_minutes * 60_000
+    scope, ids = merchant_clause("merchant_id", merchant_ids)
     return conn.execute(
         "SELECT (paid_at + ?) / 86400000 AS day, count(*) AS count, sum(total_amount) AS sum"
-        " FROM invoices WHERE status = 'paid' AND paid_at >= ? GROUP BY day ORDER BY day",
-        (shift, since_ms)).fetchall()
+        f" FROM invoices WHERE status = 'paid' AND paid_at >= ? AND {scope}"
+        " GROUP BY day ORDER BY day", (shift, since_ms, *ids)).fetchall()
 
 
 def list_notifications(conn: sqlite3.Connection, *, outcome: str | None,
-                       merchant_id: int | None, limit: int,
-                       before_id: int | None) -> list[sqlite3.Row]:
-    clauses = ["n.id < ?"]
-    params: list[Any] = [before_id or 2**62]
+                       merchant_id: int | None, limit: int, before_id: int | None,
+                       merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
+    scope, params = merchant_clause("n.merchant_id", merchant_ids)
+    clauses = [scope, "n.id < ?"]
+    params.append(before_id or 2**62)
     if outcome == "needs_attention":
         clauses.append("n.outcome IN ('unmatched', 'unparsed') AND n.attached_at IS NULL")
     elif outcome is not None:
@@ -1758,10 +1900,11 @@ def notifications_of_invoice(conn: sqlite3.Connection, invoice_row_id: int) -> l
 
 
 def list_deliveries(conn: sqlite3.Connection, *, state: str | None, merchant_id: int | None,
-                    invoice_row_id: int | None, limit: int,
-                    before_id: int | None) -> list[sqlite3.Row]:
-    clauses = ["d.id < ?"]
-    params: list[Any] = [before_id or 2**62]
+                    invoice_row_id: int | None, limit: int, before_id: int | None,
+                    merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
+    scope, params = merchant_clause("d.merchant_id", merchant_ids)
+    clauses = [scope, "d.id < ?"]
+    params.append(before_id or 2**62)
     for column, value in (("d.state", state), ("d.merchant_id", merchant_id),
                           ("d.invoice_id", invoice_row_id)):
         if value is not None:
@@ -3293,29 +3436,37 @@ SESSION_COOKIE = "wq_session"
 
 
 class LoginThrottle:
-    """At most `per_address` password checks per client address, and `total` from every
-    address together, within `window` seconds. A check counts when it starts: counted only
-    once it had failed, 120 parallel guesses were all checked before the first failure was
-    counted. A successful login forgives its address. The addresses remembered are capped (the
-    least recently seen are forgotten first), so a flood from many addresses cannot grow
-    memory; the total still limits such a flood."""
+    """At most `per_address` password checks per client address, `per_username` per username
+    (default: as many), and `total` from every address together, within `window` seconds. A
+    check counts when it starts: counted only once it had failed, 120 parallel guesses were all
+    checked before the first failure was counted. A successful login forgives its address and
+    username. The keys remembered are capped (the least recently seen are forgotten first), so
+    a flood from many addresses cannot grow memory; the total still limits such a flood."""
 
     def __init__(self, per_address: int, total: int, window: float,
-                 max_addresses: int = 10_000) -> None:
+                 max_addresses: int = 10_000, per_username: int | None = None) -> None:
         self.per_address = per_address
+        self.per_username = per_username or per_address
         self.total = total
         self.window = window
         self.max_addresses = max_addresses
-        self._by_address: collections.OrderedDict[str, collections.deque[float]] = (
+        self._by_key: collections.OrderedDict[tuple[str, str], collections.deque[float]] = (
             collections.OrderedDict())
         self._all: collections.deque[float] = collections.deque()
 
     def __len__(self) -> int:
-        """How many addresses are remembered."""
-        return len(self._by_address)
+        """How many addresses and usernames are remembered."""
+        return len(self._by_key)
 
-    def retry_after(self, address: str) -> float:
-        """Seconds until `address` may try again; 0 when it may now."""
+    @staticmethod
+    def _keys(address: str, username: str | None) -> list[tuple[str, str]]:
+        keys = [("address", address)]
+        if username:
+            keys.append(("username", username.lower()))
+        return keys
+
+    def retry_after(self, address: str, username: str | None = None) -> float:
+        """Seconds until `address` (trying `username`) may try again; 0 when it may now."""
         now = time.monotonic()
         horizon = now - self.window
         while self._all and self._all[0] <= horizon:
@@ -3323,69 +3474,171 @@ class LoginThrottle:
         waits = [0.0]
         if len(self._all) >= self.total:
             waits.append(self._all[0] + self.window - now)
-        recent = self._by_address.get(address)
-        if recent is not None:
+        for key in self._keys(address, username):
+            recent = self._by_key.get(key)
+            if recent is None:
+                continue
             while recent and recent[0] <= horizon:
                 recent.popleft()
             if not recent:
-                del self._by_address[address]
-            elif len(recent) >= self.per_address:
+                del self._by_key[key]
+            elif len(recent) >= (self.per_address if key[0] == "address" else self.per_username):
                 waits.append(recent[0] + self.window - now)
         return max(waits)
 
-    def start(self, address: str) -> float:
-        """Counts an attempt by `address` that may start now and returns 0, or returns the
-        seconds to wait and counts nothing."""
-        wait = self.retry_after(address)
+    def start(self, address: str, username: str | None = None) -> float:
+        """Counts an attempt by `address` on `username` that may start now and returns 0, or
+        returns the seconds to wait and counts nothing."""
+        wait = self.retry_after(address, username)
         if wait > 0:
             return wait
         now = time.monotonic()
         self._all.append(now)
-        recent = self._by_address.setdefault(address, collections.deque())
-        recent.append(now)
-        self._by_address.move_to_end(address)
-        while len(self._by_address) > self.max_addresses:
-            self._by_address.popitem(last=False)
+        for key in self._keys(address, username):
+            self._by_key.setdefault(key, collections.deque()).append(now)
+            self._by_key.move_to_end(key)
+        while len(self._by_key) > self.max_addresses:
+            self._by_key.popitem(last=False)
         return 0.0
 
-    def succeeded(self, address: str) -> None:
-        self._by_address.pop(address, None)
+    def succeeded(self, address: str, username: str | None = None) -> None:
+        for key in self._keys(address, username):
+            self._by_key.pop(key, None)
 
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def require_admin(request: Request) -> sqlite3.Row:
-    """The admin session of this request; state changes also need its CSRF token."""
-    ctx = ctx_of(request)
-    token = request.cookies.get(SESSION_COOKIE)
-    session = ctx.store.read(get_admin_session, token, now_ms()) if token else None
+# Who may call an admin endpoint. The server is the guard: the dashboard only hides what a
+# role cannot use.
+ADMIN_ONLY = frozenset({"admin"})
+MANAGERS = frozenset({"admin", "manager"})
+STAFF = frozenset(ROLES)
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    """The account behind a dashboard session."""
+    id: int
+    username: str
+    role: str
+    merchant_ids: frozenset[int]  # the shops of a manager or cashier
+    session: sqlite3.Row
+
+    @property
+    def merchant_scope(self) -> frozenset[int] | None:
+        """The merchants it may see; None: every one (an admin)."""
+        return None if self.role == "admin" else self.merchant_ids
+
+
+def session_account(store: Store, token: str | None) -> Account | None:
+    """The account of a live session token (none for a disabled account)."""
+    session = store.read(get_admin_session, token, now_ms()) if token else None
     if session is None:
+        return None
+    return Account(id=session["account_id"], username=session["username"],
+                   role=session["role"],
+                   merchant_ids=store.read(account_merchant_ids, session["account_id"]),
+                   session=session)
+
+
+def require_account(request: Request) -> Account:
+    """The account of this request's session; state changes also need its CSRF token."""
+    account = session_account(ctx_of(request).store, request.cookies.get(SESSION_COOKIE))
+    if account is None:
         raise ApiError(401, "Login required")
     if request.method not in ("GET", "HEAD"):
         sent = request.headers.get("x-csrf-token", "")
-        if not hmac.compare_digest(sent.encode(), session["csrf_token"].encode()):
+        if not hmac.compare_digest(sent.encode(), account.session["csrf_token"].encode()):
             raise ApiError(403, "CSRF token missing or invalid")
-    return session
+    return account
 
 
-def admin_endpoint(handler: Callable[[Request], Awaitable[Response]]
-                   ) -> Callable[[Request], Awaitable[Response]]:
-    """An admin endpoint: the login (and for a state change the CSRF token) is checked before
-    the handler runs, so no admin handler can forget it. The session is request.state's."""
-    @functools.wraps(handler)
-    async def checked(request: Request) -> Response:
-        request.state.admin_session = require_admin(request)
-        return await handler(request)
-    return checked
+# The path parameters that name one thing, how to find the merchant it belongs to, and what a
+# caller who may not see it is told: the same "not found" as for a thing that does not exist,
+# so another shop's ids reveal nothing.
+PATH_OWNERS: dict[str, tuple[str, str]] = {
+    "merchant_id": ("SELECT id FROM merchants WHERE id = ?", "Merchant not found"),
+    "invoice_id": ("SELECT merchant_id FROM invoices WHERE invoice_id = ?",
+                   "Payment not found"),
+    "notification_id": ("SELECT merchant_id FROM notifications WHERE id = ?",
+                        "Notification not found"),
+    "wording_id": ("SELECT merchant_id FROM taught_wordings WHERE id = ?",
+                   "Taught wording not found"),
+    "delivery_id": ("SELECT merchant_id FROM webhook_deliveries WHERE id = ?",
+                    "Delivery not found"),
+}
+
+
+def owner_of(conn: sqlite3.Connection, param: str, value: str) -> int | None:
+    """The merchant that the thing a path parameter names belongs to, or None."""
+    sql, _ = PATH_OWNERS[param]
+    if param != "invoice_id" and not (value.isascii() and value.isdigit() and len(value) <= 18):
+        return None
+    row = conn.execute(sql, (value,)).fetchone()
+    return row[0] if row else None
+
+
+def check_path_scope(request: Request, account: Account) -> None:
+    """Refuses, as not found, a path naming something of a merchant the account may not see.
+    A parameter nobody can place is refused too: safe by default."""
+    scope = account.merchant_scope
+    if scope is None:
+        return
+    store = ctx_of(request).store
+    for param, value in request.path_params.items():
+        if param not in PATH_OWNERS:
+            raise NotFound("Not found")
+        if store.read(owner_of, param, value) not in scope:
+            raise NotFound(PATH_OWNERS[param][1])
+
+
+def admin_endpoint(handler: Callable[[Request], Awaitable[Response]] | None = None, *,
+                   roles: frozenset[str] = ADMIN_ONLY) -> Any:
+    """An admin endpoint, `@admin_endpoint` (admin only) or `@admin_endpoint(roles=...)`.
+    Before the handler runs: the login (and for a state change the CSRF token), the role
+    (403), and for an account limited to some shops, the merchant of whatever the path names
+    (404). A handler that lists things filters them with `merchant_scope(request)`. The
+    account is request.state's, and the audit log's actor while the request lasts."""
+    def wrap(handler: Callable[[Request], Awaitable[Response]]
+             ) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(handler)
+        async def checked(request: Request) -> Response:
+            account = require_account(request)
+            if account.role not in roles:
+                raise ApiError(403, f"Forbidden: a {account.role} account cannot do this")
+            check_path_scope(request, account)
+            request.state.account = account
+            request.state.admin_session = account.session
+            actor = AUDIT_ACTOR.set((account.id, account.username))
+            try:
+                return await handler(request)
+            finally:
+                AUDIT_ACTOR.reset(actor)
+        checked.roles = roles  # type: ignore[attr-defined]
+        return checked
+    return wrap(handler) if handler is not None else wrap
+
+
+def merchant_scope(request: Request) -> frozenset[int] | None:
+    """The merchants this request's account may see; None: every one."""
+    return request.state.account.merchant_scope
+
+
+def listed_merchant(request: Request) -> int | None:
+    """A list's ?merchant_id= filter; another shop's is not found, as on a path."""
+    merchant_id = query_int(request, "merchant_id", 1, 2**62)
+    scope = merchant_scope(request)
+    if merchant_id is not None and scope is not None and merchant_id not in scope:
+        raise NotFound("Merchant not found")
+    return merchant_id
 
 
 def set_admin_password(conn: sqlite3.Connection, password_hash: str, address: str) -> None:
-    """A new password ends every session (whoever knew the old one may be logged in); their
-    sockets close within a second (see `run_credential_watch`), even when the CLI changed it."""
-    put_setting(conn, "admin_password", password_hash)
-    delete_all_admin_sessions(conn)
+    """The `admin` account's password, from the command line. Ends that account's sessions;
+    their sockets close within a second (see `run_credential_watch`)."""
+    put_admin_account(conn, password_hash)
     audit(conn, "admin.set_password", "admin", None, None, address)
 
 
@@ -3393,14 +3646,15 @@ MIN_PASSWORD_LENGTH = 8
 
 
 def start_admin_session(conn: sqlite3.Connection, token: str, csrf_token: str,
-                        lifetime_ms: int, address: str) -> None:
-    insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms)
-    audit(conn, "admin.login", "admin", None, None, address)
+                        lifetime_ms: int, account: Mapping[str, Any], address: str) -> None:
+    insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms, account["id"])
+    audit(conn, "admin.login", account["username"], None, None, address)
 
 
-def end_admin_session(conn: sqlite3.Connection, token: str, address: str) -> None:
+def end_admin_session(conn: sqlite3.Connection, token: str, username: str,
+                      address: str) -> None:
     delete_admin_session(conn, token)
-    audit(conn, "admin.logout", "admin", None, None, address)
+    audit(conn, "admin.logout", username, None, None, address)
 
 
 # A refused guess is answered about a second late. A 429 is cheap, but 100 clients that each
@@ -3427,7 +3681,14 @@ def session_response(request: Request, token: str, csrf_token: str, lifetime: in
     return response
 
 
+# Checked against when a username does not exist, so that the answer takes as long as for one
+# that does: the time of a refusal does not tell which usernames exist.
+_NO_ACCOUNT_HASH = "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(
+    base64.b64encode(bytes(size)).decode() for size in (16, 32))
+
+
 async def admin_login(request: Request) -> Response:
+    """{username, password}; {password} alone is the `admin` account, as before accounts."""
     ctx = ctx_of(request)
     address = client_address(request)
     wait = ctx.login_throttle.retry_after(address)
@@ -3437,44 +3698,64 @@ async def admin_login(request: Request) -> Response:
     password = fields.get("password")
     if not isinstance(password, str) or not password or len(password) > 1024:
         raise BadInput("password is required")
+    named = fields.get("username") not in (None, "")
+    username = fields.get("username") if named else "admin"
+    if not isinstance(username, str) or len(username) > 64:
+        raise BadInput("username must be text")
+    username = username.strip()
     # Counted here, after the body and before the check, with no await between the two: of
     # any number of parallel guesses, only the allowed number reach scrypt.
-    wait = ctx.login_throttle.start(address)
+    wait = ctx.login_throttle.start(address, username)
     if wait > 0:
         return await too_many_logins(wait)
-    stored = ctx.store.read(get_setting, "admin_password")
-    valid = stored is not None and await off_the_loop_limited(
-        ctx.password_checks, verify_password, password, stored)
-    if not valid:
-        raise ApiError(401, "Wrong password")
-    ctx.login_throttle.succeeded(address)
+    account = ctx.store.read(find_account, username)
+    valid = await off_the_loop_limited(
+        ctx.password_checks, verify_password, password,
+        account["password_hash"] if account is not None else _NO_ACCOUNT_HASH)
+    if not valid or account is None:
+        raise ApiError(401, "Wrong username or password" if named else "Wrong password")
+    ctx.login_throttle.succeeded(address, username)
+    if account["disabled_at"] is not None:  # said only to whoever knows its password
+        raise ApiError(403, "This account is disabled", error_code="account_disabled")
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     lifetime = ctx.config.admin.session_seconds
-    await ctx.store.write(start_admin_session, token, csrf_token, lifetime * 1000, address)
+    actor = AUDIT_ACTOR.set((account["id"], account["username"]))
+    try:
+        await ctx.store.write(start_admin_session, token, csrf_token, lifetime * 1000, account,
+                              address)
+    finally:
+        AUDIT_ACTOR.reset(actor)
     return session_response(request, token, csrf_token, lifetime)
 
 
-@admin_endpoint
+@admin_endpoint(roles=STAFF)
 async def admin_logout(request: Request) -> Response:
     ctx = ctx_of(request)
     await ctx.store.write(end_admin_session, request.cookies[SESSION_COOKIE],
-                          client_address(request))
+                          request.state.account.username, client_address(request))
     ctx.credential_wakeup.set()  # this session's sockets close now
     response = JSONResponse({"success": True})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-def change_admin_password(conn: sqlite3.Connection, password_hash: str, token: str,
-                          csrf_token: str, lifetime_ms: int, address: str) -> None:
-    set_admin_password(conn, password_hash, address)
-    insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms)
+def change_own_password(conn: sqlite3.Connection, account_id: int, password_hash: str,
+                        token: str, csrf_token: str, lifetime_ms: int, address: str) -> None:
+    """A new password ends every session of the account (whoever knew the old one may be
+    logged in), and starts one for the browser that changed it."""
+    account = get_account(conn, account_id)
+    update_account(conn, account_id, password_hash=password_hash)
+    delete_account_sessions(conn, account_id)
+    audit(conn, "admin.set_password", account["username"], None, None, address)
+    insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms, account_id)
 
 
-@admin_endpoint
+@admin_endpoint(roles=STAFF)
 async def admin_change_password(request: Request) -> Response:
-    """Ends every session, this one too, and starts a new one for the browser that changed it."""
+    """The logged-in account's own password. Ends every session of that account, this one
+    too, and starts a new one for the browser that changed it."""
     ctx = ctx_of(request)
+    account: Account = request.state.account
     address = client_address(request)
     fields = await read_fields(request, allow_form=False)
     current, new = fields.get("current_password"), fields.get("new_password")
@@ -3482,31 +3763,39 @@ async def admin_change_password(request: Request) -> Response:
         raise BadInput("current_password is required")
     if not isinstance(new, str) or not MIN_PASSWORD_LENGTH <= len(new) <= 1024:
         raise BadInput(f"new_password must be {MIN_PASSWORD_LENGTH} to 1024 characters")
-    wait = ctx.login_throttle.start(address)  # a stolen session must not guess freely either
+    # A stolen session must not guess freely either.
+    wait = ctx.login_throttle.start(address, account.username)
     if wait > 0:
         return await too_many_logins(wait)
-    stored = ctx.store.read(get_setting, "admin_password")
+    stored = ctx.store.read(get_account, account.id)
     if stored is None or not await off_the_loop_limited(ctx.password_checks, verify_password,
-                                                        current, stored):
+                                                        current, stored["password_hash"]):
         raise ApiError(403, "Current password is wrong")
-    ctx.login_throttle.succeeded(address)
+    ctx.login_throttle.succeeded(address, account.username)
     new_hash = await off_the_loop_limited(ctx.password_checks, hash_password, new)
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     lifetime = ctx.config.admin.session_seconds
-    await ctx.store.write(change_admin_password, new_hash, token, csrf_token, lifetime * 1000,
-                          address)
+    await ctx.store.write(change_own_password, account.id, new_hash, token, csrf_token,
+                          lifetime * 1000, address)
     ctx.credential_wakeup.set()
     return session_response(request, token, csrf_token, lifetime)
 
 
-@admin_endpoint
+@admin_endpoint(roles=STAFF)
 async def admin_session(request: Request) -> Response:
-    session = request.state.admin_session
+    ctx = ctx_of(request)
+    account: Account = request.state.account
+    session = account.session
+    merchants = ctx.store.read(list_merchants, account.merchant_scope)
     return JSONResponse({"success": True, "csrf_token": session["csrf_token"],
                          "expires_at": format_time(session["expires_at"]),
-                         "demo": ctx_of(request).demo_merchant_id is not None,
+                         "demo": ctx.demo_merchant_id is not None,
                          "webhook_secret_overlap_seconds":
-                             ctx_of(request).config.webhooks.secret_overlap_seconds})
+                             ctx.config.webhooks.secret_overlap_seconds,
+                         "account": {"id": account.id, "username": account.username,
+                                     "role": account.role,
+                                     "merchants": [{"id": m["id"], "name": m["name"]}
+                                                   for m in merchants]}})
 
 
 def admin_invoice(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
@@ -3546,50 +3835,76 @@ def admin_attempt(row: Mapping[str, Any]) -> dict[str, Any]:
             "response_excerpt": row["response_excerpt"]}
 
 
-@admin_endpoint
-async def admin_overview(request: Request) -> Response:
-    ctx = ctx_of(request)
+def local_offset(request: Request) -> int:
+    """The browser's offset from UTC in minutes (?tz_offset=, default Western Indonesia's)."""
     offset = query_int(request, "tz_offset", -840, 840, 420)
     assert offset is not None
+    return offset
+
+
+def local_day_start(at_ms: int, offset_minutes: int) -> int:
+    """When the local day holding `at_ms` began, in ms since the epoch."""
+    shift = offset_minutes * 60_000
+    return (at_ms + shift) // 86_400_000 * 86_400_000 - shift
+
+
+@admin_endpoint(roles=MANAGERS)
+async def admin_overview(request: Request) -> Response:
+    ctx = ctx_of(request)
+    offset = local_offset(request)
+    scope = merchant_scope(request)
     at = now_ms()
     today = (at + offset * 60_000) // 86_400_000
     first_day = today - 13
     rows = {row["day"]: row for row in ctx.store.read(
-        paid_totals_by_day, first_day * 86_400_000 - offset * 60_000, offset)}
+        paid_totals_by_day, first_day * 86_400_000 - offset * 60_000, offset, scope)}
     days = [{"date": time.strftime("%Y-%m-%d", time.gmtime(day * 86400)),
              "count": rows[day]["count"] if day in rows else 0,
              "sum": rows[day]["sum"] if day in rows else 0} for day in range(first_day, today + 1)]
     recent = ctx.store.read(search_invoices, status=None, merchant_id=None, query=None,
                             created_from=None, created_to=None, limit=20, before_row_id=None,
-                            at_ms=at)
+                            at_ms=at, merchant_ids=scope)
     return JSONResponse({"success": True, "today": days[-1], "days": days,
                          "recent": [admin_invoice(row, at) for row in recent]})
 
 
-@admin_endpoint
+@admin_endpoint(roles=STAFF)
 async def admin_payments(request: Request) -> Response:
+    """Payments newest first. A cashier's list holds only its shop's payments of today."""
     ctx = ctx_of(request)
     limit = page_limit(request)
     before = query_int(request, "before", 1, 2**62)
     query = request.query_params.get("q", "").strip()[:100] or None
     at = now_ms()
+    created_from = query_int(request, "from", 0, 2**53)
+    if request.state.account.role == "cashier":
+        created_from = max(created_from or 0, local_day_start(at, local_offset(request)))
     rows = ctx.store.read(
         search_invoices, status=query_choice(request, "status", LIST_STATUSES),
-        merchant_id=query_int(request, "merchant_id", 1, 2**62), query=query,
-        created_from=query_int(request, "from", 0, 2**53),
+        merchant_id=listed_merchant(request), query=query, created_from=created_from,
         created_to=query_int(request, "to", 0, 2**53), limit=limit + 1, before_row_id=before,
-        at_ms=at)
+        at_ms=at, merchant_ids=merchant_scope(request))
     page, next_before = next_page(rows, limit, "id")
     return JSONResponse({"success": True, "data": [admin_invoice(row, at) for row in page],
                          "next_before": next_before})
 
 
-@admin_endpoint
+@admin_endpoint(roles=STAFF)
 async def admin_payment_detail(request: Request) -> Response:
+    """A payment with its notifications and webhook deliveries; for a cashier, one of today
+    without them (they hold the shop's server address and whatever the phone showed)."""
     ctx = ctx_of(request)
     row = ctx.store.read(get_invoice, request.path_params["invoice_id"])
     if row is None:
         raise NotFound("Payment not found")
+    at = now_ms()
+    if request.state.account.role == "cashier":
+        if row["created_at"] < local_day_start(at, local_offset(request)):
+            raise NotFound("Payment not found")
+        return JSONResponse({"success": True, "data": admin_invoice(row, at) | {
+            "qris_payload": row["qris_payload"],
+            "qr_svg_url": f"/pay/{row['invoice_id']}/qr.svg",
+            "checkout_url": f"/pay/{row['invoice_id']}"}})
     deliveries = ctx.store.read(list_deliveries, state=None, merchant_id=None,
                                 invoice_row_id=row["id"], limit=50, before_id=None)
     return JSONResponse({"success": True, "data": admin_invoice(row, now_ms()) | {
@@ -3714,7 +4029,7 @@ def delete_wording_by_admin(conn: sqlite3.Connection, wording_id: int, address: 
            "wording": taught.template_example(template)}, None, address)
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_confirm_payment(request: Request) -> Response:
     ctx = ctx_of(request)
     paid = await ctx.store.write(confirm_invoice_by_admin, request.path_params["invoice_id"],
@@ -3724,7 +4039,7 @@ async def admin_confirm_payment(request: Request) -> Response:
     return JSONResponse({"success": True, "data": invoice_status_data(paid, now_ms())})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_cancel_payment(request: Request) -> Response:
     row = await ctx_of(request).store.write(cancel_invoice_by_admin,
                                             request.path_params["invoice_id"],
@@ -3732,15 +4047,15 @@ async def admin_cancel_payment(request: Request) -> Response:
     return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_notifications(request: Request) -> Response:
     limit = page_limit(request)
     rows = ctx_of(request).store.read(
         list_notifications,
         outcome=query_choice(request, "outcome", ("matched", "duplicate", "unparsed",
                                                   "unmatched", "test", "needs_attention")),
-        merchant_id=query_int(request, "merchant_id", 1, 2**62), limit=limit + 1,
-        before_id=query_int(request, "before", 1, 2**62))
+        merchant_id=listed_merchant(request), limit=limit + 1,
+        before_id=query_int(request, "before", 1, 2**62), merchant_ids=merchant_scope(request))
     page, next_before = next_page(rows, limit, "id")
     return JSONResponse({"success": True, "data": [admin_notification(r) for r in page],
                          "next_before": next_before})
@@ -3755,7 +4070,7 @@ def path_id(request: Request, name: str, what: str) -> int:
     return int(raw)
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_attach_notification(request: Request) -> Response:
     ctx = ctx_of(request)
     fields = await read_fields(request, allow_form=False)
@@ -3784,7 +4099,7 @@ def parsed_data(parsed: parsers.Parsed) -> dict[str, Any]:
     return {"amount": parsed.amount, "sender_name": parsed.sender_name, "parser": parsed.parser}
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_preview_wording(request: Request) -> Response:
     """What a wording marked in this notification would read, before anything is stored."""
     ctx = ctx_of(request)
@@ -3796,7 +4111,7 @@ async def admin_preview_wording(request: Request) -> Response:
         "wording": taught.template_example(template), "template": template}})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_teach_wording(request: Request) -> Response:
     ctx = ctx_of(request)
     fields = await read_fields(request, allow_form=False)
@@ -3815,14 +4130,14 @@ async def admin_teach_wording(request: Request) -> Response:
                          "data": invoice_status_data(paid, now_ms()) if paid else None})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_wordings(request: Request) -> Response:
-    rows = ctx_of(request).store.read(list_taught_wordings,
-                                      query_int(request, "merchant_id", 1, 2**62))
+    rows = ctx_of(request).store.read(list_taught_wordings, listed_merchant(request),
+                                      merchant_ids=merchant_scope(request))
     return JSONResponse({"success": True, "data": [admin_wording(r) for r in rows]})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_delete_wording(request: Request) -> Response:
     await ctx_of(request).store.write(delete_wording_by_admin,
                                       path_id(request, "wording_id", "Taught wording"),
@@ -3865,9 +4180,9 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
                           "test_body": {"message": "test", "event_hash": "test"}}}
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_merchants(request: Request) -> Response:
-    rows = ctx_of(request).store.read(list_merchants)
+    rows = ctx_of(request).store.read(list_merchants, merchant_scope(request))
     return JSONResponse({"success": True, "data": [admin_merchant(request, r) for r in rows]})
 
 
@@ -3981,7 +4296,7 @@ def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
     return get_merchant(conn, merchant["id"]), package
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_trust_app(request: Request) -> Response:
     """The app of a notification refused for its app may pay this merchant's invoices."""
     ctx = ctx_of(request)
@@ -4013,7 +4328,7 @@ async def admin_create_merchant(request: Request) -> Response:
                          "secrets": issued})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_update_merchant(request: Request) -> Response:
     ctx = ctx_of(request)
     merchant_id = path_id(request, "merchant_id", "Merchant")
@@ -4025,7 +4340,7 @@ async def admin_update_merchant(request: Request) -> Response:
         request, ctx.store.read(get_merchant, merchant_id))})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_rotate_secret(request: Request) -> Response:
     ctx = ctx_of(request)
     merchant_id = path_id(request, "merchant_id", "Merchant")
@@ -4043,7 +4358,7 @@ async def admin_rotate_secret(request: Request) -> Response:
                          if kind == "webhook_secret" else None})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_test_webhook(request: Request) -> Response:
     ctx = ctx_of(request)
     delivery_id = await ctx.store.write(queue_test_webhook,
@@ -4052,7 +4367,7 @@ async def admin_test_webhook(request: Request) -> Response:
     return JSONResponse({"success": True, "delivery_id": delivery_id})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_qris_preview(request: Request) -> Response:
     fields = await read_fields(request, allow_form=False)
     payload = optional_text(fields, "payload", 1024)
@@ -4068,20 +4383,21 @@ async def admin_qris_preview(request: Request) -> Response:
                          "svg": qr_svg(payload)})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_deliveries(request: Request) -> Response:
     limit = page_limit(request)
     rows = ctx_of(request).store.read(
         list_deliveries, state=query_choice(request, "state", ("pending", "sending",
                                                                "delivered", "failed")),
-        merchant_id=query_int(request, "merchant_id", 1, 2**62), invoice_row_id=None,
-        limit=limit + 1, before_id=query_int(request, "before", 1, 2**62))
+        merchant_id=listed_merchant(request), invoice_row_id=None,
+        limit=limit + 1, before_id=query_int(request, "before", 1, 2**62),
+        merchant_ids=merchant_scope(request))
     page, next_before = next_page(rows, limit, "id")
     return JSONResponse({"success": True, "data": [admin_delivery(r) for r in page],
                          "next_before": next_before})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_delivery_attempts(request: Request) -> Response:
     rows = ctx_of(request).store.read(list_delivery_attempts,
                                       path_id(request, "delivery_id", "Delivery"))
@@ -4095,7 +4411,7 @@ def redeliver_by_admin(conn: sqlite3.Connection, delivery_id: int,
     return row
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_redeliver(request: Request) -> Response:
     ctx = ctx_of(request)
     await ctx.store.write(redeliver_by_admin, path_id(request, "delivery_id", "Delivery"),
@@ -4104,21 +4420,217 @@ async def admin_redeliver(request: Request) -> Response:
     return JSONResponse({"success": True})
 
 
-@admin_endpoint
+@admin_endpoint(roles=MANAGERS)
 async def admin_audit_log(request: Request) -> Response:
+    """Every entry for an admin; a shop manager sees what it did itself."""
+    account: Account = request.state.account
     limit = page_limit(request)
     rows = ctx_of(request).store.read(list_audit, limit + 1,
-                                      query_int(request, "before", 1, 2**62))
+                                      query_int(request, "before", 1, 2**62),
+                                      None if account.role == "admin" else account.id)
     page, next_before = next_page(rows, limit, "id")
     return JSONResponse({"success": True, "data": [
         {"id": r["id"], "at": format_time(r["at"]), "action": r["action"], "target": r["target"],
          "before": json.loads(r["before"]) if r["before"] else None,
-         "after": json.loads(r["after"]) if r["after"] else None, "address": r["address"]}
+         "after": json.loads(r["after"]) if r["after"] else None, "address": r["address"],
+         "actor": r["actor"]}
         for r in page], "next_before": next_before})
 
 
+# --- accounts ---------------------------------------------------------------------------------
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
+
+
+def generated_password() -> str:
+    """A password for a new account or a reset one, shown once: 96 random bits."""
+    return secrets.token_urlsafe(12)
+
+
+def checked_username(value: Any) -> str:
+    username = value.strip().lower() if isinstance(value, str) else ""
+    if not USERNAME.fullmatch(username):
+        raise BadInput("username must be 2 to 32 characters: lower-case letters, digits, and"
+                       " . _ - after the first")
+    return username
+
+
+def checked_account_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    """A new account's or a change's fields: username (new ones only), role, merchant_ids,
+    disabled."""
+    changes: dict[str, Any] = {}
+    if creating:
+        changes["username"] = checked_username(fields.get("username"))
+    if creating or "role" in fields:
+        if fields.get("role") not in ROLES:
+            raise BadInput(f"role must be one of {', '.join(ROLES)}")
+        changes["role"] = fields["role"]
+    if "merchant_ids" in fields or creating:
+        ids = fields.get("merchant_ids") or []
+        if not isinstance(ids, list) or len(ids) > 1000 or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**62 for i in ids):
+            raise BadInput("merchant_ids must be a list of merchant ids")
+        changes["merchant_ids"] = sorted(set(ids))
+    if "disabled" in fields:
+        if not isinstance(fields["disabled"], bool):
+            raise BadInput("disabled must be true or false")
+        changes["disabled"] = fields["disabled"]
+    return changes
+
+
+def check_role_merchants(conn: sqlite3.Connection, role: str, merchant_ids: list[int]) -> None:
+    """An admin sees every shop, a cashier serves exactly one, a manager at least one."""
+    if role == "admin" and merchant_ids:
+        raise BadInput("an admin account sees every merchant: give it no merchant_ids")
+    if role == "cashier" and len(merchant_ids) != 1:
+        raise BadInput("a cashier account serves exactly one merchant")
+    if role == "manager" and not merchant_ids:
+        raise BadInput("a manager account needs at least one merchant")
+    for merchant_id in merchant_ids:
+        if get_merchant(conn, merchant_id) is None:
+            raise BadInput(f"merchant {merchant_id} does not exist")
+
+
+def account_target(row: Mapping[str, Any]) -> str:
+    return f"account:{row['username']}"
+
+
+def create_account_by_admin(conn: sqlite3.Connection, changes: Mapping[str, Any],
+                            password_hash: str, address: str) -> int:
+    if find_account(conn, changes["username"]) is not None:
+        raise Conflict(f"an account named {changes['username']} exists already",
+                       error_code="username_taken")
+    check_role_merchants(conn, changes["role"], changes["merchant_ids"])
+    account_id = insert_account(conn, changes["username"], password_hash, changes["role"],
+                                changes["merchant_ids"])
+    audit(conn, "account.create", f"account:{changes['username']}", None,
+          {"role": changes["role"], "merchant_ids": changes["merchant_ids"]}, address)
+    return account_id
+
+
+def existing_account(conn: sqlite3.Connection, account_id: int) -> sqlite3.Row:
+    row = get_account(conn, account_id)
+    if row is None:
+        raise NotFound("Account not found")
+    return row
+
+
+def keep_an_admin(conn: sqlite3.Connection, row: Mapping[str, Any], what: str) -> None:
+    """Refuses to take away the last enabled admin account: nobody could manage the shops."""
+    if row["role"] == "admin" and row["disabled_at"] is None and count_enabled_admins(conn) <= 1:
+        raise Conflict(f"{row['username']} is the last admin account: it cannot be {what}; add"
+                       " another admin first", error_code="last_admin")
+
+
+def update_account_by_admin(conn: sqlite3.Connection, account_id: int,
+                            changes: Mapping[str, Any], address: str) -> None:
+    """A new role, shops or disabled state. Each ends the account's sessions: its open pages
+    and sockets must not keep what it may no longer see."""
+    row = existing_account(conn, account_id)
+    before_ids = sorted(account_merchant_ids(conn, account_id))
+    role = changes.get("role", row["role"])
+    merchant_ids = changes.get("merchant_ids", [] if role == "admin" else before_ids)
+    if role != row["role"] or changes.get("disabled"):
+        keep_an_admin(conn, row, "disabled" if changes.get("disabled") else "given another role")
+    check_role_merchants(conn, role, merchant_ids)
+    columns: dict[str, Any] = {"role": role}
+    if "disabled" in changes:
+        columns["disabled_at"] = (row["disabled_at"] or now_ms()) if changes["disabled"] \
+            else None
+    update_account(conn, account_id, **columns)
+    replace_account_merchants(conn, account_id, merchant_ids)
+    delete_account_sessions(conn, account_id)
+    audit(conn, "account.update", account_target(row),
+          {"role": row["role"], "merchant_ids": before_ids,
+           "disabled": row["disabled_at"] is not None},
+          {"role": role, "merchant_ids": merchant_ids,
+           "disabled": columns.get("disabled_at", row["disabled_at"]) is not None}, address)
+
+
+def reset_password_by_admin(conn: sqlite3.Connection, account_id: int, password_hash: str,
+                            address: str) -> None:
+    row = existing_account(conn, account_id)
+    update_account(conn, account_id, password_hash=password_hash)
+    delete_account_sessions(conn, account_id)
+    audit(conn, "account.reset_password", account_target(row), None, None, address)
+
+
+def remove_account_by_admin(conn: sqlite3.Connection, account_id: int, address: str) -> None:
+    row = existing_account(conn, account_id)
+    keep_an_admin(conn, row, "removed")
+    delete_account(conn, account_id)
+    audit(conn, "account.remove", account_target(row), {"role": row["role"]}, None, address)
+
+
+def admin_account(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An account as the dashboard and `user list --json` show it: never its password hash."""
+    ids = row["merchant_ids"]
+    return {"id": row["id"], "username": row["username"], "role": row["role"],
+            "merchant_ids": sorted(int(i) for i in ids.split(",")) if ids else [],
+            "disabled": row["disabled_at"] is not None,
+            "created_at": format_time(row["created_at"])}
+
+
+def account_by_id(conn: sqlite3.Connection, account_id: int) -> dict[str, Any]:
+    return next(admin_account(row) for row in list_accounts(conn) if row["id"] == account_id)
+
+
+@admin_endpoint
+async def admin_accounts(request: Request) -> Response:
+    rows = ctx_of(request).store.read(list_accounts)
+    return JSONResponse({"success": True, "data": [admin_account(r) for r in rows]})
+
+
+@admin_endpoint
+async def admin_create_account(request: Request) -> Response:
+    """A new account with a generated password, shown in this answer only."""
+    ctx = ctx_of(request)
+    changes = checked_account_fields(await read_fields(request, allow_form=False),
+                                     creating=True)
+    password = generated_password()
+    password_hash = await off_the_loop_limited(ctx.password_checks, hash_password, password)
+    account_id = await ctx.store.write(create_account_by_admin, changes, password_hash,
+                                       client_address(request))
+    return JSONResponse({"success": True, "data": ctx.store.read(account_by_id, account_id),
+                         "password": password})
+
+
+@admin_endpoint
+async def admin_update_account(request: Request) -> Response:
+    ctx = ctx_of(request)
+    account_id = path_id(request, "account_id", "Account")
+    changes = checked_account_fields(await read_fields(request, allow_form=False),
+                                     creating=False)
+    await ctx.store.write(update_account_by_admin, account_id, changes, client_address(request))
+    ctx.credential_wakeup.set()  # its sockets close now
+    return JSONResponse({"success": True, "data": ctx.store.read(account_by_id, account_id)})
+
+
+@admin_endpoint
+async def admin_reset_password(request: Request) -> Response:
+    """A new generated password, shown in this answer only; the account's sessions end."""
+    ctx = ctx_of(request)
+    account_id = path_id(request, "account_id", "Account")
+    password = generated_password()
+    password_hash = await off_the_loop_limited(ctx.password_checks, hash_password, password)
+    await ctx.store.write(reset_password_by_admin, account_id, password_hash,
+                          client_address(request))
+    ctx.credential_wakeup.set()
+    return JSONResponse({"success": True, "password": password})
+
+
+@admin_endpoint
+async def admin_remove_account(request: Request) -> Response:
+    ctx = ctx_of(request)
+    await ctx.store.write(remove_account_by_admin, path_id(request, "account_id", "Account"),
+                          client_address(request))
+    ctx.credential_wakeup.set()
+    return JSONResponse({"success": True})
+
+
 async def admin_socket(websocket: WebSocket) -> None:
-    """/ws: every merchant's events, for a logged-in dashboard of this very site."""
+    """/ws: the events of the merchants the logged-in account may see, for a dashboard of this
+    very site."""
     ctx: Context = websocket.app.state.ctx
     origin = websocket.headers.get("origin")
     if origin is not None and origin.split("://", 1)[-1] != websocket.headers.get("host"):
@@ -4126,11 +4638,15 @@ async def admin_socket(websocket: WebSocket) -> None:
                                                " site's own pages")
         return
     token = websocket.cookies.get(SESSION_COOKIE)
-    if token is None or ctx.store.read(get_admin_session, token, now_ms()) is None:
+    account = session_account(ctx.store, token)
+    if token is None or account is None:
         await refuse_websocket(websocket, 401, "Unauthorized: log in to the dashboard first")
         return
     await websocket.accept()
-    await serve_socket(ctx.hub, websocket, None, ("session", hash_secret(token)))
+    # An account limited to some shops hears only theirs; a cashier, like a shop's own socket,
+    # not the inbox's alerts (whatever the phone showed).
+    await serve_socket(ctx.hub, websocket, account.merchant_scope,
+                       ("session", hash_secret(token)), inbox=account.role != "cashier")
 
 
 # =============================================================================================
@@ -4317,9 +4833,10 @@ async def checkout_simulate(request: Request) -> Response:
 # =============================================================================================
 # Realtime
 #
-# One hub fans events out to WebSocket clients: the dashboard sees every merchant, a merchant's
-# socket only its own. Each client has a bounded queue and a send timeout; a client that falls
-# behind is dropped rather than allowed to slow the API or anyone else.
+# One hub fans events out to WebSocket clients: an admin's dashboard sees every merchant, a
+# staff account's the shops it is given, a merchant's socket only its own. Each client has a
+# bounded queue and a send timeout; a client that falls behind is dropped rather than allowed
+# to slow the API or anyone else.
 # =============================================================================================
 
 
@@ -4333,11 +4850,13 @@ CREDENTIAL_ENDED = {"session": "Session ended: log in again",
 
 
 class Subscriber:
-    __slots__ = ("merchant_id", "credential", "queue", "close_reason")
+    __slots__ = ("merchant_ids", "credential", "inbox", "queue", "close_reason")
 
-    def __init__(self, merchant_id: int | None, credential: Credential, size: int) -> None:
-        self.merchant_id = merchant_id  # None: every merchant (the dashboard)
+    def __init__(self, merchant_ids: frozenset[int] | None, credential: Credential, size: int,
+                 inbox: bool) -> None:
+        self.merchant_ids = merchant_ids  # None: every merchant (an admin's dashboard)
         self.credential = credential
+        self.inbox = inbox  # hears the dashboards' own events (the inbox's alerts)
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(size)
         self.close_reason: str | None = None
 
@@ -4351,8 +4870,9 @@ class Hub:
     def __len__(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self, merchant_id: int | None, credential: Credential) -> Subscriber:
-        subscriber = Subscriber(merchant_id, credential, self.queue_size)
+    def subscribe(self, merchant_ids: frozenset[int] | None, credential: Credential, *,
+                  inbox: bool) -> Subscriber:
+        subscriber = Subscriber(merchant_ids, credential, self.queue_size, inbox)
         self._subscribers.add(subscriber)
         return subscriber
 
@@ -4379,11 +4899,12 @@ class Hub:
 
     def publish(self, event: str, data: Any, merchant_id: int | None, *,
                 admins_only: bool = False) -> None:
-        """To the dashboards, and to the merchant's own sockets unless `admins_only`."""
+        """To every socket that may see `merchant_id`'s events; with `admins_only`, only to
+        the dashboards that hold the inbox (an admin's, a shop manager's)."""
         message = _JSON_ENCODER.encode({"event": event, "data": data, "ts": now_ms()})
         for subscriber in list(self._subscribers):
-            if subscriber.merchant_id is not None and (
-                    admins_only or subscriber.merchant_id != merchant_id):
+            if (subscriber.merchant_ids is not None and merchant_id not in subscriber.merchant_ids
+                    or admins_only and not subscriber.inbox):
                 continue
             if not self.offer(subscriber, message):
                 log.warning("dropping a realtime client that stopped reading")
@@ -4398,11 +4919,11 @@ class Hub:
             return False
 
 
-async def serve_socket(hub: Hub, websocket: WebSocket, merchant_id: int | None,
-                       credential: Credential) -> None:
+async def serve_socket(hub: Hub, websocket: WebSocket, merchant_ids: frozenset[int] | None,
+                       credential: Credential, *, inbox: bool) -> None:
     """Pumps events to an accepted socket and answers `ping` until either ends. The answer is
     JSON in the events' envelope: the seed's own snippet JSON-parses every message."""
-    subscriber = hub.subscribe(merchant_id, credential)
+    subscriber = hub.subscribe(merchant_ids, credential, inbox=inbox)
 
     async def send_events() -> None:
         while (message := await subscriber.queue.get()) is not None:
@@ -4448,7 +4969,8 @@ async def merchant_socket(websocket: WebSocket) -> None:
         await refuse_websocket(websocket, 401, "Unauthorized: invalid API token")
         return
     await websocket.accept()
-    await serve_socket(ctx.hub, websocket, merchant["id"], ("api_token", hash_secret(token)))
+    await serve_socket(ctx.hub, websocket, frozenset({merchant["id"]}),
+                       ("api_token", hash_secret(token)), inbox=False)
 
 
 # =============================================================================================
@@ -5200,9 +5722,10 @@ def create_app(config: Config | None = None, *,
     ctx = Context(config=config, store=Store(config.database.path,
                                              busy_timeout_ms=config.database.busy_timeout_ms),
                   hub=Hub(), demo_merchant_id=demo_merchant_id,
-                  login_throttle=LoginThrottle(config.admin.login_max_failures,
-                                               config.admin.login_max_attempts_total,
-                                               config.admin.login_window_seconds))
+                  login_throttle=LoginThrottle(
+                      config.admin.login_max_failures, config.admin.login_max_attempts_total,
+                      config.admin.login_window_seconds,
+                      per_username=config.admin.login_max_failures_per_username))
     ctx.metrics.watch(DatabaseCollector(ctx.store, lambda: len(ctx.hub), lambda: ctx.replicator))
 
     @contextlib.asynccontextmanager
@@ -5279,6 +5802,12 @@ def create_app(config: Config | None = None, *,
               methods=["GET"]),
         Route("/admin/api/webhooks/{delivery_id}/redeliver", admin_redeliver, methods=["POST"]),
         Route("/admin/api/audit", admin_audit_log, methods=["GET"]),
+        Route("/admin/api/accounts", admin_accounts, methods=["GET"]),
+        Route("/admin/api/accounts", admin_create_account, methods=["POST"]),
+        Route("/admin/api/accounts/{account_id}", admin_update_account, methods=["PATCH"]),
+        Route("/admin/api/accounts/{account_id}", admin_remove_account, methods=["DELETE"]),
+        Route("/admin/api/accounts/{account_id}/password", admin_reset_password,
+              methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=static_dir(), check_dir=False),
               name="static"),
         Route("/healthz", healthz, methods=["GET"]),
@@ -5861,9 +6390,9 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
     demo_merchant_id = None
     with cli_store(config) as store:
         _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
-        if store.read(get_setting, "admin_password") is None:
-            password = secrets.token_urlsafe(12)
-            store.write_now(put_setting, "admin_password", hash_password(password))
+        if not store.read(list_accounts):
+            password = generated_password()
+            store.write_now(put_admin_account, hash_password(password))
             click.echo(f"Admin password (shown once, change it with `webqris admin set-password`):"
                        f" {password}")
         if demo:
@@ -6082,23 +6611,110 @@ def admin() -> None:
     """Administrator account."""
 
 
-@admin.command("set-password")
-@_db_option
-@_config_option
-def admin_set_password(db_path: str | None, config_path: str | None) -> None:
-    """Set the dashboard password (prompts; reads standard input when piped)."""
-    config = config_from_cli(config_path, database_path=db_path)
+def read_new_password(prompt: str) -> str:
+    """A new password: prompted for twice on a terminal, else the first line of standard
+    input."""
     if sys.stdin.isatty():
-        password = click.prompt("New admin password", hide_input=True,
-                                confirmation_prompt=True)
+        password = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(
             f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > 1024:
+        raise click.ClickException("the password must be at most 1024 characters")
+    return password
+
+
+@admin.command("set-password")
+@_db_option
+@_config_option
+def admin_set_password(db_path: str | None, config_path: str | None) -> None:
+    """Set the password of the `admin` account (prompts; reads standard input when piped)."""
+    config = config_from_cli(config_path, database_path=db_path)
+    password = read_new_password("New admin password")
     with cli_store(config) as store:
         store.write_now(set_admin_password, hash_password(password), CLI_ADDRESS)
     click.echo("Admin password updated.")
+
+
+@cli.group()
+def user() -> None:
+    """Staff accounts: admin (everything), manager (its shops), cashier (one shop's counter)."""
+
+
+def cli_account_id(store: Store, username: str) -> int:
+    row = store.read(find_account, username.strip())
+    if row is None:
+        raise click.ClickException(f"no account named {username}")
+    return int(row["id"])
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--merchant", "merchant_ids", type=int, multiple=True, metavar="ID",
+              help="A shop the account works for (repeatable; a cashier has exactly one, a"
+                   " manager at least one, an admin none).")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of generating one.")
+@_db_option
+@_config_option
+def user_add(username: str, role: str, merchant_ids: tuple[int, ...], password_stdin: bool,
+             db_path: str | None, config_path: str | None) -> None:
+    """Add a staff account; prints its generated password once (unless --password-stdin)."""
+    config = config_from_cli(config_path, database_path=db_path)
+    changes = checked_account_fields({"username": username, "role": role,
+                                      "merchant_ids": list(merchant_ids)}, creating=True)
+    password = read_new_password("Password") if password_stdin else generated_password()
+    with cli_store(config) as store:
+        store.write_now(create_account_by_admin, changes, hash_password(password), CLI_ADDRESS)
+    click.echo(f"Account {changes['username']} ({role}) added.")
+    if not password_stdin:
+        click.echo(f"Password (shown once): {password}")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_db_option
+@_config_option
+def user_list(as_json: bool, db_path: str | None, config_path: str | None) -> None:
+    """List the accounts with their roles and shops (never a password)."""
+    with cli_store(config_from_cli(config_path, database_path=db_path)) as store:
+        items = [admin_account(row) for row in store.read(list_accounts)]
+    if as_json:
+        click.echo(json.dumps(items))
+        return
+    for item in items:
+        shops = ",".join(str(i) for i in item["merchant_ids"]) or "all"
+        click.echo(f"{item['username']}\t{item['role']}\tmerchants={shops}"
+                   + ("\tdisabled" if item["disabled"] else ""))
+
+
+@user.command("set-password")
+@click.argument("username")
+@_db_option
+@_config_option
+def user_set_password(username: str, db_path: str | None, config_path: str | None) -> None:
+    """Set an account's password (prompts; reads standard input when piped). Its sessions
+    end."""
+    config = config_from_cli(config_path, database_path=db_path)
+    password = read_new_password(f"New password for {username}")
+    with cli_store(config) as store:
+        store.write_now(reset_password_by_admin, cli_account_id(store, username),
+                        hash_password(password), CLI_ADDRESS)
+    click.echo(f"Password of {username} updated.")
+
+
+@user.command("remove")
+@click.argument("username")
+@_db_option
+@_config_option
+def user_remove(username: str, db_path: str | None, config_path: str | None) -> None:
+    """Remove an account; its sessions end (the audit log keeps its name)."""
+    with cli_store(config_from_cli(config_path, database_path=db_path)) as store:
+        store.write_now(remove_account_by_admin, cli_account_id(store, username), CLI_ADDRESS)
+    click.echo(f"Account {username} removed.")
 
 
 @cli.command("parse")

@@ -2,7 +2,7 @@
    feeds every page, and the hash router that opens one page module at a time over /admin/api.
    ES modules, no build step, strict CSP (no inline code or style attributes). */
 import {
-  $, api, clear, debounce, el, errorText, icon, liveSocket, onLangChange, rupiah, session, strings,
+  $, api, append, clear, debounce, el, errorText, icon, liveSocket, onLangChange, rupiah, session, strings,
   toast, toggleLang
 } from "./wq.js";
 import { forgetFeed, rememberEvent, viewOverview } from "./overview.js";
@@ -11,13 +11,15 @@ import { viewNotifications } from "./notifications.js";
 import { viewMerchantForm, viewMerchants } from "./merchants.js";
 import { viewWebhooks } from "./webhooks.js";
 import { viewAudit } from "./audit.js";
+import { openPasswordDialog, roleName, viewAccounts } from "./accounts.js";
 
 var t = strings({
   id: {
     switch_lang: "English", switch_lang_short: "EN", switch_lang_label: "Ganti bahasa ke English",
     login_title: "Masuk ke dasbor", login_sub: "Pantau pembayaran QRIS toko Anda secara langsung.",
-    password: "Kata sandi admin", login: "Masuk", logging_in: "Memeriksa…", logout: "Keluar",
-    wrong_password: "Kata sandi salah. Coba lagi.", password_required: "Isi kata sandi dulu.",
+    username: "Nama pengguna", password: "Kata sandi", login: "Masuk", logging_in: "Memeriksa…", logout: "Keluar",
+    wrong_password: "Nama pengguna atau kata sandi salah. Coba lagi.", password_required: "Isi kata sandi dulu.",
+    nav_accounts: "Akun", my_password: "Kata sandi", my_password_label: "Ganti kata sandi {name} ({role})",
     live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", nav_notifications: "Notifikasi",
     nav_audit: "Log audit", nav_merchants: "Merchant", nav_webhooks: "Webhook",
     nav_short_payments: "Transaksi", nav_short_notifications: "Notifikasi",
@@ -28,8 +30,9 @@ var t = strings({
   en: {
     switch_lang: "Bahasa Indonesia", switch_lang_short: "ID",
     switch_lang_label: "Switch language to Bahasa Indonesia", login_title: "Sign in to the dashboard",
-    login_sub: "Watch your shop's QRIS payments arrive live.", password: "Admin password", login: "Sign in",
-    logging_in: "Checking…", logout: "Sign out", wrong_password: "Wrong password. Try again.",
+    login_sub: "Watch your shop's QRIS payments arrive live.", username: "Username", password: "Password", login: "Sign in",
+    logging_in: "Checking…", logout: "Sign out", wrong_password: "Wrong username or password. Try again.",
+    nav_accounts: "Accounts", my_password: "Password", my_password_label: "Change the password of {name} ({role})",
     password_required: "Enter the password first.", live_on: "Live", live_off: "Offline",
     live_connecting: "Connecting…", nav_notifications: "Notifications", nav_audit: "Audit log",
     nav_merchants: "Merchants", nav_webhooks: "Webhooks", nav_short_payments: "Payments",
@@ -50,6 +53,11 @@ function applyStaticText() {
     node.setAttribute("aria-label", t("switch_lang_label"));
   });
   document.title = "WebQRIS";
+  // On a phone the top bar has room for the key alone; its name says the rest.
+  append(clear($("my-password")), [icon("key"), el("span", { class: "narrow-hide", text: t("my_password") })]);
+  if (session.account) {
+    $("my-password").setAttribute("aria-label", t("my_password_label", { name: session.account.username, role: roleName(session.account.role) }));
+  }
   renderNav();
   setLive(shell.socket ? shell.socket.state() : "off");
 }
@@ -59,10 +67,14 @@ function showLogin() {
   $("shell").hidden = true;
   $("login-screen").hidden = false;
   $("login-password").value = "";
+  // The name last used in this browser (a shop's tablet is its cashier's); "admin" at first, so
+  // a shop with only the admin account types its password alone.
+  try { $("login-username").value = localStorage.getItem(USERNAME) || "admin"; } catch (e) { /* ignore */ }
   setTimeout(function () { $("login-password").focus(); }, 0);
 }
 
 var MARKER = "webqris.session";
+var USERNAME = "webqris.username";
 function setMarker(on) {
   try { if (on) localStorage.setItem(MARKER, "1"); else localStorage.removeItem(MARKER); } catch (e) { /* ignore */ }
 }
@@ -75,7 +87,9 @@ function loggedIn(answer) {
   session.csrf = answer.csrf_token;
   session.demo = !!answer.demo;
   session.secretOverlap = Number(answer.webhook_secret_overlap_seconds) || 0;
+  session.account = answer.account || null;
   session.loggedIn = true;
+  applyStaticText();
   $("boot").hidden = true;
   $("login-screen").hidden = true;
   $("shell").hidden = false;
@@ -97,6 +111,7 @@ function loggedOut() {
   setMarker(false);
   session.loggedIn = false;
   session.csrf = null;
+  session.account = null;
   session.merchants = null;
   session.merchantsPromise = null;
   forgetFeed();
@@ -112,6 +127,7 @@ function loggedOut() {
 function setupLogin() {
   $("login-form").addEventListener("submit", function (event) {
     event.preventDefault();
+    var username = $("login-username").value.trim() || "admin";
     var password = $("login-password").value;
     var error = $("login-error");
     var button = $("login-submit");
@@ -123,7 +139,8 @@ function setupLogin() {
     }
     button.disabled = true;
     button.textContent = t("logging_in");
-    api("POST", "login", { password: password }).then(function (body) {
+    api("POST", "login", { username: username, password: password }).then(function (body) {
+      try { localStorage.setItem(USERNAME, username); } catch (e) { /* private mode */ }
       return api("GET", "session").then(function (answer) {
         answer.csrf_token = answer.csrf_token || body.csrf_token;
         loggedIn(answer);
@@ -137,6 +154,7 @@ function setupLogin() {
       button.textContent = t("login");
     });
   });
+  $("my-password").addEventListener("click", function () { openPasswordDialog(); });
   $("logout").addEventListener("click", function () {
     api("POST", "logout").catch(function () { return null; }).then(loggedOut);
   });
@@ -145,19 +163,27 @@ function setupLogin() {
   });
 }
 
+/* The pages each role may open: the server refuses the rest, the menu does not offer them. */
+var MANAGE = ["admin", "manager"];
 var NAV = [
-  { route: "overview", icon: "overview", label: "nav_overview" },
-  { route: "payments", icon: "payments", label: "nav_payments", short: "nav_short_payments" },
-  { route: "notifications", icon: "notifications", label: "nav_notifications", short: "nav_short_notifications" },
-  { route: "merchants", icon: "merchants", label: "nav_merchants" },
-  { route: "webhooks", icon: "webhooks", label: "nav_webhooks" },
-  { route: "audit", icon: "audit", label: "nav_audit" }
+  { route: "overview", icon: "overview", label: "nav_overview", roles: MANAGE },
+  { route: "payments", icon: "payments", label: "nav_payments", short: "nav_short_payments", roles: ["admin", "manager", "cashier"] },
+  { route: "notifications", icon: "notifications", label: "nav_notifications", short: "nav_short_notifications", roles: MANAGE },
+  { route: "merchants", icon: "merchants", label: "nav_merchants", roles: MANAGE },
+  { route: "webhooks", icon: "webhooks", label: "nav_webhooks", roles: MANAGE },
+  { route: "audit", icon: "audit", label: "nav_audit", roles: MANAGE },
+  { route: "accounts", icon: "accounts", label: "nav_accounts", roles: ["admin"] }
 ];
+
+function allowedNav() {
+  var role = session.account ? session.account.role : "admin";
+  return NAV.filter(function (item) { return item.roles.indexOf(role) >= 0; });
+}
 
 function renderNav() {
   var nav = clear($("nav"));
-  var current = currentRoute()[0] || "overview";
-  NAV.forEach(function (item) {
+  var current = currentRoute()[0] || allowedNav()[0].route;
+  allowedNav().forEach(function (item) {
     // The phone's bottom bar has room for about 60 px of text per item: some get a shorter word.
     var label = t(item.label), short = item.short ? t(item.short) : label;
     var link = el("a", { href: "#/" + item.route, class: "nav-link", "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
@@ -168,10 +194,12 @@ function renderNav() {
     }
     nav.appendChild(link);
   });
+  var open = nav.querySelector("[aria-current=page]");
+  if (open && nav.scrollWidth > nav.clientWidth) open.scrollIntoView({ block: "nearest", inline: "nearest" });
 }
 
 function refreshAttention() {
-  if (!session.loggedIn) return;
+  if (!session.loggedIn || (session.account && session.account.role === "cashier")) return;
   api("GET", "notifications?outcome=needs_attention&limit=100").then(function (body) {
     var count = body.data.length + (body.next_before ? 1 : 0);
     if (count !== session.attention) {
@@ -222,13 +250,16 @@ function destroyView() {
 function route() {
   if (!session.loggedIn) return;
   var parts = currentRoute();
-  var name = parts[0] || "overview";
+  var allowed = allowedNav().map(function (item) { return item.route; });
+  var name = allowed.indexOf(parts[0]) >= 0 ? parts[0] : allowed[0];
+  if (name !== parts[0]) parts = [name];
   destroyView();
   renderNav();
   var container = clear($("view"));
   container.setAttribute("data-view", name);
   var views = { overview: viewOverview, payments: parts[1] ? viewPaymentDetail : viewPayments, notifications: viewNotifications,
-    merchants: parts[1] ? viewMerchantForm : viewMerchants, webhooks: viewWebhooks, audit: viewAudit };
+    merchants: parts[1] ? viewMerchantForm : viewMerchants, webhooks: viewWebhooks, audit: viewAudit,
+    accounts: viewAccounts };
   var make = views[name] || viewOverview;
   shell.view = make(container, parts.slice(1), route) || null;
   window.scrollTo(0, 0);

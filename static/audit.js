@@ -15,7 +15,10 @@ var t = strings({
     "a_merchant.rotate_secret": "Kunci merchant diganti", "a_webhook.redeliver": "Webhook dikirim ulang",
     au_delivery: "Webhook #{id}", "a_wording.teach": "Kalimat notifikasi diajarkan",
     "a_wording.delete": "Kalimat yang diajarkan dihapus",
-    "a_merchant.trust_app": "Aplikasi dipercaya untuk merchant"
+    "a_merchant.trust_app": "Aplikasi dipercaya untuk merchant",
+    "a_account.create": "Akun dibuat", "a_account.update": "Akun diubah",
+    "a_account.reset_password": "Kata sandi akun diatur ulang", "a_account.remove": "Akun dihapus",
+    by_actor: "oleh {actor}", by_actor_from: "oleh {actor} dari {address}"
   },
   en: {
     au_title: "Audit log",
@@ -27,7 +30,10 @@ var t = strings({
     "a_merchant.create": "Merchant created", "a_merchant.update": "Merchant changed",
     "a_merchant.rotate_secret": "Merchant secret rotated", "a_webhook.redeliver": "Webhook resent",
     au_delivery: "Webhook #{id}", "a_wording.teach": "Notification wording taught",
-    "a_wording.delete": "Taught wording deleted", "a_merchant.trust_app": "App trusted for a merchant"
+    "a_wording.delete": "Taught wording deleted", "a_merchant.trust_app": "App trusted for a merchant",
+    "a_account.create": "Account created", "a_account.update": "Account changed",
+    "a_account.reset_password": "Account password reset", "a_account.remove": "Account removed",
+    by_actor: "by {actor}", by_actor_from: "by {actor} from {address}"
   }
 });
 
@@ -78,5 +84,12 @@ function auditEntry(entry) {
     el("div", { class: "audit-main" },
       el("div", { class: "audit-what" }, el("strong", { text: label === "a_" + entry.action ? entry.action : label }), target ? " · " : null, target),
       changes.length ? el("ul", { class: "audit-changes" }, changes) : null,
-      entry.address ? el("div", { class: "audit-address", text: t("from_address", { address: entry.address }) }) : null));
+      entry.actor || entry.address ? el("div", { class: "audit-address", text: whoAndWhere(entry) }) : null));
+}
+
+/* Who did it and from where, whichever of the two is known. */
+function whoAndWhere(entry) {
+  if (entry.actor && entry.address) return t("by_actor_from", { actor: entry.actor, address: entry.address });
+  if (entry.actor) return t("by_actor", { actor: entry.actor });
+  return t("from_address", { address: entry.address });
 }

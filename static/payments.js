@@ -2,8 +2,8 @@
    webhooks, manual confirmation and cancellation. */
 import {
   api, append, clear, copyButton, dateTime, debounce, el, errorBlock, field, icon, loadingBlock,
-  merchantSelect, methodName, openDialog, pageHeader, pagedList, rupiah, statusBadge, strings,
-  toast
+  merchantSelect, methodName, openDialog, pageHeader, pagedList, rupiah, session, statusBadge,
+  strings, toast
 } from "./wq.js";
 import { notificationItem } from "./notifications.js";
 import { deliveryCard } from "./webhooks.js";
@@ -196,10 +196,12 @@ export function viewPaymentDetail(container, params) {
     clear(body);
     body.setAttribute("data-status", p.status);
     var actions = el("div", { class: "detail-actions" });
-    if (p.status === "pending" || p.status === "expired") {
+    // A cashier's detail has no notifications or webhooks, and the server refuses it these actions.
+    var cashier = session.account && session.account.role === "cashier";
+    if (!cashier && (p.status === "pending" || p.status === "expired")) {
       actions.appendChild(el("button", { type: "button", class: "btn btn-primary", id: "confirm-payment", onclick: function () { confirmManual(p); } }, icon("check"), el("span", { text: t("confirm_manual") })));
     }
-    if (p.status === "pending") {
+    if (!cashier && p.status === "pending") {
       actions.appendChild(el("button", { type: "button", class: "btn btn-danger-quiet", id: "cancel-payment", onclick: function () { cancelPayment(p); } }, t("cancel_payment")));
     }
     var facts = el("dl", { class: "facts" });
@@ -233,10 +235,10 @@ export function viewPaymentDetail(container, params) {
           el("div", { class: "detail-total money", text: rupiah(p.total_amount) })),
         actions),
       el("div", { class: "detail-grid" }, el("section", { class: "panel" }, facts), el("section", { class: "panel panel-qr" }, qr)),
-      el("section", { class: "panel" }, el("h2", { text: t("notifications_of") }),
+      cashier ? null : el("section", { class: "panel" }, el("h2", { text: t("notifications_of") }),
         p.notifications.length ? el("ul", { class: "notif-list compact" }, p.notifications.map(function (n) { return notificationItem(n, { compact: true }); }))
           : el("p", { class: "muted", text: t("no_notifications") })),
-      el("section", { class: "panel" }, el("h2", { text: t("deliveries_of") }),
+      cashier ? null : el("section", { class: "panel" }, el("h2", { text: t("deliveries_of") }),
         p.deliveries.length ? el("div", { class: "deliveries" }, p.deliveries.map(function (d) { return deliveryCard(d, { attempts: d.attempts_log, open: true, onChange: load }); }))
           : el("p", { class: "muted", text: p.status === "paid" ? t("no_deliveries_url") : t("no_deliveries") }))
     ]);

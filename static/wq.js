@@ -109,7 +109,10 @@ var SHARED = {
     err_amount_mismatch: "Notifikasi menyebut {notification_amount}, tetapi total tagihan {invoice_total}.",
     err_app_already_trusted: "Notifikasi ini tidak ditolak karena aplikasinya.",
     err_no_app: "Notifikasi ini tidak menyebut aplikasi: izinkan notifikasi tanpa nama aplikasi di pengaturan merchant.",
-    err_not_a_payment_app: "Ini bukan aplikasi pembayaran, jadi tidak bisa dipercaya dari Notifikasi."
+    err_not_a_payment_app: "Ini bukan aplikasi pembayaran, jadi tidak bisa dipercaya dari Notifikasi.",
+    err_username_taken: "Nama pengguna ini sudah dipakai akun lain.",
+    err_last_admin: "Ini akun admin terakhir: tambahkan admin lain dulu.",
+    err_account_disabled: "Akun ini dinonaktifkan. Minta admin toko untuk mengaktifkannya."
   },
   en: {
     nav_overview: "Overview", nav_payments: "Payments", st_pending: "Pending", st_paid: "Paid",
@@ -226,6 +229,8 @@ var ICONS = {
   plus: '<path d="M11 5h2v6h6v2h-6v6h-2v-6H5v-2h6z"/>',
   check: '<path d="M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z"/>',
   link: '<path d="M14 3h7v7h-2V6.4l-8.3 8.3-1.4-1.4L17.6 5H14zM5 5h6v2H5v12h12v-6h2v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2"/>',
+  key: '<path fill-rule="evenodd" d="M7 7.5a4.5 4.5 0 0 1 4.24 3H22v3h-2v3h-3v-3h-1.5v2h-3v-2h-1.26A4.5 4.5 0 1 1 7 7.5m0 3a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3"/>',
+  accounts: '<path d="M9 4a4 4 0 1 1 0 8 4 4 0 0 1 0-8m0 2a2 2 0 1 0 0 4 2 2 0 0 0 0-4m7.5 1a3 3 0 1 1 0 6 3 3 0 0 1 0-6M9 13c3.3 0 7 1.6 7 4v3H2v-3c0-2.4 3.7-4 7-4m0 2c-2.6 0-5 1.2-5 2v1h10v-1c0-.8-2.4-2-5-2m8.5-1c2.4.2 4.5 1.4 4.5 3v3h-4v-3c0-1.1-.5-2.2-1.5-3"/>',
   // The checkout page's large state pictures.
   paid: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><path d="M7 12.5l3.2 3.2L17.5 8.5" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"/>',
   clock: '<circle cx="12" cy="12" r="11" fill="currentColor" opacity=".14"/><circle cx="12" cy="12" r="7" fill="none" stroke="currentColor" stroke-width="2"/><path d="M12 8.5V12l2.5 2" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>',
@@ -312,7 +317,7 @@ export function methodName(method) {
 
 /* The dashboard's session: the shell fills it in at login and gives the hooks their work. */
 export var session = {
-  csrf: null, demo: false, loggedIn: false, secretOverlap: 0, attention: 0,
+  csrf: null, demo: false, loggedIn: false, secretOverlap: 0, attention: 0, account: null,
   merchants: null, merchantsPromise: null,
   expired: function () { /* the shell shows the login form */ },
   refreshAttention: function () { /* the shell counts the inbox again */ }
@@ -372,6 +377,12 @@ export function problemText(message, code, details) {
 
 export function loadMerchants(force) {
   if (session.merchantsPromise && !force) return session.merchantsPromise;
+  // A cashier may not read the shops' settings: its session names its one shop.
+  if (session.account && session.account.role === "cashier") {
+    session.merchants = session.account.merchants;
+    session.merchantsPromise = Promise.resolve(session.merchants);
+    return session.merchantsPromise;
+  }
   session.merchantsPromise = api("GET", "merchants").then(function (body) {
     session.merchants = body.data;
     return body.data;

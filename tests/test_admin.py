@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery"
 def set_password(db_path: Path, password: str = PASSWORD) -> None:
     store = webqris.Store(str(db_path))
     store.open()
-    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(password))
+    store.write_now(webqris.put_admin_account, webqris.hash_password(password))
     store.close()
 
 

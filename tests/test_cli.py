@@ -31,7 +31,7 @@ def test_first_start_creates_database_and_prints_password_once(tmp_path: Path,
     assert match, server.log_path.read_text()
     store = webqris.Store(str(tmp_path / "webqris.db"))
     store.open()
-    stored = store.read(webqris.get_setting, "admin_password")
+    stored = store.read(webqris.find_account, "admin")["password_hash"]
     store.close()
     assert webqris.verify_password(match.group(1), stored)
     assert match.group(1) not in stored
@@ -231,7 +231,7 @@ def test_admin_set_password_from_stdin(tmp_path: Path) -> None:
     result = run("admin", "set-password", "--db", db, cwd=tmp_path, stdin="correct horse\n")
     assert result.returncode == 0, result.stderr
     stored = sqlite3.connect(db).execute(
-        "SELECT value FROM settings WHERE key = 'admin_password'").fetchone()[0]
+        "SELECT password_hash FROM accounts WHERE username = 'admin'").fetchone()[0]
     assert webqris.verify_password("correct horse", stored)
     assert not webqris.verify_password("wrong", stored)
     audited = sqlite3.connect(db).execute("SELECT action, address FROM audit_log").fetchall()

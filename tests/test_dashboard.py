@@ -109,7 +109,7 @@ def shop(db_path: Path) -> Merchant:
     store = webqris.Store(str(db_path))
     store.open()
     try:
-        store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(PASSWORD))
+        store.write_now(webqris.put_admin_account, webqris.hash_password(PASSWORD))
     finally:
         store.close()
     return merchant
@@ -168,7 +168,8 @@ def test_login_wrong_then_right_password_shows_the_overview(pages: Pages,
     expect(page.locator("#login-form")).to_be_visible()
     page.fill("#login-password", "not the password")
     page.click("#login-submit")
-    expect(page.locator("#login-error")).to_have_text("Kata sandi salah. Coba lagi.")
+    expect(page.locator("#login-error")).to_have_text(
+        "Nama pengguna atau kata sandi salah. Coba lagi.")
     expect(page.locator("#shell")).to_be_hidden()
 
     page.fill("#login-password", PASSWORD)
@@ -507,7 +508,7 @@ def test_phone_screens_do_not_scroll_sideways(pages: Pages, server: Server,
     for lang in ("id", "en"):
         page.evaluate(f"localStorage.setItem('webqris.lang', '{lang}')")
         page.reload()
-        expect(page.locator("nav .nav-link")).to_have_count(6)
+        expect(page.locator("nav .nav-link")).to_have_count(7)  # the admin's, Accounts too
         cut = page.evaluate("""Array.from(document.querySelectorAll('nav .nav-link'))
             .flatMap(a => Array.from(a.querySelectorAll('.nav-label *, .nav-label'))
               .filter(s => s.offsetParent !== null && s.scrollWidth > s.clientWidth)

@@ -24,7 +24,7 @@ PASSWORD = "a very secret admin password"
 def test_full_flow_logs_no_secret(db_path: Path, server_factory) -> None:
     store = webqris.Store(str(db_path))
     store.open()
-    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(PASSWORD))
+    store.write_now(webqris.put_admin_account, webqris.hash_password(PASSWORD))
     store.close()
     merchant = add_merchant(db_path, webhook_url="http://127.0.0.1:9/unreachable")
     server = server_factory(db_path, env={"WEBQRIS_SERVER_ACCESS_LOG": "true",
@@ -194,7 +194,7 @@ def test_dashboard_text_fields_lose_control_and_bidi_characters(app_factory, mer
                                                                 db_path: Path) -> None:
     store = webqris.Store(str(db_path))
     store.open()
-    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(PASSWORD))
+    store.write_now(webqris.put_admin_account, webqris.hash_password(PASSWORD))
     store.close()
     admin = app_factory()
     login = admin.post("/admin/api/login", json={"password": PASSWORD})

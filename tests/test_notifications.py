@@ -342,7 +342,7 @@ def test_attach_unmatched_notification(client: TestClient, merchant: Merchant,
 def admin_client(app_factory, db_path: Path, **sections: dict) -> TestClient:
     store = webqris.Store(str(db_path))
     store.open()
-    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password("owner pass"))
+    store.write_now(webqris.put_admin_account, webqris.hash_password("owner pass"))
     store.close()
     client = app_factory(**sections)
     login = client.post("/admin/api/login", json={"password": "owner pass"})

@@ -25,7 +25,7 @@ PASSWORD = "admin password 1"
 def server(db_path: Path, merchant: Merchant, server_factory):
     store = webqris.Store(str(db_path))
     store.open()
-    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(PASSWORD))
+    store.write_now(webqris.put_admin_account, webqris.hash_password(PASSWORD))
     store.close()
     return server_factory(db_path)
 
