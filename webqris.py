@@ -790,18 +790,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX webhook_attempts_excerpt ON webhook_attempts(attempted_at)
         WHERE response_excerpt IS NOT NULL;
     """,
-    # 14: the dashboard's searches stay quick at a million invoices. Amounts, totals, order ids
-    # and creation times get indexes; the words of an invoice (its id, order id, customer and
-    # sender) go into a trigram index, kept in step by triggers and filled for older invoices by
-    # fill_invoice_words after the migrations, in bounded batches. The overview sums paid
-    # invoices per merchant and quarter of an hour (any browser's time zone is whole quarters
-    # of an hour from UTC), kept by triggers in the transaction that pays an invoice.
+    # 14: the dashboard's searches stay quick at a million invoices. Amounts, totals, order ids,
+    # creation times and statuses get indexes; the words of an invoice (its id, order id,
+    # customer and sender) go into a trigram index, kept in step by triggers and filled for
+    # older invoices by fill_invoice_words after the migrations, in bounded batches. The
+    # overview sums paid invoices per merchant and quarter of an hour (any browser's time zone
+    # is whole quarters of an hour from UTC), kept by triggers in the transaction that pays.
     """
     CREATE INDEX invoices_total ON invoices(total_amount);
     CREATE INDEX invoices_amount ON invoices(amount);
     CREATE INDEX invoices_order ON invoices(merchant_order_id)
         WHERE merchant_order_id IS NOT NULL;
     CREATE INDEX invoices_created ON invoices(created_at);
+    CREATE INDEX invoices_status_recent ON invoices(status, id);
     CREATE VIRTUAL TABLE invoice_words USING fts5(
         words, content='', detail=none, tokenize='trigram');
     CREATE TRIGGER invoice_words_insert AFTER INSERT ON invoices BEGIN
@@ -933,12 +934,19 @@ def migrate(conn: sqlite3.Connection) -> int:
     pending = [version for version in range(1, len(MIGRATIONS) + 1) if version not in applied]
     if applied and pending and (path := database_file(conn)):
         copy_path = f"{path}.before-migration-{pending[0]}"
+        # The server answers only once the migrations are done: say what it is doing meanwhile.
+        log.info("copying database %s (%.0f MB) to %s before migrating it (schema version %d"
+                 " to %d); the server starts once that is done", path,
+                 os.path.getsize(path) / 1e6, copy_path, newest, len(MIGRATIONS))
+        started = time.monotonic()
         copy_database(conn, copy_path)
-        log.info("copied database %s to %s before migrating it (schema version %d to %d)",
-                 path, copy_path, newest, len(MIGRATIONS))
+        log.info("copied database in %.1f s", time.monotonic() - started)
     for version, sql in enumerate(MIGRATIONS, start=1):
         if version in applied:
             continue
+        started = time.monotonic()
+        if applied:
+            log.info("migration %d of %d: applying", version, len(MIGRATIONS))
         # executescript commits anything pending first, so the script carries its own BEGIN.
         try:
             conn.executescript(
@@ -950,6 +958,9 @@ def migrate(conn: sqlite3.Connection) -> int:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        if applied:
+            log.info("migration %d of %d: done in %.1f s", version, len(MIGRATIONS),
+                     time.monotonic() - started)
     fill_invoice_words(conn)
     return len(MIGRATIONS)
 
