@@ -790,10 +790,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX webhook_attempts_excerpt ON webhook_attempts(attempted_at)
         WHERE response_excerpt IS NOT NULL;
     """,
-    # 14: the dashboard's searches stay quick at a million invoices. Amounts, totals, order ids,
-    # creation times and statuses get indexes; the words of an invoice (its id, order id,
-    # customer and sender) go into a trigram index, kept in step by triggers and filled for
-    # older invoices by fill_invoice_words after the migrations, in bounded batches. The
+    # 14: the dashboard's searches stay quick at a million invoices. Amounts, totals, order ids
+    # and creation times get indexes; the words of an invoice (its id, order id,
+    # customer and sender) go into a trigram index: new invoices when their batch commits
+    # (index_invoice_words, off the event loop), changed ones by trigger, and the invoices of
+    # an older database by fill_invoice_words after the migrations, in bounded batches. The
     # overview sums paid invoices per merchant and quarter of an hour (any browser's time zone
     # is whole quarters of an hour from UTC), kept by triggers in the transaction that pays.
     """
@@ -802,17 +803,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX invoices_order ON invoices(merchant_order_id)
         WHERE merchant_order_id IS NOT NULL;
     CREATE INDEX invoices_created ON invoices(created_at);
-    CREATE INDEX invoices_status_recent ON invoices(status, id);
     CREATE VIRTUAL TABLE invoice_words USING fts5(
         words, content='', detail=none, tokenize='trigram');
-    CREATE TRIGGER invoice_words_insert AFTER INSERT ON invoices BEGIN
-        INSERT INTO invoice_words (rowid, words) VALUES (new.id,
-            coalesce(new.invoice_id, '') || char(10) || coalesce(new.merchant_order_id, '')
-            || char(10) || coalesce(new.customer_name, '') || char(10)
-            || coalesce(new.sender_name, ''));
-    END;
+    -- Invoices numbered up to this one are in invoice_words; the commit puts newer ones in.
+    INSERT INTO settings (key, value) VALUES ('invoice_words_through', '0');
     CREATE TRIGGER invoice_words_update AFTER UPDATE OF invoice_id, merchant_order_id,
-            customer_name, sender_name ON invoices BEGIN
+            customer_name, sender_name ON invoices WHEN old.id <= (SELECT CAST(value AS INTEGER)
+            FROM settings WHERE key = 'invoice_words_through') BEGIN
         INSERT INTO invoice_words (invoice_words, rowid, words) VALUES ('delete', old.id,
             coalesce(old.invoice_id, '') || char(10) || coalesce(old.merchant_order_id, '')
             || char(10) || coalesce(old.customer_name, '') || char(10)
@@ -822,14 +819,13 @@ MIGRATIONS: list[str] = [
             || char(10) || coalesce(new.customer_name, '') || char(10)
             || coalesce(new.sender_name, ''));
     END;
-    CREATE TRIGGER invoice_words_delete AFTER DELETE ON invoices BEGIN
+    CREATE TRIGGER invoice_words_delete AFTER DELETE ON invoices WHEN old.id <= (SELECT
+            CAST(value AS INTEGER) FROM settings WHERE key = 'invoice_words_through') BEGIN
         INSERT INTO invoice_words (invoice_words, rowid, words) VALUES ('delete', old.id,
             coalesce(old.invoice_id, '') || char(10) || coalesce(old.merchant_order_id, '')
             || char(10) || coalesce(old.customer_name, '') || char(10)
             || coalesce(old.sender_name, ''));
     END;
-    INSERT INTO settings (key, value)
-        SELECT 'invoice_words_unfilled_through', coalesce(max(id), 0) FROM invoices;
     CREATE TABLE paid_quarters (
         merchant_id INTEGER NOT NULL REFERENCES merchants(id),
         quarter INTEGER NOT NULL,  -- paid_at / 900000: quarters of an hour since the epoch
@@ -965,43 +961,53 @@ def migrate(conn: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
+def index_invoice_words(conn: sqlite3.Connection, limit: int | None = None) -> int:
+    """Puts the invoices numbered after invoice_words_through (at most `limit` of them) into
+    the search index, in the caller's transaction; returns how many. The commit runs it, on
+    the commit thread: tokenizing is the costliest part of a new invoice's row, and there it
+    runs beside the event loop instead of on it."""
+    through = conn.execute("SELECT CAST(value AS INTEGER) FROM settings"
+                           " WHERE key = 'invoice_words_through'").fetchone()[0]
+    newest = conn.execute("SELECT max(id) FROM invoices").fetchone()[0] or 0
+    upto = newest if limit is None else min(newest, through + limit)
+    if upto <= through:
+        return 0
+    conn.execute(
+        "INSERT INTO invoice_words (rowid, words) SELECT id, coalesce(invoice_id, '')"
+        " || char(10) || coalesce(merchant_order_id, '') || char(10)"
+        " || coalesce(customer_name, '') || char(10) || coalesce(sender_name, '')"
+        " FROM invoices WHERE id > ? AND id <= ?", (through, upto))
+    conn.execute("UPDATE settings SET value = ? WHERE key = 'invoice_words_through'", (upto,))
+    return upto - through
+
+
 def fill_invoice_words(conn: sqlite3.Connection, batch: int = 20_000) -> None:
-    """Puts the invoices that existed before migration 14 into its search index, newest first,
-    a bounded batch per transaction (an interrupted start resumes where it stopped); says how
-    long it will take once the first batch tells. Newer invoices are indexed by trigger."""
-    row = conn.execute("SELECT value FROM settings"
-                       " WHERE key = 'invoice_words_unfilled_through'").fetchone()
-    if row is None:
-        return
-    through = int(row[0])
-    left = conn.execute("SELECT count(*) FROM invoices WHERE id <= ?", (through,)).fetchone()[0]
+    """Puts the invoices of an older database into the search index, oldest first, a bounded
+    batch per transaction (an interrupted start resumes where it stopped); says how long it
+    will take once the first batch tells."""
+    left = conn.execute("SELECT count(*) FROM invoices WHERE id > (SELECT CAST(value AS"
+                        " INTEGER) FROM settings WHERE key = 'invoice_words_through')"
+                        ).fetchone()[0]
     started = last_said = time.monotonic()
     done = 0
-    while through > 0:
-        low = max(through - batch, 0)
+    while done < left:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            done += conn.execute(
-                "INSERT INTO invoice_words (rowid, words) SELECT id, coalesce(invoice_id, '')"
-                " || char(10) || coalesce(merchant_order_id, '') || char(10)"
-                " || coalesce(customer_name, '') || char(10) || coalesce(sender_name, '')"
-                " FROM invoices WHERE id > ? AND id <= ?", (low, through)).rowcount
-            conn.execute("UPDATE settings SET value = ?"
-                         " WHERE key = 'invoice_words_unfilled_through'", (low,))
+            filled = index_invoice_words(conn, batch)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        through = low
+        if not filled:
+            break
+        done += filled
         now = time.monotonic()
-        if through > 0 and (done == batch or now - last_said >= 5):
-            rate = done / max(now - started, 1e-3)
+        if done < left and (done == filled or now - last_said >= 5):
             log.info("search index: %d of %d invoices filled, about %.0f s left", done, left,
-                     (left - done) / rate)
+                     (left - done) * (now - started) / done)
             last_said = now
-    conn.execute("DELETE FROM settings WHERE key = 'invoice_words_unfilled_through'")
-    if done:
+    if done > batch:
         log.info("search index: %d invoices filled in %.1f s", done, time.monotonic() - started)
 
 
@@ -1031,13 +1037,15 @@ def file_identity(path: str) -> tuple[int, int] | None:
 
 
 class Store:
-    """The database: one write connection with group commit, and one read connection.
+    """The database: one write connection with group commit, one read connection for the hot
+    path, and a pool of read connections in threads for reads that grow with history.
 
     Writes wait in a list while the previous batch commits. The next batch then runs all their
     statements in one transaction on the event loop's thread, where reads already run and each
-    statement takes microseconds, and hands only the COMMIT (the fsync, and any checkpoint) to
-    the commit thread. A writer thread that ran the statements itself waited for the GIL after
-    every SQLite call, and spent most of its time doing that (README, Performance)."""
+    statement takes microseconds, and hands the COMMIT (the fsync, any checkpoint, and the new
+    invoices' words for the search index) to the commit thread. A writer thread that ran the
+    statements itself waited for the GIL after every SQLite call, and spent most of its time
+    doing that (README, Performance)."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000, max_batch: int = 256,
                  off_loop_readers: int = 2) -> None:
@@ -1212,6 +1220,7 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn(conn, *args, **kwargs)
+            index_invoice_words(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -1315,6 +1324,7 @@ class Store:
         await asyncio.get_running_loop().run_in_executor(self._committer, self._commit_here, conn)
 
     def _commit_here(self, conn: sqlite3.Connection) -> None:
+        index_invoice_words(conn)
         conn.execute("COMMIT")
         # Acknowledged means in the file at our path: a write that went to a deleted or
         # replaced file is answered 503, and the file is not written again.
@@ -1889,8 +1899,9 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
     if merchant_id is not None:
         clauses.append("i.merchant_id = :merchant_id")
         params["merchant_id"] = merchant_id
-    if status == "pending":
-        clauses.append("i.status = 'pending' AND i.expires_at > :at")
+    if status == "pending":  # few, found through the partial index of pending expiries
+        clauses.append("i.id IN (SELECT id FROM invoices WHERE status = 'pending'"
+                       " AND expires_at > :at)")
     elif status == "expired":
         clauses.append("(i.status = 'expired' OR (i.status = 'pending' AND i.expires_at <= :at))")
     elif status is not None:
@@ -1926,7 +1937,9 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
                        " OR i.merchant_order_id LIKE :pattern ESCAPE '\\'"
                        " OR i.customer_name LIKE :pattern ESCAPE '\\'"
                        " OR i.sender_name LIKE :pattern ESCAPE '\\')")
-        if len(query) >= 3:  # the trigram index narrows; shorter ones read invoices newest first
+        # The trigram index narrows; shorter queries read invoices newest first, and so do
+        # searches among the pending ones (few, whatever the history).
+        if len(query) >= 3 and status != "pending":
             params["words"] = _words_match(query)
             return conn.execute(
                 select + "invoice_words w CROSS JOIN invoices i ON i.id = w.rowid"
