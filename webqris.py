@@ -804,7 +804,7 @@ MIGRATIONS: list[str] = [
         WHERE merchant_order_id IS NOT NULL;
     CREATE INDEX invoices_created ON invoices(created_at);
     CREATE VIRTUAL TABLE invoice_words USING fts5(
-        words, content='', detail=none, tokenize='trigram');
+        words, content='', detail=none, columnsize=0, tokenize='trigram');
     -- Invoices numbered up to this one are in invoice_words; the commit puts newer ones in.
     INSERT INTO settings (key, value) VALUES ('invoice_words_through', '0');
     CREATE TRIGGER invoice_words_update AFTER UPDATE OF invoice_id, merchant_order_id,
