@@ -828,36 +828,40 @@ MIGRATIONS: list[str] = [
     END;
     CREATE TABLE paid_quarters (
         merchant_id INTEGER NOT NULL REFERENCES merchants(id),
-        quarter INTEGER NOT NULL,  -- paid_at / 900000: quarters of an hour since the epoch
+        -- paid_at / 900000: quarters of an hour since the epoch (a payment is never refused
+        -- for want of a time: one without counts at the epoch)
+        quarter INTEGER NOT NULL,
         count INTEGER NOT NULL,
         sum INTEGER NOT NULL,
         PRIMARY KEY (merchant_id, quarter)
     ) WITHOUT ROWID;
     CREATE TRIGGER paid_quarters_insert AFTER INSERT ON invoices
             WHEN new.status = 'paid' BEGIN
-        INSERT INTO paid_quarters VALUES (new.merchant_id, new.paid_at / 900000, 1,
-            new.total_amount) ON CONFLICT DO UPDATE SET count = count + 1,
-            sum = sum + excluded.sum;
+        INSERT INTO paid_quarters VALUES (new.merchant_id,
+            coalesce(new.paid_at, 0) / 900000, 1, new.total_amount)
+            ON CONFLICT DO UPDATE SET count = count + 1, sum = sum + excluded.sum;
     END;
     CREATE TRIGGER paid_quarters_paid AFTER UPDATE OF status ON invoices
             WHEN new.status = 'paid' AND old.status <> 'paid' BEGIN
-        INSERT INTO paid_quarters VALUES (new.merchant_id, new.paid_at / 900000, 1,
-            new.total_amount) ON CONFLICT DO UPDATE SET count = count + 1,
-            sum = sum + excluded.sum;
+        INSERT INTO paid_quarters VALUES (new.merchant_id,
+            coalesce(new.paid_at, 0) / 900000, 1, new.total_amount)
+            ON CONFLICT DO UPDATE SET count = count + 1, sum = sum + excluded.sum;
     END;
     CREATE TRIGGER paid_quarters_unpaid AFTER UPDATE OF status ON invoices
             WHEN old.status = 'paid' AND new.status <> 'paid' BEGIN
         UPDATE paid_quarters SET count = count - 1, sum = sum - old.total_amount
-            WHERE merchant_id = old.merchant_id AND quarter = old.paid_at / 900000;
+            WHERE merchant_id = old.merchant_id
+            AND quarter = coalesce(old.paid_at, 0) / 900000;
     END;
     CREATE TRIGGER paid_quarters_delete AFTER DELETE ON invoices
             WHEN old.status = 'paid' BEGIN
         UPDATE paid_quarters SET count = count - 1, sum = sum - old.total_amount
-            WHERE merchant_id = old.merchant_id AND quarter = old.paid_at / 900000;
+            WHERE merchant_id = old.merchant_id
+            AND quarter = coalesce(old.paid_at, 0) / 900000;
     END;
     INSERT INTO paid_quarters
-        SELECT merchant_id, paid_at / 900000, count(*), sum(total_amount) FROM invoices
-        WHERE status = 'paid' GROUP BY 1, 2;
+        SELECT merchant_id, coalesce(paid_at, 0) / 900000, count(*), sum(total_amount)
+        FROM invoices WHERE status = 'paid' GROUP BY 1, 2;
     """,
 ]
 
