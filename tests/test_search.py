@@ -15,24 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
+import test_admin
 from conftest import ROOT, STATIC_QRIS, Merchant, start_server
 from starlette.testclient import TestClient
-from test_admin import PASSWORD, set_password
 
 import webqris
 
+admin = test_admin.admin  # the logged-in dashboard client, a fixture
 DAY = 86_400_000
-
-
-@pytest.fixture
-def admin(app_factory: Any, merchant: Merchant, db_path: Path) -> TestClient:
-    set_password(db_path)
-    client = app_factory()
-    response = client.post("/admin/api/login", json={"password": PASSWORD})
-    assert response.status_code == 200
-    client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
-    return client
 
 
 def create(client: TestClient, merchant: Merchant, amount: int, **fields: Any) -> dict:
