@@ -67,6 +67,24 @@ def test_text_search_finds_part_of_an_id_order_customer_or_sender_case_aside(
     assert found(admin, "q=2024_") == []                           # and so is _
 
 
+def test_text_search_finds_invoices_the_index_does_not_hold_yet(admin: TestClient,
+                                                                merchant: Merchant,
+                                                                db_path: Path) -> None:
+    made = [create(admin, merchant, 40000 + n, customer_name=f"Pelanggan Baru {n}")
+            for n in range(4)]
+    conn = sqlite3.connect(db_path)
+    through = int(conn.execute("SELECT value FROM settings"
+                               " WHERE key = 'invoice_words_through'").fetchone()[0])
+    newest = conn.execute("SELECT max(id) FROM invoices").fetchone()[0]
+    conn.close()
+    assert through < newest  # the index is filled once a second, not at every commit
+    newest_first = [invoice["invoice_id"] for invoice in reversed(made)]
+    assert found(admin, "q=pelanggan baru") == newest_first
+    first = admin.get("/admin/api/payments?q=pelanggan baru&limit=3").json()
+    assert [row["invoice_id"] for row in first["data"]] == newest_first[:3]
+    assert found(admin, f"q=pelanggan baru&before={first['next_before']}") == newest_first[3:]
+
+
 def test_digits_find_amounts_and_totals_exactly_newest_first_across_pages(
         admin: TestClient, merchant: Merchant) -> None:
     same_price = [create(admin, merchant, 25000) for _ in range(5)]
