@@ -61,7 +61,8 @@ STATIC_QRIS = (
     "k610559567630458C7"
 )
 
-SCENARIOS = ("bare", "startup", "create", "status", "forwarder", "latency", "ws", "floods")
+SCENARIOS = ("bare", "startup", "create", "status", "forwarder", "latency", "ws", "floods",
+             "big")
 
 # =============================================================================================
 # Small helpers: ports, processes, RSS
@@ -663,6 +664,122 @@ def add_merchant(db_path: Path, name: str, webhook_url: str | None) -> dict[str,
     return {"id": merchant_id, **issued}
 
 
+PRICES = (5_000, 10_000, 12_500, 15_000, 20_000, 25_000, 35_000, 50_000, 75_000, 100_000,
+          150_000, 250_000)
+NAMES = ("Siti Aminah", "Budi Santoso", "Dewi Lestari", "Agus Salim", "Rina Wati", "Joko Widodo",
+         "Putri Ayu", "Andi Pratama", "Nur Hidayah", "Rudi Hartono", "Wayan Sudarsana",
+         "Yohanes Manurung")
+
+
+def build_big_database(db_path: Path, invoices: int, notifications: int) -> dict[str, Any]:
+    """A year of one busy shop in bulk: `invoices` invoices created in order over 365 days
+    (70 % paid, 25 % expired, 4 % cancelled, the last few pending), order ids on 60 %, customer
+    names on half, and `notifications` forwarder notifications, most attached to the paid
+    invoices. The schema is the app's own (its migrations, triggers and indexes included);
+    rows go in through one plain connection, many per transaction. Returns what the searches
+    need to look for."""
+    webqris = webqris_module()
+    store = webqris.Store(str(db_path))
+    store.open()
+    store.close()
+    shop = add_merchant(db_path, "Big Shop", None)
+    rng = random.Random(18)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    now = int(time.time() * 1000)
+    start = now - 365 * 86_400_000
+    step = (now - 3_600_000 - start) // max(invoices, 1)
+    payloads: dict[int, str] = {}
+    paid_rows: list[tuple[int, int, str]] = []
+    sample: dict[str, Any] = {"merchant_id": shop["id"]}
+    conn.execute("BEGIN")
+    for number in range(1, invoices + 1):
+        at = start + number * step
+        amount = rng.choice(PRICES)
+        code = rng.randint(1, 999)
+        total = amount + code
+        if total not in payloads:
+            payloads[total] = webqris.qris.make_dynamic(STATIC_QRIS, total)
+        roll = rng.random()
+        status = ("pending" if number > invoices - 20 else "paid" if roll < 0.70
+                  else "expired" if roll < 0.96 else "cancelled")
+        order = f"ORD-{number:08d}" if rng.random() < 0.6 else None
+        customer = rng.choice(NAMES) if rng.random() < 0.5 else None
+        sender = rng.choice(NAMES).upper() if status == "paid" else None
+        invoice_id = f"INV-{at // 1000}-{rng.getrandbits(24):06x}"
+        paid_at = at + 60_000 if status == "paid" else None
+        closed_at = paid_at if status == "paid" else at + 900_000 if status != "pending" else None
+        expires_at = now + 900_000 if status == "pending" else at + 900_000
+        conn.execute(
+            "INSERT INTO invoices (id, invoice_id, merchant_id, merchant_order_id, customer_name,"
+            " amount, unique_code, total_amount, qris_payload, status, payment_method,"
+            " sender_name, created_at, expires_at, paid_at, closed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (number, invoice_id, shop["id"], order, customer, amount, code, total,
+             payloads[total], status, "forwarder" if paid_at else None, sender, at, expires_at,
+             paid_at, closed_at))
+        if status == "paid":
+            paid_rows.append((number, total, sender or ""))
+        if number == invoices // 2:
+            sample |= {"invoice_id": invoice_id, "total": total, "order_id": order,
+                       "created_at": at}
+        if number % 50_000 == 0:
+            conn.execute("COMMIT")
+            conn.execute("BEGIN")
+            log(f"big database: {number} of {invoices} invoices")
+    for number in range(1, notifications + 1):
+        invoice_row, total, sender = paid_rows[rng.randrange(len(paid_rows))] if paid_rows \
+            else (None, 25_000, "")
+        matched = rng.random() < 0.85
+        at = start + number * (now - start) // max(notifications, 1)
+        conn.execute(
+            "INSERT INTO notifications (merchant_id, source, app, title, message, device_id,"
+            " notif_id, parsed_amount, sender_name, parser, outcome, invoice_id, received_at)"
+            " VALUES (?, 'forwarder', 'id.dana', 'DANA', ?, 'phone-1', ?, ?, ?, 'dana', ?, ?, ?)",
+            (shop["id"], f"{sender} mengirim Rp{total:,}".replace(",", "."), str(number),
+             total, sender, "matched" if matched else "unmatched",
+             invoice_row if matched else None, at))
+    conn.execute("COMMIT")
+    conn.close()
+    store = webqris.Store(str(db_path))  # fills the search index, as an upgrade would
+    store.open()
+    store.close()
+    sample["size_mb"] = db_path.stat().st_size / 1e6
+    return sample
+
+
+def set_admin_password(db_path: Path, password: str) -> None:
+    webqris = webqris_module()
+    store = webqris.Store(str(db_path))
+    store.open()
+    try:
+        store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(password))
+    finally:
+        store.close()
+
+
+def big_searches(big: dict[str, Any]) -> dict[str, str]:
+    """Every kind of search the dashboard's payments page makes, as its query string."""
+    day = big["created_at"] - big["created_at"] % 86_400_000
+    return {
+        "invoice id (its last 6 characters)": f"q={big['invoice_id'][-6:]}",
+        "order id": f"q={big['order_id'] or 'ORD-0000'}",
+        "order id prefix": f"q={(big['order_id'] or 'ORD-0000')[:9]}",
+        "total (exact)": f"q={big['total']}",
+        "amount (exact, a common price)": "q=25.000",
+        "customer name": "q=Siti",
+        "sender word": "q=HARTONO",
+        "text that matches nothing": "q=tidak-ada-yang-cocok",
+        "digits that match nothing": "q=987654321",
+        "one day": f"from={day}&to={day + 86_400_000}",
+        "one day, customer name": f"from={day}&to={day + 86_400_000}&q=Budi",
+        "from half a year ago, cancelled": f"from={big['created_at']}&status=cancelled",
+        "status pending": "status=pending",
+        "status cancelled": "status=cancelled",
+        "no filter (first page)": "",
+    }
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -756,14 +873,31 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                          f" errors in all runs {sum(run.errors for run in runs)}")
         return runs[middle], ratios[middle], "; ".join(notes), runs
 
-    server_parts = {"startup", "create", "status", "forwarder", "latency", "ws", "floods"}
+    server_parts = {"startup", "create", "status", "forwarder", "latency", "ws", "floods", "big"}
     if not only & server_parts:
         if bare_proc is not None:
             procs.stop(bare_proc)
         return {"rows": rows, "facts": facts}
 
-    # --- 2. the server on a fresh database -----------------------------------------------------
+    # --- 2. the server on a fresh database (or, with --big, on a year of history) -------------
     db_path = workdir / "webqris.db"
+    big: dict[str, Any] = {}
+    if args.big:
+        db_path = args.big_db or db_path
+        sidecar = db_path.with_name(db_path.name + ".bench.json")
+        if db_path.exists() and sidecar.exists():
+            big = json.loads(sidecar.read_text())
+            log(f"reusing {db_path} ({big['invoices']} invoices)")
+        else:
+            log(f"building a database of {args.big_invoices} invoices at {db_path}")
+            started = time.monotonic()
+            big = build_big_database(db_path, args.big_invoices, args.big_invoices // 10)
+            big |= {"invoices": args.big_invoices, "built_s": time.monotonic() - started}
+            sidecar.write_text(json.dumps(big))
+        facts["big_database"] = (f"{big['invoices']:,} invoices, {big['invoices'] // 10:,}"
+                                 f" notifications, {db_path.stat().st_size / 1e6:.0f} MB")
+        password = "bench-admin-password"
+        set_admin_password(db_path, password)
     receiver_port = free_port()
     latency_port = free_port()
     shop = add_merchant(db_path, "Bench Shop", None)  # creates, statuses, WebSockets
@@ -989,6 +1123,81 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                     f"{run.p99_ms:.1f} ms" for run in alones),
                 measured=f"p99 {alone.p99_ms:.1f} ms"))
 
+        # --- 9. the dashboard at a year of history: each search, the overview, and a status
+        # check's p99 during a search storm against without one --------------------------------
+        if "big" in only and args.big:
+            rss.label = "big"
+            login = client.post("/admin/api/login", json={"password": password})
+            login.raise_for_status()
+            pages = {f"search: {name}": f"/admin/api/payments?{query}"
+                     for name, query in big_searches(big).items()}
+            pages["overview"] = "/admin/api/overview?tz_offset=420"
+            pages["inbox (needs attention)"] = "/admin/api/notifications?outcome=needs_attention"
+            for name, path in pages.items():
+                times = []
+                for _ in range(args.big_repeat):
+                    sent = time.perf_counter()
+                    answer = client.get(path)
+                    times.append((time.perf_counter() - sent) * 1000)
+                    answer.raise_for_status()
+                found = len(answer.json().get("data", answer.json().get("recent", [])))
+                median = percentile(times, 50)
+                rows.append(Row(name, Load(len(times), 0.0, median, max(times), 0), None,
+                                "< 50 ms", median < 50, f"{found} rows on the page",
+                                measured=f"{median:.1f} ms"))
+            made = client.post("/api/payments/qris/create", headers=auth,
+                               json={"amount": 27000, "merchant_order_id": "STORM-1"})
+            made.raise_for_status()
+            probe_url = f"{base}/api/payments/{made.json()['invoice_id']}/status"
+            probe_opts = {**wrk_opts, "connections": 1, "threads": 1}
+            stop = threading.Event()
+            storm_count = [0]
+
+            def storm() -> None:
+                cookies = dict(client.cookies)
+                with httpx.Client(base_url=base, timeout=30, cookies=cookies) as searcher:
+                    while not stop.is_set():
+                        for path in pages.values():
+                            searcher.get(path)
+                            storm_count[0] += 1
+
+            # Quiet and storm runs alternate, and their median p99s are compared: a single
+            # pair says little on a machine whose quiet p99 alone moves tenfold.
+            quiet: list[Load] = []
+            stormed: list[Load] = []
+            storm_seconds = 0.0
+            for round_ in range(args.repeat):
+                log(f"status check, one client, quiet ({round_ + 1}/{args.repeat})")
+                quiet.append(run_wrk(probe_url, bearer_headers_lua(token),
+                                     name=f"storm-quiet-{round_}", **probe_opts))
+                log(f"status check, one client, during a search storm of"
+                    f" {args.storm_clients} dashboard clients ({round_ + 1}/{args.repeat})")
+                stop.clear()
+                stormers = [threading.Thread(target=storm, daemon=True)
+                            for _ in range(args.storm_clients)]
+                started = time.monotonic()
+                for thread in stormers:
+                    thread.start()
+                stormed.append(run_wrk(probe_url, bearer_headers_lua(token),
+                                       name=f"storm-{round_}", **probe_opts))
+                stop.set()
+                for thread in stormers:
+                    thread.join(60)
+                storm_seconds += time.monotonic() - started
+            quiet_p99 = percentile([run.p99_ms for run in quiet], 50)
+            storm_p99 = percentile([run.p99_ms for run in stormed], 50)
+            middle = sorted(stormed, key=lambda run: run.p99_ms)[(len(stormed) - 1) // 2]
+            slower = storm_p99 / quiet_p99 if quiet_p99 else float("inf")
+            rows.append(Row(
+                "status check, 1 client, search storm", middle, None,
+                "p99 <= 2x without a storm",
+                slower <= 2.0 and sum(run.errors for run in stormed) == 0,
+                f"{storm_count[0] / storm_seconds:.0f} dashboard requests/s from"
+                f" {args.storm_clients} clients; p99 of each run with a storm: "
+                + ", ".join(f"{run.p99_ms:.1f}" for run in stormed) + " ms; without: "
+                + ", ".join(f"{run.p99_ms:.1f}" for run in quiet) + " ms; medians compared",
+                measured=f"p99 {slower:.2f}x without"))
+
         rss.label = "end"
         rss.sample()
     facts["rss_peak_mb"] = rss.peak
@@ -1073,6 +1282,31 @@ def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
             print(f"  {key}: {value:.0f} MB" if key == "bare_rss_mb" else f"  {key}: {value}")
 
 
+def print_comparison(result: dict[str, Any], previous: dict[str, Any], name: Path) -> None:
+    """Each scenario's figure now beside the one in a previous run's saved results: the ratio
+    to the ceiling where there is one (comparable across runs), else what was measured."""
+    before = {row["scenario"]: row for row in previous["rows"]}
+
+    def figure(ratio: float | None, measured: str, rps: float | None) -> str:
+        if ratio is not None:
+            return f"{ratio:.2f}x" + (f" ({rps:,.0f}/s)" if rps else "")
+        return measured or (f"{rps:,.0f}/s" if rps else "")
+
+    lines = [("scenario", "now", f"before ({name.name})")]
+    for row in result["rows"]:
+        old = before.get(row.scenario)
+        lines.append((row.scenario, figure(row.ratio, row.measured,
+                                           row.load.rps if row.load else None),
+                      figure(old["ratio"], old["measured"], old["rps"]) if old else "-"))
+    lines += [(scenario, "-", figure(old["ratio"], old["measured"], old["rps"]))
+              for scenario, old in before.items()
+              if scenario not in {row.scenario for row in result["rows"]}]
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    print(f"\nCompared with {name}:")
+    for line in lines:
+        print(f"{line[0]:<{widths[0]}}  {line[1]:>{widths[1]}}  {line[2]:>{widths[2]}}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ROLES:
@@ -1103,7 +1337,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="sample the server with py-spy during create, status, forwarder")
     parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--big", action="store_true",
+                        help="serve a year of history (--big-invoices, a tenth as many"
+                             " notifications) and time every dashboard search on it")
+    parser.add_argument("--big-invoices", type=int, default=1_000_000)
+    parser.add_argument("--big-db", type=Path, metavar="FILE",
+                        help="build the --big database here once and reuse it in later runs")
+    parser.add_argument("--storm-clients", type=int, default=2,
+                        help="dashboard clients searching back to back during the storm")
+    parser.add_argument("--big-repeat", type=int, default=5,
+                        help="times each dashboard search is timed (the median is shown)")
+    parser.add_argument("--json", "--save", type=Path, metavar="FILE",
+                        help="also write the results here (for a later --compare)")
+    parser.add_argument("--compare", type=Path, metavar="FILE",
+                        help="print this run beside a previous run's --save FILE")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args(argv)
@@ -1131,6 +1378,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     print_table(result, args)
+    if args.compare:
+        print_comparison(result, json.loads(args.compare.read_text()), args.compare)
     if args.json:
         args.json.write_text(json.dumps({
             "rows": [{**dataclasses.asdict(row), "rps": row.load.rps if row.load else None}

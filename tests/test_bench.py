@@ -54,3 +54,41 @@ def test_benchmark_runs_every_scenario_without_a_failed_request(tmp_path: Path) 
     assert 0 < result["facts"]["startup_s"] < 15
     for column in ("req/s", "p50 ms", "p99 ms", "x bare", "target"):
         assert column in done.stdout
+
+
+SEARCHES = ("invoice id (its last 6 characters)", "order id", "order id prefix", "total (exact)",
+            "amount (exact, a common price)", "customer name", "sender word",
+            "text that matches nothing", "digits that match nothing", "one day",
+            "one day, customer name", "from half a year ago, cancelled", "status pending",
+            "status cancelled", "no filter (first page)")
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None,
+                    reason="needs wrk (Debian package wrk, which .ci/run installs)")
+def test_big_mode_times_every_dashboard_search_and_compares_with_a_saved_run(
+        tmp_path: Path) -> None:
+    big_db = tmp_path / "big.db"
+    command = [sys.executable, str(ROOT / "tests" / "bench.py"), "--big", "--big-invoices",
+               "3000", "--big-db", str(big_db), "--only", "big", "--duration", "1",
+               "--warmup", "0", "--repeat", "1", "--big-repeat", "2", "--storm-clients", "1"]
+    first = subprocess.run([*command, "--save", str(tmp_path / "first.json")],
+                           capture_output=True, text=True, timeout=110)
+    assert first.returncode == 0, first.stderr[-3000:]
+    result = json.loads((tmp_path / "first.json").read_text())
+    rows = {row["scenario"]: row for row in result["rows"]}
+    for name in [*(f"search: {search}" for search in SEARCHES), "overview",
+                 "inbox (needs attention)"]:
+        assert re.fullmatch(r"\d+\.\d ms", rows[name]["measured"]), name
+    storm = rows["status check, 1 client, search storm"]
+    assert re.fullmatch(r"p99 (\d+\.\d\d|inf)x without", storm["measured"])
+    assert storm["load"]["requests"] > 0 and storm["load"]["errors"] == 0
+    assert "3,000 invoices, 300 notifications" in result["facts"]["big_database"]
+    assert result["facts"]["server_log_errors"] == 0
+    # A second run reuses the database and prints itself beside the first.
+    second = subprocess.run([*command, "--compare", str(tmp_path / "first.json")],
+                            capture_output=True, text=True, timeout=110)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "reusing" in second.stderr
+    compared = second.stdout.split("Compared with ")[1].splitlines()
+    beside = next(line for line in compared if line.startswith("search: customer name"))
+    assert re.fullmatch(r"search: customer name\s+\d+\.\d ms\s+\d+\.\d ms", beside)

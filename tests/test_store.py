@@ -193,9 +193,10 @@ def test_exhausted_code_range_under_concurrency(db_path: Path, merchant: Merchan
     assert all(r.json()["success"] is False for r in responses if r.status_code == 503)
 
 
+@pytest.mark.parametrize("http_stack", ["h11", "httptools"])
 def test_every_acknowledged_invoice_survives_kill_9(db_path: Path, merchant: Merchant,
-                                                    server_factory) -> None:
-    server = server_factory(db_path)
+                                                    server_factory, http_stack: str) -> None:
+    server = server_factory(db_path, env={"WEBQRIS_SERVER_HTTP": http_stack})
     acknowledged: list[str] = []
     stop = threading.Event()
 
@@ -231,6 +232,13 @@ def test_every_acknowledged_invoice_survives_kill_9(db_path: Path, merchant: Mer
         missing = [invoice_id for invoice_id in acknowledged
                    if client.get(f"/api/payments/{invoice_id}/status").status_code != 200]
     assert missing == []
+    # ...and each is in the search index, which is written in the same transaction.
+    conn = sqlite3.connect(db_path)
+    indexed = {row[0] for row in conn.execute(
+        "SELECT i.invoice_id FROM invoice_words w JOIN invoices i ON i.id = w.rowid"
+        " WHERE invoice_words MATCH '\"INV\"'")}
+    conn.close()
+    assert set(acknowledged) <= indexed
 
 
 def test_expiry_sweep_and_grace(app_factory, merchant: Merchant, db_path: Path) -> None:

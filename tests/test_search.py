@@ -1,0 +1,259 @@
+"""The dashboard at a long history: its searches find what they found before through indexes
+kept in step with the invoices, the overview sums paid totals kept in the transaction that
+pays, history-sized reads run off the event loop, and an older database is upgraded (its
+search index filled in batches) with the server saying what it does meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import test_admin
+from conftest import ROOT, STATIC_QRIS, Merchant, start_server
+from starlette.testclient import TestClient
+
+import webqris
+
+admin = test_admin.admin  # the logged-in dashboard client, a fixture
+DAY = 86_400_000
+
+
+def create(client: TestClient, merchant: Merchant, amount: int, **fields: Any) -> dict:
+    response = client.post("/api/payments/qris/create", json={"amount": amount, **fields},
+                           headers=merchant.auth)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def found(admin: TestClient, query: str) -> list[str]:
+    response = admin.get(f"/admin/api/payments?{query}")
+    assert response.status_code == 200, response.text
+    return [row["invoice_id"] for row in response.json()["data"]]
+
+
+def pay(admin: TestClient, merchant: Merchant, total: int, sender: str) -> None:
+    response = admin.post("/api/webhook/payment",
+                          headers={"Authorization": f"Bearer {merchant.callback_secret}"},
+                          json={"app": "com.dana.id", "title": "DANA",
+                                "message": f"Kamu berhasil menerima Rp{total:,} dari {sender}"
+                                .replace(",", "."), "notif_id": f"n-{total}"})
+    assert response.json()["success"] is True, response.text
+    assert response.status_code == 200, response.text
+
+
+def test_text_search_finds_part_of_an_id_order_customer_or_sender_case_aside(
+        admin: TestClient, merchant: Merchant) -> None:
+    siti = create(admin, merchant, 15000, merchant_order_id="ORD-2024-0042",
+                  customer_name="Siti Aminah")
+    budi = create(admin, merchant, 16000, merchant_order_id="WEB-77", customer_name="Budi")
+    pay(admin, merchant, budi["total_amount"], "ANDI PRATAMA")
+    assert found(admin, "q=ORD-2024") == [siti["invoice_id"]]      # an order id's start
+    assert found(admin, "q=2024-004") == [siti["invoice_id"]]      # its middle
+    assert found(admin, "q=siti amin") == [siti["invoice_id"]]     # a customer, any case
+    assert found(admin, f"q={budi['invoice_id'][-5:].upper()}") == [budi["invoice_id"]]
+    assert found(admin, "q=pratama") == [budi["invoice_id"]]       # the sender, once paid
+    assert found(admin, "q=WE") == [budi["invoice_id"]]            # two letters still work
+    assert sorted(found(admin, "q=i")) == sorted([siti["invoice_id"], budi["invoice_id"]])
+    assert found(admin, "q=Siti Aminah Binti") == []
+    assert found(admin, 'q="Siti') == []                           # FTS syntax is just text
+    assert found(admin, "q=ORD%25") == []                          # % is a character
+    assert found(admin, "q=2024_") == []                           # and so is _
+
+
+def test_text_search_finds_invoices_the_index_does_not_hold_yet(admin: TestClient,
+                                                                merchant: Merchant,
+                                                                db_path: Path) -> None:
+    made = [create(admin, merchant, 40000 + n, customer_name=f"Pelanggan Baru {n}")
+            for n in range(4)]
+    conn = sqlite3.connect(db_path)
+    through = int(conn.execute("SELECT value FROM settings"
+                               " WHERE key = 'invoice_words_through'").fetchone()[0])
+    newest = conn.execute("SELECT max(id) FROM invoices").fetchone()[0]
+    conn.close()
+    assert through < newest  # the index is filled once a second, not at every commit
+    newest_first = [invoice["invoice_id"] for invoice in reversed(made)]
+    assert found(admin, "q=pelanggan baru") == newest_first
+    first = admin.get("/admin/api/payments?q=pelanggan baru&limit=3").json()
+    assert [row["invoice_id"] for row in first["data"]] == newest_first[:3]
+    assert found(admin, f"q=pelanggan baru&before={first['next_before']}") == newest_first[3:]
+
+
+def test_digits_find_amounts_and_totals_exactly_newest_first_across_pages(
+        admin: TestClient, merchant: Merchant) -> None:
+    same_price = [create(admin, merchant, 25000) for _ in range(5)]
+    other = create(admin, merchant, 125000)
+    newest_first = [invoice["invoice_id"] for invoice in reversed(same_price)]
+    assert found(admin, "q=25.000") == newest_first
+    assert found(admin, f"q={same_price[2]['total_amount']}") == [same_price[2]["invoice_id"]]
+    assert found(admin, "q=Rp125.000") == [other["invoice_id"]]
+    first = admin.get("/admin/api/payments?q=25000&limit=2").json()
+    assert [row["invoice_id"] for row in first["data"]] == newest_first[:2]
+    rest = found(admin, f"q=25000&before={first['next_before']}")
+    assert rest == newest_first[2:]
+
+
+def test_date_filter_is_exact_at_its_edges(admin: TestClient, merchant: Merchant,
+                                           db_path: Path) -> None:
+    made = [create(admin, merchant, 10000 + n * 1000) for n in range(4)]
+    conn = sqlite3.connect(db_path)
+    # Four days apart, as if made on four days (the server numbers them in that order too).
+    base = webqris.now_ms() - 10 * DAY
+    for n, invoice in enumerate(made):
+        conn.execute("UPDATE invoices SET created_at = ? WHERE invoice_id = ?",
+                     (base + n * DAY, invoice["invoice_id"]))
+    conn.commit()
+    conn.close()
+    ids = [invoice["invoice_id"] for invoice in made]
+    assert found(admin, f"from={base + DAY}&to={base + 3 * DAY}") == [ids[2], ids[1]]
+    assert found(admin, f"from={base + DAY + 1}") == [ids[3], ids[2]]
+    assert found(admin, f"to={base + 1}") == [ids[0]]
+    assert found(admin, f"from={base + DAY}&to={base + 3 * DAY}&q={ids[1][-6:]}") == [ids[1]]
+
+
+def test_status_filters_find_a_rare_status_in_a_long_history(
+        admin: TestClient, merchant: Merchant) -> None:
+    kept = create(admin, merchant, 30000)
+    cancelled = create(admin, merchant, 31000)
+    admin.post(f"/api/payments/{cancelled['invoice_id']}/cancel", headers=merchant.auth)
+    assert found(admin, "status=cancelled") == [cancelled["invoice_id"]]
+    assert found(admin, "status=pending") == [kept["invoice_id"]]
+    assert found(admin, "status=cancelled&q=31000") == [cancelled["invoice_id"]]
+    assert found(admin, "status=paid") == []
+
+
+def test_overview_sums_each_local_day_from_running_totals(admin: TestClient,
+                                                          merchant: Merchant) -> None:
+    today = [create(admin, merchant, amount) for amount in (20000, 30000)]
+    for invoice in today:
+        assert admin.post(f"/admin/api/payments/{invoice['invoice_id']}/confirm").status_code \
+            == 200
+    overview = admin.get("/admin/api/overview?tz_offset=420").json()
+    paid = sum(invoice["total_amount"] for invoice in today)
+    assert (overview["today"]["count"], overview["today"]["sum"]) == (2, paid)
+    # Whatever the browser's time zone, both payments fall within the two weeks shown.
+    for offset in (-300, 0, 345, 420, 540):
+        days = admin.get(f"/admin/api/overview?tz_offset={offset}").json()["days"]
+        assert sum(day["count"] for day in days) == 2 and sum(day["sum"] for day in days) == paid
+
+
+def test_a_slow_history_read_does_not_hold_up_the_loop(db_path: Path,
+                                                       merchant: Merchant) -> None:
+    async def scenario() -> tuple[bool, float, int]:
+        store = webqris.Store(str(db_path))
+        store.open()
+        store.start()
+        try:
+            def slow_read(conn: sqlite3.Connection) -> int:
+                time.sleep(0.5)  # a search on a cold disk, say
+                return conn.execute("SELECT count(*) FROM merchants").fetchone()[0]
+
+            started = time.monotonic()
+            slow = asyncio.ensure_future(store.read_off_loop(slow_read))
+            await asyncio.sleep(0)
+            # Meanwhile the loop reads and writes as usual.
+            store.read(webqris.get_merchant, merchant.id)
+            await store.write(webqris.put_setting, "probe", "1")
+            still_reading = not slow.done()
+            count = await slow
+            return still_reading, time.monotonic() - started, count
+        finally:
+            await store.stop()
+            store.close()
+
+    still_reading, slow_done, count = asyncio.run(scenario())
+    assert count == 1 and slow_done >= 0.5
+    assert still_reading  # the loop wrote and read while the slow read ran
+
+
+def old_database(db_path: Path, invoices: int) -> int:
+    """A database as the release before the search indexes left it, with `invoices` invoices
+    of one merchant (a fifth of them paid); returns that merchant's id."""
+    before = next(n for n, sql in enumerate(webqris.MIGRATIONS) if "invoice_words" in sql)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                 " applied_at INTEGER NOT NULL)")
+    for version, sql in enumerate(webqris.MIGRATIONS[:before], start=1):
+        conn.executescript(f"BEGIN;\n{sql}\nINSERT INTO schema_migrations VALUES ({version}, 0);"
+                           "\nCOMMIT;")
+    conn.execute("INSERT INTO merchants (name, api_token_hash, callback_secret_hash,"
+                 " webhook_secret, created_at, updated_at) VALUES ('Toko Lama', ?, ?, 'w', 0, 0)",
+                 (webqris.hash_secret("wqk_old"), webqris.hash_secret("wqc_old")))
+    payload = webqris.qris.make_dynamic(STATIC_QRIS, 25001)
+    at = webqris.now_ms() - 2 * DAY
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO invoices (invoice_id, merchant_id, merchant_order_id, customer_name,"
+        " amount, unique_code, total_amount, qris_payload, status, sender_name, created_at,"
+        " expires_at, paid_at, closed_at) VALUES (?, 1, ?, ?, 25000, 1, 25001, ?, ?, ?, ?, ?,"
+        " ?, ?)",
+        [(f"INV-{n}-old{n:03d}", f"OLD-{n:06d}", f"Pelanggan {n}", payload,
+          "paid" if n % 5 == 0 else "expired", "SENDER LAMA" if n % 5 == 0 else None,
+          at + n, at + n + 900_000, at + n + 1 if n % 5 == 0 else None, at + n + 900_000)
+         for n in range(1, invoices + 1)])
+    conn.execute("COMMIT")
+    conn.close()
+    return 1
+
+
+def test_upgrading_a_big_database_says_what_it_does_and_finds_old_invoices(
+        tmp_path: Path) -> None:
+    db_path = tmp_path / "webqris.db"
+    old_database(db_path, 50_000)
+    server = start_server(db_path, deadline=90)
+    try:
+        log = server.log_path.read_text()
+        # Before answering, the server said what it was doing, and how long it took.
+        ready = log.index("Uvicorn running")
+        for said in (r"copying database \S+ \(\d+ MB\)", r"migration \d+ of \d+: done in",
+                     r"search index: 50000 invoices filled in [\d.]+ s"):
+            assert (match := re.search(said, log)) and match.start() < ready, (said, log)
+        password = re.search(r"Admin password \(shown once[^)]*\): (\S+)", log).group(1)
+        with httpx.Client(base_url=server.base_url) as admin:
+            assert admin.post("/admin/api/login", json={"password": password}).status_code == 200
+            assert found(admin, "q=Pelanggan 12345") == ["INV-12345-old12345"]
+            assert found(admin, "q=OLD-049999") == ["INV-49999-old49999"]
+            assert len(found(admin, "q=sender lama&limit=100")) == 100
+            overview = admin.get("/admin/api/overview?tz_offset=0").json()
+            assert sum(day["count"] for day in overview["days"]) == 10_000
+            assert sum(day["sum"] for day in overview["days"]) == 10_000 * 25001
+    finally:
+        server.stop()
+
+
+def test_an_interrupted_fill_of_the_search_index_resumes(tmp_path: Path) -> None:
+    db_path = tmp_path / "webqris.db"
+    old_database(db_path, 100)
+    # A start that dies (kill -9) as it commits its second batch of 30 invoices.
+    dies = subprocess.run([sys.executable, "-c", f"""
+import os, sys
+sys.path.insert(0, {str(ROOT)!r})
+import webqris
+conn = webqris.connect({str(db_path)!r})
+batches = []
+def on_statement(sql):
+    if sql.startswith("SELECT count(*) FROM invoices WHERE id > ") and " AND id <= " in sql:
+        batches.append(sql)
+    elif len(batches) == 2 and sql.startswith("COMMIT"):
+        os._exit(9)
+webqris.fill_invoice_words.__defaults__ = (30,)
+conn.set_trace_callback(on_statement)
+webqris.migrate(conn)
+"""], capture_output=True, text=True, timeout=60)
+    assert dies.returncode == 9, dies.stderr
+    conn = webqris.connect(str(db_path))
+    through = conn.execute("SELECT value FROM settings"
+                           " WHERE key = 'invoice_words_through'").fetchone()
+    assert int(through[0]) == 30  # one batch in, the next one undone
+    webqris.migrate(conn)  # the next start resumes
+    indexed = conn.execute("SELECT rowid FROM invoice_words WHERE invoice_words MATCH 'old'"
+                           " ORDER BY rowid").fetchall()
+    assert [row[0] for row in indexed] == list(range(1, 101))
+    conn.close()
