@@ -271,8 +271,9 @@ def test_a_cashier_sees_its_shops_payments_of_today_without_secrets(
     own, other = shops
     by_role = clients(app_factory)
     cashier = by_role["cashier"]
-    today = things_of(by_role["admin"], own, db_path)["invoice_id"]
+    # Invoices are numbered in the order they are made: yesterday's comes first.
     yesterday = things_of(by_role["admin"], own, db_path)["invoice_id"]
+    today = things_of(by_role["admin"], own, db_path)["invoice_id"]
     things_of(by_role["admin"], other, db_path)
     conn = sqlite3.connect(db_path)
     conn.execute("UPDATE invoices SET created_at = created_at - 2 * 86400000"
