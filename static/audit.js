@@ -18,7 +18,7 @@ var t = strings({
     "a_merchant.trust_app": "Aplikasi dipercaya untuk merchant",
     "a_account.create": "Akun dibuat", "a_account.update": "Akun diubah",
     "a_account.reset_password": "Kata sandi akun diatur ulang", "a_account.remove": "Akun dihapus",
-    by_actor: "oleh {actor}", by_actor_from: "oleh {actor} dari {address}"
+    by_actor: "oleh {actor}", by_actor_from: "oleh {actor} dari {address}", au_account: "Akun {name}"
   },
   en: {
     au_title: "Audit log",
@@ -33,7 +33,7 @@ var t = strings({
     "a_wording.delete": "Taught wording deleted", "a_merchant.trust_app": "App trusted for a merchant",
     "a_account.create": "Account created", "a_account.update": "Account changed",
     "a_account.reset_password": "Account password reset", "a_account.remove": "Account removed",
-    by_actor: "by {actor}", by_actor_from: "by {actor} from {address}"
+    by_actor: "by {actor}", by_actor_from: "by {actor} from {address}", au_account: "Account {name}"
   }
 });
 
@@ -53,6 +53,8 @@ export function viewAudit(container) {
 function auditTarget(target) {
   var merchant = /^merchant:(\d+)$/.exec(target);
   if (merchant) return el("a", { href: "#/merchants/" + merchant[1], text: "Merchant #" + merchant[1] });
+  var account = /^account:(.+)$/.exec(target);
+  if (account) return el("span", { text: t("au_account", { name: account[1] }) });
   var delivery = /^delivery:(\d+)$/.exec(target);
   if (delivery) return el("span", { text: t("au_delivery", { id: delivery[1] }) });
   if (target && target.indexOf("INV-") === 0) return el("a", { href: "#/payments/" + encodeURIComponent(target), text: target });
