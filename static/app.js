@@ -11,6 +11,7 @@ import { viewNotifications } from "./notifications.js";
 import { viewMerchantForm, viewMerchants } from "./merchants.js";
 import { viewWebhooks } from "./webhooks.js";
 import { viewAudit } from "./audit.js";
+import { viewAlerts } from "./alerts.js";
 
 var t = strings({
   id: {
@@ -19,7 +20,7 @@ var t = strings({
     password: "Kata sandi admin", login: "Masuk", logging_in: "Memeriksa…", logout: "Keluar",
     wrong_password: "Kata sandi salah. Coba lagi.", password_required: "Isi kata sandi dulu.",
     live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", nav_notifications: "Notifikasi",
-    nav_audit: "Log audit", nav_merchants: "Merchant", nav_webhooks: "Webhook",
+    nav_audit: "Log audit", nav_merchants: "Merchant", nav_webhooks: "Webhook", nav_alerts: "Peringatan",
     nav_short_payments: "Transaksi", nav_short_notifications: "Notifikasi",
     toast_paid: "Pembayaran masuk: {total} · {merchant}",
     toast_attention: "Uang masuk {total} tidak cocok dengan tagihan mana pun · {merchant}. Lihat Notifikasi.",
@@ -32,7 +33,7 @@ var t = strings({
     logging_in: "Checking…", logout: "Sign out", wrong_password: "Wrong password. Try again.",
     password_required: "Enter the password first.", live_on: "Live", live_off: "Offline",
     live_connecting: "Connecting…", nav_notifications: "Notifications", nav_audit: "Audit log",
-    nav_merchants: "Merchants", nav_webhooks: "Webhooks", nav_short_payments: "Payments",
+    nav_merchants: "Merchants", nav_webhooks: "Webhooks", nav_alerts: "Alerts", nav_short_payments: "Payments",
     nav_short_notifications: "Inbox", toast_paid: "Payment received: {total} · {merchant}",
     toast_attention: "{total} came in but matches no bill · {merchant}. See Notifications.",
     toast_app_not_accepted: "{total} from {app}, an app {merchant} does not trust: it paid nothing. See Notifications."
@@ -151,6 +152,7 @@ var NAV = [
   { route: "notifications", icon: "notifications", label: "nav_notifications", short: "nav_short_notifications" },
   { route: "merchants", icon: "merchants", label: "nav_merchants" },
   { route: "webhooks", icon: "webhooks", label: "nav_webhooks" },
+  { route: "alerts", icon: "warn", label: "nav_alerts" },
   { route: "audit", icon: "audit", label: "nav_audit" }
 ];
 
@@ -228,7 +230,7 @@ function route() {
   var container = clear($("view"));
   container.setAttribute("data-view", name);
   var views = { overview: viewOverview, payments: parts[1] ? viewPaymentDetail : viewPayments, notifications: viewNotifications,
-    merchants: parts[1] ? viewMerchantForm : viewMerchants, webhooks: viewWebhooks, audit: viewAudit };
+    merchants: parts[1] ? viewMerchantForm : viewMerchants, webhooks: viewWebhooks, audit: viewAudit, alerts: viewAlerts };
   var make = views[name] || viewOverview;
   shell.view = make(container, parts.slice(1), route) || null;
   window.scrollTo(0, 0);
