@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from conftest import Merchant, add_merchant, free_port
 from starlette.testclient import TestClient
+from test_webhooks import query, wait_until
 
 import webqris
 
@@ -140,17 +141,6 @@ def start(app_factory: Callable[..., TestClient], db_path: Path, alerts: dict[st
     assert answer.status_code == 200, answer.text
     client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
     return client
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def unmatched(client: TestClient, merchant: Merchant, amount: int) -> None:
@@ -514,8 +504,8 @@ def test_the_recap_tells_the_days_payments_money_waiting_and_failed_webhooks_onc
     assert dana.status_code == 200, dana.text
     by_callback = pay(client, merchant, 25_000)
     unmatched(client, merchant, 77_000)
-    wait_until(lambda: len(webqris_rows(db_path, "SELECT 1 FROM webhook_deliveries"
-                                                 " WHERE state = 'failed'")) == 2,
+    wait_until(lambda: len(query(db_path, "SELECT 1 FROM webhook_deliveries"
+                                          " WHERE state = 'failed'")) == 2,
                what="both webhooks to fail for good")
     telegram.messages.clear()  # the money and webhook alerts of the day
 
@@ -540,14 +530,6 @@ def test_the_recap_tells_the_days_payments_money_waiting_and_failed_webhooks_onc
     client.__exit__(None, None, None)
     again = start(app_factory, db_path, alerts_section(telegram))
     assert queue_recap(again, at + 7_400_000, hour) == 0
-
-
-def webqris_rows(db_path: Path, sql: str) -> list[Any]:
-    conn = webqris.connect(str(db_path), read_only=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def test_the_recap_of_a_quiet_day_reads_naturally_in_english(
