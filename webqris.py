@@ -6203,6 +6203,11 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                        " fields may also come in the query string. `title` may stand in for"
                        " `message`. `event_hash` \"test\" only checks the credential.",
     }
+    heartbeat_body = {
+        **obj([], device_id=text(FIELD_LIMITS["device_id"])),
+        "description": "Any body, or none. device_id (or deviceId, deviceName, device_mark,"
+                       " name) names the phone; without one it is the shop's phone.",
+    }
     return {
         "openapi": "3.0.3",
         "info": {"title": "WebQRIS", "version": VERSION,
@@ -6321,6 +6326,19 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                     400, 401, 404, 413, 422, 503, e404=fail(
                         "No pending payment with that total: kept in the inbox",
                         "Unmatched"))}},
+            "/api/webhook/heartbeat": {"post": {
+                "operationId": "phoneHeartbeat",
+                "summary": "The shop's phone is alive (e.g. MacroDroid or Tasker every 15"
+                           " minutes); a phone silent for admin.device_silent_seconds is"
+                           " alerted",
+                "security": [{"callbackSecret": []}],
+                "requestBody": {"required": False, "content": {
+                    "application/json": {"schema": heartbeat_body},
+                    "application/x-www-form-urlencoded": {"schema": heartbeat_body}}},
+                "responses": responses(
+                    ok(obj(None, success=true, message=text(enum=["Heartbeat diterima"]),
+                           merchant=text(), device_id=text(nullable=True))),
+                    400, 401, 413, 503)}},
             "/api/callback/notify": {"post": {
                 "operationId": "callbackNotify",
                 "summary": "A payment in the simple format: an amount equal to a total",
