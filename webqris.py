@@ -5838,9 +5838,9 @@ async def run_alert_sender(ctx: Context) -> None:
 def replication_alert_facts(ctx: Context) -> dict[str, Any] | None:
     """Facts for a replication-lag alert when the replica is further behind than allowed."""
     replicator = ctx.replicator
-    if replicator is None or replicator.lag_seconds < ctx.config.alerts.replication_lag_seconds:
+    if replicator is None or replicator.lag_seconds <= ctx.config.alerts.replication_lag_seconds:
         return None
-    return {"seconds": int(replicator.lag_seconds),
+    return {"seconds": math.ceil(replicator.lag_seconds),
             "url": ctx.config.replicate.url}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -550,3 +551,44 @@ def test_telegram_bot_tokens_are_redacted_from_logs() -> None:
     line = f"HTTP Request: POST https://api.telegram.org/bot{BOT_TOKEN}/sendMessage"
     assert BOT_TOKEN not in webqris.redact_secrets(line)
     assert "/bot[redacted]/sendMessage" in webqris.redact_secrets(line)
+
+
+# --- replication lag -----------------------------------------------------------------------------
+
+
+def test_a_replica_falling_behind_is_alerted_once_to_the_installations_channels(
+        tmp_path: Path, telegram: FakeTelegram) -> None:
+    import os
+    import signal
+
+    from conftest import start_server
+    from test_replicate import FAST_SYNC, children, wait_until_replicated
+
+    db = tmp_path / "webqris.db"
+    add_merchant(db)
+    server = start_server(db, env={
+        "WEBQRIS_REPLICATE_URL": f"file://{tmp_path / 'offsite'}", **FAST_SYNC,
+        "WEBQRIS_ALERTS_TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "WEBQRIS_ALERTS_TELEGRAM_CHAT_ID": CHAT_ID,
+        "WEBQRIS_ALERTS_TELEGRAM_API_BASE": telegram.base,
+        "WEBQRIS_ALERTS_CHECK_SECONDS": "0.05", "WEBQRIS_ALERTS_POLL_SECONDS": "0.05",
+        "WEBQRIS_ALERTS_REPLICATION_LAG_SECONDS": "0.3"})
+    try:
+        wait_until_replicated(server.base_url)
+        time.sleep(0.3)
+        # Its first sync may take longer than 0.3 s on a busy machine: that was lag too.
+        before = len(telegram.texts())
+        time.sleep(0.3)
+        assert len(telegram.texts()) == before  # caught up: nothing more to say
+        [litestream] = children(server.process.pid)
+        os.kill(litestream, signal.SIGKILL)  # restarted after a second: behind meanwhile
+        wait_until(lambda: len(telegram.texts()) == before + 1, what="the replication alert")
+        alert = telegram.texts()[-1]
+        assert alert.startswith("Replikasi tertinggal\nSalinan database di file://")
+        assert re.search(r" tertinggal [1-9][0-9]* detik\. Periksa Litestream", alert)
+        wait_until_replicated(server.base_url)
+        time.sleep(0.3)
+        assert len(telegram.texts()) == before + 1  # once per time it falls behind
+        assert BOT_TOKEN not in server.log_path.read_text()
+    finally:
+        server.stop()
