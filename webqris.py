@@ -323,8 +323,8 @@ def _check_config(config: Config) -> None:
     if alerts.smtp_security not in ("starttls", "tls", "none"):
         raise ConfigError("alerts.smtp_security must be starttls, tls or none")
     if not 0 <= alerts.recap_hour <= 23:
-        raise ConfigError("alerts.recap_hour must be 0 to 23 (-1 is not a way to turn it off:"
-                          " switch the recap off per merchant)")
+        raise ConfigError("alerts.recap_hour must be 0 to 23 (each merchant can switch its"
+                          " recap off)")
     if min(alerts.timeout_seconds, alerts.poll_seconds, alerts.check_seconds) <= 0 \
             or alerts.group_seconds < 0:
         raise ConfigError("alerts.timeout_seconds, poll_seconds and check_seconds must be > 0,"
@@ -2077,7 +2077,6 @@ ALERT_SWITCH = {"money": "money", "payment": "payment", "webhook_failed": "webho
 # Kinds sent as one message per alerts.group_seconds: 20 unmatched notifications in a minute
 # are one message that says 20 and their sum, not 20 messages. The others go out at once.
 GROUPED_ALERT_KINDS = frozenset({"money", "payment", "webhook_failed"})
-ALERT_CHANNELS = ("telegram", "email")
 # A merchant's alert settings that the dashboard sets; the secrets are shown masked only.
 ALERT_SETTING_FIELDS = ("language", "telegram_bot_token", "telegram_chat_id", "smtp_host",
                         "smtp_port", "smtp_security", "smtp_user", "smtp_password", "smtp_from",
