@@ -184,6 +184,9 @@ function settingsForm(merchant, data, onSaved, onTested) {
 
 export function viewAlerts(container) {
   var alive = true;
+  // A shop's card links here with its id (#/alerts?merchant=3).
+  var asked = /(?:^|&)merchant=(\d+)/.exec(location.hash.split("?")[1] || "");
+  if (asked) chosen.merchant_id = asked[1];
   var shopSelect = el("select", { id: "al-shop" });
   var body = el("div", { class: "alerts-body" }, loadingBlock());
   append(container, [pageHeader(t("al_title"), null, t("al_intro")),

@@ -152,7 +152,8 @@ var NAV = [
   { route: "notifications", icon: "notifications", label: "nav_notifications", short: "nav_short_notifications" },
   { route: "merchants", icon: "merchants", label: "nav_merchants" },
   { route: "webhooks", icon: "webhooks", label: "nav_webhooks" },
-  { route: "alerts", icon: "warn", label: "nav_alerts" },
+  // Set once per shop: the phone's bottom bar has room for six; phones open it from a shop's card.
+  { route: "alerts", icon: "warn", label: "nav_alerts", wide: true },
   { route: "audit", icon: "audit", label: "nav_audit" }
 ];
 
@@ -162,7 +163,7 @@ function renderNav() {
   NAV.forEach(function (item) {
     // The phone's bottom bar has room for about 60 px of text per item: some get a shorter word.
     var label = t(item.label), short = item.short ? t(item.short) : label;
-    var link = el("a", { href: "#/" + item.route, class: "nav-link", "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
+    var link = el("a", { href: "#/" + item.route, class: "nav-link" + (item.wide ? " nav-wide" : ""), "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
       icon(item.icon), el("span", { class: "nav-label" },
         el("span", { class: "nav-label-short", text: short }), el("span", { class: "nav-label-full", text: label })));
     if (item.route === "notifications" && session.attention > 0) {
