@@ -58,7 +58,7 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,6 +120,8 @@ class ServerConfig:
     public_requests_per_second: float = 20.0
     public_burst: int = 60
     log_format: str = "text"
+    # The shop's local time: alerts, the daily recap, opening hours and CSV exports use it.
+    timezone: str = "Asia/Jakarta"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +160,7 @@ class AdminConfig:
     login_window_seconds: int = 300
     login_max_attempts_total: int = 100
     login_max_failures_per_username: int = 20
-    device_silent_seconds: int = 21600
+    device_silent_seconds: int = 1800
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,6 +190,29 @@ class MetricsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AlertsConfig:
+    """The installation's own alert channels (a merchant may set its own in the dashboard)."""
+    language: str = "id"
+    telegram_bot_token: str = ""
+    telegram_chat_id: str = ""
+    telegram_api_base: str = "https://api.telegram.org"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_to: str = ""
+    timeout_seconds: float = 10.0
+    retry_delays: tuple[float, ...] = (30.0, 120.0, 600.0, 3600.0)
+    group_seconds: float = 60.0
+    poll_seconds: float = 5.0
+    check_seconds: float = 30.0
+    recap_hour: int = 21
+    replication_lag_seconds: float = 300.0
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -197,6 +222,7 @@ class Config:
     replicate: ReplicateConfig = ReplicateConfig()
     metrics: MetricsConfig = MetricsConfig()
     retention: RetentionConfig = RetentionConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
 
 class ConfigError(ValueError):
@@ -242,6 +268,18 @@ def _cast_setting(name: str, annotation: str, value: Any, *, from_env: bool) -> 
     raise ConfigError(f"{name}: expected {annotation}, got {value!r}")
 
 
+@functools.lru_cache(maxsize=8)
+def local_zone(name: str) -> datetime.tzinfo:
+    """The named time zone (server.timezone); ValueError names what is wrong."""
+    import zoneinfo
+
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Asia/Jakarta,"
+                         " Asia/Makassar or Asia/Jayapura; the system needs its tzdata)") from None
+
+
 def _check_config(config: Config) -> None:
     p = config.payments
     if not 0 <= p.unique_code_min <= p.unique_code_max:
@@ -284,6 +322,26 @@ def _check_config(config: Config) -> None:
         raise ConfigError("retention: days must be >= 0 (0 keeps forever)")
     if retention.batch_size < 1 or retention.interval_seconds <= 0:
         raise ConfigError("retention.batch_size must be >= 1 and interval_seconds > 0")
+    alerts = config.alerts
+    if alerts.language not in ("id", "en"):
+        raise ConfigError("alerts.language must be id or en")
+    if alerts.smtp_security not in ("starttls", "tls", "none"):
+        raise ConfigError("alerts.smtp_security must be starttls, tls or none")
+    if not 0 <= alerts.recap_hour <= 23:
+        raise ConfigError("alerts.recap_hour must be 0 to 23 (each merchant can switch its"
+                          " recap off)")
+    if min(alerts.timeout_seconds, alerts.poll_seconds, alerts.check_seconds) <= 0 \
+            or alerts.group_seconds < 0:
+        raise ConfigError("alerts.timeout_seconds, poll_seconds and check_seconds must be > 0,"
+                          " group_seconds >= 0")
+    if not alerts.telegram_api_base.startswith(("http://", "https://")):
+        raise ConfigError("alerts.telegram_api_base must be an http(s) URL")
+    if config.admin.device_silent_seconds < 1:
+        raise ConfigError("admin.device_silent_seconds must be >= 1")
+    try:
+        local_zone(config.server.timezone)
+    except ValueError as exc:
+        raise ConfigError(f"server.timezone: {exc}") from None
     replicate = config.replicate
     if replicate.url and not replicate.url.startswith(("s3://", "file:///")):
         raise ConfigError('replicate.url must be "s3://bucket/path" or "file:///absolute/path"')
@@ -904,6 +962,57 @@ MIGRATIONS: list[str] = [
     INSERT INTO paid_quarters
         SELECT merchant_id, coalesce(paid_at, 0) / 900000, count(*), sum(total_amount)
         FROM invoices WHERE status = 'paid' GROUP BY 1, 2;
+    """,
+    # 16: alerts to the owner: per-merchant settings (channel secrets kept as they are, like
+    # the webhook secret: they are needed to send), an outbox of alerts written in the
+    # transaction of what caused them, each attempt logged; phones' heartbeats and whether a
+    # phone's silence was already alerted
+    """
+    CREATE TABLE alert_settings (
+        merchant_id INTEGER PRIMARY KEY REFERENCES merchants(id),
+        language TEXT CHECK (language IN ('id', 'en')),
+        kinds TEXT NOT NULL DEFAULT '{}',
+        telegram_bot_token TEXT,
+        telegram_chat_id TEXT,
+        smtp_host TEXT,
+        smtp_port INTEGER,
+        smtp_security TEXT CHECK (smtp_security IN ('starttls', 'tls', 'none')),
+        smtp_user TEXT,
+        smtp_password TEXT,
+        smtp_from TEXT,
+        smtp_to TEXT,
+        opening_hours TEXT,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        merchant_id INTEGER REFERENCES merchants(id),
+        kind TEXT NOT NULL,
+        channel TEXT NOT NULL CHECK (channel IN ('telegram', 'email')),
+        language TEXT NOT NULL,
+        facts TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 1,
+        once_key TEXT UNIQUE,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER
+    );
+    CREATE INDEX alerts_due ON alerts(next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX alerts_grouping ON alerts(merchant_id, kind, channel) WHERE state = 'pending';
+    CREATE INDEX alerts_merchant_recent ON alerts(merchant_id, id);
+    CREATE TABLE alert_attempts (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        attempted_at INTEGER NOT NULL,
+        error TEXT,
+        duration_ms INTEGER NOT NULL
+    );
+    CREATE INDEX alert_attempts_alert ON alert_attempts(alert_id, id);
+    ALTER TABLE devices ADD COLUMN last_heartbeat_at INTEGER;
+    ALTER TABLE devices ADD COLUMN silent_alerted_at INTEGER;
     """,
 ]
 
@@ -2051,8 +2160,9 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
                     limit: int, before_row_id: int | None, at_ms: int,
                     merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
     """Invoices newest first, one page (before a row id): for the dashboard (every merchant
-    or an account's `merchant_ids`, filters, search) and for a merchant's own list. A query of digits finds an amount or total
-    exactly, or an invoice id or order id that is exactly those digits; any other query finds
+    or an account's `merchant_ids`, filters, search) and for a merchant's own list. A query
+    of digits finds an amount or total exactly, or an invoice id or order id that is exactly
+    those digits; any other query finds
     the invoices whose id, order id, customer or sender contains it (case aside). Every search
     walks an index newest first and stops at the page's end, so it costs about the same at a
     million invoices as at a hundred (README, Performance)."""
@@ -2132,9 +2242,10 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
 def paid_totals_by_day(conn: sqlite3.Connection, since_ms: int,
                        offset_minutes: int,
                        merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
-    """Paid count and sum per local day (the browser's offset) since a time (every merchant or an account's `merchant_ids`), from the paid
-    totals per quarter of an hour (migration 15): a few hundred rows, however long the
-    history. `since_ms` is rounded down to its quarter of an hour."""
+    """Paid count and sum per local day (the browser's offset) since a time, of every merchant
+    or an account's `merchant_ids`, from the paid totals per quarter of an hour (migration
+    15): a few hundred rows, however long the history. `since_ms` is rounded down to its
+    quarter of an hour."""
     shift = offset_minutes * 60_000
     scope, ids = merchant_clause("merchant_id", merchant_ids)
     return conn.execute(
@@ -2367,6 +2478,459 @@ def prune_batch(conn: sqlite3.Connection, kind: str, cutoff: int, limit: int) ->
     where, statement = PRUNE_SQL[kind]
     return conn.execute(statement.format(where=where),
                         {"cutoff": cutoff, "limit": limit}).rowcount
+
+
+# --- alerts: the owner's outbox -------------------------------------------------------------
+
+# What a shop owner can be alerted about, each switchable per merchant, and whether it is on
+# while the merchant has not chosen: a payment received is news the dashboard already shows.
+ALERT_KINDS: Mapping[str, bool] = {"money": True, "phone": True, "webhook_failed": True,
+                                   "payment": False, "recap": True}
+# The switch that governs each kind of alert; a test and replication lag always go out.
+ALERT_SWITCH = {"money": "money", "payment": "payment", "webhook_failed": "webhook_failed",
+                "phone_silent": "phone", "phone_back": "phone", "recap": "recap"}
+# Kinds sent as one message per alerts.group_seconds: 20 unmatched notifications in a minute
+# are one message that says 20 and their sum, not 20 messages. The others go out at once.
+GROUPED_ALERT_KINDS = frozenset({"money", "payment", "webhook_failed"})
+# A merchant's alert settings that the dashboard sets; the secrets are shown masked only.
+ALERT_SETTING_FIELDS = ("language", "telegram_bot_token", "telegram_chat_id", "smtp_host",
+                        "smtp_port", "smtp_security", "smtp_user", "smtp_password", "smtp_from",
+                        "smtp_to", "opening_hours")
+ALERT_SECRET_FIELDS = ("telegram_bot_token", "smtp_password")
+
+
+def get_alert_settings(conn: sqlite3.Connection, merchant_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM alert_settings WHERE merchant_id = ?",
+                        (merchant_id,)).fetchone()
+
+
+def put_alert_settings(conn: sqlite3.Connection, merchant_id: int,
+                       changes: Mapping[str, Any]) -> None:
+    """Stores the given settings (a column's None clears it; `kinds` is a dict of switches)."""
+    conn.execute("INSERT INTO alert_settings (merchant_id, updated_at) VALUES (?, ?)"
+                 " ON CONFLICT (merchant_id) DO NOTHING", (merchant_id, now_ms()))
+    values = {key: json.dumps(value) if key == "kinds" else value
+              for key, value in changes.items()}
+    if set(values) - {*ALERT_SETTING_FIELDS, "kinds"}:
+        raise ValueError(f"not alert settings: {sorted(set(values) - set(ALERT_SETTING_FIELDS))}")
+    if values:
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        conn.execute(f"UPDATE alert_settings SET {assignments}, updated_at = ?"
+                     " WHERE merchant_id = ?", (*values.values(), now_ms(), merchant_id))
+
+
+def alert_kinds(settings: Mapping[str, Any] | None) -> dict[str, bool]:
+    chosen = json.loads(settings["kinds"]) if settings is not None else {}
+    return {kind: bool(chosen.get(kind, default)) for kind, default in ALERT_KINDS.items()}
+
+
+def alert_routes(settings: Mapping[str, Any] | None,
+                 alerts: AlertsConfig) -> dict[str, dict[str, Any]]:
+    """Where a merchant's alerts go: its own channels when it has set any, else the
+    installation's ([alerts] in config.toml). A merchant's e-mail may use the installation's
+    SMTP server and only name its own recipient."""
+    def own(name: str) -> Any:
+        return settings[name] if settings is not None and settings[name] not in (None, "") \
+            else None
+
+    def route(source: Callable[[str], Any]) -> dict[str, dict[str, Any]]:
+        routes: dict[str, dict[str, Any]] = {}
+        token, chat = source("telegram_bot_token"), source("telegram_chat_id")
+        if token and chat:
+            routes["telegram"] = {"bot_token": token, "chat_id": chat,
+                                  "api_base": alerts.telegram_api_base}
+        recipient, host = source("smtp_to"), source("smtp_host") or alerts.smtp_host
+        if recipient and host:
+            routes["email"] = {
+                "host": host, "to": recipient,
+                "port": source("smtp_port") or alerts.smtp_port,
+                "security": source("smtp_security") or alerts.smtp_security,
+                "user": source("smtp_user") or alerts.smtp_user,
+                "password": source("smtp_password") or alerts.smtp_password,
+                "from": source("smtp_from") or alerts.smtp_from or recipient}
+        return routes
+
+    return route(own) or route(lambda name: getattr(alerts, name))
+
+
+def merge_alert_facts(facts: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
+    """One grouped alert's facts with another's added: counts and sums add up, lists keep
+    their first few items, other values stay the first alert's."""
+    for key, value in more.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            facts[key] = facts.get(key, 0) + value
+        elif isinstance(value, list):
+            facts[key] = (facts.get(key, []) + [v for v in value if v not in facts.get(key, [])]
+                          )[:5]
+        else:
+            facts.setdefault(key, value)
+    return facts
+
+
+def queue_alert(conn: sqlite3.Connection, merchant_id: int | None, kind: str,
+                facts: Mapping[str, Any], alerts: AlertsConfig, at_ms: int, *,
+                once_key: str | None = None) -> list[int]:
+    """Queues an alert to each of the owner's channels, in the caller's transaction (so it is
+    sent exactly when what caused it is kept). A grouped kind joins the alert of its kind still
+    waiting for its group's time, if any. None when the kind is switched off or no channel is
+    set. With `once_key`, the alert is queued once per key and channel, however often asked."""
+    settings = get_alert_settings(conn, merchant_id) if merchant_id is not None else None
+    switch = ALERT_SWITCH.get(kind)
+    if switch is not None and not alert_kinds(settings)[switch]:
+        return []
+    language = (settings["language"] if settings is not None else None) or alerts.language
+    grouped = kind in GROUPED_ALERT_KINDS
+    queued = []
+    for channel in alert_routes(settings, alerts):
+        if grouped:
+            waiting = conn.execute(
+                "SELECT id, facts FROM alerts WHERE merchant_id IS ? AND kind = ? AND channel = ?"
+                " AND state = 'pending' AND attempts = 0 AND next_attempt_at > ?"
+                " ORDER BY id LIMIT 1", (merchant_id, kind, channel, at_ms)).fetchone()
+            if waiting is not None:
+                merged = merge_alert_facts(json.loads(waiting["facts"]), facts)
+                conn.execute("UPDATE alerts SET facts = ?, count = count + 1 WHERE id = ?",
+                             (json.dumps(merged), waiting["id"]))
+                queued.append(waiting["id"])
+                continue
+        due = at_ms + int(alerts.group_seconds * 1000) if grouped else at_ms
+        row = conn.execute(
+            "INSERT INTO alerts (merchant_id, kind, channel, language, facts, once_key, state,"
+            " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
+            " ON CONFLICT (once_key) DO NOTHING RETURNING id",
+            (merchant_id, kind, channel, language, json.dumps(dict(facts)),
+             f"{once_key}:{channel}" if once_key else None, due, at_ms)).fetchone()
+        if row is not None:
+            queued.append(row[0])
+    return queued
+
+
+def record_attempt_and_alert(conn: sqlite3.Connection, delivery_id: int, result: AttemptResult,
+                             retry_delays: tuple[float, ...], at_ms: int,
+                             alerts: AlertsConfig) -> sqlite3.Row | None:
+    """record_attempt; a delivery that failed for good (not a test) alerts its owner in the
+    same transaction. Only the receiver's host is told: a URL may carry a token."""
+    from urllib.parse import urlsplit
+
+    updated = record_attempt(conn, delivery_id, result, retry_delays, at_ms)
+    if updated is not None and updated["state"] == "failed" and updated["event"] != "webhook.test":
+        invoice_id = json.loads(bytes(updated["body"]))["data"].get("invoice_id")
+        queue_alert(conn, updated["merchant_id"], "webhook_failed", {
+            "failed": 1, "invoice_ids": [invoice_id] if invoice_id else [],
+            "host": urlsplit(updated["url"]).hostname or "", "error": result.error or ""},
+            alerts, at_ms)
+    return updated
+
+
+def claim_due_alerts(conn: sqlite3.Connection, at_ms: int, limit: int) -> list[sqlite3.Row]:
+    return conn.execute(
+        "UPDATE alerts SET state = 'sending' WHERE id IN (SELECT id FROM alerts"
+        " WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
+        " LIMIT ?) AND state = 'pending' RETURNING *,"
+        " (SELECT name FROM merchants m WHERE m.id = merchant_id) AS merchant_name",
+        (at_ms, limit)).fetchall()
+
+
+def release_interrupted_alerts(conn: sqlite3.Connection) -> int:
+    """At start-up nothing is being sent: a 'sending' alert is one a crash interrupted."""
+    return conn.execute("UPDATE alerts SET state = 'pending' WHERE state = 'sending'").rowcount
+
+
+def next_alert_due(conn: sqlite3.Connection) -> int | None:
+    return conn.execute("SELECT min(next_attempt_at) FROM alerts"
+                        " WHERE state = 'pending'").fetchone()[0]
+
+
+def record_alert_attempt(conn: sqlite3.Connection, alert_id: int, error: str | None,
+                         duration_ms: int, retry_delays: tuple[float, ...],
+                         at_ms: int) -> sqlite3.Row | None:
+    """Logs one attempt and moves the alert on: sent, retried later, or failed. A test is
+    tried once: the owner is watching for its answer."""
+    conn.execute("INSERT INTO alert_attempts (alert_id, attempted_at, error, duration_ms)"
+                 " VALUES (?, ?, ?, ?)", (alert_id, at_ms, error, duration_ms))
+    current = conn.execute("SELECT attempts, kind FROM alerts WHERE id = ?",
+                           (alert_id,)).fetchone()
+    retries_used = current["attempts"]
+    if error is None:
+        state, next_at, sent_at = "sent", at_ms, at_ms
+    elif current["kind"] != "test" and retries_used < len(retry_delays):
+        state, sent_at = "pending", None
+        next_at = at_ms + int(retry_delays[retries_used] * 1000)
+    else:
+        state, next_at, sent_at = "failed", at_ms, None
+    return conn.execute(
+        "UPDATE alerts SET state = ?, attempts = attempts + 1, next_attempt_at = ?,"
+        " last_error = ?, sent_at = ? WHERE id = ? AND state = 'sending' RETURNING *",
+        (state, next_at, error, sent_at, alert_id)).fetchone()
+
+
+def list_alerts(conn: sqlite3.Connection, *, merchant_id: int | None, limit: int,
+                before_id: int | None,
+                merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
+    """Newest first; within `merchant_ids` when given (the installation's own alerts, such as
+    replication lag, belong to no shop: only an admin sees them)."""
+    scope, params = merchant_clause("a.merchant_id", merchant_ids)
+    clauses = [scope, "a.id < ?"]
+    params.append(before_id or 2**62)
+    if merchant_id is not None:
+        clauses.append("a.merchant_id = ?")
+        params.append(merchant_id)
+    return conn.execute(
+        "SELECT a.*, m.name AS merchant_name FROM alerts a LEFT JOIN merchants m"
+        f" ON m.id = a.merchant_id WHERE {' AND '.join(clauses)} ORDER BY a.id DESC LIMIT ?",
+        (*params, limit)).fetchall()
+
+
+def list_alert_attempts(conn: sqlite3.Connection, alert_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM alert_attempts WHERE alert_id = ? ORDER BY id",
+                        (alert_id,)).fetchall()
+
+
+# --- phones: heartbeats and silence ----------------------------------------------------------
+
+
+def touch_heartbeat(conn: sqlite3.Connection, merchant_id: int, device_id: str,
+                    at_ms: int) -> None:
+    conn.execute(
+        "INSERT INTO devices (merchant_id, device_id, last_heartbeat_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (merchant_id, device_id) DO UPDATE SET"
+        " last_heartbeat_at = excluded.last_heartbeat_at", (merchant_id, device_id, at_ms))
+
+
+def parse_opening_hours(text: str) -> tuple[int, int]:
+    """"08:00-21:00" as minutes after local midnight (start, end); an end before the start
+    runs past midnight ("18:00-02:00")."""
+    match = re.fullmatch(r"\s*(\d{1,2})[:.](\d{2})\s*-\s*(\d{1,2})[:.](\d{2})\s*", text)
+    if match is None:
+        raise BadInput("opening_hours must look like 08:00-21:00")
+    start_h, start_m, end_h, end_m = (int(part) for part in match.groups())
+    if start_h > 23 or end_h > 24 or start_m > 59 or end_m > 59 or (end_h == 24 and end_m):
+        raise BadInput("opening_hours: hours are 00 to 24 and minutes 00 to 59")
+    start, end = start_h * 60 + start_m, end_h * 60 + end_m
+    if start == end:
+        raise BadInput("opening_hours: the shop must open and close at different times")
+    return start, end
+
+
+def opened_at(opening_hours: str | None, at_ms: int, zone: datetime.tzinfo) -> int | None:
+    """When the shop last opened, if it is open now (0 when it is always open); None when it
+    is closed."""
+    if not opening_hours:
+        return 0
+    start, end = parse_opening_hours(opening_hours)
+    now = datetime.datetime.fromtimestamp(at_ms / 1000, zone)
+    minute = now.hour * 60 + now.minute
+    is_open = start <= minute < end if start < end else minute >= start or minute < end
+    if not is_open:
+        return None
+    opening = now.replace(hour=start // 60, minute=start % 60, second=0, microsecond=0)
+    if opening > now:  # opened yesterday evening, still open after midnight
+        opening -= datetime.timedelta(days=1)
+    return int(opening.timestamp() * 1000)
+
+
+def watch_phones(conn: sqlite3.Connection, at_ms: int, silent_seconds: int,
+                 zone: datetime.tzinfo, alerts: AlertsConfig) -> int:
+    """Raises the "phone silent" alert for a phone heard of neither by notification nor by
+    heartbeat for `silent_seconds` while its shop is open (counted from the opening, so a
+    night's silence is not an alert at 08:01), and "back" once it is heard again. Returns how
+    many alerts it queued."""
+    queued = 0
+    for device in conn.execute(
+            "SELECT d.*, s.opening_hours, max(coalesce(d.last_notification_at, 0),"
+            " coalesce(d.last_test_at, 0), coalesce(d.last_heartbeat_at, 0)) AS heard"
+            " FROM devices d LEFT JOIN alert_settings s ON s.merchant_id = d.merchant_id"
+            ).fetchall():
+        key = (device["merchant_id"], device["device_id"])
+        if device["silent_alerted_at"] is not None:
+            if device["heard"] > device["silent_alerted_at"]:
+                conn.execute("UPDATE devices SET silent_alerted_at = NULL WHERE merchant_id = ?"
+                             " AND device_id = ?", key)
+                queued += len(queue_alert(conn, device["merchant_id"], "phone_back",
+                                          {"device": device["device_id"],
+                                           "at": device["heard"]}, alerts, at_ms))
+            continue
+        try:
+            opened = opened_at(device["opening_hours"], at_ms, zone)
+        except BadInput:  # stored before a check existed: watch it all day rather than never
+            opened = 0
+        if opened is None or at_ms - max(device["heard"], opened) < silent_seconds * 1000:
+            continue
+        conn.execute("UPDATE devices SET silent_alerted_at = ? WHERE merchant_id = ?"
+                     " AND device_id = ?", (at_ms, *key))
+        queued += len(queue_alert(conn, device["merchant_id"], "phone_silent",
+                                  {"device": device["device_id"], "since": device["heard"]},
+                                  alerts, at_ms))
+    return queued
+
+
+# --- the daily recap ---------------------------------------------------------------------------
+
+
+def recap_facts(conn: sqlite3.Connection, merchant_id: int, since_ms: int,
+                until_ms: int) -> dict[str, Any]:
+    """A merchant's day: bills paid (count, sum, by app), money that still waits in the inbox,
+    webhooks that failed for good."""
+    by_app = conn.execute(
+        "SELECT coalesce(payment_method, '') AS app, count(*) AS count,"
+        " sum(total_amount) AS sum FROM invoices WHERE status = 'paid' AND paid_at >= ?"
+        " AND paid_at < ? AND merchant_id = ? GROUP BY payment_method ORDER BY count(*) DESC",
+        (since_ms, until_ms, merchant_id)).fetchall()
+    waiting = conn.execute(
+        "SELECT count(*), coalesce(sum(parsed_amount), 0) FROM notifications"
+        " WHERE merchant_id = ? AND received_at >= ? AND received_at < ?"
+        " AND outcome IN ('unmatched', 'unparsed') AND attached_at IS NULL",
+        (merchant_id, since_ms, until_ms)).fetchone()
+    failed = conn.execute(
+        "SELECT count(*) FROM webhook_deliveries WHERE merchant_id = ? AND state = 'failed'"
+        " AND event != 'webhook.test' AND created_at >= ? AND created_at < ?",
+        (merchant_id, since_ms, until_ms)).fetchone()[0]
+    return {"since": since_ms, "until": until_ms,
+            "paid": sum(row["count"] for row in by_app),
+            "sum": sum(row["sum"] for row in by_app),
+            "by_app": [[row["app"], row["count"], row["sum"]] for row in by_app],
+            "waiting": waiting[0], "waiting_sum": waiting[1], "webhooks_failed": failed}
+
+
+def recap_window(at_ms: int, recap_hour: int, zone: datetime.tzinfo) -> tuple[str, int, int]:
+    """The last recap's day (local date), and the 24 hours it covers, ending at its hour."""
+    now = datetime.datetime.fromtimestamp(at_ms / 1000, zone)
+    end = now.replace(hour=recap_hour, minute=0, second=0, microsecond=0)
+    if end > now:
+        end -= datetime.timedelta(days=1)
+    end_ms = int(end.timestamp() * 1000)
+    return end.date().isoformat(), end_ms - 86_400_000, end_ms
+
+
+def queue_due_recaps(conn: sqlite3.Connection, at_ms: int, zone: datetime.tzinfo,
+                     alerts: AlertsConfig) -> int:
+    """Each merchant's recap of the day, once a day even across restarts: the day is recorded
+    with the queued alert (settings `recap_day:<merchant>`), and each alert's once_key is
+    unique. A merchant made after the recap's hour waits for the next one. `at_ms` is the
+    moment the recap is for (now, except in a test); it is queued to go out now."""
+    day, since_ms, until_ms = recap_window(at_ms, alerts.recap_hour, zone)
+    queued = 0
+    for (merchant_id,) in conn.execute("SELECT id FROM merchants WHERE created_at < ?",
+                                       (until_ms,)).fetchall():
+        done_key = f"recap_day:{merchant_id}"
+        if (get_setting(conn, done_key) or "") >= day:
+            continue
+        put_setting(conn, done_key, day)
+        facts = {"day": day, **recap_facts(conn, merchant_id, since_ms, until_ms)}
+        queued += len(queue_alert(conn, merchant_id, "recap", facts, alerts, now_ms(),
+                                  once_key=f"recap:{merchant_id}:{day}"))
+    return queued
+
+
+# --- CSV exports ------------------------------------------------------------------------------
+
+# Exports are for a bookkeeper in Indonesia: Indonesian headers and words, rupiah as whole
+# numbers, each time both in the shop's local time and in UTC. UTF-8 with a byte-order mark, so
+# spreadsheet programs read names with accents right; comma-separated, as Python's csv and
+# every spreadsheet's import read it.
+CSV_BOM = "\ufeff"
+CSV_PAGE_ROWS = 2000
+CSV_STATUS_WORDS = {"pending": "menunggu", "paid": "lunas", "expired": "kedaluwarsa",
+                    "cancelled": "dibatalkan"}
+CSV_OUTCOME_WORDS = {"matched": "cocok", "unmatched": "tidak cocok",
+                     "unparsed": "tidak terbaca", "duplicate": "duplikat", "test": "tes"}
+
+
+def csv_text(value: str | None) -> str:
+    """A text cell a spreadsheet shows as text: one that starts like a formula (=, +, -, @)
+    gets a leading apostrophe, since notification text is whatever anybody sent the phone."""
+    if not value:
+        return ""
+    return "'" + value if value[0] in "=+-@\t\r" else value
+
+
+def csv_times(ms: int | None, zone: datetime.tzinfo) -> list[str]:
+    if ms is None:
+        return ["", ""]
+    local = datetime.datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%d %H:%M:%S")
+    return [local, format_time(ms) or ""]
+
+
+@dataclasses.dataclass(frozen=True)
+class CsvExport:
+    """One export: its header, how to read a page of rows (newest first, before a row id), and
+    how a row becomes cells."""
+    header: list[str]
+    read_page: Callable[[sqlite3.Connection, int | None, int], list[sqlite3.Row]]
+    cells: Callable[[sqlite3.Row], list[Any]]
+
+
+def payments_export(zone_name: str, *, status: str | None, merchant_id: int | None,
+                    query: str | None, created_from: int | None, created_to: int | None,
+                    at_ms: int, merchant_ids: Iterable[int] | None = None) -> CsvExport:
+    """The payments list's filters, every page (within `merchant_ids`, when given)."""
+    zone = local_zone(zone_name)
+
+    def read_page(conn: sqlite3.Connection, before: int | None,
+                  limit: int) -> list[sqlite3.Row]:
+        return search_invoices(conn, status=status, merchant_id=merchant_id, query=query,
+                               created_from=created_from, created_to=created_to, limit=limit,
+                               before_row_id=before, at_ms=at_ms, merchant_ids=merchant_ids)
+
+    def cells(row: sqlite3.Row) -> list[Any]:
+        return [row["invoice_id"], csv_text(row["merchant_order_id"]),
+                csv_text(row["merchant_name"]), CSV_STATUS_WORDS[effective_status(row, at_ms)],
+                row["amount"], row["unique_code"],
+                row["total_amount"], csv_text(row["sender_name"]), csv_text(row["customer_name"]),
+                row["payment_method"] or "", *csv_times(row["created_at"], zone),
+                *csv_times(row["paid_at"], zone)]
+
+    return CsvExport([
+        "ID tagihan", "ID pesanan", "Toko", "Status", "Nominal", "Kode unik", "Total",
+        "Pengirim", "Nama pelanggan", "Metode", f"Dibuat ({zone_name})", "Dibuat (UTC)",
+        f"Dibayar ({zone_name})", "Dibayar (UTC)"], read_page, cells)
+
+
+def notifications_export(zone_name: str, *, outcome: str | None, merchant_id: int | None,
+                         merchant_ids: Iterable[int] | None = None) -> CsvExport:
+    zone = local_zone(zone_name)
+
+    def read_page(conn: sqlite3.Connection, before: int | None,
+                  limit: int) -> list[sqlite3.Row]:
+        return list_notifications(conn, outcome=outcome, merchant_id=merchant_id, limit=limit,
+                                  before_id=before, merchant_ids=merchant_ids)
+
+    def cells(row: sqlite3.Row) -> list[Any]:
+        return [row["id"], csv_text(row["merchant_name"]), *csv_times(row["received_at"], zone),
+                row["source"], csv_text(row["app"]), csv_text(row["device_id"]),
+                csv_text(row["title"]), csv_text(row["message"]),
+                "" if row["parsed_amount"] is None else row["parsed_amount"],
+                csv_text(row["sender_name"]), CSV_OUTCOME_WORDS[row["outcome"]],
+                "ya" if row["app_not_accepted"] else "", row["invoice_ref"] or "",
+                *csv_times(row["attached_at"], zone)]
+
+    return CsvExport([
+        "ID notifikasi", "Toko", f"Diterima ({zone_name})", "Diterima (UTC)", "Sumber",
+        "Aplikasi", "HP", "Judul", "Pesan", "Nominal terbaca", "Pengirim", "Hasil",
+        "Aplikasi tidak dipercaya", "ID tagihan", f"Dipasangkan ({zone_name})",
+        "Dipasangkan (UTC)"], read_page, cells)
+
+
+def csv_chunks(conn: sqlite3.Connection, export: CsvExport) -> Iterator[bytes]:
+    """The export as UTF-8 bytes, a page of rows at a time: a year of payments never sits in
+    memory at once. The dashboard's download and `webqris export` send these same bytes."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write(CSV_BOM)
+    writer.writerow(export.header)
+    before = None
+    while True:
+        rows = export.read_page(conn, before, CSV_PAGE_ROWS)
+        writer.writerows(export.cells(row) for row in rows)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+        if len(rows) < CSV_PAGE_ROWS:
+            return
+        before = rows[-1]["id"]
 
 
 # =============================================================================================
@@ -2892,6 +3456,40 @@ def untrusted_message(reason: str, app: str | None) -> str:
             " accepted apps); it waits in the dashboard")
 
 
+def notification_alert(result: NotificationOutcome, parsed: parsers.Parsed | None,
+                       app: str | None, trusted: bool) -> tuple[str, dict[str, Any]] | None:
+    """The alert a stored notification calls for: money that needs the owner (matched no
+    bill, unreadable, from an app that is not trusted), or a payment received."""
+    if result.outcome == "duplicate" or result.repeat_of is not None:
+        return None
+    apps = [app] if app else []
+    if result.invoice is not None:
+        invoice = result.invoice
+        return "payment", {"paid": 1, "sum": invoice["total_amount"],
+                           "invoice_ids": [invoice["invoice_id"]], "apps": apps}
+    if result.outcome == "unparsed":
+        return "money", {"unreadable": 1, "apps": apps}
+    if result.outcome == "unmatched" and parsed is not None:
+        return "money", {"unmatched" if trusted else "untrusted": 1, "sum": parsed.amount,
+                         "apps": apps}
+    return None
+
+
+def record_notification_and_alert(conn: sqlite3.Connection, merchant_id: int,
+                                  note: InboundNotification, parsed: parsers.Parsed | None,
+                                  payment_method: str, payments: PaymentsConfig,
+                                  alerts: AlertsConfig, *, trusted: bool = True
+                                  ) -> NotificationOutcome:
+    """record_notification, and in the same transaction the alert it calls for."""
+    result = record_notification(conn, merchant_id, note, parsed, payment_method, payments,
+                                 trusted=trusted)
+    alert = notification_alert(result, parsed, note.app, trusted)
+    if alert is not None:
+        queue_alert(conn, merchant_id, *alert, alerts, now_ms())
+    return result
+
+
+
 # =============================================================================================
 # Errors and request bodies
 #
@@ -3214,7 +3812,8 @@ class DatabaseCollector:
                                    labels=["merchant", "device"])
         for merchant_id, device_id, heard in self.store.read(lambda conn: conn.execute(
                 "SELECT merchant_id, device_id, max(coalesce(last_notification_at, 0),"
-                " coalesce(last_test_at, 0)) FROM devices").fetchall()):
+                " coalesce(last_test_at, 0), coalesce(last_heartbeat_at, 0)) FROM devices"
+                ).fetchall()):
             silent.add_metric([str(merchant_id), device_id], (at - heard) / 1000)
         yield silent
         replicator = self.replication()
@@ -3335,6 +3934,7 @@ class Context:
     # `serve --demo`'s merchant: only its invoices may be paid by "Simulate payment".
     demo_merchant_id: int | None = None
     webhook_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    alert_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     credential_wakeup: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
     replicator: Replicator | None = None
@@ -3611,9 +4211,9 @@ async def receive_forwarded_notification(request: Request) -> Response:
     parsed = ctx.store.read(read_notification, merchant["id"], note)
     reason = untrusted_reason(merchant, note.app)
     accepted = reason is None
-    result = await ctx.store.write(record_notification, merchant["id"], note, parsed,
+    result = await ctx.store.write(record_notification_and_alert, merchant["id"], note, parsed,
                                    note.app or "notification", ctx.config.payments,
-                                   trusted=accepted)
+                                   ctx.config.alerts, trusted=accepted)
     ctx.metrics.notifications.labels(result.outcome, parsed.parser if parsed else "none").inc()
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
@@ -3648,8 +4248,8 @@ async def receive_callback(request: Request) -> Response:
                                reference=text_value("reference", fields.get("reference"),
                                                     FIELD_LIMITS["reference"], numbers=True))
     parsed = parsers.Parsed(amount=amount, sender_name=sender_name, parser="callback")
-    result = await ctx.store.write(record_notification, merchant["id"], note, parsed, "callback",
-                                   ctx.config.payments)
+    result = await ctx.store.write(record_notification_and_alert, merchant["id"], note, parsed,
+                                   "callback", ctx.config.payments, ctx.config.alerts)
     ctx.metrics.notifications.labels(result.outcome, "callback").inc()
     if result.outcome == "duplicate":
         return JSONResponse({"success": False, "message": "Duplicate notification",
@@ -3661,6 +4261,34 @@ async def receive_callback(request: Request) -> Response:
                               merchant=merchant["name"])
     announce_paid(ctx, result.invoice, merchant["name"])
     return JSONResponse({"success": True, "invoice_id": result.invoice["invoice_id"]})
+
+
+# A heartbeat's phone: the device fields forwarder apps send (SmsForwarder's JSON template can
+# send [device_mark]), else "" (the shop's one phone).
+HEARTBEAT_DEVICE_FIELDS = (*FORWARDER_ALIASES["device_id"], "device_mark", "deviceMark", "name")
+
+
+def heartbeat_device(fields: Mapping[str, Any]) -> str:
+    flat = forwarder_fields(fields)
+    raw = next((flat[name] for name in HEARTBEAT_DEVICE_FIELDS if _is_text(flat.get(name))), None)
+    return text_value("device_id", raw, FIELD_LIMITS["device_id"], numbers=True) or ""
+
+
+async def receive_heartbeat(request: Request) -> Response:
+    """POST /api/webhook/heartbeat: the shop's phone says it is alive (a MacroDroid or Tasker
+    task every 15 minutes, or a forwarder app's own heartbeat). Any body, or none; the callback
+    secret in any spelling /api/webhook/payment accepts. A phone silent for
+    admin.device_silent_seconds is alerted (run_alert_watch)."""
+    ctx = ctx_of(request)
+    query = {name: value for name, value in request.query_params.items()
+             if name.lower() not in CALLBACK_SECRET_FIELDS}
+    merchant, body = await read_authenticated_body(
+        request, "Authorization: Bearer header", allow_form=True, repair_text=True,
+        allow_empty=True)
+    device_id = heartbeat_device({**query, **body})
+    await ctx.store.write(touch_heartbeat, merchant["id"], device_id, now_ms())
+    return JSONResponse({"success": True, "message": "Heartbeat diterima",
+                         "merchant": merchant["name"], "device_id": device_id or None})
 
 
 async def healthz(request: Request) -> Response:
@@ -4139,22 +4767,29 @@ async def admin_overview(request: Request) -> Response:
                          "recent": [admin_invoice(row, at) for row in recent]})
 
 
+def payment_filters(request: Request) -> dict[str, Any]:
+    """The payments list's filters, as search_invoices takes them, within the account's shops.
+    A cashier's hold only its shop's payments of today."""
+    created_from = query_int(request, "from", 0, 2**53)
+    if request.state.account.role == "cashier":
+        created_from = max(created_from or 0, local_day_start(now_ms(), local_offset(request)))
+    return {"status": query_choice(request, "status", LIST_STATUSES),
+            "merchant_id": listed_merchant(request),
+            "query": request.query_params.get("q", "").strip()[:100] or None,
+            "created_from": created_from,
+            "created_to": query_int(request, "to", 0, 2**53),
+            "merchant_ids": merchant_scope(request)}
+
+
 @admin_endpoint(roles=STAFF)
 async def admin_payments(request: Request) -> Response:
     """Payments newest first. A cashier's list holds only its shop's payments of today."""
     ctx = ctx_of(request)
     limit = page_limit(request)
     before = query_int(request, "before", 1, 2**62)
-    query = request.query_params.get("q", "").strip()[:100] or None
     at = now_ms()
-    created_from = query_int(request, "from", 0, 2**53)
-    if request.state.account.role == "cashier":
-        created_from = max(created_from or 0, local_day_start(at, local_offset(request)))
-    rows = await ctx.store.read_off_loop(
-        search_invoices, status=query_choice(request, "status", LIST_STATUSES),
-        merchant_id=listed_merchant(request), query=query, created_from=created_from,
-        created_to=query_int(request, "to", 0, 2**53), limit=limit + 1, before_row_id=before,
-        at_ms=at, merchant_ids=merchant_scope(request))
+    rows = await ctx.store.read_off_loop(search_invoices, **payment_filters(request),
+                                         limit=limit + 1, before_row_id=before, at_ms=at)
     page, next_before = next_page(rows, limit, "id")
     return JSONResponse({"success": True, "data": [admin_invoice(row, at) for row in page],
                          "next_before": next_before})
@@ -4435,8 +5070,9 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
     devices = [{"device_id": d["device_id"], "last_app": d["last_app"],
                 "last_notification_at": format_time(d["last_notification_at"]),
                 "last_test_at": format_time(d["last_test_at"]),
-                "silent": max(d["last_notification_at"] or 0, d["last_test_at"] or 0)
-                < at - silent_after}
+                "last_heartbeat_at": format_time(d["last_heartbeat_at"]),
+                "silent": max(d["last_notification_at"] or 0, d["last_test_at"] or 0,
+                              d["last_heartbeat_at"] or 0) < at - silent_after}
                for d in ctx.store.read(list_devices, row["id"])]
     base = public_base_url(request)
     return {"id": row["id"], "name": row["name"], "static_qris": row["static_qris"],
@@ -4448,6 +5084,7 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
             "forwarder": {"url": f"{base}/api/webhook/payment",
                           "header": "Authorization: Bearer <CALLBACK_SECRET>",
                           "callback_url": f"{base}/api/callback/notify",
+                          "heartbeat_url": f"{base}/api/webhook/heartbeat",
                           "test_body": {"message": "test", "event_hash": "test"}}}
 
 
@@ -4899,6 +5536,207 @@ async def admin_remove_account(request: Request) -> Response:
     return JSONResponse({"success": True})
 
 
+async def csv_stream(ctx: Context, export: CsvExport) -> AsyncIterator[bytes]:
+    """csv_chunks on a read-only connection of its own, on a thread of its own: the event loop
+    only passes the chunks on, and the payments' connection is never held by a download."""
+    loop = asyncio.get_running_loop()
+    worker = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                   thread_name_prefix="webqris-export")
+    conn = await loop.run_in_executor(worker, functools.partial(
+        connect, ctx.config.database.path, busy_timeout_ms=ctx.config.database.busy_timeout_ms,
+        read_only=True))
+    chunks = csv_chunks(conn, export)
+    try:
+        while (chunk := await loop.run_in_executor(worker, next, chunks, None)) is not None:
+            yield chunk
+    finally:
+        # On the same thread, after a read that may still run: a download cut short closes
+        # nothing under a running query.
+        worker.submit(lambda: (chunks.close(), conn.close()))
+        worker.shutdown(wait=False)
+
+
+def csv_response(ctx: Context, export: CsvExport, name: str) -> Response:
+    from starlette.responses import StreamingResponse
+
+    day = datetime.datetime.now(local_zone(ctx.config.server.timezone)).date().isoformat()
+    return StreamingResponse(csv_stream(ctx, export), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition":
+                                      f'attachment; filename="webqris-{name}-{day}.csv"',
+                                      "Cache-Control": "no-store"})
+
+
+@admin_endpoint(roles=MANAGERS)
+async def admin_payments_csv(request: Request) -> Response:
+    ctx = ctx_of(request)
+    export = payments_export(ctx.config.server.timezone, **payment_filters(request),
+                             at_ms=now_ms())
+    return csv_response(ctx, export, "tagihan")
+
+
+@admin_endpoint(roles=MANAGERS)
+async def admin_notifications_csv(request: Request) -> Response:
+    ctx = ctx_of(request)
+    export = notifications_export(
+        ctx.config.server.timezone,
+        outcome=query_choice(request, "outcome", ("matched", "duplicate", "unparsed",
+                                                  "unmatched", "test", "needs_attention")),
+        merchant_id=listed_merchant(request), merchant_ids=merchant_scope(request))
+    return csv_response(ctx, export, "notifikasi")
+
+
+def masked_secret(value: str | None) -> str | None:
+    """Enough of a stored secret to recognise it, never enough to use it."""
+    if not value:
+        return None
+    return "••••" + value[-4:] if len(value) >= 12 else "••••"
+
+
+def admin_alert_settings(settings: Mapping[str, Any] | None,
+                         alerts: AlertsConfig) -> dict[str, Any]:
+    own = {name: (settings[name] if settings is not None else None)
+           for name in ALERT_SETTING_FIELDS}
+    for name in ALERT_SECRET_FIELDS:
+        own[name] = masked_secret(own[name])
+    routes = alert_routes(settings, alerts)
+    return {**own, "kinds": alert_kinds(settings),
+            "language_used": own["language"] or alerts.language,
+            "channels": sorted(routes),
+            "own_channels": bool(alert_routes(settings, AlertsConfig())),
+            "installation_channels": sorted(alert_routes(None, alerts))}
+
+
+_TELEGRAM_TOKEN = re.compile(r"\d{3,15}:[A-Za-z0-9_-]{20,100}")
+_TELEGRAM_CHAT = re.compile(r"-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31}")
+_EMAIL_ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
+
+
+def checked_alert_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The alert settings a request changes: a field left out stays, "" or null clears it."""
+    changes: dict[str, Any] = {}
+    patterns = {"telegram_bot_token": (_TELEGRAM_TOKEN, "a bot token from @BotFather"
+                                                        " (123456:ABC...)"),
+                "telegram_chat_id": (_TELEGRAM_CHAT, "a chat id (-100123..., 12345) or"
+                                                     " @channelname"),
+                "smtp_from": (_EMAIL_ADDRESS, "an e-mail address")}
+    for name in ("telegram_bot_token", "telegram_chat_id", "smtp_host", "smtp_user",
+                 "smtp_password", "smtp_from", "smtp_to", "opening_hours"):
+        if name not in fields:
+            continue
+        value = text_value(name, fields[name], 255)
+        if value is not None and name in patterns and not patterns[name][0].fullmatch(value):
+            raise BadInput(f"{name} must be {patterns[name][1]}")
+        if value is not None and name == "smtp_to" and not all(
+                _EMAIL_ADDRESS.fullmatch(part.strip()) for part in value.split(",")):
+            raise BadInput("smtp_to must be one e-mail address or several, comma-separated")
+        if value is not None and name == "opening_hours":
+            parse_opening_hours(value)
+        changes[name] = value
+    if "language" in fields:
+        if fields["language"] not in (None, "", "id", "en"):
+            raise BadInput("language must be id or en (or null for the installation's)")
+        changes["language"] = fields["language"] or None
+    if "smtp_security" in fields:
+        if fields["smtp_security"] not in (None, "", "starttls", "tls", "none"):
+            raise BadInput("smtp_security must be starttls, tls or none")
+        changes["smtp_security"] = fields["smtp_security"] or None
+    if "smtp_port" in fields:
+        port = fields["smtp_port"]
+        if port not in (None, "") and (isinstance(port, bool) or not isinstance(port, int)
+                                       or not 1 <= port <= 65535):
+            raise BadInput("smtp_port must be an integer between 1 and 65535")
+        changes["smtp_port"] = port or None
+    if "kinds" in fields:
+        kinds = fields["kinds"]
+        if not isinstance(kinds, dict) or set(kinds) - set(ALERT_KINDS) or not all(
+                isinstance(v, bool) for v in kinds.values()):
+            raise BadInput(f"kinds must map some of {', '.join(ALERT_KINDS)} to true or false")
+        changes["kinds"] = kinds
+    return changes
+
+
+def update_alert_settings_by_admin(conn: sqlite3.Connection, merchant_id: int,
+                                   changes: Mapping[str, Any], address: str) -> None:
+    if get_merchant(conn, merchant_id) is None:
+        raise NotFound("Merchant not found")
+    if "kinds" in changes:
+        changes = {**changes, "kinds": alert_kinds(get_alert_settings(conn, merchant_id))
+                   | changes["kinds"]}
+    put_alert_settings(conn, merchant_id, changes)
+    # The audit log says which secret changed, never its value.
+    audit(conn, "merchant.alerts", f"merchant:{merchant_id}", None,
+          {key: "[set]" if key in ALERT_SECRET_FIELDS and value else value
+           for key, value in changes.items()}, address)
+
+
+@admin_endpoint(roles=MANAGERS)
+async def admin_get_alert_settings(request: Request) -> Response:
+    ctx = ctx_of(request)
+    merchant_id = path_id(request, "merchant_id", "Merchant")
+    if ctx.store.read(get_merchant, merchant_id) is None:
+        raise NotFound("Merchant not found")
+    settings = ctx.store.read(get_alert_settings, merchant_id)
+    return JSONResponse({"success": True,
+                         "data": admin_alert_settings(settings, ctx.config.alerts)})
+
+
+@admin_endpoint(roles=MANAGERS)
+async def admin_update_alert_settings(request: Request) -> Response:
+    ctx = ctx_of(request)
+    merchant_id = path_id(request, "merchant_id", "Merchant")
+    changes = checked_alert_settings(await read_fields(request, allow_form=False))
+    await ctx.store.write(update_alert_settings_by_admin, merchant_id, changes,
+                          client_address(request))
+    settings = ctx.store.read(get_alert_settings, merchant_id)
+    return JSONResponse({"success": True,
+                         "data": admin_alert_settings(settings, ctx.config.alerts)})
+
+
+def queue_test_alert(conn: sqlite3.Connection, merchant_id: int,
+                     alerts: AlertsConfig) -> list[int]:
+    if get_merchant(conn, merchant_id) is None:
+        raise NotFound("Merchant not found")
+    queued = queue_alert(conn, merchant_id, "test", {}, alerts, now_ms())
+    if not queued:
+        raise BadInput("No alert channel is set: add a Telegram chat or an e-mail address"
+                       " first", error_code="no_alert_channel")
+    return queued
+
+
+@admin_endpoint(roles=MANAGERS)
+async def admin_test_alert(request: Request) -> Response:
+    ctx = ctx_of(request)
+    queued = await ctx.store.write(queue_test_alert, path_id(request, "merchant_id", "Merchant"),
+                                   ctx.config.alerts)
+    ctx.alert_wakeup.set()
+    return JSONResponse({"success": True, "alert_ids": queued})
+
+
+def admin_alert(row: Mapping[str, Any], attempts: list[sqlite3.Row]) -> dict[str, Any]:
+    return {key: row[key] for key in ("id", "merchant_id", "merchant_name", "kind", "channel",
+                                      "language", "count", "state", "attempts",
+                                      "last_error")} | {
+        "facts": json.loads(row["facts"]),
+        "next_attempt_at": format_time(row["next_attempt_at"]) if row["state"] == "pending"
+        else None,
+        "created_at": format_time(row["created_at"]), "sent_at": format_time(row["sent_at"]),
+        "attempts_log": [{"attempted_at": format_time(a["attempted_at"]), "error": a["error"],
+                          "duration_ms": a["duration_ms"]} for a in attempts]}
+
+
+@admin_endpoint(roles=MANAGERS)
+async def admin_alerts(request: Request) -> Response:
+    ctx = ctx_of(request)
+    limit = page_limit(request)
+    rows = await ctx.store.read_off_loop(
+        list_alerts, merchant_id=listed_merchant(request), limit=limit + 1,
+        before_id=query_int(request, "before", 1, 2**62), merchant_ids=merchant_scope(request))
+    page, next_before = next_page(rows, limit, "id")
+    return JSONResponse({"success": True, "data": [
+        admin_alert(row, ctx.store.read(list_alert_attempts, row["id"])) for row in page],
+        "next_before": next_before})
+
+
 async def admin_socket(websocket: WebSocket) -> None:
     """/ws: the events of the merchants the logged-in account may see, for a dashboard of this
     very site."""
@@ -5296,8 +6134,8 @@ async def deliver(ctx: Context, client: httpx.AsyncClient, delivery: Mapping[str
     pause = 0.5
     while True:  # the attempt happened: its outcome must be recorded, even if it takes a while
         try:
-            updated = await ctx.store.write(record_attempt, delivery["id"], result,
-                                            cfg.retry_delays, now_ms())
+            updated = await ctx.store.write(record_attempt_and_alert, delivery["id"], result,
+                                            cfg.retry_delays, now_ms(), ctx.config.alerts)
             break
         except StoreUnavailable:
             log.error("cannot record webhook %s attempt yet; retrying", delivery["webhook_id"])
@@ -5314,6 +6152,298 @@ async def deliver(ctx: Context, client: httpx.AsyncClient, delivery: Mapping[str
     else:
         log.warning("webhook %s to merchant %s failed (attempt %s): %s", delivery["webhook_id"],
                     delivery["merchant_id"], delivery["attempts"] + 1, result.error)
+
+
+# =============================================================================================
+# Alerts
+#
+# Short messages to the shop owner on Telegram or by e-mail, in the owner's language, each with
+# a link to the dashboard page that helps. They wait in the `alerts` outbox, written in the
+# transaction of what caused them; a loop sends the due ones and logs every attempt, retrying
+# on alerts.retry_delays. Texts are rendered when sent, so a grouped alert says how many.
+# =============================================================================================
+
+ALERT_TEXTS: Mapping[str, Mapping[str, str]] = {
+    "id": {
+        "the_phone": "HP toko", "phone": "HP {device}",
+        "money_title": "Uang perlu perhatian",
+        "unmatched_one": "1 uang masuk tidak cocok dengan tagihan mana pun",
+        "unmatched_many": "{n} uang masuk tidak cocok dengan tagihan mana pun",
+        "untrusted_one": "1 uang masuk dari aplikasi yang tidak dipercaya toko",
+        "untrusted_many": "{n} uang masuk dari aplikasi yang tidak dipercaya toko",
+        "unreadable_one": "1 notifikasi yang nominalnya tidak terbaca",
+        "unreadable_many": "{n} notifikasi yang nominalnya tidak terbaca",
+        "sum": "Jumlah: {sum}", "apps": "Aplikasi: {apps}",
+        "money_link": "Buka kotak masuk: {link}",
+        "payment_title": "Pembayaran masuk",
+        "paid_one": "1 tagihan lunas: {sum}", "paid_many": "{n} tagihan lunas, total {sum}",
+        "payment_link": "Lihat tagihan: {link}",
+        "silent_title": "HP diam",
+        "silent": "{phone} tidak mengirim notifikasi atau heartbeat sejak {since}. Buka aplikasi"
+                  " penerus notifikasi di HP itu: penghemat baterai mungkin menghentikannya."
+                  " Selama itu, pembayaran tidak tercatat otomatis.",
+        "back_title": "HP aktif lagi",
+        "back": "{phone} mengirim lagi sejak {at}.",
+        "phone_link": "Lihat toko: {link}",
+        "webhook_title": "Webhook gagal",
+        "webhook_one": "Webhook 1 tagihan gagal terkirim ke {host} setelah semua percobaan.",
+        "webhook_many": "Webhook {n} tagihan gagal terkirim ke {host} setelah semua"
+                        " percobaan.",
+        "webhook_error": "Galat terakhir: {error}", "bills": "Tagihan: {ids}",
+        "webhook_link": "Kirim ulang dari dasbor: {link}",
+        "recap_title": "Rekap harian {day}",
+        "recap_window": "24 jam sampai {until}",
+        "recap_paid": "Lunas: {n} tagihan, {sum}", "recap_none_paid": "Belum ada tagihan lunas.",
+        "recap_by_app": "Per aplikasi: {apps}",
+        "recap_waiting": "Uang perlu perhatian: {n} notifikasi ({sum})",
+        "recap_no_waiting": "Tidak ada uang yang perlu perhatian.",
+        "recap_webhooks": "Webhook gagal: {n}",
+        "recap_link": "Dasbor: {link}",
+        "test_title": "Tes peringatan",
+        "test": "Tes peringatan dari WebQRIS: saluran ini berfungsi.",
+        "replication_title": "Replikasi tertinggal",
+        "replication": "Salinan database di {url} tertinggal {seconds} detik. Periksa"
+                       " Litestream dan penyimpanannya.",
+        "manual": "manual", "callback": "callback",
+    },
+    "en": {
+        "the_phone": "the shop's phone", "phone": "phone {device}",
+        "money_title": "Money needs attention",
+        "unmatched_one": "1 payment received matched no bill",
+        "unmatched_many": "{n} payments received matched no bill",
+        "untrusted_one": "1 payment received from an app the shop does not trust",
+        "untrusted_many": "{n} payments received from an app the shop does not trust",
+        "unreadable_one": "1 notification whose amount could not be read",
+        "unreadable_many": "{n} notifications whose amount could not be read",
+        "sum": "Amount: {sum}", "apps": "Apps: {apps}",
+        "money_link": "Open the inbox: {link}",
+        "payment_title": "Payment received",
+        "paid_one": "1 bill paid: {sum}", "paid_many": "{n} bills paid, total {sum}",
+        "payment_link": "See the bills: {link}",
+        "silent_title": "Phone silent",
+        "silent": "{phone} has sent no notification or heartbeat since {since}. Open the"
+                  " notification forwarder on that phone: the battery saver may have stopped"
+                  " it. Until then, payments are not recorded automatically.",
+        "back_title": "Phone back",
+        "back": "{phone} is sending again since {at}.",
+        "phone_link": "See the shop: {link}",
+        "webhook_title": "Webhook failed",
+        "webhook_one": "The webhook of 1 bill could not be delivered to {host} after every"
+                       " attempt.",
+        "webhook_many": "The webhooks of {n} bills could not be delivered to {host} after"
+                        " every attempt.",
+        "webhook_error": "Last error: {error}", "bills": "Bills: {ids}",
+        "webhook_link": "Redeliver from the dashboard: {link}",
+        "recap_title": "Daily recap {day}",
+        "recap_window": "24 hours until {until}",
+        "recap_paid": "Paid: {n} {bills}, {sum}", "recap_none_paid": "No bill paid yet.",
+        "recap_by_app": "By app: {apps}",
+        "recap_waiting": "Money that needs attention: {n} {notifications} ({sum})",
+        "recap_no_waiting": "No money needs attention.",
+        "recap_webhooks": "Failed webhooks: {n}",
+        "recap_link": "Dashboard: {link}",
+        "test_title": "Test alert",
+        "test": "Test alert from WebQRIS: this channel works.",
+        "replication_title": "Replication behind",
+        "replication": "The database copy at {url} is {seconds} s behind. Check Litestream and"
+                       " its storage.",
+        "manual": "manual", "callback": "callback",
+    },
+}
+
+
+def format_rupiah(amount: int) -> str:
+    return "Rp" + f"{amount:,}".replace(",", ".")
+
+
+def local_time_text(ms: int, zone: datetime.tzinfo) -> str:
+    """"30-11-2026 18:07 WIB": a date and time both languages read the same way."""
+    return datetime.datetime.fromtimestamp(ms / 1000, zone).strftime("%d-%m-%Y %H:%M %Z")
+
+
+def render_alert(alert: Mapping[str, Any], base_url: str,
+                 zone: datetime.tzinfo) -> tuple[str, str]:
+    """An alert's subject and text in its language. The text is short: what happened, the
+    numbers, and the dashboard page to open (when server.base_url is set)."""
+    texts = ALERT_TEXTS[alert["language"]]
+    facts = json.loads(alert["facts"])
+    kind = alert["kind"]
+
+    def say(key: str, **values: Any) -> str:
+        return texts[key].format(**values)
+
+    def counted(key: str, n: int, **values: Any) -> str:
+        return say(f"{key}_one" if n == 1 else f"{key}_many", n=n, **values)
+
+    def phone(device: str) -> str:
+        return say("phone", device=device) if device else texts["the_phone"]
+
+    def app_name(app: str) -> str:
+        return texts.get(app, app) if app in ("manual", "callback") else app
+
+    lines: list[str] = []
+    link_key, page = None, ""
+    if kind == "money":
+        title = texts["money_title"]
+        for part in ("unmatched", "untrusted", "unreadable"):
+            if facts.get(part):
+                lines.append(counted(part, facts[part]))
+        if facts.get("sum"):
+            lines.append(say("sum", sum=format_rupiah(facts["sum"])))
+        if facts.get("apps"):
+            lines.append(say("apps", apps=", ".join(facts["apps"])))
+        link_key, page = "money_link", "#/notifications"
+    elif kind == "payment":
+        title = texts["payment_title"]
+        lines.append(counted("paid", facts.get("paid", 1), sum=format_rupiah(facts["sum"])))
+        lines.append(say("bills", ids=", ".join(facts.get("invoice_ids", []))))
+        link_key, page = "payment_link", "#/payments"
+    elif kind == "phone_silent":
+        title = texts["silent_title"]
+        lines.append(say("silent", phone=phone(facts["device"]),
+                         since=local_time_text(facts["since"], zone)))
+        link_key, page = "phone_link", f"#/merchants/{alert['merchant_id']}"
+    elif kind == "phone_back":
+        title = texts["back_title"]
+        lines.append(say("back", phone=phone(facts["device"]),
+                         at=local_time_text(facts["at"], zone)))
+        link_key, page = "phone_link", f"#/merchants/{alert['merchant_id']}"
+    elif kind == "webhook_failed":
+        title = texts["webhook_title"]
+        lines.append(counted("webhook", facts.get("failed", 1), host=facts.get("host") or "?"))
+        if facts.get("error"):
+            lines.append(say("webhook_error", error=facts["error"]))
+        if facts.get("invoice_ids"):
+            lines.append(say("bills", ids=", ".join(facts["invoice_ids"])))
+        link_key, page = "webhook_link", "#/webhooks"
+    elif kind == "recap":
+        title = say("recap_title", day=facts["day"])
+        lines.append(say("recap_window", until=local_time_text(facts["until"], zone)))
+        if facts["paid"]:
+            lines.append(say("recap_paid", n=facts["paid"], sum=format_rupiah(facts["sum"]),
+                             bills="bill" if facts["paid"] == 1 else "bills"))
+            lines.append(say("recap_by_app", apps=", ".join(
+                f"{app_name(app) or '?'} {count} ({format_rupiah(total)})"
+                for app, count, total in facts["by_app"])))
+        else:
+            lines.append(texts["recap_none_paid"])
+        if facts["waiting"]:
+            lines.append(say("recap_waiting", n=facts["waiting"],
+                             sum=format_rupiah(facts["waiting_sum"]),
+                             notifications="notification" if facts["waiting"] == 1
+                             else "notifications"))
+        else:
+            lines.append(texts["recap_no_waiting"])
+        if facts["webhooks_failed"]:
+            lines.append(say("recap_webhooks", n=facts["webhooks_failed"]))
+        link_key, page = "recap_link", "#/overview"
+    elif kind == "replication_lag":
+        title = texts["replication_title"]
+        lines.append(say("replication", url=facts.get("url", ""), seconds=facts["seconds"]))
+    else:
+        title = texts["test_title"]
+        lines.append(texts["test"])
+        link_key, page = None, ""
+    shop = alert["merchant_name"] if "merchant_name" in alert.keys() else None
+    subject = f"{title} · {shop}" if shop else title
+    if link_key and base_url:
+        lines.append(say(link_key, link=f"{base_url.rstrip('/')}/{page}"))
+    return f"WebQRIS: {subject}", "\n".join([subject, *lines])
+
+
+def redacted_with(text: str, *secrets_: str | None) -> str:
+    """`text` without these secrets: an error from a channel may repeat its URL or login."""
+    for secret in secrets_:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+async def send_telegram(client: httpx.AsyncClient, route: Mapping[str, Any],
+                        text: str) -> str | None:
+    """Sends one message with the Bot API's sendMessage; the error, or None when it went."""
+    url = f"{route['api_base'].rstrip('/')}/bot{route['bot_token']}/sendMessage"
+    try:
+        response = await client.post(url, json={"chat_id": route["chat_id"], "text": text,
+                                                "disable_web_page_preview": True})
+    except httpx.HTTPError as exc:
+        return redacted_with(f"{type(exc).__name__}: {exc}", route["bot_token"])[:500]
+    if response.status_code == 200:
+        return None
+    try:
+        description = str(response.json().get("description", ""))
+    except ValueError:
+        description = response.text[:200]
+    return redacted_with(f"HTTP {response.status_code}: {description}".strip(": "),
+                         route["bot_token"])[:500]
+
+
+def send_email_now(route: Mapping[str, Any], subject: str, text: str, timeout: float) -> None:
+    """Sends one e-mail with smtplib (blocking: run it in a thread). Raises on failure."""
+    import smtplib
+    import ssl
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = route["from"]
+    message["To"] = route["to"]
+    message.set_content(text)
+    if route["security"] == "tls":
+        server: smtplib.SMTP = smtplib.SMTP_SSL(route["host"], route["port"], timeout=timeout,
+                                                context=ssl.create_default_context())
+    else:
+        server = smtplib.SMTP(route["host"], route["port"], timeout=timeout)
+    with server:
+        if route["security"] == "starttls":
+            server.starttls(context=ssl.create_default_context())
+        if route["user"]:
+            server.login(route["user"], route["password"])
+        server.send_message(message)
+
+
+async def attempt_alert(client: httpx.AsyncClient, alert: Mapping[str, Any],
+                        route: Mapping[str, Any] | None, subject: str, text: str,
+                        timeout: float) -> str | None:
+    """One attempt to send an alert on its channel; the error, or None. Never raises."""
+    if route is None:
+        return f"no {alert['channel']} channel is set any more"
+    try:
+        async with asyncio.timeout(timeout):
+            if alert["channel"] == "telegram":
+                return await send_telegram(client, route, text)
+            await asyncio.to_thread(send_email_now, route, subject, text, timeout)
+            return None
+    except TimeoutError:
+        return f"timeout after {timeout:g} s"
+    except Exception as exc:  # smtplib's, ssl's and socket's errors: each is a failed attempt
+        return redacted_with(f"{type(exc).__name__}: {exc}", route.get("password"),
+                             route.get("bot_token"))[:500]
+
+
+async def send_alert(ctx: Context, client: httpx.AsyncClient, alert: Mapping[str, Any]) -> None:
+    cfg = ctx.config.alerts
+    settings = ctx.store.read(get_alert_settings, alert["merchant_id"]) \
+        if alert["merchant_id"] is not None else None
+    route = alert_routes(settings, cfg).get(alert["channel"])
+    subject, text = render_alert(alert, ctx.config.server.base_url,
+                                 local_zone(ctx.config.server.timezone))
+    started = time.perf_counter()
+    error = await attempt_alert(client, alert, route, subject, text, cfg.timeout_seconds)
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    pause = 0.5
+    while True:  # the attempt happened: its outcome must be recorded
+        try:
+            await ctx.store.write(record_alert_attempt, alert["id"], error, duration_ms,
+                                  cfg.retry_delays, now_ms())
+            break
+        except StoreUnavailable:
+            log.error("cannot record alert %s's attempt yet; retrying", alert["id"])
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 30)
+    if error is not None:
+        log.warning("alert %s (%s) on %s failed: %s", alert["id"], alert["kind"],
+                    alert["channel"], error)
 
 
 # =============================================================================================
@@ -5479,6 +6609,68 @@ async def run_webhook_sender(ctx: Context) -> None:
             for task in list(in_flight):
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
+
+
+# How many alerts are sent at once: an owner gets a few a day; a backlog after an outage goes
+# out a few at a time.
+ALERTS_AT_ONCE = 4
+
+
+async def run_alert_sender(ctx: Context) -> None:
+    """Claims due alerts and sends them, a few at once; waits for the next due one."""
+    cfg = ctx.config.alerts
+    await ctx.store.write(release_interrupted_alerts)
+    async with httpx.AsyncClient(timeout=cfg.timeout_seconds, follow_redirects=False) as client:
+        while True:
+            ctx.alert_wakeup.clear()
+            claimed: list[sqlite3.Row] = []
+            try:
+                claimed = await ctx.store.write(claim_due_alerts, now_ms(), ALERTS_AT_ONCE)
+            except StoreUnavailable:
+                log.error("cannot claim alerts; retrying")
+            if claimed:
+                await asyncio.gather(*(send_alert(ctx, client, alert) for alert in claimed))
+                continue
+            wait = cfg.poll_seconds
+            due = ctx.store.read(next_alert_due)
+            if due is not None:
+                wait = max(0.0, min(wait, (due - now_ms()) / 1000))
+            await wake_or_wait(ctx.alert_wakeup, wait)
+
+
+def replication_alert_facts(ctx: Context) -> dict[str, Any] | None:
+    """Facts for a replication-lag alert when the replica is further behind than allowed."""
+    replicator = ctx.replicator
+    if replicator is None or replicator.lag_seconds <= ctx.config.alerts.replication_lag_seconds:
+        return None
+    return {"seconds": math.ceil(replicator.lag_seconds),
+            "url": ctx.config.replicate.url}
+
+
+async def run_alert_watch(ctx: Context) -> None:
+    """Every alerts.check_seconds: phones gone silent (or back), the daily recaps that are
+    due, and the replica's lag."""
+    cfg = ctx.config.alerts
+    zone = local_zone(ctx.config.server.timezone)
+    silent_seconds = ctx.config.admin.device_silent_seconds
+    lag_alerted = False
+    while True:
+        try:
+            at = now_ms()
+            queued = await ctx.store.write(watch_phones, at, silent_seconds, zone, cfg)
+            queued += await ctx.store.write(queue_due_recaps, at, zone, cfg)
+            lag = replication_alert_facts(ctx)
+            if lag is not None and not lag_alerted:
+                queued += len(await ctx.store.write(queue_alert, None, "replication_lag", lag,
+                                                    cfg, at))
+            lag_alerted = lag is not None
+            if queued:
+                ctx.alert_wakeup.set()
+        except StoreUnavailable as exc:
+            log.error("alert checks failed (%s); retrying at the next interval", exc)
+        except Exception:
+            log.exception("alert checks failed; retrying at the next interval")
+        await asyncio.sleep(cfg.check_seconds)
 
 
 # =============================================================================================
@@ -5814,6 +7006,11 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                        " fields may also come in the query string. `title` may stand in for"
                        " `message`. `event_hash` \"test\" only checks the credential.",
     }
+    heartbeat_body = {
+        **obj([], device_id=text(FIELD_LIMITS["device_id"])),
+        "description": "Any body, or none. device_id (or deviceId, deviceName, device_mark,"
+                       " name) names the phone; without one it is the shop's phone.",
+    }
     return {
         "openapi": "3.0.3",
         "info": {"title": "WebQRIS", "version": VERSION,
@@ -5932,6 +7129,19 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                     400, 401, 404, 413, 422, 503, e404=fail(
                         "No pending payment with that total: kept in the inbox",
                         "Unmatched"))}},
+            "/api/webhook/heartbeat": {"post": {
+                "operationId": "phoneHeartbeat",
+                "summary": "The shop's phone is alive (e.g. MacroDroid or Tasker every 15"
+                           " minutes); a phone silent for admin.device_silent_seconds is"
+                           " alerted",
+                "security": [{"callbackSecret": []}],
+                "requestBody": {"required": False, "content": {
+                    "application/json": {"schema": heartbeat_body},
+                    "application/x-www-form-urlencoded": {"schema": heartbeat_body}}},
+                "responses": responses(
+                    ok(obj(None, success=true, message=text(enum=["Heartbeat diterima"]),
+                           merchant=text(), device_id=text(nullable=True))),
+                    400, 401, 413, 503)}},
             "/api/callback/notify": {"post": {
                 "operationId": "callbackNotify",
                 "summary": "A payment in the simple format: an amount equal to a total",
@@ -6011,6 +7221,8 @@ def create_app(config: Config | None = None, *,
         ctx.tasks.append(asyncio.create_task(run_webhook_sender(ctx), name="webhook-sender"))
         ctx.tasks.append(asyncio.create_task(run_credential_watch(ctx), name="credential-watch"))
         ctx.tasks.append(asyncio.create_task(run_retention(ctx), name="retention"))
+        ctx.tasks.append(asyncio.create_task(run_alert_sender(ctx), name="alert-sender"))
+        ctx.tasks.append(asyncio.create_task(run_alert_watch(ctx), name="alert-watch"))
         try:
             yield
         finally:
@@ -6032,6 +7244,7 @@ def create_app(config: Config | None = None, *,
         Route("/api/payments", list_payments, methods=["GET"]),
         Route("/api/webhook/payment", receive_forwarded_notification, methods=["POST"]),
         Route("/api/callback/notify", receive_callback, methods=["POST"]),
+        Route("/api/webhook/heartbeat", receive_heartbeat, methods=["POST"]),
         WebSocketRoute("/ws/merchant", merchant_socket),
         WebSocketRoute("/ws", admin_socket),
         Route("/", dashboard_page, methods=["GET"]),
@@ -6078,6 +7291,15 @@ def create_app(config: Config | None = None, *,
         Route("/admin/api/accounts/{account_id}", admin_update_account, methods=["PATCH"]),
         Route("/admin/api/accounts/{account_id}", admin_remove_account, methods=["DELETE"]),
         Route("/admin/api/accounts/{account_id}/password", admin_reset_password,
+              methods=["POST"]),
+        Route("/admin/api/payments.csv", admin_payments_csv, methods=["GET"]),
+        Route("/admin/api/notifications.csv", admin_notifications_csv, methods=["GET"]),
+        Route("/admin/api/alerts", admin_alerts, methods=["GET"]),
+        Route("/admin/api/merchants/{merchant_id}/alerts", admin_get_alert_settings,
+              methods=["GET"]),
+        Route("/admin/api/merchants/{merchant_id}/alerts", admin_update_alert_settings,
+              methods=["PATCH"]),
+        Route("/admin/api/merchants/{merchant_id}/alerts/test", admin_test_alert,
               methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=static_dir(), check_dir=False),
               name="static"),
@@ -6348,8 +7570,14 @@ def _redact_parameter(match: re.Match[str]) -> str:
     return match["lead"] + match["name"] + match["equals"] + REDACTED
 
 
+# A Telegram bot token travels in the Bot API's URL path (/bot<token>/sendMessage), which
+# httpx logs with every request.
+_TELEGRAM_BOT_PATH = re.compile(r"/bot\d+:[A-Za-z0-9_\-]+")
+
+
 def redact_secrets(text: str) -> str:
     """`text` with every secret we can recognise replaced by [redacted]."""
+    text = _TELEGRAM_BOT_PATH.sub(f"/bot{REDACTED}", text)
     text = _URL_USERINFO.sub(rf"\g<scheme>{REDACTED}@", text)
     text = _QUERY_PARAMETER.sub(_redact_parameter, text)
     text = _AUTHORIZATION_VALUE.sub(rf"\g<scheme>{REDACTED}", text)
@@ -7072,6 +8300,73 @@ def backup(path: str, db_path: str | None, config_path: str | None) -> None:
         target.close()
         source.close()
     click.echo(f"Backed up {config.database.path} to {path}")
+
+
+def export_time(value: str | None, zone: datetime.tzinfo, *, end: bool) -> int | None:
+    """--since/--until as milliseconds: a date (YYYY-MM-DD, the shop's local day; --until
+    includes its whole day) or a date and time (ISO 8601, local unless it names its zone)."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = datetime.date.fromisoformat(value) + datetime.timedelta(days=1 if end else 0)
+            moment = datetime.datetime.combine(day, datetime.time(), zone)
+        else:
+            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=zone)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (2026-11-30) or an ISO 8601 time"
+                                 ) from None
+    return int(moment.timestamp() * 1000)
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Write CSV exports (the same bytes as the dashboard's "Unduh CSV")."""
+
+
+def write_export(config: Config, export: CsvExport, output: str | None) -> None:
+    with cli_store(config) as store, (open(output, "wb") if output
+                                      else contextlib.nullcontext(sys.stdout.buffer)) as target:
+        for chunk in store.read(csv_chunks, export):
+            target.write(chunk)
+
+
+@export_group.command("payments")
+@click.option("--since", default=None, help="From this day (YYYY-MM-DD, local) or time.")
+@click.option("--until", default=None, help="Through this day (YYYY-MM-DD, local) or until"
+                                            " this time.")
+@click.option("--merchant", "merchant_id", type=int, default=None, help="Only this merchant.")
+@click.option("--status", type=click.Choice(LIST_STATUSES), default=None)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: standard output).")
+@_db_option
+@_config_option
+def export_payments(since: str | None, until: str | None, merchant_id: int | None,
+                    status: str | None, output: str | None, db_path: str | None,
+                    config_path: str | None) -> None:
+    """Bills as CSV, newest first, filtered by their creation time, like the dashboard's."""
+    config = config_from_cli(config_path, database_path=db_path)
+    zone = local_zone(config.server.timezone)
+    export = payments_export(config.server.timezone, status=status, merchant_id=merchant_id,
+                             query=None, created_from=export_time(since, zone, end=False),
+                             created_to=export_time(until, zone, end=True), at_ms=now_ms())
+    write_export(config, export, output)
+
+
+@export_group.command("notifications")
+@click.option("--merchant", "merchant_id", type=int, default=None, help="Only this merchant.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: standard output).")
+@_db_option
+@_config_option
+def export_notifications(merchant_id: int | None, output: str | None, db_path: str | None,
+                         config_path: str | None) -> None:
+    """Every notification received, with its outcome, as CSV, newest first."""
+    config = config_from_cli(config_path, database_path=db_path)
+    write_export(config, notifications_export(config.server.timezone, outcome=None,
+                                              merchant_id=merchant_id), output)
 
 
 @cli.command("prune")

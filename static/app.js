@@ -12,6 +12,7 @@ import { viewMerchantForm, viewMerchants } from "./merchants.js";
 import { viewWebhooks } from "./webhooks.js";
 import { viewAudit } from "./audit.js";
 import { openPasswordDialog, roleName, viewAccounts } from "./accounts.js";
+import { viewAlerts } from "./alerts.js";
 
 var t = strings({
   id: {
@@ -21,7 +22,7 @@ var t = strings({
     wrong_password: "Nama pengguna atau kata sandi salah. Coba lagi.", password_required: "Isi kata sandi dulu.",
     nav_accounts: "Akun", my_password: "Kata sandi", my_password_label: "Ganti kata sandi {name} ({role})",
     live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", nav_notifications: "Notifikasi",
-    nav_audit: "Log audit", nav_merchants: "Merchant", nav_webhooks: "Webhook",
+    nav_audit: "Log audit", nav_merchants: "Merchant", nav_webhooks: "Webhook", nav_alerts: "Peringatan",
     nav_short_payments: "Transaksi", nav_short_notifications: "Notifikasi",
     toast_paid: "Pembayaran masuk: {total} · {merchant}",
     toast_attention: "Uang masuk {total} tidak cocok dengan tagihan mana pun · {merchant}. Lihat Notifikasi.",
@@ -35,7 +36,7 @@ var t = strings({
     nav_accounts: "Accounts", my_password: "Password", my_password_label: "Change the password of {name} ({role})",
     password_required: "Enter the password first.", live_on: "Live", live_off: "Offline",
     live_connecting: "Connecting…", nav_notifications: "Notifications", nav_audit: "Audit log",
-    nav_merchants: "Merchants", nav_webhooks: "Webhooks", nav_short_payments: "Payments",
+    nav_merchants: "Merchants", nav_webhooks: "Webhooks", nav_alerts: "Alerts", nav_short_payments: "Payments",
     nav_short_notifications: "Inbox", toast_paid: "Payment received: {total} · {merchant}",
     toast_attention: "{total} came in but matches no bill · {merchant}. See Notifications.",
     toast_app_not_accepted: "{total} from {app}, an app {merchant} does not trust: it paid nothing. See Notifications."
@@ -171,6 +172,8 @@ var NAV = [
   { route: "notifications", icon: "notifications", label: "nav_notifications", short: "nav_short_notifications", roles: MANAGE },
   { route: "merchants", icon: "merchants", label: "nav_merchants", roles: MANAGE },
   { route: "webhooks", icon: "webhooks", label: "nav_webhooks", roles: MANAGE },
+  // Set once per shop: on a phone's bottom bar it opens from a shop's card instead.
+  { route: "alerts", icon: "warn", label: "nav_alerts", roles: MANAGE, wide: true },
   { route: "audit", icon: "audit", label: "nav_audit", roles: MANAGE },
   { route: "accounts", icon: "accounts", label: "nav_accounts", roles: ["admin"] }
 ];
@@ -186,7 +189,7 @@ function renderNav() {
   allowedNav().forEach(function (item) {
     // The phone's bottom bar has room for about 60 px of text per item: some get a shorter word.
     var label = t(item.label), short = item.short ? t(item.short) : label;
-    var link = el("a", { href: "#/" + item.route, class: "nav-link", "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
+    var link = el("a", { href: "#/" + item.route, class: "nav-link" + (item.wide ? " nav-wide" : ""), "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
       icon(item.icon), el("span", { class: "nav-label" },
         el("span", { class: "nav-label-short", text: short }), el("span", { class: "nav-label-full", text: label })));
     if (item.route === "notifications" && session.attention > 0) {
@@ -259,7 +262,7 @@ function route() {
   container.setAttribute("data-view", name);
   var views = { overview: viewOverview, payments: parts[1] ? viewPaymentDetail : viewPayments, notifications: viewNotifications,
     merchants: parts[1] ? viewMerchantForm : viewMerchants, webhooks: viewWebhooks, audit: viewAudit,
-    accounts: viewAccounts };
+    accounts: viewAccounts, alerts: viewAlerts };
   var make = views[name] || viewOverview;
   shell.view = make(container, parts.slice(1), route) || null;
   window.scrollTo(0, 0);

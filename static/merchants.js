@@ -39,6 +39,10 @@ var t = strings({
     silent_warning: "Sudah lama diam: periksa HP, baterai, internet, dan aplikasi forwarder.",
     last_app: "aplikasi terakhir {app}", last_test: "tes terakhir {when}", m_forwarder: "Pengaturan forwarder",
     fw_url: "URL notifikasi (forwarder)", fw_header: "Header", fw_callback: "URL callback sederhana",
+    fw_heartbeat: "URL heartbeat HP",
+    fw_heartbeat_help: "Minta MacroDroid atau Tasker di HP mengirim POST ke URL ini tiap 15 menit dengan header yang sama: HP yang diam terlalu lama diperingatkan (lihat Peringatan).",
+    last_heartbeat: "heartbeat terakhir {when}", the_phone: "HP toko", m_alerts: "Peringatan",
+    m_alerts_label: "Atur peringatan untuk {name}",
     fw_test: "Body tes koneksi", fw_note: "Ganti <CALLBACK_SECRET> dengan callback secret merchant ini.",
     m_created: "Merchant {name} dibuat.", m_saved: "Perubahan disimpan.",
     m_none: "Belum ada merchant. Tambahkan toko pertama Anda.", edit: "Ubah",
@@ -84,6 +88,10 @@ var t = strings({
     silent_warning: "Silent for too long: check the phone, its battery, internet and the forwarder app.",
     last_app: "last app {app}", last_test: "last test {when}", m_forwarder: "Forwarder settings",
     fw_url: "Notification URL (forwarder)", fw_header: "Header", fw_callback: "Simple callback URL",
+    fw_heartbeat: "Phone heartbeat URL",
+    fw_heartbeat_help: "Let MacroDroid or Tasker on the phone POST to this URL every 15 minutes with the same header: a phone silent for too long is alerted (see Alerts).",
+    last_heartbeat: "last heartbeat {when}", the_phone: "the shop's phone", m_alerts: "Alerts",
+    m_alerts_label: "Set up alerts for {name}",
     fw_test: "Connection test body",
     fw_note: "Replace <CALLBACK_SECRET> with this merchant's callback secret.",
     m_created: "Merchant {name} created.", m_saved: "Changes saved.",
@@ -154,15 +162,16 @@ export function viewMerchants(container) {
       : el("div", { class: "callout callout-warn" }, icon("warn"), el("span", { text: t("m_qris_missing") }));
 
     var devices = m.devices.length ? el("ul", { class: "devices" }, m.devices.map(function (d) {
-      var last = [d.last_notification_at, d.last_test_at].filter(Boolean).sort().pop();
+      var last = [d.last_notification_at, d.last_test_at, d.last_heartbeat_at].filter(Boolean).sort().pop();
       return el("li", { class: "device" + (d.silent ? " is-silent" : ""), "data-device": d.device_id },
         icon(d.silent ? "warn" : "phone"),
         el("div", { class: "device-body" },
-          el("div", { class: "device-id" }, el("strong", { text: d.device_id })),
+          el("div", { class: "device-id" }, el("strong", { text: d.device_id || t("the_phone") })),
           el("div", { class: "small" }, el("span", { text: t("last_heard", { when: last ? relative(last) : t("never_heard") }) }),
             last ? el("span", { class: "muted", text: " (" + dateTime(last) + ")" }) : null),
           el("div", { class: "small muted", text: [d.last_app ? t("last_app", { app: methodName(d.last_app) }) : null,
-            d.last_test_at ? t("last_test", { when: relative(d.last_test_at) }) : null].filter(Boolean).join(" · ") }),
+            d.last_test_at ? t("last_test", { when: relative(d.last_test_at) }) : null,
+            d.last_heartbeat_at ? t("last_heartbeat", { when: relative(d.last_heartbeat_at) }) : null].filter(Boolean).join(" · ") }),
           d.silent ? el("div", { class: "device-warning", role: "note", text: t("silent_warning") }) : null));
     })) : el("p", { class: "muted small", text: t("m_no_phones") });
 
@@ -172,6 +181,8 @@ export function viewMerchants(container) {
       copyField(t("fw_url"), fw.url || ""),
       copyField(t("fw_header"), fw.header || ""),
       copyField(t("fw_callback"), fw.callback_url || ""),
+      copyField(t("fw_heartbeat"), fw.heartbeat_url || ""),
+      el("p", { class: "muted small", text: t("fw_heartbeat_help") }),
       copyField(t("fw_test"), JSON.stringify(fw.test_body || {})),
       el("p", { class: "muted small", text: t("fw_note") }));
 
@@ -197,7 +208,8 @@ export function viewMerchants(container) {
           : el("span", { class: "break", text: [t("m_apps_payment")].concat(m.accepted_apps, m.accept_unnamed_app ? [t("m_apps_unnamed")] : []).join(" + ") })),
       el("div", { class: "merchant-row" }, el("span", { class: "muted", text: t("m_webhook") + ": " }),
         m.webhook_url ? el("code", { class: "break", text: m.webhook_url }) : el("span", { class: "muted", text: t("m_webhook_none") })),
-      el("div", { class: "merchant-actions" }, testButton, rotate),
+      el("div", { class: "merchant-actions" }, testButton, rotate,
+        el("a", { class: "btn btn-quiet btn-sm", href: "#/alerts?merchant=" + m.id, "aria-label": t("m_alerts_label", { name: m.name }) }, t("m_alerts"))),
       m.previous_webhook_secret_until ? el("p", { class: "muted small", "data-testid": "previous-webhook-secret",
         text: t("m_previous_secret", { time: dateTime(m.previous_webhook_secret_until) }) }) : null,
       el("h3", { text: t("m_phones") }), devices,

@@ -2,14 +2,15 @@
    outcome, with the one-click ways to pay a bill with the money that matched none. */
 import {
   ApiError, api, append, clear, dateTime, debounce, dialogIsOpen, el, field, loadingBlock,
-  merchantSelect, methodName, openDialog, outcomeBadge, pageHeader, pagedList, rupiah, session,
-  statusBadge, strings, toast
+  merchantSelect, methodName, openDialog, outcomeBadge, pageHeader, pagedList, qs, rupiah,
+  session, statusBadge, strings, toast
 } from "./wq.js";
 import { payableInvoices, sendWithPayAnyway, settlePayAnyway, teachDialog, trustDialog } from "./teach.js";
 
 var t = strings({
   id: {
-    notif_title: "Kotak masuk notifikasi", outcome: "Hasil",
+    notif_title: "Kotak masuk notifikasi", outcome: "Hasil", download_csv: "Unduh CSV",
+    download_csv_label: "Unduh notifikasi dengan filter ini sebagai CSV",
     notif_intro: "Setiap notifikasi dari HP toko dan callback. Yang tak cocok adalah uang yang masuk tanpa tagihan: lampirkan ke tagihan yang benar.",
     no_notifs: "Tidak ada notifikasi dengan filter ini.", received: "Diterima", parsed: "Nominal terbaca",
     not_parsed: "Nominal tidak terbaca", attach: "Lampirkan ke tagihan",
@@ -31,7 +32,8 @@ var t = strings({
     teach_saved_paid: "Kalimat dipelajari dan tagihan {invoice} lunas."
   },
   en: {
-    notif_title: "Notification inbox", outcome: "Outcome",
+    notif_title: "Notification inbox", outcome: "Outcome", download_csv: "Download CSV",
+    download_csv_label: "Download the notifications of these filters as CSV",
     notif_intro: "Every notification from the shop's phones and callbacks. Unmatched ones are money that arrived without a bill: attach them to the right bill.",
     no_notifs: "No notifications with this filter.", received: "Received", parsed: "Amount read",
     not_parsed: "Amount not readable", attach: "Attach to invoice", attached_to: "Attached to {invoice}",
@@ -152,15 +154,19 @@ export function viewNotifications(container) {
   renderChips();
   var list = el("div", { class: "results" }, loadingBlock());
   var more = el("div", { class: "more" });
+  var download = el("button", { type: "button", class: "btn btn-quiet", id: "nf-csv", "aria-label": t("download_csv_label") }, t("download_csv"));
+  download.addEventListener("click", function () { location.href = "/admin/api/notifications.csv" + qs(listParams()); });
   append(container, [
-    pageHeader(t("notif_title"), null, t("notif_intro")),
+    pageHeader(t("notif_title"), download, t("notif_intro")),
     el("div", { class: "filters filters-inline" }, chips,
       field(t("merchant"), merchantSelect("nf-merchant", chosenFilters.merchant_id, function (v) { chosenFilters.merchant_id = v; load(); }), "nf-merchant")),
     list, more]);
 
+  function listParams() { return { outcome: chosenFilters.outcome, merchant_id: chosenFilters.merchant_id }; }
+
   var pages = pagedList({
     path: "notifications", results: list, more: more,
-    params: function () { return { outcome: chosenFilters.outcome, merchant_id: chosenFilters.merchant_id }; },
+    params: listParams,
     empty: function () { return t("no_notifs"); },
     render: function (rows) {
       return el("ul", { class: "notif-list" }, rows.map(function (n) { return notificationItem(n, { onAttach: attach, onTeach: teach, onTrust: trust }); }));

@@ -2,7 +2,7 @@
    webhooks, manual confirmation and cancellation. */
 import {
   api, append, clear, copyButton, dateTime, debounce, el, errorBlock, field, icon, loadingBlock,
-  merchantSelect, methodName, openDialog, pageHeader, pagedList, rupiah, session, statusBadge,
+  merchantSelect, methodName, openDialog, pageHeader, pagedList, qs, rupiah, session, statusBadge,
   strings, toast
 } from "./wq.js";
 import { notificationItem } from "./notifications.js";
@@ -13,7 +13,8 @@ var t = strings({
     all_statuses: "Semua status", reset: "Atur ulang", pay_title: "Pembayaran", search: "Cari",
     search_ph: "No. tagihan, order id, atau nominal", status: "Status", filters: "Filter",
     date_from: "Dari tanggal", date_to: "Sampai tanggal", col_invoice: "Tagihan", col_total: "Total",
-    col_created: "Dibuat", col_paid: "Pembayaran",
+    col_created: "Dibuat", col_paid: "Pembayaran", download_csv: "Unduh CSV",
+    download_csv_label: "Unduh tagihan dengan filter ini sebagai CSV",
     no_payments: "Tidak ada pembayaran yang cocok dengan filter ini.",
     no_payments_yet: "Belum ada pembayaran. Tagihan dibuat oleh server toko lewat API.", order: "Order",
     code_short: "kode {code}", detail_title: "Detail pembayaran", amount: "Harga", unique_code: "Kode unik",
@@ -35,6 +36,7 @@ var t = strings({
     all_statuses: "All statuses", reset: "Reset", pay_title: "Payments", search: "Search",
     search_ph: "Bill id, order id or amount", status: "Status", filters: "Filters", date_from: "From date",
     date_to: "To date", col_invoice: "Bill", col_total: "Total", col_created: "Created", col_paid: "Payment",
+    download_csv: "Download CSV", download_csv_label: "Download the bills of these filters as CSV",
     no_payments: "No payments match these filters.",
     no_payments_yet: "No payments yet. The shop's server creates bills through the API.", order: "Order",
     code_short: "code {code}", detail_title: "Payment details", amount: "Price", unique_code: "Unique code",
@@ -97,7 +99,10 @@ export function viewPayments(container, params, reopen) {
     extra);
   var results = el("div", { class: "results" }, loadingBlock());
   var more = el("div", { class: "more" });
-  append(container, [pageHeader(t("pay_title")), filters, results, more]);
+  // A download, not a fetch: the browser streams the file to disk, however many bills.
+  var download = el("button", { type: "button", class: "btn btn-quiet", id: "pf-csv", "aria-label": t("download_csv_label") }, t("download_csv"));
+  download.addEventListener("click", function () { location.href = "/admin/api/payments.csv" + qs(listParams()); });
+  append(container, [pageHeader(t("pay_title"), download), filters, results, more]);
 
   var searchLater = debounce(function () { chosenFilters.q = searchInput.value.trim(); load(); }, 300);
   searchInput.addEventListener("input", searchLater);
@@ -109,19 +114,21 @@ export function viewPayments(container, params, reopen) {
     reopen();
   });
 
+  function listParams() {
+    return {
+      status: chosenFilters.status, merchant_id: chosenFilters.merchant_id, q: chosenFilters.q,
+      from: chosenFilters.from ? localDayStart(chosenFilters.from) : "",
+      to: chosenFilters.to ? localDayStart(chosenFilters.to) + 86400000 : ""
+    };
+  }
+
   function filtered() {
     return !!(chosenFilters.q || chosenFilters.status || chosenFilters.merchant_id || chosenFilters.from || chosenFilters.to);
   }
 
   var pages = pagedList({
     path: "payments", results: results, more: more,
-    params: function () {
-      return {
-        status: chosenFilters.status, merchant_id: chosenFilters.merchant_id, q: chosenFilters.q,
-        from: chosenFilters.from ? localDayStart(chosenFilters.from) : "",
-        to: chosenFilters.to ? localDayStart(chosenFilters.to) + 86400000 : ""
-      };
-    },
+    params: listParams,
     empty: function () { return filtered() ? t("no_payments") : t("no_payments_yet"); },
     render: function (rows) {
       var tbody = el("tbody");

@@ -753,7 +753,7 @@ def set_admin_password(db_path: Path, password: str) -> None:
     store = webqris.Store(str(db_path))
     store.open()
     try:
-        store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(password))
+        store.write_now(webqris.put_admin_account, webqris.hash_password(password))
     finally:
         store.close()
 

@@ -66,9 +66,16 @@ EXPECTED_ROLES: dict[tuple[str, str], set[str]] = {
     ("PATCH", "/admin/api/accounts/{account_id}"): ADMIN,
     ("DELETE", "/admin/api/accounts/{account_id}"): ADMIN,
     ("POST", "/admin/api/accounts/{account_id}/password"): ADMIN,
+    ("GET", "/admin/api/payments.csv"): MANAGERS,
+    ("GET", "/admin/api/notifications.csv"): MANAGERS,
+    ("GET", "/admin/api/alerts"): MANAGERS,
+    ("GET", "/admin/api/merchants/{merchant_id}/alerts"): MANAGERS,
+    ("PATCH", "/admin/api/merchants/{merchant_id}/alerts"): MANAGERS,
+    ("POST", "/admin/api/merchants/{merchant_id}/alerts/test"): MANAGERS,
 }
 LISTS = {"/admin/api/payments", "/admin/api/notifications", "/admin/api/wordings",
-         "/admin/api/webhooks"}
+         "/admin/api/webhooks", "/admin/api/payments.csv", "/admin/api/notifications.csv",
+         "/admin/api/alerts"}
 
 
 def write(db_path: Path, fn: Any, *args: Any) -> Any:
