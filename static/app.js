@@ -11,6 +11,7 @@ import { viewNotifications } from "./notifications.js";
 import { viewMerchantForm, viewMerchants } from "./merchants.js";
 import { viewWebhooks } from "./webhooks.js";
 import { viewAudit } from "./audit.js";
+import { viewLinks } from "./links.js";
 
 var t = strings({
   id: {
@@ -21,6 +22,7 @@ var t = strings({
     live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", nav_notifications: "Notifikasi",
     nav_audit: "Log audit", nav_merchants: "Merchant", nav_webhooks: "Webhook",
     nav_short_payments: "Transaksi", nav_short_notifications: "Notifikasi",
+    nav_kasir: "Kasir", nav_links: "Tautan pembayaran", nav_short_links: "Tautan",
     toast_paid: "Pembayaran masuk: {total} · {merchant}",
     toast_attention: "Uang masuk {total} tidak cocok dengan tagihan mana pun · {merchant}. Lihat Notifikasi.",
     toast_app_not_accepted: "{total} dari {app}, aplikasi yang tidak dipercaya {merchant}: tidak melunasi apa pun. Lihat Notifikasi."
@@ -33,7 +35,8 @@ var t = strings({
     password_required: "Enter the password first.", live_on: "Live", live_off: "Offline",
     live_connecting: "Connecting…", nav_notifications: "Notifications", nav_audit: "Audit log",
     nav_merchants: "Merchants", nav_webhooks: "Webhooks", nav_short_payments: "Payments",
-    nav_short_notifications: "Inbox", toast_paid: "Payment received: {total} · {merchant}",
+    nav_short_notifications: "Inbox", nav_kasir: "Cashier", nav_links: "Payment links",
+    nav_short_links: "Links", toast_paid: "Payment received: {total} · {merchant}",
     toast_attention: "{total} came in but matches no bill · {merchant}. See Notifications.",
     toast_app_not_accepted: "{total} from {app}, an app {merchant} does not trust: it paid nothing. See Notifications."
   }
@@ -148,6 +151,8 @@ function setupLogin() {
 var NAV = [
   { route: "overview", icon: "overview", label: "nav_overview" },
   { route: "payments", icon: "payments", label: "nav_payments", short: "nav_short_payments" },
+  { route: "kasir", icon: "kasir", label: "nav_kasir", href: "/kasir" },
+  { route: "links", icon: "link", label: "nav_links", short: "nav_short_links" },
   { route: "notifications", icon: "notifications", label: "nav_notifications", short: "nav_short_notifications" },
   { route: "merchants", icon: "merchants", label: "nav_merchants" },
   { route: "webhooks", icon: "webhooks", label: "nav_webhooks" },
@@ -160,7 +165,7 @@ function renderNav() {
   NAV.forEach(function (item) {
     // The phone's bottom bar has room for about 60 px of text per item: some get a shorter word.
     var label = t(item.label), short = item.short ? t(item.short) : label;
-    var link = el("a", { href: "#/" + item.route, class: "nav-link", "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
+    var link = el("a", { href: item.href || "#/" + item.route, class: "nav-link", "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
       icon(item.icon), el("span", { class: "nav-label" },
         el("span", { class: "nav-label-short", text: short }), el("span", { class: "nav-label-full", text: label })));
     if (item.route === "notifications" && session.attention > 0) {
@@ -228,7 +233,8 @@ function route() {
   var container = clear($("view"));
   container.setAttribute("data-view", name);
   var views = { overview: viewOverview, payments: parts[1] ? viewPaymentDetail : viewPayments, notifications: viewNotifications,
-    merchants: parts[1] ? viewMerchantForm : viewMerchants, webhooks: viewWebhooks, audit: viewAudit };
+    merchants: parts[1] ? viewMerchantForm : viewMerchants, webhooks: viewWebhooks, audit: viewAudit,
+    links: viewLinks };
   var make = views[name] || viewOverview;
   shell.view = make(container, parts.slice(1), route) || null;
   window.scrollTo(0, 0);

@@ -94,7 +94,9 @@ function load() {
   var shop = stored(SHOP_KEY);
   return api("GET", "kasir" + qs({ merchant_id: shop || "", tz_offset: offsetMinutes() })).then(function (body) {
     state.data = body;
-    render();
+    // While a bill is on screen only today's list changes: the QR is not drawn again.
+    if (state.bill && document.querySelector("section.today")) replaceToday();
+    else render();
   }, function (err) {
     if (err.status === 404 && shop) { // the remembered shop is gone: choose again
       store(SHOP_KEY, "");
@@ -172,7 +174,7 @@ function keypadSection(d) {
     state.digits ? rupiah(amountValue()) : t("amount_empty"));
   var quick = el("div", { class: "quick", role: "group", "aria-label": t("quick_amounts") },
     (d.quick_amounts || []).map(function (amount) {
-      return el("button", { type: "button", class: "chip", "data-amount": String(amount), onclick: function () { setDigits(String(amount)); } }, rupiah(amount));
+      return el("button", { type: "button", class: "chip", "data-amount": String(amount), onclick: function () { setDigits(String(amount)); $("make-qr").focus(); } }, rupiah(amount));
     }));
   var keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "000", "0", "back"];
   var pad = el("div", { class: "keypad", id: "keypad", role: "group", "aria-label": t("keypad") },
@@ -474,15 +476,12 @@ function onEvent(event) {
 var refreshTimer = null;
 function refreshSoon() {
   if (refreshTimer) clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(function () { refreshTimer = null; if (!state.bill) load(); else refreshToday(); }, 300);
+  refreshTimer = setTimeout(function () { refreshTimer = null; load(); }, 300);
 }
-/* Only today's list, so the screen with the QR is not drawn again. */
-function refreshToday() {
-  return api("GET", "kasir" + qs({ merchant_id: state.data.merchant.id, tz_offset: offsetMinutes() })).then(function (body) {
-    state.data = body;
-    var old = document.querySelector("section.today");
-    if (old) old.replaceWith(todaySection(body));
-  }, function () { /* shown at the next change */ });
+
+function replaceToday() {
+  var old = document.querySelector("section.today");
+  if (old) old.replaceWith(todaySection(state.data));
 }
 
 /* ---- keyboard ------------------------------------------------------------------------- */

@@ -29,7 +29,8 @@ var t = strings({
     no_notifications: "Belum ada notifikasi yang terhubung.", deliveries_of: "Webhook untuk tagihan ini",
     no_deliveries: "Belum ada webhook untuk tagihan ini.",
     no_deliveries_url: "Belum ada webhook (merchant ini belum punya URL webhook, atau tagihan belum dibayar).",
-    qr_for: "QR untuk {total}", not_found: "Pembayaran tidak ditemukan."
+    qr_for: "QR untuk {total}", not_found: "Pembayaran tidak ditemukan.", description: "Keterangan",
+    receipt: "Struk", receipt_of: "Struk tagihan {invoice}"
   },
   en: {
     all_statuses: "All statuses", reset: "Reset", pay_title: "Payments", search: "Search",
@@ -49,7 +50,8 @@ var t = strings({
     no_notifications: "No notification is linked yet.", deliveries_of: "Webhooks for this bill",
     no_deliveries: "No webhook for this bill yet.",
     no_deliveries_url: "No webhook yet (this merchant has no webhook URL, or the bill is not paid).",
-    qr_for: "QR for {total}", not_found: "Payment not found."
+    qr_for: "QR for {total}", not_found: "Payment not found.", description: "Description",
+    receipt: "Receipt", receipt_of: "Receipt of bill {invoice}"
   }
 });
 
@@ -199,6 +201,9 @@ export function viewPaymentDetail(container, params) {
     if (p.status === "pending" || p.status === "expired") {
       actions.appendChild(el("button", { type: "button", class: "btn btn-primary", id: "confirm-payment", onclick: function () { confirmManual(p); } }, icon("check"), el("span", { text: t("confirm_manual") })));
     }
+    if (p.status === "paid") {
+      actions.appendChild(el("a", { class: "btn btn-quiet", id: "receipt-link", href: "/pay/" + encodeURIComponent(p.invoice_id) + "/receipt", target: "_blank", rel: "noopener", "aria-label": t("receipt_of", { invoice: p.invoice_id }) }, t("receipt")));
+    }
     if (p.status === "pending") {
       actions.appendChild(el("button", { type: "button", class: "btn btn-danger-quiet", id: "cancel-payment", onclick: function () { cancelPayment(p); } }, t("cancel_payment")));
     }
@@ -210,6 +215,7 @@ export function viewPaymentDetail(container, params) {
     fact(t("merchant"), p.merchant_name);
     fact(t("order_id"), p.merchant_order_id);
     fact(t("customer"), p.customer_name);
+    if (p.description) fact(t("description"), p.description);
     fact(t("amount"), rupiah(p.amount));
     fact(t("unique_code"), rupiah(p.unique_code));
     fact(t("total"), el("strong", { text: rupiah(p.total_amount) }));

@@ -1,18 +1,32 @@
 """The shop's counter: bills made on the cashier page (/kasir) and as payment links through the
 admin API, today's bills for the cashier, and the receipt of a paid bill (/pay/{id}/receipt).
-API tests over the real app; the pages themselves run in Chromium in test_counter_pages.py."""
+First the API over the real app, then the pages in Chromium against `webqris serve` (the
+browser fixtures are test_dashboard's, and come last: see its `browser` fixture)."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote
 
+import httpx
 import pytest
-from conftest import Merchant, add_merchant
+import test_dashboard
+from conftest import Merchant, Server, add_merchant
+from playwright.sync_api import Page, expect
 from starlette.testclient import TestClient
+from test_dashboard import Pages, assert_not_reloaded, invoice_status, login, mark_page, rupiah
 
 import webqris
+
+# test_dashboard's fixtures: one Chromium for the module, the pages it opens (none may log an
+# error), a shop with the dashboard's password, and `webqris serve` on its database.
+browser = test_dashboard.browser
+pages = test_dashboard.pages
+shop = test_dashboard.shop
+server = test_dashboard.server
 
 PASSWORD = "kata sandi kasir"
 WEEK = 7 * 86400
@@ -239,3 +253,179 @@ def test_the_cashier_page_is_served_with_the_strict_policy(client: TestClient) -
     page = client.get("/kasir")
     assert page.status_code == 200 and "kasir.js" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+# --- in Chromium ------------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 1280, "height": 800}
+MM = 72 / 25.4  # PDF points per millimetre
+
+
+def forward_from_phone(server: Server, merchant: Merchant, total: int,
+                       sender: str = "BUDI SANTOSO") -> None:
+    """The shop's phone forwards DANA's "money received" notification, as installed."""
+    response = httpx.post(f"{server.base_url}/api/webhook/payment", headers={
+        "Authorization": f"Bearer {merchant.callback_secret}"}, json={
+        "app": "id.dana", "title": "DANA",
+        "message": f"Kamu berhasil menerima {rupiah(total)} dari {sender}",
+        "device_id": "hp-kasir", "notif_id": f"n-{total}"}, timeout=10)
+    assert response.status_code == 200 and response.json()["success"] is True, response.text
+
+
+def pdf_pages(page: Page) -> list[tuple[float, float]]:
+    """The (width, height) in millimetres of each page of the page printed to PDF."""
+    pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+    boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    return [(round(float(w) / MM), round(float(h) / MM)) for w, h in boxes]
+
+
+def test_a_cashier_takes_a_payment_and_the_page_turns_paid_live(
+        pages: Pages, server: Server, shop: Merchant, tmp_path: Path) -> None:
+    page = pages.open(PHONE)
+    login(page, server)
+    page.click(".nav-link[data-route=kasir]")
+    expect(page.locator("h1")).to_have_text("Kasir · Toko ABC")
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+
+    # The keypad's buttons and the physical keyboard type into one amount.
+    page.click(".key[data-key='2']")
+    page.click(".key[data-key='5']")
+    page.keyboard.type("000")
+    expect(page.locator("#amount")).to_have_text("Rp25.000")
+    page.keyboard.press("Backspace")
+    expect(page.locator("#amount")).to_have_text("Rp2.500")
+    page.keyboard.type("0")
+    page.fill("#note", "2 kopi susu")
+    page.click("#make-qr")
+
+    screen = page.locator("#bill-screen")
+    expect(screen).to_have_attribute("data-status", "pending")
+    invoice_id = screen.get_attribute("data-invoice")
+    assert invoice_id
+    bill = invoice_status(server, shop, invoice_id)
+    assert bill["amount"] == 25000 and bill["status"] == "pending"
+    expect(page.locator("[data-testid=total]")).to_have_text(rupiah(bill["total_amount"]))
+    expect(page.locator(".code-digits")).to_have_text(f"{bill['total_amount'] % 1000:03d}")
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^(29|30):\d\d$"))
+    assert page.evaluate("document.querySelector('.qr').naturalWidth") > 0
+    page.screenshot(path=str(tmp_path / "kasir-qr-390.png"))
+    mark_page(page)
+
+    forward_from_phone(server, shop, bill["total_amount"])
+    expect(screen).to_have_attribute("data-status", "paid")
+    expect(page.locator(".paid-title")).to_have_text("Lunas")
+    expect(page.locator(".paid-note")).to_have_text(
+        f"Pembayaran {rupiah(bill['total_amount'])} dari BUDI SANTOSO sudah diterima.")
+    page.screenshot(path=str(tmp_path / "kasir-paid-390.png"))
+    assert_not_reloaded(page)
+
+    # By itself, a few seconds later, the keypad waits for the next customer.
+    expect(page.locator("#bill-screen")).to_have_count(0)
+    expect(page.locator("#amount")).to_have_text("Ketik nominal")
+    row = page.locator(f".today-item[data-invoice='{invoice_id}']")
+    expect(row).to_have_attribute("data-status", "paid")
+    expect(row).to_contain_text("2 kopi susu")
+    expect(page.locator("#today-summary")).to_have_text(
+        f"1 tagihan lunas · {rupiah(bill['total_amount'])}")
+    assert_not_reloaded(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_the_cashier_cancels_a_bill_and_uses_a_quick_amount_on_a_tablet(
+        pages: Pages, server: Server, shop: Merchant, tmp_path: Path) -> None:
+    page = pages.open(TABLET)
+    login(page, server)
+    page.goto(server.base_url + "/kasir")
+    page.click("#customer-mode")
+    expect(page.locator("body")).to_have_class(re.compile("customer-mode"))
+    page.click(".chip[data-amount='10000']")
+    expect(page.locator("#amount")).to_have_text("Rp10.000")
+    page.keyboard.press("Enter")
+    screen = page.locator("#bill-screen")
+    expect(screen).to_have_attribute("data-status", "pending")
+    # Customer mode: the QR takes most of the tablet's height.
+    expect(page.locator(".qr")).to_be_visible()
+    assert page.locator(".qr-frame").bounding_box()["height"] > 0.6 * TABLET["height"]
+    page.screenshot(path=str(tmp_path / "kasir-customer-1280.png"))
+    invoice_id = screen.get_attribute("data-invoice")
+    page.click("[data-testid=cancel-bill]")
+    expect(page.locator("#bill-screen")).to_have_count(0)
+    assert invoice_status(server, shop, invoice_id)["status"] == "cancelled"
+    expect(page.locator(f".today-item[data-invoice='{invoice_id}']")).to_have_count(0)
+
+    # English, with the plural of the summary.
+    page.click("#lang-toggle")
+    expect(page.locator("h1")).to_have_text("Cashier · Toko ABC")
+    expect(page.locator("#today-summary")).to_have_text("Nothing paid yet today.")
+
+
+def test_a_payment_link_is_shared_paid_by_the_customer_and_gives_a_receipt(
+        pages: Pages, server: Server, shop: Merchant) -> None:
+    owner = pages.open()
+    login(owner, server)
+    owner.click(".nav-link[data-route=links]")
+    owner.fill("#link-amount", "150000")
+    owner.fill("#link-description", "Kue lapis 1 loyang")
+    owner.fill("#link-customer", "Ibu Sari")
+    owner.select_option("#link-expiry", str(WEEK))
+    owner.click("#link-create")
+    url = owner.locator("[data-testid=link-url]").inner_text()
+    total = int(owner.locator("[data-testid=link-total]").inner_text()
+                .removeprefix("Rp").replace(".", ""))
+    assert 150000 < total < 151000
+    message = unquote(owner.locator("#link-whatsapp").get_attribute("href")
+                      .removeprefix("https://wa.me/?text="))
+    assert message.startswith("Halo Ibu Sari,\nberikut tautan pembayaran Toko ABC untuk"
+                              " Kue lapis 1 loyang.\nTotal " + rupiah(total))
+    assert message.endswith("\n" + url)
+
+    # The printed card is the card alone, on one A6 page.
+    owner.evaluate("window.print = () => { window.printed = true; }")  # the PDF shows it
+    owner.click("#link-print")
+    owner.wait_for_function("window.printed === true")
+    assert pdf_pages(owner) == [(105, 148)]
+
+    customer = pages.open(PHONE)
+    customer.goto(url)
+    expect(customer.locator("[data-testid=about]")).to_have_text("Kue lapis 1 loyangUntuk Ibu Sari")
+    expect(customer.locator("[data-testid=total]")).to_have_text(rupiah(total))
+    forward_from_phone(server, shop, total, sender="SARI WULANDARI")
+    expect(customer.locator("#card")).to_have_attribute("data-status", "paid")
+    customer.click("#receipt-link")
+    expect(customer.locator("[data-testid=paid-stamp]")).to_have_text("Lunas")
+    receipt = customer.locator("#receipt")
+    expect(receipt).to_contain_text("Kue lapis 1 loyang")
+    expect(receipt).to_contain_text(rupiah(total))
+    expect(receipt).to_contain_text("DANA")
+
+    # The dashboard's payment detail links the same receipt.
+    invoice_id = url.rsplit("/", 1)[1]
+    owner.goto(f"{server.base_url}/#/payments/{invoice_id}")
+    expect(owner.locator("#receipt-link")).to_have_attribute("href",
+                                                             f"/pay/{invoice_id}/receipt")
+
+
+def test_a_receipt_prints_on_58_mm_thermal_paper_and_on_a4(
+        pages: Pages, server: Server, shop: Merchant, tmp_path: Path) -> None:
+    created = httpx.post(f"{server.base_url}/api/payments/qris/create",
+                         json={"amount": 42000, "merchant_order_id": "ORDER-7781"},
+                         headers=shop.auth, timeout=10).json()
+    forward_from_phone(server, shop, created["total_amount"])
+    page = pages.open({"width": 800, "height": 900})
+    page.goto(f"{server.base_url}/pay/{created['invoice_id']}/receipt")
+    receipt = page.locator("#receipt")
+    expect(receipt).to_contain_text("ORDER-7781")
+    expect(receipt).to_contain_text(created["invoice_id"])
+    expect(receipt).to_contain_text(rupiah(created["total_amount"]))
+
+    expect(page.locator("#paper-58")).to_have_attribute("aria-pressed", "true")
+    receipt.screenshot(path=str(tmp_path / "receipt-58mm.png"))
+    assert round(receipt.bounding_box()["width"] / 96 * 25.4) == 58
+    assert pdf_pages(page) == [(58, 160)]
+
+    page.click("#paper-a4")
+    receipt.screenshot(path=str(tmp_path / "receipt-a4.png"))
+    assert pdf_pages(page) == [(210, 297)]
+    page.reload()  # the paper chosen stays chosen
+    expect(page.locator("#paper-a4")).to_have_attribute("aria-pressed", "true")
