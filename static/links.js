@@ -149,19 +149,15 @@ export function viewLinks(container) {
     amount.focus();
   }
 
-  /* Only the card is printed (links.css, while this class is on), on A6 (links-card.css,
-     linked for this print only). */
+  /* Only the card is printed, on its own A6 page (links.css), while this class is on. */
   function printCard() {
-    var page = el("link", { rel: "stylesheet", href: "/static/links-card.css", id: "card-page" });
     document.documentElement.classList.add("printing-card");
     window.addEventListener("afterprint", function done() {
       document.documentElement.classList.remove("printing-card");
-      page.remove();
       window.removeEventListener("afterprint", done);
     });
-    page.addEventListener("load", function () { window.print(); });
-    document.head.appendChild(page);
+    window.print();
   }
 
-  return { destroy: function () { alive = false; document.documentElement.classList.remove("printing-card"); var page = document.getElementById("card-page"); if (page) page.remove(); } };
+  return { destroy: function () { alive = false; document.documentElement.classList.remove("printing-card"); } };
 }
