@@ -22,7 +22,6 @@ var t = strings({
     live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", nav_notifications: "Notifikasi",
     nav_audit: "Log audit", nav_merchants: "Merchant", nav_webhooks: "Webhook",
     nav_short_payments: "Transaksi", nav_short_notifications: "Notifikasi",
-    nav_kasir: "Kasir", nav_links: "Tautan pembayaran", nav_short_links: "Tautan",
     toast_paid: "Pembayaran masuk: {total} · {merchant}",
     toast_attention: "Uang masuk {total} tidak cocok dengan tagihan mana pun · {merchant}. Lihat Notifikasi.",
     toast_app_not_accepted: "{total} dari {app}, aplikasi yang tidak dipercaya {merchant}: tidak melunasi apa pun. Lihat Notifikasi."
@@ -35,8 +34,7 @@ var t = strings({
     password_required: "Enter the password first.", live_on: "Live", live_off: "Offline",
     live_connecting: "Connecting…", nav_notifications: "Notifications", nav_audit: "Audit log",
     nav_merchants: "Merchants", nav_webhooks: "Webhooks", nav_short_payments: "Payments",
-    nav_short_notifications: "Inbox", nav_kasir: "Cashier", nav_links: "Payment links",
-    nav_short_links: "Links", toast_paid: "Payment received: {total} · {merchant}",
+    nav_short_notifications: "Inbox", toast_paid: "Payment received: {total} · {merchant}",
     toast_attention: "{total} came in but matches no bill · {merchant}. See Notifications.",
     toast_app_not_accepted: "{total} from {app}, an app {merchant} does not trust: it paid nothing. See Notifications."
   }
@@ -151,8 +149,6 @@ function setupLogin() {
 var NAV = [
   { route: "overview", icon: "overview", label: "nav_overview" },
   { route: "payments", icon: "payments", label: "nav_payments", short: "nav_short_payments" },
-  { route: "kasir", icon: "kasir", label: "nav_kasir", href: "/kasir" },
-  { route: "links", icon: "link", label: "nav_links", short: "nav_short_links" },
   { route: "notifications", icon: "notifications", label: "nav_notifications", short: "nav_short_notifications" },
   { route: "merchants", icon: "merchants", label: "nav_merchants" },
   { route: "webhooks", icon: "webhooks", label: "nav_webhooks" },
@@ -165,7 +161,7 @@ function renderNav() {
   NAV.forEach(function (item) {
     // The phone's bottom bar has room for about 60 px of text per item: some get a shorter word.
     var label = t(item.label), short = item.short ? t(item.short) : label;
-    var link = el("a", { href: item.href || "#/" + item.route, class: "nav-link", "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
+    var link = el("a", { href: "#/" + item.route, class: "nav-link", "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
       icon(item.icon), el("span", { class: "nav-label" },
         el("span", { class: "nav-label-short", text: short }), el("span", { class: "nav-label-full", text: label })));
     if (item.route === "notifications" && session.attention > 0) {

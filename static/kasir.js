@@ -4,7 +4,7 @@
    (with a slow poll of the bill as a safety net), then the keypad waits for the next customer.
    An ES module over wq.js; strict CSP, so no inline code or styles. */
 import {
-  $, api, append, clear, el, errorText, groupDigits, icon, lang, liveSocket, onLangChange, qs,
+  $, api, append, clear, el, errorText, icon, lang, liveSocket, markedTotal, onLangChange, qs,
   rupiah, session, strings, timeOnly, toDate, toast, toggleLang
 } from "./wq.js";
 
@@ -218,19 +218,6 @@ function setDigits(value) {
 }
 function typeDigits(key) { setDigits(state.digits + key); }
 function backspace() { setDigits(state.digits.slice(0, -1)); }
-
-/* "Rp25.042" with the unique code's last digits marked. */
-function markedTotal(total, codeLength) {
-  var text = groupDigits(total);
-  var digits = 0;
-  var cut = text.length;
-  while (cut > 0 && digits < codeLength) {
-    cut -= 1;
-    if (/\d/.test(text.charAt(cut))) digits += 1;
-  }
-  return el("span", { class: "total", "data-testid": "total" }, el("span", { class: "rp" }, "Rp"),
-    text.slice(0, cut), el("mark", { class: "code-digits" }, text.slice(cut)));
-}
 
 function codeDigits(bill) {
   return Math.min(state.data.unique_code_digits, String(bill.total_amount).length);

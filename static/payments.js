@@ -30,7 +30,8 @@ var t = strings({
     no_deliveries: "Belum ada webhook untuk tagihan ini.",
     no_deliveries_url: "Belum ada webhook (merchant ini belum punya URL webhook, atau tagihan belum dibayar).",
     qr_for: "QR untuk {total}", not_found: "Pembayaran tidak ditemukan.", description: "Keterangan",
-    receipt: "Struk", receipt_of: "Struk tagihan {invoice}"
+    receipt: "Struk", receipt_of: "Struk tagihan {invoice}", kasir: "Kasir",
+    payment_links: "Tautan pembayaran"
   },
   en: {
     all_statuses: "All statuses", reset: "Reset", pay_title: "Payments", search: "Search",
@@ -51,7 +52,8 @@ var t = strings({
     no_deliveries: "No webhook for this bill yet.",
     no_deliveries_url: "No webhook yet (this merchant has no webhook URL, or the bill is not paid).",
     qr_for: "QR for {total}", not_found: "Payment not found.", description: "Description",
-    receipt: "Receipt", receipt_of: "Receipt of bill {invoice}"
+    receipt: "Receipt", receipt_of: "Receipt of bill {invoice}", kasir: "Cashier",
+    payment_links: "Payment links"
   }
 });
 
@@ -99,7 +101,11 @@ export function viewPayments(container, params, reopen) {
     extra);
   var results = el("div", { class: "results" }, loadingBlock());
   var more = el("div", { class: "more" });
-  append(container, [pageHeader(t("pay_title")), filters, results, more]);
+  // A shop without a backend of its own makes its bills here: at the counter or as a link.
+  var makeBills = [
+    el("a", { class: "btn btn-quiet", id: "to-kasir", href: "/kasir" }, t("kasir")),
+    el("a", { class: "btn btn-quiet", id: "to-links", href: "#/links" }, icon("link"), el("span", { text: t("payment_links") }))];
+  append(container, [pageHeader(t("pay_title"), makeBills), filters, results, more]);
 
   var searchLater = debounce(function () { chosenFilters.q = searchInput.value.trim(); load(); }, 300);
   searchInput.addEventListener("input", searchLater);

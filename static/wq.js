@@ -145,6 +145,20 @@ export function rupiah(n) {
   return (value < 0 ? "-Rp" : "Rp") + groupDigits(Math.abs(value));
 }
 
+/* "Rp25.042" with the last `codeLength` digits (the unique code's) marked, for the pages that
+   show a customer the total to pay. */
+export function markedTotal(total, codeLength) {
+  var text = groupDigits(total);
+  var digits = 0;
+  var cut = text.length;
+  while (cut > 0 && digits < codeLength) {
+    cut -= 1;
+    if (/\d/.test(text.charAt(cut))) digits += 1;
+  }
+  return el("span", { class: "total", "data-testid": "total" }, el("span", { class: "rp" }, "Rp"),
+    text.slice(0, cut), el("mark", { class: "code-digits" }, text.slice(cut)));
+}
+
 export function toDate(value) {
   if (value === null || value === undefined || value === "") return null;
   var d = value instanceof Date ? value : new Date(value);
@@ -218,7 +232,6 @@ var ICONS = {
   notifications: '<path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22m7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/>',
   merchants: '<path d="M4 4h16l1.5 5a3 3 0 0 1-2.5 3.9V20H5v-7.1A3 3 0 0 1 2.5 9zm3 9v5h4v-4h2v4h4v-5a3 3 0 0 1-2.5-1.34A3 3 0 0 1 12 13a3 3 0 0 1-2.5-1.34A3 3 0 0 1 7 13"/>',
   webhooks: '<path d="M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z"/>',
-  kasir: '<path d="M5 3h14a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2m1 3v3h12V6zm0 5v2.5h3V11zm4.5 0v2.5h3V11zM15 11v2.5h3V11zm-9 4v2.5h3V15zm4.5 0v2.5h3V15zM15 15v2.5h3V15z"/>',
   audit: '<path d="M9 2h6a1 1 0 0 1 1 1v1h2.5A1.5 1.5 0 0 1 20 5.5v15a1.5 1.5 0 0 1-1.5 1.5h-13A1.5 1.5 0 0 1 4 20.5v-15A1.5 1.5 0 0 1 5.5 4H8V3a1 1 0 0 1 1-1m1 2v2h4V4zM7 10v2h10v-2zm0 4v2h10v-2zm0 4v2h6v-2z"/>',
   copy: '<path d="M8 8V4.5A1.5 1.5 0 0 1 9.5 3h10A1.5 1.5 0 0 1 21 4.5v10a1.5 1.5 0 0 1-1.5 1.5H16v3.5a1.5 1.5 0 0 1-1.5 1.5h-10A1.5 1.5 0 0 1 3 19.5v-10A1.5 1.5 0 0 1 4.5 8zm2 0h4.5A1.5 1.5 0 0 1 16 9.5V14h3V5h-9zm-5 2v9h9v-9z"/>',
   warn: '<path d="M12 2 1 21h22zm-1 7h2v6h-2zm0 8h2v2h-2z"/>',

@@ -284,7 +284,8 @@ def test_a_cashier_takes_a_payment_and_the_page_turns_paid_live(
         pages: Pages, server: Server, shop: Merchant, tmp_path: Path) -> None:
     page = pages.open(PHONE)
     login(page, server)
-    page.click(".nav-link[data-route=kasir]")
+    page.click(".nav-link[data-route=payments]")
+    page.click("#to-kasir")
     expect(page.locator("h1")).to_have_text("Kasir · Toko ABC")
     expect(page.locator("#live")).to_have_attribute("data-state", "on")
 
@@ -364,7 +365,8 @@ def test_a_payment_link_is_shared_paid_by_the_customer_and_gives_a_receipt(
         pages: Pages, server: Server, shop: Merchant) -> None:
     owner = pages.open()
     login(owner, server)
-    owner.click(".nav-link[data-route=links]")
+    owner.click(".nav-link[data-route=payments]")
+    owner.click("#to-links")
     owner.fill("#link-amount", "150000")
     owner.fill("#link-description", "Kue lapis 1 loyang")
     owner.fill("#link-customer", "Ibu Sari")
