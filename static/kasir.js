@@ -10,7 +10,7 @@ import {
 
 var t = strings({
   id: {
-    page_title: "Kasir", title_shop: "Kasir · {shop}", switch_lang: "EN", switch_lang_label: "Ganti bahasa ke English",
+    page_title: "Kasir", title_shop: "Kasir · {shop}", switch_lang: "English",
     customer_mode: "Mode pelanggan", customer_mode_label: "Mode pelanggan: QR besar untuk tablet yang menghadap pelanggan",
     live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", to_dashboard: "Dasbor",
     login_needed: "Masuk dulu untuk memakai kasir.", login: "Masuk ke dasbor",
@@ -35,7 +35,7 @@ var t = strings({
     error_generic: "Terjadi kesalahan: {message}"
   },
   en: {
-    page_title: "Cashier", title_shop: "Cashier · {shop}", switch_lang: "ID", switch_lang_label: "Switch language to Bahasa Indonesia",
+    page_title: "Cashier", title_shop: "Cashier · {shop}", switch_lang: "Bahasa Indonesia",
     customer_mode: "Customer mode", customer_mode_label: "Customer mode: a large QR for a tablet facing the customer",
     live_on: "Live", live_off: "Offline", live_connecting: "Connecting…", to_dashboard: "Dashboard",
     login_needed: "Sign in first to use the cashier page.", login: "Sign in to the dashboard",
@@ -123,10 +123,10 @@ function applyChrome() {
   document.title = (shop ? t("title_shop", { shop: shop.name }) : t("page_title")) + " · WebQRIS";
   $("title").textContent = shop ? t("title_shop", { shop: shop.name }) : t("page_title");
   $("lang-toggle").textContent = t("switch_lang");
-  $("lang-toggle").setAttribute("aria-label", t("switch_lang_label"));
+  $("lang-toggle").setAttribute("lang", lang() === "id" ? "en" : "id");
   $("customer-mode").textContent = t("customer_mode");
   $("customer-mode").setAttribute("title", t("customer_mode_label"));
-  $("to-dashboard").setAttribute("aria-label", t("to_dashboard"));
+  $("brand-text").textContent = t("to_dashboard");
   setLive(state.socket ? state.socket.state() : "off");
 }
 

@@ -10,7 +10,7 @@ var t = strings({
     method_manual: "Dikonfirmasi manual oleh toko", method_callback: "Notifikasi dari sistem toko",
     invoice: "No. tagihan", order: "ID pesanan", note: "Keterangan",
     thanks: "Terima kasih!", powered: "Pembayaran QRIS diproses oleh WebQRIS",
-    print: "Cetak", paper: "Ukuran kertas", switch_lang: "EN", switch_lang_label: "Ganti bahasa ke English",
+    print: "Cetak", paper: "Ukuran kertas", switch_lang: "English",
     no_receipt: "Struk belum tersedia", no_receipt_note: "Struk hanya ada untuk tagihan yang sudah lunas.",
     see_bill: "Lihat tagihan", not_found: "Tagihan tidak ditemukan",
     not_found_note: "Periksa kembali tautan dari toko.", load_error: "Tidak dapat memuat struk. Muat ulang halaman ini."
@@ -21,7 +21,7 @@ var t = strings({
     method_manual: "Confirmed by the shop", method_callback: "Notification from the shop's system",
     invoice: "Bill no.", order: "Order ID", note: "Description",
     thanks: "Thank you!", powered: "QRIS payment processed by WebQRIS",
-    print: "Print", paper: "Paper size", switch_lang: "ID", switch_lang_label: "Switch language to Bahasa Indonesia",
+    print: "Print", paper: "Paper size", switch_lang: "Bahasa Indonesia",
     no_receipt: "No receipt yet", no_receipt_note: "A receipt exists only for a paid bill.",
     see_bill: "See the bill", not_found: "Bill not found",
     not_found_note: "Please check the link the shop gave you.", load_error: "Could not load the receipt. Reload this page."
@@ -53,7 +53,7 @@ function render() {
   $("print").textContent = t("print");
   $("paper-group").setAttribute("aria-label", t("paper"));
   $("lang-toggle").textContent = t("switch_lang");
-  $("lang-toggle").setAttribute("aria-label", t("switch_lang_label"));
+  $("lang-toggle").setAttribute("lang", lang() === "id" ? "en" : "id");
   var main = clear($("receipt"));
   main.setAttribute("aria-busy", "false");
   var d = state.data;
