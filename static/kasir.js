@@ -29,6 +29,7 @@ var t = strings({
     paid_title: "Lunas", paid_note: "Pembayaran {total} sudah diterima.", paid_from: "Pembayaran {total} dari {sender} sudah diterima.",
     next_customer: "Pelanggan berikutnya", back_in: "Kembali ke papan angka dalam {n} detik.",
     receipt: "Struk", receipt_of: "Struk tagihan {invoice}", back_to_keypad: "Kembali ke papan angka",
+    show_qr: "QR", show_qr_of: "Tampilkan lagi QR tagihan {total}",
     today: "Tagihan hari ini", today_none: "Belum ada tagihan hari ini.",
     today_paid_one: "{count} tagihan lunas · {sum}", today_paid_other: "{count} tagihan lunas · {sum}",
     today_paid_none: "Belum ada yang lunas hari ini.", st_paid: "Lunas", st_pending: "Menunggu",
@@ -54,6 +55,7 @@ var t = strings({
     paid_title: "Paid", paid_note: "The payment of {total} has arrived.", paid_from: "The payment of {total} from {sender} has arrived.",
     next_customer: "Next customer", back_in: "Back to the keypad in {n} seconds.",
     receipt: "Receipt", receipt_of: "Receipt of bill {invoice}", back_to_keypad: "Back to the keypad",
+    show_qr: "QR", show_qr_of: "Show the QR of the bill for {total} again",
     today: "Today's bills", today_none: "No bills yet today.",
     today_paid_one: "{count} bill paid · {sum}", today_paid_other: "{count} bills paid · {sum}",
     today_paid_none: "Nothing paid yet today.", st_paid: "Paid", st_pending: "Pending",
@@ -275,7 +277,9 @@ function todaySection(d) {
         el("strong", { class: "money", text: rupiah(bill.total_amount) }),
         bill.description ? el("span", { class: "today-note", text: bill.description }) : null),
       el("span", { class: "badge st-" + bill.status, text: t("st_" + bill.status) }),
-      bill.status === "paid" ? el("a", { class: "today-receipt", href: bill.receipt_url, target: "_blank", rel: "noopener", "aria-label": t("receipt_of", { invoice: bill.invoice_id }) }, t("receipt")) : el("span", { class: "today-receipt" }));
+      bill.status === "paid" ? el("a", { class: "today-receipt", href: bill.receipt_url, target: "_blank", rel: "noopener", "aria-label": t("receipt_of", { invoice: bill.invoice_id }) }, t("receipt"))
+        // A QR closed too early (a reload, a mistap) can be shown again while it is payable.
+        : el("button", { type: "button", class: "today-receipt link-button", "aria-label": t("show_qr_of", { total: rupiah(bill.total_amount) }), onclick: function () { showBill(bill); } }, t("show_qr")));
   })) : el("p", { class: "muted", text: t("today_none") });
   return el("section", { class: "panel today", "aria-labelledby": "today-title" },
     el("div", { class: "today-head" }, el("h2", { id: "today-title", text: t("today") }), el("span", { class: "muted", id: "today-summary", text: summary })),
@@ -315,6 +319,14 @@ function makeBill() {
     problem.textContent = errorText(err);
     problem.hidden = false;
   });
+}
+
+function showBill(bill) {
+  if (state.bill) return;
+  prepareChime();
+  state.bill = Object.assign({}, bill);
+  render();
+  startWatching();
 }
 
 function cancelBill() {

@@ -352,6 +352,12 @@ def test_the_cashier_cancels_a_bill_and_uses_a_quick_amount_on_a_tablet(
     assert page.locator(".qr-frame").bounding_box()["height"] > 0.6 * TABLET["height"]
     page.screenshot(path=str(tmp_path / "kasir-customer-1280.png"))
     invoice_id = screen.get_attribute("data-invoice")
+
+    # A reload loses the screen, not the bill: today's list shows its QR again.
+    page.reload()
+    page.click(f".today-item[data-invoice='{invoice_id}'] button")
+    expect(screen).to_have_attribute("data-invoice", invoice_id)
+    expect(screen).to_have_attribute("data-status", "pending")
     page.click("[data-testid=cancel-bill]")
     expect(page.locator("#bill-screen")).to_have_count(0)
     assert invoice_status(server, shop, invoice_id)["status"] == "cancelled"
