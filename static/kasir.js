@@ -281,7 +281,8 @@ function todaySection(d) {
         // A QR closed too early (a reload, a mistap) can be shown again while it is payable.
         : el("button", { type: "button", class: "today-receipt link-button", "aria-label": t("show_qr_of", { total: rupiah(bill.total_amount) }), onclick: function () { showBill(bill); } }, t("show_qr")));
   })) : el("p", { class: "muted", text: t("today_none") });
-  return el("section", { class: "panel today", "aria-labelledby": "today-title" },
+  // Hidden behind the bill's screen: a customer facing it sees only their own bill.
+  return el("section", { class: "panel today", "aria-labelledby": "today-title", hidden: !!state.bill },
     el("div", { class: "today-head" }, el("h2", { id: "today-title", text: t("today") }), el("span", { class: "muted", id: "today-summary", text: summary })),
     list);
 }

@@ -209,6 +209,18 @@ def test_the_cashier_sees_todays_paid_and_pending_bills_newest_first(
     assert admin.get("/admin/api/kasir?merchant_id=x").status_code == 400
 
 
+def test_todays_paid_sum_counts_bills_the_list_has_no_room_for(admin: TestClient,
+                                                                merchant: Merchant) -> None:
+    paid = make_bill(admin, merchant, amount=9000)
+    forward_dana(admin, merchant, paid["total_amount"])
+    for amount in range(1000, 1000 + webqris.KASIR_TODAY_ROWS):
+        admin.post("/api/payments/qris/create", json={"amount": amount}, headers=merchant.auth)
+    body = admin.get("/admin/api/kasir").json()
+    assert len(body["today"]) == webqris.KASIR_TODAY_ROWS
+    assert paid["invoice_id"] not in {bill["invoice_id"] for bill in body["today"]}
+    assert body["today_paid"] == {"count": 1, "sum": paid["total_amount"]}
+
+
 def test_a_single_shop_opens_on_the_cashier_page_without_choosing(admin: TestClient,
                                                                   merchant: Merchant) -> None:
     assert admin.get("/admin/api/kasir").json()["merchant"]["id"] == merchant.id
