@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+import test_admin
 import test_dashboard
 from conftest import Merchant, Server, add_merchant
 from playwright.sync_api import Page, expect
@@ -28,22 +29,10 @@ pages = test_dashboard.pages
 shop = test_dashboard.shop
 server = test_dashboard.server
 
-PASSWORD = "kata sandi kasir"
 WEEK = 7 * 86400
 
-
-@pytest.fixture
-def admin(app_factory, merchant: Merchant, db_path: Path) -> TestClient:
-    """A logged-in dashboard client; its CSRF token is sent on every request."""
-    store = webqris.Store(str(db_path))
-    store.open()
-    store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(PASSWORD))
-    store.close()
-    client = app_factory()
-    response = client.post("/admin/api/login", json={"password": PASSWORD})
-    assert response.status_code == 200
-    client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
-    return client
+# test_admin's logged-in dashboard client (its CSRF token sent on every request).
+admin = test_admin.admin
 
 
 def make_bill(client: TestClient, merchant: Merchant, **body: object) -> dict:
@@ -53,15 +42,15 @@ def make_bill(client: TestClient, merchant: Merchant, **body: object) -> dict:
     return response.json()["data"]
 
 
-def forward_dana(client: TestClient, merchant: Merchant, total: int,
+def forward_dana(client: TestClient | httpx.Client, merchant: Merchant, total: int,
                  sender: str = "BUDI SANTOSO") -> dict:
-    rupiah = f"{total:,}".replace(",", ".")
+    """The shop's phone forwards DANA's "money received" notification, as installed."""
     response = client.post("/api/webhook/payment", headers={
         "Authorization": f"Bearer {merchant.callback_secret}"}, json={
         "app": "id.dana", "title": "DANA",
-        "message": f"Kamu berhasil menerima Rp{rupiah} dari {sender}",
+        "message": f"Kamu berhasil menerima {rupiah(total)} dari {sender}",
         "device_id": "hp-kasir", "notif_id": f"n-{total}"})
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200 and response.json()["success"] is True, response.text
     return response.json()
 
 
@@ -276,13 +265,8 @@ MM = 72 / 25.4  # PDF points per millimetre
 
 def forward_from_phone(server: Server, merchant: Merchant, total: int,
                        sender: str = "BUDI SANTOSO") -> None:
-    """The shop's phone forwards DANA's "money received" notification, as installed."""
-    response = httpx.post(f"{server.base_url}/api/webhook/payment", headers={
-        "Authorization": f"Bearer {merchant.callback_secret}"}, json={
-        "app": "id.dana", "title": "DANA",
-        "message": f"Kamu berhasil menerima {rupiah(total)} dari {sender}",
-        "device_id": "hp-kasir", "notif_id": f"n-{total}"}, timeout=10)
-    assert response.status_code == 200 and response.json()["success"] is True, response.text
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        forward_dana(client, merchant, total, sender)
 
 
 def pdf_pages(page: Page) -> list[tuple[float, float]]:
