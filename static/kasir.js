@@ -520,7 +520,14 @@ function setCustomerMode(on) {
 function boot() {
   applyChrome();
   setCustomerMode(stored(MODE_KEY) === "1");
-  $("customer-mode").addEventListener("click", function () { setCustomerMode(!document.body.classList.contains("customer-mode")); });
+  $("customer-mode").addEventListener("click", function () {
+    var on = !document.body.classList.contains("customer-mode");
+    setCustomerMode(on);
+    // A tablet facing the customer shows the page alone, without the browser's bars.
+    var root = document.documentElement;
+    if (on && root.requestFullscreen && !document.fullscreenElement) root.requestFullscreen().catch(function () { /* the page still works */ });
+    if (!on && document.fullscreenElement && document.exitFullscreen) document.exitFullscreen().catch(function () { /* already left */ });
+  });
   $("lang-toggle").addEventListener("click", function () { toggleLang(); });
   onLangChange(function () { document.documentElement.lang = lang(); render(); });
   document.addEventListener("keydown", onKey);
