@@ -314,7 +314,7 @@ def test_a_cashier_takes_a_payment_and_the_page_turns_paid_live(
     expect(page.locator(".paid-title")).to_have_text("Lunas")
     expect(page.locator(".paid-note")).to_have_text(
         f"Pembayaran {rupiah(bill['total_amount'])} dari BUDI SANTOSO sudah diterima.")
-    page.screenshot(path=str(tmp_path / "kasir-paid-390.png"))
+    page.screenshot(path=str(tmp_path / "kasir-paid-390.png"), animations="disabled")
     assert_not_reloaded(page)
 
     # By itself, a few seconds later, the keypad waits for the next customer.
