@@ -1014,6 +1014,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE devices ADD COLUMN last_heartbeat_at INTEGER;
     ALTER TABLE devices ADD COLUMN silent_alerted_at INTEGER;
     """,
+    # 17: bills a shop makes itself, at the counter (the cashier page) or as a payment link:
+    # what made them (NULL: the merchant API), who, and a description the customer sees
+    """
+    ALTER TABLE invoices ADD COLUMN source TEXT CHECK (source IN ('kasir', 'link'));
+    ALTER TABLE invoices ADD COLUMN description TEXT;
+    ALTER TABLE invoices ADD COLUMN created_by TEXT;
+    """,
 ]
 
 
@@ -2254,6 +2261,25 @@ def paid_totals_by_day(conn: sqlite3.Connection, since_ms: int,
         " HAVING sum(count) > 0 ORDER BY day", (shift, since_ms, *ids)).fetchall()
 
 
+def frequent_amounts(conn: sqlite3.Connection, merchant_id: int, since_ms: int,
+                     limit: int) -> list[int]:
+    """The amounts a shop was paid most often since a time, most frequent first."""
+    rows = conn.execute(
+        "SELECT amount FROM invoices WHERE status = 'paid' AND paid_at >= ? AND merchant_id = ?"
+        " GROUP BY amount ORDER BY count(*) DESC, amount LIMIT ?",
+        (since_ms, merchant_id, limit)).fetchall()
+    return [row[0] for row in rows]
+
+
+def paid_since(conn: sqlite3.Connection, merchant_id: int, since_ms: int) -> tuple[int, int]:
+    """How many of a shop's bills were paid since a time, and their sum."""
+    row = conn.execute(
+        "SELECT count(*), coalesce(sum(total_amount), 0) FROM invoices"
+        " WHERE status = 'paid' AND paid_at >= ? AND merchant_id = ?",
+        (since_ms, merchant_id)).fetchone()
+    return row[0], row[1]
+
+
 def list_notifications(conn: sqlite3.Connection, *, outcome: str | None,
                        merchant_id: int | None, limit: int, before_id: int | None,
                        merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
@@ -2952,6 +2978,10 @@ class InvoiceRequest:
     expires_in: int
     redirect_url: str | None
     idempotency_key: str | None
+    # A bill the shop made itself: "kasir" or "link", who made it, what the customer sees.
+    source: str | None = None
+    created_by: str | None = None
+    description: str | None = None
 
     def fingerprint(self) -> str:
         material = json.dumps([self.amount, self.merchant_order_id, self.customer_name,
@@ -2994,6 +3024,9 @@ def invoice_fields(request: InvoiceRequest, code: int, at_ms: int) -> dict[str, 
         "total_amount": total,
         "qris_payload": qris.make_dynamic(request.static_qris, total),
         "redirect_url": request.redirect_url,
+        "source": request.source,
+        "created_by": request.created_by,
+        "description": request.description,
         "created_at": at_ms,
         "expires_at": at_ms + request.expires_in * 1000,
     }
@@ -4701,6 +4734,7 @@ def admin_invoice(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
     return invoice_status_data(row, at_ms) | {
         "merchant_id": row["merchant_id"], "merchant_name": row["merchant_name"],
         "customer_name": row["customer_name"], "sender_name": row["sender_name"],
+        "source": row["source"], "description": row["description"],
         "created_at": format_time(row["created_at"])}
 
 
@@ -5328,6 +5362,119 @@ async def admin_redeliver(request: Request) -> Response:
     return JSONResponse({"success": True})
 
 
+# --- the shop's own bills: the cashier page and payment links ---------------------------------
+
+SHOP_BILL_SOURCES = ("kasir", "link")
+# A bill the shop makes itself lives a week at most: a payment link shared on WhatsApp is paid
+# within days, and until it closes its total is taken (no other bill of the shop may use it).
+SHOP_BILL_MAX_SECONDS = 7 * 86400
+SHOP_BILL_MIN_SECONDS = 60
+DESCRIPTION_MAX_CHARACTERS = 200
+# The cashier page's quick amounts when a shop has no history yet (common warung prices).
+DEFAULT_QUICK_AMOUNTS = (5000, 10000, 15000, 20000, 25000, 50000)
+QUICK_AMOUNT_HISTORY_MS = 30 * 86_400_000
+KASIR_TODAY_ROWS = 200
+
+
+def shop_bill_request(merchant: Mapping[str, Any], fields: Mapping[str, Any],
+                      payments: PaymentsConfig, created_by: str) -> InvoiceRequest:
+    """The invoice request of a bill made on the cashier page or as a payment link."""
+    kind = fields.get("kind")
+    if kind not in SHOP_BILL_SOURCES:
+        raise BadInput('kind must be "kasir" or "link"')
+    amount = required_integer(fields, "amount", payments.min_amount, payments.max_amount)
+    expires_in = min(payments.expiry_seconds, SHOP_BILL_MAX_SECONDS)
+    if fields.get("expires_in_seconds") is not None:
+        expires_in = required_integer(fields, "expires_in_seconds", SHOP_BILL_MIN_SECONDS,
+                                      min(SHOP_BILL_MAX_SECONDS, payments.max_expiry_seconds))
+    description = optional_text(fields, "description", DESCRIPTION_MAX_CHARACTERS)
+    customer_name = optional_text(fields, "customer_name", 255)
+    if not merchant["static_qris"]:
+        raise Unavailable("QRIS belum dikonfigurasi: set the merchant's static QRIS first")
+    return InvoiceRequest(
+        merchant_id=merchant["id"], static_qris=merchant["static_qris"], amount=amount,
+        merchant_order_id=None, customer_name=customer_name, expires_in=expires_in,
+        redirect_url=None, idempotency_key=None, source=kind, created_by=created_by,
+        description=description)
+
+
+def shop_bill(request: Request, row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
+    """A bill as the cashier page and the payment-link form show it: with its links."""
+    base = public_base_url(request)
+    return admin_invoice(row, at_ms) | {
+        "qris_payload": row["qris_payload"],
+        "checkout_url": f"{base}/pay/{row['invoice_id']}",
+        "qr_svg_url": f"{base}/pay/{row['invoice_id']}/qr.svg",
+        "receipt_url": f"{base}/pay/{row['invoice_id']}/receipt"}
+
+
+@admin_endpoint(roles=STAFF)
+async def admin_create_shop_bill(request: Request) -> Response:
+    """A bill of the shop's own. A cashier makes counter bills, with the usual expiry: payment
+    links, which live for days, are a manager's."""
+    ctx = ctx_of(request)
+    merchant = ctx.store.read(get_merchant, path_id(request, "merchant_id", "Merchant"))
+    if merchant is None:
+        raise NotFound("Merchant not found")
+    fields = await read_fields(request, allow_form=False)
+    account: Account = request.state.account
+    if account.role == "cashier" and (fields.get("kind") != "kasir"
+                                      or fields.get("expires_in_seconds") is not None):
+        raise ApiError(403, "Forbidden: a cashier account makes counter bills only, with the"
+                            " usual expiry")
+    bill_request = shop_bill_request(merchant, fields, ctx.config.payments, account.username)
+    row, _ = await ctx.store.write(create_invoice, bill_request, ctx.config.payments)
+    row = dict(row) | {"merchant_name": merchant["name"]}
+    ctx.hub.publish("new_payment", invoice_event_data(row, merchant["name"]), merchant["id"])
+    return JSONResponse({"success": True, "data": shop_bill(request, row, now_ms())})
+
+
+@admin_endpoint(roles=STAFF)
+async def admin_kasir(request: Request) -> Response:
+    """The cashier page's data: the account's shops to choose from and, for the chosen one
+    (the only one when there is one), its quick amounts and today's paid and pending bills,
+    newest first."""
+    ctx = ctx_of(request)
+    payments = ctx.config.payments
+    merchants = ctx.store.read(list_merchants, merchant_scope(request))
+    merchant_id = listed_merchant(request)
+    offset = query_int(request, "tz_offset", -840, 840, 420)
+    assert offset is not None
+    if merchant_id is None and len(merchants) == 1:
+        merchant_id = merchants[0]["id"]
+    body: dict[str, Any] = {
+        "success": True,
+        "merchants": [{"id": m["id"], "name": m["name"], "qris_ready": bool(m["static_qris"])}
+                      for m in merchants],
+        "unique_code_digits": len(str(payments.unique_code_max)),
+        "min_amount": payments.min_amount, "max_amount": payments.max_amount,
+        "expiry_seconds": min(payments.expiry_seconds, SHOP_BILL_MAX_SECONDS),
+        "merchant": None}
+    if merchant_id is None:
+        return JSONResponse(body)
+    merchant = next((m for m in merchants if m["id"] == merchant_id), None)
+    if merchant is None:
+        raise NotFound("Merchant not found")
+    at = now_ms()
+    frequent = ctx.store.read(frequent_amounts, merchant_id, at - QUICK_AMOUNT_HISTORY_MS,
+                              len(DEFAULT_QUICK_AMOUNTS))
+    quick = frequent + [a for a in DEFAULT_QUICK_AMOUNTS if a not in frequent]
+    day_start = local_day_start(at, offset)
+    rows = ctx.store.read(search_invoices, status=None, merchant_id=merchant_id, query=None,
+                          created_from=day_start, created_to=None, limit=KASIR_TODAY_ROWS,
+                          before_row_id=None, at_ms=at)
+    today = [shop_bill(request, row, at) for row in rows
+             if effective_status(row, at) in ("paid", "pending")]
+    # Counted apart from the list, which a busy day makes longer than the page shows.
+    paid_count, paid_sum = ctx.store.read(paid_since, merchant_id, day_start)
+    body["merchant"] = {"id": merchant["id"], "name": merchant["name"],
+                        "qris_ready": bool(merchant["static_qris"])}
+    body["quick_amounts"] = sorted(quick[:len(DEFAULT_QUICK_AMOUNTS)])
+    body["today"] = today
+    body["today_paid"] = {"count": paid_count, "sum": paid_sum}
+    return JSONResponse(body)
+
+
 @admin_endpoint(roles=MANAGERS)
 async def admin_audit_log(request: Request) -> Response:
     """Every entry for an admin; a shop manager sees what it did itself."""
@@ -5839,6 +5986,10 @@ async def checkout_page(request: Request) -> Response:
     return page("checkout.html")
 
 
+async def kasir_page(request: Request) -> Response:
+    return page("kasir.html")
+
+
 # A QR image depends on its payload only, and an invoice's payload never changes: each image
 # is drawn once (segno takes milliseconds, a PNG the most) and then served from memory, a few
 # hundred of the most recent ones, with a strong ETag a browser can revalidate for free.
@@ -5899,8 +6050,31 @@ async def checkout_data(request: Request) -> Response:
         "expired_at": format_time(row["expires_at"]), "paid_at": format_time(row["paid_at"]),
         "created_at": format_time(row["created_at"]),
         "redirect_url": row["redirect_url"], "qris_payload": row["qris_payload"],
+        # What the shop wrote on a payment link; the customer's name only on such a link,
+        # which the shop made for that customer (an API bill's name stays private).
+        "description": row["description"],
+        "customer_name": row["customer_name"] if row["source"] == "link" else None,
         "demo": row["merchant_id"] == ctx_of(request).demo_merchant_id}},
         headers={"Cache-Control": "no-store"})
+
+
+async def receipt_page(request: Request) -> Response:
+    """The receipt of a paid bill; any other bill has none (the page says so, with a 404)."""
+    row = ctx_of(request).store.read(get_invoice, request.path_params["invoice_id"])
+    return FileResponse(static_dir() / "receipt.html", headers={"Cache-Control": "no-cache"},
+                        status_code=200 if row is not None and row["status"] == "paid" else 404)
+
+
+async def receipt_data(request: Request) -> Response:
+    row = public_invoice(request)
+    if row["status"] != "paid":
+        raise NotFound("No receipt: this bill is not paid")
+    return JSONResponse({"success": True, "data": {
+        "invoice_id": row["invoice_id"], "merchant_name": row["merchant_name"],
+        "merchant_order_id": row["merchant_order_id"], "description": row["description"],
+        "amount": row["amount"], "unique_code": row["unique_code"],
+        "total_amount": row["total_amount"], "paid_at": format_time(row["paid_at"]),
+        "payment_method": row["payment_method"]}}, headers={"Cache-Control": "no-store"})
 
 
 async def checkout_qr(request: Request) -> Response:
@@ -7250,6 +7424,9 @@ def create_app(config: Config | None = None, *,
         Route("/", dashboard_page, methods=["GET"]),
         Route("/pay/{invoice_id}", checkout_page, methods=["GET"]),
         Route("/pay/{invoice_id}/data", checkout_data, methods=["GET"]),
+        Route("/pay/{invoice_id}/receipt", receipt_page, methods=["GET"]),
+        Route("/pay/{invoice_id}/receipt/data", receipt_data, methods=["GET"]),
+        Route("/kasir", kasir_page, methods=["GET"]),
         Route("/pay/{invoice_id}/qr.{format:str}", checkout_qr, methods=["GET"]),
         Route("/pay/{invoice_id}/simulate", checkout_simulate, methods=["POST"]),
         Route("/admin/api/login", admin_login, methods=["POST"]),
@@ -7301,6 +7478,9 @@ def create_app(config: Config | None = None, *,
               methods=["PATCH"]),
         Route("/admin/api/merchants/{merchant_id}/alerts/test", admin_test_alert,
               methods=["POST"]),
+        Route("/admin/api/merchants/{merchant_id}/invoices", admin_create_shop_bill,
+              methods=["POST"]),
+        Route("/admin/api/kasir", admin_kasir, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=static_dir(), check_dir=False),
               name="static"),
         Route("/healthz", healthz, methods=["GET"]),

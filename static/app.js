@@ -13,6 +13,7 @@ import { viewWebhooks } from "./webhooks.js";
 import { viewAudit } from "./audit.js";
 import { openPasswordDialog, roleName, viewAccounts } from "./accounts.js";
 import { viewAlerts } from "./alerts.js";
+import { viewLinks } from "./links.js";
 
 var t = strings({
   id: {
@@ -262,7 +263,7 @@ function route() {
   container.setAttribute("data-view", name);
   var views = { overview: viewOverview, payments: parts[1] ? viewPaymentDetail : viewPayments, notifications: viewNotifications,
     merchants: parts[1] ? viewMerchantForm : viewMerchants, webhooks: viewWebhooks, audit: viewAudit,
-    accounts: viewAccounts, alerts: viewAlerts };
+    accounts: viewAccounts, alerts: viewAlerts, links: viewLinks };
   var make = views[name] || viewOverview;
   shell.view = make(container, parts.slice(1), route) || null;
   window.scrollTo(0, 0);

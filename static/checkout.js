@@ -43,7 +43,9 @@ var t = strings({
     "cancelled_note": "Tagihan ini dibatalkan oleh toko. Jangan membayar QR ini.",
     "invoice": "No. tagihan",
     "powered": "Pembayaran QRIS diproses oleh WebQRIS",
-    "switch_lang": "Ganti bahasa ke English"
+    "switch_lang": "Ganti bahasa ke English",
+    "for_customer": "Untuk {customer}",
+    "receipt": "Lihat struk"
   },
   en: {
     "title": "QRIS payment",
@@ -82,7 +84,9 @@ var t = strings({
     "cancelled_note": "The shop cancelled this bill. Do not pay this QR.",
     "invoice": "Bill no.",
     "powered": "QRIS payment processed by WebQRIS",
-    "switch_lang": "Switch language to Bahasa Indonesia"
+    "switch_lang": "Switch language to Bahasa Indonesia",
+    "for_customer": "For {customer}",
+    "receipt": "See the receipt"
   }
 });
 
@@ -185,6 +189,7 @@ function renderPending(d) {
   });
   var expires = toDate(d.expired_at);
   append(card, [
+    billAbout(d),
     el("p", { class: "scan", text: t("scan") }),
     el("div", { class: "qr-frame" },
       el("img", { class: "qr", src: qrSrc, width: "260", height: "260", alt: t("qr_alt", { total: rupiah(d.total_amount) }) }),
@@ -215,15 +220,25 @@ function renderPending(d) {
   tick();
 }
 
+/* What a payment link is for, as the shop wrote it, and whom it is for; nothing otherwise. */
+function billAbout(d) {
+  if (!d.description && !d.customer_name) return null;
+  return el("div", { class: "about", "data-testid": "about" },
+    d.description ? el("p", { class: "about-description", text: d.description }) : null,
+    d.customer_name ? el("p", { class: "about-customer", text: t("for_customer", { customer: d.customer_name }) }) : null);
+}
+
 function renderPaid(d) {
   var children = [
     icon("paid", "state-icon state-icon-check", 64),
     el("h1", { text: t("paid_title") }),
     el("p", { class: "paid-total" }, rupiah(d.total_amount)),
     el("p", { class: "note", text: t("paid_note", { total: rupiah(d.total_amount), merchant: d.merchant_name }) }),
+    billAbout(d),
     el("dl", { class: "facts" },
       el("dt", { text: t("paid_at") }), el("dd", { text: dateTime(d.paid_at) }),
-      el("dt", { text: t("invoice") }), el("dd", null, el("code", { text: d.invoice_id })))
+      el("dt", { text: t("invoice") }), el("dd", null, el("code", { text: d.invoice_id }))),
+    el("a", { class: "btn btn-ghost btn-wide", id: "receipt-link", href: "/pay/" + encodeURIComponent(d.invoice_id) + "/receipt" }, t("receipt"))
   ];
   if (d.redirect_url) {
     children.push(el("a", { class: "btn btn-primary btn-wide", href: d.redirect_url, id: "back-to-shop", rel: "noreferrer" }, t("back_to_shop")));

@@ -30,7 +30,9 @@ var t = strings({
     no_notifications: "Belum ada notifikasi yang terhubung.", deliveries_of: "Webhook untuk tagihan ini",
     no_deliveries: "Belum ada webhook untuk tagihan ini.",
     no_deliveries_url: "Belum ada webhook (merchant ini belum punya URL webhook, atau tagihan belum dibayar).",
-    qr_for: "QR untuk {total}", not_found: "Pembayaran tidak ditemukan."
+    qr_for: "QR untuk {total}", not_found: "Pembayaran tidak ditemukan.", description: "Keterangan",
+    receipt: "Struk", receipt_of: "Struk tagihan {invoice}", kasir: "Kasir",
+    payment_links: "Tautan pembayaran"
   },
   en: {
     all_statuses: "All statuses", reset: "Reset", pay_title: "Payments", search: "Search",
@@ -51,7 +53,9 @@ var t = strings({
     no_notifications: "No notification is linked yet.", deliveries_of: "Webhooks for this bill",
     no_deliveries: "No webhook for this bill yet.",
     no_deliveries_url: "No webhook yet (this merchant has no webhook URL, or the bill is not paid).",
-    qr_for: "QR for {total}", not_found: "Payment not found."
+    qr_for: "QR for {total}", not_found: "Payment not found.", description: "Description",
+    receipt: "Receipt", receipt_of: "Receipt of bill {invoice}", kasir: "Cashier",
+    payment_links: "Payment links"
   }
 });
 
@@ -99,10 +103,18 @@ export function viewPayments(container, params, reopen) {
     extra);
   var results = el("div", { class: "results" }, loadingBlock());
   var more = el("div", { class: "more" });
-  // A download, not a fetch: the browser streams the file to disk, however many bills.
-  var download = el("button", { type: "button", class: "btn btn-quiet", id: "pf-csv", "aria-label": t("download_csv_label") }, t("download_csv"));
-  download.addEventListener("click", function () { location.href = "/admin/api/payments.csv" + qs(listParams()); });
-  append(container, [pageHeader(t("pay_title"), download), filters, results, more]);
+  // A shop without a backend of its own makes its bills here: at the counter or as a link.
+  // A cashier makes them at the counter only, and downloads nothing (the server agrees).
+  var cashierAccount = session.account && session.account.role === "cashier";
+  var headerActions = [el("a", { class: "btn btn-quiet", id: "to-kasir", href: "/kasir" }, t("kasir"))];
+  if (!cashierAccount) {
+    headerActions.push(el("a", { class: "btn btn-quiet", id: "to-links", href: "#/links" }, icon("link"), el("span", { text: t("payment_links") })));
+    // A download, not a fetch: the browser streams the file to disk, however many bills.
+    var download = el("button", { type: "button", class: "btn btn-quiet", id: "pf-csv", "aria-label": t("download_csv_label") }, t("download_csv"));
+    download.addEventListener("click", function () { location.href = "/admin/api/payments.csv" + qs(listParams()); });
+    headerActions.push(download);
+  }
+  append(container, [pageHeader(t("pay_title"), headerActions), filters, results, more]);
 
   var searchLater = debounce(function () { chosenFilters.q = searchInput.value.trim(); load(); }, 300);
   searchInput.addEventListener("input", searchLater);
@@ -208,6 +220,9 @@ export function viewPaymentDetail(container, params) {
     if (!cashier && (p.status === "pending" || p.status === "expired")) {
       actions.appendChild(el("button", { type: "button", class: "btn btn-primary", id: "confirm-payment", onclick: function () { confirmManual(p); } }, icon("check"), el("span", { text: t("confirm_manual") })));
     }
+    if (p.status === "paid") {
+      actions.appendChild(el("a", { class: "btn btn-quiet", id: "receipt-link", href: "/pay/" + encodeURIComponent(p.invoice_id) + "/receipt", target: "_blank", rel: "noopener", "aria-label": t("receipt_of", { invoice: p.invoice_id }) }, t("receipt")));
+    }
     if (!cashier && p.status === "pending") {
       actions.appendChild(el("button", { type: "button", class: "btn btn-danger-quiet", id: "cancel-payment", onclick: function () { cancelPayment(p); } }, t("cancel_payment")));
     }
@@ -219,6 +234,7 @@ export function viewPaymentDetail(container, params) {
     fact(t("merchant"), p.merchant_name);
     fact(t("order_id"), p.merchant_order_id);
     fact(t("customer"), p.customer_name);
+    if (p.description) fact(t("description"), p.description);
     fact(t("amount"), rupiah(p.amount));
     fact(t("unique_code"), rupiah(p.unique_code));
     fact(t("total"), el("strong", { text: rupiah(p.total_amount) }));

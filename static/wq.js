@@ -148,6 +148,20 @@ export function rupiah(n) {
   return (value < 0 ? "-Rp" : "Rp") + groupDigits(Math.abs(value));
 }
 
+/* "Rp25.042" with the last `codeLength` digits (the unique code's) marked, for the pages that
+   show a customer the total to pay. */
+export function markedTotal(total, codeLength) {
+  var text = groupDigits(total);
+  var digits = 0;
+  var cut = text.length;
+  while (cut > 0 && digits < codeLength) {
+    cut -= 1;
+    if (/\d/.test(text.charAt(cut))) digits += 1;
+  }
+  return el("span", { class: "total", "data-testid": "total" }, el("span", { class: "rp" }, "Rp"),
+    text.slice(0, cut), el("mark", { class: "code-digits" }, text.slice(cut)));
+}
+
 export function toDate(value) {
   if (value === null || value === undefined || value === "") return null;
   var d = value instanceof Date ? value : new Date(value);

@@ -72,10 +72,12 @@ EXPECTED_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin/api/merchants/{merchant_id}/alerts"): MANAGERS,
     ("PATCH", "/admin/api/merchants/{merchant_id}/alerts"): MANAGERS,
     ("POST", "/admin/api/merchants/{merchant_id}/alerts/test"): MANAGERS,
+    ("POST", "/admin/api/merchants/{merchant_id}/invoices"): STAFF,
+    ("GET", "/admin/api/kasir"): STAFF,
 }
 LISTS = {"/admin/api/payments", "/admin/api/notifications", "/admin/api/wordings",
          "/admin/api/webhooks", "/admin/api/payments.csv", "/admin/api/notifications.csv",
-         "/admin/api/alerts"}
+         "/admin/api/alerts", "/admin/api/kasir"}
 
 
 def write(db_path: Path, fn: Any, *args: Any) -> Any:
