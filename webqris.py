@@ -5418,7 +5418,7 @@ async def admin_create_shop_bill(request: Request) -> Response:
         raise NotFound("Merchant not found")
     fields = await read_fields(request, allow_form=False)
     account: Account = request.state.account
-    if account.role == "cashier" and (fields.get("kind") != "kasir"
+    if account.role == "cashier" and (fields.get("kind") == "link"
                                       or fields.get("expires_in_seconds") is not None):
         raise ApiError(403, "Forbidden: a cashier account makes counter bills only, with the"
                             " usual expiry")

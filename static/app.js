@@ -176,7 +176,9 @@ var NAV = [
   // Set once per shop: on a phone's bottom bar it opens from a shop's card instead.
   { route: "alerts", icon: "warn", label: "nav_alerts", roles: MANAGE, wide: true },
   { route: "audit", icon: "audit", label: "nav_audit", roles: MANAGE },
-  { route: "accounts", icon: "accounts", label: "nav_accounts", roles: ["admin"] }
+  { route: "accounts", icon: "accounts", label: "nav_accounts", roles: ["admin"] },
+  // Opened from the payments screen's header, not from the menu.
+  { route: "links", roles: MANAGE, menu: false }
 ];
 
 function allowedNav() {
@@ -187,7 +189,7 @@ function allowedNav() {
 function renderNav() {
   var nav = clear($("nav"));
   var current = currentRoute()[0] || allowedNav()[0].route;
-  allowedNav().forEach(function (item) {
+  allowedNav().filter(function (item) { return item.menu !== false; }).forEach(function (item) {
     // The phone's bottom bar has room for about 60 px of text per item: some get a shorter word.
     var label = t(item.label), short = item.short ? t(item.short) : label;
     var link = el("a", { href: "#/" + item.route, class: "nav-link" + (item.wide ? " nav-wide" : ""), "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
