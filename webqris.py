@@ -1093,12 +1093,13 @@ def migrate(conn: sqlite3.Connection) -> int:
     if applied and pending and (path := database_file(conn)):
         copy_path = f"{path}.before-migration-{pending[0]}"
         # The server answers only once the migrations are done: say what it is doing meanwhile.
-        log.info("copying database %s (%.0f MB) to %s before migrating it (schema version %d"
-                 " to %d); the server starts once that is done", path,
-                 os.path.getsize(path) / 1e6, copy_path, newest, len(MIGRATIONS))
+        log.info("copying database %s (%.0f MB) aside before migrating it; the server starts"
+                 " once that is done", path, os.path.getsize(path) / 1e6)
         started = time.monotonic()
         copy_database(conn, copy_path)
-        log.info("copied database in %.1f s", time.monotonic() - started)
+        log.info("copied database %s to %s before migrating it (schema version %d to %d)"
+                 " in %.1f s", path, copy_path, newest, len(MIGRATIONS),
+                 time.monotonic() - started)
     for version, sql in enumerate(MIGRATIONS, start=1):
         if version in applied:
             continue

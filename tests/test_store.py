@@ -232,7 +232,8 @@ def test_every_acknowledged_invoice_survives_kill_9(db_path: Path, merchant: Mer
         missing = [invoice_id for invoice_id in acknowledged
                    if client.get(f"/api/payments/{invoice_id}/status").status_code != 200]
     assert missing == []
-    # ...and each is in the search index, which is written in the same transaction.
+    # ...and each is in the search index: the restart indexed what the last second before
+    # the kill had left for the next round.
     conn = sqlite3.connect(db_path)
     indexed = {row[0] for row in conn.execute(
         "SELECT i.invoice_id FROM invoice_words w JOIN invoices i ON i.id = w.rowid"
