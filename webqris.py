@@ -1341,7 +1341,7 @@ def cancel_invoice(conn: sqlite3.Connection, merchant_id: int, invoice_id: str,
         return row
     current = get_invoice(conn, invoice_id, merchant_id)
     if current is None:
-        raise NotFound("Payment not found")
+        raise NotFound("Payment not found", error_code="payment_not_found")
     status = effective_status(current, at_ms)
     raise Conflict(f"Payment cannot be cancelled: it is {status}",
                    error_code="payment_not_cancellable", error_details={"status": status})
@@ -1523,13 +1523,14 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     confirmed that difference: a slip of the finger must not ship an order underpaid."""
     note = get_notification(conn, notification_id)
     if note is None:
-        raise NotFound("Notification not found")
+        raise NotFound("Notification not found", error_code="notification_not_found")
     if note["outcome"] not in ("unmatched", "unparsed") or note["attached_at"] is not None:
         raise Conflict("Only an unmatched notification that is not attached yet can be"
                        " attached", error_code="notification_not_attachable")
     invoice = get_invoice(conn, invoice_id, note["merchant_id"])
     if invoice is None:
-        raise NotFound("Payment not found for this notification's merchant")
+        raise NotFound("Payment not found for this notification's merchant",
+                       error_code="payment_not_found")
     amount = note["parsed_amount"]
     if amount is not None and amount != invoice["total_amount"] and not confirm_amount_mismatch:
         raise Conflict(f"The notification says {amount} but invoice {invoice_id} totals"
@@ -1882,7 +1883,7 @@ def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[fl
     if row is None:
         if conn.execute("SELECT 1 FROM webhook_deliveries WHERE id = ?",
                         (delivery_id,)).fetchone() is None:
-            raise NotFound("Delivery not found")
+            raise NotFound("Delivery not found", error_code="delivery_not_found")
         raise Conflict("Delivery is already queued", error_code="delivery_already_queued")
     return row
 
@@ -1890,9 +1891,9 @@ def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[fl
 def queue_test_webhook(conn: sqlite3.Connection, merchant_id: int) -> int:
     merchant = get_merchant(conn, merchant_id)
     if merchant is None:
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     if not merchant["webhook_url"]:
-        raise BadInput("Set the merchant's webhook URL first")
+        raise BadInput("Set the merchant's webhook URL first", error_code="webhook_url_missing")
     at = now_ms()
     delivery_id = enqueue_webhook(conn, merchant_id, None, "webhook.test",
                                   build_test_webhook_body(merchant["name"], at), at)
@@ -2185,10 +2186,13 @@ def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
     if numbers and isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise BadInput(f"{name} must be a string")
+        raise BadInput(f"{name} must be a string", error_code="field_not_text",
+                       error_details={"field": name})
     value = clean_text(value, multiline=multiline).strip()
     if len(value) > max_length:
-        raise BadInput(f"{name} is too long (max {max_length} characters)")
+        raise BadInput(f"{name} is too long (max {max_length} characters)",
+                       error_code="field_too_long",
+                       error_details={"field": name, "max": max_length})
     return value or None
 
 
@@ -3366,7 +3370,7 @@ def require_admin(request: Request) -> sqlite3.Row:
     if request.method not in ("GET", "HEAD"):
         sent = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(sent.encode(), session["csrf_token"].encode()):
-            raise ApiError(403, "CSRF token missing or invalid")
+            raise ApiError(403, "CSRF token missing or invalid", error_code="csrf_invalid")
     return session
 
 
@@ -3589,7 +3593,7 @@ async def admin_payment_detail(request: Request) -> Response:
     ctx = ctx_of(request)
     row = ctx.store.read(get_invoice, request.path_params["invoice_id"])
     if row is None:
-        raise NotFound("Payment not found")
+        raise NotFound("Payment not found", error_code="payment_not_found")
     deliveries = ctx.store.read(list_deliveries, state=None, merchant_id=None,
                                 invoice_row_id=row["id"], limit=50, before_id=None)
     return JSONResponse({"success": True, "data": admin_invoice(row, now_ms()) | {
@@ -3608,7 +3612,7 @@ def confirm_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
                              address: str) -> sqlite3.Row:
     invoice = get_invoice(conn, invoice_id)
     if invoice is None:
-        raise NotFound("Payment not found")
+        raise NotFound("Payment not found", error_code="payment_not_found")
     at = now_ms()
     paid = mark_invoice_paid(conn, invoice["id"], "manual", None, at)
     if paid is None:
@@ -3624,7 +3628,7 @@ def cancel_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
                             address: str) -> sqlite3.Row:
     invoice = get_invoice(conn, invoice_id)
     if invoice is None:
-        raise NotFound("Payment not found")
+        raise NotFound("Payment not found", error_code="payment_not_found")
     row = cancel_invoice(conn, invoice["merchant_id"], invoice_id, now_ms())
     audit(conn, "payment.cancel", invoice_id, {"status": "pending"}, {"status": "cancelled"},
           address)
@@ -3657,7 +3661,7 @@ def confirmed_flag(fields: Mapping[str, Any], name: str) -> bool:
 def teachable_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row:
     note = get_notification(conn, notification_id)
     if note is None:
-        raise NotFound("Notification not found")
+        raise NotFound("Notification not found", error_code="notification_not_found")
     if note["source"] != "forwarder" or note["outcome"] != "unparsed" \
             or note["attached_at"] is not None:
         raise Conflict("Only a phone notification whose amount could not be read, and that"
@@ -3707,7 +3711,7 @@ def teach_wording_by_admin(conn: sqlite3.Connection, notification_id: int,
 def delete_wording_by_admin(conn: sqlite3.Connection, wording_id: int, address: str) -> None:
     row = delete_taught_wording(conn, wording_id)
     if row is None:
-        raise NotFound("Taught wording not found")
+        raise NotFound("Taught wording not found", error_code="wording_not_found")
     template = json.loads(row["template"])
     audit(conn, "wording.delete", f"merchant:{row['merchant_id']}",
           {"wording_id": wording_id, "app": row["app"] or None,
@@ -3751,7 +3755,7 @@ def path_id(request: Request, name: str, what: str) -> int:
     SQLite cannot bind) is simply not found."""
     raw = request.path_params[name]
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise NotFound(f"{what} not found")
+        raise NotFound(f"{what} not found", error_code=name.removesuffix("_id") + "_not_found")
     return int(raw)
 
 
@@ -3761,7 +3765,8 @@ async def admin_attach_notification(request: Request) -> Response:
     fields = await read_fields(request, allow_form=False)
     invoice_id = optional_text(fields, "invoice_id", 64)
     if invoice_id is None:
-        raise BadInput("invoice_id is required")
+        raise BadInput("invoice_id is required", error_code="field_required",
+                       error_details={"field": "invoice_id"})
     notification_id = path_id(request, "notification_id", "Notification")
     paid = await ctx.store.write(
         attach_notification_by_admin, notification_id, invoice_id, client_address(request),
@@ -3885,13 +3890,15 @@ def checked_accepted_apps(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > 30:
-        raise BadInput("accepted_apps must be a list of up to 30 package names, or null")
+        raise BadInput("accepted_apps must be a list of up to 30 package names, or null",
+                       error_code="accepted_apps_invalid")
     packages: list[str] = []
     for item in value:
         package = item.strip().lower() if isinstance(item, str) else ""
         if len(package) > 150 or not ANDROID_PACKAGE.fullmatch(package):
             raise BadInput(f"accepted_apps: {str(item)[:150]!r} is not an Android package"
-                           " name (like id.dana)")
+                           " name (like id.dana)", error_code="not_a_package_name",
+                           error_details={"value": str(item)[:150]})
         if package not in packages:
             packages.append(package)
     return ",".join(packages) or None
@@ -3902,7 +3909,8 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
     if creating or "name" in fields:
         name = optional_text(fields, "name", 100)
         if name is None:
-            raise BadInput("name is required")
+            raise BadInput("name is required", error_code="field_required",
+                           error_details={"field": "name"})
         changes["name"] = name
     if "static_qris" in fields:
         payload = optional_text(fields, "static_qris", 1024)
@@ -3915,7 +3923,7 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
     if "webhook_url" in fields:
         url = optional_text(fields, "webhook_url", 2048)
         if url is not None and not _valid_http_url(url):
-            raise BadInput("webhook_url must be an http(s) URL")
+            raise BadInput("webhook_url must be an http(s) URL", error_code="webhook_url_invalid")
         changes["webhook_url"] = url
     if "accepted_apps" in fields:
         changes["accepted_apps"] = checked_accepted_apps(fields["accepted_apps"])
@@ -3941,7 +3949,7 @@ def update_merchant_by_admin(conn: sqlite3.Connection, merchant_id: int,
                              changes: Mapping[str, Any], address: str) -> None:
     before = get_merchant(conn, merchant_id)
     if before is None:
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     if changes:
         update_merchant(conn, merchant_id, **changes)
         audit(conn, "merchant.update", f"merchant:{merchant_id}",
@@ -3953,7 +3961,7 @@ def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
     """Adds a refused notification's app to its merchant's accepted apps."""
     note = get_notification(conn, notification_id)
     if note is None:
-        raise NotFound("Notification not found")
+        raise NotFound("Notification not found", error_code="notification_not_found")
     if not note["app_not_accepted"]:
         raise Conflict("This notification was not refused for its app",
                        error_code="app_already_trusted")
@@ -3995,7 +4003,7 @@ async def admin_trust_app(request: Request) -> Response:
 def rotate_secret_by_admin(conn: sqlite3.Connection, merchant_id: int, kind: str, value: str,
                            overlap_seconds: int, address: str) -> None:
     if not replace_merchant_secret(conn, merchant_id, kind, value, overlap_seconds):
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     audit(conn, "merchant.rotate_secret", f"merchant:{merchant_id}", None, {"secret": kind},
           address)
 
@@ -4057,7 +4065,7 @@ async def admin_qris_preview(request: Request) -> Response:
     fields = await read_fields(request, allow_form=False)
     payload = optional_text(fields, "payload", 1024)
     if payload is None:
-        raise BadInput("payload is required")
+        raise BadInput("payload is required", error_code="empty")  # the QRIS codec's word
     try:
         decoded = qris.validate_static(payload)
     except qris.QrisError as exc:
