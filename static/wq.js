@@ -130,7 +130,7 @@ var SHARED = {
     err_unknown_type: "Jenis QRIS ini tidak dikenal (field 01 berisi {value}, QRIS statis berisi 11). Daftarkan QRIS statis yang tercetak di stiker toko Anda.",
     err_not_rupiah: "QRIS ini bukan untuk rupiah (mata uang {value}, seharusnya 360). Gunakan stiker QRIS toko Anda di Indonesia.",
     err_not_indonesia: "QRIS ini bukan dari Indonesia (negara {value}, seharusnya ID). Gunakan stiker QRIS toko Anda di Indonesia.",
-    err_no_merchant_name: "QRIS ini tidak memuat nama toko, jadi pelanggan tidak tahu siapa yang dibayar. Minta QRIS statis yang lengkap ke bank atau penyedia QRIS Anda.",
+    err_no_merchant_name: "QRIS ini tidak memuat nama toko, jadi pelanggan tidak tahu kepada siapa mereka membayar. Minta QRIS statis yang lengkap ke bank atau penyedia QRIS Anda.",
     err_amount_not_whole: "Nominal harus bilangan bulat rupiah, tanpa titik atau desimal, misalnya 25042.",
     err_amount_not_positive: "Nominal harus lebih dari 0 rupiah.",
     err_amount_too_large: "Nominal terlalu besar untuk QRIS (paling banyak 13 digit).",
@@ -324,18 +324,22 @@ export function named(text, item) {
    When the item itself is gone, focus goes to the page's heading rather than to <body>. */
 var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
 
+function controlsOf(holder) {
+  var inside = Array.prototype.slice.call(holder.querySelectorAll(FOCUSABLE));
+  return holder.matches(FOCUSABLE) ? [holder].concat(inside) : inside;
+}
+
 export function focusMark(node) {
   var holder = node && node.closest ? node.closest("[data-key]") : null;
   if (!holder) return null;
-  var controls = Array.prototype.slice.call(holder.querySelectorAll(FOCUSABLE));
-  return { key: holder.getAttribute("data-key"), index: controls.indexOf(node) };
+  return { key: holder.getAttribute("data-key"), index: controlsOf(holder).indexOf(node) };
 }
 
 export function focusByMark(mark, scope) {
   if (!mark) return false;
   var holder = (scope || document).querySelector('[data-key="' + CSS.escape(mark.key) + '"]');
   if (!holder) return false;
-  var controls = holder.querySelectorAll(FOCUSABLE);
+  var controls = controlsOf(holder);
   var target = controls[mark.index] || controls[0] || null;
   if (!target) return false;
   target.focus();
