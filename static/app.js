@@ -21,7 +21,7 @@ var t = strings({
     wrong_password: "Kata sandi salah. Coba lagi.", password_required: "Isi kata sandi dulu.",
     live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", nav_notifications: "Kotak masuk",
     nav_audit: "Log audit", nav_merchants: "Toko", nav_webhooks: "Webhook",
-    nav_short_notifications: "Kotak masuk",
+    nav_short_notifications: "Notifikasi",
     toast_paid: "Tagihan {total} di {merchant} lunas.", toast_paid_no_shop: "Tagihan {total} lunas.",
     toast_attention: "Uang masuk {total} di {merchant} tidak cocok dengan tagihan mana pun. Lihat kotak masuk.",
     toast_attention_no_shop: "Uang masuk {total} tidak cocok dengan tagihan mana pun. Lihat kotak masuk.",
