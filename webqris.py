@@ -3755,7 +3755,7 @@ def path_id(request: Request, name: str, what: str) -> int:
     SQLite cannot bind) is simply not found."""
     raw = request.path_params[name]
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise NotFound(f"{what} not found", error_code=name.removesuffix("_id") + "_not_found")
+        raise NotFound(f"{what} not found")
     return int(raw)
 
 
