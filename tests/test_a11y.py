@@ -651,3 +651,18 @@ def test_the_total_stays_on_one_line_at_200_percent_zoom(world: World, contexts:
     assert page.evaluate("el => el.scrollWidth <= el.clientWidth + 1", amount.element_handle())
     width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"the {state} checkout scrolls sideways: {width}"
+
+
+def test_reset_clears_the_bill_filters(world: World, contexts: Any) -> None:
+    """Reset used to assign the filter form's variable, not the filters: nothing was reset."""
+    page = contexts("id").new_page()
+    login(page, world.server)
+    page.goto(world.server.base_url + "/#/payments")
+    expect(page.locator("tbody tr")).to_have_count(5)
+    page.locator(".filters-toggle").click()
+    page.select_option("#pf-status", "cancelled")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Atur ulang").click()
+    expect(page.locator("tbody tr")).to_have_count(5)
+    expect(page.locator("#pf-status")).to_have_value("")
+    expect(page.locator("#view h1")).to_be_focused()
