@@ -211,7 +211,9 @@ function render() {
   else if (d.status === "expired") renderClosed(d, "clock", "expired_title", "expired_note");
   else if (d.status === "cancelled") renderClosed(d, "cross", "cancelled_title", "cancelled_note");
   else renderPending(d);
-  if (d.status === "paid" && state.shownStatus === "pending") announce(t("paid_announce", { total: rupiah(d.total_amount) }));
+  // Said when it turns paid before the customer's eyes (also an expired bill paid late), not
+  // when the page opens paid: then the heading says it.
+  if (d.status === "paid" && state.shownStatus && state.shownStatus !== "paid") announce(t("paid_announce", { total: rupiah(d.total_amount) }));
   state.shownStatus = d.status;
 }
 

@@ -18,7 +18,6 @@ both languages and both widths, and its visible text is checked for unfilled {pl
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -27,31 +26,33 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import STATIC_QRIS, Merchant, Server, add_merchant, free_port
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from conftest import Server, free_port
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-import webqris
+# The dashboard tests' Chromium and shop (the `browser` and `shop` fixtures), sign-in and API
+# helpers.
+from test_dashboard import (  # noqa: F401
+    UNREAD_WORDING,
+    Merchant,
+    browser,
+    forward,
+    login,
+    notify,
+    rupiah,
+    shop,
+)
+from test_dashboard import create_invoice as create
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "tests" / "receivers" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = os.environ.get("WEBQRIS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PASSWORD = "kata sandi rahasia"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-UNREAD_WORDING = "Cuan mendarat! {amount} rupiah dari {name} sudah nongkrong di dompet toko"
 
 # Moderate rules that still cost a person their way around the page.
 NOTICED_MODERATE = {"landmark-one-main", "page-has-heading-one", "heading-order", "region",
                     "landmark-unique", "landmark-no-duplicate-main",
                     "landmark-complementary-is-top-level"}
 
-expect.set_options(timeout=10_000)
-
-
-def rupiah(amount: int) -> str:
-    return "Rp" + f"{amount:,}".replace(",", ".")
 
 
 # --- the screens ------------------------------------------------------------------------------
@@ -126,45 +127,15 @@ class World:
     ids: dict[str, str]
 
 
-def create(server: Server, merchant: Merchant, amount: int, **extra: Any) -> dict[str, Any]:
-    response = httpx.post(f"{server.base_url}/api/payments/qris/create",
-                          json={"amount": amount, **extra}, headers=merchant.auth, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def notify(server: Server, merchant: Merchant, amount: int) -> httpx.Response:
-    return httpx.post(f"{server.base_url}/api/callback/notify",
-                      json={"amount": amount, "sender_name": "JOHN DOE"},
-                      headers={"X-Callback-Key": merchant.callback_secret}, timeout=10)
-
-
-def forward(server: Server, merchant: Merchant, message: str, app: str = "id.dana",
-            title: str = "DANA") -> httpx.Response:
-    return httpx.post(f"{server.base_url}/api/webhook/payment",
-                      json={"app": app, "title": title, "message": message},
-                      headers={"Authorization": f"Bearer {merchant.callback_secret}"}, timeout=10)
-
-
-def with_password(db_path: Path) -> None:
-    store = webqris.Store(str(db_path))
-    store.open()
-    try:
-        store.write_now(webqris.put_setting, "admin_password", webqris.hash_password(PASSWORD))
-    finally:
-        store.close()
-
-
 @pytest.fixture
-def world(db_path: Path, server_factory: Any) -> World:
+def world(shop: Merchant,  # noqa: F811 (the dashboard tests' shop, with its admin password)
+          db_path: Path, server_factory: Any) -> World:
     """A shop with a bill in every state, money in the inbox that needs the owner (unmatched, an
     unread wording, an app the shop does not trust) and a webhook that could not be delivered."""
     closed_port = free_port()  # nothing listens there: the webhook fails at once
-    shop = add_merchant(db_path, "Toko ABC", STATIC_QRIS,
-                        webhook_url=f"http://127.0.0.1:{closed_port}/hook")
-    with_password(db_path)
     with sqlite3.connect(db_path) as conn:  # the shop lists its wallet: other apps are refused
-        conn.execute("UPDATE merchants SET accepted_apps = 'id.dana' WHERE id = ?", (shop.id,))
+        conn.execute("UPDATE merchants SET accepted_apps = 'id.dana', webhook_url = ?"
+                     " WHERE id = ?", (f"http://127.0.0.1:{closed_port}/hook", shop.id))
     server = server_factory(db_path, env={"WEBQRIS_WEBHOOKS_RETRY_DELAYS": "[]"})
     pending = create(server, shop, 25000, merchant_order_id="ORDER-1", customer_name="Ani")
     paid = create(server, shop, 60000)
@@ -189,21 +160,9 @@ def world(db_path: Path, server_factory: Any) -> World:
 # --- the browser ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is needed at {CHROMIUM} (Debian: apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
-def contexts(browser: Browser, server_factory: Any) -> Iterator[Callable[..., BrowserContext]]:
+def contexts(browser: Browser,  # noqa: F811 (pytest hands the imported fixture in by name)
+             server_factory: Any) -> Iterator[Callable[..., BrowserContext]]:
     opened: list[BrowserContext] = []
 
     def open_context(language: str = "id", viewport: dict[str, int] = DESKTOP,
@@ -220,14 +179,6 @@ def contexts(browser: Browser, server_factory: Any) -> Iterator[Callable[..., Br
     finally:
         for context in opened:
             context.close()
-
-
-def login(page: Page, server: Server) -> None:
-    page.goto(server.base_url + "/")
-    page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#shell")).to_be_visible()
-    expect(page.locator("#live")).to_have_attribute("data-state", "on")
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
