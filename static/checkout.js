@@ -188,6 +188,7 @@ function render() {
   var toggle = document.getElementById("lang-toggle");
   toggle.textContent = t("lang_short"); // its name is what it shows; the title says what it does
   toggle.setAttribute("title", t("switch_lang"));
+  document.title = t("title"); // until the bill names its shop
   document.getElementById("foot").textContent = t("powered");
   card.setAttribute("aria-busy", "false");
   card.textContent = "";
