@@ -617,3 +617,21 @@ def test_reset_clears_the_bill_filters(world: World, contexts: Any) -> None:
     expect(page.locator("tbody tr")).to_have_count(5)
     expect(page.locator("#pf-status")).to_have_value("")
     expect(page.locator("#view h1")).to_be_focused()
+
+
+def test_new_money_is_said_once_and_the_connection_shows_on_a_phone(world: World,
+                                                                    contexts: Any) -> None:
+    page = contexts("id", PHONE).new_page()
+    login(page, world.server)
+    live = page.get_by_role("status").filter(has=page.locator("#live-text"))
+    expect(live).to_have_text("Langsung")
+    expect(page.locator("#live-text")).to_be_visible()
+    invoice = create(world.server, world.shop, 52000)
+    assert notify(world.server, world.shop, invoice["total_amount"]).status_code == 200
+    total = rupiah(invoice["total_amount"])
+    expect(page.locator("#feed-news")).to_have_text(
+        f"Uang masuk: tagihan {total} di Toko ABC lunas.")
+    expect(page.locator("#feed-news")).to_have_attribute("role", "status")
+    # The toast shows the same money to the eye only: a screen reader hears it once.
+    toast = page.locator(".toast-ok", has_text=total)
+    expect(toast).to_have_attribute("aria-hidden", "true")
