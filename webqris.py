@@ -1698,7 +1698,7 @@ def cancel_invoice(conn: sqlite3.Connection, merchant_id: int, invoice_id: str,
         return row
     current = get_invoice(conn, invoice_id, merchant_id)
     if current is None:
-        raise NotFound("Payment not found")
+        raise NotFound("Payment not found", error_code="payment_not_found")
     status = effective_status(current, at_ms)
     raise Conflict(f"Payment cannot be cancelled: it is {status}",
                    error_code="payment_not_cancellable", error_details={"status": status})
@@ -1880,13 +1880,14 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     confirmed that difference: a slip of the finger must not ship an order underpaid."""
     note = get_notification(conn, notification_id)
     if note is None:
-        raise NotFound("Notification not found")
+        raise NotFound("Notification not found", error_code="notification_not_found")
     if note["outcome"] not in ("unmatched", "unparsed") or note["attached_at"] is not None:
         raise Conflict("Only an unmatched notification that is not attached yet can be"
                        " attached", error_code="notification_not_attachable")
     invoice = get_invoice(conn, invoice_id, note["merchant_id"])
     if invoice is None:
-        raise NotFound("Payment not found for this notification's merchant")
+        raise NotFound("Payment not found for this notification's merchant",
+                       error_code="payment_not_found")
     amount = note["parsed_amount"]
     if amount is not None and amount != invoice["total_amount"] and not confirm_amount_mismatch:
         raise Conflict(f"The notification says {amount} but invoice {invoice_id} totals"
@@ -2433,7 +2434,7 @@ def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[fl
     if row is None:
         if conn.execute("SELECT 1 FROM webhook_deliveries WHERE id = ?",
                         (delivery_id,)).fetchone() is None:
-            raise NotFound("Delivery not found")
+            raise NotFound("Delivery not found", error_code="delivery_not_found")
         raise Conflict("Delivery is already queued", error_code="delivery_already_queued")
     return row
 
@@ -2441,9 +2442,9 @@ def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[fl
 def queue_test_webhook(conn: sqlite3.Connection, merchant_id: int) -> int:
     merchant = get_merchant(conn, merchant_id)
     if merchant is None:
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     if not merchant["webhook_url"]:
-        raise BadInput("Set the merchant's webhook URL first")
+        raise BadInput("Set the merchant's webhook URL first", error_code="webhook_url_missing")
     at = now_ms()
     delivery_id = enqueue_webhook(conn, merchant_id, None, "webhook.test",
                                   build_test_webhook_body(merchant["name"], at), at)
@@ -3196,10 +3197,13 @@ def text_value(name: str, value: Any, max_length: int, *, numbers: bool = False,
     if numbers and isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise BadInput(f"{name} must be a string")
+        raise BadInput(f"{name} must be a string", error_code="field_not_text",
+                       error_details={"field": name})
     value = clean_text(value, multiline=multiline).strip()
     if len(value) > max_length:
-        raise BadInput(f"{name} is too long (max {max_length} characters)")
+        raise BadInput(f"{name} is too long (max {max_length} characters)",
+                       error_code="field_too_long",
+                       error_details={"field": name, "max": max_length})
     return value or None
 
 
@@ -4484,29 +4488,30 @@ def require_account(request: Request) -> Account:
     if request.method not in ("GET", "HEAD"):
         sent = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(sent.encode(), account.session["csrf_token"].encode()):
-            raise ApiError(403, "CSRF token missing or invalid")
+            raise ApiError(403, "CSRF token missing or invalid", error_code="csrf_invalid")
     return account
 
 
 # The path parameters that name one thing, how to find the merchant it belongs to, and what a
 # caller who may not see it is told: the same "not found" as for a thing that does not exist,
 # so another shop's ids reveal nothing.
-PATH_OWNERS: dict[str, tuple[str, str]] = {
-    "merchant_id": ("SELECT id FROM merchants WHERE id = ?", "Merchant not found"),
+PATH_OWNERS: dict[str, tuple[str, str, str]] = {
+    "merchant_id": ("SELECT id FROM merchants WHERE id = ?", "Merchant not found",
+                    "merchant_not_found"),
     "invoice_id": ("SELECT merchant_id FROM invoices WHERE invoice_id = ?",
-                   "Payment not found"),
+                   "Payment not found", "payment_not_found"),
     "notification_id": ("SELECT merchant_id FROM notifications WHERE id = ?",
-                        "Notification not found"),
+                        "Notification not found", "notification_not_found"),
     "wording_id": ("SELECT merchant_id FROM taught_wordings WHERE id = ?",
-                   "Taught wording not found"),
+                   "Taught wording not found", "wording_not_found"),
     "delivery_id": ("SELECT merchant_id FROM webhook_deliveries WHERE id = ?",
-                    "Delivery not found"),
+                    "Delivery not found", "delivery_not_found"),
 }
 
 
 def owner_of(conn: sqlite3.Connection, param: str, value: str) -> int | None:
     """The merchant that the thing a path parameter names belongs to, or None."""
-    sql, _ = PATH_OWNERS[param]
+    sql = PATH_OWNERS[param][0]
     if param != "invoice_id" and not (value.isascii() and value.isdigit() and len(value) <= 18):
         return None
     row = conn.execute(sql, (value,)).fetchone()
@@ -4524,7 +4529,8 @@ def check_path_scope(request: Request, account: Account) -> None:
         if param not in PATH_OWNERS:
             raise NotFound("Not found")
         if store.read(owner_of, param, value) not in scope:
-            raise NotFound(PATH_OWNERS[param][1])
+            _, message, code = PATH_OWNERS[param]
+            raise NotFound(message, error_code=code)
 
 
 def admin_endpoint(handler: Callable[[Request], Awaitable[Response]] | None = None, *,
@@ -4837,11 +4843,11 @@ async def admin_payment_detail(request: Request) -> Response:
     ctx = ctx_of(request)
     row = ctx.store.read(get_invoice, request.path_params["invoice_id"])
     if row is None:
-        raise NotFound("Payment not found")
+        raise NotFound("Payment not found", error_code="payment_not_found")
     at = now_ms()
     if request.state.account.role == "cashier":
         if row["created_at"] < local_day_start(at, local_offset(request)):
-            raise NotFound("Payment not found")
+            raise NotFound("Payment not found", error_code="payment_not_found")
         return JSONResponse({"success": True, "data": admin_invoice(row, at) | {
             "qris_payload": row["qris_payload"],
             "qr_svg_url": f"/pay/{row['invoice_id']}/qr.svg",
@@ -4864,7 +4870,7 @@ def confirm_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
                              address: str) -> sqlite3.Row:
     invoice = get_invoice(conn, invoice_id)
     if invoice is None:
-        raise NotFound("Payment not found")
+        raise NotFound("Payment not found", error_code="payment_not_found")
     at = now_ms()
     paid = mark_invoice_paid(conn, invoice["id"], "manual", None, at)
     if paid is None:
@@ -4880,7 +4886,7 @@ def cancel_invoice_by_admin(conn: sqlite3.Connection, invoice_id: str,
                             address: str) -> sqlite3.Row:
     invoice = get_invoice(conn, invoice_id)
     if invoice is None:
-        raise NotFound("Payment not found")
+        raise NotFound("Payment not found", error_code="payment_not_found")
     row = cancel_invoice(conn, invoice["merchant_id"], invoice_id, now_ms())
     audit(conn, "payment.cancel", invoice_id, {"status": "pending"}, {"status": "cancelled"},
           address)
@@ -4913,7 +4919,7 @@ def confirmed_flag(fields: Mapping[str, Any], name: str) -> bool:
 def teachable_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row:
     note = get_notification(conn, notification_id)
     if note is None:
-        raise NotFound("Notification not found")
+        raise NotFound("Notification not found", error_code="notification_not_found")
     if note["source"] != "forwarder" or note["outcome"] != "unparsed" \
             or note["attached_at"] is not None:
         raise Conflict("Only a phone notification whose amount could not be read, and that"
@@ -4963,7 +4969,7 @@ def teach_wording_by_admin(conn: sqlite3.Connection, notification_id: int,
 def delete_wording_by_admin(conn: sqlite3.Connection, wording_id: int, address: str) -> None:
     row = delete_taught_wording(conn, wording_id)
     if row is None:
-        raise NotFound("Taught wording not found")
+        raise NotFound("Taught wording not found", error_code="wording_not_found")
     template = json.loads(row["template"])
     audit(conn, "wording.delete", f"merchant:{row['merchant_id']}",
           {"wording_id": wording_id, "app": row["app"] or None,
@@ -5017,7 +5023,8 @@ async def admin_attach_notification(request: Request) -> Response:
     fields = await read_fields(request, allow_form=False)
     invoice_id = optional_text(fields, "invoice_id", 64)
     if invoice_id is None:
-        raise BadInput("invoice_id is required")
+        raise BadInput("invoice_id is required", error_code="field_required",
+                       error_details={"field": "invoice_id"})
     notification_id = path_id(request, "notification_id", "Notification")
     paid = await ctx.store.write(
         attach_notification_by_admin, notification_id, invoice_id, client_address(request),
@@ -5143,13 +5150,15 @@ def checked_accepted_apps(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > 30:
-        raise BadInput("accepted_apps must be a list of up to 30 package names, or null")
+        raise BadInput("accepted_apps must be a list of up to 30 package names, or null",
+                       error_code="accepted_apps_invalid")
     packages: list[str] = []
     for item in value:
         package = item.strip().lower() if isinstance(item, str) else ""
         if len(package) > 150 or not ANDROID_PACKAGE.fullmatch(package):
             raise BadInput(f"accepted_apps: {str(item)[:150]!r} is not an Android package"
-                           " name (like id.dana)")
+                           " name (like id.dana)", error_code="not_a_package_name",
+                           error_details={"value": str(item)[:150]})
         if package not in packages:
             packages.append(package)
     return ",".join(packages) or None
@@ -5160,7 +5169,8 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
     if creating or "name" in fields:
         name = optional_text(fields, "name", 100)
         if name is None:
-            raise BadInput("name is required")
+            raise BadInput("name is required", error_code="field_required",
+                           error_details={"field": "name"})
         changes["name"] = name
     if "static_qris" in fields:
         payload = optional_text(fields, "static_qris", 1024)
@@ -5173,7 +5183,7 @@ def checked_merchant_fields(fields: Mapping[str, Any], *, creating: bool) -> dic
     if "webhook_url" in fields:
         url = optional_text(fields, "webhook_url", 2048)
         if url is not None and not _valid_http_url(url):
-            raise BadInput("webhook_url must be an http(s) URL")
+            raise BadInput("webhook_url must be an http(s) URL", error_code="webhook_url_invalid")
         changes["webhook_url"] = url
     if "accepted_apps" in fields:
         changes["accepted_apps"] = checked_accepted_apps(fields["accepted_apps"])
@@ -5199,7 +5209,7 @@ def update_merchant_by_admin(conn: sqlite3.Connection, merchant_id: int,
                              changes: Mapping[str, Any], address: str) -> None:
     before = get_merchant(conn, merchant_id)
     if before is None:
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     if changes:
         update_merchant(conn, merchant_id, **changes)
         audit(conn, "merchant.update", f"merchant:{merchant_id}",
@@ -5211,7 +5221,7 @@ def trust_app_by_admin(conn: sqlite3.Connection, notification_id: int,
     """Adds a refused notification's app to its merchant's accepted apps."""
     note = get_notification(conn, notification_id)
     if note is None:
-        raise NotFound("Notification not found")
+        raise NotFound("Notification not found", error_code="notification_not_found")
     if not note["app_not_accepted"]:
         raise Conflict("This notification was not refused for its app",
                        error_code="app_already_trusted")
@@ -5253,7 +5263,7 @@ async def admin_trust_app(request: Request) -> Response:
 def rotate_secret_by_admin(conn: sqlite3.Connection, merchant_id: int, kind: str, value: str,
                            overlap_seconds: int, address: str) -> None:
     if not replace_merchant_secret(conn, merchant_id, kind, value, overlap_seconds):
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     audit(conn, "merchant.rotate_secret", f"merchant:{merchant_id}", None, {"secret": kind},
           address)
 
@@ -5315,7 +5325,7 @@ async def admin_qris_preview(request: Request) -> Response:
     fields = await read_fields(request, allow_form=False)
     payload = optional_text(fields, "payload", 1024)
     if payload is None:
-        raise BadInput("payload is required")
+        raise BadInput("payload is required", error_code="empty")  # the QRIS codec's word
     try:
         decoded = qris.validate_static(payload)
     except qris.QrisError as exc:

@@ -2,8 +2,8 @@
    feeds every page, and the hash router that opens one page module at a time over /admin/api.
    ES modules, no build step, strict CSP (no inline code or style attributes). */
 import {
-  $, api, append, clear, debounce, el, errorText, icon, liveSocket, onLangChange, rupiah, session, strings,
-  toast, toggleLang
+  $, api, append, clear, debounce, el, errorText, focusHeading, icon, liveSocket, onLangChange,
+  rupiah, session, strings, toast, toggleLang
 } from "./wq.js";
 import { forgetFeed, rememberEvent, viewOverview } from "./overview.js";
 import { viewPaymentDetail, viewPayments } from "./payments.js";
@@ -18,29 +18,39 @@ import { viewLinks } from "./links.js";
 var t = strings({
   id: {
     switch_lang: "English", switch_lang_short: "EN", switch_lang_label: "Ganti bahasa ke English",
+    skip_to_content: "Langsung ke isi halaman", login_page: "Masuk",
     login_title: "Masuk ke dasbor", login_sub: "Pantau pembayaran QRIS toko Anda secara langsung.",
     username: "Nama pengguna", password: "Kata sandi", login: "Masuk", logging_in: "Memeriksa…", logout: "Keluar",
     wrong_password: "Nama pengguna atau kata sandi salah. Coba lagi.", password_required: "Isi kata sandi dulu.",
     nav_accounts: "Akun", my_password: "Kata sandi", my_password_label: "Ganti kata sandi {name} ({role})",
-    live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", nav_notifications: "Notifikasi",
-    nav_audit: "Log audit", nav_merchants: "Merchant", nav_webhooks: "Webhook", nav_alerts: "Peringatan",
-    nav_short_payments: "Transaksi", nav_short_notifications: "Notifikasi",
-    toast_paid: "Pembayaran masuk: {total} · {merchant}",
-    toast_attention: "Uang masuk {total} tidak cocok dengan tagihan mana pun · {merchant}. Lihat Notifikasi.",
-    toast_app_not_accepted: "{total} dari {app}, aplikasi yang tidak dipercaya {merchant}: tidak melunasi apa pun. Lihat Notifikasi."
+    live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", nav_notifications: "Kotak masuk",
+    nav_audit: "Log audit", nav_merchants: "Toko", nav_webhooks: "Webhook", nav_alerts: "Peringatan",
+    nav_short_notifications: "Notifikasi",
+    toast_paid: "Tagihan {total} di {merchant} lunas.", toast_paid_no_shop: "Tagihan {total} lunas.",
+    toast_attention: "Uang masuk {total} di {merchant} tidak cocok dengan tagihan mana pun. Lihat kotak masuk.",
+    toast_attention_no_shop: "Uang masuk {total} tidak cocok dengan tagihan mana pun. Lihat kotak masuk.",
+    toast_unparsed: "Notifikasi tanpa nominal di {merchant}. Lihat kotak masuk.",
+    toast_unparsed_no_shop: "Notifikasi tanpa nominal. Lihat kotak masuk.",
+    toast_app_not_accepted: "{total} dari {app} tidak melunasi apa pun: toko belum memercayai aplikasi ini. Lihat kotak masuk.",
+    unnamed_app: "aplikasi tanpa nama"
   },
   en: {
     switch_lang: "Bahasa Indonesia", switch_lang_short: "ID",
+    skip_to_content: "Skip to the page content", login_page: "Sign in",
     switch_lang_label: "Switch language to Bahasa Indonesia", login_title: "Sign in to the dashboard",
     login_sub: "Watch your shop's QRIS payments arrive live.", username: "Username", password: "Password", login: "Sign in",
     logging_in: "Checking…", logout: "Sign out", wrong_password: "Wrong username or password. Try again.",
     nav_accounts: "Accounts", my_password: "Password", my_password_label: "Change the password of {name} ({role})",
     password_required: "Enter the password first.", live_on: "Live", live_off: "Offline",
-    live_connecting: "Connecting…", nav_notifications: "Notifications", nav_audit: "Audit log",
-    nav_merchants: "Merchants", nav_webhooks: "Webhooks", nav_alerts: "Alerts", nav_short_payments: "Payments",
-    nav_short_notifications: "Inbox", toast_paid: "Payment received: {total} · {merchant}",
-    toast_attention: "{total} came in but matches no bill · {merchant}. See Notifications.",
-    toast_app_not_accepted: "{total} from {app}, an app {merchant} does not trust: it paid nothing. See Notifications."
+    live_connecting: "Connecting…", nav_notifications: "Inbox", nav_audit: "Audit log",
+    nav_merchants: "Shops", nav_webhooks: "Webhooks", nav_alerts: "Alerts", nav_short_notifications: "Inbox",
+    toast_paid: "The {total} bill at {merchant} is paid.", toast_paid_no_shop: "The {total} bill is paid.",
+    toast_attention: "{total} came in at {merchant} but matches no bill. See the inbox.",
+    toast_attention_no_shop: "{total} came in but matches no bill. See the inbox.",
+    toast_unparsed: "A notification without an amount at {merchant}. See the inbox.",
+    toast_unparsed_no_shop: "A notification without an amount. See the inbox.",
+    toast_app_not_accepted: "{total} from {app} paid nothing: the shop does not trust this app yet. See the inbox.",
+    unnamed_app: "an unnamed app"
   }
 });
 
@@ -51,10 +61,11 @@ function applyStaticText() {
   Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (node) {
     node.textContent = t(node.getAttribute("data-i18n"));
   });
+  // Named by what it shows ("EN"), as speech input users say it; the title tells what it does.
   Array.prototype.forEach.call(document.querySelectorAll(".lang-toggle"), function (node) {
-    node.setAttribute("aria-label", t("switch_lang_label"));
+    node.setAttribute("title", t("switch_lang_label"));
   });
-  document.title = "WebQRIS";
+  if (!session.loggedIn) document.title = t("login_page") + " · WebQRIS";
   // On a phone the top bar has room for the key alone; its name says the rest.
   append(clear($("my-password")), [icon("key"), el("span", { class: "narrow-hide", text: t("my_password") })]);
   if (session.account) {
@@ -72,6 +83,7 @@ function showLogin() {
   // The name last used in this browser (a shop's tablet is its cashier's); "admin" at first, so
   // a shop with only the admin account types its password alone.
   try { $("login-username").value = localStorage.getItem(USERNAME) || "admin"; } catch (e) { /* ignore */ }
+  document.title = t("login_page") + " · WebQRIS";
   setTimeout(function () { $("login-password").focus(); }, 0);
 }
 
@@ -163,13 +175,18 @@ function setupLogin() {
   Array.prototype.forEach.call(document.querySelectorAll(".lang-toggle"), function (node) {
     node.addEventListener("click", function () { toggleLang(); });
   });
+  // The skip link must not touch the hash: the hash is the page's address here.
+  $("skip-link").addEventListener("click", function (event) {
+    event.preventDefault();
+    focusHeading();
+  });
 }
 
 /* The pages each role may open: the server refuses the rest, the menu does not offer them. */
 var MANAGE = ["admin", "manager"];
 var NAV = [
   { route: "overview", icon: "overview", label: "nav_overview", roles: MANAGE },
-  { route: "payments", icon: "payments", label: "nav_payments", short: "nav_short_payments", roles: ["admin", "manager", "cashier"] },
+  { route: "payments", icon: "payments", label: "nav_payments", roles: ["admin", "manager", "cashier"] },
   { route: "notifications", icon: "notifications", label: "nav_notifications", short: "nav_short_notifications", roles: MANAGE },
   { route: "merchants", icon: "merchants", label: "nav_merchants", roles: MANAGE },
   { route: "webhooks", icon: "webhooks", label: "nav_webhooks", roles: MANAGE },
@@ -224,18 +241,25 @@ function setLive(state) {
   $("live-text").textContent = t(state === "on" ? "live_on" : state === "connecting" ? "live_connecting" : "live_off");
 }
 
+/* "toast_paid" or, without a shop's name, "toast_paid_no_shop": no sentence with a hole. */
+function withShop(key, values) {
+  return values.merchant ? t(key, values) : t(key + "_no_shop", values);
+}
+
 function handleEvent(event) {
   rememberEvent(event);
+  // The overview's feed says new money itself: its toast is for the eye only there.
+  var quiet = !!(shell.view && shell.view.announcesMoney);
   if (event.event === "payment_paid" && event.data) {
-    toast(t("toast_paid", { total: rupiah(event.data.total_amount), merchant: event.data.merchant_name || "" }), "ok");
+    toast(withShop("toast_paid", { total: rupiah(event.data.total_amount), merchant: event.data.merchant_name }), "ok", quiet);
   }
   if (event.event === "notification_needs_attention" && event.data) {
     var d = event.data;
     toast(d.app_not_accepted
-      ? t("toast_app_not_accepted", { total: rupiah(d.parsed_amount), app: d.app || "?", merchant: d.merchant_name || "" })
+      ? t("toast_app_not_accepted", { total: rupiah(d.parsed_amount), app: d.app || t("unnamed_app") })
       : d.parsed_amount != null
-      ? t("toast_attention", { total: rupiah(d.parsed_amount), merchant: d.merchant_name || "" })
-      : t("feed_attention_unparsed") + " · " + (d.merchant_name || ""), "warn");
+      ? withShop("toast_attention", { total: rupiah(d.parsed_amount), merchant: d.merchant_name })
+      : withShop("toast_unparsed", { merchant: d.merchant_name }), "warn", quiet);
   }
   if (event.event === "payment_paid" || event.event === "notification_needs_attention") refreshAttentionSoon();
   if (shell.view && shell.view.onEvent) shell.view.onEvent(event);
@@ -253,8 +277,29 @@ function destroyView() {
   shell.view = null;
 }
 
-function route() {
+/* Once the page has its heading (a detail page draws it after loading), the document title
+   names the page, and on a page change focus starts there, as a screen reader expects. */
+var headingWatch = null;
+function titleAndFocus(container, moveFocus) {
+  if (headingWatch) { headingWatch.disconnect(); headingWatch = null; }
+  function found() {
+    var heading = container.querySelector("h1");
+    if (!heading) return false;
+    document.title = (heading.getAttribute("data-title") || heading.textContent) + " · WebQRIS";
+    if (moveFocus) focusHeading();
+    return true;
+  }
+  if (found()) return;
+  headingWatch = new MutationObserver(function () {
+    if (found()) { headingWatch.disconnect(); headingWatch = null; }
+  });
+  headingWatch.observe(container, { childList: true, subtree: true });
+}
+
+function route(event) {
   if (!session.loggedIn) return;
+  // The language button re-renders the page: focus stays on that button.
+  var moveFocus = !(event && event.type === "langchange");
   var parts = currentRoute();
   var allowed = allowedNav().map(function (item) { return item.route; });
   var name = allowed.indexOf(parts[0]) >= 0 ? parts[0] : allowed[0];
@@ -268,6 +313,7 @@ function route() {
     accounts: viewAccounts, alerts: viewAlerts, links: viewLinks };
   var make = views[name] || viewOverview;
   shell.view = make(container, parts.slice(1), route) || null;
+  titleAndFocus(container, moveFocus);
   window.scrollTo(0, 0);
 }
 
@@ -278,7 +324,7 @@ function boot() {
   applyStaticText();
   onLangChange(function () {
     applyStaticText();
-    if (session.loggedIn) route();
+    if (session.loggedIn) route({ type: "langchange" });
   });
   window.addEventListener("hashchange", route);
   // A browser that has not logged in here shows the form at once; the session cookie is

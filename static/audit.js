@@ -6,34 +6,36 @@ import {
 var t = strings({
   id: {
     au_title: "Log audit",
-    au_intro: "Setiap tindakan tangan di dasbor dan di baris perintah: siapa masuk, pembayaran yang dikonfirmasi atau dibatalkan, notifikasi yang dilampirkan, perubahan merchant, kunci yang diganti, webhook yang dikirim ulang.",
-    no_audit: "Belum ada tindakan yang tercatat.", from_address: "dari {address}",
+    au_intro: "Setiap tindakan yang dilakukan orang di dasbor dan di baris perintah: siapa masuk, tagihan yang ditandai lunas atau dibatalkan, notifikasi yang dilampirkan, perubahan toko, kunci yang diganti, webhook yang dikirim ulang.",
+    no_audit: "Belum ada tindakan yang tercatat.", from_address: "dari {address}", from_cli: "dari baris perintah",
     "a_admin.login": "Masuk ke dasbor", "a_admin.logout": "Keluar dari dasbor",
-    "a_admin.set_password": "Kata sandi admin diganti", "a_payment.confirm": "Pembayaran dikonfirmasi manual",
-    "a_payment.cancel": "Pembayaran dibatalkan", "a_notification.attach": "Notifikasi dilampirkan ke tagihan",
-    "a_merchant.create": "Merchant dibuat", "a_merchant.update": "Merchant diubah",
-    "a_merchant.rotate_secret": "Kunci merchant diganti", "a_webhook.redeliver": "Webhook dikirim ulang",
-    au_delivery: "Webhook #{id}", "a_wording.teach": "Kalimat notifikasi diajarkan",
+    "a_admin.set_password": "Kata sandi admin diganti", "a_payment.confirm": "Tagihan ditandai lunas secara manual",
+    "a_payment.cancel": "Tagihan dibatalkan", "a_notification.attach": "Notifikasi dilampirkan ke tagihan",
+    "a_merchant.create": "Toko dibuat", "a_merchant.update": "Toko diubah",
+    "a_merchant.rotate_secret": "Kunci rahasia toko diganti", "a_webhook.redeliver": "Webhook dikirim ulang",
+    au_delivery: "Webhook #{id}", au_merchant: "Toko #{id}", "a_wording.teach": "Kalimat notifikasi diajarkan",
     "a_wording.delete": "Kalimat yang diajarkan dihapus",
-    "a_merchant.trust_app": "Aplikasi dipercaya untuk merchant",
+    "a_merchant.trust_app": "Aplikasi dipercaya untuk toko",
     "a_account.create": "Akun dibuat", "a_account.update": "Akun diubah",
     "a_account.reset_password": "Kata sandi akun diatur ulang", "a_account.remove": "Akun dihapus",
-    by_actor: "oleh {actor}", by_actor_from: "oleh {actor} dari {address}", au_account: "Akun {name}"
+    by_actor: "oleh {actor}", by_actor_from: "oleh {actor} dari {address}", au_account: "Akun {name}",
+    by_actor_cli: "oleh {actor} dari baris perintah"
   },
   en: {
     au_title: "Audit log",
-    au_intro: "Every action taken by hand in the dashboard or on the command line: sign-ins, payments confirmed or cancelled, notifications attached, merchants changed, secrets rotated, webhooks resent.",
-    no_audit: "Nothing recorded yet.", from_address: "from {address}",
+    au_intro: "Every action a person took in the dashboard or on the command line: sign-ins, bills marked paid or cancelled, notifications attached, shops changed, secrets rotated, webhooks resent.",
+    no_audit: "Nothing recorded yet.", from_address: "from {address}", from_cli: "from the command line",
     "a_admin.login": "Signed in to the dashboard", "a_admin.logout": "Signed out of the dashboard",
-    "a_admin.set_password": "Admin password changed", "a_payment.confirm": "Payment confirmed by hand",
-    "a_payment.cancel": "Payment cancelled", "a_notification.attach": "Notification attached to a bill",
-    "a_merchant.create": "Merchant created", "a_merchant.update": "Merchant changed",
-    "a_merchant.rotate_secret": "Merchant secret rotated", "a_webhook.redeliver": "Webhook resent",
-    au_delivery: "Webhook #{id}", "a_wording.teach": "Notification wording taught",
-    "a_wording.delete": "Taught wording deleted", "a_merchant.trust_app": "App trusted for a merchant",
+    "a_admin.set_password": "Admin password changed", "a_payment.confirm": "Bill marked paid by hand",
+    "a_payment.cancel": "Bill cancelled", "a_notification.attach": "Notification attached to a bill",
+    "a_merchant.create": "Shop created", "a_merchant.update": "Shop changed",
+    "a_merchant.rotate_secret": "Shop secret rotated", "a_webhook.redeliver": "Webhook resent",
+    au_delivery: "Webhook #{id}", au_merchant: "Shop #{id}", "a_wording.teach": "Notification wording taught",
+    "a_wording.delete": "Taught wording deleted", "a_merchant.trust_app": "App trusted for a shop",
     "a_account.create": "Account created", "a_account.update": "Account changed",
     "a_account.reset_password": "Account password reset", "a_account.remove": "Account removed",
-    by_actor: "by {actor}", by_actor_from: "by {actor} from {address}", au_account: "Account {name}"
+    by_actor: "by {actor}", by_actor_from: "by {actor} from {address}", au_account: "Account {name}",
+    by_actor_cli: "by {actor} from the command line"
   }
 });
 
@@ -52,7 +54,7 @@ export function viewAudit(container) {
 
 function auditTarget(target) {
   var merchant = /^merchant:(\d+)$/.exec(target);
-  if (merchant) return el("a", { href: "#/merchants/" + merchant[1], text: "Merchant #" + merchant[1] });
+  if (merchant) return el("a", { href: "#/merchants/" + merchant[1], text: t("au_merchant", { id: merchant[1] }) });
   var account = /^account:(.+)$/.exec(target);
   if (account) return el("span", { text: t("au_account", { name: account[1] }) });
   var delivery = /^delivery:(\d+)$/.exec(target);
@@ -81,7 +83,7 @@ function auditEntry(entry) {
   var label = t("a_" + entry.action);
   var target = auditTarget(entry.target);
   var changes = auditChanges(entry.before, entry.after);
-  return el("li", { class: "audit-entry", "data-action": entry.action },
+  return el("li", { class: "audit-entry", "data-action": entry.action, "data-key": "audit-" + entry.id },
     el("time", { class: "audit-time", datetime: entry.at, text: dateTime(entry.at, true) }),
     el("div", { class: "audit-main" },
       el("div", { class: "audit-what" }, el("strong", { text: label === "a_" + entry.action ? entry.action : label }), target ? " · " : null, target),
@@ -91,7 +93,8 @@ function auditEntry(entry) {
 
 /* Who did it and from where, whichever of the two is known. */
 function whoAndWhere(entry) {
-  if (entry.actor && entry.address) return t("by_actor_from", { actor: entry.actor, address: entry.address });
+  var cli = entry.address === "command line";
+  if (entry.actor && entry.address) return cli ? t("by_actor_cli", { actor: entry.actor }) : t("by_actor_from", { actor: entry.actor, address: entry.address });
   if (entry.actor) return t("by_actor", { actor: entry.actor });
-  return t("from_address", { address: entry.address });
+  return cli ? t("from_cli") : t("from_address", { address: entry.address });
 }

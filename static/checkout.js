@@ -1,7 +1,7 @@
 /* WebQRIS hosted checkout page: /pay/{invoice_id}. Public; polls /pay/{id}/data for live
    status (there is no public socket). An ES module, strict CSP: no inline code or styles. */
 import {
-  append, copyText, dateTime, el, groupDigits, icon, lang, onLangChange, rupiah, strings, timeOnly,
+  append, copyText, dateTime, el, groupDigits, icon, lang, onLangChange, rupiah, strings,
   toDate, toggleLang
 } from "./wq.js";
 
@@ -9,6 +9,7 @@ var t = strings({
   id: {
     "title": "Pembayaran QRIS",
     "loading": "Memuat tagihan…",
+    "doc_title": "{merchant} · Pembayaran QRIS",
     "not_found": "Tagihan tidak ditemukan",
     "not_found_note": "Periksa kembali tautan pembayaran dari toko.",
     "load_error": "Tidak dapat memuat tagihan. Mencoba lagi…",
@@ -18,7 +19,10 @@ var t = strings({
     "breakdown": "Harga {amount} + kode unik {code}",
     "scan": "Pindai QR dengan aplikasi e-wallet atau m-banking apa pun",
     "qr_alt": "Kode QRIS untuk membayar {total}",
-    "expires_in": "Bayar sebelum",
+    "deadline_today": "Bayar sebelum pukul {time} hari ini",
+    "deadline_tomorrow": "Bayar sebelum besok, pukul {time}",
+    "deadline_later": "Bayar sebelum {day} pukul {time}",
+    "last_minute": "Kurang dari 1 menit lagi. Selesaikan pembayaran sekarang.",
     "time_left": "Sisa waktu",
     "copy_amount": "Salin nominal",
     "copied": "Tersalin",
@@ -31,11 +35,14 @@ var t = strings({
     "simulate": "Simulasikan pembayaran (demo)",
     "simulating": "Mengirim…",
     "demo_note": "Mode demo: tidak ada uang sungguhan yang berpindah.",
-    "paid_title": "Pembayaran berhasil",
-    "paid_note": "Terima kasih! Pembayaran {total} sudah diterima {merchant}.",
-    "paid_at": "Dibayar",
+    "paid_title": "Tagihan lunas",
+    "paid_announce": "Tagihan lunas: {total} sudah diterima.",
+    "total": "Total",
+    "paid_note": "Terima kasih! {merchant} sudah menerima pembayaran {total}.",
+    "paid_note_no_shop": "Terima kasih! Pembayaran {total} sudah diterima.",
+    "paid_at": "Lunas pada",
     "back_to_shop": "Kembali ke toko",
-    "redirecting": "Mengalihkan ke toko dalam {n} detik…",
+    "redirecting": "Anda akan dibawa kembali ke toko dalam {n} detik.",
     "stay": "Tetap di sini",
     "expired_title": "Waktu pembayaran habis",
     "expired_note": "Tagihan ini sudah kedaluwarsa. Jangan membayar QR ini lagi; minta tagihan baru dari toko. Jika Anda sudah membayar, hubungi toko dengan menyebutkan nomor tagihan di bawah.",
@@ -44,12 +51,14 @@ var t = strings({
     "invoice": "No. tagihan",
     "powered": "Pembayaran QRIS diproses oleh WebQRIS",
     "switch_lang": "Ganti bahasa ke English",
+    "lang_short": "EN",
     "for_customer": "Untuk {customer}",
     "receipt": "Lihat struk"
   },
   en: {
     "title": "QRIS payment",
     "loading": "Loading the bill…",
+    "doc_title": "{merchant} · QRIS payment",
     "not_found": "Bill not found",
     "not_found_note": "Please check the payment link the shop gave you.",
     "load_error": "Could not load the bill. Retrying…",
@@ -59,7 +68,10 @@ var t = strings({
     "breakdown": "Price {amount} + unique code {code}",
     "scan": "Scan the QR with any e-wallet or mobile banking app",
     "qr_alt": "QRIS code to pay {total}",
-    "expires_in": "Pay before",
+    "deadline_today": "Pay before {time} today",
+    "deadline_tomorrow": "Pay before {time} tomorrow",
+    "deadline_later": "Pay before {time} on {day}",
+    "last_minute": "Less than 1 minute left. Finish paying now.",
     "time_left": "Time left",
     "copy_amount": "Copy amount",
     "copied": "Copied",
@@ -72,11 +84,14 @@ var t = strings({
     "simulate": "Simulate payment (demo)",
     "simulating": "Sending…",
     "demo_note": "Demo mode: no real money moves.",
-    "paid_title": "Payment received",
+    "paid_title": "Bill paid",
+    "paid_announce": "Bill paid: {total} received.",
+    "total": "Total",
     "paid_note": "Thank you! {merchant} has received your payment of {total}.",
-    "paid_at": "Paid",
+    "paid_note_no_shop": "Thank you! Your payment of {total} has been received.",
+    "paid_at": "Paid at",
     "back_to_shop": "Back to shop",
-    "redirecting": "Taking you back to the shop in {n} seconds…",
+    "redirecting": "You will be taken back to the shop in {n} seconds.",
     "stay": "Stay here",
     "expired_title": "Payment time is up",
     "expired_note": "This bill has expired. Do not pay this QR any more; ask the shop for a new bill. If you already paid, contact the shop and quote the bill number below.",
@@ -85,6 +100,7 @@ var t = strings({
     "invoice": "Bill no.",
     "powered": "QRIS payment processed by WebQRIS",
     "switch_lang": "Switch language to Bahasa Indonesia",
+    "lang_short": "ID",
     "for_customer": "For {customer}",
     "receipt": "See the receipt"
   }
@@ -93,7 +109,10 @@ var t = strings({
 var POLL_PENDING_MS = 2500;
 var POLL_EXPIRED_MS = 6000;
 var LATE_WATCH_MS = 15 * 60 * 1000; // an expired bill can still be paid late: keep watching
-var REDIRECT_SECONDS = 5;
+/* Long enough for a screen reader to finish "bill paid" and the note, and for anyone to reach
+   "stay here"; the line says it once instead of counting down aloud (WCAG 2.2.1). */
+var REDIRECT_SECONDS = 15;
+var LAST_MINUTE_MS = 60000;
 
 var invoiceId = decodeURIComponent((location.pathname.split("/")[2] || ""));
 var card = document.getElementById("card");
@@ -105,13 +124,18 @@ var state = {
   failures: 0,
   expiredSince: null,
   redirectTimer: null,
-  redirectLeft: 0,
   redirectCancelled: false,
   pollTimer: null,
   tickTimer: null,
   simulating: false,
-  sawPending: false
+  sawPending: false,
+  lastMinuteSaid: false
 };
+
+/* The one place the page speaks up: the bill turning paid, the last minute. Said once each. */
+function announce(text) {
+  document.getElementById("announce").textContent = text;
+}
 
 /* How many of the total's last digits the unique code can change: the server says, from the
    configured code range. */
@@ -128,10 +152,13 @@ function markedTotal(total, codeLength) {
     cut -= 1;
     if (/\d/.test(text.charAt(cut))) digits += 1;
   }
-  return el("span", { class: "total", "data-testid": "total" },
-    el("span", { class: "rp" }, "Rp"),
-    text.slice(0, cut),
-    el("mark", { class: "code-digits" }, text.slice(cut)));
+  // Read as one number ("Rp60.118"), not "Rp" | "60." | "118": the marked digits are for the eye.
+  return el("span", { class: "total" },
+    el("span", { class: "sr-only", "data-testid": "total", text: "Rp" + text }),
+    el("span", { "aria-hidden": "true" },
+      el("span", { class: "rp" }, "Rp"),
+      text.slice(0, cut),
+      el("mark", { class: "code-digits" }, text.slice(cut))));
 }
 
 function serverNow() {
@@ -147,11 +174,25 @@ function formatLeft(ms) {
   return (h > 0 ? h + ":" + two(m) : two(m)) + ":" + two(s);
 }
 
+/* "18.43 hari ini" / "besok, 18.43" / "Senin, 30 Nov 18.43": the day named, no seconds. */
+function deadlineText(end) {
+  var time = new Intl.DateTimeFormat(lang() === "id" ? "id-ID" : "en-GB", { hour: "2-digit", minute: "2-digit" }).format(end);
+  var now = new Date(serverNow());
+  var startOfDay = function (d) { return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime(); };
+  var days = Math.round((startOfDay(end) - startOfDay(now)) / 86400000);
+  if (days <= 0) return t("deadline_today", { time: time });
+  if (days === 1) return t("deadline_tomorrow", { time: time });
+  var day = new Intl.DateTimeFormat(lang() === "id" ? "id-ID" : "en-GB", { weekday: "long", day: "numeric", month: "short" }).format(end);
+  return t("deadline_later", { day: day, time: time });
+}
+
 /* ---- rendering --------------------------------------------------------------------- */
 function render() {
   var d = state.data;
-  document.getElementById("lang-toggle").textContent = lang() === "id" ? "EN" : "ID";
-  document.getElementById("lang-toggle").setAttribute("aria-label", t("switch_lang"));
+  var toggle = document.getElementById("lang-toggle");
+  toggle.textContent = t("lang_short"); // its name is what it shows; the title says what it does
+  toggle.setAttribute("title", t("switch_lang"));
+  document.title = t("title"); // until the bill names its shop
   document.getElementById("foot").textContent = t("powered");
   card.setAttribute("aria-busy", "false");
   card.textContent = "";
@@ -168,13 +209,16 @@ function render() {
     return;
   }
   document.getElementById("merchant-name").textContent = d.merchant_name;
-  document.title = d.merchant_name + " · " + t("title");
+  document.title = t("doc_title", { merchant: d.merchant_name });
   card.className = "card status-" + d.status;
   card.setAttribute("data-status", d.status);
   if (d.status === "paid") renderPaid(d);
   else if (d.status === "expired") renderClosed(d, "clock", "expired_title", "expired_note");
   else if (d.status === "cancelled") renderClosed(d, "cross", "cancelled_title", "cancelled_note");
   else renderPending(d);
+  // Said when it turns paid before the customer's eyes (also an expired bill paid late), not
+  // when the page opens paid: then the heading says it.
+  if (d.status === "paid" && state.shownStatus && state.shownStatus !== "paid") announce(t("paid_announce", { total: rupiah(d.total_amount) }));
   state.shownStatus = d.status;
 }
 
@@ -195,18 +239,19 @@ function renderPending(d) {
       el("img", { class: "qr", src: qrSrc, width: "260", height: "260", alt: t("qr_alt", { total: rupiah(d.total_amount) }) }),
       el("span", { class: "qris-mark", "aria-hidden": "true", text: "QRIS" })),
     el("div", { class: "amount-block" },
-      el("div", { class: "pay-label", text: t("pay_exactly") }),
-      markedTotal(d.total_amount, codeDigits(d)),
+      el("h1", { class: "amount-heading" }, el("span", { class: "pay-label", text: t("pay_exactly") }), " ",
+        markedTotal(d.total_amount, codeDigits(d))),
       el("div", { class: "breakdown", text: t("breakdown", { amount: rupiah(d.amount), code: rupiah(d.unique_code) }) }),
       el("p", { class: "exact-note" }, t("exact_note", { digits: codeDigits(d) }))),
     el("div", { class: "actions" }, copyButton,
       el("a", { class: "btn btn-ghost", href: "/pay/" + encodeURIComponent(d.invoice_id) + "/qr.png", download: "QRIS-" + d.invoice_id + ".png" }, t("save_qr"))),
     el("div", { class: "countdown-wrap" },
       el("div", { class: "countdown-row" },
-        el("span", { class: "countdown-label", text: t("time_left") }),
-        el("span", { class: "countdown", id: "countdown", role: "timer", "aria-live": "off" }, "--:--")),
+        el("span", { class: "countdown-label", id: "countdown-label", text: t("time_left") }),
+        el("span", { class: "countdown", id: "countdown", role: "timer", "aria-live": "off", "aria-labelledby": "countdown-label" }, "--:--")),
       el("div", { class: "bar", "aria-hidden": "true" }, el("div", { class: "bar-fill", id: "bar-fill" })),
-      el("div", { class: "deadline" }, t("expires_in") + " " + (expires ? timeOnly(expires) : "–"))),
+      expires ? el("div", { class: "deadline", id: "deadline" }, deadlineText(expires)) : null,
+      el("p", { class: "deadline-warning", id: "last-minute", hidden: !state.lastMinuteSaid, text: t("last_minute") })),
     el("div", { class: "waiting" }, el("span", { class: "pulse", "aria-hidden": "true" }), el("span", { text: t("waiting") })),
     d.demo ? el("div", { class: "demo" },
       el("button", { type: "button", class: "btn btn-primary", id: "simulate", "data-testid": "simulate", disabled: state.simulating, onclick: simulate },
@@ -233,7 +278,8 @@ function renderPaid(d) {
     icon("paid", "state-icon state-icon-check", 64),
     el("h1", { text: t("paid_title") }),
     el("p", { class: "paid-total" }, rupiah(d.total_amount)),
-    el("p", { class: "note", text: t("paid_note", { total: rupiah(d.total_amount), merchant: d.merchant_name }) }),
+    el("p", { class: "note", text: d.merchant_name ? t("paid_note", { total: rupiah(d.total_amount), merchant: d.merchant_name })
+      : t("paid_note_no_shop", { total: rupiah(d.total_amount) }) }),
     billAbout(d),
     el("dl", { class: "facts" },
       el("dt", { text: t("paid_at") }), el("dd", { text: dateTime(d.paid_at) }),
@@ -244,8 +290,8 @@ function renderPaid(d) {
     children.push(el("a", { class: "btn btn-primary btn-wide", href: d.redirect_url, id: "back-to-shop", rel: "noreferrer" }, t("back_to_shop")));
     if (!state.redirectCancelled) {
       children.push(el("p", { class: "redirecting", id: "redirecting" },
-        el("span", { id: "redirect-text", text: t("redirecting", { n: state.redirectLeft || REDIRECT_SECONDS }) }), " ",
-        el("button", { type: "button", class: "link", onclick: cancelRedirect }, t("stay"))));
+        el("span", { id: "redirect-text", text: t("redirecting", { n: REDIRECT_SECONDS }) }), " ",
+        el("button", { type: "button", class: "link", id: "stay", onclick: cancelRedirect }, t("stay"))));
     }
   }
   card.className += " card-state";
@@ -259,7 +305,7 @@ function renderClosed(d, iconName, titleKey, noteKey) {
     el("h1", { text: t(titleKey) }),
     el("p", { class: "note", text: t(noteKey) }),
     el("dl", { class: "facts" },
-      el("dt", { text: t("pay_exactly") }), el("dd", { text: rupiah(d.total_amount) }),
+      el("dt", { text: t("total") }), el("dd", { text: rupiah(d.total_amount) }),
       el("dt", { text: t("invoice") }), el("dd", null, el("code", { text: d.invoice_id })))
   ]);
 }
@@ -272,13 +318,19 @@ function tick() {
   if (!end) return;
   var left = end.getTime() - serverNow();
   node.textContent = formatLeft(left);
-  node.classList.toggle("urgent", left < 60000);
+  node.classList.toggle("urgent", left < LAST_MINUTE_MS);
+  if (left < LAST_MINUTE_MS && left > 0 && !state.lastMinuteSaid) {
+    state.lastMinuteSaid = true;
+    var warning = document.getElementById("last-minute");
+    if (warning) warning.hidden = false;
+    announce(t("last_minute"));
+  }
   var fill = document.getElementById("bar-fill");
   if (fill) {
     var start = toDate(d.created_at);
     var windowMs = start ? Math.max(1000, end.getTime() - start.getTime()) : Math.max(left, 60000);
     fill.style.width = Math.max(0, Math.min(100, (left / windowMs) * 100)).toFixed(2) + "%";
-    fill.classList.toggle("urgent", left < 60000);
+    fill.classList.toggle("urgent", left < LAST_MINUTE_MS);
   }
   if (left <= 0) schedulePoll(0);
 }
@@ -286,24 +338,21 @@ function tick() {
 /* ---- redirect after paying ---------------------------------------------------------- */
 function startRedirect() {
   if (state.redirectTimer || state.redirectCancelled || !state.data || !state.data.redirect_url) return;
-  state.redirectLeft = REDIRECT_SECONDS;
-  state.redirectTimer = setInterval(function () {
-    state.redirectLeft -= 1;
-    var text = document.getElementById("redirect-text");
-    if (text) text.textContent = t("redirecting", { n: Math.max(0, state.redirectLeft) });
-    if (state.redirectLeft <= 0) {
-      clearInterval(state.redirectTimer);
-      window.location.assign(state.data.redirect_url);
-    }
-  }, 1000);
+  // One timer, no ticking text: a count that changes every second is read out every second.
+  state.redirectTimer = setTimeout(function () {
+    state.redirectTimer = null;
+    window.location.assign(state.data.redirect_url);
+  }, REDIRECT_SECONDS * 1000);
 }
 
 function cancelRedirect() {
   state.redirectCancelled = true;
-  if (state.redirectTimer) clearInterval(state.redirectTimer);
+  if (state.redirectTimer) clearTimeout(state.redirectTimer);
   state.redirectTimer = null;
   var line = document.getElementById("redirecting");
   if (line) line.remove();
+  var back = document.getElementById("back-to-shop");
+  if (back) back.focus(); // the pressed button is gone: focus stays on the way back
 }
 
 /* ---- data --------------------------------------------------------------------------- */

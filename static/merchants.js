@@ -2,20 +2,20 @@
    and the form that creates or edits one. */
 import {
   api, append, clear, copyField, dateTime, debounce, el, errorBlock, errorText, field, icon,
-  loadMerchants, loadingBlock, methodName, openDialog, pageHeader, problemText, relative, session,
+  loadMerchants, loadingBlock, methodName, named, openDialog, pageHeader, problemText, relative, session,
   showSecrets, strings, toast
 } from "./wq.js";
 
 var t = strings({
   id: {
-    save: "Simpan", saving: "Menyimpan…", m_title: "Merchant", m_new: "Tambah merchant",
-    m_edit: "Ubah merchant", m_name: "Nama merchant", m_qris: "QRIS statis",
+    save: "Simpan", saving: "Menyimpan…", m_title: "Toko", m_new: "Tambah toko",
+    m_edit: "Ubah toko", m_name: "Nama toko", m_qris: "QRIS statis",
     m_qris_help: "Tempel isi teks QRIS statis toko (hasil pindai stiker QRIS, diawali 000201…).",
     m_qris_missing: "QRIS statis belum diatur: tagihan belum bisa dibuat.", m_qris_valid: "QRIS valid",
     m_qris_checking: "Memeriksa QRIS…", m_qris_decoded: "Terbaca: {name}, {city}", m_webhook: "URL webhook",
-    m_webhook_help: "Server toko yang menerima payment.paid (http:// atau https://).",
+    m_webhook_help: "Server toko yang menerima webhook payment.paid (http:// atau https://).",
     m_apps: "Aplikasi yang boleh melunasi tagihan", m_apps_extra: "Aplikasi lain yang dipercaya",
-    m_apps_help: "Aplikasi dompet digital dan bank yang dikenal WebQRIS selalu boleh melunasi. Tambahkan nama paket aplikasi lain yang Anda percayai (mis. aplikasi kasir), pisahkan dengan koma. Notifikasi dari aplikasi lain (email, SMS, chat, toko online) tidak melunasi apa pun dan menunggu di Notifikasi.",
+    m_apps_help: "Aplikasi dompet digital dan bank yang dikenal WebQRIS selalu boleh melunasi. Tambahkan nama paket aplikasi lain yang Anda percayai (mis. aplikasi kasir), pisahkan dengan koma. Notifikasi dari aplikasi lain (email, SMS, chat, toko online) tidak melunasi apa pun dan menunggu di kotak masuk.",
     m_apps_seen: "Terlihat dari HP toko: {apps}", m_apps_payment: "Aplikasi pembayaran",
     m_apps_any: "Aplikasi apa saja (berisiko)", m_apps_unnamed: "notifikasi tanpa nama aplikasi",
     m_any_app: "Izinkan aplikasi apa saja melunasi tagihan (berisiko)",
@@ -23,8 +23,8 @@ var t = strings({
     m_unnamed_app: "Izinkan notifikasi tanpa nama aplikasi melunasi tagihan",
     m_unnamed_app_help: "Untuk template MacroDroid/Tasker yang tidak mengirim nama paket. Aktifkan hanya bila HP meneruskan notifikasi aplikasi pembayaran saja.",
     m_webhook_none: "Belum ada URL webhook", m_nmid: "NMID", m_city: "Kota",
-    m_test_webhook: "Kirim webhook tes", m_test_sent: "Webhook tes dijadwalkan. Lihat hasilnya di Webhook.",
-    m_test_needs_url: "Isi URL webhook dulu.", m_rotate: "Ganti rahasia", rot_api_token: "API token",
+    m_test_webhook: "Kirim webhook tes", m_test_sent: "Webhook tes dijadwalkan. Lihat hasilnya di halaman Webhook.",
+    m_test_needs_url: "Isi URL webhook dulu.", m_rotate: "Ganti kunci rahasia", rot_api_token: "API token",
     rot_callback_secret: "Callback secret", rot_webhook_secret: "Webhook secret",
     rotate_title: "Ganti {secret}?",
     rotate_body: "Nilai lama langsung berhenti bekerja. Anda harus memasang nilai baru di {where}.",
@@ -33,43 +33,43 @@ var t = strings({
     where_api_token: "server toko (Authorization: Bearer)",
     where_callback_secret: "aplikasi forwarder di HP dan integrasi callback",
     where_webhook_secret: "server toko (verifikasi tanda tangan webhook)", rotate_ok: "Ganti sekarang",
-    m_phones: "HP (perangkat forwarder)",
+    m_phones: "HP toko (penerus notifikasi)",
     m_no_phones: "Belum ada HP yang mengirim notifikasi. Pasang aplikasi forwarder dengan pengaturan di bawah, lalu kirim tes.",
-    last_heard: "Terakhir terdengar {when}", never_heard: "belum pernah",
+    last_heard: "Kabar terakhir {when}", last_heard_never: "Belum pernah mengirim kabar", to_shop: "ke {name}", of_shop: "milik {name}",
     silent_warning: "Sudah lama diam: periksa HP, baterai, internet, dan aplikasi forwarder.",
-    last_app: "aplikasi terakhir {app}", last_test: "tes terakhir {when}", m_forwarder: "Pengaturan forwarder",
-    fw_url: "URL notifikasi (forwarder)", fw_header: "Header", fw_callback: "URL callback sederhana",
-    fw_heartbeat: "URL heartbeat HP",
+    last_app: "aplikasi terakhir {app}", last_test: "tes terakhir {when}", m_forwarder: "Pengaturan aplikasi penerus notifikasi",
+    fw_url: "URL notifikasi (aplikasi penerus)", fw_header: "Header", fw_callback: "URL callback sederhana",
+    fw_heartbeat: "URL tanda hidup HP",
     fw_heartbeat_help: "Minta MacroDroid atau Tasker di HP mengirim POST ke URL ini tiap 15 menit dengan header yang sama: HP yang diam terlalu lama diperingatkan (lihat Peringatan).",
-    last_heartbeat: "heartbeat terakhir {when}", the_phone: "HP toko", m_alerts: "Peringatan",
+    last_heartbeat: "tanda hidup terakhir {when}", the_phone: "HP toko", m_alerts: "Peringatan",
     m_alerts_label: "Atur peringatan untuk {name}",
-    fw_test: "Body tes koneksi", fw_note: "Ganti <CALLBACK_SECRET> dengan callback secret merchant ini.",
-    m_created: "Merchant {name} dibuat.", m_saved: "Perubahan disimpan.",
-    m_none: "Belum ada merchant. Tambahkan toko pertama Anda.", edit: "Ubah",
-    m_secrets_created: "Merchant dibuat. Ini rahasianya:", done: "Selesai", m_preview: "Pratinjau QRIS",
+    fw_test: "Isi tes koneksi", fw_note: "Ganti <CALLBACK_SECRET> dengan callback secret toko ini.",
+    m_created: "Toko {name} dibuat.", m_saved: "Perubahan disimpan.",
+    m_none: "Belum ada toko. Tambahkan toko pertama Anda.", edit: "Ubah",
+    m_secrets_created: "Toko dibuat. Ini kunci rahasianya:", done: "Selesai", m_preview: "Pratinjau QRIS",
     m_preview_empty: "Tempel QRIS statis untuk melihat pratinjau.",
-    name_required: "Nama merchant wajib diisi.", m_wordings: "Kalimat yang diajarkan",
-    m_wordings_none: "Belum ada. Ajari kalimat dari notifikasi yang tak terbaca di Notifikasi.",
+    name_required: "Nama toko wajib diisi.", m_wordings: "Kalimat yang diajarkan",
+    m_wordings_none: "Belum ada. Ajari kalimat dari notifikasi yang tak terbaca di kotak masuk.",
     m_wording_app: "aplikasi {app}", m_wording_no_app: "tanpa nama aplikasi", m_wording_delete: "Hapus",
     wording_delete_title: "Hapus kalimat ini?",
-    wording_delete_body: "WebQRIS tidak lagi membaca kalimat ini sendiri; notifikasinya akan menunggu di Notifikasi.",
+    wording_delete_body: "WebQRIS tidak lagi membaca kalimat ini sendiri; notifikasinya akan menunggu di kotak masuk.",
     wording_deleted: "Kalimat dihapus."
   },
   en: {
-    save: "Save", saving: "Saving…", m_title: "Merchants", m_new: "Add merchant", m_edit: "Edit merchant",
-    m_name: "Merchant name", m_qris: "Static QRIS",
+    save: "Save", saving: "Saving…", m_title: "Shops", m_new: "Add shop", m_edit: "Edit shop",
+    m_name: "Shop name", m_qris: "Static QRIS",
     m_qris_help: "Paste the text of the shop's static QRIS (scan the QRIS sticker; it starts with 000201…).",
     m_qris_missing: "No static QRIS set: bills cannot be created yet.", m_qris_valid: "Valid QRIS",
     m_qris_checking: "Checking the QRIS…", m_qris_decoded: "Reads as: {name}, {city}",
     m_webhook: "Webhook URL",
-    m_webhook_help: "The shop's server that receives payment.paid (http:// or https://).",
-    m_apps: "Apps that may pay invoices", m_apps_extra: "Other trusted apps",
-    m_apps_help: "The wallet and bank apps WebQRIS knows may always pay. Add the package names of other apps you trust (e.g. a cashier app), comma-separated. A notification from any other app (mail, SMS, chat, online shops) pays nothing and waits under Notifications.",
+    m_webhook_help: "The shop's server that receives the payment.paid webhook (http:// or https://).",
+    m_apps: "Apps that may pay bills", m_apps_extra: "Other trusted apps",
+    m_apps_help: "The wallet and bank apps WebQRIS knows may always pay. Add the package names of other apps you trust (e.g. a cashier app), comma-separated. A notification from any other app (mail, SMS, chat, online shops) pays nothing and waits in the inbox.",
     m_apps_seen: "Seen from the shop's phones: {apps}", m_apps_payment: "Payment apps",
     m_apps_any: "Any app (risky)", m_apps_unnamed: "notifications without an app name",
-    m_any_app: "Let any app pay invoices (risky)",
-    m_any_app_help: "A mail, SMS or chat notification that reads like money received would pay an invoice: anybody who can message the shop's phone could mark an order paid.",
-    m_unnamed_app: "Let notifications without an app name pay invoices",
+    m_any_app: "Let any app pay bills (risky)",
+    m_any_app_help: "A mail, SMS or chat notification that reads like money received would pay a bill: anybody who can message the shop's phone could mark an order paid.",
+    m_unnamed_app: "Let notifications without an app name pay bills",
     m_unnamed_app_help: "For MacroDroid/Tasker templates that send no package name. Turn on only if the phone forwards payment apps alone.",
     m_webhook_none: "No webhook URL yet", m_nmid: "NMID", m_city: "City", m_test_webhook: "Send test webhook",
     m_test_sent: "Test webhook queued. See the result under Webhooks.",
@@ -82,27 +82,27 @@ var t = strings({
     where_api_token: "the shop's server (Authorization: Bearer)",
     where_callback_secret: "the forwarder app on the phone and any callback integration",
     where_webhook_secret: "the shop's server (webhook signature check)", rotate_ok: "Rotate now",
-    m_phones: "Phones (forwarder devices)",
+    m_phones: "Shop phones (notification forwarders)",
     m_no_phones: "No phone has sent a notification yet. Set up the forwarder app with the settings below, then send a test.",
-    last_heard: "Last heard {when}", never_heard: "never",
+    last_heard: "Last message {when}", last_heard_never: "Has not sent anything yet", to_shop: "to {name}", of_shop: "of {name}",
     silent_warning: "Silent for too long: check the phone, its battery, internet and the forwarder app.",
-    last_app: "last app {app}", last_test: "last test {when}", m_forwarder: "Forwarder settings",
-    fw_url: "Notification URL (forwarder)", fw_header: "Header", fw_callback: "Simple callback URL",
+    last_app: "last app {app}", last_test: "last test {when}", m_forwarder: "Notification forwarder settings",
+    fw_url: "Notification URL (forwarder app)", fw_header: "Header", fw_callback: "Simple callback URL",
     fw_heartbeat: "Phone heartbeat URL",
     fw_heartbeat_help: "Let MacroDroid or Tasker on the phone POST to this URL every 15 minutes with the same header: a phone silent for too long is alerted (see Alerts).",
     last_heartbeat: "last heartbeat {when}", the_phone: "the shop's phone", m_alerts: "Alerts",
     m_alerts_label: "Set up alerts for {name}",
     fw_test: "Connection test body",
-    fw_note: "Replace <CALLBACK_SECRET> with this merchant's callback secret.",
-    m_created: "Merchant {name} created.", m_saved: "Changes saved.",
-    m_none: "No merchants yet. Add your first shop.", edit: "Edit",
-    m_secrets_created: "Merchant created. These are its secrets:", done: "Done", m_preview: "QRIS preview",
-    m_preview_empty: "Paste a static QRIS to see a preview.", name_required: "The merchant name is required.",
+    fw_note: "Replace <CALLBACK_SECRET> with this shop's callback secret.",
+    m_created: "Shop {name} created.", m_saved: "Changes saved.",
+    m_none: "No shops yet. Add your first shop.", edit: "Edit",
+    m_secrets_created: "Shop created. These are its secrets:", done: "Done", m_preview: "QRIS preview",
+    m_preview_empty: "Paste a static QRIS to see a preview.", name_required: "The shop name is required.",
     m_wordings: "Taught wordings",
-    m_wordings_none: "None yet. Teach one from an unreadable notification under Notifications.",
+    m_wordings_none: "None yet. Teach one from an unreadable notification in the inbox.",
     m_wording_app: "app {app}", m_wording_no_app: "no app name", m_wording_delete: "Delete",
     wording_delete_title: "Delete this wording?",
-    wording_delete_body: "WebQRIS no longer reads this wording by itself; its notifications will wait under Notifications.",
+    wording_delete_body: "WebQRIS no longer reads this wording by itself; its notifications will wait in the inbox.",
     wording_deleted: "Wording deleted."
   }
 });
@@ -167,7 +167,7 @@ export function viewMerchants(container) {
         icon(d.silent ? "warn" : "phone"),
         el("div", { class: "device-body" },
           el("div", { class: "device-id" }, el("strong", { text: d.device_id || t("the_phone") })),
-          el("div", { class: "small" }, el("span", { text: t("last_heard", { when: last ? relative(last) : t("never_heard") }) }),
+          el("div", { class: "small" }, el("span", { text: last ? t("last_heard", { when: relative(last) }) : t("last_heard_never") }),
             last ? el("span", { class: "muted", text: " (" + dateTime(last) + ")" }) : null),
           el("div", { class: "small muted", text: [d.last_app ? t("last_app", { app: methodName(d.last_app) }) : null,
             d.last_test_at ? t("last_test", { when: relative(d.last_test_at) }) : null,
@@ -186,7 +186,7 @@ export function viewMerchants(container) {
       copyField(t("fw_test"), JSON.stringify(fw.test_body || {})),
       el("p", { class: "muted small", text: t("fw_note") }));
 
-    var testButton = el("button", { type: "button", class: "btn btn-quiet btn-sm", disabled: !m.webhook_url, title: m.webhook_url ? null : t("m_test_needs_url") }, t("m_test_webhook"));
+    var testButton = el("button", { type: "button", class: "btn btn-quiet btn-sm", disabled: !m.webhook_url, title: m.webhook_url ? null : t("m_test_needs_url") }, named(t("m_test_webhook"), t("to_shop", { name: m.name })));
     testButton.addEventListener("click", function () {
       testButton.disabled = true;
       api("POST", "merchants/" + m.id + "/test-webhook").then(function () { toast(t("m_test_sent"), "ok"); },
@@ -195,13 +195,13 @@ export function viewMerchants(container) {
 
     var rotate = el("div", { class: "rotate" }, el("span", { class: "muted small", text: t("m_rotate") + ":" }),
       SECRET_KINDS.map(function (kind) {
-        return el("button", { type: "button", class: "btn btn-quiet btn-sm", "data-rotate": kind, onclick: function () { rotateSecret(m, kind); } }, t("rot_" + kind));
+        return el("button", { type: "button", class: "btn btn-quiet btn-sm", "data-rotate": kind, onclick: function () { rotateSecret(m, kind); } }, named(t("rot_" + kind), t("of_shop", { name: m.name })));
       }));
 
-    return el("article", { class: "panel merchant", "data-merchant-id": String(m.id) },
+    return el("article", { class: "panel merchant", "data-merchant-id": String(m.id), "data-key": "merchant-" + m.id },
       el("div", { class: "merchant-head" },
         el("div", null, el("h2", { text: m.name }), el("div", { class: "muted small", text: "ID " + m.id })),
-        el("a", { class: "btn btn-quiet btn-sm", href: "#/merchants/" + m.id }, t("edit"))),
+        el("a", { class: "btn btn-quiet btn-sm", href: "#/merchants/" + m.id }, named(t("edit"), m.name))),
       qrisBlock,
       el("div", { class: "merchant-row", "data-testid": "accepted-apps" }, el("span", { class: "muted", text: t("m_apps") + ": " }),
         m.accept_any_app ? el("span", { class: "badge badge-warn", text: t("m_apps_any") })
@@ -262,7 +262,7 @@ export function viewMerchantForm(container, params) {
   var formError = el("p", { class: "form-error", role: "alert", hidden: true });
   var saveButton = el("button", { type: "submit", class: "btn btn-primary", id: "m-save" }, creating ? t("m_new") : t("save"));
   var previewSeq = 0;
-  var side = el("aside", { class: "form-side is-empty" }, el("h3", { text: t("m_preview") }), preview);
+  var side = el("aside", { class: "form-side is-empty" }, el("h2", { text: t("m_preview") }), preview);
 
   function renderPreviewEmpty() {
     side.classList.add("is-empty");

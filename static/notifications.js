@@ -1,9 +1,9 @@
 /* Notification inbox: every notification from the shop's phones and callbacks, filtered by
    outcome, with the one-click ways to pay a bill with the money that matched none. */
 import {
-  ApiError, api, append, clear, dateTime, debounce, dialogIsOpen, el, field, loadingBlock,
-  merchantSelect, methodName, openDialog, outcomeBadge, pageHeader, pagedList, qs, rupiah,
-  session, statusBadge, strings, toast
+  ApiError, api, append, clear, dateTime, debounce, dialogIsOpen, el, field, keepFocus,
+  loadingBlock, merchantSelect, methodName, named, openDialog, outcomeBadge, pageHeader, pagedList,
+  qs, rupiah, session, statusBadge, strings, toast
 } from "./wq.js";
 import { payableInvoices, sendWithPayAnyway, settlePayAnyway, teachDialog, trustDialog } from "./teach.js";
 
@@ -16,15 +16,19 @@ var t = strings({
     not_parsed: "Nominal tidak terbaca", attach: "Lampirkan ke tagihan",
     attached_to: "Dilampirkan ke {invoice}", matched_to: "Cocok dengan {invoice}",
     duplicate_of: "Duplikat dari #{id}", attach_title: "Lampirkan ke tagihan",
-    attach_body: "Notifikasi {amount} dari {sender} akan melunasi tagihan yang Anda pilih dan webhook dikirim ke toko.",
+    attach_body: "Notifikasi {amount} dari {sender} akan melunasi tagihan yang Anda pilih, lalu webhook dikirim ke toko.",
+    attach_body_no_sender: "Notifikasi {amount} ini akan melunasi tagihan yang Anda pilih, lalu webhook dikirim ke toko.",
+    attach_body_no_amount: "Notifikasi dari {sender} ini akan melunasi tagihan yang Anda pilih, lalu webhook dikirim ke toko.",
+    attach_body_bare: "Notifikasi ini akan melunasi tagihan yang Anda pilih, lalu webhook dikirim ke toko.",
     attach_body_unparsed: "Nominal notifikasi ini tidak terbaca. Periksa isinya sebelum melunasi tagihan.",
     attach_input: "No. tagihan", attach_ok: "Lampirkan & lunasi",
     attach_candidates: "Tagihan yang menunggu atau kedaluwarsa:",
-    attach_none: "Tidak ada tagihan menunggu atau kedaluwarsa untuk merchant ini.",
-    attached_toast: "Tagihan {invoice} dilunasi dengan notifikasi ini.",
+    attach_none: "Tidak ada tagihan menunggu atau kedaluwarsa di toko ini.",
+    attached_toast: "Tagihan {invoice} lunas dengan notifikasi ini.",
     invoice_required: "Isi nomor tagihan.", source_callback: "Callback", source_forwarder: "HP",
-    device: "Perangkat", unknown_sender: "tanpa nama", app_not_accepted: "Aplikasi ini belum dipercaya toko",
+    device: "HP", app_not_accepted: "Aplikasi ini belum dipercaya toko",
     teach: "Ajari kalimat ini", trust_app: "Percayai aplikasi ini",
+    for_notification: "untuk notifikasi {what}", no_amount: "tanpa nominal",
     not_payment_app: "Aplikasi {kind}, bukan aplikasi pembayaran: siapa pun bisa mengirim pesan seperti ini.",
     kind_mail: "email", kind_sms: "SMS", kind_messaging: "chat", kind_social: "media sosial",
     "kind_caller-id": "pengenal penelepon", kind_marketplace: "toko online",
@@ -36,16 +40,19 @@ var t = strings({
     download_csv_label: "Download the notifications of these filters as CSV",
     notif_intro: "Every notification from the shop's phones and callbacks. Unmatched ones are money that arrived without a bill: attach them to the right bill.",
     no_notifs: "No notifications with this filter.", received: "Received", parsed: "Amount read",
-    not_parsed: "Amount not readable", attach: "Attach to invoice", attached_to: "Attached to {invoice}",
-    matched_to: "Matched {invoice}", duplicate_of: "Duplicate of #{id}", attach_title: "Attach to invoice",
+    not_parsed: "Amount not readable", attach: "Attach to a bill", attached_to: "Attached to {invoice}",
+    matched_to: "Matched {invoice}", duplicate_of: "Duplicate of #{id}", attach_title: "Attach to a bill",
     attach_body: "The notification of {amount} from {sender} will pay the bill you choose, and the webhook is sent to the shop.",
+    attach_body_no_sender: "This notification of {amount} will pay the bill you choose, and the webhook is sent to the shop.",
+    attach_body_no_amount: "This notification from {sender} will pay the bill you choose, and the webhook is sent to the shop.",
+    attach_body_bare: "This notification will pay the bill you choose, and the webhook is sent to the shop.",
     attach_body_unparsed: "This notification's amount could not be read. Check its text before paying a bill with it.",
-    attach_input: "Bill id", attach_ok: "Attach & pay", attach_candidates: "Pending or expired bills:",
-    attach_none: "No pending or expired bill for this merchant.",
-    attached_toast: "Bill {invoice} paid with this notification.", invoice_required: "Enter the bill id.",
-    source_callback: "Callback", source_forwarder: "Phone", device: "Device", unknown_sender: "no name",
+    attach_input: "Bill ID", attach_ok: "Attach & pay", attach_candidates: "Pending or expired bills:",
+    attach_none: "No pending or expired bill at this shop.",
+    attached_toast: "Bill {invoice} paid with this notification.", invoice_required: "Enter the bill ID.",
+    source_callback: "Callback", source_forwarder: "Phone", device: "Phone",
     app_not_accepted: "The shop does not trust this app yet", teach: "Teach this wording",
-    trust_app: "Trust this app",
+    trust_app: "Trust this app", for_notification: "for the notification {what}", no_amount: "without an amount",
     not_payment_app: "A {kind} app, not a payment app: anybody can send a message like this.",
     kind_mail: "mail", kind_sms: "SMS", kind_messaging: "chat", kind_social: "social media",
     "kind_caller-id": "caller ID", kind_marketplace: "online shop",
@@ -67,7 +74,12 @@ export function notificationItem(n, opts) {
     var label = n.attached_at ? t("attached_to", { invoice: n.invoice_id }) : t("matched_to", { invoice: n.invoice_id });
     linkTo = el("a", { class: "notif-invoice", href: "#/payments/" + encodeURIComponent(n.invoice_id), text: label });
   }
-  var item = el("li", { class: "notif oc-row-" + n.outcome + (needs ? " needs-attention" : "") + (n.attached_at ? " is-attached" : ""), "data-id": String(n.id), "data-outcome": n.outcome },
+  // The buttons of every item read the same; the ear also hears which notification they act on.
+  var which = t("for_notification", { what: [
+    n.parsed_amount !== null && n.parsed_amount !== undefined ? rupiah(n.parsed_amount) : t("no_amount"),
+    n.sender_name ? t("from_sender", { name: n.sender_name }) : null,
+    dateTime(n.received_at)].filter(Boolean).join(" ") });
+  var item = el("li", { class: "notif oc-row-" + n.outcome + (needs ? " needs-attention" : "") + (n.attached_at ? " is-attached" : ""), "data-id": String(n.id), "data-key": "notification-" + n.id, "data-outcome": n.outcome },
     el("div", { class: "notif-main" },
       el("div", { class: "notif-top" },
         outcomeBadge(n.outcome),
@@ -89,18 +101,22 @@ export function notificationItem(n, opts) {
         linkTo)),
     needs && opts.onAttach ? el("div", { class: "notif-actions" },
       n.outcome === "unparsed" && n.source === "forwarder" && (n.title || n.message) && opts.onTeach
-        ? el("button", { type: "button", class: "btn btn-quiet btn-sm teach-btn", onclick: function () { opts.onTeach(n); } }, t("teach")) : null,
+        ? el("button", { type: "button", class: "btn btn-quiet btn-sm teach-btn", onclick: function () { opts.onTeach(n); } }, named(t("teach"), which)) : null,
       n.app_not_accepted && n.app && !n.app_kind && opts.onTrust
-        ? el("button", { type: "button", class: "btn btn-quiet btn-sm trust-btn", onclick: function () { opts.onTrust(n); } }, t("trust_app")) : null,
-      el("button", { type: "button", class: "btn btn-primary btn-sm attach-btn", onclick: function () { opts.onAttach(n); } }, t("attach"))) : null);
+        ? el("button", { type: "button", class: "btn btn-quiet btn-sm trust-btn", onclick: function () { opts.onTrust(n); } }, named(t("trust_app"), which)) : null,
+      el("button", { type: "button", class: "btn btn-primary btn-sm attach-btn", onclick: function () { opts.onAttach(n); } }, named(t("attach"), which))) : null);
   return item;
 }
 
 function attachDialog(n) {
   var candidates = el("div", { class: "candidates" }, loadingBlock());
-  var amountText = n.parsed_amount !== null && n.parsed_amount !== undefined ? rupiah(n.parsed_amount) : t("not_parsed");
-  var intro = [el("p", { text: t("attach_body", { amount: amountText, sender: n.sender_name || t("unknown_sender") }) })];
-  if (n.parsed_amount === null || n.parsed_amount === undefined) intro.push(el("p", { class: "callout callout-warn", text: t("attach_body_unparsed") }));
+  // One sentence for each thing the notification may lack, so none reads with a hole in it.
+  var parsed = n.parsed_amount !== null && n.parsed_amount !== undefined;
+  var values = { amount: parsed ? rupiah(n.parsed_amount) : null, sender: n.sender_name };
+  var sentence = parsed ? (n.sender_name ? "attach_body" : "attach_body_no_sender")
+    : (n.sender_name ? "attach_body_no_amount" : "attach_body_bare");
+  var intro = [el("p", { text: t(sentence, values) })];
+  if (!parsed) intro.push(el("p", { class: "callout callout-warn", text: t("attach_body_unparsed") }));
   if (n.message) intro.push(el("blockquote", { class: "quote", text: [n.title, n.message].filter(Boolean).join(" — ") }));
   return openDialog({
     title: t("attach_title"), body: intro,
@@ -142,10 +158,13 @@ export function viewNotifications(container) {
   var outcomes = ["", "needs_attention", "unmatched", "unparsed", "matched", "duplicate", "test"];
   var chips = el("div", { class: "chips", role: "group", "aria-label": t("outcome") });
   function renderChips() {
+    keepFocus(chips, drawChips);
+  }
+  function drawChips() {
     clear(chips);
     outcomes.forEach(function (o) {
       var label = o ? t("oc_" + o) : t("all");
-      var chip = el("button", { type: "button", class: "chip" + (o === "needs_attention" && session.attention ? " chip-alert" : ""), "aria-pressed": String(chosenFilters.outcome === o), "data-outcome": o },
+      var chip = el("button", { type: "button", class: "chip" + (o === "needs_attention" && session.attention ? " chip-alert" : ""), "aria-pressed": String(chosenFilters.outcome === o), "data-outcome": o, "data-key": "outcome-" + (o || "all") },
         el("span", { text: label }), o === "needs_attention" && session.attention ? el("span", { class: "chip-count", text: String(session.attention) }) : null);
       chip.addEventListener("click", function () { chosenFilters.outcome = o; renderChips(); load(); });
       chips.appendChild(chip);

@@ -1,33 +1,39 @@
 /* Overview page: today's money, the inbox count, fourteen days as bars and the live feed. */
 import {
-  api, append, clear, dateOnly, debounce, el, errorBlock, loadingBlock, methodName, pageHeader, qs,
-  rupiah, session, strings, timeOnly, toDate
+  api, append, clear, dateOnly, debounce, el, errorBlock, keepFocus, loadingBlock, methodName,
+  pageHeader, plural, qs, rupiah, session, strings, timeOnly, toDate
 } from "./wq.js";
 
 var t = strings({
   id: {
-    ov_today: "Hari ini", ov_today_sum: "Uang masuk hari ini", ov_today_count: "Pembayaran lunas hari ini",
+    ov_today: "Hari ini", ov_today_sum: "Uang masuk hari ini", ov_today_count: "Tagihan lunas hari ini",
     ov_attention: "Notifikasi perlu perhatian", ov_attention_none: "Semua beres",
     ov_attention_some: "Uang masuk tanpa tagihan yang cocok: periksa dan lampirkan.",
     ov_chart: "14 hari terakhir", ov_chart_label: "Uang masuk per hari selama 14 hari terakhir",
-    ov_day_detail: "{date}: {sum} · {count} pembayaran", ov_feed: "Aktivitas langsung",
+    ov_day_detail: "{date}: {sum} dari {count} tagihan lunas", ov_day_detail_one: "{date}: {sum} dari 1 tagihan lunas",
+    ov_feed: "Aktivitas langsung",
     ov_feed_empty: "Belum ada aktivitas. Tagihan baru dan pembayaran muncul di sini saat terjadi.",
-    ov_all_payments: "Lihat semua pembayaran", feed_new: "Tagihan baru {total}", feed_paid: "Dibayar {total}",
-    feed_expired: "{count} tagihan kedaluwarsa", feed_webhook: "Webhook terkirim",
-    feed_cancelled: "Dibatalkan {total}", feed_pending: "Menunggu {total}",
-    feed_expired_one: "Kedaluwarsa {total}", feed_attention: "Uang masuk {total} tanpa tagihan"
+    ov_all_payments: "Lihat semua tagihan", feed_new: "Tagihan baru {total}", feed_paid: "Lunas {total}",
+    feed_expired: "{count} tagihan kedaluwarsa", feed_expired_one: "1 tagihan kedaluwarsa",
+    feed_webhook: "Webhook terkirim", feed_cancelled: "Dibatalkan {total}", feed_pending: "Menunggu {total}",
+    feed_expired_bill: "Kedaluwarsa {total}", feed_attention: "Uang masuk {total} tanpa tagihan",
+    news_paid: "Uang masuk: tagihan {total} lunas.", news_paid_shop: "Uang masuk: tagihan {total} di {merchant} lunas.",
+    news_attention: "Uang masuk {total} tanpa tagihan yang cocok: lihat kotak masuk."
   },
   en: {
-    ov_today: "Today", ov_today_sum: "Money in today", ov_today_count: "Paid payments today",
+    ov_today: "Today", ov_today_sum: "Money in today", ov_today_count: "Bills paid today",
     ov_attention: "Notifications needing attention", ov_attention_none: "All clear",
     ov_attention_some: "Money arrived with no matching bill: check and attach it.", ov_chart: "Last 14 days",
     ov_chart_label: "Money received per day over the last 14 days",
-    ov_day_detail: "{date}: {sum} · {count} payments", ov_feed: "Live activity",
+    ov_day_detail: "{date}: {sum} from {count} paid bills", ov_day_detail_one: "{date}: {sum} from 1 paid bill",
+    ov_feed: "Live activity",
     ov_feed_empty: "No activity yet. New bills and payments show up here as they happen.",
-    ov_all_payments: "See all payments", feed_new: "New bill {total}", feed_paid: "Paid {total}",
-    feed_expired: "{count} bills expired", feed_webhook: "Webhook delivered",
-    feed_cancelled: "Cancelled {total}", feed_pending: "Pending {total}", feed_expired_one: "Expired {total}",
-    feed_attention: "Money in {total}, no bill"
+    ov_all_payments: "See all bills", feed_new: "New bill {total}", feed_paid: "Paid {total}",
+    feed_expired: "{count} bills expired", feed_expired_one: "1 bill expired", feed_webhook: "Webhook delivered",
+    feed_cancelled: "Cancelled {total}", feed_pending: "Pending {total}", feed_expired_bill: "Expired {total}",
+    feed_attention: "Money in {total}, no bill",
+    news_paid: "Money in: the {total} bill is paid.", news_paid_shop: "Money in: the {total} bill at {merchant} is paid.",
+    news_attention: "Money in: {total} matches no bill; see the inbox."
   }
 });
 
@@ -58,7 +64,7 @@ function feedItemFromEvent(event) {
 
 function feedItemsFromRecent(payments) {
   return payments.map(function (p) {
-    var kind = p.status === "paid" ? "paid" : p.status === "pending" ? "pending" : p.status === "cancelled" ? "cancelled" : "expired_one";
+    var kind = p.status === "paid" ? "paid" : p.status === "pending" ? "pending" : p.status === "cancelled" ? "cancelled" : "expired_bill";
     var at = toDate(p.status === "paid" ? p.paid_at : p.created_at);
     return { kind: kind, at: at ? at.getTime() : 0, invoice: p.invoice_id, total: p.total_amount, merchant: p.merchant_name, sender: p.sender_name, method: p.payment_method };
   });
@@ -68,12 +74,12 @@ function feedRow(item) {
   var text;
   if (item.kind === "new") text = t("feed_new", { total: rupiah(item.total) });
   else if (item.kind === "paid") text = t("feed_paid", { total: rupiah(item.total) });
-  else if (item.kind === "expired") text = t("feed_expired", { count: item.count });
+  else if (item.kind === "expired") text = plural(t, "feed_expired", item.count);
   else if (item.kind === "webhook") text = t("feed_webhook") + (item.event ? " · " + item.event : "");
   else if (item.kind === "attention") text = item.total != null ? t("feed_attention", { total: rupiah(item.total) }) : t("feed_attention_unparsed");
   else if (item.kind === "pending") text = t("feed_pending", { total: rupiah(item.total) });
   else if (item.kind === "cancelled") text = t("feed_cancelled", { total: rupiah(item.total) });
-  else text = t("feed_expired_one", { total: rupiah(item.total) });
+  else text = t("feed_expired_bill", { total: rupiah(item.total) });
   var meta = [];
   if (item.merchant) meta.push(item.merchant);
   if (item.sender) meta.push(t("from_sender", { name: item.sender }));
@@ -82,9 +88,24 @@ function feedRow(item) {
   var body = el("div", { class: "feed-body" }, el("div", { class: "feed-text", text: text }), meta.length ? el("div", { class: "feed-meta", text: meta.join(" · ") }) : null);
   var content = [el("span", { class: "feed-dot feed-" + item.kind, "aria-hidden": "true" }), body,
     el("time", { class: "feed-time", datetime: new Date(item.at).toISOString(), text: timeOnly(item.at) })];
-  if (item.invoice) return el("li", null, el("a", { class: "feed-item", href: "#/payments/" + encodeURIComponent(item.invoice) }, content));
-  if (item.kind === "attention") return el("li", null, el("a", { class: "feed-item", href: "#/notifications" }, content));
-  return el("li", null, el("div", { class: "feed-item" }, content));
+  var key = { "data-key": item.kind + "-" + (item.invoice || item.at) };
+  if (item.invoice) return el("li", key, el("a", { class: "feed-item", href: "#/payments/" + encodeURIComponent(item.invoice) }, content));
+  if (item.kind === "attention") return el("li", key, el("a", { class: "feed-item", href: "#/notifications" }, content));
+  return el("li", key, el("div", { class: "feed-item" }, content));
+}
+
+/* What the feed's live region says about an event: only money coming in. */
+function newsOf(event) {
+  var d = event.data || {};
+  if (event.event === "payment_paid") {
+    return d.merchant_name ? t("news_paid_shop", { total: rupiah(d.total_amount), merchant: d.merchant_name })
+      : t("news_paid", { total: rupiah(d.total_amount) });
+  }
+  if (event.event === "notification_needs_attention" && d.parsed_amount != null) {
+    return t("news_attention", { total: rupiah(d.parsed_amount) });
+  }
+  if (event.event === "notification_needs_attention") return t("feed_attention_unparsed");
+  return null;
 }
 
 export function viewOverview(container) {
@@ -92,9 +113,11 @@ export function viewOverview(container) {
   var cards = el("div", { class: "cards" });
   var chartBox = el("section", { class: "panel chart-panel" }, el("h2", { text: t("ov_chart") }), loadingBlock());
   var feedList = el("ul", { class: "feed", id: "feed" });
+  // The list redraws whole; a separate polite region says only what is new.
+  var news = el("p", { class: "sr-only", id: "feed-news", role: "status" });
   var feedPanel = el("section", { class: "panel feed-panel" },
     el("div", { class: "panel-head" }, el("h2", { text: t("ov_feed") }), el("a", { href: "#/payments", class: "link-more", text: t("ov_all_payments") })),
-    feedList);
+    news, feedList);
   append(container, [pageHeader(t("nav_overview")), cards, el("div", { class: "overview-grid" }, chartBox, feedPanel)]);
 
   function renderCards(data) {
@@ -122,7 +145,7 @@ export function viewOverview(container) {
     var chart = el("div", { class: "chart", role: "group", "aria-label": t("ov_chart_label") });
     function describe(day) {
       var date = dateOnly(day.date + "T12:00:00", { weekday: "short", day: "numeric", month: "short" });
-      return t("ov_day_detail", { date: date, sum: rupiah(day.sum), count: day.count });
+      return plural(t, "ov_day_detail", day.count, { date: date, sum: rupiah(day.sum) });
     }
     days.forEach(function (day, index) {
       var isToday = index === days.length - 1;
@@ -149,6 +172,9 @@ export function viewOverview(container) {
   }
 
   function renderFeed() {
+    keepFocus(feedList, drawFeed);
+  }
+  function drawFeed() {
     clear(feedList);
     if (!feed.length) {
       feedList.appendChild(el("li", { class: "empty", text: t("ov_feed_empty") }));
@@ -183,7 +209,13 @@ export function viewOverview(container) {
   renderFeed();
   load();
   return {
-    onEvent: function () { renderFeed(); reload(); },
+    onEvent: function (event) {
+      var said = newsOf(event);
+      if (said) news.textContent = said;
+      renderFeed();
+      reload();
+    },
+    announcesMoney: true,
     onAttention: function () { reload(); },
     refresh: load,
     destroy: function () { alive = false; reload.cancel(); }

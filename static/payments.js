@@ -1,50 +1,52 @@
 /* Payments page: the filtered list of bills, and one bill's detail with its notifications,
    webhooks, manual confirmation and cancellation. */
 import {
-  api, append, clear, copyButton, dateTime, debounce, el, errorBlock, field, icon, loadingBlock,
-  merchantSelect, methodName, openDialog, pageHeader, pagedList, qs, rupiah, session, statusBadge,
-  strings, toast
+  api, append, clear, copyButton, dateTime, debounce, el, errorBlock, field, icon, keepFocus,
+  loadingBlock, merchantSelect, methodName, openDialog, pageHeader, pagedList, qs, rupiah, session,
+  statusBadge, strings, toast
 } from "./wq.js";
 import { notificationItem } from "./notifications.js";
 import { deliveryCard } from "./webhooks.js";
 
 var t = strings({
   id: {
-    all_statuses: "Semua status", reset: "Atur ulang", pay_title: "Pembayaran", search: "Cari",
-    search_ph: "No. tagihan, order id, atau nominal", status: "Status", filters: "Filter",
+    all_statuses: "Semua status", reset: "Atur ulang", pay_title: "Tagihan", search: "Cari",
+    search_ph: "No. tagihan, ID pesanan, atau nominal", status: "Status", filters: "Filter",
+    filters_active: "Filter ({count})",
     date_from: "Dari tanggal", date_to: "Sampai tanggal", col_invoice: "Tagihan", col_total: "Total",
-    col_created: "Dibuat", col_paid: "Pembayaran", download_csv: "Unduh CSV",
+    col_created: "Dibuat", col_paid: "Lunas", download_csv: "Unduh CSV",
     download_csv_label: "Unduh tagihan dengan filter ini sebagai CSV",
-    no_payments: "Tidak ada pembayaran yang cocok dengan filter ini.",
-    no_payments_yet: "Belum ada pembayaran. Tagihan dibuat oleh server toko lewat API.", order: "Order",
-    code_short: "kode {code}", detail_title: "Detail pembayaran", amount: "Harga", unique_code: "Kode unik",
-    total: "Total", order_id: "Order id merchant", customer: "Pelanggan", method: "Metode", sender: "Pengirim",
-    created: "Dibuat", expires: "Kedaluwarsa pada", paid_at: "Dibayar pada", checkout_link: "Halaman bayar",
+    no_payments: "Tidak ada tagihan yang cocok dengan filter ini.",
+    no_payments_yet: "Belum ada tagihan. Tagihan dibuat oleh server toko lewat API.", order: "ID pesanan {order}",
+    detail_title: "Detail tagihan", amount: "Nominal", unique_code: "Kode unik",
+    total: "Total", order_id: "ID pesanan", customer: "Pelanggan", method: "Metode", sender: "Pengirim",
+    created: "Dibuat", expires: "Kedaluwarsa pada", paid_at: "Lunas pada", checkout_link: "Halaman bayar",
     confirm_manual: "Konfirmasi manual", cancel_payment: "Batalkan tagihan",
-    confirm_manual_title: "Tandai sebagai dibayar?",
+    confirm_manual_title: "Tandai tagihan ini lunas?",
     confirm_manual_body: "Tagihan {invoice} sebesar {total} akan ditandai lunas dan webhook dikirim ke toko. Lakukan ini hanya jika uangnya benar-benar sudah masuk.",
-    confirm_manual_ok: "Ya, sudah dibayar", cancel_title: "Batalkan tagihan?",
+    confirm_manual_ok: "Ya, sudah lunas", cancel_title: "Batalkan tagihan?",
     cancel_body: "Tagihan {invoice} ({total}) dibatalkan dan pelanggan tidak bisa membayarnya lagi.",
-    cancel_ok: "Ya, batalkan", keep: "Jangan", confirmed_toast: "Tagihan {invoice} ditandai dibayar.",
+    cancel_ok: "Ya, batalkan", keep: "Jangan", confirmed_toast: "Tagihan {invoice} ditandai lunas.",
     cancelled_toast: "Tagihan {invoice} dibatalkan.", notifications_of: "Notifikasi untuk tagihan ini",
     no_notifications: "Belum ada notifikasi yang terhubung.", deliveries_of: "Webhook untuk tagihan ini",
     no_deliveries: "Belum ada webhook untuk tagihan ini.",
-    no_deliveries_url: "Belum ada webhook (merchant ini belum punya URL webhook, atau tagihan belum dibayar).",
-    qr_for: "QR untuk {total}", not_found: "Pembayaran tidak ditemukan.", description: "Keterangan",
+    no_deliveries_url: "Belum ada webhook (toko ini belum punya URL webhook, atau tagihan belum lunas).",
+    qr_for: "QR untuk {total}", not_found: "Tagihan tidak ditemukan.", description: "Keterangan",
     receipt: "Struk", receipt_of: "Struk tagihan {invoice}", kasir: "Kasir",
     payment_links: "Tautan pembayaran"
   },
   en: {
-    all_statuses: "All statuses", reset: "Reset", pay_title: "Payments", search: "Search",
-    search_ph: "Bill id, order id or amount", status: "Status", filters: "Filters", date_from: "From date",
-    date_to: "To date", col_invoice: "Bill", col_total: "Total", col_created: "Created", col_paid: "Payment",
+    all_statuses: "All statuses", reset: "Reset", pay_title: "Bills", search: "Search",
+    search_ph: "Bill ID, order ID or amount", status: "Status", filters: "Filters",
+    filters_active: "Filters ({count})", date_from: "From date",
+    date_to: "To date", col_invoice: "Bill", col_total: "Total", col_created: "Created", col_paid: "Paid",
     download_csv: "Download CSV", download_csv_label: "Download the bills of these filters as CSV",
-    no_payments: "No payments match these filters.",
-    no_payments_yet: "No payments yet. The shop's server creates bills through the API.", order: "Order",
-    code_short: "code {code}", detail_title: "Payment details", amount: "Price", unique_code: "Unique code",
-    total: "Total", order_id: "Merchant order id", customer: "Customer", method: "Method", sender: "Sender",
-    created: "Created", expires: "Expires at", paid_at: "Paid at", checkout_link: "Checkout page",
-    confirm_manual: "Confirm manually", cancel_payment: "Cancel bill", confirm_manual_title: "Mark as paid?",
+    no_payments: "No bills match these filters.",
+    no_payments_yet: "No bills yet. The shop's server creates bills through the API.", order: "Order ID {order}",
+    detail_title: "Bill details", amount: "Amount", unique_code: "Unique code",
+    total: "Total", order_id: "Order ID", customer: "Customer", method: "Method", sender: "Sender",
+    created: "Created", expires: "Expires at", paid_at: "Paid at", checkout_link: "Payment page",
+    confirm_manual: "Confirm by hand", cancel_payment: "Cancel bill", confirm_manual_title: "Mark this bill paid?",
     confirm_manual_body: "Bill {invoice} for {total} will be marked paid and the webhook sent to the shop. Only do this when the money has really arrived.",
     confirm_manual_ok: "Yes, it is paid", cancel_title: "Cancel this bill?",
     cancel_body: "Bill {invoice} ({total}) will be cancelled and the customer can no longer pay it.",
@@ -52,8 +54,8 @@ var t = strings({
     cancelled_toast: "Bill {invoice} cancelled.", notifications_of: "Notifications for this bill",
     no_notifications: "No notification is linked yet.", deliveries_of: "Webhooks for this bill",
     no_deliveries: "No webhook for this bill yet.",
-    no_deliveries_url: "No webhook yet (this merchant has no webhook URL, or the bill is not paid).",
-    qr_for: "QR for {total}", not_found: "Payment not found.", description: "Description",
+    no_deliveries_url: "No webhook yet (this shop has no webhook URL, or the bill is not paid).",
+    qr_for: "QR for {total}", not_found: "Bill not found.", description: "Description",
     receipt: "Receipt", receipt_of: "Receipt of bill {invoice}", kasir: "Cashier",
     payment_links: "Payment links"
   }
@@ -91,7 +93,7 @@ export function viewPayments(container, params, reopen) {
     field(t("date_to"), toInput, "pf-to"),
     el("div", { class: "field field-button" }, resetButton));
   var toggle = el("button", { type: "button", class: "btn btn-quiet filters-toggle", "aria-controls": "pf-extra", "aria-expanded": String(!!activeCount) },
-    t("filters") + (activeCount ? " (" + activeCount + ")" : ""));
+    activeCount ? t("filters_active", { count: activeCount }) : t("filters"));
   toggle.addEventListener("click", function () {
     var open = !extra.classList.contains("is-open");
     extra.classList.toggle("is-open", open);
@@ -122,7 +124,7 @@ export function viewPayments(container, params, reopen) {
   fromInput.addEventListener("change", function () { chosenFilters.from = fromInput.value; load(); });
   toInput.addEventListener("change", function () { chosenFilters.to = toInput.value; load(); });
   resetButton.addEventListener("click", function () {
-    filters = { q: "", status: "", merchant_id: "", from: "", to: "" };
+    chosenFilters = { q: "", status: "", merchant_id: "", from: "", to: "" };
     reopen();
   });
 
@@ -158,10 +160,10 @@ export function viewPayments(container, params, reopen) {
 
   function paymentRow(p) {
     var href = "#/payments/" + encodeURIComponent(p.invoice_id);
-    var tr = el("tr", { class: "row-link" + (flash[p.invoice_id] ? " flash" : ""), "data-invoice": p.invoice_id, "data-status": p.status },
+    var tr = el("tr", { class: "row-link" + (flash[p.invoice_id] ? " flash" : ""), "data-invoice": p.invoice_id, "data-key": p.invoice_id, "data-status": p.status },
       el("td", { "data-label": t("col_invoice") },
         el("a", { href: href, class: "invoice-link", text: p.invoice_id }),
-        p.merchant_order_id ? el("div", { class: "sub", text: t("order") + " " + p.merchant_order_id }) : null,
+        p.merchant_order_id ? el("div", { class: "sub", text: t("order", { order: p.merchant_order_id }) }) : null,
         p.customer_name ? el("div", { class: "sub", text: p.customer_name }) : null),
       el("td", { "data-label": t("merchant"), text: p.merchant_name }),
       el("td", { "data-label": t("col_total"), class: "num" },
@@ -212,6 +214,10 @@ export function viewPaymentDetail(container, params) {
   }
 
   function render(p) {
+    keepFocus(body, function () { draw(p); });
+  }
+
+  function draw(p) {
     clear(body);
     body.setAttribute("data-status", p.status);
     var actions = el("div", { class: "detail-actions" });
@@ -248,13 +254,13 @@ export function viewPaymentDetail(container, params) {
       el("img", { src: p.qr_svg_url, alt: t("qr_for", { total: rupiah(p.total_amount) }), width: "220", height: "220" }),
       el("div", { class: "detail-qr-links" },
         el("a", { class: "btn btn-quiet btn-sm", href: p.checkout_url, target: "_blank", rel: "noopener" }, icon("link"), el("span", { text: t("checkout_link") })),
-        copyButton(location.origin + p.checkout_url)));
+        copyButton(location.origin + p.checkout_url, null, t("checkout_link"))));
 
     append(body, [
       el("div", { class: "detail-head" },
         el("div", null,
           el("div", { class: "muted small", text: t("detail_title") }),
-          el("h1", { class: "detail-id" }, el("span", { text: p.invoice_id }), " ", statusBadge(p.status)),
+          el("h1", { class: "detail-id", "data-title": t("detail_title") + " " + p.invoice_id }, el("span", { text: p.invoice_id }), " ", statusBadge(p.status)),
           el("div", { class: "detail-total money", text: rupiah(p.total_amount) })),
         actions),
       el("div", { class: "detail-grid" }, el("section", { class: "panel" }, facts), el("section", { class: "panel panel-qr" }, qr)),

@@ -18,7 +18,7 @@ var t = strings({
     teach_checking: "Memeriksa…", teach_pay_which: "Lunasi tagihan mana?",
     teach_pay_none: "Jangan lunasi sekarang, simpan kalimatnya saja", teach_ok: "Pelajari",
     teach_ok_pay: "Pelajari & lunasi",
-    wr_noise: "Teks ini terbaca sebagai uang keluar, promo, kode, tagihan, atau transaksi gagal: WebQRIS tidak pernah membacanya sebagai pembayaran.",
+    wr_noise: "Teks ini terbaca sebagai uang keluar, promo, kode, tagihan, atau pembayaran gagal: WebQRIS tidak pernah membacanya sebagai pembayaran.",
     wr_not_specific: "Terlalu sedikit teks selain nominal dan nama: kalimat seperti ini akan membaca hampir apa saja.",
     wr_not_an_amount: "Yang ditandai bukan nominal rupiah utuh: tandai semua angkanya (tanpa sen).",
     wr_bad_sender: "Yang ditandai sebagai nama tidak terbaca sebagai nama pembayar.",

@@ -1,28 +1,29 @@
 /* Webhook deliveries page, and the delivery card a payment's detail shows too. */
 import {
-  api, append, clear, dateTime, debounce, el, errorBlock, field, loadingBlock, merchantSelect,
+  api, append, clear, dateTime, debounce, el, errorBlock, field, loadingBlock, merchantSelect, named,
   openDialog, pageHeader, pagedList, stateBadge, strings, timeOnly, toast
 } from "./wq.js";
 
 var t = strings({
   id: {
     attempts: "Percobaan", attempt_time: "Waktu", attempt_status: "Status HTTP", attempt_duration: "Durasi",
-    attempt_error: "Galat / respons", no_attempts: "Belum ada percobaan.", redeliver: "Kirim ulang",
-    redeliver_title: "Kirim ulang webhook?", redeliver_body: "Body yang sama persis dikirim lagi ke {url}.",
-    redelivered: "Webhook dijadwalkan untuk dikirim ulang.", next_attempt: "Percobaan berikut",
-    delivered_at: "Terkirim", payload: "Body", wh_title: "Pengiriman webhook",
+    attempt_error: "Kesalahan atau jawaban", no_attempts: "Belum ada percobaan.", redeliver: "Kirim ulang",
+    redeliver_title: "Kirim ulang webhook?", redeliver_body: "Isi webhook yang sama persis dikirim lagi ke {url}.",
+    redelivered: "Webhook dijadwalkan untuk dikirim ulang.", next_attempt: "Percobaan berikutnya",
+    delivered_at: "Terkirim", payload: "Isi webhook", wh_title: "Pengiriman webhook",
+    webhook_to: "webhook {event} ke {merchant}",
     wh_intro: "Setiap webhook ke server toko, dengan setiap percobaan. Gagal? Perbaiki server toko lalu kirim ulang.",
-    state: "Status", no_webhooks: "Belum ada webhook dengan filter ini.", wh_event: "Event", wh_url: "Tujuan",
+    state: "Status", no_webhooks: "Belum ada webhook dengan filter ini.", wh_event: "Jenis", wh_url: "Tujuan",
     show_attempts: "Lihat percobaan ({n})", hide_attempts: "Sembunyikan percobaan",
-    last_error: "Galat terakhir", test_event: "tes", test_sig_ok_badge: "Tanda tangan diterima",
-    test_sig_ok: "Penerima menjawab HTTP 400 \"Invalid event\": penerima versi dokumentasi asli memeriksa tanda tangan dulu dan baru menolak event yang tidak dikenalnya (event tes). Jadi tanda tangan diterima (tanda tangan salah dijawab 401 \"Invalid signature\")."
+    last_error: "Kesalahan terakhir", test_event: "tes", test_sig_ok_badge: "Tanda tangan diterima",
+    test_sig_ok: "Penerima menjawab HTTP 400 \"Invalid event\": penerima versi dokumentasi asli memeriksa tanda tangan dulu dan baru menolak jenis webhook yang tidak dikenalnya (webhook tes). Jadi tanda tangan diterima (tanda tangan salah dijawab 401 \"Invalid signature\")."
   },
   en: {
     attempts: "Attempts", attempt_time: "Time", attempt_status: "HTTP status", attempt_duration: "Duration",
     attempt_error: "Error / response", no_attempts: "No attempts yet.", redeliver: "Redeliver",
     redeliver_title: "Redeliver this webhook?", redeliver_body: "The exact same body is sent to {url} again.",
     redelivered: "Webhook queued for redelivery.", next_attempt: "Next attempt", delivered_at: "Delivered",
-    payload: "Body", wh_title: "Webhook deliveries",
+    payload: "Webhook body", wh_title: "Webhook deliveries", webhook_to: "the {event} webhook to {merchant}",
     wh_intro: "Every webhook to the shops' servers, with every attempt. Failed? Fix the shop's server, then redeliver.",
     state: "State", no_webhooks: "No webhooks with this filter.", wh_event: "Event", wh_url: "Target",
     show_attempts: "Show attempts ({n})", hide_attempts: "Hide attempts", last_error: "Last error",
@@ -55,16 +56,17 @@ function prettyJson(text) {
 
 export function deliveryCard(d, opts) {
   opts = opts || {};
+  var which = t("webhook_to", { event: d.event, merchant: d.merchant_name || d.url }) + (d.invoice_id ? ", " + d.invoice_id : "");
   var attemptsBox = el("div", { class: "attempts", hidden: !opts.open });
   var toggle = null;
   if (opts.attempts) attemptsBox.appendChild(attemptsTable(opts.attempts));
   else {
-    toggle = el("button", { type: "button", class: "btn btn-quiet btn-sm", "aria-expanded": "false" }, t("show_attempts", { n: d.attempts }));
+    toggle = el("button", { type: "button", class: "btn btn-quiet btn-sm", "aria-expanded": "false" }, named(t("show_attempts", { n: d.attempts }), which));
     toggle.addEventListener("click", function () {
       var open = attemptsBox.hidden;
       attemptsBox.hidden = !open;
       toggle.setAttribute("aria-expanded", String(open));
-      toggle.textContent = open ? t("hide_attempts") : t("show_attempts", { n: d.attempts });
+      append(clear(toggle), named(open ? t("hide_attempts") : t("show_attempts", { n: d.attempts }), which));
       if (open) {
         clear(attemptsBox).appendChild(loadingBlock());
         api("GET", "webhooks/" + d.id + "/attempts").then(function (body) {
@@ -73,7 +75,7 @@ export function deliveryCard(d, opts) {
       }
     });
   }
-  var redeliverButton = el("button", { type: "button", class: "btn btn-quiet btn-sm redeliver-btn", disabled: d.state === "sending" || d.state === "pending" }, t("redeliver"));
+  var redeliverButton = el("button", { type: "button", class: "btn btn-quiet btn-sm redeliver-btn", disabled: d.state === "sending" || d.state === "pending" }, named(t("redeliver"), which));
   redeliverButton.addEventListener("click", function () {
     openDialog({
       title: t("redeliver_title"), body: el("p", { text: t("redeliver_body", { url: d.url }) }), confirmText: t("redeliver"),
@@ -99,7 +101,7 @@ export function deliveryCard(d, opts) {
       lastError.textContent = t("test_sig_ok");
     }, function () { /* the card keeps saying what the server recorded */ });
   }
-  return el("article", { class: "delivery ds-row-" + d.state, "data-id": String(d.id), "data-state": d.state },
+  return el("article", { class: "delivery ds-row-" + d.state, "data-id": String(d.id), "data-key": "delivery-" + d.id, "data-state": d.state },
     el("div", { class: "delivery-head" },
       badge,
       el("span", { class: "delivery-event" }, el("code", { text: d.event }), isTest ? el("span", { class: "badge", text: t("test_event") }) : null),

@@ -66,17 +66,54 @@ function lookup(table, language, key) {
   return own !== undefined ? own : SHARED[language][key];
 }
 
+/* ---- One vocabulary ------------------------------------------------------------------
+   Every string a shop owner or a customer reads, in every page module's table and on the
+   server's coded refusals, uses these words (issue 19). A new page uses them too.
+
+   Indonesian                           English
+   tagihan (never transaksi/invoice)    bill
+   lunas; badge "Lunas"                 paid
+   menunggu                             pending
+   kedaluwarsa                          expired
+   dibatalkan                           cancelled
+   pesanan; "ID pesanan"                order; "order ID"
+   toko (the API keeps "merchant")      shop
+   nominal                              amount
+   kode unik                            unique code
+   total                                total
+   pengirim                             sender
+   notifikasi                           notification
+   kotak masuk                          inbox
+   kasir                                cashier
+   tautan pembayaran                    payment link
+   struk                                receipt
+   peringatan                           alert
+   akun                                 account
+   peran                                role
+   pengelola toko                       shop manager
+   HP / ponsel                          phone
+
+   English counts: "1 bill", "2 bills" (plural() below, with a key_one). A sentence must read
+   whole when a value is missing: keep a second sentence for that case (a key_no_shop…),
+   never drop an empty value into the middle of one. Every key in both languages.
+   Server refusals carry error_code (+ error_details): the dashboard words them by "err_<code>"
+   here; the server's own English `message` stays for API clients (the seed's contract). */
 var SHARED = {
   id: {
-    nav_overview: "Ringkasan", nav_payments: "Pembayaran", st_pending: "Menunggu", st_paid: "Dibayar",
+    nav_overview: "Ringkasan", nav_payments: "Tagihan", st_pending: "Menunggu", st_paid: "Lunas",
     st_expired: "Kedaluwarsa", st_cancelled: "Dibatalkan", oc_matched: "Cocok", oc_duplicate: "Duplikat",
     oc_unparsed: "Tak terbaca", oc_unmatched: "Tak cocok", oc_test: "Tes",
     oc_needs_attention: "Perlu perhatian", ds_pending: "Antre", ds_sending: "Mengirim",
-    ds_delivered: "Terkirim", ds_failed: "Gagal", all: "Semua", all_merchants: "Semua merchant",
+    ds_delivered: "Terkirim", ds_failed: "Gagal", all: "Semua", all_merchants: "Semua toko",
     loading: "Memuat…", load_more: "Muat lagi", retry: "Coba lagi", close: "Tutup", cancel: "Batal",
     copy: "Salin", copied: "Tersalin", copy_failed: "Tidak bisa menyalin", back: "Kembali",
     error_generic: "Terjadi kesalahan: {message}", network_error: "Server tidak dapat dihubungi.", none: "–",
     yes: "Ya", open: "Buka", from_sender: "dari {name}", feed_attention_unparsed: "Notifikasi tanpa nominal",
+    merchant: "Toko", attach_exact: "nominal sama", secret_once_title: "Simpan sekarang: hanya ditampilkan sekali",
+    secret_once_body: "Salin dan simpan di tempat aman. WebQRIS hanya menyimpan hash-nya dan tidak bisa menampilkannya lagi.",
+    secret_saved: "Sudah saya simpan",
+    field_name: "Nama toko", field_invoice_id: "Nomor tagihan", field_customer_name: "Nama pelanggan",
+    field_merchant_order_id: "ID pesanan",
     err_cut_off: "QRIS ini rusak: terpotong di karakter ke-{position}. Pindai ulang stikernya dan salin seluruh teks QRIS.",
     err_bad_field_number: "QRIS ini rusak atau bukan QRIS: {value} di karakter ke-{position} bukan nomor field. Pindai ulang stikernya dan salin seluruh teks QRIS.",
     err_bad_field_length: "QRIS ini rusak atau bukan QRIS: panjang field {field} ({value}) bukan angka. Pindai ulang stikernya dan salin seluruh teks QRIS.",
@@ -93,43 +130,105 @@ var SHARED = {
     err_unknown_type: "Jenis QRIS ini tidak dikenal (field 01 berisi {value}, QRIS statis berisi 11). Daftarkan QRIS statis yang tercetak di stiker toko Anda.",
     err_not_rupiah: "QRIS ini bukan untuk rupiah (mata uang {value}, seharusnya 360). Gunakan stiker QRIS toko Anda di Indonesia.",
     err_not_indonesia: "QRIS ini bukan dari Indonesia (negara {value}, seharusnya ID). Gunakan stiker QRIS toko Anda di Indonesia.",
-    err_no_merchant_name: "QRIS ini tidak memuat nama merchant, jadi pelanggan tidak tahu siapa yang dibayar. Minta QRIS statis yang lengkap ke bank atau penyedia QRIS Anda.",
+    err_no_merchant_name: "QRIS ini tidak memuat nama toko, jadi pelanggan tidak tahu kepada siapa mereka membayar. Minta QRIS statis yang lengkap ke bank atau penyedia QRIS Anda.",
     err_amount_not_whole: "Nominal harus bilangan bulat rupiah, tanpa titik atau desimal, misalnya 25042.",
     err_amount_not_positive: "Nominal harus lebih dari 0 rupiah.",
     err_amount_too_large: "Nominal terlalu besar untuk QRIS (paling banyak 13 digit).",
-    err_payment_not_payable: "Pembayaran ini sudah {status}: hanya pembayaran yang menunggu atau kedaluwarsa yang dapat dilunasi.",
-    err_payment_not_cancellable: "Pembayaran ini tidak dapat dibatalkan: statusnya {status}.",
+    err_payment_not_payable: "Tagihan ini sudah {status}: hanya tagihan yang menunggu atau kedaluwarsa yang dapat dilunasi.",
+    err_payment_not_cancellable: "Tagihan ini tidak dapat dibatalkan: statusnya {status}.",
     err_notification_not_attachable: "Hanya notifikasi yang belum cocok dan belum dilampirkan yang dapat dilampirkan.",
-    err_delivery_already_queued: "Webhook ini sudah dalam antrean kirim.", merchant: "Merchant",
-    attach_exact: "nominal sama", secret_once_title: "Simpan sekarang: hanya ditampilkan sekali",
-    secret_once_body: "Salin dan simpan di tempat aman. WebQRIS hanya menyimpan hash-nya dan tidak bisa menampilkannya lagi.",
-    secret_saved: "Sudah saya simpan", err_wording_refused: "WebQRIS tidak dapat mempelajari kalimat ini.",
+    err_delivery_already_queued: "Webhook ini sudah dalam antrean kirim.",
+    err_wording_refused: "WebQRIS tidak dapat mempelajari kalimat ini.",
     err_notification_not_teachable: "Hanya notifikasi dari HP yang nominalnya tak terbaca dan belum dilampirkan yang dapat diajarkan.",
-    err_too_many_wordings: "Merchant ini sudah punya {count} kalimat untuk aplikasi ini: hapus sebagian di halaman Merchant dulu.",
+    err_too_many_wordings: "Toko ini sudah punya {count} kalimat untuk aplikasi ini: hapus sebagian di halaman Toko dulu.",
     err_amount_mismatch: "Notifikasi menyebut {notification_amount}, tetapi total tagihan {invoice_total}.",
     err_app_already_trusted: "Notifikasi ini tidak ditolak karena aplikasinya.",
-    err_no_app: "Notifikasi ini tidak menyebut aplikasi: izinkan notifikasi tanpa nama aplikasi di pengaturan merchant.",
-    err_not_a_payment_app: "Ini bukan aplikasi pembayaran, jadi tidak bisa dipercaya dari Notifikasi.",
+    err_no_app: "Notifikasi ini tidak menyebut aplikasi: izinkan notifikasi tanpa nama aplikasi di pengaturan toko.",
+    err_not_a_payment_app: "Ini bukan aplikasi pembayaran, jadi tidak bisa dipercaya dari kotak masuk.",
+    err_payment_not_found: "Tagihan ini tidak ditemukan.", err_notification_not_found: "Notifikasi ini tidak ditemukan.",
+    err_delivery_not_found: "Webhook ini tidak ditemukan.", err_merchant_not_found: "Toko ini tidak ditemukan.",
+    err_wording_not_found: "Kalimat ini tidak ditemukan: mungkin sudah dihapus.",
+    err_webhook_url_missing: "Isi URL webhook toko ini dulu.",
+    err_webhook_url_invalid: "URL webhook harus diawali http:// atau https://.",
+    err_accepted_apps_invalid: "Daftar aplikasi harus berisi paling banyak 30 nama paket aplikasi.",
+    err_not_a_package_name: "{value} bukan nama paket aplikasi Android (contohnya id.dana).",
+    err_field_required: "{field} wajib diisi.", err_field_not_text: "{field} harus berupa teks.",
+    err_field_too_long: "{field} terlalu panjang: paling banyak {max} karakter.",
+    err_csrf_invalid: "Sesi dasbor ini sudah berganti. Muat ulang halaman, lalu coba lagi.",
     err_username_taken: "Nama pengguna ini sudah dipakai akun lain.",
     err_last_admin: "Ini akun admin terakhir: tambahkan admin lain dulu.",
     err_account_disabled: "Akun ini dinonaktifkan. Minta admin toko untuk mengaktifkannya."
   },
   en: {
-    nav_overview: "Overview", nav_payments: "Payments", st_pending: "Pending", st_paid: "Paid",
+    nav_overview: "Overview", nav_payments: "Bills", st_pending: "Pending", st_paid: "Paid",
     st_expired: "Expired", st_cancelled: "Cancelled", oc_matched: "Matched", oc_duplicate: "Duplicate",
     oc_unparsed: "Unreadable", oc_unmatched: "Unmatched", oc_test: "Test",
     oc_needs_attention: "Needs attention", ds_pending: "Queued", ds_sending: "Sending",
-    ds_delivered: "Delivered", ds_failed: "Failed", all: "All", all_merchants: "All merchants",
+    ds_delivered: "Delivered", ds_failed: "Failed", all: "All", all_merchants: "All shops",
     loading: "Loading…", load_more: "Load more", retry: "Retry", close: "Close", cancel: "Cancel",
     copy: "Copy", copied: "Copied", copy_failed: "Could not copy", back: "Back",
     error_generic: "Something went wrong: {message}", network_error: "Cannot reach the server.", none: "–",
     yes: "Yes", open: "Open", from_sender: "from {name}",
-    feed_attention_unparsed: "Notification without an amount", merchant: "Merchant",
+    feed_attention_unparsed: "Notification without an amount", merchant: "Shop",
     attach_exact: "same amount", secret_once_title: "Save it now: shown only once",
     secret_once_body: "Copy it and keep it somewhere safe. WebQRIS keeps only a hash and cannot show it again.",
-    secret_saved: "I have saved it"
+    secret_saved: "I have saved it",
+    field_name: "The shop name", field_invoice_id: "The bill ID", field_customer_name: "The customer's name",
+    field_merchant_order_id: "The order ID",
+    err_cut_off: "This QRIS is damaged: it is cut off at character {position}. Scan the sticker again and copy the whole QRIS text.",
+    err_bad_field_number: "This QRIS is damaged or is not a QRIS: {value} at character {position} is not a field number. Scan the sticker again and copy the whole QRIS text.",
+    err_bad_field_length: "This QRIS is damaged or is not a QRIS: the length of field {field} ({value}) is not a number. Scan the sticker again and copy the whole QRIS text.",
+    err_field_cut_off: "This QRIS is damaged: field {field} is cut off before its end. Scan the sticker again and copy the whole QRIS text.",
+    err_cannot_build: "A QRIS cannot be built from this data.",
+    err_not_text: "A QRIS must be text. Paste the text read from your QRIS sticker.",
+    err_empty: "The QRIS is empty. Paste the text read from your QRIS sticker.",
+    err_not_qris: "This is not a QRIS: a QRIS text starts with 000201. Scan your QRIS sticker with a QR reader and paste the text it shows.",
+    err_no_checksum: "This QRIS is incomplete: the checksum at its end (6304 and 4 characters) is missing. Scan the sticker again and copy the whole QRIS text.",
+    err_field_twice: "This QRIS is damaged: field {field} appears twice. Scan the sticker again and copy the whole QRIS text.",
+    err_bad_characters: "This QRIS contains characters that cannot be part of a QRIS. Scan the sticker again and copy the whole QRIS text.",
+    err_checksum_mismatch: "This QRIS is damaged: its checksum does not match ({written} written, {computed} computed). Scan the sticker again and copy the whole QRIS text.",
+    err_already_dynamic: "This QRIS is already dynamic (made for one payment with a fixed amount). Register the static QRIS printed on your shop's sticker instead.",
+    err_unknown_type: "This QRIS has an unknown type (field 01 is {value}, a static QRIS has 11). Register the static QRIS printed on your shop's sticker.",
+    err_not_rupiah: "This QRIS is not for Indonesian rupiah (currency {value}, expected 360). Use the QRIS sticker of your Indonesian shop.",
+    err_not_indonesia: "This QRIS is not from Indonesia (country {value}, expected ID). Use the QRIS sticker of your Indonesian shop.",
+    err_no_merchant_name: "This QRIS has no shop name, so customers cannot see who they pay. Ask your bank or QRIS provider for a complete static QRIS.",
+    err_amount_not_whole: "The amount must be a whole number of rupiah, without dots or decimals, like 25042.",
+    err_amount_not_positive: "The amount must be more than 0 rupiah.",
+    err_amount_too_large: "The amount is too large for a QRIS (at most 13 digits).",
+    err_payment_not_payable: "This bill is already {status}: only a pending or expired bill can be paid.",
+    err_payment_not_cancellable: "This bill cannot be cancelled: it is {status}.",
+    err_notification_not_attachable: "Only an unmatched notification that is not attached yet can be attached.",
+    err_delivery_already_queued: "This webhook is already queued to be sent.",
+    err_wording_refused: "WebQRIS cannot learn this wording.",
+    err_notification_not_teachable: "Only a phone notification whose amount could not be read, and that is not attached yet, can teach a wording.",
+    err_too_many_wordings: "This shop already has {count} wordings for this app: delete some on the Shops page first.",
+    err_amount_mismatch: "The notification says {notification_amount}, but the bill totals {invoice_total}.",
+    err_app_already_trusted: "This notification was not refused for its app.",
+    err_no_app: "This notification names no app: allow notifications without an app name in the shop's settings.",
+    err_not_a_payment_app: "This is not a payment app, so it cannot be trusted from the inbox.",
+    err_payment_not_found: "This bill was not found.", err_notification_not_found: "This notification was not found.",
+    err_delivery_not_found: "This webhook was not found.", err_merchant_not_found: "This shop was not found.",
+    err_wording_not_found: "This wording was not found: it may have been deleted.",
+    err_webhook_url_missing: "Set this shop's webhook URL first.",
+    err_webhook_url_invalid: "The webhook URL must start with http:// or https://.",
+    err_accepted_apps_invalid: "The app list may hold at most 30 app package names.",
+    err_not_a_package_name: "{value} is not an Android app package name (like id.dana).",
+    err_field_required: "{field} is required.", err_field_not_text: "{field} must be text.",
+    err_field_too_long: "{field} is too long: at most {max} characters.",
+    err_csrf_invalid: "This dashboard session has changed. Reload the page, then try again."
   }
 };
+
+/* "1 bill", "2 bills": a table may keep a key_one beside a key for a count of one (Indonesian
+   keeps both the same, "1 tagihan", "2 tagihan"). plural(t, "feed_expired", n, {…}). */
+export function plural(translate, key, count, params) {
+  var values = Object.assign({ count: count }, params || {});
+  if (count === 1) {
+    var one = translate(key + "_one", values);
+    if (one !== key + "_one") return one;
+  }
+  return translate(key, values);
+}
 
 /* The words every page uses, for wq.js itself. */
 var t = strings({});
@@ -229,6 +328,57 @@ export function append(node, child) {
 }
 export function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
 
+/* A repeated button's text for the eye, with the item it acts on for the ear: "Kirim ulang"
+   reads "Kirim ulang ke Toko ABC" (the name starts with the visible text, as speech input
+   needs). */
+export function named(text, item) {
+  return [text, item ? el("span", { class: "sr-only", text: " " + item }) : null];
+}
+
+/* Focus that survives a redraw. Items carry a stable data-key (an invoice id, a notification
+   id); what had focus inside one (its n-th control) gets it back in the new drawing, or the
+   item's first control when that one is gone (an attached notification loses its buttons).
+   When the item itself is gone, focus goes to the page's heading rather than to <body>. */
+var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+
+function controlsOf(holder) {
+  var inside = Array.prototype.slice.call(holder.querySelectorAll(FOCUSABLE));
+  return holder.matches(FOCUSABLE) ? [holder].concat(inside) : inside;
+}
+
+export function focusMark(node) {
+  var holder = node && node.closest ? node.closest("[data-key]") : null;
+  if (!holder) return null;
+  return { key: holder.getAttribute("data-key"), index: controlsOf(holder).indexOf(node) };
+}
+
+export function focusByMark(mark, scope) {
+  if (!mark) return false;
+  var holder = (scope || document).querySelector('[data-key="' + CSS.escape(mark.key) + '"]');
+  if (!holder) return false;
+  var controls = controlsOf(holder);
+  var target = controls[mark.index] || controls[0] || null;
+  if (!target) return false;
+  target.focus();
+  return document.activeElement === target;
+}
+
+export function focusHeading() {
+  var heading = document.querySelector("#view h1");
+  if (!heading) return;
+  heading.setAttribute("tabindex", "-1");
+  heading.focus();
+}
+
+export function keepFocus(scope, draw) {
+  var active = document.activeElement;
+  var inside = active && active !== document.body && scope.contains(active);
+  var mark = inside ? focusMark(active) : null;
+  draw();
+  if (!inside || scope.contains(document.activeElement)) return;
+  if (!focusByMark(mark, scope)) focusHeading();
+}
+
 var ICONS = {
   overview: '<path d="M4 13h6V4H4zm0 7h6v-5H4zm10 0h6v-9h-6zm0-16v5h6V4z"/>',
   payments: '<path d="M3 6.5A2.5 2.5 0 0 1 5.5 4h13A2.5 2.5 0 0 1 21 6.5v11a2.5 2.5 0 0 1-2.5 2.5h-13A2.5 2.5 0 0 1 3 17.5zM5 9h14V6.5a.5.5 0 0 0-.5-.5h-13a.5.5 0 0 0-.5.5zm0 3v5.5c0 .28.22.5.5.5h13a.5.5 0 0 0 .5-.5V12zm2 3h5v2H7z"/>',
@@ -272,15 +422,17 @@ export function copyText(text) {
   });
 }
 
-export function copyButton(getText, label) {
-  var button = el("button", { type: "button", class: "btn btn-quiet btn-sm copy-btn", title: t("copy") },
-    icon("copy"), el("span", { text: label || t("copy") }));
+/* what: the copied thing's name, for the ear ("Salin URL notifikasi"). */
+export function copyButton(getText, label, what) {
+  var button = el("button", { type: "button", class: "btn btn-quiet btn-sm copy-btn" },
+    icon("copy"), el("span", { text: label || t("copy") }), what ? el("span", { class: "sr-only", text: " " + what }) : null);
   button.addEventListener("click", function () {
     var text = typeof getText === "function" ? getText() : getText;
     copyText(text).then(function () {
-      button.lastChild.textContent = t("copied");
+      var shown = button.querySelector("span:not(.icon):not(.sr-only)");
+      shown.textContent = t("copied");
       button.classList.add("is-copied");
-      setTimeout(function () { button.lastChild.textContent = label || t("copy"); button.classList.remove("is-copied"); }, 1600);
+      setTimeout(function () { shown.textContent = label || t("copy"); button.classList.remove("is-copied"); }, 1600);
     }, function () { toast(t("copy_failed"), "error"); });
   });
   return button;
@@ -293,7 +445,7 @@ export function copyField(label, value, opts) {
     el("div", { class: "copy-label", text: label }),
     el("div", { class: "copy-row" },
       el("code", { class: "copy-value", "data-testid": opts.testid || null, text: value }),
-      copyButton(value)));
+      copyButton(value, null, label)));
 }
 
 export function debounce(fn, ms) {
@@ -375,14 +527,19 @@ export function errorText(err) {
   return err && err.message ? err.message : String(err);
 }
 
-/* The server words a coded problem in English; in Indonesian the dashboard has its own words
-   for each code ("err_" strings), with the details filled in. */
+/* A coded problem in the dashboard's own words ("err_" strings, both languages), with the
+   details filled in: a status and a field by their names here, an amount as rupiah. The
+   server's message is for a code the dashboard does not know yet. */
+var RUPIAH_DETAILS = { notification_amount: true, invoice_total: true };
 export function problemText(message, code, details) {
-  if (lang() !== "id" || !code) return message;
+  if (!code) return message;
   var values = {};
   Object.keys(details || {}).forEach(function (key) {
     var value = details[key];
-    values[key] = key === "status" && t("st_" + value) !== "st_" + value ? t("st_" + value).toLowerCase() : value;
+    if (key === "status" && t("st_" + value) !== "st_" + value) value = t("st_" + value).toLowerCase();
+    else if (key === "field" && t("field_" + value) !== "field_" + value) value = t("field_" + value);
+    else if (RUPIAH_DETAILS[key]) value = rupiah(value);
+    values[key] = value;
   });
   var key = "err_" + code;
   var text = t(key, values);
@@ -404,8 +561,10 @@ export function loadMerchants(force) {
   return session.merchantsPromise;
 }
 
-export function toast(message, kind) {
-  var node = el("div", { class: "toast" + (kind ? " toast-" + kind : ""), role: kind === "error" ? "alert" : "status", text: message });
+/* quiet: seen, not read out, when a live region on the page says the same thing already. */
+export function toast(message, kind, quiet) {
+  var node = el("div", { class: "toast" + (kind ? " toast-" + kind : ""), role: quiet ? null : kind === "error" ? "alert" : "status",
+    "aria-hidden": quiet ? "true" : null, text: message });
   $("toasts").appendChild(node);
   setTimeout(function () { node.classList.add("toast-out"); }, kind === "error" ? 6000 : 3800);
   setTimeout(function () { node.remove(); }, kind === "error" ? 6500 : 4300);
@@ -420,6 +579,10 @@ export function dialogIsOpen() { return dialogOpen !== null; }
 export function openDialog(opts) {
   var dialog = $("dialog");
   if (dialogOpen) dialogOpen(null);
+  // Where focus goes back to: the opener, or the same item's control if a live redraw
+  // replaced the opener while the dialog was open.
+  var opener = document.activeElement;
+  var openerMark = focusMark(opener);
   return new Promise(function (resolve) {
     clear(dialog);
     var input = null;
@@ -443,6 +606,11 @@ export function openDialog(opts) {
       done = true;
       dialogOpen = null;
       if (dialog.open) dialog.close();
+      if (!opener || !document.contains(opener)) {
+        if (!focusByMark(openerMark)) focusHeading();
+      } else if (document.activeElement !== opener) {
+        opener.focus();
+      }
       resolve(value);
     }
     dialogOpen = finish;
@@ -536,22 +704,28 @@ export function pagedList(opts) {
   function loadMore() {
     query(nextBefore).then(function (body) {
       if (!alive) return;
+      var shown = rows.length;
       rows = rows.concat(body.data);
       nextBefore = body.next_before;
       render();
+      // "Load more" is gone or moved: the first new item is where reading goes on.
+      var first = opts.results.querySelectorAll("[data-key]")[shown];
+      if (first) focusByMark({ key: first.getAttribute("data-key"), index: 0 }, opts.results);
     }, function (err) { toast(errorText(err), "error"); });
   }
 
   function render() {
-    clear(opts.results);
-    clear(opts.more);
-    if (!rows.length) {
-      opts.results.appendChild(el("div", { class: "empty-state", text: opts.empty() }));
-      return;
-    }
-    opts.results.appendChild(opts.render(rows));
-    if (nextBefore) opts.more.appendChild(el("button", { type: "button", class: "btn btn-quiet", onclick: loadMore }, t("load_more")));
-    if (opts.rendered) opts.rendered();
+    keepFocus(opts.results, function () {
+      clear(opts.results);
+      clear(opts.more);
+      if (!rows.length) {
+        opts.results.appendChild(el("div", { class: "empty-state", text: opts.empty() }));
+        return;
+      }
+      opts.results.appendChild(opts.render(rows));
+      if (nextBefore) opts.more.appendChild(el("button", { type: "button", class: "btn btn-quiet", onclick: loadMore }, t("load_more")));
+    });
+    if (rows.length && opts.rendered) opts.rendered();
   }
 
   return {

@@ -184,7 +184,7 @@ def test_login_wrong_then_right_password_shows_the_overview(pages: Pages,
     expect(page.locator("#view h1")).to_have_text("Overview")
     page.reload()
     expect(page.locator("#view h1")).to_have_text("Overview")
-    expect(page.locator(".nav-link[data-route=payments]")).to_contain_text("Payments")
+    expect(page.locator(".nav-link[data-route=payments]")).to_contain_text("Bills")
 
 
 def test_payments_list_updates_live(pages: Pages, server: Server, shop: Merchant) -> None:
@@ -202,7 +202,7 @@ def test_payments_list_updates_live(pages: Pages, server: Server, shop: Merchant
 
     assert notify(server, shop, invoice["total_amount"]).status_code == 200
     expect(row).to_have_attribute("data-status", "paid")
-    expect(row.locator(".badge")).to_have_text("Dibayar")
+    expect(row.locator(".badge")).to_have_text("Lunas")
     expect(row).to_contain_text("JOHN DOE")
     assert_not_reloaded(page)
 
@@ -242,7 +242,7 @@ def test_manual_confirm_from_the_detail_view(pages: Pages, server: Server,
     entries = page.locator("li.audit-entry")
     expect(entries).to_have_count(2)
     expect(entries.nth(0)).to_have_attribute("data-action", "payment.confirm")
-    expect(entries.nth(0)).to_contain_text("Pembayaran dikonfirmasi manual")
+    expect(entries.nth(0)).to_contain_text("Tagihan ditandai lunas secara manual")
     expect(entries.nth(0)).to_contain_text("pending → paid")
     expect(entries.nth(0)).to_contain_text("dari 127.0.0.1")
     expect(entries.nth(1)).to_contain_text("Masuk ke dasbor")
@@ -314,8 +314,8 @@ def test_only_payment_apps_pay_and_the_owner_can_trust_another(
     refused = notify_from("com.example.chat", invoice["total_amount"], "chat-1")
     assert refused.status_code == 404 and refused.json()["app_accepted"] is False
     expect(page.locator(".toast-warn")).to_contain_text(
-        f"{rupiah(invoice['total_amount'])} dari com.example.chat, aplikasi yang tidak dipercaya"
-        f" {shop.name}")
+        f"{rupiah(invoice['total_amount'])} dari com.example.chat tidak melunasi apa pun: toko"
+        " belum memercayai aplikasi ini.")
     page.goto(f"{server.base_url}/#/notifications")
     item = page.locator("li.notif.needs-attention", has_text=rupiah(invoice["total_amount"]))
     expect(item.locator("[data-testid=app-not-accepted]")).to_have_text(
@@ -382,7 +382,7 @@ def test_create_merchant_validates_the_static_qris(pages: Pages, server: Server)
     page.click("#m-save")
     expect(page.locator(".merchant-form .form-error")).to_contain_text(in_indonesian)
     expect(page.locator("#m-created")).to_have_count(0)
-    # In English, the server's own words.
+    # In English the dashboard's words for the code, which read as the server's own.
     page.evaluate("localStorage.setItem('webqris.lang', 'en')")
     page.reload()
     page.fill("#m-name", "Warung Baru")
@@ -455,7 +455,7 @@ def test_checkout_turns_paid_without_reload(demo: bool, pages: Pages, shop: Merc
         expect(page.locator("[data-testid=simulate]")).to_have_count(0)
         assert notify(server, shop, invoice["total_amount"]).status_code == 200
     expect(card).to_have_attribute("data-status", "paid")
-    expect(card).to_contain_text("Pembayaran berhasil")
+    expect(card).to_contain_text("Tagihan lunas")
     # The tick is drawn, not an empty picture frame.
     expect(page.locator(".state-icon-check svg path")).to_have_count(1)
     expect(page.locator("#back-to-shop")).to_have_attribute("href", "https://toko.example/thanks")

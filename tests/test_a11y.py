@@ -1,0 +1,637 @@
+"""Pages everyone can use: axe-core over every dashboard page, every dialog and every state of
+the checkout page, in Indonesian and English, on a desktop and a phone; keyboard paths; the
+checkout's announcements; the page text a shop owner reads.
+
+axe-core comes from the npm registry (tests/receivers/package.json) and is injected by
+playwright into each page (the context bypasses our CSP for that one script). A scan fails on
+any violation of impact serious or critical, and on the moderate rules a person notices
+(landmarks, headings); the failure lists each one with the elements it names.
+
+To add a page or a dialog: append a Screen to SCREENS below. `route` is what follows the
+server's address ("/#/kasir", "/pay/{paid}"; the {names} are the World's invoice ids), `ready`
+a selector that is visible once the page has drawn its data, and `open` (for a dialog or any
+state a click reaches) a function of the page that clicks there; the dialog must end up open
+in #dialog. `login=False` for public pages and the login form. Every screen is then scanned in
+both languages and both widths, and its visible text is checked for unfilled {placeholders}.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Server, free_port
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+# The dashboard tests' Chromium and shop (the `browser` and `shop` fixtures), sign-in and API
+# helpers.
+from test_dashboard import (  # noqa: F401
+    UNREAD_WORDING,
+    Merchant,
+    browser,
+    forward,
+    login,
+    notify,
+    rupiah,
+    shop,
+)
+from test_dashboard import create_invoice as create
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "tests" / "receivers" / "node_modules" / "axe-core" / "axe.min.js"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+# Moderate rules that still cost a person their way around the page.
+NOTICED_MODERATE = {"landmark-one-main", "page-has-heading-one", "heading-order", "region",
+                    "landmark-unique", "landmark-no-duplicate-main",
+                    "landmark-complementary-is-top-level"}
+
+
+
+# --- the screens ------------------------------------------------------------------------------
+
+
+def open_dialog(trigger: str) -> Callable[[Page], None]:
+    def click(page: Page) -> None:
+        page.locator(trigger).first.click()
+        expect(page.locator("#dialog[open]")).to_be_visible()
+        page.wait_for_timeout(200)  # the dialog's own loads (candidates, preview) draw
+    return click
+
+
+def rotate_then_show_secret(page: Page) -> None:
+    page.locator("[data-rotate=webhook_secret]").first.click()
+    expect(page.locator("#dialog[open]")).to_be_visible()
+    page.click("[data-testid=dialog-confirm]")
+    expect(page.locator("[data-testid=secret-webhook_secret]")).to_be_visible()
+
+
+@dataclasses.dataclass(frozen=True)
+class Screen:
+    name: str
+    route: str
+    ready: str
+    open: Callable[[Page], None] | None = None
+    login: bool = True
+
+
+SCREENS = [
+    Screen("login", "/", "#login-form", login=False),
+    Screen("overview", "/#/overview", "#today-sum"),
+    Screen("payments", "/#/payments", "tbody tr"),
+    Screen("payment pending", "/#/payments/{pending}", ".detail[data-status=pending]"),
+    Screen("confirm dialog", "/#/payments/{pending}", "#confirm-payment",
+           open_dialog("#confirm-payment")),
+    Screen("cancel dialog", "/#/payments/{pending}", "#cancel-payment",
+           open_dialog("#cancel-payment")),
+    Screen("payment paid", "/#/payments/{paid}", ".detail[data-status=paid]"),
+    Screen("redeliver dialog", "/#/payments/{paid}", ".redeliver-btn:enabled",
+           open_dialog(".redeliver-btn:enabled")),
+    Screen("inbox", "/#/notifications", "li.notif.needs-attention"),
+    Screen("attach dialog", "/#/notifications", ".attach-btn", open_dialog(".attach-btn")),
+    Screen("teach dialog", "/#/notifications", ".teach-btn", open_dialog(".teach-btn")),
+    Screen("trust dialog", "/#/notifications", ".trust-btn", open_dialog(".trust-btn")),
+    Screen("merchants", "/#/merchants", "article.merchant"),
+    Screen("rotate dialog", "/#/merchants", "[data-rotate=webhook_secret]",
+           open_dialog("[data-rotate=webhook_secret]")),
+    Screen("secret dialog", "/#/merchants", "[data-rotate=webhook_secret]",
+           rotate_then_show_secret),
+    Screen("merchant form", "/#/merchants/new", "#m-qris"),
+    Screen("webhooks", "/#/webhooks", "article.delivery"),
+    Screen("audit", "/#/audit", "li.audit-entry"),
+    Screen("checkout pending", "/pay/{pending}", "#card[data-status=pending]", login=False),
+    Screen("checkout paid", "/pay/{paid}", "#card[data-status=paid]", login=False),
+    Screen("checkout paid, redirect", "/pay/{redirecting}", "#card[data-status=paid]",
+           login=False),
+    Screen("checkout expired", "/pay/{expired}", "#card[data-status=expired]", login=False),
+    Screen("checkout cancelled", "/pay/{cancelled}", "#card[data-status=cancelled]",
+           login=False),
+    Screen("checkout not found", "/pay/INV-0-NOPE", "#card h1", login=False),
+]
+
+
+# --- the world the screens show ---------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class World:
+    server: Server
+    shop: Merchant
+    ids: dict[str, str]
+
+
+@pytest.fixture
+def world(shop: Merchant,  # noqa: F811 (the dashboard tests' shop, with its admin password)
+          db_path: Path, server_factory: Any) -> World:
+    """A shop with a bill in every state, money in the inbox that needs the owner (unmatched, an
+    unread wording, an app the shop does not trust) and a webhook that could not be delivered."""
+    closed_port = free_port()  # nothing listens there: the webhook fails at once
+    with sqlite3.connect(db_path) as conn:  # the shop lists its wallet: other apps are refused
+        conn.execute("UPDATE merchants SET accepted_apps = 'id.dana', webhook_url = ?"
+                     " WHERE id = ?", (f"http://127.0.0.1:{closed_port}/hook", shop.id))
+    server = server_factory(db_path, env={"WEBQRIS_WEBHOOKS_RETRY_DELAYS": "[]"})
+    pending = create(server, shop, 25000, merchant_order_id="ORDER-1", customer_name="Ani")
+    paid = create(server, shop, 60000)
+    assert notify(server, shop, paid["total_amount"]).status_code == 200
+    redirecting = create(server, shop, 70000, redirect_url=f"{server.base_url}/healthz")
+    assert notify(server, shop, redirecting["total_amount"]).status_code == 200
+    expired = create(server, shop, 30000, expires_in=1)
+    cancelled = create(server, shop, 40000)
+    assert httpx.post(f"{server.base_url}/api/payments/{cancelled['invoice_id']}/cancel",
+                      headers=shop.auth, timeout=10).status_code == 200
+    assert notify(server, shop, 77777).status_code == 404
+    assert forward(server, shop, UNREAD_WORDING.format(amount="12.345", name="BUDI")) \
+        .status_code == 422
+    assert forward(server, shop, "Kamu berhasil menerima Rp45.000 dari ANI",
+                   app="com.bank.baru", title="Bank Baru").status_code == 404
+    ids = {"pending": pending["invoice_id"], "paid": paid["invoice_id"],
+           "redirecting": redirecting["invoice_id"], "expired": expired["invoice_id"],
+           "cancelled": cancelled["invoice_id"]}
+    return World(server, shop, ids)
+
+
+# --- the browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def contexts(browser: Browser,  # noqa: F811 (pytest hands the imported fixture in by name)
+             server_factory: Any) -> Iterator[Callable[..., BrowserContext]]:
+    opened: list[BrowserContext] = []
+
+    def open_context(language: str = "id", viewport: dict[str, int] = DESKTOP,
+                     **options: Any) -> BrowserContext:
+        context = browser.new_context(viewport=viewport, locale="id-ID",
+                                      timezone_id="Asia/Jakarta", bypass_csp=True, **options)
+        context.set_default_timeout(10_000)
+        context.add_init_script(f"localStorage.setItem('webqris.lang', '{language}')")
+        opened.append(context)
+        return context
+
+    try:
+        yield open_context
+    finally:
+        for context in opened:
+            context.close()
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: npm install --prefix tests/receivers")
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    return page.evaluate("""async () => {
+        const result = await axe.run(document, {
+            resultTypes: ['violations'],
+            rules: {'label-content-name-mismatch': {enabled: true}}});
+        return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => ({target: n.target.join(' '),
+                                      summary: (n.failureSummary || '').split('\\n').slice(0, 3)
+                                               .join(' ')}))}));
+    }""")
+
+
+def describe(where: str, violation: dict[str, Any]) -> str:
+    lines = [f"{where}: {violation['id']} ({violation['impact']}) {violation['help']}"]
+    for node in violation["nodes"][:5]:
+        lines.append(f"    {node['target']}: {node['summary']}")
+    if len(violation["nodes"]) > 5:
+        lines.append(f"    … and {len(violation['nodes']) - 5} more")
+    return "\n".join(lines)
+
+
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280x800", "390x844"])
+def test_every_page_and_dialog_passes_axe(world: World, contexts: Any, language: str,
+                                          viewport: dict[str, int]) -> None:
+    context = contexts(language, viewport)
+    page = context.new_page()
+    problems: list[str] = []
+    logged_in = False
+    for screen in SCREENS:
+        if screen.login and not logged_in:
+            login(page, world.server)
+            logged_in = True
+        where = f"{screen.name} [{language} {viewport['width']}px]"
+        if not screen.login and screen.route == "/":
+            page.goto(world.server.base_url + "/")
+        else:
+            page.goto(world.server.base_url + screen.route.format(**world.ids))
+        expect(page.locator(screen.ready).first).to_be_visible()
+        if screen.open:
+            screen.open(page)
+        page.wait_for_timeout(150)  # transitions end: axe judges colours as drawn
+        for violation in axe_violations(page):
+            if violation["impact"] in ("serious", "critical") \
+                    or violation["id"] in NOTICED_MODERATE:
+                problems.append(describe(where, violation))
+        unfilled = PLACEHOLDER.findall(page.evaluate("document.body.innerText"))
+        if unfilled:
+            problems.append(f"{where}: unfilled placeholders {unfilled}")
+        if screen.open:
+            page.keyboard.press("Escape")
+            expect(page.locator("#dialog[open]")).to_have_count(0)
+    assert not problems, "\n" + "\n".join(problems)
+
+
+# --- the words --------------------------------------------------------------------------------
+
+
+def js_block(text: str, start: int) -> tuple[str, int]:
+    """The {…} that opens at text[start], skipping braces inside strings; and where it ends."""
+    assert text[start] == "{"
+    depth, i, quote = 0, start, None
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1:i], i
+        i += 1
+    raise AssertionError("unbalanced braces")
+
+
+ENTRY = re.compile(r'(?:"([^"]+)"|([A-Za-z_]\w*))\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def string_tables() -> dict[str, dict[str, dict[str, str]]]:
+    """Every page module's {id: {…}, en: {…}} table (and the shared one), parsed from the
+    source: name -> language -> key -> text."""
+    tables: dict[str, dict[str, dict[str, str]]] = {}
+    for path in sorted((ROOT / "static").glob("*.js")):
+        source = path.read_text()
+        for opening in re.finditer(r"strings\(\{|var SHARED = \{", source):
+            body, _ = js_block(source, opening.end() - 1)
+            if not body.strip():
+                continue  # wq.js's own translator over the shared words alone
+            languages = {}
+            for language in ("id", "en"):
+                found = re.search(rf"(?m)^\s*{language}: \{{", body)
+                assert found, f"{path.name}: no {language} table"
+                block, _ = js_block(body, found.end() - 1)
+                languages[language] = {(m.group(1) or m.group(2)): m.group(3)
+                                       for m in ENTRY.finditer(block)}
+            tables[f"{path.name}@{opening.start()}"] = languages
+    return tables
+
+
+# English words that must not be left in the Indonesian text, and words the English text does
+# not use (common.md's vocabulary: bill, shop).
+NOT_INDONESIAN = re.compile(r"\b(invoice|order|payment|paid|body|command line|error|merchant|"
+                            r"transaksi|dibayar|bills?|shops?)\b", re.IGNORECASE)
+NOT_OUR_ENGLISH = re.compile(r"\b(invoices?|merchants?|transactions?)\b", re.IGNORECASE)
+# Not words: a quoted receiver's answer, a placeholder, an event name (payment.paid).
+QUOTED = re.compile(r'\\".*?\\"|\{\w+\}|\b\w+\.\w+\b')
+
+
+def test_every_string_table_has_both_languages_and_one_vocabulary() -> None:
+    tables = string_tables()
+    assert len(tables) >= 9  # wq.js, app.js, checkout.js and a table per dashboard page
+    problems = []
+    for name, languages in tables.items():
+        ids, ens = languages["id"], languages["en"]
+        if ids.keys() != ens.keys():
+            problems.append(f"{name}: only in id {sorted(ids.keys() - ens.keys())}, "
+                            f"only in en {sorted(ens.keys() - ids.keys())}")
+        for key in ids.keys() & ens.keys():
+            if set(re.findall(r"\{\w+\}", ids[key])) != set(re.findall(r"\{\w+\}", ens[key])):
+                problems.append(f"{name}: {key} fills other placeholders in id and en")
+        for key, text in ids.items():
+            if found := NOT_INDONESIAN.search(QUOTED.sub("", text)):
+                problems.append(f"{name}: id {key} says {found.group(0)!r}: {text}")
+        for key, text in ens.items():
+            if found := NOT_OUR_ENGLISH.search(QUOTED.sub("", text)):
+                problems.append(f"{name}: en {key} says {found.group(0)!r}: {text}")
+            if re.search(r"(?<![\d.])1 \w+s\b", text):
+                problems.append(f"{name}: en {key} has a singular one with a plural: {text}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_error_code_has_words_in_both_languages() -> None:
+    """The server's codes as the dashboard words them; test_admin checks every code has one."""
+    shared = next(t for name, t in string_tables().items() if name.startswith("wq.js"))
+    codes = sorted(key for key in shared["id"] if key.startswith("err_"))
+    assert len(codes) >= 30
+    assert [code for code in codes if code not in shared["en"]] == []
+
+
+# --- by keyboard ------------------------------------------------------------------------------
+
+
+def focused(page: Page, selector: str) -> bool:
+    return page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)",
+                         selector)
+
+
+def tabs_to(page: Page, selector: str, limit: int = 30) -> int:
+    """Presses Tab until the element is focused; how many presses that took."""
+    for presses in range(limit):
+        if focused(page, selector):
+            return presses
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{limit} Tabs never reached {selector}")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280x800", "390x844"])
+def test_a_bill_is_a_few_tabs_from_the_menu(world: World, contexts: Any,
+                                            viewport: dict[str, int]) -> None:
+    page = contexts("id", viewport).new_page()
+    login(page, world.server)
+    expect(page).to_have_title("Ringkasan · WebQRIS")
+    assert focused(page, "#view h1")  # after signing in, reading starts at the page
+    page.locator(".nav-link[data-route=payments]").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("tbody tr").first).to_be_visible()
+    expect(page).to_have_title("Tagihan · WebQRIS")
+    assert focused(page, "#view h1")
+    # The search box, the "Filter" button, then the newest bill.
+    assert tabs_to(page, "a.invoice-link") <= 3
+    page.keyboard.press("Enter")
+    expect(page.locator(".detail[data-status]")).to_be_visible()
+    expect(page).to_have_title(re.compile(r"^Detail tagihan INV-.* · WebQRIS$"))
+    expect(page.locator("#view h1")).to_be_focused()
+
+
+def test_the_skip_link_jumps_over_the_menu(world: World, contexts: Any) -> None:
+    page = contexts("en").new_page()
+    login(page, world.server)
+    page.goto(world.server.base_url + "/#/webhooks")
+    expect(page.locator("article.delivery").first).to_be_visible()
+    page.locator(".topbar .brand").focus()  # somewhere in the top bar, before the menu
+    page.keyboard.press("Shift+Tab")
+    skip = page.locator("#skip-link")
+    expect(skip).to_be_focused()
+    expect(skip).to_have_text("Skip to the page content")
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("#view h1")).to_be_focused()
+    assert page.url.endswith("#/webhooks")  # the hash is the page's address: untouched
+
+
+def focus_ring_contrast(page: Page, selector: str) -> float:
+    return page.evaluate("""s => {
+        const node = document.querySelector(s);
+        const rgb = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+        const lum = c => { const [r, g, b] = rgb(c).map(v => { v /= 255;
+            return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+        let behind = node.parentElement, bg = 'rgba(0, 0, 0, 0)';
+        while (behind && /rgba\\(0, 0, 0, 0\\)|transparent/.test(bg)) {
+            bg = getComputedStyle(behind).backgroundColor; behind = behind.parentElement; }
+        if (/rgba\\(0, 0, 0, 0\\)/.test(bg)) bg = 'rgb(255, 255, 255)';
+        const style = getComputedStyle(node);
+        if (style.outlineStyle === 'none' || parseFloat(style.outlineWidth) < 2) return 0;
+        const [a, b] = [lum(style.outlineColor), lum(bg)].sort((x, y) => y - x);
+        return (a + 0.05) / (b + 0.05);
+    }""", selector)
+
+
+def test_the_focus_ring_stands_out(world: World, contexts: Any) -> None:
+    page = contexts("id").new_page()
+    login(page, world.server)
+    page.goto(world.server.base_url + "/#/notifications")
+    expect(page.locator(".attach-btn").first).to_be_visible()
+    for selector in (".attach-btn", ".nav-link[data-route=payments]", "#logout", ".chip"):
+        tabs_to(page, selector, 60)
+        assert focus_ring_contrast(page, selector) >= 3, selector
+
+
+def test_focus_stays_on_its_bill_through_a_live_update(world: World, contexts: Any) -> None:
+    page = contexts("id").new_page()
+    login(page, world.server)
+    page.goto(world.server.base_url + "/#/payments")
+    pending = world.ids["pending"]
+    link = f"tr[data-invoice='{pending}'] a.invoice-link"
+    expect(page.locator(link)).to_be_visible()
+    tabs_to(page, link)
+    # Another bill is paid by a real notification: the list redraws around the owner.
+    other = create(world.server, world.shop, 51000)
+    expect(page.locator(f"tr[data-invoice='{other['invoice_id']}']")).to_be_visible()
+    assert notify(world.server, world.shop, other["total_amount"]).status_code == 200
+    expect(page.locator(f"tr[data-invoice='{other['invoice_id']}'] .badge")).to_have_text("Lunas")
+    expect(page.locator(link)).to_be_focused()
+    # A filter chip keeps focus too, in the inbox.
+    page.goto(world.server.base_url + "/#/notifications")
+    chip = page.locator(".chip[data-outcome=unmatched]")
+    chip.focus()
+    page.keyboard.press("Enter")
+    expect(chip).to_have_attribute("aria-pressed", "true")
+    expect(chip).to_be_focused()
+
+
+def test_escape_closes_a_dialog_and_focus_returns(world: World, contexts: Any) -> None:
+    page = contexts("id").new_page()
+    login(page, world.server)
+    page.goto(world.server.base_url + f"/#/payments/{world.ids['pending']}")
+    cancel = page.locator("#cancel-payment")
+    expect(cancel).to_be_visible()
+    cancel.focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator("#dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("[data-testid=dialog-cancel]")).to_be_focused()  # the safe choice
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(cancel).to_be_focused()
+    # While a dialog is open a live redraw replaces its opener: focus comes back to the same
+    # item's button all the same.
+    page.goto(world.server.base_url + "/#/notifications")
+    item = page.locator("li.notif.needs-attention", has_text="Rp77.777")
+    item.locator(".attach-btn").focus()
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_visible()
+    assert notify(world.server, world.shop, 88888).status_code == 404  # the inbox redraws
+    expect(page.locator("li.notif", has_text="Rp88.888")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(item.locator(".attach-btn")).to_be_focused()
+
+
+def test_after_attaching_focus_stays_on_the_notification(world: World, contexts: Any) -> None:
+    pending = create(world.server, world.shop, 77000)
+    page = contexts("en").new_page()
+    login(page, world.server)
+    page.goto(world.server.base_url + "/#/notifications")
+    item = page.locator("li.notif", has_text="Rp77.777")
+    button = item.locator(".attach-btn")
+    expect(button).to_have_accessible_name(re.compile(r"^Attach to a bill for the notification "
+                                                      r"Rp77\.777 from JOHN DOE"))
+    button.focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator("#dialog")
+    expect(dialog.locator("p").first).to_have_text(
+        "The notification of Rp77.777 from JOHN DOE will pay the bill you choose, and the"
+        " webhook is sent to the shop.")
+    page.keyboard.type(pending["invoice_id"])
+    page.keyboard.press("Enter")
+    expect(dialog.locator("[data-testid=pay-anyway-amounts]")).to_be_visible()
+    dialog.locator("[data-testid=dialog-confirm]").focus()
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(item).to_have_class(re.compile("is-attached"))
+    expect(item.locator("a.notif-invoice")).to_be_focused()  # its buttons are gone: its link
+
+
+# --- the checkout -----------------------------------------------------------------------------
+
+
+def live_regions(page: Page) -> list[str]:
+    return page.evaluate("""() => [...document.querySelectorAll(
+        '[aria-live]:not([aria-live=off]), [role=status], [role=alert], [role=log]')]
+        .map(n => n.id || n.className)""")
+
+
+def test_the_checkout_says_paid_once_and_reads_the_total_as_one_number(
+        world: World, contexts: Any) -> None:
+    invoice = create(world.server, world.shop, 60000)
+    page = contexts("id", PHONE).new_page()
+    page.goto(f"{world.server.base_url}/pay/{invoice['invoice_id']}")
+    expect(page.locator("#card[data-status=pending]")).to_be_visible()
+    total = rupiah(invoice["total_amount"])
+    expect(page.get_by_role("heading", level=1)).to_have_accessible_name(f"Bayar tepat {total}")
+    assert live_regions(page) == ["announce"]  # the card is no live region: it is redrawn
+    page.evaluate("""() => { window.__said = [];
+        new MutationObserver(() => window.__said.push(document.getElementById('announce')
+            .textContent)).observe(document.getElementById('announce'),
+            {childList: true, characterData: true, subtree: true}); }""")
+    timer = page.get_by_role("timer", name="Sisa waktu")
+    expect(timer).to_have_text(re.compile(r"^(29|30):\d\d$"))
+    assert notify(world.server, world.shop, invoice["total_amount"]).status_code == 200
+    expect(page.locator("#card[data-status=paid]")).to_be_visible()
+    expect(page.locator("#announce")).to_have_text(f"Tagihan lunas: {total} sudah diterima.")
+    page.locator("#lang-toggle").click()  # a redraw in English says nothing new
+    expect(page.locator("#card h1")).to_have_text("Bill paid")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__said") == [f"Tagihan lunas: {total} sudah diterima."]
+    expect(page.locator("#lang-toggle")).to_have_accessible_name("ID")
+
+
+def test_the_checkout_names_the_last_minute_once(world: World, contexts: Any) -> None:
+    invoice = create(world.server, world.shop, 20000, expires_in=61)
+    page = contexts("id").new_page()
+    page.goto(f"{world.server.base_url}/pay/{invoice['invoice_id']}")
+    warning = page.locator("#last-minute")
+    expect(warning).to_have_text("Kurang dari 1 menit lagi. Selesaikan pembayaran sekarang.",
+                                 timeout=5000)
+    expect(page.locator("#announce")).to_have_text(
+        "Kurang dari 1 menit lagi. Selesaikan pembayaran sekarang.")
+    expect(page.locator("#deadline")).to_have_text(
+        re.compile(r"^Bayar sebelum pukul \d\d\.\d\d hari ini$"))
+
+
+def test_the_deadline_names_the_day_without_seconds(world: World, contexts: Any) -> None:
+    tomorrow = create(world.server, world.shop, 20000, expires_in=86400)
+    later = create(world.server, world.shop, 21000, expires_in=3 * 86400)
+    page = contexts("id").new_page()
+    page.goto(f"{world.server.base_url}/pay/{tomorrow['invoice_id']}")
+    expect(page.locator("#deadline")).to_have_text(
+        re.compile(r"^Bayar sebelum besok, pukul \d\d\.\d\d$"))
+    page.goto(f"{world.server.base_url}/pay/{later['invoice_id']}")
+    days = "Senin|Selasa|Rabu|Kamis|Jumat|Sabtu|Minggu"
+    expect(page.locator("#deadline")).to_have_text(
+        re.compile(rf"^Bayar sebelum ({days}), \d{{1,2}} \w+ pukul \d\d\.\d\d$"))
+
+
+def test_a_closed_bill_never_asks_to_pay(world: World, contexts: Any) -> None:
+    page = contexts("en").new_page()
+    for state in ("expired", "cancelled"):
+        page.goto(f"{world.server.base_url}/pay/{world.ids[state]}")
+        expect(page.locator(f"#card[data-status={state}]")).to_be_visible()
+        assert "pay exactly" not in page.locator("#card").inner_text().lower()
+        expect(page.locator("#card .facts")).to_contain_text("Total")
+
+
+def test_the_redirect_waits_quietly_and_can_be_stopped(world: World, contexts: Any) -> None:
+    paid_page = f"{world.server.base_url}/pay/{world.ids['redirecting']}"
+    page = contexts("id").new_page()
+    page.clock.install()
+    page.goto(paid_page)
+    line = page.locator("#redirect-text")
+    expect(line).to_have_text("Anda akan dibawa kembali ke toko dalam 15 detik.")
+    assert page.evaluate("el => !el.closest('[aria-live], [role=status]')", line.element_handle())
+    page.clock.run_for(14_000)
+    expect(line).to_have_text("Anda akan dibawa kembali ke toko dalam 15 detik.")  # no count
+    assert page.url == paid_page
+    page.clock.run_for(2_000)
+    page.wait_for_url(f"{world.server.base_url}/healthz")
+
+    page.clock.install()
+    page.goto(paid_page)
+    page.locator("#stay").click()
+    expect(page.locator("#redirecting")).to_have_count(0)
+    expect(page.locator("#back-to-shop")).to_be_focused()
+    page.clock.run_for(30_000)
+    assert page.url == paid_page
+
+
+@pytest.mark.parametrize("state", ["pending", "paid"])
+def test_the_total_stays_on_one_line_at_200_percent_zoom(world: World, contexts: Any,
+                                                         state: str, tmp_path: Path) -> None:
+    # 200 % zoom on a 390 px phone: the page lays out in 195 CSS px, drawn at 4 device pixels
+    # per CSS pixel (the phone's own 2 × the zoom's 2).
+    page = contexts("id", {"width": 195, "height": 422}, device_scale_factor=4).new_page()
+    big = create(world.server, world.shop, 9_999_000)
+    if state == "paid":
+        assert notify(world.server, world.shop, big["total_amount"]).status_code == 200
+    page.goto(f"{world.server.base_url}/pay/{big['invoice_id']}")
+    expect(page.locator(f"#card[data-status={state}]")).to_be_visible()
+    amount = page.locator(".total" if state == "pending" else ".paid-total")
+    amount.screenshot(path=str(tmp_path / f"total-{state}.png"))
+    box = amount.bounding_box()
+    font_px = page.evaluate("el => parseFloat(getComputedStyle(el).fontSize)",
+                            amount.element_handle())
+    assert box is not None and box["height"] < 1.6 * font_px, (box, font_px)  # one line
+    assert page.evaluate("el => el.scrollWidth <= el.clientWidth + 1", amount.element_handle())
+    width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"the {state} checkout scrolls sideways: {width}"
+
+
+def test_reset_clears_the_bill_filters(world: World, contexts: Any) -> None:
+    """Reset used to assign the filter form's variable, not the filters: nothing was reset."""
+    page = contexts("id").new_page()
+    login(page, world.server)
+    page.goto(world.server.base_url + "/#/payments")
+    expect(page.locator("tbody tr")).to_have_count(5)
+    page.locator(".filters-toggle").click()
+    page.select_option("#pf-status", "cancelled")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Atur ulang").click()
+    expect(page.locator("tbody tr")).to_have_count(5)
+    expect(page.locator("#pf-status")).to_have_value("")
+    expect(page.locator("#view h1")).to_be_focused()
+
+
+def test_new_money_is_said_once_and_the_connection_shows_on_a_phone(world: World,
+                                                                    contexts: Any) -> None:
+    page = contexts("id", PHONE).new_page()
+    login(page, world.server)
+    live = page.get_by_role("status").filter(has=page.locator("#live-text"))
+    expect(live).to_have_text("Langsung")
+    expect(page.locator("#live-text")).to_be_visible()
+    invoice = create(world.server, world.shop, 52000)
+    assert notify(world.server, world.shop, invoice["total_amount"]).status_code == 200
+    total = rupiah(invoice["total_amount"])
+    expect(page.locator("#feed-news")).to_have_text(
+        f"Uang masuk: tagihan {total} di Toko ABC lunas.")
+    expect(page.locator("#feed-news")).to_have_attribute("role", "status")
+    # The toast shows the same money to the eye only: a screen reader hears it once.
+    toast = page.locator(".toast-ok", has_text=total)
+    expect(toast).to_have_attribute("aria-hidden", "true")
