@@ -73,6 +73,19 @@ def rotate_then_show_secret(page: Page) -> None:
     expect(page.locator("[data-testid=secret-webhook_secret]")).to_be_visible()
 
 
+def make_payment_link(page: Page) -> None:
+    page.fill("#link-amount", "35000")
+    page.fill("#link-description", "Kue lapis 1 loyang")
+    page.click("#link-create")
+    expect(page.locator("#link-ready")).to_be_visible()
+
+
+def show_cashier_qr(page: Page) -> None:
+    page.keyboard.type("15000")
+    page.click("#make-qr")
+    expect(page.locator("#bill-screen[data-status=pending]")).to_be_visible()
+
+
 @dataclasses.dataclass(frozen=True)
 class Screen:
     name: str
@@ -106,6 +119,16 @@ SCREENS = [
     Screen("merchant form", "/#/merchants/new", "#m-qris"),
     Screen("webhooks", "/#/webhooks", "article.delivery"),
     Screen("audit", "/#/audit", "li.audit-entry"),
+    Screen("accounts", "/#/accounts", "tr[data-account]"),
+    Screen("new account dialog", "/#/accounts", "[data-testid=account-new]",
+           open_dialog("[data-testid=account-new]")),
+    Screen("my password dialog", "/#/overview", "#my-password", open_dialog("#my-password")),
+    Screen("alerts", "/#/alerts", "#al-channels"),
+    Screen("payment links", "/#/links", "#link-amount"),
+    Screen("payment link made", "/#/links", "#link-amount", make_payment_link),
+    Screen("cashier keypad", "/kasir", "#make-qr"),
+    Screen("cashier QR", "/kasir", "#make-qr", show_cashier_qr),
+    Screen("receipt", "/pay/{paid}/receipt", "#receipt:not([aria-busy=true]) h1", login=False),
     Screen("checkout pending", "/pay/{pending}", "#card[data-status=pending]", login=False),
     Screen("checkout paid", "/pay/{paid}", "#card[data-status=paid]", login=False),
     Screen("checkout paid, redirect", "/pay/{redirecting}", "#card[data-status=paid]",

@@ -839,7 +839,7 @@ def test_unduh_csv_downloads_the_bills_of_the_chosen_filters(pages: Pages, shop:
     page.select_option("#pf-status", "paid")
     expect(page.locator(".table-payments tbody tr")).to_have_count(1)
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="Unduh tagihan dengan filter ini sebagai CSV").click()
+        page.get_by_role("button", name="Unduh CSV tagihan dengan filter ini").click()
     download = download_info.value
     assert download.suggested_filename.startswith("webqris-tagihan-")
     text = Path(download.path()).read_text(encoding="utf-8-sig")
