@@ -155,6 +155,11 @@ function setupLogin() {
     button.textContent = t("logging_in");
     api("POST", "login", { username: username, password: password }).then(function (body) {
       try { localStorage.setItem(USERNAME, username); } catch (e) { /* private mode */ }
+      // Sent here from the cashier page: back there once signed in.
+      if (new URLSearchParams(location.search).get("next") === "kasir") {
+        location.assign("/kasir");
+        return null;
+      }
       return api("GET", "session").then(function (answer) {
         answer.csrf_token = answer.csrf_token || body.csrf_token;
         loggedIn(answer);

@@ -113,7 +113,7 @@ function showProblem(err) {
   var content = clear($("content"));
   if (err.status === 401) {
     append(content, el("div", { class: "panel center" }, el("p", { text: t("login_needed") }),
-      el("a", { class: "btn btn-primary", href: "/", id: "login-link" }, t("login"))));
+      el("a", { class: "btn btn-primary", href: "/?next=kasir", id: "login-link" }, t("login"))));
     return;
   }
   append(content, el("p", { class: "callout", role: "alert", text: t("error_generic", { message: errorText(err) }) }));

@@ -434,3 +434,60 @@ def test_a_receipt_prints_on_58_mm_thermal_paper_and_on_a4(
     assert pdf_pages(page) == [(210, 297)]
     page.reload()  # the paper chosen stays chosen
     expect(page.locator("#paper-a4")).to_have_attribute("aria-pressed", "true")
+
+
+def test_a_cashier_account_signs_in_from_the_counter_and_sees_only_its_shop(
+        pages: Pages, shop: Merchant, db_path: Path, server_factory: object) -> None:
+    """The warung's own phone: a cashier account of one shop, a second shop beside it. From
+    /kasir's sign-in link back to /kasir, a bill made and paid live, and nothing of the other
+    shop anywhere; the server refuses the cashier what the page does not offer."""
+    other = add_merchant(db_path, "Toko Lain")
+    store = webqris.Store(str(db_path))
+    store.open()
+    try:
+        store.write_now(webqris.insert_account, "sari", webqris.hash_password("kasir sari 1"),
+                        "cashier", (shop.id,))
+    finally:
+        store.close()
+    server = server_factory(db_path)  # type: ignore[operator]
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        other_bill = client.post("/api/payments/qris/create", json={"amount": 90000},
+                                 headers=other.auth).json()
+    page = pages.open(PHONE)
+    page.goto(server.base_url + "/kasir")
+    page.click("#login-link")
+    page.fill("#login-username", "sari")
+    page.fill("#login-password", "kasir sari 1")
+    page.click("#login-submit")
+    page.wait_for_url(server.base_url + "/kasir")
+    expect(page.locator("h1")).to_have_text("Kasir · Toko ABC")
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+    page.keyboard.type("12000")
+    page.click("#make-qr")
+    screen = page.locator("#bill-screen")
+    expect(screen).to_have_attribute("data-status", "pending")
+    invoice_id = screen.get_attribute("data-invoice")
+    assert invoice_id
+    bill = invoice_status(server, shop, invoice_id)
+    forward_from_phone(server, shop, bill["total_amount"])
+    expect(screen).to_have_attribute("data-status", "paid")
+    expect(page.locator(f".today-item[data-invoice='{invoice_id}']")).to_have_attribute(
+        "data-status", "paid")
+    assert other_bill["invoice_id"] not in page.content()
+
+    # Its session, asked directly: no secrets, no other shop, no payment links.
+    api = page.context.request
+    csrf = api.get(server.base_url + "/admin/api/session").json()["csrf_token"]
+    assert api.get(server.base_url + "/admin/api/merchants").status == 403
+    assert api.get(server.base_url + f"/admin/api/kasir?merchant_id={other.id}").status == 404
+    assert api.get(server.base_url + f"/admin/api/payments/{other_bill['invoice_id']}"
+                   ).status == 404
+    link = api.post(server.base_url + f"/admin/api/merchants/{shop.id}/invoices",
+                    data={"kind": "link", "amount": 50000}, headers={"X-CSRF-Token": csrf})
+    assert link.status == 403
+    other_shop = api.post(server.base_url + f"/admin/api/merchants/{other.id}/invoices",
+                          data={"kind": "kasir", "amount": 50000},
+                          headers={"X-CSRF-Token": csrf})
+    assert other_shop.status == 404
+    listed = api.get(server.base_url + "/admin/api/payments").json()["data"]
+    assert [row["invoice_id"] for row in listed] == [invoice_id]
