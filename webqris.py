@@ -3809,19 +3809,34 @@ def next_page(rows: list[sqlite3.Row], limit: int, cursor: str) -> tuple[list[sq
 
 
 class DatabaseCollector:
-    """The facts kept in the database, read when Prometheus scrapes."""
+    """The facts kept in the database, read when Prometheus scrapes: on the read connection
+    of the scrape's thread (see `metrics_endpoint`), because counting a million invoices by
+    status takes longer than a payment should wait for the loop."""
 
     def __init__(self, store: Store, hub_size: Callable[[], int],
                  replication: Callable[[], Any]) -> None:
         self.store = store
         self.hub_size = hub_size
         self.replication = replication
+        self._scrape = threading.local()
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = getattr(self._scrape, "conn", None)
+        return fn(conn) if conn is not None else self.store.read(fn)
+
+    def scrape_on(self, conn: sqlite3.Connection, encode: Callable[[], bytes]) -> bytes:
+        """`encode()` with this collector reading on `conn` (a read-pool connection)."""
+        self._scrape.conn = conn
+        try:
+            return encode()
+        finally:
+            self._scrape.conn = None
 
     def collect(self) -> Iterable[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         at = now_ms()
-        by_status = dict(self.store.read(lambda conn: conn.execute(
+        by_status = dict(self.read(lambda conn: conn.execute(
             "SELECT status, count(*) FROM invoices GROUP BY status").fetchall()))
         created = CounterMetricFamily("webqris_invoices_created",
                                       "Invoices created since the database was made")
@@ -3835,7 +3850,7 @@ class DatabaseCollector:
         for status in ("pending", "paid", "expired", "cancelled"):
             invoices.add_metric([status], by_status.get(status, 0))
         yield invoices
-        backlog, oldest = self.store.read(lambda conn: conn.execute(
+        backlog, oldest = self.read(lambda conn: conn.execute(
             "SELECT count(*), min(created_at) FROM webhook_deliveries"
             " WHERE state IN ('pending', 'sending')").fetchone())
         yield GaugeMetricFamily("webqris_webhook_backlog",
@@ -3848,7 +3863,7 @@ class DatabaseCollector:
         silent = GaugeMetricFamily("webqris_device_last_heard_seconds",
                                    "Seconds since each forwarder phone was last heard",
                                    labels=["merchant", "device"])
-        for merchant_id, device_id, heard in self.store.read(lambda conn: conn.execute(
+        for merchant_id, device_id, heard in self.read(lambda conn: conn.execute(
                 "SELECT merchant_id, device_id, max(coalesce(last_notification_at, 0),"
                 " coalesce(last_test_at, 0), coalesce(last_heartbeat_at, 0)) FROM devices"
                 ).fetchall()):
@@ -3885,9 +3900,11 @@ class Metrics:
             ["route", "method"], registry=self.registry,
             buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
         self._timers: dict[tuple[str, str], Any] = {}
+        self.database: DatabaseCollector | None = None
 
     def watch(self, collector: DatabaseCollector) -> None:
         self.registry.register(collector)
+        self.database = collector
 
     def observe_request(self, route: str, method: str, seconds: float) -> None:
         timer = self._timers.get((route, method))
@@ -4357,7 +4374,11 @@ async def metrics_endpoint(request: Request) -> Response:
                                    " (metrics.token)")
     # The format the scraper asks for (Prometheus' text format, or OpenMetrics).
     encode, content_type = choose_encoder(request.headers.get("accept"))
-    return Response(encode(ctx.metrics.registry), headers={"Content-Type": content_type})
+    collector = ctx.metrics.database
+    assert collector is not None, "create_app watches the database"
+    body = await ctx.store.read_off_loop(
+        collector.scrape_on, functools.partial(encode, ctx.metrics.registry))
+    return Response(body, headers={"Content-Type": content_type})
 
 
 # =============================================================================================
