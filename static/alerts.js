@@ -31,7 +31,7 @@ var t = strings({
     ak_webhook_failed: "Webhook gagal", ak_recap: "Rekap harian", ak_test: "Tes", ak_replication_lag: "Replikasi tertinggal",
     al_count: "{n} kejadian", al_sum: "jumlah {sum}", al_attempts: "Percobaan ({n})", al_attempt_ok: "terkirim",
     al_no_attempts: "Belum dicoba.", al_next: "Percobaan berikut {time}", al_channel_telegram: "Telegram", al_channel_email: "Email",
-    no_shops: "Belum ada toko. Tambahkan toko di halaman Merchant dulu.",
+    no_shops: "Belum ada toko. Tambahkan toko di halaman Toko dulu.",
     err_no_alert_channel: "Belum ada saluran peringatan: isi Telegram atau email dulu, lalu simpan."
   },
   en: {
@@ -59,7 +59,7 @@ var t = strings({
     ak_webhook_failed: "Webhook failed", ak_recap: "Daily recap", ak_test: "Test", ak_replication_lag: "Replication behind",
     al_count: "{n} events", al_sum: "amount {sum}", al_attempts: "Attempts ({n})", al_attempt_ok: "sent",
     al_no_attempts: "Not tried yet.", al_next: "Next attempt {time}", al_channel_telegram: "Telegram", al_channel_email: "E-mail",
-    no_shops: "No shops yet. Add one on the Merchants page first.",
+    no_shops: "No shops yet. Add one on the Shops page first.",
     err_no_alert_channel: "No alert channel yet: fill in Telegram or e-mail first, then save."
   }
 });

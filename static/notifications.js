@@ -176,10 +176,10 @@ export function viewNotifications(container) {
   var download = el("button", { type: "button", class: "btn btn-quiet", id: "nf-csv", "aria-label": t("download_csv_label") }, t("download_csv"));
   download.addEventListener("click", function () { location.href = "/admin/api/notifications.csv" + qs(listParams()); });
   append(container, [
-    pageHeader(t("notif_title"), download, t("notif_intro")),
+    pageHeader(t("notif_title"), null, t("notif_intro")),
     el("div", { class: "filters filters-inline" }, chips,
       field(t("merchant"), merchantSelect("nf-merchant", chosenFilters.merchant_id, function (v) { chosenFilters.merchant_id = v; load(); }), "nf-merchant")),
-    list, more]);
+    list, more, el("div", { class: "list-foot" }, download)]);
 
   function listParams() { return { outcome: chosenFilters.outcome, merchant_id: chosenFilters.merchant_id }; }
 

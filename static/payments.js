@@ -109,14 +109,16 @@ export function viewPayments(container, params, reopen) {
   // A cashier makes them at the counter only, and downloads nothing (the server agrees).
   var cashierAccount = session.account && session.account.role === "cashier";
   var headerActions = [el("a", { class: "btn btn-quiet", id: "to-kasir", href: "/kasir" }, t("kasir"))];
+  var foot = null;
   if (!cashierAccount) {
     headerActions.push(el("a", { class: "btn btn-quiet", id: "to-links", href: "#/links" }, icon("link"), el("span", { text: t("payment_links") })));
-    // A download, not a fetch: the browser streams the file to disk, however many bills.
+    // A download, not a fetch: the browser streams the file to disk, however many bills. It
+    // stands after the list it downloads, so the keyboard reaches the bills first.
     var download = el("button", { type: "button", class: "btn btn-quiet", id: "pf-csv", "aria-label": t("download_csv_label") }, t("download_csv"));
     download.addEventListener("click", function () { location.href = "/admin/api/payments.csv" + qs(listParams()); });
-    headerActions.push(download);
+    foot = el("div", { class: "list-foot" }, download);
   }
-  append(container, [pageHeader(t("pay_title"), headerActions), filters, results, more]);
+  append(container, [pageHeader(t("pay_title"), headerActions), filters, results, more, foot]);
 
   var searchLater = debounce(function () { chosenFilters.q = searchInput.value.trim(); load(); }, 300);
   searchInput.addEventListener("input", searchLater);

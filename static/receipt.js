@@ -6,7 +6,7 @@ import { $, append, clear, dateTime, el, lang, methodName, onLangChange, rupiah,
 var t = strings({
   id: {
     title: "Struk pembayaran", loading: "Memuat struk…", paid: "Lunas",
-    amount: "Nominal", unique_code: "Kode unik", total: "Total", paid_at: "Dibayar pada", method: "Metode",
+    amount: "Nominal", unique_code: "Kode unik", total: "Total", paid_at: "Lunas pada", method: "Metode",
     method_manual: "Dikonfirmasi manual oleh toko", method_callback: "Notifikasi dari sistem toko",
     invoice: "No. tagihan", order: "ID pesanan", note: "Keterangan",
     thanks: "Terima kasih!", powered: "Pembayaran QRIS diproses oleh WebQRIS",

@@ -215,7 +215,10 @@ var SHARED = {
     err_not_a_package_name: "{value} is not an Android app package name (like id.dana).",
     err_field_required: "{field} is required.", err_field_not_text: "{field} must be text.",
     err_field_too_long: "{field} is too long: at most {max} characters.",
-    err_csrf_invalid: "This dashboard session has changed. Reload the page, then try again."
+    err_csrf_invalid: "This dashboard session has changed. Reload the page, then try again.",
+    err_username_taken: "Another account already has this username.",
+    err_last_admin: "This is the last admin account: add another admin first.",
+    err_account_disabled: "This account is disabled. Ask the shop's admin to enable it."
   }
 };
 

@@ -717,7 +717,7 @@ def test_admin_adds_a_cashier_who_then_sees_only_its_shop(
     cashier.fill("#login-username", "sari")
     cashier.fill("#login-password", password)
     cashier.click("#login-submit")
-    expect(cashier.locator("#view h1")).to_have_text("Pembayaran")
+    expect(cashier.locator("#view h1")).to_have_text("Tagihan")
     expect(cashier.locator(".nav-link")).to_have_count(1)
     expect(cashier.locator(f"tr[data-invoice='{invoices['Toko Sendiri']}']")).to_be_visible()
     expect(cashier.locator(f"tr[data-invoice='{invoices['Toko Lain']}']")).to_have_count(0)
@@ -732,6 +732,6 @@ def test_admin_adds_a_cashier_who_then_sees_only_its_shop(
     cashier.click("[data-testid=dialog-confirm]")
     expect(cashier.locator(".toast")).to_contain_text("Kata sandi diganti.")
     cashier.reload()  # the new session carries on
-    expect(cashier.locator("#view h1")).to_have_text("Pembayaran")
+    expect(cashier.locator("#view h1")).to_have_text("Tagihan")
     assert httpx.post(f"{server.base_url}/admin/api/login", json={
         "username": "sari", "password": "sari's own password"}).status_code == 200

@@ -836,6 +836,7 @@ def test_unduh_csv_downloads_the_bills_of_the_chosen_filters(pages: Pages, shop:
     login(page, server)
     page.goto(server.base_url + "/#/payments")
     expect(page.locator(".table-payments tbody tr")).to_have_count(2)
+    page.locator(".filters-toggle").click()
     page.select_option("#pf-status", "paid")
     expect(page.locator(".table-payments tbody tr")).to_have_count(1)
     with page.expect_download() as download_info:
