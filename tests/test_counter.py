@@ -369,11 +369,26 @@ def test_the_cashier_cancels_a_bill_and_uses_a_quick_amount_on_a_tablet(
 
 
 def test_a_payment_link_is_shared_paid_by_the_customer_and_gives_a_receipt(
-        pages: Pages, server: Server, shop: Merchant) -> None:
+        pages: Pages, server: Server, shop: Merchant, db_path: Path) -> None:
+    """The shop's manager (an account given this shop, with another shop on the same
+    installation) makes the link; a customer pays it on the checkout page."""
+    add_merchant(db_path, "Toko Lain")
+    store = webqris.Store(str(db_path))
+    store.open()
+    try:
+        store.write_now(webqris.insert_account, "mira", webqris.hash_password("pengelola 1"),
+                        "manager", (shop.id,))
+    finally:
+        store.close()
     owner = pages.open()
-    login(owner, server)
+    owner.goto(server.base_url + "/")
+    owner.fill("#login-username", "mira")
+    owner.fill("#login-password", "pengelola 1")
+    owner.click("#login-submit")
+    expect(owner.locator("#shell")).to_be_visible()
     owner.click(".nav-link[data-route=payments]")
     owner.click("#to-links")
+    expect(owner.locator("#link-shop option:not([value=''])")).to_have_text(["Toko ABC"])
     owner.fill("#link-amount", "150000")
     owner.fill("#link-description", "Kue lapis 1 loyang")
     owner.fill("#link-customer", "Ibu Sari")
