@@ -5007,11 +5007,21 @@ async def admin_confirm_payment(request: Request) -> Response:
     return JSONResponse({"success": True, "data": invoice_status_data(paid, now_ms())})
 
 
-@admin_endpoint(roles=MANAGERS)
+@admin_endpoint(roles=STAFF)
 async def admin_cancel_payment(request: Request) -> Response:
-    row = await ctx_of(request).store.write(cancel_invoice_by_admin,
-                                            request.path_params["invoice_id"],
-                                            client_address(request))
+    """A cashier cancels only a bill made at the counter today (a customer who walked away);
+    a shop's API bills and payment links are its manager's."""
+    ctx = ctx_of(request)
+    if request.state.account.role == "cashier":
+        row = ctx.store.read(get_invoice, request.path_params["invoice_id"])
+        today = local_day_start(now_ms(), local_offset(request))
+        if row is None or row["created_at"] < today:
+            raise NotFound("Payment not found", error_code="payment_not_found")
+        if row["source"] != "kasir":
+            raise ApiError(403, "Forbidden: a cashier cancels only the bills made at the"
+                                " counter")
+    row = await ctx.store.write(cancel_invoice_by_admin, request.path_params["invoice_id"],
+                                client_address(request))
     return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
 
 

@@ -474,6 +474,8 @@ def test_a_cashier_account_signs_in_from_the_counter_and_sees_only_its_shop(
     page = pages.open(PHONE)
     page.goto(server.base_url + "/kasir")
     page.click("#login-link")
+    # The form is the page's once its script has filled in the last username ("admin").
+    expect(page.locator("#login-username")).to_have_value("admin")
     page.fill("#login-username", "sari")
     page.fill("#login-password", "kasir sari 1")
     page.click("#login-submit")
@@ -509,3 +511,22 @@ def test_a_cashier_account_signs_in_from_the_counter_and_sees_only_its_shop(
     assert other_shop.status == 404
     listed = api.get(server.base_url + "/admin/api/payments").json()["data"]
     assert [row["invoice_id"] for row in listed] == [invoice_id]
+
+    # A customer who walks away: the cashier cancels the counter's bill, and only such bills.
+    page.locator("#bill-screen").wait_for(state="detached")
+    page.keyboard.type("8000")
+    page.click("#make-qr")
+    expect(screen).to_have_attribute("data-status", "pending")
+    walked_away = screen.get_attribute("data-invoice")
+    page.click("[data-testid=cancel-bill]")
+    expect(page.locator("#bill-screen")).to_have_count(0)
+    assert invoice_status(server, shop, walked_away)["status"] == "cancelled"
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        api_bill = client.post("/api/payments/qris/create", json={"amount": 70000},
+                               headers=shop.auth).json()
+    refused = api.post(server.base_url + f"/admin/api/payments/{api_bill['invoice_id']}/cancel",
+                       headers={"X-CSRF-Token": csrf})
+    assert refused.status == 403
+    assert invoice_status(server, shop, api_bill["invoice_id"])["status"] == "pending"
+    assert api.post(server.base_url + f"/admin/api/payments/{other_bill['invoice_id']}/cancel",
+                    headers={"X-CSRF-Token": csrf}).status == 404
