@@ -2716,6 +2716,10 @@ def list_alert_attempts(conn: sqlite3.Connection, alert_id: int) -> list[sqlite3
 
 # --- phones: heartbeats and silence ----------------------------------------------------------
 
+# The phone `serve --demo` pretends to be when its checkout's "simulate" pays: it is heard once
+# per demo payment and then never again, which is no reason to wake the owner.
+DEMO_DEVICE_ID = "demo-simulator"
+
 
 def touch_heartbeat(conn: sqlite3.Connection, merchant_id: int, device_id: str,
                     at_ms: int) -> None:
@@ -2768,7 +2772,7 @@ def watch_phones(conn: sqlite3.Connection, at_ms: int, silent_seconds: int,
             "SELECT d.*, s.opening_hours, max(coalesce(d.last_notification_at, 0),"
             " coalesce(d.last_test_at, 0), coalesce(d.last_heartbeat_at, 0)) AS heard"
             " FROM devices d LEFT JOIN alert_settings s ON s.merchant_id = d.merchant_id"
-            ).fetchall():
+            " WHERE d.device_id != ?", (DEMO_DEVICE_ID,)).fetchall():
         key = (device["merchant_id"], device["device_id"])
         if device["silent_alerted_at"] is not None:
             if device["heard"] > device["silent_alerted_at"]:
@@ -5134,8 +5138,9 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
                 "last_notification_at": format_time(d["last_notification_at"]),
                 "last_test_at": format_time(d["last_test_at"]),
                 "last_heartbeat_at": format_time(d["last_heartbeat_at"]),
-                "silent": max(d["last_notification_at"] or 0, d["last_test_at"] or 0,
-                              d["last_heartbeat_at"] or 0) < at - silent_after}
+                "silent": d["device_id"] != DEMO_DEVICE_ID and max(
+                    d["last_notification_at"] or 0, d["last_test_at"] or 0,
+                    d["last_heartbeat_at"] or 0) < at - silent_after}
                for d in ctx.store.read(list_devices, row["id"])]
     base = public_base_url(request)
     return {"id": row["id"], "name": row["name"], "static_qris": row["static_qris"],
@@ -6135,7 +6140,7 @@ async def checkout_simulate(request: Request) -> Response:
     rupiah = f"{row['total_amount']:,}".replace(",", ".")
     note = InboundNotification(source="forwarder", app="id.dana", title="DANA",
                                message=f"Kamu berhasil menerima Rp{rupiah} dari PELANGGAN DEMO",
-                               device_id="demo-simulator", notif_id=secrets.token_hex(8))
+                               device_id=DEMO_DEVICE_ID, notif_id=secrets.token_hex(8))
     parsed = parsers.parse_notification(note.app, note.title, note.message)
     result = await ctx.store.write(record_notification, row["merchant_id"], note, parsed,
                                    note.app, ctx.config.payments)

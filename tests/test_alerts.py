@@ -7,6 +7,7 @@ return), never outside opening hours; the daily recap says what the day held."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import json
 import re
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import Merchant, add_merchant, free_port
+from conftest import Merchant, add_merchant, free_port, make_config
 from starlette.testclient import TestClient
 from test_webhooks import query, wait_until
 
@@ -491,6 +492,33 @@ def test_opening_hours_count_a_nights_silence_from_the_opening() -> None:
     assert webqris.opened_at("18:00-02:00", late, ZONE) == int(
         datetime.datetime(2026, 11, 30, 18, 0, tzinfo=ZONE).timestamp() * 1000)
     assert webqris.opened_at(None, at, ZONE) == 0
+
+
+def test_the_demos_simulated_phone_is_never_alerted_as_silent(
+        db_path: Path, telegram: FakeTelegram) -> None:
+    """`serve --demo` pays its checkout's bills as the phone "demo-simulator", heard once per
+    demo payment: it must not wake the owner as a silent phone, while a real phone of the same
+    shop, as quiet, is alerted."""
+    merchant = add_merchant(db_path, name="Toko Demo")
+
+    def demo_app(**sections: Any) -> TestClient:  # what `serve --demo` runs
+        app = webqris.create_app(make_config(db_path, **sections), demo_merchant_id=merchant.id)
+        return stack.enter_context(TestClient(app))
+
+    with contextlib.ExitStack() as stack:
+        client = start(demo_app, db_path, alerts_section(telegram),
+                       admin={"device_silent_seconds": 1})
+        invoice = client.post("/api/payments/qris/create", json={"amount": 25_000},
+                              headers=merchant.auth).json()
+        assert client.post(f"/pay/{invoice['invoice_id']}/simulate").status_code == 200
+        heartbeat(client, merchant, deviceId="HP-Kasir")
+        silent = wait_until(lambda: telegram.texts(), what="the real phone's silent alert")
+        time.sleep(0.3)  # a few more checks: the simulator would have been alerted by now
+        assert len(telegram.texts()) == 1 and "HP HP-Kasir" in silent[0], telegram.texts()
+        devices = {d["device_id"]: d for d in
+                   client.get("/admin/api/merchants").json()["data"][0]["devices"]}
+    assert devices["demo-simulator"]["last_notification_at"] is not None
+    assert devices["demo-simulator"]["silent"] is False and devices["HP-Kasir"]["silent"]
 
 
 # --- the daily recap ------------------------------------------------------------------------------
