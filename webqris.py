@@ -179,6 +179,7 @@ class RetentionConfig:
     noise_days: int = 30
     webhook_excerpt_days: int = 30
     audit_days: int = 0
+    alert_days: int = 90
     batch_size: int = 500
     interval_seconds: float = 3600.0
 
@@ -318,7 +319,8 @@ def _check_config(config: Config) -> None:
     if config.server.log_format not in ("text", "json"):
         raise ConfigError("server.log_format must be text or json")
     retention = config.retention
-    if min(retention.noise_days, retention.webhook_excerpt_days, retention.audit_days) < 0:
+    if min(retention.noise_days, retention.webhook_excerpt_days, retention.audit_days,
+           retention.alert_days) < 0:
         raise ConfigError("retention: days must be >= 0 (0 keeps forever)")
     if retention.batch_size < 1 or retention.interval_seconds <= 0:
         raise ConfigError("retention.batch_size must be >= 1 and interval_seconds > 0")
@@ -2462,10 +2464,12 @@ def list_delivery_attempts(conn: sqlite3.Connection, delivery_id: int) -> list[s
 # What `[retention]` deletes, oldest first, a bounded batch per transaction. Never an invoice,
 # nor a notification that carried money (matched, unmatched, unparsed): only a notification
 # seen again (duplicate) or a forwarder's connection test, the response excerpts of old
-# webhook attempts (the attempt itself stays), expired sessions and, only when configured, old
-# audit entries. Duplicates and tests hold no dedupe key and are nobody's original, and
-# foreign_keys=ON would refuse the batch if that ever changed.
-PRUNE_SQL = {
+# webhook attempts (the attempt itself stays), expired sessions, alerts that went out (or failed
+# for good) with their attempts and, only when configured, old audit entries. Duplicates and
+# tests hold no dedupe key and are nobody's original, and foreign_keys=ON would refuse the batch
+# if that ever changed. Each kind is its rows' condition, then the statements that remove a
+# batch of them: the last one's rows are the count, earlier ones remove what refers to them.
+PRUNE_SQL: dict[str, tuple[str, ...]] = {
     "noise_notifications": (
         "FROM notifications WHERE outcome IN ('duplicate', 'test') AND received_at < :cutoff",
         "DELETE FROM notifications WHERE id IN (SELECT id {where} ORDER BY received_at"
@@ -2481,6 +2485,13 @@ PRUNE_SQL = {
     "audit_entries": (
         "FROM audit_log WHERE at < :cutoff",
         "DELETE FROM audit_log WHERE id IN (SELECT id {where} ORDER BY id LIMIT :limit)"),
+    # A pending alert, however old (a channel down for days), waits to be sent; the daily
+    # recap is not queued again for a day whose alert went (recap_day:<merchant> says it went).
+    "alerts": (
+        "FROM alerts WHERE state IN ('sent', 'failed') AND created_at < :cutoff",
+        "DELETE FROM alert_attempts WHERE alert_id IN (SELECT id {where} ORDER BY id"
+        " LIMIT :limit)",
+        "DELETE FROM alerts WHERE id IN (SELECT id {where} ORDER BY id LIMIT :limit)"),
 }
 
 
@@ -2490,22 +2501,26 @@ def retention_cutoffs(retention: RetentionConfig, at_ms: int) -> dict[str, int]:
     cutoffs = {"expired_sessions": at_ms}
     for kind, days in (("noise_notifications", retention.noise_days),
                        ("webhook_excerpts", retention.webhook_excerpt_days),
-                       ("audit_entries", retention.audit_days)):
+                       ("audit_entries", retention.audit_days),
+                       ("alerts", retention.alert_days)):
         if days > 0:
             cutoffs[kind] = at_ms - days * day
     return cutoffs
 
 
 def count_prunable(conn: sqlite3.Connection, kind: str, cutoff: int) -> int:
-    where, _ = PRUNE_SQL[kind]
+    where = PRUNE_SQL[kind][0]
     return conn.execute(f"SELECT count(*) {where}", {"cutoff": cutoff}).fetchone()[0]
 
 
 def prune_batch(conn: sqlite3.Connection, kind: str, cutoff: int, limit: int) -> int:
     """Deletes (or, for excerpts, empties) up to `limit` of the oldest rows of this kind."""
-    where, statement = PRUNE_SQL[kind]
-    return conn.execute(statement.format(where=where),
-                        {"cutoff": cutoff, "limit": limit}).rowcount
+    where, *statements = PRUNE_SQL[kind]
+    done = 0
+    for statement in statements:
+        done = conn.execute(statement.format(where=where),
+                            {"cutoff": cutoff, "limit": limit}).rowcount
+    return done
 
 
 # --- alerts: the owner's outbox -------------------------------------------------------------
@@ -8593,7 +8608,8 @@ def export_notifications(merchant_id: int | None, output: str | None, db_path: s
 def prune(dry_run: bool, db_path: str | None, config_path: str | None) -> None:
     """Delete what [retention] lets go now (the server also does it every
     retention.interval_seconds): old duplicate and test notifications, old webhook response
-    excerpts, expired sessions, old audit entries if configured. Money is never deleted."""
+    excerpts, expired sessions, old alerts that went out, old audit entries if configured.
+    Money is never deleted."""
     config = config_from_cli(config_path, database_path=db_path)
     if not os.path.exists(config.database.path):
         raise click.ClickException(f"no database at {config.database.path}")
