@@ -3278,6 +3278,11 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
 
 
+def first_text(fields: Mapping[str, Any], names: Iterable[str]) -> Any:
+    """The value of the first of `names` that holds text (or a number) in `fields`, else None."""
+    return next((fields[name] for name in names if _is_text(fields.get(name))), None)
+
+
 _PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
 _NESTING_READ = 4  # NotiForwarder and notification-fwder nest one level; nothing nests deeper
 
@@ -3347,7 +3352,7 @@ def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
     fields = forwarder_fields(fields)
     values: dict[str, str | None] = {}
     for name, aliases in FORWARDER_ALIASES.items():
-        raw = next((fields[alias] for alias in aliases if _is_text(fields.get(alias))), None)
+        raw = first_text(fields, aliases)
         values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True,
                                   multiline=name == "message")
     template = smsforwarder_template(values["app"], values["message"])
@@ -4211,17 +4216,19 @@ def _body_secrets(value: Any, depth: int = 0) -> list[str]:
     return found
 
 
-def callback_credentials(request: Request, fields: Mapping[str, Any]) -> list[str]:
+def callback_credentials(request: Request, fields: Mapping[str, Any],
+                         more_headers: tuple[str, ...] = ()) -> list[str]:
     """Every callback secret the request carries, wherever it is: the Authorization header
     (Bearer, or the password of Basic), the X-Callback-Key, X-API-Key and X-Forwarder-Token
-    headers, a `token`/`secret` query parameter, a `secret`/`token` body field."""
+    headers (and `more_headers`), a `token`/`secret` query parameter, a `secret`/`token` body
+    field."""
     found = []
     scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() == "bearer":
         found.append(value)
     elif scheme.lower() == "basic":
         found.append(basic_auth_password(value))
-    for header in CALLBACK_SECRET_HEADERS:
+    for header in (*CALLBACK_SECRET_HEADERS, *more_headers):
         found += request.headers.getlist(header)
     found += [value for name, value in request.query_params.multi_items()
               if name.lower() in CALLBACK_SECRET_FIELDS]
@@ -4251,7 +4258,8 @@ def authenticate_callback(request: Request, credentials: list[str], header: str)
     raise ApiError(401, "Unauthorized: invalid callback secret")
 
 
-async def read_authenticated_body(request: Request, header: str, **read: bool
+async def read_authenticated_body(request: Request, header: str,
+                                  more_headers: tuple[str, ...] = (), **read: bool
                                   ) -> tuple[sqlite3.Row, dict[str, Any]]:
     """The merchant and the body's fields. The body is read first, since the secret may be in
     it; a body that cannot be read is answered only once the credential is good, so a
@@ -4261,7 +4269,8 @@ async def read_authenticated_body(request: Request, header: str, **read: bool
         fields = await read_fields(request, **read)
     except (ApiError, DomainError) as exc:
         fields, body_error = {}, exc
-    merchant = authenticate_callback(request, callback_credentials(request, fields), header)
+    merchant = authenticate_callback(request, callback_credentials(request, fields, more_headers),
+                                     header)
     if body_error is not None:
         raise body_error
     return merchant, fields
@@ -4337,18 +4346,38 @@ async def receive_callback(request: Request) -> Response:
     return JSONResponse({"success": True, "invoice_id": result.invoice["invoice_id"]})
 
 
-# A heartbeat's phone: the device fields forwarder apps send (SmsForwarder's JSON template can
-# send [device_mark]), else "" (the shop's one phone).
-HEARTBEAT_DEVICE_FIELDS = (*FORWARDER_ALIASES["device_id"], "device_mark", "deviceMark", "name")
+# A heartbeat's phone, by the fields the apps that send one use, the most human first:
+# PayHook's `device_id` (darmariduan/docs-payhook index.html, "Heartbeat Monitoring"), SMS
+# Gateway for Android's `deviceId` (capcom6/android-sms-gateway, WebHookEventDTO.kt), fadzPay's
+# `device.name` (Matsumiko/fadzPay, install_fadzpay_heartbeat.sh), SmsForwarder's
+# [device_mark] tag in a JSON template, or a hand-made request's `name`. Else "" (the shop's
+# one phone).
+HEARTBEAT_DEVICE_FIELDS = (*FORWARDER_ALIASES["device_id"], "device_mark", "deviceMark",
+                           "device.name", "name")
+# Fields by which a heartbeat says the phone is on but its app no longer reads notifications:
+# PayHook's `listener_connected` and fadzPay's `forwarder.running`. Such a phone is not alive
+# for what matters, so the heartbeat is answered and not counted.
+HEARTBEAT_NOT_LISTENING = {"listener_connected": False, "forwarder.running": 0}
 
 
-def heartbeat_device(fields: Mapping[str, Any]) -> str:
-    flat = forwarder_fields(fields)
-    raw = next((flat[name] for name in HEARTBEAT_DEVICE_FIELDS if _is_text(flat.get(name))), None)
+def heartbeat_device(flat: Mapping[str, Any]) -> str:
+    """The phone a heartbeat names. SmsForwarder's scheduled task sends, by default, its
+    form (`from` the task's name, `content` its default template): the device name is the
+    template's last line."""
+    raw = first_text(flat, HEARTBEAT_DEVICE_FIELDS)
+    if raw is None:
+        app, content = (first_text(flat, FORWARDER_ALIASES[name]) for name in ("app", "message"))
+        template = smsforwarder_template(app and str(app), content and str(content))
+        raw = template["device_id"] if template is not None else None
     return text_value("device_id", raw, FIELD_LIMITS["device_id"], numbers=True) or ""
 
 
-async def receive_heartbeat(request: Request) -> Response:
+def heartbeat_listening(flat: Mapping[str, Any]) -> bool:
+    return not any(isinstance(flat.get(name), bool | int) and flat[name] == value
+                   for name, value in HEARTBEAT_NOT_LISTENING.items())
+
+
+async def receive_heartbeat(request: Request, more_headers: tuple[str, ...] = ()) -> Response:
     """POST /api/webhook/heartbeat: the shop's phone says it is alive (a MacroDroid or Tasker
     task every 15 minutes, or a forwarder app's own heartbeat). Any body, or none; the callback
     secret in any spelling /api/webhook/payment accepts. A phone silent for
@@ -4357,12 +4386,26 @@ async def receive_heartbeat(request: Request) -> Response:
     query = {name: value for name, value in request.query_params.items()
              if name.lower() not in CALLBACK_SECRET_FIELDS}
     merchant, body = await read_authenticated_body(
-        request, "Authorization: Bearer header", allow_form=True, repair_text=True,
-        allow_empty=True)
-    device_id = heartbeat_device({**query, **body})
+        request, "Authorization: Bearer header", more_headers, allow_form=True,
+        repair_text=True, allow_empty=True)
+    flat = forwarder_fields({**query, **body})
+    device_id = heartbeat_device(flat)
+    answer = {"success": True, "message": "Heartbeat diterima", "merchant": merchant["name"],
+              "device_id": device_id or None, "listening": heartbeat_listening(flat)}
+    if not answer["listening"]:
+        answer["message"] = ("Heartbeat diterima, tetapi aplikasi di HP ini tidak membaca"
+                             " notifikasi: HP ini tidak dihitung aktif")
+        return JSONResponse(answer)
     await ctx.store.write(touch_heartbeat, merchant["id"], device_id, now_ms())
-    return JSONResponse({"success": True, "message": "Heartbeat diterima",
-                         "merchant": merchant["name"], "device_id": device_id or None})
+    return JSONResponse(answer)
+
+
+async def receive_fadzpay_heartbeat(request: Request) -> Response:
+    """POST /status/heartbeat, the path fadzPay's heartbeat appends to its base URL, with its
+    PIN in X-Forwarder-Pin (Matsumiko/fadzPay, install_fadzpay_heartbeat.sh): the shop sets
+    that PIN to the callback secret. Only here: fadzPay v2's payments send a PIN of their own
+    in that header beside the secret."""
+    return await receive_heartbeat(request, more_headers=("x-forwarder-pin",))
 
 
 async def healthz(request: Request) -> Response:
@@ -7235,8 +7278,27 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
     heartbeat_body = {
         **obj([], device_id=text(FIELD_LIMITS["device_id"])),
         "description": "Any body, or none. device_id (or deviceId, deviceName, device_mark,"
-                       " name) names the phone; without one it is the shop's phone.",
+                       " device.name, name) names the phone; without one it is the shop's"
+                       " phone. listener_connected false or forwarder.running 0: the phone's"
+                       " app reads no notification, and the heartbeat does not count.",
     }
+
+    def heartbeat_operation(operation_id: str) -> dict[str, Any]:
+        return {
+            "operationId": operation_id,
+            "summary": "The shop's phone is alive (e.g. MacroDroid or Tasker every 15 minutes,"
+                       " or a forwarder app's own heartbeat; /status/heartbeat is the path"
+                       " fadzPay's heartbeat appends to its base URL, where X-Forwarder-Pin"
+                       " carries the secret too); a phone silent for"
+                       " admin.device_silent_seconds is alerted",
+            "security": [{"callbackSecret": []}],
+            "requestBody": {"required": False, "content": {
+                "application/json": {"schema": heartbeat_body},
+                "application/x-www-form-urlencoded": {"schema": heartbeat_body}}},
+            "responses": responses(
+                ok(obj(None, success=true, message=text(), merchant=text(),
+                       device_id=text(nullable=True), listening={"type": "boolean"})),
+                400, 401, 413, 503)}
     return {
         "openapi": "3.0.3",
         "info": {"title": "WebQRIS", "version": VERSION,
@@ -7355,19 +7417,8 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                     400, 401, 404, 413, 422, 503, e404=fail(
                         "No pending payment with that total: kept in the inbox",
                         "Unmatched"))}},
-            "/api/webhook/heartbeat": {"post": {
-                "operationId": "phoneHeartbeat",
-                "summary": "The shop's phone is alive (e.g. MacroDroid or Tasker every 15"
-                           " minutes); a phone silent for admin.device_silent_seconds is"
-                           " alerted",
-                "security": [{"callbackSecret": []}],
-                "requestBody": {"required": False, "content": {
-                    "application/json": {"schema": heartbeat_body},
-                    "application/x-www-form-urlencoded": {"schema": heartbeat_body}}},
-                "responses": responses(
-                    ok(obj(None, success=true, message=text(enum=["Heartbeat diterima"]),
-                           merchant=text(), device_id=text(nullable=True))),
-                    400, 401, 413, 503)}},
+            "/api/webhook/heartbeat": {"post": heartbeat_operation("phoneHeartbeat")},
+            "/status/heartbeat": {"post": heartbeat_operation("fadzPayHeartbeat")},
             "/api/callback/notify": {"post": {
                 "operationId": "callbackNotify",
                 "summary": "A payment in the simple format: an amount equal to a total",
@@ -7471,6 +7522,7 @@ def create_app(config: Config | None = None, *,
         Route("/api/webhook/payment", receive_forwarded_notification, methods=["POST"]),
         Route("/api/callback/notify", receive_callback, methods=["POST"]),
         Route("/api/webhook/heartbeat", receive_heartbeat, methods=["POST"]),
+        Route("/status/heartbeat", receive_fadzpay_heartbeat, methods=["POST"]),
         WebSocketRoute("/ws/merchant", merchant_socket),
         WebSocketRoute("/ws", admin_socket),
         Route("/", dashboard_page, methods=["GET"]),
