@@ -4392,11 +4392,11 @@ async def receive_heartbeat(request: Request, more_headers: tuple[str, ...] = ()
     device_id = heartbeat_device(flat)
     answer = {"success": True, "message": "Heartbeat diterima", "merchant": merchant["name"],
               "device_id": device_id or None, "listening": heartbeat_listening(flat)}
-    if not answer["listening"]:
+    if answer["listening"]:
+        await ctx.store.write(touch_heartbeat, merchant["id"], device_id, now_ms())
+    else:
         answer["message"] = ("Heartbeat diterima, tetapi aplikasi di HP ini tidak membaca"
                              " notifikasi: HP ini tidak dihitung aktif")
-        return JSONResponse(answer)
-    await ctx.store.write(touch_heartbeat, merchant["id"], device_id, now_ms())
     return JSONResponse(answer)
 
 
