@@ -179,6 +179,7 @@ class RetentionConfig:
     noise_days: int = 30
     webhook_excerpt_days: int = 30
     audit_days: int = 0
+    alert_days: int = 90
     batch_size: int = 500
     interval_seconds: float = 3600.0
 
@@ -318,7 +319,8 @@ def _check_config(config: Config) -> None:
     if config.server.log_format not in ("text", "json"):
         raise ConfigError("server.log_format must be text or json")
     retention = config.retention
-    if min(retention.noise_days, retention.webhook_excerpt_days, retention.audit_days) < 0:
+    if min(retention.noise_days, retention.webhook_excerpt_days, retention.audit_days,
+           retention.alert_days) < 0:
         raise ConfigError("retention: days must be >= 0 (0 keeps forever)")
     if retention.batch_size < 1 or retention.interval_seconds <= 0:
         raise ConfigError("retention.batch_size must be >= 1 and interval_seconds > 0")
@@ -2462,10 +2464,12 @@ def list_delivery_attempts(conn: sqlite3.Connection, delivery_id: int) -> list[s
 # What `[retention]` deletes, oldest first, a bounded batch per transaction. Never an invoice,
 # nor a notification that carried money (matched, unmatched, unparsed): only a notification
 # seen again (duplicate) or a forwarder's connection test, the response excerpts of old
-# webhook attempts (the attempt itself stays), expired sessions and, only when configured, old
-# audit entries. Duplicates and tests hold no dedupe key and are nobody's original, and
-# foreign_keys=ON would refuse the batch if that ever changed.
-PRUNE_SQL = {
+# webhook attempts (the attempt itself stays), expired sessions, alerts that went out (or failed
+# for good) with their attempts and, only when configured, old audit entries. Duplicates and
+# tests hold no dedupe key and are nobody's original, and foreign_keys=ON would refuse the batch
+# if that ever changed. Each kind is its rows' condition, then the statements that remove a
+# batch of them: the last one's rows are the count, earlier ones remove what refers to them.
+PRUNE_SQL: dict[str, tuple[str, ...]] = {
     "noise_notifications": (
         "FROM notifications WHERE outcome IN ('duplicate', 'test') AND received_at < :cutoff",
         "DELETE FROM notifications WHERE id IN (SELECT id {where} ORDER BY received_at"
@@ -2481,6 +2485,13 @@ PRUNE_SQL = {
     "audit_entries": (
         "FROM audit_log WHERE at < :cutoff",
         "DELETE FROM audit_log WHERE id IN (SELECT id {where} ORDER BY id LIMIT :limit)"),
+    # A pending alert, however old (a channel down for days), waits to be sent; the daily
+    # recap is not queued again for a day whose alert went (recap_day:<merchant> says it went).
+    "alerts": (
+        "FROM alerts WHERE state IN ('sent', 'failed') AND created_at < :cutoff",
+        "DELETE FROM alert_attempts WHERE alert_id IN (SELECT id {where} ORDER BY id"
+        " LIMIT :limit)",
+        "DELETE FROM alerts WHERE id IN (SELECT id {where} ORDER BY id LIMIT :limit)"),
 }
 
 
@@ -2490,22 +2501,26 @@ def retention_cutoffs(retention: RetentionConfig, at_ms: int) -> dict[str, int]:
     cutoffs = {"expired_sessions": at_ms}
     for kind, days in (("noise_notifications", retention.noise_days),
                        ("webhook_excerpts", retention.webhook_excerpt_days),
-                       ("audit_entries", retention.audit_days)):
+                       ("audit_entries", retention.audit_days),
+                       ("alerts", retention.alert_days)):
         if days > 0:
             cutoffs[kind] = at_ms - days * day
     return cutoffs
 
 
 def count_prunable(conn: sqlite3.Connection, kind: str, cutoff: int) -> int:
-    where, _ = PRUNE_SQL[kind]
+    where = PRUNE_SQL[kind][0]
     return conn.execute(f"SELECT count(*) {where}", {"cutoff": cutoff}).fetchone()[0]
 
 
 def prune_batch(conn: sqlite3.Connection, kind: str, cutoff: int, limit: int) -> int:
     """Deletes (or, for excerpts, empties) up to `limit` of the oldest rows of this kind."""
-    where, statement = PRUNE_SQL[kind]
-    return conn.execute(statement.format(where=where),
-                        {"cutoff": cutoff, "limit": limit}).rowcount
+    where, *statements = PRUNE_SQL[kind]
+    done = 0
+    for statement in statements:
+        done = conn.execute(statement.format(where=where),
+                            {"cutoff": cutoff, "limit": limit}).rowcount
+    return done
 
 
 # --- alerts: the owner's outbox -------------------------------------------------------------
@@ -2716,6 +2731,10 @@ def list_alert_attempts(conn: sqlite3.Connection, alert_id: int) -> list[sqlite3
 
 # --- phones: heartbeats and silence ----------------------------------------------------------
 
+# The phone `serve --demo` pretends to be when its checkout's "simulate" pays: it is heard once
+# per demo payment and then never again, which is no reason to wake the owner.
+DEMO_DEVICE_ID = "demo-simulator"
+
 
 def touch_heartbeat(conn: sqlite3.Connection, merchant_id: int, device_id: str,
                     at_ms: int) -> None:
@@ -2768,7 +2787,7 @@ def watch_phones(conn: sqlite3.Connection, at_ms: int, silent_seconds: int,
             "SELECT d.*, s.opening_hours, max(coalesce(d.last_notification_at, 0),"
             " coalesce(d.last_test_at, 0), coalesce(d.last_heartbeat_at, 0)) AS heard"
             " FROM devices d LEFT JOIN alert_settings s ON s.merchant_id = d.merchant_id"
-            ).fetchall():
+            " WHERE d.device_id != ?", (DEMO_DEVICE_ID,)).fetchall():
         key = (device["merchant_id"], device["device_id"])
         if device["silent_alerted_at"] is not None:
             if device["heard"] > device["silent_alerted_at"]:
@@ -3259,6 +3278,11 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
 
 
+def first_text(fields: Mapping[str, Any], names: Iterable[str]) -> Any:
+    """The value of the first of `names` that holds text (or a number) in `fields`, else None."""
+    return next((fields[name] for name in names if _is_text(fields.get(name))), None)
+
+
 _PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
 _NESTING_READ = 4  # NotiForwarder and notification-fwder nest one level; nothing nests deeper
 
@@ -3328,7 +3352,7 @@ def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
     fields = forwarder_fields(fields)
     values: dict[str, str | None] = {}
     for name, aliases in FORWARDER_ALIASES.items():
-        raw = next((fields[alias] for alias in aliases if _is_text(fields.get(alias))), None)
+        raw = first_text(fields, aliases)
         values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True,
                                   multiline=name == "message")
     template = smsforwarder_template(values["app"], values["message"])
@@ -4192,17 +4216,19 @@ def _body_secrets(value: Any, depth: int = 0) -> list[str]:
     return found
 
 
-def callback_credentials(request: Request, fields: Mapping[str, Any]) -> list[str]:
+def callback_credentials(request: Request, fields: Mapping[str, Any],
+                         more_headers: tuple[str, ...] = ()) -> list[str]:
     """Every callback secret the request carries, wherever it is: the Authorization header
     (Bearer, or the password of Basic), the X-Callback-Key, X-API-Key and X-Forwarder-Token
-    headers, a `token`/`secret` query parameter, a `secret`/`token` body field."""
+    headers (and `more_headers`), a `token`/`secret` query parameter, a `secret`/`token` body
+    field."""
     found = []
     scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() == "bearer":
         found.append(value)
     elif scheme.lower() == "basic":
         found.append(basic_auth_password(value))
-    for header in CALLBACK_SECRET_HEADERS:
+    for header in (*CALLBACK_SECRET_HEADERS, *more_headers):
         found += request.headers.getlist(header)
     found += [value for name, value in request.query_params.multi_items()
               if name.lower() in CALLBACK_SECRET_FIELDS]
@@ -4232,7 +4258,8 @@ def authenticate_callback(request: Request, credentials: list[str], header: str)
     raise ApiError(401, "Unauthorized: invalid callback secret")
 
 
-async def read_authenticated_body(request: Request, header: str, **read: bool
+async def read_authenticated_body(request: Request, header: str,
+                                  more_headers: tuple[str, ...] = (), **read: bool
                                   ) -> tuple[sqlite3.Row, dict[str, Any]]:
     """The merchant and the body's fields. The body is read first, since the secret may be in
     it; a body that cannot be read is answered only once the credential is good, so a
@@ -4242,7 +4269,8 @@ async def read_authenticated_body(request: Request, header: str, **read: bool
         fields = await read_fields(request, **read)
     except (ApiError, DomainError) as exc:
         fields, body_error = {}, exc
-    merchant = authenticate_callback(request, callback_credentials(request, fields), header)
+    merchant = authenticate_callback(request, callback_credentials(request, fields, more_headers),
+                                     header)
     if body_error is not None:
         raise body_error
     return merchant, fields
@@ -4318,18 +4346,38 @@ async def receive_callback(request: Request) -> Response:
     return JSONResponse({"success": True, "invoice_id": result.invoice["invoice_id"]})
 
 
-# A heartbeat's phone: the device fields forwarder apps send (SmsForwarder's JSON template can
-# send [device_mark]), else "" (the shop's one phone).
-HEARTBEAT_DEVICE_FIELDS = (*FORWARDER_ALIASES["device_id"], "device_mark", "deviceMark", "name")
+# A heartbeat's phone, by the fields the apps that send one use, the most human first:
+# PayHook's `device_id` (darmariduan/docs-payhook index.html, "Heartbeat Monitoring"), SMS
+# Gateway for Android's `deviceId` (capcom6/android-sms-gateway, WebHookEventDTO.kt), fadzPay's
+# `device.name` (Matsumiko/fadzPay, install_fadzpay_heartbeat.sh), SmsForwarder's
+# [device_mark] tag in a JSON template, or a hand-made request's `name`. Else "" (the shop's
+# one phone).
+HEARTBEAT_DEVICE_FIELDS = (*FORWARDER_ALIASES["device_id"], "device_mark", "deviceMark",
+                           "device.name", "name")
+# Fields by which a heartbeat says the phone is on but its app no longer reads notifications:
+# PayHook's `listener_connected` and fadzPay's `forwarder.running`. Such a phone is not alive
+# for what matters, so the heartbeat is answered and not counted.
+HEARTBEAT_NOT_LISTENING = {"listener_connected": False, "forwarder.running": 0}
 
 
-def heartbeat_device(fields: Mapping[str, Any]) -> str:
-    flat = forwarder_fields(fields)
-    raw = next((flat[name] for name in HEARTBEAT_DEVICE_FIELDS if _is_text(flat.get(name))), None)
+def heartbeat_device(flat: Mapping[str, Any]) -> str:
+    """The phone a heartbeat names. SmsForwarder's scheduled task sends, by default, its
+    form (`from` the task's name, `content` its default template): the device name is the
+    template's last line."""
+    raw = first_text(flat, HEARTBEAT_DEVICE_FIELDS)
+    if raw is None:
+        app, content = (first_text(flat, FORWARDER_ALIASES[name]) for name in ("app", "message"))
+        template = smsforwarder_template(app and str(app), content and str(content))
+        raw = template["device_id"] if template is not None else None
     return text_value("device_id", raw, FIELD_LIMITS["device_id"], numbers=True) or ""
 
 
-async def receive_heartbeat(request: Request) -> Response:
+def heartbeat_listening(flat: Mapping[str, Any]) -> bool:
+    return not any(isinstance(flat.get(name), bool | int) and flat[name] == value
+                   for name, value in HEARTBEAT_NOT_LISTENING.items())
+
+
+async def receive_heartbeat(request: Request, more_headers: tuple[str, ...] = ()) -> Response:
     """POST /api/webhook/heartbeat: the shop's phone says it is alive (a MacroDroid or Tasker
     task every 15 minutes, or a forwarder app's own heartbeat). Any body, or none; the callback
     secret in any spelling /api/webhook/payment accepts. A phone silent for
@@ -4338,12 +4386,26 @@ async def receive_heartbeat(request: Request) -> Response:
     query = {name: value for name, value in request.query_params.items()
              if name.lower() not in CALLBACK_SECRET_FIELDS}
     merchant, body = await read_authenticated_body(
-        request, "Authorization: Bearer header", allow_form=True, repair_text=True,
-        allow_empty=True)
-    device_id = heartbeat_device({**query, **body})
-    await ctx.store.write(touch_heartbeat, merchant["id"], device_id, now_ms())
-    return JSONResponse({"success": True, "message": "Heartbeat diterima",
-                         "merchant": merchant["name"], "device_id": device_id or None})
+        request, "Authorization: Bearer header", more_headers, allow_form=True,
+        repair_text=True, allow_empty=True)
+    flat = forwarder_fields({**query, **body})
+    device_id = heartbeat_device(flat)
+    answer = {"success": True, "message": "Heartbeat diterima", "merchant": merchant["name"],
+              "device_id": device_id or None, "listening": heartbeat_listening(flat)}
+    if answer["listening"]:
+        await ctx.store.write(touch_heartbeat, merchant["id"], device_id, now_ms())
+    else:
+        answer["message"] = ("Heartbeat diterima, tetapi aplikasi di HP ini tidak membaca"
+                             " notifikasi: HP ini tidak dihitung aktif")
+    return JSONResponse(answer)
+
+
+async def receive_fadzpay_heartbeat(request: Request) -> Response:
+    """POST /status/heartbeat, the path fadzPay's heartbeat appends to its base URL, with its
+    PIN in X-Forwarder-Pin (Matsumiko/fadzPay, install_fadzpay_heartbeat.sh): the shop sets
+    that PIN to the callback secret. Only here: fadzPay v2's payments send a PIN of their own
+    in that header beside the secret."""
+    return await receive_heartbeat(request, more_headers=("x-forwarder-pin",))
 
 
 async def healthz(request: Request) -> Response:
@@ -5144,8 +5206,9 @@ def admin_merchant(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
                 "last_notification_at": format_time(d["last_notification_at"]),
                 "last_test_at": format_time(d["last_test_at"]),
                 "last_heartbeat_at": format_time(d["last_heartbeat_at"]),
-                "silent": max(d["last_notification_at"] or 0, d["last_test_at"] or 0,
-                              d["last_heartbeat_at"] or 0) < at - silent_after}
+                "silent": d["device_id"] != DEMO_DEVICE_ID and max(
+                    d["last_notification_at"] or 0, d["last_test_at"] or 0,
+                    d["last_heartbeat_at"] or 0) < at - silent_after}
                for d in ctx.store.read(list_devices, row["id"])]
     base = public_base_url(request)
     return {"id": row["id"], "name": row["name"], "static_qris": row["static_qris"],
@@ -6145,7 +6208,7 @@ async def checkout_simulate(request: Request) -> Response:
     rupiah = f"{row['total_amount']:,}".replace(",", ".")
     note = InboundNotification(source="forwarder", app="id.dana", title="DANA",
                                message=f"Kamu berhasil menerima Rp{rupiah} dari PELANGGAN DEMO",
-                               device_id="demo-simulator", notif_id=secrets.token_hex(8))
+                               device_id=DEMO_DEVICE_ID, notif_id=secrets.token_hex(8))
     parsed = parsers.parse_notification(note.app, note.title, note.message)
     result = await ctx.store.write(record_notification, row["merchant_id"], note, parsed,
                                    note.app, ctx.config.payments)
@@ -7225,8 +7288,27 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
     heartbeat_body = {
         **obj([], device_id=text(FIELD_LIMITS["device_id"])),
         "description": "Any body, or none. device_id (or deviceId, deviceName, device_mark,"
-                       " name) names the phone; without one it is the shop's phone.",
+                       " device.name, name) names the phone; without one it is the shop's"
+                       " phone. listener_connected false or forwarder.running 0: the phone's"
+                       " app reads no notification, and the heartbeat does not count.",
     }
+
+    def heartbeat_operation(operation_id: str) -> dict[str, Any]:
+        return {
+            "operationId": operation_id,
+            "summary": "The shop's phone is alive (e.g. MacroDroid or Tasker every 15 minutes,"
+                       " or a forwarder app's own heartbeat; /status/heartbeat is the path"
+                       " fadzPay's heartbeat appends to its base URL, where X-Forwarder-Pin"
+                       " carries the secret too); a phone silent for"
+                       " admin.device_silent_seconds is alerted",
+            "security": [{"callbackSecret": []}],
+            "requestBody": {"required": False, "content": {
+                "application/json": {"schema": heartbeat_body},
+                "application/x-www-form-urlencoded": {"schema": heartbeat_body}}},
+            "responses": responses(
+                ok(obj(None, success=true, message=text(), merchant=text(),
+                       device_id=text(nullable=True), listening={"type": "boolean"})),
+                400, 401, 413, 503)}
     return {
         "openapi": "3.0.3",
         "info": {"title": "WebQRIS", "version": VERSION,
@@ -7345,19 +7427,8 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                     400, 401, 404, 413, 422, 503, e404=fail(
                         "No pending payment with that total: kept in the inbox",
                         "Unmatched"))}},
-            "/api/webhook/heartbeat": {"post": {
-                "operationId": "phoneHeartbeat",
-                "summary": "The shop's phone is alive (e.g. MacroDroid or Tasker every 15"
-                           " minutes); a phone silent for admin.device_silent_seconds is"
-                           " alerted",
-                "security": [{"callbackSecret": []}],
-                "requestBody": {"required": False, "content": {
-                    "application/json": {"schema": heartbeat_body},
-                    "application/x-www-form-urlencoded": {"schema": heartbeat_body}}},
-                "responses": responses(
-                    ok(obj(None, success=true, message=text(enum=["Heartbeat diterima"]),
-                           merchant=text(), device_id=text(nullable=True))),
-                    400, 401, 413, 503)}},
+            "/api/webhook/heartbeat": {"post": heartbeat_operation("phoneHeartbeat")},
+            "/status/heartbeat": {"post": heartbeat_operation("fadzPayHeartbeat")},
             "/api/callback/notify": {"post": {
                 "operationId": "callbackNotify",
                 "summary": "A payment in the simple format: an amount equal to a total",
@@ -7461,6 +7532,7 @@ def create_app(config: Config | None = None, *,
         Route("/api/webhook/payment", receive_forwarded_notification, methods=["POST"]),
         Route("/api/callback/notify", receive_callback, methods=["POST"]),
         Route("/api/webhook/heartbeat", receive_heartbeat, methods=["POST"]),
+        Route("/status/heartbeat", receive_fadzpay_heartbeat, methods=["POST"]),
         WebSocketRoute("/ws/merchant", merchant_socket),
         WebSocketRoute("/ws", admin_socket),
         Route("/", dashboard_page, methods=["GET"]),
@@ -8598,7 +8670,8 @@ def export_notifications(merchant_id: int | None, output: str | None, db_path: s
 def prune(dry_run: bool, db_path: str | None, config_path: str | None) -> None:
     """Delete what [retention] lets go now (the server also does it every
     retention.interval_seconds): old duplicate and test notifications, old webhook response
-    excerpts, expired sessions, old audit entries if configured. Money is never deleted."""
+    excerpts, expired sessions, old alerts that went out, old audit entries if configured.
+    Money is never deleted."""
     config = config_from_cli(config_path, database_path=db_path)
     if not os.path.exists(config.database.path):
         raise click.ClickException(f"no database at {config.database.path}")

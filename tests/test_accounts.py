@@ -97,12 +97,13 @@ def add_account(db_path: Path, username: str, role: str, merchant_ids: tuple[int
 
 
 class Dashboard:
-    """One logged-in dashboard over a shared test client: its own session cookie and CSRF
-    token (one client, because each TestClient that is entered runs the app's lifespan)."""
+    """One logged-in dashboard over a shared test client (or an httpx client of a real
+    server): its own session cookie and CSRF token (one client, because each TestClient that
+    is entered runs the app's lifespan)."""
 
-    def __init__(self, client: TestClient) -> None:
+    def __init__(self, client: TestClient | httpx.Client) -> None:
         self.client = client
-        self.app = client.app
+        self.app = getattr(client, "app", None)
         self.token: str | None = None
         self.csrf = ""
 
@@ -130,7 +131,8 @@ class Dashboard:
         return self.request("DELETE", url, **kwargs)
 
 
-def login(client: TestClient, username: str, password: str = STAFF_PASSWORD) -> Dashboard:
+def login(client: TestClient | httpx.Client, username: str,
+          password: str = STAFF_PASSWORD) -> Dashboard:
     dashboard = Dashboard(client)
     response = dashboard.post("/admin/api/login",
                               json={"username": username, "password": password})
@@ -740,3 +742,60 @@ def test_admin_adds_a_cashier_who_then_sees_only_its_shop(
     expect(cashier.locator("#view h1")).to_have_text("Tagihan")
     assert httpx.post(f"{server.base_url}/admin/api/login", json={
         "username": "sari", "password": "sari's own password"}).status_code == 200
+
+
+def test_a_shop_manager_opens_the_alerts_page_of_its_own_shops_only(
+        pages: Pages,  # noqa: F811 (the fixture imported above)
+        db_path: Path, shops: tuple[Merchant, Merchant], server_factory: Any) -> None:
+    """Both shops have their own Telegram and a test alert each, and the installation an alert
+    of its own (replication lag): the manager of one shop reads and changes only that shop's
+    settings and alerts, whatever shop the address names."""
+    own, other = shops
+    server = server_factory(db_path, env={  # the alerts go to a closed port, and fail
+        "WEBQRIS_ALERTS_TELEGRAM_API_BASE": "http://127.0.0.1:9",
+        "WEBQRIS_ALERTS_POLL_SECONDS": "0.05"})
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        admin = login(http, "admin", ADMIN_PASSWORD)
+        for merchant, chat in ((own, "-1001111111111"), (other, "-1002222222222")):
+            settings = f"/admin/api/merchants/{merchant.id}/alerts"
+            assert admin.patch(settings, json={
+                "telegram_bot_token": "123456789:AAExampleBotTokenOfEachShop_xyz",
+                "telegram_chat_id": chat}).status_code == 200
+            assert admin.post(f"{settings}/test").status_code == 200
+        conn = sqlite3.connect(db_path)
+        with conn:
+            conn.execute("INSERT INTO alerts (merchant_id, kind, channel, language, facts,"
+                         " state, next_attempt_at, created_at) VALUES (NULL,"
+                         " 'replication_lag', 'telegram', 'id', '{\"lag_seconds\": 90}',"
+                         " 'failed', 0, 0)")
+        conn.close()
+        everyone = admin.get("/admin/api/alerts").json()["data"]
+        assert sorted(a["merchant_id"] or 0 for a in everyone) == [0, own.id, other.id]
+
+        manager = login(http, "mira")
+        mine = manager.get("/admin/api/alerts").json()["data"]
+        assert [(a["merchant_id"], a["kind"]) for a in mine] == [(own.id, "test")]
+        assert manager.get(f"/admin/api/merchants/{own.id}/alerts").json()["data"][
+            "telegram_chat_id"] == "-1001111111111"
+        foreign = f"/admin/api/merchants/{other.id}/alerts"
+        for answer in (manager.get(foreign),
+                       manager.get(f"/admin/api/alerts?merchant_id={other.id}"),
+                       manager.patch(foreign, json={"telegram_chat_id": "-1003333333333"}),
+                       manager.post(f"{foreign}/test")):
+            assert answer.status_code == 404 and answer.json()["success"] is False
+        assert admin.get(foreign).json()["data"]["telegram_chat_id"] == "-1002222222222"
+        assert len(admin.get("/admin/api/alerts").json()["data"]) == 3  # no test was queued
+
+    page = pages.open()
+    page.goto(server.base_url + "/")
+    page.fill("#login-username", "mira")
+    page.fill("#login-password", STAFF_PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator(".nav-link[data-route=alerts]")).to_be_visible()
+    page.goto(f"{server.base_url}/#/alerts?merchant={other.id}")  # another shop's address
+    expect(page.locator("#view h1")).to_have_text("Peringatan")
+    expect(page.locator("#al-shop option")).to_have_text(["Toko Sendiri"])
+    expect(page.locator("#al-chat-id")).to_have_value("-1001111111111")
+    expect(page.locator(".alert-row")).to_have_count(1)
+    expect(page.locator(".alert-row")).to_have_attribute("data-kind", "test")
+    assert "Toko Lain" not in page.content() and "-1002222222222" not in page.content()

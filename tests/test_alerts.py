@@ -7,6 +7,7 @@ return), never outside opening hours; the daily recap says what the day held."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import json
 import re
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import Merchant, add_merchant, free_port
+from conftest import Merchant, add_merchant, free_port, make_config
 from starlette.testclient import TestClient
 from test_webhooks import query, wait_until
 
@@ -438,6 +439,131 @@ def test_heartbeat_accepts_every_spelling_of_the_secret_and_any_body(
     assert all(d["last_heartbeat_at"] and not d["silent"] for d in devices)
 
 
+def devices_of(client: TestClient) -> dict[str, dict[str, Any]]:
+    return {d["device_id"]: d for d in
+            client.get("/admin/api/merchants").json()["data"][0]["devices"]}
+
+
+def test_payhooks_heartbeat_counts_only_while_its_listener_reads_notifications(
+        app_factory, db_path: Path, telegram: FakeTelegram) -> None:
+    """PayHook's "Heartbeat Monitoring" (darmariduan/docs-payhook, index.html): JSON with
+    `device_id` and `listener_connected`, its auth header (Bearer, X-API-Key or Basic
+    base64(token)) and, when a secret is set, X-Payhook-Timestamp and X-Payhook-Signature. A
+    phone whose listener is off still pings, but forwards nothing: it is alerted as silent."""
+    merchant = add_merchant(db_path)
+    client = start(app_factory, db_path, alerts_section(telegram),
+                   admin={"device_silent_seconds": 1})
+
+    def ping(listening: bool, auth: dict[str, str]) -> dict[str, Any]:
+        at = int(time.time() * 1000)
+        answer = client.post("/api/webhook/heartbeat", json={
+            "type": "heartbeat", "device_id": "ph-a1b2c3d4e5f6", "app_version": "1.5.0",
+            "listener_connected": listening, "battery_optimized": False,
+            "last_event_at": at - 120_000, "sent_at": at},
+            headers={**auth, "User-Agent": "PayHook-Android/2.0",
+                     "X-Payhook-Timestamp": str(at // 1000),
+                     "X-Payhook-Signature": "sha256=" + "0" * 64})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    basic = base64.b64encode(merchant.callback_secret.encode()).decode()
+    alive = ping(True, {"Authorization": f"Basic {basic}"})
+    assert alive == {"success": True, "message": "Heartbeat diterima", "merchant": "Toko ABC",
+                     "device_id": "ph-a1b2c3d4e5f6", "listening": True}
+    heard = devices_of(client)["ph-a1b2c3d4e5f6"]["last_heartbeat_at"]
+    assert heard is not None
+    deaf = ping(False, {"X-API-Key": merchant.callback_secret})
+    assert deaf["listening"] is False and "tidak dihitung aktif" in deaf["message"]
+    deadline = time.monotonic() + 5
+    while not telegram.texts():  # it keeps pinging, listener off, and is alerted all the same
+        assert time.monotonic() < deadline, "no silent alert for a phone that reads nothing"
+        ping(False, {"X-API-Key": merchant.callback_secret})
+        time.sleep(0.1)
+    assert "HP ph-a1b2c3d4e5f6 tidak mengirim notifikasi" in telegram.texts()[0]
+    assert devices_of(client)["ph-a1b2c3d4e5f6"]["last_heartbeat_at"] == heard
+
+
+def test_sms_gateway_for_androids_system_ping_is_a_heartbeat(app_factory, db_path: Path) -> None:
+    """SMS Gateway for Android (capcom6/android-sms-gateway) sends a `system:ping` webhook every
+    Settings -> Ping interval: its JSON envelope (WebHookEventDTO.kt: id, webhookId, event,
+    deviceId, payload) with the health check (HealthResponse.kt). It cannot set a header, so
+    the secret is in the registered URL; its own X-Signature is for its signing key."""
+    merchant = add_merchant(db_path)
+    client = start(app_factory, db_path, alerts_section())
+    ping = {"id": "Ey6ECgOkVVFjz3CL48B8C", "webhookId": "LreFUt-Z3sSq0JufY9uWB",
+            "event": "system:ping", "deviceId": "PyDmBQZZXYmyxMwED8Fzy",
+            "payload": {"health": {
+                "status": "pass", "version": "1.40.0", "releaseId": 1400,
+                "checks": {"battery:level": {"status": "pass", "observedValue": 85,
+                                             "observedUnit": "percent",
+                                             "description": "Battery level in percent"},
+                           "connection:status": {"status": "pass", "observedValue": 1,
+                                                 "observedUnit": "boolean",
+                                                 "description": "Internet connection status"}}}}}
+    answer = client.post(f"/api/webhook/heartbeat?token={merchant.callback_secret}",
+                         content=json.dumps(ping),
+                         headers={"Content-Type": "application/json; charset=UTF-8",
+                                  "User-Agent": "me.capcom.smsgateway/1.40.0",
+                                  "X-Timestamp": str(int(time.time())),
+                                  "X-Signature": "ab" * 32})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["device_id"] == "PyDmBQZZXYmyxMwED8Fzy"
+    assert devices_of(client)["PyDmBQZZXYmyxMwED8Fzy"]["last_heartbeat_at"] is not None
+
+
+def test_fadzpays_heartbeat_is_heard_on_its_own_path_by_its_pin(app_factory,
+                                                               db_path: Path) -> None:
+    """fadzPay HeartBeat (Matsumiko/fadzPay, install_fadzpay_heartbeat.sh) POSTs to
+    STATUS_BASE_URL + "/status/heartbeat" with its PIN in X-Forwarder-Pin, X-TS and an
+    X-Signature of its own secret; the phone is `device.name`, and `forwarder.running` says
+    whether the Termux forwarder still runs."""
+    merchant = add_merchant(db_path)
+    client = start(app_factory, db_path, alerts_section())
+
+    def ping(running: int) -> dict[str, Any]:
+        at = int(time.time() * 1000)
+        body = {"app": "fadzPay",
+                "device": {"model": "SM-A105F", "android": "11", "id": "3f9a1c2b7d4e",
+                           "name": "dev-1", "uid": "9c0ffee1234abcd5"},
+                "status_base": "https://bayar.tokoabc.example",
+                "probe": {"http_code": 404, "latency_ms": 80},
+                "forwarder": {"tmux_running": running, "running": running},
+                "wifi": {}, "telephony": {}, "ts_ms": at}
+        answer = client.post("/status/heartbeat", content=json.dumps(body, separators=(",", ":")),
+                             headers={"Content-Type": "application/json",
+                                      "X-Forwarder-Pin": merchant.callback_secret,
+                                      "X-TS": str(at), "X-Signature": "cd" * 32})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    assert ping(1)["device_id"] == "dev-1"
+    heard = devices_of(client)["dev-1"]["last_heartbeat_at"]
+    assert heard is not None
+    assert ping(0)["listening"] is False
+    assert devices_of(client)["dev-1"]["last_heartbeat_at"] == heard
+    wrong = client.post("/status/heartbeat", json={}, headers={"X-Forwarder-Pin": "1234"})
+    assert wrong.status_code == 401 and wrong.json()["success"] is False
+
+
+def test_smsforwarders_scheduled_task_is_a_heartbeat_named_by_its_template(
+        app_factory, db_path: Path) -> None:
+    """SmsForwarder (pppscn/SmsForwarder) pings with a task: a cron condition
+    (CronWorker.kt: MsgInfo type "task", from and card slot = the task's name, content = its
+    description) and a Webhook sender, whose default POST is the form from, content (the
+    default template, MsgInfo.getContentForSend: from, text, card slot, receive time, device
+    name) and timestamp (WebhookUtils.kt); headers are the sender's own."""
+    merchant = add_merchant(db_path)
+    client = start(app_factory, db_path, alerts_section())
+    content = "\n".join(["Heartbeat WebQRIS", "setiap 15 menit", "Heartbeat WebQRIS",
+                         "2026-11-30 10:15:00", "Redmi Kasir"])
+    answer = client.post("/api/webhook/heartbeat", data={
+        "from": "Heartbeat WebQRIS", "content": content, "timestamp": "1796000000000"},
+        headers={"Authorization": f"Bearer {merchant.callback_secret}"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["device_id"] == "Redmi Kasir"
+    assert devices_of(client)["Redmi Kasir"]["last_heartbeat_at"] is not None
+
+
 def test_a_silent_phone_is_alerted_after_the_configured_time_and_again_when_back(
         app_factory, db_path: Path, telegram: FakeTelegram) -> None:
     merchant = add_merchant(db_path)
@@ -491,6 +617,33 @@ def test_opening_hours_count_a_nights_silence_from_the_opening() -> None:
     assert webqris.opened_at("18:00-02:00", late, ZONE) == int(
         datetime.datetime(2026, 11, 30, 18, 0, tzinfo=ZONE).timestamp() * 1000)
     assert webqris.opened_at(None, at, ZONE) == 0
+
+
+def test_the_demos_simulated_phone_is_never_alerted_as_silent(
+        db_path: Path, telegram: FakeTelegram) -> None:
+    """`serve --demo` pays its checkout's bills as the phone "demo-simulator", heard once per
+    demo payment: it must not wake the owner as a silent phone, while a real phone of the same
+    shop, as quiet, is alerted."""
+    merchant = add_merchant(db_path, name="Toko Demo")
+
+    def demo_app(**sections: Any) -> TestClient:  # what `serve --demo` runs
+        app = webqris.create_app(make_config(db_path, **sections), demo_merchant_id=merchant.id)
+        return stack.enter_context(TestClient(app))
+
+    with contextlib.ExitStack() as stack:
+        client = start(demo_app, db_path, alerts_section(telegram),
+                       admin={"device_silent_seconds": 1})
+        invoice = client.post("/api/payments/qris/create", json={"amount": 25_000},
+                              headers=merchant.auth).json()
+        assert client.post(f"/pay/{invoice['invoice_id']}/simulate").status_code == 200
+        heartbeat(client, merchant, deviceId="HP-Kasir")
+        silent = wait_until(lambda: telegram.texts(), what="the real phone's silent alert")
+        time.sleep(0.3)  # a few more checks: the simulator would have been alerted by now
+        assert len(telegram.texts()) == 1 and "HP HP-Kasir" in silent[0], telegram.texts()
+        devices = {d["device_id"]: d for d in
+                   client.get("/admin/api/merchants").json()["data"][0]["devices"]}
+    assert devices["demo-simulator"]["last_notification_at"] is not None
+    assert devices["demo-simulator"]["silent"] is False and devices["HP-Kasir"]["silent"]
 
 
 # --- the daily recap ------------------------------------------------------------------------------

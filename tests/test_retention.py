@@ -4,6 +4,7 @@ transaction while the API keeps answering; `webqris prune --dry-run` only counts
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -13,7 +14,10 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, Merchant, add_merchant, start_server
+from conftest import ROOT, Merchant, add_merchant, make_config, start_server
+from starlette.testclient import TestClient
+from test_alerts import FakeTelegram, alerts_section, start, unmatched
+from test_webhooks import query, wait_until
 
 import webqris
 
@@ -184,3 +188,56 @@ def test_the_server_prunes_in_batches_while_the_api_keeps_answering(tmp_path: Pa
         server.stop()
     assert answers and set(answers) == {200}
     assert "retention: noise_notifications: 3000 removed" in server.log_path.read_text()
+
+
+def test_alerts_that_went_out_go_with_their_attempts_and_a_waiting_one_stays(
+        tmp_path: Path) -> None:
+    """The owner's outbox grows with every alert: after alert_days, alerts sent (or failed
+    for good) go with their attempts; one still waiting for its channel stays, however old."""
+    db = tmp_path / "webqris.db"
+    merchant = add_merchant(db)
+    telegram = FakeTelegram()
+
+    def send_alerts(*causes: str) -> None:
+        with contextlib.ExitStack() as stack:  # the app stops at the end, its sender too
+            client = start(lambda **sections: stack.enter_context(
+                TestClient(webqris.create_app(make_config(db, **sections)))),
+                db, alerts_section(telegram))
+            for cause in causes:
+                if cause == "money":
+                    unmatched(client, merchant, 77_000)
+                else:
+                    assert client.post(f"/admin/api/merchants/{merchant.id}/alerts/test"
+                                       ).status_code == 200
+            wait_until(lambda: not query(db, "SELECT 1 FROM alerts WHERE state != 'sent'"),
+                       what="the alerts to be sent")
+
+    try:
+        send_alerts("money", "test")
+        send_alerts("test")  # today's
+    finally:
+        telegram.close()
+    with sqlite3.connect(db) as conn:
+        # Time passes for the first two (the server would prune them itself at its start).
+        conn.execute("UPDATE alerts SET created_at = created_at - ? WHERE id <= 2",
+                     (91 * DAY_MS,))
+        old = webqris.now_ms() - 91 * DAY_MS
+        conn.execute("INSERT INTO alerts (merchant_id, kind, channel, language, facts, state,"
+                     " attempts, next_attempt_at, created_at) VALUES"
+                     " (1, 'test', 'telegram', 'id', '{}', 'pending', 0, ?, ?)", (old, old))
+        waiting = conn.execute("SELECT max(id) FROM alerts").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM alert_attempts").fetchone()[0] == 3
+
+    kept = subprocess.run([sys.executable, str(ROOT / "webqris.py"), "prune", "--db", str(db)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "WEBQRIS_RETENTION_ALERT_DAYS": "0"})
+    assert kept.returncode == 0 and "alerts" not in kept.stdout, kept.stdout + kept.stderr
+    assert "alerts: 2 would be removed" in cli("prune", "--dry-run", db=db).stdout
+    done = cli("prune", db=db)
+    assert "alerts: 2 removed" in done.stdout, done.stdout + done.stderr
+    with sqlite3.connect(db) as conn:
+        left = conn.execute("SELECT id, kind, state FROM alerts ORDER BY id").fetchall()
+        attempts = conn.execute("SELECT alert_id FROM alert_attempts").fetchall()
+    assert [(kind, state) for _, kind, state in left] == [("test", "sent"), ("test", "pending")]
+    assert left[1][0] == waiting
+    assert attempts == [(left[0][0],)]  # today's alert's attempt; none of a removed alert
