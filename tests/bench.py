@@ -957,8 +957,11 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
             rss.label = "status"
             status, r, note, runs = paired_runs("status", status_url,
                                                 lambda attempt: status_script)
-            rows.append(Row("status check", status, r, ">= 0.6x, 0 errors",
-                            r is not None and r >= 0.6
+            # Issue 18 asks 0.7 x of the much faster ceiling of httptools + uvloop; h11 keeps
+            # the 0.6 x it was first set.
+            least = 0.7 if "httptools" in stack_description(args.http) else 0.6
+            rows.append(Row("status check", status, r, f">= {least}x, 0 errors",
+                            r is not None and r >= least
                             and sum(run.errors for run in runs) == 0, note))
 
         # --- 5. forwarder paying invoices ------------------------------------------------------

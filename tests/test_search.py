@@ -128,6 +128,37 @@ def test_status_filters_find_a_rare_status_in_a_long_history(
     assert found(admin, "status=paid") == []
 
 
+def test_a_whole_order_id_among_look_alikes_is_found_with_every_invoice_containing_it(
+        admin: TestClient, merchant: Merchant, db_path: Path) -> None:
+    # A shop whose 3,000 order ids all look alike (ORD-00000001...), in the search index.
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    payload = webqris.qris.make_dynamic(STATIC_QRIS, 25001)
+    at = webqris.now_ms() - DAY
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO invoices (invoice_id, merchant_id, merchant_order_id, amount, unique_code,"
+        " total_amount, qris_payload, status, created_at, expires_at, closed_at)"
+        " VALUES (?, ?, ?, 25000, 1, 25001, ?, 'expired', ?, ?, ?)",
+        [(f"INV-{n}-alike{n % 10}", merchant.id, f"ORD-{n:08d}", payload, at + n,
+          at + n + 900_000, at + n + 900_000) for n in range(1, 3001)])
+    webqris.index_invoice_words(conn)
+    conn.execute("COMMIT")
+    # Its common trigrams ("ORD", "-00", "000") are left out of the index query.
+    words = webqris._words_match(conn, "ORD-00001234")
+    conn.close()
+    assert '"ORD"' not in words and '"-00"' not in words and '"000"' not in words, words
+    # Whatever holds the order id, and not only as a whole order id, is found, newest first.
+    retur = create(admin, merchant, 26000, merchant_order_id="RETUR-ORD-00001234-2")
+    named = create(admin, merchant, 27000, customer_name="Pemesan ord-00001234")
+    whole = found(admin, "q=ORD-00001234")
+    assert whole[:2] == [named["invoice_id"], retur["invoice_id"]]
+    assert whole[2:] == ["INV-1234-alike4"]
+    assert found(admin, "q=ORD-0000123&limit=200") == [
+        named["invoice_id"], retur["invoice_id"],
+        *(f"INV-{n}-alike{n % 10}" for n in range(1239, 1229, -1))]
+    assert found(admin, "q=ORD-00001234-3") == []
+
+
 def test_overview_sums_each_local_day_from_running_totals(admin: TestClient,
                                                           merchant: Merchant) -> None:
     today = [create(admin, merchant, amount) for amount in (20000, 30000)]
