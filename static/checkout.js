@@ -1,7 +1,7 @@
 /* WebQRIS hosted checkout page: /pay/{invoice_id}. Public; polls /pay/{id}/data for live
    status (there is no public socket). An ES module, strict CSP: no inline code or styles. */
 import {
-  append, copyText, dateTime, el, groupDigits, icon, lang, onLangChange, rupiah, strings,
+  append, copyText, dateTime, el, icon, lang, markedTotal, onLangChange, rupiah, strings,
   toDate, toggleLang
 } from "./wq.js";
 
@@ -141,24 +141,6 @@ function announce(text) {
    configured code range. */
 function codeDigits(d) {
   return Math.min(d.unique_code_digits, String(d.total_amount).length);
-}
-
-/* "Rp25.042" with the last digits (the unique code's) marked. */
-function markedTotal(total, codeLength) {
-  var text = groupDigits(total);
-  var digits = 0;
-  var cut = text.length;
-  while (cut > 0 && digits < codeLength) {
-    cut -= 1;
-    if (/\d/.test(text.charAt(cut))) digits += 1;
-  }
-  // Read as one number ("Rp60.118"), not "Rp" | "60." | "118": the marked digits are for the eye.
-  return el("span", { class: "total" },
-    el("span", { class: "sr-only", "data-testid": "total", text: "Rp" + text }),
-    el("span", { "aria-hidden": "true" },
-      el("span", { class: "rp" }, "Rp"),
-      text.slice(0, cut),
-      el("mark", { class: "code-digits" }, text.slice(cut))));
 }
 
 function serverNow() {

@@ -251,7 +251,8 @@ export function rupiah(n) {
 }
 
 /* "Rp25.042" with the last `codeLength` digits (the unique code's) marked, for the pages that
-   show a customer the total to pay. */
+   show a customer the total to pay (checkout, cashier). Read as one number ("Rp60.118"), not
+   "Rp" | "60." | "118": the marked digits are for the eye. */
 export function markedTotal(total, codeLength) {
   var text = groupDigits(total);
   var digits = 0;
@@ -260,8 +261,12 @@ export function markedTotal(total, codeLength) {
     cut -= 1;
     if (/\d/.test(text.charAt(cut))) digits += 1;
   }
-  return el("span", { class: "total", "data-testid": "total" }, el("span", { class: "rp" }, "Rp"),
-    text.slice(0, cut), el("mark", { class: "code-digits" }, text.slice(cut)));
+  return el("span", { class: "total" },
+    el("span", { class: "sr-only", "data-testid": "total", text: "Rp" + text }),
+    el("span", { "aria-hidden": "true" },
+      el("span", { class: "rp" }, "Rp"),
+      text.slice(0, cut),
+      el("mark", { class: "code-digits" }, text.slice(cut))));
 }
 
 export function toDate(value) {
