@@ -89,12 +89,11 @@ function store(key, value) {
   try { window.localStorage.setItem(key, value); } catch (e) { /* private mode: this page only */ }
 }
 
-function offsetMinutes() { return -new Date().getTimezoneOffset(); }
 
 /* ---- loading ------------------------------------------------------------------------ */
 function load() {
   var shop = stored(SHOP_KEY);
-  return api("GET", "kasir" + qs({ merchant_id: shop || "", tz_offset: offsetMinutes() })).then(function (body) {
+  return api("GET", "kasir" + qs({ merchant_id: shop || "" })).then(function (body) {
     state.data = body;
     // While a bill is on screen only today's list changes: the QR is not drawn again.
     if (state.bill && document.querySelector("section.today")) replaceToday();
