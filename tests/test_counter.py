@@ -479,7 +479,7 @@ def test_a_cashier_account_signs_in_from_the_counter_and_sees_only_its_shop(
     page.fill("#login-username", "sari")
     page.fill("#login-password", "kasir sari 1")
     page.click("#login-submit")
-    page.wait_for_url(server.base_url + "/kasir")
+    expect(page).to_have_url(server.base_url + "/kasir", timeout=20_000)
     expect(page.locator("h1")).to_have_text("Kasir · Toko ABC")
     expect(page.locator("#live")).to_have_attribute("data-state", "on")
     page.keyboard.type("12000")
