@@ -10,7 +10,7 @@ import {
 
 var t = strings({
   id: {
-    page_title: "Kasir", title_shop: "Kasir · {shop}", switch_lang: "English",
+    page_title: "Kasir", title_shop: "Kasir · {shop}", switch_lang: "English", switch_lang_short: "EN",
     customer_mode: "Mode pelanggan", customer_mode_label: "Mode pelanggan: QR besar untuk tablet yang menghadap pelanggan",
     live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", to_dashboard: "Dasbor",
     login_needed: "Masuk dulu untuk memakai kasir.", login: "Masuk ke dasbor",
@@ -36,7 +36,7 @@ var t = strings({
     error_generic: "Terjadi kesalahan: {message}"
   },
   en: {
-    page_title: "Cashier", title_shop: "Cashier · {shop}", switch_lang: "Bahasa Indonesia",
+    page_title: "Cashier", title_shop: "Cashier · {shop}", switch_lang: "Bahasa Indonesia", switch_lang_short: "ID",
     customer_mode: "Customer mode", customer_mode_label: "Customer mode: a large QR for a tablet facing the customer",
     live_on: "Live", live_off: "Offline", live_connecting: "Connecting…", to_dashboard: "Dashboard",
     login_needed: "Sign in first to use the cashier page.", login: "Sign in to the dashboard",
@@ -123,7 +123,9 @@ function applyChrome() {
   var shop = state.data && state.data.merchant;
   document.title = (shop ? t("title_shop", { shop: shop.name }) : t("page_title")) + " · WebQRIS";
   $("title").textContent = shop ? t("title_shop", { shop: shop.name }) : t("page_title");
-  $("lang-toggle").textContent = t("switch_lang");
+  // The short code fits a 360 px bar in either language; its title says the whole name.
+  $("lang-toggle").textContent = t("switch_lang_short");
+  $("lang-toggle").setAttribute("title", t("switch_lang"));
   $("lang-toggle").setAttribute("lang", lang() === "id" ? "en" : "id");
   $("customer-mode").textContent = t("customer_mode");
   $("customer-mode").setAttribute("title", t("customer_mode_label"));

@@ -332,6 +332,14 @@ def test_a_cashier_takes_a_payment_and_the_page_turns_paid_live(
     for width in (PHONE["width"], 360):  # and the narrowest common Android screen
         page.set_viewport_size({"width": width, "height": PHONE["height"]})
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+    # In English too, the bar's last button stays on the screen ("Bahasa Indonesia" did not).
+    page.click("#lang-toggle")
+    expect(page.locator("h1")).to_have_text("Cashier · Toko ABC")
+    for width in (PHONE["width"], 360):
+        page.set_viewport_size({"width": width, "height": PHONE["height"]})
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert page.locator("#lang-toggle").bounding_box()["x"] \
+            + page.locator("#lang-toggle").bounding_box()["width"] <= width
 
 
 def test_the_cashier_cancels_a_bill_and_uses_a_quick_amount_on_a_tablet(
