@@ -44,6 +44,23 @@ def test_seed_create_response_shape(client: TestClient, merchant: Merchant) -> N
     assert body["checkout_url"].endswith(f"/pay/{body['invoice_id']}")
 
 
+
+def test_links_follow_the_host_asked_or_the_configured_base_url(app_factory, merchant: Merchant,
+                                                               client: TestClient) -> None:
+    """The checkout and QR links name the host the request came to (behind a proxy, its
+    address), each host its own, unless server.base_url says which."""
+    for host, base in (("toko.example", "http://toko.example"),
+                       ("bayar.example:8443", "http://bayar.example:8443"),
+                       ("toko.example", "http://toko.example")):
+        body = client.post("/api/payments/qris/create", json={"amount": 1000},
+                           headers={**merchant.auth, "Host": host}).json()
+        assert body["checkout_url"] == f"{base}/pay/{body['invoice_id']}"
+        assert body["qr_svg_url"] == f"{base}/pay/{body['invoice_id']}/qr.svg"
+    configured = app_factory(server={"base_url": "https://pay.toko.example/"})
+    body = configured.post("/api/payments/qris/create", json={"amount": 1000},
+                           headers={**merchant.auth, "Host": "toko.example"}).json()
+    assert body["checkout_url"] == f"https://pay.toko.example/pay/{body['invoice_id']}"
+
 def test_default_expiry_is_thirty_minutes(client: TestClient, merchant: Merchant) -> None:
     before = time.time()
     body = create(client, merchant, amount=10000)
