@@ -140,6 +140,28 @@ def test_merchant_add_list_rotate(tmp_path: Path, server_factory) -> None:
                       headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
 
 
+
+def test_a_running_server_creates_with_the_qris_the_command_line_just_set(
+        tmp_path: Path, server_factory) -> None:
+    """The server remembers a token's merchant between creates; a QRIS set or changed from
+    another process is used from the next create on, and a shop without one is told so."""
+    db = str(tmp_path / "shop.db")
+    info = json.loads(run("merchant", "add", "--name", "Toko Baru", "--json", "--db", db,
+                          cwd=tmp_path).stdout)
+    server = server_factory(Path(db))
+    auth = {"Authorization": f"Bearer {info['api_token']}"}
+    url = f"{server.base_url}/api/payments/qris/create"
+    unset = httpx.post(url, json={"amount": 1000}, headers=auth)
+    assert unset.status_code == 503 and "QRIS belum dikonfigurasi" in unset.json()["message"]
+    other = qris.encode([(tag, "Toko Sebelah" if tag == "59" else value)
+                         for tag, value in qris.parse_tlv(STATIC_QRIS) if tag != "63"])
+    for sticker in (STATIC_QRIS, other, STATIC_QRIS):
+        updated = run("merchant", "update", str(info["id"]), "--qris", sticker, "--db", db,
+                      cwd=tmp_path)
+        assert updated.returncode == 0, updated.stderr
+        made = httpx.post(url, json={"amount": 1000}, headers=auth).json()
+        assert made["qris_payload"] == qris.make_dynamic(sticker, made["total_amount"])
+
 def test_merchant_update_changes_what_is_given_and_a_running_server_follows(
         tmp_path: Path, server_factory) -> None:
     db = str(tmp_path / "shop.db")
