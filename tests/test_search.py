@@ -85,6 +85,27 @@ def test_text_search_finds_invoices_the_index_does_not_hold_yet(admin: TestClien
     assert found(admin, f"q=pelanggan baru&before={first['next_before']}") == newest_first[3:]
 
 
+
+def test_new_invoices_go_into_the_index_about_once_a_second(admin: TestClient,
+                                                            merchant: Merchant,
+                                                            db_path: Path) -> None:
+    """The commit thread indexes what the loop wrote: a second on, the next write takes the
+    invoices before it into the index, and the search finds them there."""
+    made = [create(admin, merchant, 41000 + n, customer_name=f"Tamu {n}") for n in range(3)]
+    time.sleep(webqris.INDEXING_INTERVAL_SECONDS + 0.1)
+    create(admin, merchant, 42000)
+    conn = sqlite3.connect(db_path)
+    through = int(conn.execute("SELECT value FROM settings"
+                               " WHERE key = 'invoice_words_through'").fetchone()[0])
+    ids = [conn.execute("SELECT id FROM invoices WHERE invoice_id = ?",
+                        (invoice["invoice_id"],)).fetchone()[0] for invoice in made]
+    indexed = conn.execute("SELECT rowid FROM invoice_words WHERE invoice_words MATCH 'tam'"
+                           " ORDER BY rowid").fetchall()
+    conn.close()
+    assert through >= max(ids)
+    assert [row[0] for row in indexed] == ids
+    assert found(admin, "q=tamu") == [invoice["invoice_id"] for invoice in reversed(made)]
+
 def test_digits_find_amounts_and_totals_exactly_newest_first_across_pages(
         admin: TestClient, merchant: Merchant) -> None:
     same_price = [create(admin, merchant, 25000) for _ in range(5)]
