@@ -6,10 +6,12 @@ search index filled in batches) with the server saying what it does meanwhile.""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -223,6 +225,28 @@ def test_a_slow_history_read_does_not_hold_up_the_loop(db_path: Path,
     assert count == 1 and slow_done >= 0.5
     assert still_reading  # the loop wrote and read while the slow read ran
 
+
+
+def test_history_reads_run_at_a_lower_cpu_priority_than_payments(db_path: Path,
+                                                                 merchant: Merchant) -> None:
+    """On a two-core machine the dashboard's searches yield the CPU to the loop, which
+    answers payments: the read pool's threads run niced, the loop's thread does not."""
+    async def scenario() -> tuple[int, int]:
+        store = webqris.Store(str(db_path))
+        store.open()
+        store.start()
+        try:
+            def own_niceness(conn: sqlite3.Connection) -> int:
+                return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+            return (await store.read_off_loop(own_niceness),
+                    os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        finally:
+            await store.stop()
+            store.close()
+
+    pool, loop = asyncio.run(scenario())
+    assert pool == min(19, loop + webqris.READ_POOL_NICENESS)
 
 def old_database(db_path: Path, invoices: int) -> int:
     """A database as the release before the search indexes left it, with `invoices` invoices
