@@ -1330,9 +1330,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="notifications timed to their webhook")
     parser.add_argument("--drain-timeout", type=float, default=60.0,
                         help="seconds to wait for the webhook outbox to drain")
-    parser.add_argument("--http", choices=("h11", "httptools", "auto"), default="h11",
-                        help="server.http for the server and the ceiling alike (default h11, the"
-                             " parser of a default install; httptools needs the fast extra)")
+    parser.add_argument("--http", choices=("h11", "httptools", "auto"), default="auto",
+                        help="server.http for the server and the ceiling alike (default auto:"
+                             " httptools, which a default install brings on x86-64 and 64-bit"
+                             " ARM; h11, the pure-Python parser, elsewhere)")
     parser.add_argument("--only", default="",
                         help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--server-script", type=Path, default=ROOT / "webqris.py",
