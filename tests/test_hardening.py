@@ -61,6 +61,26 @@ def test_full_flow_logs_no_secret(db_path: Path, server_factory) -> None:
         assert secret[:-1] not in log
 
 
+
+def resident_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def test_password_checks_give_their_memory_back(db_path: Path, server_factory) -> None:
+    """Each check's scrypt takes 16 MB on purpose; after a burst of wrong passwords the server
+    is no bigger than before it (glibc kept one such block for good: 16 MB more)."""
+    add_merchant(db_path)
+    server = server_factory(db_path, env={
+        "WEBQRIS_ADMIN_LOGIN_MAX_FAILURES": "100",
+        "WEBQRIS_ADMIN_LOGIN_MAX_ATTEMPTS_TOTAL": "100",
+        "WEBQRIS_ADMIN_LOGIN_MAX_FAILURES_PER_USERNAME": "100"})
+    before = resident_mb(server.process.pid)
+    for _ in range(8):
+        wrong = httpx.post(f"{server.base_url}/admin/api/login", json={"password": "salah"})
+        assert wrong.status_code == 401
+    assert resident_mb(server.process.pid) - before < 8
+
 def test_unexpected_error_is_a_clean_500(db_path: Path, server_factory) -> None:
     merchant = add_merchant(db_path)
     server = server_factory(db_path)
