@@ -84,6 +84,8 @@ def test_big_mode_times_every_dashboard_search_and_compares_with_a_saved_run(
     storm = rows["status check, 1 client, search storm"]
     assert re.fullmatch(r"p99 (\d+\.\d\d|inf)x without", storm["measured"])
     assert storm["load"]["requests"] > 0 and storm["load"]["errors"] == 0
+    # The dashboard client searched meanwhile, and every search was answered.
+    assert re.match(r"[1-9]\d* dashboard requests/s from 1 clients \(0 errors\)", storm["note"])
     assert "3,000 invoices, 300 notifications" in result["facts"]["big_database"]
     assert result["facts"]["server_log_errors"] == 0
     # A second run reuses the database and prints itself beside the first.
