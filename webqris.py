@@ -3295,6 +3295,7 @@ def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) 
         raise BadInput(f"{name} must be between {low} and {high}")
     return value
 
+
 # Field names of popular Android forwarder apps, mapped onto the seed's fields, first name
 # first. A nested body is read by its dotted path (NotiForwarder's {"notification": {"text": …}}
 # is "notification.text"); FilterBox's own keys hold dots. `from` is the package for SmsForwarder
@@ -3606,7 +3607,6 @@ def record_notification_and_alert(conn: sqlite3.Connection, merchant_id: int,
     return result
 
 
-
 # =============================================================================================
 # Errors and request bodies
 #
@@ -3745,7 +3745,6 @@ class PublicRateLimit:
         await self.app(scope, receive, send)
 
 
-
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
@@ -3784,6 +3783,7 @@ class DirectRoutes:
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
 
 async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     """The body, refused past `limit` bytes (413) or when it has not all come in `timeout`
@@ -8328,7 +8328,6 @@ def demo_banner(store: Store, config: Config) -> tuple[int, str]:
         "(For a payment you create, use the total_amount from its answer.)",
         f"Dashboard: {base}/ (log in with the admin password)",
     ])
-
 
 
 @cli.command()

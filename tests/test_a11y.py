@@ -54,7 +54,6 @@ NOTICED_MODERATE = {"landmark-one-main", "page-has-heading-one", "heading-order"
                     "landmark-complementary-is-top-level"}
 
 
-
 # --- the screens ------------------------------------------------------------------------------
 
 

@@ -44,7 +44,6 @@ def test_seed_create_response_shape(client: TestClient, merchant: Merchant) -> N
     assert body["checkout_url"].endswith(f"/pay/{body['invoice_id']}")
 
 
-
 def test_links_follow_the_host_asked_or_the_configured_base_url(app_factory, merchant: Merchant,
                                                                client: TestClient) -> None:
     """The checkout and QR links name the host the request came to (behind a proxy, its
@@ -60,6 +59,7 @@ def test_links_follow_the_host_asked_or_the_configured_base_url(app_factory, mer
     body = configured.post("/api/payments/qris/create", json={"amount": 1000},
                            headers={**merchant.auth, "Host": "toko.example"}).json()
     assert body["checkout_url"] == f"https://pay.toko.example/pay/{body['invoice_id']}"
+
 
 def test_default_expiry_is_thirty_minutes(client: TestClient, merchant: Merchant) -> None:
     before = time.time()

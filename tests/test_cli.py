@@ -140,7 +140,6 @@ def test_merchant_add_list_rotate(tmp_path: Path, server_factory) -> None:
                       headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
 
 
-
 def test_a_running_server_creates_with_the_qris_the_command_line_just_set(
         tmp_path: Path, server_factory) -> None:
     """The server remembers a token's merchant between creates; a QRIS set or changed from
@@ -161,6 +160,7 @@ def test_a_running_server_creates_with_the_qris_the_command_line_just_set(
         assert updated.returncode == 0, updated.stderr
         made = httpx.post(url, json={"amount": 1000}, headers=auth).json()
         assert made["qris_payload"] == qris.make_dynamic(sticker, made["total_amount"])
+
 
 def test_merchant_update_changes_what_is_given_and_a_running_server_follows(
         tmp_path: Path, server_factory) -> None:

@@ -61,7 +61,6 @@ def test_full_flow_logs_no_secret(db_path: Path, server_factory) -> None:
         assert secret[:-1] not in log
 
 
-
 def resident_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
@@ -80,6 +79,7 @@ def test_password_checks_give_their_memory_back(db_path: Path, server_factory) -
         wrong = httpx.post(f"{server.base_url}/admin/api/login", json={"password": "salah"})
         assert wrong.status_code == 401
     assert resident_mb(server.process.pid) - before < 8
+
 
 def test_unexpected_error_is_a_clean_500(db_path: Path, server_factory) -> None:
     merchant = add_merchant(db_path)

@@ -88,7 +88,6 @@ def test_text_search_finds_invoices_the_index_does_not_hold_yet(admin: TestClien
     assert found(admin, f"q=pelanggan baru&before={first['next_before']}") == newest_first[3:]
 
 
-
 def test_new_invoices_go_into_the_index_about_once_a_second(admin: TestClient,
                                                             merchant: Merchant,
                                                             db_path: Path) -> None:
@@ -108,6 +107,7 @@ def test_new_invoices_go_into_the_index_about_once_a_second(admin: TestClient,
     assert through >= max(ids)
     assert [row[0] for row in indexed] == ids
     assert found(admin, "q=tamu") == [invoice["invoice_id"] for invoice in reversed(made)]
+
 
 def test_digits_find_amounts_and_totals_exactly_newest_first_across_pages(
         admin: TestClient, merchant: Merchant) -> None:
@@ -227,7 +227,6 @@ def test_a_slow_history_read_does_not_hold_up_the_loop(db_path: Path,
     assert still_reading  # the loop wrote and read while the slow read ran
 
 
-
 def test_history_reads_run_at_a_lower_cpu_priority_than_payments(db_path: Path,
                                                                  merchant: Merchant) -> None:
     """On a two-core machine the dashboard's searches yield the CPU to the loop, which
@@ -248,6 +247,7 @@ def test_history_reads_run_at_a_lower_cpu_priority_than_payments(db_path: Path,
 
     pool, loop = asyncio.run(scenario())
     assert pool == min(19, loop + webqris.READ_POOL_NICENESS)
+
 
 def old_database(db_path: Path, invoices: int) -> int:
     """A database as the release before the search indexes left it, with `invoices` invoices
