@@ -72,6 +72,22 @@ def add_merchant(db_path: Path, name: str = "Toko ABC", static_qris: str | None 
     return Merchant(id=merchant_id, name=name, **issued)
 
 
+STAFF_PASSWORD = "staff password 1"
+
+
+def add_account(db_path: Path, username: str, role: str, merchant_ids: tuple[int, ...] = (),
+                password: str = STAFF_PASSWORD) -> int:
+    """Adds a staff account (admin, manager or cashier of `merchant_ids`) through the store,
+    as `webqris user add` does."""
+    store = webqris.Store(str(db_path))
+    store.open()
+    try:
+        return store.write_now(webqris.insert_account, username,
+                               webqris.hash_password(password), role, merchant_ids)
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "webqris.db"

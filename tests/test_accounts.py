@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, Merchant, add_merchant
+from conftest import ROOT, STAFF_PASSWORD, Merchant, add_account, add_merchant
 from playwright.sync_api import expect
 from starlette.testclient import TestClient
 from test_dashboard import Pages, browser, pages  # noqa: F401 (fixtures used by name)
@@ -30,7 +30,6 @@ from parsers import taught
 
 PHONE_390 = {"width": 390, "height": 844}
 ADMIN_PASSWORD = "admin password 1"
-STAFF_PASSWORD = "staff password 1"
 
 # Who may call each admin route. A route missing here fails the matrix below: a new route
 # must say who may use it, in the app (admin_endpoint's roles) and here.
@@ -88,12 +87,6 @@ def write(db_path: Path, fn: Any, *args: Any) -> Any:
         return store.write_now(fn, *args)
     finally:
         store.close()
-
-
-def add_account(db_path: Path, username: str, role: str, merchant_ids: tuple[int, ...] = (),
-                password: str = STAFF_PASSWORD) -> int:
-    return write(db_path, webqris.insert_account, username, webqris.hash_password(password),
-                 role, merchant_ids)
 
 
 class Dashboard:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import test_admin
 import test_dashboard
-from conftest import Merchant, Server, add_merchant
+from conftest import Merchant, Server, add_account, add_merchant
 from playwright.sync_api import Page, expect
 from starlette.testclient import TestClient
 from test_dashboard import Pages, assert_not_reloaded, invoice_status, login, mark_page, rupiah
@@ -381,13 +381,7 @@ def test_a_payment_link_is_shared_paid_by_the_customer_and_gives_a_receipt(
     """The shop's manager (an account given this shop, with another shop on the same
     installation) makes the link; a customer pays it on the checkout page."""
     add_merchant(db_path, "Toko Lain")
-    store = webqris.Store(str(db_path))
-    store.open()
-    try:
-        store.write_now(webqris.insert_account, "mira", webqris.hash_password("pengelola 1"),
-                        "manager", (shop.id,))
-    finally:
-        store.close()
+    add_account(db_path, "mira", "manager", (shop.id,), password="pengelola 1")
     owner = pages.open()
     owner.goto(server.base_url + "/")
     owner.fill("#login-username", "mira")
@@ -468,13 +462,7 @@ def test_a_cashier_account_signs_in_from_the_counter_and_sees_only_its_shop(
     /kasir's sign-in link back to /kasir, a bill made and paid live, and nothing of the other
     shop anywhere; the server refuses the cashier what the page does not offer."""
     other = add_merchant(db_path, "Toko Lain")
-    store = webqris.Store(str(db_path))
-    store.open()
-    try:
-        store.write_now(webqris.insert_account, "sari", webqris.hash_password("kasir sari 1"),
-                        "cashier", (shop.id,))
-    finally:
-        store.close()
+    add_account(db_path, "sari", "cashier", (shop.id,), password="kasir sari 1")
     server = server_factory(db_path)  # type: ignore[operator]
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
         other_bill = client.post("/api/payments/qris/create", json={"amount": 90000},
