@@ -58,7 +58,15 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
@@ -1209,6 +1217,45 @@ def _yield_the_cpu() -> None:
 READ_POOL_NICENESS = 10
 
 
+def _data_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+class UnchangedAnswers:
+    """Answers worked out from the database, kept while it has not changed. SQLite's
+    `PRAGMA data_version` on a connection changes whenever another connection commits (this
+    process's writer, the command line, any other process): an answer worked out after the
+    version was read is still the database's answer while the version reads the same. So a
+    request asks (get) with the version it has just read, which forgets every answer when
+    the version is new, and keeps (put) what it worked out only under the version its get
+    saw. A full cache starts again (bounded memory). An answer can also carry the time it
+    stops being true by itself (a pending invoice reads expired at its deadline, with no
+    commit)."""
+
+    NEVER = 2 ** 63
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = capacity
+        self._version: int | None = None
+        self._answers: dict[Hashable, tuple[bytes, int]] = {}
+
+    def get(self, key: Hashable, version: int, at_ms: int) -> bytes | None:
+        if version != self._version:
+            self._answers.clear()
+            self._version = version
+            return None
+        answer = self._answers.get(key)
+        return answer[0] if answer is not None and at_ms < answer[1] else None
+
+    def put(self, key: Hashable, version: int, answer: bytes,
+            true_until_ms: int = NEVER) -> None:
+        if version != self._version:  # not the version the last get saw: maybe out of date
+            return
+        if len(self._answers) >= self.capacity:
+            self._answers.clear()
+        self._answers[key] = (answer, true_until_ms)
+
+
 class Store:
     """The database: one write connection with group commit, one read connection for the hot
     path, and a pool of read connections in threads for reads that grow with history.
@@ -1246,6 +1293,8 @@ class Store:
         self._identity: tuple[int, int] | None = None
         self.file_problem: str | None = None  # deleted, replaced or not writable, as last seen
         self._reported_problem: str | None = None
+        # Hot-path answers kept while the read connection sees no commit (read_version).
+        self.answers = UnchangedAnswers()
 
     def open(self) -> None:
         self._writer = connect(self.path, busy_timeout_ms=self.busy_timeout_ms)
@@ -1258,6 +1307,7 @@ class Store:
         finally:
             self._writer.execute("ROLLBACK")
         self._reader = connect(self.path, busy_timeout_ms=self.busy_timeout_ms, read_only=True)
+        self.answers = UnchangedAnswers()  # versions are the connection's own
         self._reader_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self._off_loop_readers, thread_name_prefix="webqris-read",
             initializer=_yield_the_cpu)
@@ -1368,6 +1418,10 @@ class Store:
             if unavailable is exc:
                 raise
             raise unavailable from exc
+
+    def read_version(self) -> int:
+        """The hot-path read connection's data_version, for `answers` (UnchangedAnswers)."""
+        return self.read(_data_version)
 
     async def read_off_loop(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Runs `fn(conn, *args)` on a read-only connection in a thread of the read pool: for
@@ -1635,17 +1689,17 @@ def get_invoice(conn: sqlite3.Connection, invoice_id: str,
         (invoice_id, merchant_id)).fetchone()
 
 
-def get_invoice_status_for_api_token(conn: sqlite3.Connection, invoice_id: str,
-                                     api_token: str) -> sqlite3.Row | None:
+def get_invoice_status_for_token_hash(conn: sqlite3.Connection, invoice_id: str,
+                                      api_token_hash: str) -> sqlite3.Row | None:
     """What `invoice_status_data` shows of the invoice, if it belongs to the merchant holding
-    this API token. Only those columns: on the polling hot path, fewer values to build per
-    check measured about 4 % less CPU per status check in the server."""
+    the API token with this hash. Only those columns: on the polling hot path, fewer values to
+    build per check measured about 4 % less CPU per status check in the server."""
     return conn.execute(
         "SELECT i.invoice_id, i.merchant_order_id, i.qris_payload, i.amount, i.unique_code,"
         " i.total_amount, i.status, i.payment_method, i.paid_at, i.expires_at"
         " FROM invoices i JOIN merchants m ON m.id = i.merchant_id"
         " WHERE i.invoice_id = ? AND m.api_token_hash = ?",
-        (invoice_id, hash_secret(api_token))).fetchone()
+        (invoice_id, api_token_hash)).fetchone()
 
 
 # A closed invoice, in the words of the partial index invoices_closed_total (migration 5):
@@ -4273,16 +4327,27 @@ async def create_payment(request: Request) -> Response:
 
 
 async def payment_status(request: Request) -> Response:
-    # The hot path of polling backends: the token and the invoice in one indexed lookup. Only
-    # when that finds nothing is the token checked alone, to tell 401 from 404.
+    # The hot path of polling backends: the token and the invoice in one indexed lookup, and
+    # its answer kept while nothing is written (UnchangedAnswers: a backend asks again and
+    # again about the same few invoices). Only when the lookup finds nothing is the token
+    # checked alone, to tell 401 from 404.
     ctx = ctx_of(request)
     token = bearer_token(request)
-    row = ctx.store.read(get_invoice_status_for_api_token, request.path_params["invoice_id"],
-                         token) if token else None
-    if row is None:
-        authenticate_merchant(request)
-        raise NotFound("Payment not found")
-    return JSONResponse({"success": True, "data": invoice_status_data(row, now_ms())})
+    if token:
+        key = (request.path_params["invoice_id"], hash_secret(token))
+        version = ctx.store.read_version()
+        at = now_ms()
+        if (answer := ctx.store.answers.get(key, version, at)) is not None:
+            return Response(answer, media_type="application/json")
+        row = ctx.store.read(get_invoice_status_for_token_hash, *key)
+        if row is not None:
+            response = JSONResponse({"success": True, "data": invoice_status_data(row, at)})
+            pending = effective_status(row, at) == "pending"
+            ctx.store.answers.put(key, version, response.body,
+                                  row["expires_at"] if pending else UnchangedAnswers.NEVER)
+            return response
+    authenticate_merchant(request)
+    raise NotFound("Payment not found")
 
 
 LIST_STATUSES = ("pending", "paid", "expired", "cancelled")

@@ -46,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -340,6 +340,16 @@ def bearer_headers_lua(token: str, method: str = "GET") -> str:
     return (f'wrk.method = "{method}"\n'
             'wrk.headers["Content-Type"] = "application/json"\n'
             f'wrk.headers["Authorization"] = "Bearer " .. {lua_string(token)}\n')
+
+
+def cycling_paths_lua(paths: Iterable[str], method: str = "GET") -> str:
+    """Each request asks for the next of `paths`, round and round."""
+    return (f"local paths = {{{', '.join(lua_string(path) for path in paths)}}}\n"
+            "local next_path = 0\n"
+            "request = function()\n"
+            "  next_path = next_path % #paths + 1\n"
+            f"  return wrk.format({lua_string(method)}, paths[next_path])\n"
+            "end\n")
 
 
 def create_script(token: str, tag: str) -> str:
@@ -963,6 +973,19 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
             rows.append(Row("status check", status, r, f">= {least}x, 0 errors",
                             r is not None and r >= least
                             and sum(run.errors for run in runs) == 0, note))
+            # Nothing is written meanwhile, so the server answers those checks from the answers
+            # it keeps while the database is unchanged (UnchangedAnswers). The same checks over
+            # more invoices than it keeps answers for: each one is read from the database, as
+            # every check is while invoices are being written.
+            spread = precreate_invoices(db_path, shop["id"], args.status_spread)
+            spread_script = bearer_headers_lua(token) + cycling_paths_lua(
+                f"/api/payments/{invoice_id}/status" for invoice_id, _ in spread)
+            if args.warmup:
+                run_wrk(status_url, spread_script, name="status-read-warm", **warmup)
+            read, r, note, runs = paired_runs("status-read", status_url,
+                                              lambda attempt: spread_script)
+            rows.append(Row(f"status check, {len(spread):,} invoices in turn (each read)", read,
+                            r, "0 errors", sum(run.errors for run in runs) == 0, note))
 
         # --- 5. forwarder paying invoices ------------------------------------------------------
         if "forwarder" in only:
@@ -1158,14 +1181,8 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
             # core of the server's two for themselves.
             cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
             storm_lua = workdir / "storm.lua"
-            storm_lua.write_text(
-                f"wrk.headers[\"Cookie\"] = {json.dumps(cookie)}\n"
-                f"local paths = {{{', '.join(json.dumps(path) for path in pages.values())}}}\n"
-                "local next_path = 0\n"
-                "request = function()\n"
-                "  next_path = next_path % #paths + 1\n"
-                "  return wrk.format(\"GET\", paths[next_path])\n"
-                "end\n" + WRK_DONE)
+            storm_lua.write_text(f"wrk.headers[\"Cookie\"] = {lua_string(cookie)}\n"
+                                 + cycling_paths_lua(pages.values()) + WRK_DONE)
             storm_count = 0
             storm_seconds = 0.0
             storm_errors = 0
@@ -1334,6 +1351,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5,
                         help="runs of create and of status, each between two ceiling runs;"
                              " the median ratio is reported")
+    parser.add_argument("--status-spread", type=int, default=2000,
+                        help="invoices the second status load asks about in turn (more than"
+                             " the server keeps answers for, so each check is read)")
     parser.add_argument("--ws-clients", type=int, default=500)
     parser.add_argument("--flood-clients", type=int, default=100,
                         help="connections of the login flood and of the QR flood")

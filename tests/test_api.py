@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import sqlite3
 import time
 
 import pytest
@@ -182,6 +183,46 @@ def test_status_of_unknown_or_foreign_invoice_is_404(client: TestClient, merchan
         assert response.json()["success"] is False
     assert client.get(f"/api/payments/{theirs['invoice_id']}/status",
                       headers=other.auth).status_code == 200
+
+
+def test_a_status_asked_again_and_again_follows_every_change(app_factory, merchant: Merchant,
+                                                             db_path) -> None:
+    """A backend polls the same invoice in a loop. Each answer is the database's at that
+    moment: after the deadline with nothing written (no sweep yet), after a change this
+    server made, and after one another process wrote behind its back."""
+    client = app_factory(payments={"sweep_seconds": 3600})
+    short = create(client, merchant, amount=1000, expires_in=1)
+    kept = create(client, merchant, amount=2000)
+
+    def status(invoice: dict, auth: dict[str, str] = merchant.auth) -> dict:
+        response = client.get(f"/api/payments/{invoice['invoice_id']}/status", headers=auth)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
+    for _ in range(3):
+        assert status(short)["status"] == "pending" and status(kept)["status"] == "pending"
+    deadline = datetime.datetime.fromisoformat(short["expired_at"].replace("Z", "+00:00"))
+    time.sleep(max(0.0, deadline.timestamp() - time.time()) + 0.05)
+    assert status(short)["status"] == "expired"
+    assert status(kept)["status"] == "pending"
+    assert client.post(f"/api/payments/{kept['invoice_id']}/cancel",
+                       headers=merchant.auth).status_code == 200
+    assert status(kept)["status"] == "cancelled"
+
+    # Another process (here: a plain connection) pays one invoice and takes the token away.
+    other = create(client, merchant, amount=3000)
+    assert status(other)["status"] == "pending"
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("UPDATE invoices SET status = 'paid', paid_at = ? WHERE invoice_id = ?",
+                     (int(time.time() * 1000), other["invoice_id"]))
+    assert status(other)["status"] == "paid"
+    with conn:
+        conn.execute("UPDATE merchants SET api_token_hash = 'rotated' WHERE id = ?",
+                     (merchant.id,))
+    conn.close()
+    refused = client.get(f"/api/payments/{other['invoice_id']}/status", headers=merchant.auth)
+    assert refused.status_code == 401
 
 
 def test_merchant_without_static_qris_gets_503(app_factory, db_path) -> None:

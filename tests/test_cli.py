@@ -129,11 +129,18 @@ def test_merchant_add_list_rotate(tmp_path: Path, server_factory) -> None:
 
     server = server_factory(Path(db))
     auth = {"Authorization": f"Bearer {info['api_token']}"}
-    assert httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000},
-                      headers=auth).status_code == 200
+    made = httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000},
+                      headers=auth)
+    assert made.status_code == 200
+    status_url = f"{server.base_url}/api/payments/{made.json()['invoice_id']}/status"
+    for _ in range(3):  # a backend polling: the server keeps the answer while nothing changes
+        assert httpx.get(status_url, headers=auth).status_code == 200
     rotated = run("merchant", "rotate", str(info["id"]), "--secret", "api_token", "--json",
                   "--db", db, cwd=tmp_path)
     new_token = json.loads(rotated.stdout)["api_token"]
+    assert httpx.get(status_url, headers=auth).status_code == 401
+    assert httpx.get(status_url, headers={"Authorization": f"Bearer {new_token}"}).json()[
+        "data"]["status"] == "pending"
     assert httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000},
                       headers=auth).status_code == 401
     assert httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000},

@@ -242,6 +242,38 @@ def test_every_acknowledged_invoice_survives_kill_9(db_path: Path, merchant: Mer
     assert set(acknowledged) <= indexed
 
 
+def test_answers_are_kept_only_while_the_database_reads_unchanged(db_path: Path) -> None:
+    """The store's hot-path answers: a commit by any other connection (here another process's
+    kind: a plain connection of its own) forgets them all, and an answer that stops being true
+    at a time is not given from then on, though nothing was written."""
+    store = webqris.Store(str(db_path))
+    store.open()
+    try:
+        answers, version = store.answers, store.read_version()
+        assert answers.get("a", version, 0) is None  # asked first, as a request does
+        answers.put("a", version, b"pending", true_until_ms=1_000)
+        answers.put("b", version, b"paid")
+        assert answers.get("a", store.read_version(), 999) == b"pending"
+        assert answers.get("a", store.read_version(), 1_000) is None  # its deadline
+        assert answers.get("b", store.read_version(), 10**12) == b"paid"
+        other = sqlite3.connect(db_path)
+        with other:
+            other.execute("DELETE FROM schema_migrations WHERE version < 0")  # writes nothing
+        assert answers.get("b", store.read_version(), 0) == b"paid"
+        with other:
+            other.execute("CREATE TABLE written (x)")
+        other.close()
+        changed = store.read_version()
+        assert changed != version and answers.get("b", changed, 0) is None
+        answers.put("c", version, b"worked out before the change")  # too late: not kept
+        assert answers.get("c", changed, 0) is None
+        for n in range(answers.capacity + 1):  # bounded: a full cache starts again
+            answers.put(n, changed, b"x")
+        assert answers.get(0, changed, 0) is None and answers.get(answers.capacity, changed, 0)
+    finally:
+        store.close()
+
+
 def test_expiry_sweep_and_grace(app_factory, merchant: Merchant, db_path: Path) -> None:
     client: TestClient = app_factory(payments={"unique_code_min": 1, "unique_code_max": 2,
                                                "late_grace_seconds": 3600,
@@ -328,7 +360,8 @@ def test_hot_paths_search_indexes_instead_of_scanning(db_path: Path,
     webqris.purge_notification_keys(conn, webqris.now_ms())
     webqris.get_invoice(conn, row["invoice_id"], merchant.id)
     webqris.find_merchant_by_secret(conn, "api_token", merchant.api_token)
-    webqris.get_invoice_status_for_api_token(conn, row["invoice_id"], merchant.api_token)
+    webqris.get_invoice_status_for_token_hash(conn, row["invoice_id"],
+                                              webqris.hash_secret(merchant.api_token))
     conn.execute("COMMIT")
     conn.set_trace_callback(None)
     checked = 0
