@@ -1203,8 +1203,10 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                      "-s", str(storm_lua), base + "/"],
                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
                 time.sleep(0.5)
-                stormed.append(run_wrk(probe_url, bearer_headers_lua(token),
-                                       name=f"storm-{round_}", **probe_opts))
+                with (profiled(args, server.pid, "storm", args.duration) if round_ == 0
+                      else contextlib.nullcontext()):
+                    stormed.append(run_wrk(probe_url, bearer_headers_lua(token),
+                                           name=f"storm-{round_}", **probe_opts))
                 storm_out, _ = storm.communicate(timeout=args.duration + 60)
                 line = next((ln for ln in storm_out.splitlines()
                              if ln.startswith("BENCHJSON ")), None)
@@ -1370,7 +1372,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-script", type=Path, default=ROOT / "webqris.py",
                         help="the webqris.py to serve (e.g. a patched copy)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="sample the server with py-spy during create, status, forwarder")
+                        help="sample the server with py-spy during create, status, forwarder"
+                             " and the first search storm")
     parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable")
     parser.add_argument("--big", action="store_true",
                         help="serve a year of history (--big-invoices, a tenth as many"
