@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -145,6 +147,53 @@ def test_merchant_add_list_rotate(tmp_path: Path, server_factory) -> None:
                       headers=auth).status_code == 401
     assert httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000},
                       headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
+
+
+def wal_index_is_held(db: str) -> bool:
+    """Whether a process holds SQLite's dead-man-switch lock on the database's wal-index (byte
+    128 of the -shm file: UNIX_SHM_DMS in SQLite's os_unix.c). The first process to open the
+    database while nobody holds it resets the wal-index."""
+    fd = os.open(db + "-shm", os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, 128)
+        return False
+    finally:
+        os.close(fd)  # this process holds no other lock on it
+
+
+def test_the_command_line_writing_again_and_again_beside_a_polled_server(
+        tmp_path: Path, server_factory) -> None:
+    """Each command is a new process that opens the database beside the running server: the
+    first opener of SQLite's shared memory resets it when no other process holds its lock, so
+    a server that lost its locks (closing any descriptor it opened of those files drops them
+    all; a faster status check once did) would be reset under its feet. Every rotation must
+    reach the next status check, and the server must hold the lock throughout."""
+    db = str(tmp_path / "shop.db")
+    info = json.loads(run("merchant", "add", "--name", "Toko Ramai", "--qris", STATIC_QRIS,
+                          "--json", "--db", db, cwd=tmp_path).stdout)
+    server = server_factory(Path(db))
+    token = info["api_token"]
+    made = httpx.post(f"{server.base_url}/api/payments/qris/create", json={"amount": 1000},
+                      headers={"Authorization": f"Bearer {token}"})
+    assert made.status_code == 200
+    status_url = f"{server.base_url}/api/payments/{made.json()['invoice_id']}/status"
+    for _ in range(6):
+        for _ in range(20):  # polled between the commands: answers kept meanwhile
+            assert httpx.get(status_url, headers={"Authorization": f"Bearer {token}"}
+                             ).json()["data"]["status"] == "pending"
+        assert wal_index_is_held(db)
+        rotated = run("merchant", "rotate", str(info["id"]), "--secret", "api_token", "--json",
+                      "--db", db, cwd=tmp_path)
+        assert rotated.returncode == 0, rotated.stderr
+        old, token = token, json.loads(rotated.stdout)["api_token"]
+        assert httpx.get(status_url, headers={"Authorization": f"Bearer {old}"}
+                         ).status_code == 401
+    assert httpx.get(f"{server.base_url}/healthz").json()["database"] == "ok"
+    assert server.process.poll() is None
 
 
 def test_a_running_server_creates_with_the_qris_the_command_line_just_set(
