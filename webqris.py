@@ -4352,10 +4352,10 @@ async def payment_status(request: Request) -> Response:
             return Response(answer, media_type="application/json")
         row = ctx.store.read(get_invoice_status_for_token_hash, *key)
         if row is not None:
-            response = JSONResponse({"success": True, "data": invoice_status_data(row, at)})
-            pending = effective_status(row, at) == "pending"
-            ctx.store.answers.put(key, version, response.body,
-                                  row["expires_at"] if pending else UnchangedAnswers.NEVER)
+            data = invoice_status_data(row, at)
+            response = JSONResponse({"success": True, "data": data})
+            ctx.store.answers.put(key, version, response.body, row["expires_at"]
+                                  if data["status"] == "pending" else UnchangedAnswers.NEVER)
             return response
     authenticate_merchant(request)
     raise NotFound("Payment not found")

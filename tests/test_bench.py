@@ -16,7 +16,7 @@ from conftest import ROOT
 
 LOADED = ("bare Starlette GET (ceiling)", "bare Starlette POST JSON",
           "bare INSERT, group commit (FULL)", "invoice create", "status check",
-          "status check, 300 invoices in turn (each read)", "forwarder pays invoice")
+          "status check, 1,100 invoices in turn (each read)", "forwarder pays invoice")
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None,
@@ -26,7 +26,7 @@ def test_benchmark_runs_every_scenario_without_a_failed_request(tmp_path: Path) 
     done = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "bench.py"), "--duration", "1", "--warmup", "0",
          "--repeat", "2", "--ws-clients", "20", "--latency-count", "5", "--drain-timeout", "30",
-         "--flood-clients", "20", "--status-spread", "300",
+         "--flood-clients", "20", "--status-spread", "1100",
          "--json", str(report)],
         capture_output=True, text=True, timeout=110)
     assert done.returncode == 0, done.stderr[-3000:]
