@@ -6593,9 +6593,11 @@ async def merchant_socket(websocket: WebSocket) -> None:
     if merchant is None:
         await refuse_websocket(websocket, 401, "Unauthorized: invalid API token")
         return
+    merchant_ids = frozenset({merchant["id"]})
+    del merchant  # the whole row would stay in memory for as long as the socket is open
     await websocket.accept()
-    await serve_socket(ctx.hub, websocket, frozenset({merchant["id"]}),
-                       ("api_token", hash_secret(token)), inbox=False)
+    await serve_socket(ctx.hub, websocket, merchant_ids, ("api_token", hash_secret(token)),
+                       inbox=False)
 
 
 # =============================================================================================
@@ -8013,7 +8015,10 @@ def uvicorn_options(config: Config) -> dict[str, Any]:
                                              config.server.client_timeout_seconds),
             "ws": seed_error_websocket_protocol(),
             # Clients only ever send "ping": uvicorn's default would buffer 16 MiB messages.
-            "ws_max_size": config.server.max_body_bytes}
+            "ws_max_size": config.server.max_body_bytes,
+            # Events are a few hundred bytes, and compression kept two zlib streams for each
+            # socket for as long as it was open: an idle socket held 59 KB instead of 32 KB.
+            "ws_per_message_deflate": False}
 
 
 def raise_open_files_limit() -> None:

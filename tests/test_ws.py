@@ -160,6 +160,30 @@ def test_message_over_the_body_limit_closes_only_that_socket(server, merchant: M
     asyncio.run(main())
 
 
+def test_sockets_are_not_compressed_whatever_the_client_offers(server,
+                                                               merchant: Merchant) -> None:
+    """Browsers and the `websockets` client offer permessage-deflate; the server declines it
+    (each compressed socket held two zlib streams, about 27 KB, for as long as it was open)
+    and the events arrive all the same."""
+    async def main() -> None:
+        url = ws_url(server, f"/ws/merchant?token={merchant.api_token}")
+        async with connect(url, compression="deflate") as ws, \
+                httpx.AsyncClient(base_url=server.base_url) as http:
+            assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
+            assert "Sec-WebSocket-Extensions" not in ws.response.headers
+            created = (await http.post("/api/payments/qris/create", json={"amount": 25000},
+                                       headers=merchant.auth)).json()
+            event = await next_event(ws, "new_payment")
+            assert event["data"]["invoice_id"] == created["invoice_id"]
+        async with connect(ws_url(server, "/ws"), compression="deflate",
+                           additional_headers={"Cookie": admin_cookie(server)}) as dashboard:
+            assert "Sec-WebSocket-Extensions" not in dashboard.response.headers
+            await dashboard.send("ping")
+            assert (await pong(dashboard))["event"] == "pong"
+
+    asyncio.run(main())
+
+
 async def refusal(server, path: str, **options) -> tuple[int, str]:
     """The HTTP status and the seed-format message of a refused handshake."""
     with pytest.raises(InvalidStatus) as refused:
