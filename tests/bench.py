@@ -977,10 +977,6 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
             # it keeps while the database is unchanged (UnchangedAnswers). The same checks over
             # more invoices than it keeps answers for: each one is read from the database, as
             # every check is while invoices are being written.
-            kept = webqris_module().UnchangedAnswers().capacity
-            if args.status_spread <= kept:
-                raise SystemExit(f"--status-spread must be more than the {kept} answers the"
-                                 " server keeps, or its checks are not read")
             spread = precreate_invoices(db_path, shop["id"], args.status_spread)
             spread_script = bearer_headers_lua(token) + cycling_paths_lua(
                 f"/api/payments/{invoice_id}/status" for invoice_id, _ in spread)
@@ -1397,6 +1393,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args(argv)
     _WEBQRIS["path"] = args.server_script
+    kept = webqris_module().UnchangedAnswers().capacity
+    if args.status_spread <= kept:  # before anything starts, not minutes into the run
+        parser.error(f"--status-spread must be more than the {kept} answers the server keeps,"
+                     " or its checks are not read")
     if args.profile and shutil.which(args.py_spy) is None:
         print(f"--profile needs py-spy ({args.py_spy} not found; pip install py-spy)",
               file=sys.stderr)

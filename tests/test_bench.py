@@ -96,3 +96,14 @@ def test_big_mode_times_every_dashboard_search_and_compares_with_a_saved_run(
     compared = second.stdout.split("Compared with ")[1].splitlines()
     beside = next(line for line in compared if line.startswith("search: customer name"))
     assert re.fullmatch(r"search: customer name\s+\d+\.\d ms\s+\d+\.\d ms", beside)
+
+
+def test_a_status_spread_the_server_would_answer_from_memory_is_refused_at_once() -> None:
+    """The second status load must ask about more invoices than the server keeps answers for,
+    or it measures kept answers under the name "each read": refused before anything starts."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "bench.py"), "--status-spread", "300"],
+        capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "--status-spread must be more than the 1024 answers the server keeps" in done.stderr
+    assert "bare GET" not in done.stdout + done.stderr  # no load was started
