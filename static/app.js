@@ -84,7 +84,9 @@ function showLogin() {
   // a shop with only the admin account types its password alone.
   try { $("login-username").value = localStorage.getItem(USERNAME) || "admin"; } catch (e) { /* ignore */ }
   document.title = t("login_page") + " · WebQRIS";
-  setTimeout(function () { $("login-password").focus(); }, 0);
+  // Now, in the task that shows the form: focus moved a task later took typing already begun
+  // in the username into the password field.
+  $("login-password").focus();
 }
 
 var MARKER = "webqris.session";

@@ -470,7 +470,8 @@ def test_a_cashier_account_signs_in_from_the_counter_and_sees_only_its_shop(
     page = pages.open(PHONE)
     page.goto(server.base_url + "/kasir")
     page.click("#login-link")
-    # The form is the page's once its script has filled in the last username ("admin").
+    # The script has shown the form (the HTML's own "admin" is there before it runs).
+    expect(page.locator("#login-password")).to_be_focused()
     expect(page.locator("#login-username")).to_have_value("admin")
     page.fill("#login-username", "sari")
     page.fill("#login-password", "kasir sari 1")

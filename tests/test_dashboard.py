@@ -187,6 +187,30 @@ def test_login_wrong_then_right_password_shows_the_overview(pages: Pages,
     expect(page.locator(".nav-link[data-route=payments]")).to_contain_text("Bills")
 
 
+def test_the_sign_in_form_keeps_what_is_typed_the_moment_it_shows(pages: Pages,
+                                                                  server: Server) -> None:
+    """The form is ready to type in the moment it appears, and nothing moves the focus later:
+    a focus once moved a task later sent a username typed that quickly into the password field
+    (seen as a cashier's sign-in refused as "admin" on a loaded machine)."""
+    page = pages.open()
+    # Where the focus is in the first microtask after the form shows, before any later task.
+    page.add_init_script("""
+        new MutationObserver(function (changes, observer) {
+          var form = document.getElementById("login-screen");
+          if (form && !form.hidden) {
+            window.focusWhenShown = document.activeElement && document.activeElement.id;
+            observer.disconnect();
+          }
+        }).observe(document, { attributes: true, subtree: true, attributeFilter: ["hidden"] });
+    """)
+    page.goto(server.base_url + "/")
+    expect(page.locator("#login-form")).to_be_visible()
+    assert page.evaluate("window.focusWhenShown") == "login-password"
+    page.keyboard.type(PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#view h1")).to_have_text("Ringkasan")
+
+
 def test_payments_list_updates_live(pages: Pages, server: Server, shop: Merchant) -> None:
     page = pages.open()
     login(page, server)
