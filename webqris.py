@@ -69,7 +69,7 @@ from collections.abc import (
 )
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import click
 import httpx
@@ -169,6 +169,7 @@ class AdminConfig:
     login_max_attempts_total: int = 100
     login_max_failures_per_username: int = 20
     device_silent_seconds: int = 1800
+    search_ms: int = 25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,6 +317,8 @@ def _check_config(config: Config) -> None:
            config.admin.login_max_failures_per_username) < 1:
         raise ConfigError("admin.login_max_failures, login_max_attempts_total and"
                           " login_max_failures_per_username must be >= 1")
+    if config.admin.search_ms < 0:
+        raise ConfigError("admin.search_ms must be >= 0")
     if config.server.public_requests_per_second <= 0 or config.server.public_burst < 1:
         raise ConfigError("server.public_requests_per_second must be > 0 and public_burst >= 1")
     if config.server.client_timeout_seconds <= 0:
@@ -2261,27 +2264,59 @@ def _words_match(conn: sqlite3.Connection, query: str) -> str:
 WHOLE_INVOICE_ID = re.compile(r"INV-[0-9]+-[a-z0-9]{6}")
 
 
+# The row ids a search reads first; each later stretch is sized by the time the last one took.
+FIRST_SEARCH_STRETCH = 8192
+# Invoices that a search among one or a few shops reads directly rather than through the
+# trigram index (which offers every shop's): about as many as a first stretch reads.
+FEW_INVOICES = FIRST_SEARCH_STRETCH
+
+
+def _few_invoices(conn: sqlite3.Connection, shops: list[str], params: dict[str, Any],
+                  before: int, low: int) -> bool:
+    """Whether the shops a search is limited to (`shops`, its clauses, if any) have fewer
+    than FEW_INVOICES invoices in its row-id range: counted through the index of each
+    shop's invoices, up to that many."""
+    if not shops:
+        return False
+    return conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM invoices i WHERE {' AND '.join(shops)}"
+        " AND i.id < :before AND i.id > :after LIMIT :few)",
+        params | {"before": before, "after": low, "few": FEW_INVOICES}).fetchone()[0] \
+        < FEW_INVOICES
+
+
+class FoundInvoices(NamedTuple):
+    """A page of a search: its rows, and the row id the search stopped at when its time ran
+    out before the page was full (invoices numbered below it are not searched yet)."""
+    rows: list[sqlite3.Row]
+    searched_to: int | None
+
+
 def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id: int | None,
                     query: str | None, created_from: int | None, created_to: int | None,
                     limit: int, before_row_id: int | None, at_ms: int,
-                    merchant_ids: Iterable[int] | None = None) -> list[sqlite3.Row]:
+                    merchant_ids: Iterable[int] | None = None,
+                    seconds: float | None = None) -> FoundInvoices:
     """Invoices newest first, one page (before a row id): for the dashboard (every merchant
     or an account's `merchant_ids`, filters, search) and for a merchant's own list. A query
     of digits finds an amount or total exactly, or an invoice id or order id that is exactly
     those digits; any other query finds
     the invoices whose id, order id, customer or sender contains it (case aside). Every search
     walks an index newest first and stops at the page's end, so it costs about the same at a
-    million invoices as at a hundred (README, Performance)."""
+    million invoices as at a hundred (README, Performance) when what it finds is recent. It
+    reads the history in stretches of row ids; given `seconds`, it stops when they are used
+    up, with what it found and where it stopped, so no search holds a read thread long
+    whatever it matches (the first stretch is always read, so the next page moves on)."""
     low, high = _created_id_range(conn, created_from, created_to)
-    params: dict[str, Any] = {"before": min(before_row_id or 2**62, high), "after": low,
-                              "at": at_ms, "limit": limit}
-    clauses = ["i.id < :before", "i.id > :after"]
+    params: dict[str, Any] = {"at": at_ms}
+    shops = []
     if merchant_ids is not None:
-        clauses.append("i.merchant_id IN (SELECT value FROM json_each(:merchant_ids))")
+        shops.append("i.merchant_id IN (SELECT value FROM json_each(:merchant_ids))")
         params["merchant_ids"] = json.dumps(sorted(merchant_ids))
     if merchant_id is not None:
-        clauses.append("i.merchant_id = :merchant_id")
+        shops.append("i.merchant_id = :merchant_id")
         params["merchant_id"] = merchant_id
+    clauses = ["i.id < :before", "i.id > :after", *shops]
     if status == "pending":  # few, found through the partial index of pending expiries
         clauses.append("i.id IN (SELECT id FROM invoices WHERE status = 'pending'"
                        " AND expires_at > :at)")
@@ -2300,6 +2335,8 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
         params["created_to"] = created_to
     select = "SELECT i.*, m.name AS merchant_name FROM "
     order = " ORDER BY i.id DESC LIMIT :limit"
+    before = min(before_row_id or 2**62, high)
+    rows: list[sqlite3.Row] = []
     digits = (query or "").replace(".", "").replace(",", "").removeprefix("Rp").strip()
     if query and digits.isascii() and digits.isdigit() and len(digits) <= 15:
         # Each way of matching walks its own index newest first; their pages are merged.
@@ -2310,12 +2347,13 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
             " ORDER BY i.id DESC LIMIT :limit)"
             for match in ("i.total_amount = :number", "i.amount = :number",
                           "i.invoice_id = :text", "i.merchant_order_id = :text"))
-        return conn.execute(
-            select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
-            f" WHERE i.id IN ({branches})" + order, params).fetchall()
-    if query and WHOLE_INVOICE_ID.fullmatch(query):
+        sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
+               f" WHERE i.id IN ({branches})" + order)
+    elif query and WHOLE_INVOICE_ID.fullmatch(query):
         clauses.append("i.invoice_id = :text")
         params["text"] = query
+        sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
+               f" WHERE {' AND '.join(clauses)}" + order)
     elif query:
         params["pattern"] = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace(
             "_", "\\_") + "%"
@@ -2323,26 +2361,75 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
                        " OR i.merchant_order_id LIKE :pattern ESCAPE '\\'"
                        " OR i.customer_name LIKE :pattern ESCAPE '\\'"
                        " OR i.sender_name LIKE :pattern ESCAPE '\\')")
+        sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
+               f" WHERE {' AND '.join(clauses)}" + order)
         # The trigram index narrows; shorter queries read invoices newest first, and so do
-        # searches among the pending ones (few, whatever the history).
-        if len(query) >= 3 and status != "pending":
+        # searches among the pending ones (few, whatever the history) and among the
+        # invoices of shops that have few.
+        if (len(query) >= 3 and status != "pending"
+                and not _few_invoices(conn, shops, params, before, low)):
             # The invoices the index does not hold yet (a second's worth) are read directly.
-            newest = conn.execute(
-                select + "invoices i JOIN merchants m ON m.id = i.merchant_id WHERE i.id >"
-                " (SELECT CAST(value AS INTEGER) FROM settings"
-                " WHERE key = 'invoice_words_through') AND " + " AND ".join(clauses) + order,
-                params).fetchall()
-            if len(newest) >= limit:
-                return newest
-            params |= {"words": _words_match(conn, query), "limit": limit - len(newest)}
-            return newest + conn.execute(
-                select + "invoice_words w CROSS JOIN invoices i ON i.id = w.rowid"
-                " JOIN merchants m ON m.id = i.merchant_id WHERE invoice_words MATCH :words"
-                " AND w.rowid < :before AND w.rowid > :after AND " + " AND ".join(clauses)
-                + " ORDER BY w.rowid DESC LIMIT :limit", params).fetchall()
-    return conn.execute(
-        select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
-        f" WHERE {' AND '.join(clauses)}" + order, params).fetchall()
+            through = conn.execute("SELECT CAST(value AS INTEGER) FROM settings"
+                                   " WHERE key = 'invoice_words_through'").fetchone()[0]
+            if before > through + 1:
+                rows = conn.execute(sql, params | {"before": before, "after": max(low, through),
+                                                   "limit": limit}).fetchall()
+                before = through + 1
+            params["words"] = _words_match(conn, query)
+            sql = (select + "invoice_words w CROSS JOIN invoices i ON i.id = w.rowid"
+                   " JOIN merchants m ON m.id = i.merchant_id WHERE invoice_words MATCH :words"
+                   " AND w.rowid < :before AND w.rowid > :after AND " + " AND ".join(clauses)
+                   + " ORDER BY w.rowid DESC LIMIT :limit")
+    else:
+        sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
+               f" WHERE {' AND '.join(clauses)}" + order)
+    return _walk_newest_first(conn, sql, params, rows, limit, before, low, seconds)
+
+
+def _walk_newest_first(conn: sqlite3.Connection, sql: str, params: dict[str, Any],
+                       rows: list[sqlite3.Row], limit: int, before: int, low: int,
+                       seconds: float | None) -> FoundInvoices:
+    """Runs a search's statement over stretches of row ids from `before` down to `low`
+    (exclusive) until the page is full, the history is read, or the time is used up. A
+    stretch's length follows the time the one before took; one that runs past the time
+    anyway (the invoices grow denser in what the search looks for) is interrupted, and the
+    search answers from where that stretch began. The first stretch always finishes, so
+    every search moves on."""
+    started = time.monotonic()
+    if before > low and len(rows) < limit:
+        # The first stretch starts at the newest invoice, however high a cursor points.
+        newest = conn.execute("SELECT max(id) FROM invoices").fetchone()[0] or 0
+        before = min(before, newest + 1)
+    stretch = FIRST_SEARCH_STRETCH
+    first = True
+    while before > low and len(rows) < limit:
+        after = max(low, before - stretch)
+        began = time.monotonic()
+        if seconds is not None and not first:
+            deadline = started + seconds
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+        first = False
+        try:
+            rows += conn.execute(sql, params | {"before": before, "after": after,
+                                                "limit": limit - len(rows)}).fetchall()
+        except sqlite3.OperationalError as exc:
+            if str(exc) != "interrupted":
+                raise
+            return FoundInvoices(rows, before)
+        finally:
+            conn.set_progress_handler(None, 0)
+        before = after
+        took = time.monotonic() - began
+        if seconds is None:
+            stretch *= 4
+            continue
+        left = started + seconds - time.monotonic()
+        if left <= 0 and before > low and len(rows) < limit:
+            return FoundInvoices(rows, before)
+        # Half the time left at the rate just seen, at most 8 times as long a stretch.
+        stretch = max(FIRST_SEARCH_STRETCH + 1,
+                      min(stretch * 8, int(stretch * left / 2 / max(took, 1e-6))))
+    return FoundInvoices(rows, None)
 
 
 def paid_totals_by_day(conn: sqlite3.Connection, since_ms: int,
@@ -3012,7 +3099,8 @@ def payments_export(zone_name: str, *, status: str | None, merchant_id: int | No
                   limit: int) -> list[sqlite3.Row]:
         return search_invoices(conn, status=status, merchant_id=merchant_id, query=query,
                                created_from=created_from, created_to=created_to, limit=limit,
-                               before_row_id=before, at_ms=at_ms, merchant_ids=merchant_ids)
+                               before_row_id=before, at_ms=at_ms,
+                               merchant_ids=merchant_ids).rows
 
     def cells(row: sqlite3.Row) -> list[Any]:
         return [row["invoice_id"], csv_text(row["merchant_order_id"]),
@@ -3982,16 +4070,30 @@ def next_page(rows: list[sqlite3.Row], limit: int, cursor: str) -> tuple[list[sq
     return page, (page[-1][cursor] if len(rows) > limit else None)
 
 
-async def page_response(request: Request, read: Callable[[sqlite3.Connection], list[sqlite3.Row]],
-                        limit: int, cursor: str,
-                        shown: Callable[[sqlite3.Row], dict[str, Any]]) -> Response:
+async def page_response(
+        request: Request,
+        read: Callable[[sqlite3.Connection], list[sqlite3.Row] | FoundInvoices],
+        limit: int, cursor: str, shown: Callable[[sqlite3.Row], dict[str, Any]]) -> Response:
     """A page of a list (`read` fetches limit + 1 rows), read and made into JSON on a thread
     of the read pool: making fifty invoices into JSON took the loop a few milliseconds, which
-    every payment arriving meanwhile waited for."""
+    every payment arriving meanwhile waited for. A search that ran out of time says how far
+    back it searched (`searched_since`, the oldest invoice it read); its `next_before` goes
+    on from there."""
     def render(conn: sqlite3.Connection) -> Response:
-        page, next_before = next_page(read(conn), limit, cursor)
+        found = read(conn)
+        if not isinstance(found, FoundInvoices):
+            page, next_before = next_page(found, limit, cursor)
+            return JSONResponse({"success": True, "data": [shown(row) for row in page],
+                                 "next_before": next_before})
+        page, next_before = next_page(found.rows, limit, cursor)
+        searched_since = None
+        if found.searched_to is not None:
+            next_before = found.searched_to
+            oldest = conn.execute("SELECT created_at FROM invoices WHERE id >= ?"
+                                  " ORDER BY id LIMIT 1", (found.searched_to,)).fetchone()
+            searched_since = format_time(oldest[0]) if oldest else None
         return JSONResponse({"success": True, "data": [shown(row) for row in page],
-                             "next_before": next_before})
+                             "next_before": next_before, "searched_since": searched_since})
 
     return await ctx_of(request).store.read_off_loop(render)
 
@@ -4376,11 +4478,11 @@ async def list_payments(request: Request) -> Response:
             raise BadInput("before must be an invoice_id of one of your payments")
         before_row_id = anchor["id"]
     at = now_ms()
+    # No text to search: the list is read to its page's end, as it always was.
     return await page_response(
-        request, functools.partial(
-            search_invoices, status=status, merchant_id=merchant["id"], query=None,
-            created_from=None, created_to=None, limit=limit + 1, before_row_id=before_row_id,
-            at_ms=at),
+        request, lambda conn: search_invoices(
+            conn, status=status, merchant_id=merchant["id"], query=None, created_from=None,
+            created_to=None, limit=limit + 1, before_row_id=before_row_id, at_ms=at).rows,
         limit, "invoice_id",
         lambda row: invoice_status_data(row, at) | {
             "customer_name": row["customer_name"], "created_at": format_time(row["created_at"])})
@@ -5128,7 +5230,7 @@ async def admin_overview(request: Request) -> Response:
         search_invoices, status=None, merchant_id=None, query=None, created_from=None,
         created_to=None, limit=20, before_row_id=None, at_ms=at, merchant_ids=scope)
     return JSONResponse({"success": True, "today": days[-1], "days": days,
-                         "recent": [admin_invoice(row, at) for row in recent]})
+                         "recent": [admin_invoice(row, at) for row in recent.rows]})
 
 
 def payment_filters(request: Request) -> dict[str, Any]:
@@ -5153,7 +5255,8 @@ async def admin_payments(request: Request) -> Response:
     at = now_ms()
     return await page_response(
         request, functools.partial(search_invoices, **payment_filters(request),
-                                   limit=limit + 1, before_row_id=before, at_ms=at),
+                                   limit=limit + 1, before_row_id=before, at_ms=at,
+                                   seconds=ctx_of(request).config.admin.search_ms / 1000),
         limit, "id", lambda row: admin_invoice(row, at))
 
 
@@ -5805,7 +5908,7 @@ async def admin_kasir(request: Request) -> Response:
         search_invoices, status=None, merchant_id=merchant_id, query=None,
         created_from=day_start, created_to=None, limit=KASIR_TODAY_ROWS, before_row_id=None,
         at_ms=at)
-    today = [shop_bill(request, row, at) for row in rows
+    today = [shop_bill(request, row, at) for row in rows.rows
              if effective_status(row, at) in ("paid", "pending")]
     # Counted apart from the list, which a busy day makes longer than the page shows.
     paid_count, paid_sum = await ctx.store.read_off_loop(paid_since, merchant_id, day_start)

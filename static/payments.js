@@ -17,6 +17,9 @@ var t = strings({
     col_created: "Dibuat", col_paid: "Lunas", download_csv: "Unduh CSV",
     download_csv_label: "Unduh CSV tagihan dengan filter ini",
     no_payments: "Tidak ada tagihan yang cocok dengan filter ini.",
+    searched_none: "Belum ada tagihan yang cocok sejak {date}. Tagihan yang lebih lama belum dicari.",
+    searched_some: "Dicari sampai tagihan {date}. Tagihan yang lebih lama belum dicari.",
+    search_older: "Cari tagihan yang lebih lama",
     no_payments_yet: "Belum ada tagihan. Tagihan dibuat oleh server toko lewat API.", order: "ID pesanan {order}",
     detail_title: "Detail tagihan", amount: "Nominal", unique_code: "Kode unik",
     total: "Total", order_id: "ID pesanan", customer: "Pelanggan", method: "Metode", sender: "Pengirim",
@@ -42,6 +45,9 @@ var t = strings({
     date_to: "To date", col_invoice: "Bill", col_total: "Total", col_created: "Created", col_paid: "Paid",
     download_csv: "Download CSV", download_csv_label: "Download CSV of the bills of these filters",
     no_payments: "No bills match these filters.",
+    searched_none: "No bills match since {date}. Older bills are not searched yet.",
+    searched_some: "Searched back to the bills of {date}. Older bills are not searched yet.",
+    search_older: "Search older bills",
     no_payments_yet: "No bills yet. The shop's server creates bills through the API.", order: "Order ID {order}",
     detail_title: "Bill details", amount: "Amount", unique_code: "Unique code",
     total: "Total", order_id: "Order ID", customer: "Customer", method: "Method", sender: "Sender",
@@ -146,6 +152,8 @@ export function viewPayments(container, params, reopen) {
     path: "payments", results: results, more: more,
     params: listParams,
     empty: function () { return filtered() ? t("no_payments") : t("no_payments_yet"); },
+    searched: function (date, anyFound) { return t(anyFound ? "searched_some" : "searched_none", { date: date }); },
+    searchOlder: t("search_older"),
     render: function (rows) {
       var tbody = el("tbody");
       rows.forEach(function (p) { tbody.appendChild(paymentRow(p)); });

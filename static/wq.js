@@ -686,9 +686,13 @@ export function field(label, control, id, extraClass) {
    after a live change, as many rows as were shown), "load more" from the cursor, the empty state,
    a failure in place of the list. opts: path, params() -> the filters, results and more (nodes),
    empty() -> the empty text, render(rows) -> the list node, rendered() after a list is shown. */
+/* A list read page by page ("Load more"). A search that ran out of time answers with what it
+   found and how far back it searched (searched_since): opts.searched(date, anyFound) says so,
+   and the button, opts.searchOlder, goes on from there. */
 export function pagedList(opts) {
   var rows = [];
   var nextBefore = null;
+  var searchedSince = null;
   var alive = true;
 
   function query(before, limit) {
@@ -700,8 +704,17 @@ export function pagedList(opts) {
     var limit = keepCount ? Math.min(200, Math.max(50, rows.length)) : 50;
     return query(null, limit).then(function (body) {
       if (!alive) return;
-      rows = body.data;
-      nextBefore = body.next_before;
+      // A refresh of a search already taken further back than this answer reaches keeps the
+      // older bills found, and where the search stopped (the end, or an older date).
+      var last = rows[rows.length - 1];
+      var reached = !nextBefore ? "" : searchedSince || (last && last.created_at) || null;
+      if (keepCount && body.searched_since && reached !== null && reached < body.searched_since) {
+        rows = body.data.concat(rows.filter(function (row) { return row.created_at < body.searched_since; }));
+      } else {
+        rows = body.data;
+        nextBefore = body.next_before;
+        searchedSince = body.searched_since || null;
+      }
       render();
     }, function (err) {
       if (!alive) return;
@@ -715,10 +728,13 @@ export function pagedList(opts) {
       var shown = rows.length;
       rows = rows.concat(body.data);
       nextBefore = body.next_before;
+      searchedSince = body.searched_since || null;
       render();
-      // "Load more" is gone or moved: the first new item is where reading goes on.
+      // "Load more" is gone or moved: the first new item is where reading goes on, or,
+      // when a search found nothing more yet, the button that searches on.
       var first = opts.results.querySelectorAll("[data-key]")[shown];
       if (first) focusByMark({ key: first.getAttribute("data-key"), index: 0 }, opts.results);
+      else if (opts.more.querySelector("button")) opts.more.querySelector("button").focus();
     }, function (err) { toast(errorText(err), "error"); });
   }
 
@@ -726,12 +742,15 @@ export function pagedList(opts) {
     keepFocus(opts.results, function () {
       clear(opts.results);
       clear(opts.more);
-      if (!rows.length) {
+      var partly = !!(nextBefore && searchedSince);
+      if (!rows.length && !partly) {
         opts.results.appendChild(el("div", { class: "empty-state", text: opts.empty() }));
         return;
       }
-      opts.results.appendChild(opts.render(rows));
-      if (nextBefore) opts.more.appendChild(el("button", { type: "button", class: "btn btn-quiet", onclick: loadMore }, t("load_more")));
+      opts.results.appendChild(rows.length ? opts.render(rows)
+        : el("div", { class: "empty-state", role: "status", text: opts.searched(dateTime(searchedSince), false) }));
+      if (partly && rows.length) opts.more.appendChild(el("p", { class: "muted", role: "status", text: opts.searched(dateTime(searchedSince), true) }));
+      if (nextBefore) opts.more.appendChild(el("button", { type: "button", class: "btn btn-quiet", onclick: loadMore }, partly ? opts.searchOlder : t("load_more")));
     });
     if (rows.length && opts.rendered) opts.rendered();
   }

@@ -42,6 +42,7 @@ from test_dashboard import (  # noqa: F401
     shop,
 )
 from test_dashboard import create_invoice as create
+from test_search import add_history
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "tests" / "receivers" / "node_modules" / "axe-core" / "axe.min.js"
@@ -625,6 +626,57 @@ def test_the_total_stays_on_one_line_at_200_percent_zoom(world: World, contexts:
     assert page.evaluate("el => el.scrollWidth <= el.clientWidth + 1", amount.element_handle())
     width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"the {state} checkout scrolls sideways: {width}"
+
+
+def test_the_payments_page_searches_older_bills_on_request_by_keyboard(
+        contexts: Any, shop: Merchant,  # noqa: F811 (the dashboard tests' shop fixture)
+        db_path: Path, server_factory: Any) -> None:
+    """A search that stopped before the oldest bills says so on the page, in words, with a
+    button that searches on; pressing it again and again by keyboard finds the old bills,
+    and the page passes axe meanwhile."""
+    history = add_history(db_path, shop, 30_000, {
+        n: {"customer_name": "Rahmawati"} for n in (4, 1_000, 12_000)})
+    server = server_factory(db_path, env={"WEBQRIS_ADMIN_SEARCH_MS": "0"})
+    page = contexts().new_page()
+    login(page, server)
+    page.goto(server.base_url + "/#/payments")
+    page.fill("#pf-q", "rahmawati")
+    nothing_yet = page.locator(".results .empty-state")
+    expect(nothing_yet).to_contain_text("Belum ada tagihan yang cocok sejak")
+    expect(nothing_yet).to_contain_text("Tagihan yang lebih lama belum dicari.")
+    older = page.get_by_role("button", name="Cari tagihan yang lebih lama")
+    serious = [v for v in axe_violations(page)
+               if v["impact"] in ("serious", "critical")]
+    assert serious == [], [describe("payments, searched partly", v) for v in serious]
+    # Each answer reads 8,192 invoices: the 30,000th back to the 21,809th, then on to the
+    # 13,617th (nothing yet), the 5,425th (the 12,000th), and the rest.
+    older.focus()
+    shown_since = nothing_yet.text_content()
+    page.keyboard.press("Enter")
+    # Nothing found in the next stretch either: the page says how far back it has looked
+    # now, and the focus is on the button again, so Enter goes on.
+    expect(nothing_yet).not_to_have_text(shown_since or "")
+    expect(nothing_yet).to_contain_text("Belum ada tagihan yang cocok sejak")
+    expect(older).to_be_focused()
+    page.keyboard.press("Enter")
+    # Found: the focus moves to it, and a note says older bills are not searched yet.
+    expect(page.locator(f"tr[data-invoice='{history[11_999]}'] a")).to_be_focused()
+    expect(page.locator(".more [role=status]")).to_contain_text("Dicari sampai tagihan")
+    page.keyboard.press("Tab")
+    expect(older).to_be_focused()
+    page.keyboard.press("Enter")
+    rows = page.locator(".results tr[data-invoice]")
+    expect(rows).to_have_count(3)
+    assert [rows.nth(n).get_attribute("data-invoice") for n in range(3)] == [
+        history[11_999], history[999], history[3]]
+    expect(page.locator(f"tr[data-invoice='{history[999]}'] a")).to_be_focused()
+    expect(older).to_have_count(0)
+    expect(page.locator(".more [role=status]")).to_have_count(0)
+    # A new bill arrives live: the list is read again, and keeps the old bills found.
+    new = create(server, shop, 26000, customer_name="Rahmawati Baru")
+    expect(rows).to_have_count(4)
+    assert [rows.nth(n).get_attribute("data-invoice") for n in range(4)] == [
+        new["invoice_id"], history[11_999], history[999], history[3]]
 
 
 def test_reset_clears_the_bill_filters(world: World, contexts: Any) -> None:

@@ -46,6 +46,7 @@ def test_file_then_environment_override(tmp_path: Path) -> None:
     ("", {"WEBQRIS_SERVER_MAX_HEADER_BYTES": "100"}, "server.max_header_bytes"),
     ("", {"WEBQRIS_SERVER_CLIENT_TIMEOUT_SECONDS": "0"}, "server.client_timeout_seconds"),
     ("[server]\nhttp = 'nginx'\n", {}, "server.http must be auto, h11 or httptools"),
+    ("", {"WEBQRIS_ADMIN_SEARCH_MS": "-1"}, "admin.search_ms must be >= 0"),
 ])
 def test_bad_settings_are_named(tmp_path: Path, text: str, env: dict, named: str) -> None:
     path = tmp_path / "c.toml"

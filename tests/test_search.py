@@ -183,6 +183,111 @@ def test_a_whole_order_id_among_look_alikes_is_found_with_every_invoice_containi
     assert found(admin, "q=ORD-00001234-3") == []
 
 
+def add_history(db_path: Path, merchant: Merchant, count: int,
+                special: dict[int, dict[str, Any]]) -> list[str]:
+    """`count` older invoices of a merchant, a minute apart, in the search index, as a long
+    history would be; `special` gives some of them (by their number, from 1) other fields.
+    Returns their invoice ids, oldest first."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    payload = webqris.qris.make_dynamic(STATIC_QRIS, 25001)
+    start = webqris.now_ms() - (count + 60) * 60_000
+    rows = []
+    for n in range(1, count + 1):
+        fields = {"customer_name": "Pelanggan", "amount": 25000, "status": "paid",
+                  **special.get(n, {})}
+        at = start + n * 60_000
+        rows.append((f"INV-{at // 1000}-h{n:05d}", merchant.id, f"WEB-{n}",
+                     fields["customer_name"], fields["amount"], fields["amount"] + 1, payload,
+                     fields["status"], at, at + 900_000, at + 60_000))
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO invoices (invoice_id, merchant_id, merchant_order_id, customer_name,"
+        " amount, unique_code, total_amount, qris_payload, status, created_at, expires_at,"
+        " closed_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)", rows)
+    webqris.index_invoice_words(conn)
+    conn.execute("COMMIT")
+    conn.close()
+    return [row[0] for row in rows]
+
+
+def test_a_search_out_of_time_says_how_far_back_it_looked_and_goes_on_from_there(
+        app_factory: Any, merchant: Merchant, db_path: Path) -> None:
+    """A search that matches only old invoices answers before it has read the whole history,
+    with what it found, how far back it looked, and a next page that goes on from there;
+    page after page it finds exactly what one long read finds, newest first, none twice."""
+    history = add_history(db_path, merchant, 30_000, {
+        n: {"customer_name": "Rahmawati", "amount": 31337, "status": "cancelled"}
+        for n in (4, 40, 400, 4_000, 21_000)})
+    wanted = [history[n - 1] for n in (21_000, 4_000, 400, 40, 4)]
+    test_admin.set_password(db_path)
+    hurried = app_factory(admin={"search_ms": 0})  # each answer reads one stretch of the history
+    assert hurried.post("/admin/api/login",
+                        json={"password": test_admin.PASSWORD}).status_code == 200
+    patient = app_factory(admin={"search_ms": 10_000})
+    assert patient.post("/admin/api/login",
+                        json={"password": test_admin.PASSWORD}).status_code == 200
+    for query in ("q=rahmawati", "q=awat", "q=31337", "status=cancelled", "q=Rahmawati&limit=2"):
+        answers, before = [], ""
+        while True:
+            answer = hurried.get(f"/admin/api/payments?{query}&before={before}")
+            assert answer.status_code == 200, answer.text
+            answers.append(answer.json())
+            before = answers[-1]["next_before"]
+            if before is None:
+                break
+        assert [row["invoice_id"] for a in answers for row in a["data"]] == wanted, query
+        assert len(answers) > 3, query  # it did stop on the way
+        # An answer that stopped says how far back it searched (a full page need not); that
+        # moves back in time, and nothing found later is newer than it.
+        since = [a["searched_since"] for a in answers if a["searched_since"]]
+        assert since == sorted(since, reverse=True) and len(since) >= 3, query
+        for at, a in enumerate(answers):
+            if a["searched_since"]:
+                later = [row["created_at"] for b in answers[at + 1:] for row in b["data"]]
+                assert all(created < a["searched_since"] for created in later), query
+            else:  # a full page, or the end
+                assert len(a["data"]) == 2 or a["next_before"] is None, query
+        # Given the time, the same search reads the 30,000 invoices in one answer.
+        whole = patient.get(f"/admin/api/payments?{query}&limit=50").json()
+        assert [row["invoice_id"] for row in whole["data"]] == wanted[:50], query
+        assert whole["searched_since"] is None and whole["next_before"] is None, query
+
+
+def test_a_search_finds_the_same_page_after_page_whatever_time_it_is_given(
+        merchant: Merchant, db_path: Path) -> None:
+    """However a search's time runs out (between stretches of the history, or in the middle
+    of one, which is then read again by the next page), its pages together are what one
+    long read finds."""
+    # Older invoices cost more to look through (long names): a stretch sized by the time
+    # the newer ones took runs past the time left, and is interrupted.
+    special: dict[int, dict[str, Any]] = {
+        n: {"customer_name": "Pelanggan " + "x" * 400} for n in range(1, 20_000)}
+    special |= {n: {"customer_name": "Rahmawati"} for n in range(5, 30_000, 4_997)}
+    history = add_history(db_path, merchant, 30_000, special)
+    wanted = [invoice_id for n, invoice_id in enumerate(history, 1) if n % 4_997 == 5][::-1]
+    store = webqris.Store(str(db_path))
+    store.open()
+    try:
+        for seconds in (None, 0, 0.0005, 0.001, 0.002, 0.004, 0.008):
+            for query in ("rahmawati", "ahma", "ra"):
+                pages, before = [], None
+                while True:
+                    page = store.read(
+                        webqris.search_invoices, status=None, merchant_id=None, query=query,
+                        created_from=None, created_to=None, limit=8, before_row_id=before,
+                        at_ms=webqris.now_ms(), seconds=seconds)
+                    pages.append([row["invoice_id"] for row in page.rows])
+                    if len(page.rows) == 8:
+                        before = page.rows[-1]["id"]
+                    elif page.searched_to is not None:
+                        before = page.searched_to
+                    else:
+                        break
+                assert [found for page in pages for found in page] == wanted, (seconds, query)
+    finally:
+        store.close()
+
+
 def test_overview_sums_each_local_day_from_running_totals(admin: TestClient,
                                                           merchant: Merchant) -> None:
     today = [create(admin, merchant, amount) for amount in (20000, 30000)]
