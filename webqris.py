@@ -2307,6 +2307,7 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
     reads the history in stretches of row ids; given `seconds`, it stops when they are used
     up, with what it found and where it stopped, so no search holds a read thread long
     whatever it matches (the first stretch is always read, so the next page moves on)."""
+    started = time.monotonic()
     low, high = _created_id_range(conn, created_from, created_to)
     params: dict[str, Any] = {"at": at_ms}
     shops = []
@@ -2383,19 +2384,19 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
     else:
         sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
                f" WHERE {' AND '.join(clauses)}" + order)
-    return _walk_newest_first(conn, sql, params, rows, limit, before, low, seconds)
+    return _walk_newest_first(conn, sql, params, rows, limit, before, low,
+                              None if seconds is None else started + seconds)
 
 
 def _walk_newest_first(conn: sqlite3.Connection, sql: str, params: dict[str, Any],
                        rows: list[sqlite3.Row], limit: int, before: int, low: int,
-                       seconds: float | None) -> FoundInvoices:
+                       deadline: float | None) -> FoundInvoices:
     """Runs a search's statement over stretches of row ids from `before` down to `low`
-    (exclusive) until the page is full, the history is read, or the time is used up. A
-    stretch's length follows the time the one before took; one that runs past the time
-    anyway (the invoices grow denser in what the search looks for) is interrupted, and the
-    search answers from where that stretch began. The first stretch always finishes, so
-    every search moves on."""
-    started = time.monotonic()
+    (exclusive) until the page is full, the history is read, or the `deadline` (monotonic
+    time) has passed. A stretch's length follows the time the one before took; one that runs
+    past the deadline anyway (the invoices grow denser in what the search looks for) is
+    interrupted, and the search answers from where that stretch began. The first stretch
+    always finishes, so every search moves on."""
     if before > low and len(rows) < limit:
         # The first stretch starts at the newest invoice, however high a cursor points.
         newest = conn.execute("SELECT max(id) FROM invoices").fetchone()[0] or 0
@@ -2405,8 +2406,7 @@ def _walk_newest_first(conn: sqlite3.Connection, sql: str, params: dict[str, Any
     while before > low and len(rows) < limit:
         after = max(low, before - stretch)
         began = time.monotonic()
-        if seconds is not None and not first:
-            deadline = started + seconds
+        if deadline is not None and not first:
             conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
         first = False
         try:
@@ -2420,10 +2420,10 @@ def _walk_newest_first(conn: sqlite3.Connection, sql: str, params: dict[str, Any
             conn.set_progress_handler(None, 0)
         before = after
         took = time.monotonic() - began
-        if seconds is None:
+        if deadline is None:
             stretch *= 4
             continue
-        left = started + seconds - time.monotonic()
+        left = deadline - time.monotonic()
         if left <= 0 and before > low and len(rows) < limit:
             return FoundInvoices(rows, before)
         # Half the time left at the rate just seen, at most 8 times as long a stretch.
