@@ -685,10 +685,10 @@ export function field(label, control, id, extraClass) {
 /* One paged list over an admin API collection, as every list page shows it: the first page (or,
    after a live change, as many rows as were shown), "load more" from the cursor, the empty state,
    a failure in place of the list. opts: path, params() -> the filters, results and more (nodes),
-   empty() -> the empty text, render(rows) -> the list node, rendered() after a list is shown. */
-/* A list read page by page ("Load more"). A search that ran out of time answers with what it
-   found and how far back it searched (searched_since): opts.searched(date, anyFound) says so,
-   and the button, opts.searchOlder, goes on from there. */
+   empty() -> the empty text, render(rows) -> the list node, rendered() after a list is shown.
+   A search that ran out of time answers with what it found and how far back it searched
+   (searched_since): opts.searched(date, anyFound) -> the words for it, and the button
+   (opts.searchOlder, its label) goes on from there. */
 export function pagedList(opts) {
   var rows = [];
   var nextBefore = null;
