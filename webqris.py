@@ -2286,10 +2286,12 @@ def _few_invoices(conn: sqlite3.Connection, shops: list[str], params: dict[str, 
 
 
 class FoundInvoices(NamedTuple):
-    """A page of a search: its rows, and the row id the search stopped at when its time ran
-    out before the page was full (invoices numbered below it are not searched yet)."""
+    """A page of a search: its rows and, when its time ran out before the page was full, the
+    row id it stopped at (invoices numbered below it are not searched yet) and when the
+    oldest invoice it read was created."""
     rows: list[sqlite3.Row]
-    searched_to: int | None
+    searched_to: int | None = None
+    searched_since_ms: int | None = None
 
 
 def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id: int | None,
@@ -2307,7 +2309,7 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
     reads the history in stretches of row ids; given `seconds`, it stops when they are used
     up, with what it found and where it stopped, so no search holds a read thread long
     whatever it matches (the first stretch is always read, so the next page moves on)."""
-    started = time.monotonic()
+    deadline = None if seconds is None else time.monotonic() + seconds
     low, high = _created_id_range(conn, created_from, created_to)
     params: dict[str, Any] = {"at": at_ms}
     shops = []
@@ -2337,7 +2339,6 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
     select = "SELECT i.*, m.name AS merchant_name FROM "
     order = " ORDER BY i.id DESC LIMIT :limit"
     before = min(before_row_id or 2**62, high)
-    rows: list[sqlite3.Row] = []
     digits = (query or "").replace(".", "").replace(",", "").removeprefix("Rp").strip()
     if query and digits.isascii() and digits.isdigit() and len(digits) <= 15:
         # Each way of matching walks its own index newest first; their pages are merged.
@@ -2350,42 +2351,40 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
                           "i.invoice_id = :text", "i.merchant_order_id = :text"))
         sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
                f" WHERE i.id IN ({branches})" + order)
-    elif query and WHOLE_INVOICE_ID.fullmatch(query):
+        return _walk_newest_first(conn, sql, params, [], limit, before, low, deadline)
+    text = None  # a query looked for inside the id, order id, customer and sender
+    if query and WHOLE_INVOICE_ID.fullmatch(query):
         clauses.append("i.invoice_id = :text")
         params["text"] = query
-        sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
-               f" WHERE {' AND '.join(clauses)}" + order)
     elif query:
+        text = query
         params["pattern"] = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace(
             "_", "\\_") + "%"
         clauses.append("(i.invoice_id LIKE :pattern ESCAPE '\\'"
                        " OR i.merchant_order_id LIKE :pattern ESCAPE '\\'"
                        " OR i.customer_name LIKE :pattern ESCAPE '\\'"
                        " OR i.sender_name LIKE :pattern ESCAPE '\\')")
-        sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
-               f" WHERE {' AND '.join(clauses)}" + order)
-        # The trigram index narrows; shorter queries read invoices newest first, and so do
-        # searches among the pending ones (few, whatever the history) and among the
-        # invoices of shops that have few.
-        if (len(query) >= 3 and status != "pending"
-                and not _few_invoices(conn, shops, params, before, low)):
-            # The invoices the index does not hold yet (a second's worth) are read directly.
-            through = conn.execute("SELECT CAST(value AS INTEGER) FROM settings"
-                                   " WHERE key = 'invoice_words_through'").fetchone()[0]
-            if before > through + 1:
-                rows = conn.execute(sql, params | {"before": before, "after": max(low, through),
-                                                   "limit": limit}).fetchall()
-                before = through + 1
-            params["words"] = _words_match(conn, query)
-            sql = (select + "invoice_words w CROSS JOIN invoices i ON i.id = w.rowid"
-                   " JOIN merchants m ON m.id = i.merchant_id WHERE invoice_words MATCH :words"
-                   " AND w.rowid < :before AND w.rowid > :after AND " + " AND ".join(clauses)
-                   + " ORDER BY w.rowid DESC LIMIT :limit")
-    else:
-        sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
-               f" WHERE {' AND '.join(clauses)}" + order)
-    return _walk_newest_first(conn, sql, params, rows, limit, before, low,
-                              None if seconds is None else started + seconds)
+    sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
+           f" WHERE {' AND '.join(clauses)}" + order)
+    rows: list[sqlite3.Row] = []
+    # Text: the trigram index narrows; shorter queries read invoices newest first, and so do
+    # searches among the pending ones (few, whatever the history) and among the invoices of
+    # shops that have few.
+    if (text is not None and len(text) >= 3 and status != "pending"
+            and not _few_invoices(conn, shops, params, before, low)):
+        # The invoices the index does not hold yet (a second's worth) are read directly.
+        through = conn.execute("SELECT CAST(value AS INTEGER) FROM settings"
+                               " WHERE key = 'invoice_words_through'").fetchone()[0]
+        if before > through + 1:
+            rows = conn.execute(sql, params | {"before": before, "after": max(low, through),
+                                               "limit": limit}).fetchall()
+            before = through + 1
+        params["words"] = _words_match(conn, text)
+        sql = (select + "invoice_words w CROSS JOIN invoices i ON i.id = w.rowid"
+               " JOIN merchants m ON m.id = i.merchant_id WHERE invoice_words MATCH :words"
+               " AND w.rowid < :before AND w.rowid > :after AND " + " AND ".join(clauses)
+               + " ORDER BY w.rowid DESC LIMIT :limit")
+    return _walk_newest_first(conn, sql, params, rows, limit, before, low, deadline)
 
 
 def _walk_newest_first(conn: sqlite3.Connection, sql: str, params: dict[str, Any],
@@ -2415,7 +2414,7 @@ def _walk_newest_first(conn: sqlite3.Connection, sql: str, params: dict[str, Any
         except sqlite3.OperationalError as exc:
             if str(exc) != "interrupted":
                 raise
-            return FoundInvoices(rows, before)
+            return _stopped_at(conn, rows, before)
         finally:
             conn.set_progress_handler(None, 0)
         before = after
@@ -2425,11 +2424,19 @@ def _walk_newest_first(conn: sqlite3.Connection, sql: str, params: dict[str, Any
             continue
         left = deadline - time.monotonic()
         if left <= 0 and before > low and len(rows) < limit:
-            return FoundInvoices(rows, before)
+            return _stopped_at(conn, rows, before)
         # Half the time left at the rate just seen, at most 8 times as long a stretch.
         stretch = max(FIRST_SEARCH_STRETCH + 1,
                       min(stretch * 8, int(stretch * left / 2 / max(took, 1e-6))))
-    return FoundInvoices(rows, None)
+    return FoundInvoices(rows)
+
+
+def _stopped_at(conn: sqlite3.Connection, rows: list[sqlite3.Row],
+                row_id: int) -> FoundInvoices:
+    """A search that stopped before the invoices numbered below `row_id`."""
+    oldest = conn.execute("SELECT created_at FROM invoices WHERE id >= ? ORDER BY id LIMIT 1",
+                          (row_id,)).fetchone()
+    return FoundInvoices(rows, row_id, oldest[0] if oldest else None)
 
 
 def paid_totals_by_day(conn: sqlite3.Connection, since_ms: int,
@@ -4081,19 +4088,15 @@ async def page_response(
     on from there."""
     def render(conn: sqlite3.Connection) -> Response:
         found = read(conn)
-        if not isinstance(found, FoundInvoices):
-            page, next_before = next_page(found, limit, cursor)
-            return JSONResponse({"success": True, "data": [shown(row) for row in page],
-                                 "next_before": next_before})
-        page, next_before = next_page(found.rows, limit, cursor)
-        searched_since = None
-        if found.searched_to is not None:
-            next_before = found.searched_to
-            oldest = conn.execute("SELECT created_at FROM invoices WHERE id >= ?"
-                                  " ORDER BY id LIMIT 1", (found.searched_to,)).fetchone()
-            searched_since = format_time(oldest[0]) if oldest else None
-        return JSONResponse({"success": True, "data": [shown(row) for row in page],
-                             "next_before": next_before, "searched_since": searched_since})
+        searched = found if isinstance(found, FoundInvoices) else None
+        page, next_before = next_page(searched.rows if searched else found, limit, cursor)
+        body = {"success": True, "data": [shown(row) for row in page],
+                "next_before": next_before}
+        if searched is not None:
+            body["searched_since"] = format_time(searched.searched_since_ms)
+            if searched.searched_to is not None:
+                body["next_before"] = searched.searched_to
+        return JSONResponse(body)
 
     return await ctx_of(request).store.read_off_loop(render)
 
