@@ -2409,14 +2409,19 @@ def _walk_newest_first(conn: sqlite3.Connection, sql: str, params: dict[str, Any
             conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
         first = False
         try:
-            rows += conn.execute(sql, params | {"before": before, "after": after,
+            found = conn.execute(sql, params | {"before": before, "after": after,
                                                 "limit": limit - len(rows)}).fetchall()
         except sqlite3.OperationalError as exc:
             if str(exc) != "interrupted":
                 raise
-            return _stopped_at(conn, rows, before)
+            found = None
         finally:
+            # Before any other statement: SQLite counts a cached statement's steps across
+            # its runs, so the handler would now and then interrupt the next one too.
             conn.set_progress_handler(None, 0)
+        if found is None:
+            return _stopped_at(conn, rows, before)
+        rows += found
         before = after
         took = time.monotonic() - began
         if deadline is None:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +285,44 @@ def test_a_search_finds_the_same_page_after_page_whatever_time_it_is_given(
                     else:
                         break
                 assert [found for page in pages for found in page] == wanted, (seconds, query)
+    finally:
+        store.close()
+
+
+def timed(work: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def test_a_search_cut_short_again_and_again_always_answers(merchant: Merchant,
+                                                           db_path: Path) -> None:
+    """A search interrupted mid-stretch answers where it stopped, however many times that
+    happens on one connection. (The interruption's handler was still set while the answer
+    looked up where the search stopped, and SQLite counts a cached statement's steps across
+    its runs: now and then a search cut short answered 500 during a search storm.)"""
+    special = {n: {"customer_name": "Pelanggan " + "x" * 400} for n in range(1, 20_000)}
+    add_history(db_path, merchant, 30_000, special)
+    store = webqris.Store(str(db_path))
+    store.open()
+    def search(seconds: float) -> webqris.FoundInvoices:
+        return store.read(
+            webqris.search_invoices, status=None, merchant_id=None, query="zq",
+            created_from=None, created_to=None, limit=8, before_row_id=None,
+            at_ms=webqris.now_ms(), seconds=seconds)
+
+    try:
+        # Time enough for the first stretch (the newer, cheap invoices) and then some: the
+        # next stretch, sized by it, reaches the costly ones and is cut short in the middle.
+        first = min(timed(lambda: search(0)) for _ in range(5))
+        stopped = 0
+        for _ in range(400):
+            page = search(1.5 * first)
+            assert page.rows == []
+            if page.searched_to is not None:
+                stopped += 1
+                assert page.searched_since_ms is not None
+        assert stopped >= 300
     finally:
         store.close()
 
