@@ -10,7 +10,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import bench
+import conftest
 import pytest
 from conftest import ROOT
 
@@ -56,6 +59,15 @@ def test_benchmark_runs_every_scenario_without_a_failed_request(tmp_path: Path) 
     assert 0 < result["facts"]["startup_s"] < 15
     for column in ("req/s", "p50 ms", "p99 ms", "x bare", "target"):
         assert column in done.stdout
+
+
+@pytest.mark.parametrize("free_port", [bench.free_port, conftest.free_port],
+                         ids=["bench", "tests"])
+def test_no_two_servers_of_a_run_are_given_the_same_port(free_port: Any) -> None:
+    # Regression: the kernel offered a released port again, the bench started webqris on its
+    # webhook receiver's port, and the receiver's 200 passed for webqris's health check.
+    ports = [free_port() for _ in range(2000)]
+    assert len(set(ports)) == len(ports)
 
 
 SEARCHES = ("invoice id (its last 6 characters)", "order id", "order id prefix", "total (exact)",
