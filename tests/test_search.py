@@ -374,23 +374,23 @@ def test_a_slow_history_read_does_not_hold_up_the_loop(db_path: Path,
 def test_history_reads_run_at_a_lower_cpu_priority_than_payments(db_path: Path,
                                                                  merchant: Merchant) -> None:
     """On a two-core machine the dashboard's searches yield the CPU to the loop, which
-    answers payments: the read pool's threads run niced, the loop's thread does not."""
+    answers payments: the read pool's threads run in Linux's idle class, the loop's does not."""
     async def scenario() -> tuple[int, int]:
         store = webqris.Store(str(db_path))
         store.open()
         store.start()
         try:
-            def own_niceness(conn: sqlite3.Connection) -> int:
-                return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            def own_policy(conn: sqlite3.Connection) -> int:
+                return os.sched_getscheduler(threading.get_native_id())
 
-            return (await store.read_off_loop(own_niceness),
-                    os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return (await store.read_off_loop(own_policy),
+                    os.sched_getscheduler(threading.get_native_id()))
         finally:
             await store.stop()
             store.close()
 
     pool, loop = asyncio.run(scenario())
-    assert pool == min(19, loop + webqris.READ_POOL_NICENESS)
+    assert (pool, loop) == (os.SCHED_IDLE, os.SCHED_OTHER)
 
 
 def old_database(db_path: Path, invoices: int) -> int:
