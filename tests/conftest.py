@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bench import free_port  # the one way tests and the benchmark pick a port
 from starlette.testclient import TestClient
 
 import webqris
@@ -114,24 +114,6 @@ def client(app_factory: Any, merchant: Merchant) -> TestClient:
 
 
 # --- a real server in a subprocess ------------------------------------------------------------
-
-
-_PORTS_HANDED_OUT: set[int] = set()
-
-
-def free_port() -> int:
-    """A loopback port free now and never handed out before by this process. The kernel may
-    offer a port again as soon as it is released, and ports are chosen before the servers that
-    take them start: two choices in a row could get the same one, and a second server's health
-    check would then be answered by the first (a bench run once took its webhook receiver for
-    webqris)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in _PORTS_HANDED_OUT:
-            _PORTS_HANDED_OUT.add(port)
-            return port
 
 
 @dataclasses.dataclass
