@@ -2240,6 +2240,59 @@ def _created_id_range(conn: sqlite3.Connection, created_from: int | None,
 
 # The invoices a text search reads to tell the query's rare trigrams from common ones.
 TRIGRAM_SAMPLE = 500
+# How long a sample serves the searches that follow: it only orders trigrams, and a year of
+# history changes little in that time (a sample was a third of a search storm's CPU).
+TRIGRAM_SAMPLE_SECONDS = 60.0
+
+
+@dataclasses.dataclass
+class TrigramSample:
+    """Invoices sampled across the history of one database file, and how many of them hold
+    each trigram counted so far (folded to lower case, as the index folds it)."""
+    low: int
+    high: int
+    taken: float
+    texts: list[str]
+    holding: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def still_fits(self, low: int, high: int, now: float) -> bool:
+        """Taken recently, of a history that has not grown by a tenth since."""
+        return (now - self.taken < TRIGRAM_SAMPLE_SECONDS and low == self.low
+                and (high - self.high) * 10 <= high - low)
+
+    def invoices_holding(self, gram: str) -> int:
+        folded = gram.lower()
+        if (count := self.holding.get(folded)) is None:
+            if len(self.holding) >= 10_000:  # queries typed at random must not grow it
+                self.holding.clear()
+            count = self.holding[folded] = sum(folded in text for text in self.texts)
+        return count
+
+
+# Each database file's sample (the read pool's threads share them; at worst two take one at
+# once, and one of the two is kept).
+_trigram_samples: dict[str, TrigramSample] = {}
+
+
+def _trigram_sample(conn: sqlite3.Connection) -> TrigramSample:
+    # Two subqueries: min and max in one SELECT scan the table instead of seeking both.
+    low, high = conn.execute("SELECT (SELECT min(id) FROM invoices),"
+                             " (SELECT max(id) FROM invoices)").fetchone()
+    low, high = low or 0, high or 0
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    now = time.monotonic()
+    sample = _trigram_samples.get(path)
+    if sample is None or not sample.still_fits(low, high, now) or not path:
+        ids = range(low, high + 1, max(1, (high - low) // TRIGRAM_SAMPLE))  # integers only
+        texts = [row[0].lower() for row in conn.execute(
+            "SELECT coalesce(invoice_id, '') || char(10) || coalesce(merchant_order_id, '')"
+            " || char(10) || coalesce(customer_name, '') || char(10)"
+            " || coalesce(sender_name, '')"
+            f" FROM invoices WHERE id IN ({', '.join(map(str, ids))})")]
+        if len(_trigram_samples) >= 8:  # one process serves one file; its tests, many
+            _trigram_samples.clear()
+        sample = _trigram_samples[path] = TrigramSample(low, high, now, texts)
+    return sample
 
 
 def _words_match(conn: sqlite3.Connection, query: str) -> str:
@@ -2251,20 +2304,10 @@ def _words_match(conn: sqlite3.Connection, query: str) -> str:
     one leaves fewer invoices for LIKE to read (README, Performance)."""
     grams = list(dict.fromkeys(query[at:at + 3] for at in range(len(query) - 2)))
     if len(grams) > 2:
-        # Two subqueries: min and max in one SELECT scan the table instead of seeking both.
-        low, high = conn.execute("SELECT (SELECT min(id) FROM invoices),"
-                                 " (SELECT max(id) FROM invoices)").fetchone()
-        low, high = low or 0, high or 0
-        ids = range(low, high + 1, max(1, (high - low) // TRIGRAM_SAMPLE))  # integers only
-        sample = [row[0].lower() for row in conn.execute(
-            "SELECT coalesce(invoice_id, '') || char(10) || coalesce(merchant_order_id, '')"
-            " || char(10) || coalesce(customer_name, '') || char(10)"
-            " || coalesce(sender_name, '')"
-            f" FROM invoices WHERE id IN ({', '.join(map(str, ids))})")]
-        # The index folds case; so does this count, which only orders the trigrams.
-        seen = {gram: sum(gram.lower() in text for text in sample) for gram in grams}
+        sample = _trigram_sample(conn)
+        seen = {gram: sample.invoices_holding(gram) for gram in grams}
         rarest = sorted(grams, key=seen.__getitem__)
-        rare = [gram for gram in rarest[2:] if seen[gram] * 50 <= len(sample)]
+        rare = [gram for gram in rarest[2:] if seen[gram] * 50 <= len(sample.texts)]
         grams = rarest[:2] + rare[:2]
     return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 

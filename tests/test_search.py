@@ -327,6 +327,45 @@ def test_a_search_cut_short_again_and_again_always_answers(merchant: Merchant,
         store.close()
 
 
+def test_text_searches_share_one_sample_of_the_history_for_a_while(
+        merchant: Merchant, db_path: Path, monkeypatch: Any) -> None:
+    """The invoices sampled to tell a query's rare trigrams from its common ones are read once
+    and kept: a dashboard searching again and again no longer reads 500 invoices for each
+    search (a third of a search storm's CPU). The sample only orders the trigrams, so what a
+    search finds never depends on it; a history a tenth longer, or a minute, takes a new one."""
+    add_history(db_path, merchant, 3000,
+                {n: {"customer_name": "Budi Santoso"} for n in range(1, 3001, 100)})
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+
+    def search(query: str) -> int:
+        return len(webqris.search_invoices(
+            conn, status=None, merchant_id=None, query=query, created_from=None,
+            created_to=None, limit=1000, before_row_id=None, at_ms=webqris.now_ms()).rows)
+
+    def samples() -> int:
+        return sum(" FROM invoices WHERE id IN (" in statement for statement in statements)
+
+    try:
+        assert (search("Budi Santoso"), samples()) == (30, 1)
+        assert (search("Santoso"), search("budi"), samples()) == (30, 30, 1)
+        # Newer invoices than the sample are found all the same.
+        add_history(db_path, merchant, 200, {n: {"customer_name": "Dewi Lestari"}
+                                             for n in range(1, 201)})
+        assert (search("Dewi Lestari"), samples()) == (200, 1)
+        # A tenth more history is sampled again.
+        add_history(db_path, merchant, 300, {n: {"customer_name": "Citra Kirana"}
+                                             for n in range(1, 301)})
+        assert (search("Citra Kirana"), search("Citra"), samples()) == (300, 300, 2)
+        # And so is one older than TRIGRAM_SAMPLE_SECONDS.
+        monkeypatch.setattr(webqris, "TRIGRAM_SAMPLE_SECONDS", 0.0)
+        assert (search("Kirana"), samples()) == (300, 3)
+    finally:
+        conn.close()
+
+
 def test_overview_sums_each_local_day_from_running_totals(admin: TestClient,
                                                           merchant: Merchant) -> None:
     today = [create(admin, merchant, amount) for amount in (20000, 30000)]
