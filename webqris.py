@@ -1216,22 +1216,17 @@ def file_identity(path: str) -> tuple[int, int] | None:
 
 
 def _yield_the_cpu() -> None:
-    """Puts the calling thread in Linux's idle scheduling class (threads are scheduled one by
-    one): on a two-core Pi, a dashboard's searches then wait for the payments, not the other
-    way. A niced thread keeps the rest of its time slice when the loop wakes; an idle-class
-    thread gives the core up at once (a status check's p99 during a search storm was
-    2.4-2.6 x its quiet value with nice 10, 1.9-2.9 x with the idle class on the same runs).
-    It still runs whenever a core is free, and its searches have a time budget. Where there
-    is no idle class the thread is niced instead."""
-    native_id = threading.get_native_id()
-    try:
-        os.sched_setscheduler(native_id, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):  # not Linux
-        with contextlib.suppress(AttributeError, OSError):  # no per-thread priority here
-            os.setpriority(os.PRIO_PROCESS, native_id, READ_POOL_NICENESS)
+    """Lowers the calling thread's CPU priority (Linux schedules threads one by one): on a
+    two-core Pi, a dashboard's searches then wait for the payments, not the other way. Not
+    Linux's idle class: it took a status check's p99 during a search storm from about 3.3 to
+    2.0 ms, but with two busy processes of anything else on the machine the dashboard's pages
+    took 0.4-1.7 s instead of 7-60 ms (README, Performance), and the owner's inbox is one of
+    them."""
+    with contextlib.suppress(AttributeError, OSError):  # no per-thread priority here
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), READ_POOL_NICENESS)
 
 
-# How much lower the read pool's threads run than the loop's where there is no idle class.
+# How much lower the read pool's threads run than the loop's (nice, 0 to 19).
 READ_POOL_NICENESS = 10
 
 
@@ -6190,8 +6185,8 @@ async def admin_remove_account(request: Request) -> Response:
 
 async def csv_stream(ctx: Context, export: CsvExport) -> AsyncIterator[bytes]:
     """csv_chunks on a read-only connection of its own, on a thread of its own that yields the
-    CPU to the payments as the read pool's do: the event loop only passes the chunks on, and
-    the payments' connection is never held by a download."""
+    CPU to the payments as the read pool's do (niced): the event loop only passes the chunks
+    on, and the payments' connection is never held by a download."""
     loop = asyncio.get_running_loop()
     worker = concurrent.futures.ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="webqris-export", initializer=_yield_the_cpu)
