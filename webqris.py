@@ -2236,7 +2236,8 @@ def _created_id_range(conn: sqlite3.Connection, created_from: int | None,
 # The invoices a text search reads to tell the query's rare trigrams from common ones.
 TRIGRAM_SAMPLE = 500
 # How long a sample serves the searches that follow: it only orders trigrams, and a year of
-# history changes little in that time (a sample was a third of a search storm's CPU).
+# history changes little in that time (reading one for every search was a third of the read
+# threads' CPU in a search storm).
 TRIGRAM_SAMPLE_SECONDS = 60.0
 
 
@@ -2276,17 +2277,19 @@ def _trigram_sample(conn: sqlite3.Connection) -> TrigramSample:
     low, high = low or 0, high or 0
     path = conn.execute("PRAGMA database_list").fetchone()[2]
     now = time.monotonic()
-    sample = _trigram_samples.get(path)
-    if sample is None or not sample.still_fits(low, high, now) or not path:
+    sample = _trigram_samples.get(path) if path else None  # "": in memory, or a temporary file
+    if sample is None or not sample.still_fits(low, high, now):
         ids = range(low, high + 1, max(1, (high - low) // TRIGRAM_SAMPLE))  # integers only
         texts = [row[0].lower() for row in conn.execute(
             "SELECT coalesce(invoice_id, '') || char(10) || coalesce(merchant_order_id, '')"
             " || char(10) || coalesce(customer_name, '') || char(10)"
             " || coalesce(sender_name, '')"
             f" FROM invoices WHERE id IN ({', '.join(map(str, ids))})")]
-        if len(_trigram_samples) >= 8:  # one process serves one file; its tests, many
-            _trigram_samples.clear()
-        sample = _trigram_samples[path] = TrigramSample(low, high, now, texts)
+        sample = TrigramSample(low, high, now, texts)
+        if path:
+            if len(_trigram_samples) >= 8:  # one process serves one file; its tests, many
+                _trigram_samples.clear()
+            _trigram_samples[path] = sample
     return sample
 
 
