@@ -2272,10 +2272,10 @@ _trigram_samples: dict[str, TrigramSample] = {}
 
 def _trigram_sample(conn: sqlite3.Connection) -> TrigramSample:
     # Two subqueries: min and max in one SELECT scan the table instead of seeking both.
-    low, high = conn.execute("SELECT (SELECT min(id) FROM invoices),"
-                             " (SELECT max(id) FROM invoices)").fetchone()
+    low, high, path = conn.execute(
+        "SELECT (SELECT min(id) FROM invoices), (SELECT max(id) FROM invoices),"
+        " (SELECT file FROM pragma_database_list WHERE name = 'main')").fetchone()
     low, high = low or 0, high or 0
-    path = conn.execute("PRAGMA database_list").fetchone()[2]
     now = time.monotonic()
     sample = _trigram_samples.get(path) if path else None  # "": in memory, or a temporary file
     if sample is None or not sample.still_fits(low, high, now):

@@ -331,8 +331,9 @@ def test_text_searches_share_one_sample_of_the_history_for_a_while(
         merchant: Merchant, db_path: Path, monkeypatch: Any) -> None:
     """The invoices sampled to tell a query's rare trigrams from its common ones are read once
     and kept: a dashboard searching again and again no longer reads 500 invoices for each
-    search (a third of a search storm's CPU). The sample only orders the trigrams, so what a
-    search finds never depends on it; a history a tenth longer, or a minute, takes a new one."""
+    search (a third of the read threads' CPU in a search storm). The sample only orders the
+    trigrams, so what a search finds never depends on it; a history a tenth longer, or a
+    minute, takes a new one."""
     add_history(db_path, merchant, 3000,
                 {n: {"customer_name": "Budi Santoso"} for n in range(1, 3001, 100)})
     conn = sqlite3.connect(db_path, isolation_level=None)
