@@ -445,12 +445,17 @@ _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def new_invoice_id(at_ms: int) -> str:
-    n = secrets.randbelow(36**6)  # one or two urandom calls instead of about ten
-    suffix = ""
-    for _ in range(6):
-        n, digit = divmod(n, 36)
-        suffix += _ID_ALPHABET[digit]
-    return f"INV-{at_ms // 1000}-{suffix}"
+    """INV-<seconds>-<six random characters>, the six never digits alone: a dashboard search
+    of digits looks for an amount or a total, so an invoice whose six were all digits (1 in
+    2,200) could not be found by them."""
+    while True:
+        n = secrets.randbelow(36**6)  # one or two urandom calls instead of about ten
+        suffix = ""
+        for _ in range(6):
+            n, digit = divmod(n, 36)
+            suffix += _ID_ALPHABET[digit]
+        if not suffix.isdigit():
+            return f"INV-{at_ms // 1000}-{suffix}"
 
 
 # =============================================================================================

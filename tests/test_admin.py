@@ -205,6 +205,15 @@ def test_payments_search_and_filters(admin: TestClient, merchant: Merchant,
     assert admin.get("/admin/api/payments?status=bogus").status_code == 400
 
 
+def test_no_invoice_id_ends_in_six_digits_a_search_would_take_for_an_amount() -> None:
+    # Regression: CI made an invoice INV-...-159321, and the dashboard's search for its last
+    # six characters looked for an amount of 159,321 and found nothing. Six random characters
+    # were all digits about once in 2,200 invoices (45 in 100,000 expected).
+    suffixes = [webqris.new_invoice_id(0).rsplit("-", 1)[1] for _ in range(100_000)]
+    assert len(set(suffixes)) > 99_000 and all(len(suffix) == 6 for suffix in suffixes)
+    assert not [suffix for suffix in suffixes if suffix.isdigit()]
+
+
 def test_overview_counts_today(admin: TestClient, merchant: Merchant) -> None:
     invoice = create(admin, merchant, 30000)
     admin.post(f"/admin/api/payments/{invoice['invoice_id']}/confirm")
