@@ -4131,22 +4131,31 @@ def page_limit(request: Request) -> int:
     return query_int(request, "limit", 1, 200, 50) or 50
 
 
-def next_page(rows: list[sqlite3.Row], limit: int, cursor: str) -> tuple[list[sqlite3.Row], Any]:
+Listed = TypeVar("Listed", bound=Mapping[str, Any])
+
+
+def next_page(rows: list[Listed], limit: int, cursor: str) -> tuple[list[Listed], Any]:
     """Rows were fetched with limit + 1: the page, and the cursor of the next one (or None)."""
     page = rows[:limit]
     return page, (page[-1][cursor] if len(rows) > limit else None)
 
 
+async def json_off_loop(request: Request,
+                        build: Callable[[sqlite3.Connection], dict[str, Any]]) -> Response:
+    """An answer read from the history and made into JSON on a thread of the read pool:
+    making fifty invoices into JSON took the loop a few milliseconds, which every payment
+    arriving meanwhile waited for."""
+    return await ctx_of(request).store.read_off_loop(lambda conn: JSONResponse(build(conn)))
+
+
 async def page_response(
         request: Request,
-        read: Callable[[sqlite3.Connection], list[sqlite3.Row] | FoundInvoices],
-        limit: int, cursor: str, shown: Callable[[sqlite3.Row], dict[str, Any]]) -> Response:
-    """A page of a list (`read` fetches limit + 1 rows), read and made into JSON on a thread
-    of the read pool: making fifty invoices into JSON took the loop a few milliseconds, which
-    every payment arriving meanwhile waited for. A search that ran out of time says how far
-    back it searched (`searched_since`, the oldest invoice it read); its `next_before` goes
-    on from there."""
-    def render(conn: sqlite3.Connection) -> Response:
+        read: Callable[[sqlite3.Connection], list[Listed] | FoundInvoices],
+        limit: int, cursor: str, shown: Callable[[Listed], dict[str, Any]]) -> Response:
+    """A page of a list (`read` fetches limit + 1 rows), read and made into JSON off the loop
+    (json_off_loop). A search that ran out of time says how far back it searched
+    (`searched_since`, the oldest invoice it read); its `next_before` goes on from there."""
+    def build(conn: sqlite3.Connection) -> dict[str, Any]:
         found = read(conn)
         searched = found if isinstance(found, FoundInvoices) else None
         page, next_before = next_page(searched.rows if searched else found, limit, cursor)
@@ -4156,9 +4165,9 @@ async def page_response(
             body["searched_since"] = format_time(searched.searched_since_ms)
             if searched.searched_to is not None:
                 body["next_before"] = searched.searched_to
-        return JSONResponse(body)
+        return body
 
-    return await ctx_of(request).store.read_off_loop(render)
+    return await json_off_loop(request, build)
 
 
 # =============================================================================================
@@ -5278,22 +5287,26 @@ def local_day_start(at_ms: int, offset_minutes: int) -> int:
 
 @admin_endpoint(roles=MANAGERS)
 async def admin_overview(request: Request) -> Response:
-    ctx = ctx_of(request)
     offset = local_offset(request)
     scope = merchant_scope(request)
     at = now_ms()
     today = (at + offset * 60_000) // 86_400_000
     first_day = today - 13
-    rows = {row["day"]: row for row in await ctx.store.read_off_loop(
-        paid_totals_by_day, first_day * 86_400_000 - offset * 60_000, offset, scope)}
-    days = [{"date": time.strftime("%Y-%m-%d", time.gmtime(day * 86400)),
-             "count": rows[day]["count"] if day in rows else 0,
-             "sum": rows[day]["sum"] if day in rows else 0} for day in range(first_day, today + 1)]
-    recent = await ctx.store.read_off_loop(
-        search_invoices, status=None, merchant_id=None, query=None, created_from=None,
-        created_to=None, limit=20, before_row_id=None, at_ms=at, merchant_ids=scope)
-    return JSONResponse({"success": True, "today": days[-1], "days": days,
-                         "recent": [admin_invoice(row, at) for row in recent.rows]})
+
+    def build(conn: sqlite3.Connection) -> dict[str, Any]:
+        rows = {row["day"]: row for row in paid_totals_by_day(
+            conn, first_day * 86_400_000 - offset * 60_000, offset, scope)}
+        days = [{"date": time.strftime("%Y-%m-%d", time.gmtime(day * 86400)),
+                 "count": rows[day]["count"] if day in rows else 0,
+                 "sum": rows[day]["sum"] if day in rows else 0}
+                for day in range(first_day, today + 1)]
+        recent = search_invoices(conn, status=None, merchant_id=None, query=None,
+                                 created_from=None, created_to=None, limit=20,
+                                 before_row_id=None, at_ms=at, merchant_ids=scope)
+        return {"success": True, "today": days[-1], "days": days,
+                "recent": [admin_invoice(row, at) for row in recent.rows]}
+
+    return await json_off_loop(request, build)
 
 
 def payment_filters(request: Request) -> dict[str, Any]:
@@ -5836,15 +5849,12 @@ async def admin_qris_preview(request: Request) -> Response:
 @admin_endpoint(roles=MANAGERS)
 async def admin_deliveries(request: Request) -> Response:
     limit = page_limit(request)
-    rows = await ctx_of(request).store.read_off_loop(
+    return await page_response(request, functools.partial(
         list_deliveries, state=query_choice(request, "state", ("pending", "sending",
                                                                "delivered", "failed")),
         merchant_id=listed_merchant(request), invoice_row_id=None,
         limit=limit + 1, before_id=query_int(request, "before", 1, 2**62),
-        merchant_ids=merchant_scope(request))
-    page, next_before = next_page(rows, limit, "id")
-    return JSONResponse({"success": True, "data": [admin_delivery(r) for r in page],
-                         "next_before": next_before})
+        merchant_ids=merchant_scope(request)), limit, "id", admin_delivery)
 
 
 @admin_endpoint(roles=MANAGERS)
@@ -5962,25 +5972,27 @@ async def admin_kasir(request: Request) -> Response:
     if merchant is None:
         raise NotFound("Merchant not found")
     at = now_ms()
-    # A month of a shop's payments: read beside the loop, as the dashboard's lists are.
-    frequent = await ctx.store.read_off_loop(
-        frequent_amounts, merchant_id, at - QUICK_AMOUNT_HISTORY_MS, len(DEFAULT_QUICK_AMOUNTS))
-    quick = frequent + [a for a in DEFAULT_QUICK_AMOUNTS if a not in frequent]
     day_start = shop_day_start(request)
-    rows = await ctx.store.read_off_loop(
-        search_invoices, status=None, merchant_id=merchant_id, query=None,
-        created_from=day_start, created_to=None, limit=KASIR_TODAY_ROWS, before_row_id=None,
-        at_ms=at)
-    today = [shop_bill(request, row, at) for row in rows.rows
-             if effective_status(row, at) in ("paid", "pending")]
-    # Counted apart from the list, which a busy day makes longer than the page shows.
-    paid_count, paid_sum = await ctx.store.read_off_loop(paid_since, merchant_id, day_start)
     body["merchant"] = {"id": merchant["id"], "name": merchant["name"],
                         "qris_ready": bool(merchant["static_qris"])}
-    body["quick_amounts"] = sorted(quick[:len(DEFAULT_QUICK_AMOUNTS)])
-    body["today"] = today
-    body["today_paid"] = {"count": paid_count, "sum": paid_sum}
-    return JSONResponse(body)
+
+    def build(conn: sqlite3.Connection) -> dict[str, Any]:
+        # A month of a shop's payments and up to 200 bills of today: as the dashboard's lists.
+        frequent = frequent_amounts(conn, merchant_id, at - QUICK_AMOUNT_HISTORY_MS,
+                                    len(DEFAULT_QUICK_AMOUNTS))
+        quick = frequent + [a for a in DEFAULT_QUICK_AMOUNTS if a not in frequent]
+        rows = search_invoices(conn, status=None, merchant_id=merchant_id, query=None,
+                               created_from=day_start, created_to=None, limit=KASIR_TODAY_ROWS,
+                               before_row_id=None, at_ms=at)
+        # Counted apart from the list, which a busy day makes longer than the page shows.
+        paid_count, paid_sum = paid_since(conn, merchant_id, day_start)
+        return body | {
+            "quick_amounts": sorted(quick[:len(DEFAULT_QUICK_AMOUNTS)]),
+            "today": [shop_bill(request, row, at) for row in rows.rows
+                      if effective_status(row, at) in ("paid", "pending")],
+            "today_paid": {"count": paid_count, "sum": paid_sum}}
+
+    return await json_off_loop(request, build)
 
 
 @admin_endpoint(roles=MANAGERS)
@@ -5988,16 +6000,13 @@ async def admin_audit_log(request: Request) -> Response:
     """Every entry for an admin; a shop manager sees what it did itself."""
     account: Account = request.state.account
     limit = page_limit(request)
-    rows = await ctx_of(request).store.read_off_loop(
-        list_audit, limit + 1, query_int(request, "before", 1, 2**62),
-        None if account.role == "admin" else account.id)
-    page, next_before = next_page(rows, limit, "id")
-    return JSONResponse({"success": True, "data": [
-        {"id": r["id"], "at": format_time(r["at"]), "action": r["action"], "target": r["target"],
-         "before": json.loads(r["before"]) if r["before"] else None,
-         "after": json.loads(r["after"]) if r["after"] else None, "address": r["address"],
-         "actor": r["actor"]}
-        for r in page], "next_before": next_before})
+    return await page_response(request, functools.partial(
+        list_audit, limit=limit + 1, before_id=query_int(request, "before", 1, 2**62),
+        actor_id=None if account.role == "admin" else account.id), limit, "id", lambda r: {
+            "id": r["id"], "at": format_time(r["at"]), "action": r["action"],
+            "target": r["target"], "before": json.loads(r["before"]) if r["before"] else None,
+            "after": json.loads(r["after"]) if r["after"] else None, "address": r["address"],
+            "actor": r["actor"]})
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -6382,15 +6391,20 @@ def admin_alert(row: Mapping[str, Any], attempts: list[sqlite3.Row]) -> dict[str
 
 @admin_endpoint(roles=MANAGERS)
 async def admin_alerts(request: Request) -> Response:
-    ctx = ctx_of(request)
     limit = page_limit(request)
-    rows = await ctx.store.read_off_loop(
-        list_alerts, merchant_id=listed_merchant(request), limit=limit + 1,
-        before_id=query_int(request, "before", 1, 2**62), merchant_ids=merchant_scope(request))
-    page, next_before = next_page(rows, limit, "id")
-    return JSONResponse({"success": True, "data": [
-        admin_alert(row, ctx.store.read(list_alert_attempts, row["id"])) for row in page],
-        "next_before": next_before})
+    merchant_id = listed_merchant(request)
+    before_id = query_int(request, "before", 1, 2**62)
+    scope = merchant_scope(request)
+
+    def build(conn: sqlite3.Connection) -> dict[str, Any]:
+        page, next_before = next_page(list_alerts(
+            conn, merchant_id=merchant_id, limit=limit + 1, before_id=before_id,
+            merchant_ids=scope), limit, "id")
+        return {"success": True, "data": [
+            admin_alert(row, list_alert_attempts(conn, row["id"])) for row in page],
+            "next_before": next_before}
+
+    return await json_off_loop(request, build)
 
 
 async def admin_socket(websocket: WebSocket) -> None:

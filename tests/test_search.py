@@ -437,6 +437,44 @@ def test_history_reads_run_at_a_lower_cpu_priority_than_payments(db_path: Path,
     assert policy == os.SCHED_OTHER
 
 
+def test_every_dashboard_page_of_history_is_made_into_json_beside_the_loop(
+        app_factory: Any, merchant: Merchant, db_path: Path) -> None:
+    """Making fifty invoices (or a cashier's 200 bills of the day) into JSON takes the loop
+    milliseconds, which every payment arriving meanwhile would wait for: each page that
+    grows with history is read and made into JSON on the read pool's threads. (Watched
+    through a profile hook on the threads the app starts; nothing of the app is replaced.)"""
+    made_on: list[str] = []
+    render = webqris.JSONResponse.render.__code__
+
+    def watch(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is render:
+            made_on.append(threading.current_thread().name)
+
+    threading.setprofile(watch)  # before the app's threads start, so each one is watched
+    try:
+        test_admin.set_password(db_path)
+        admin = app_factory()
+        login = admin.post("/admin/api/login", json={"password": test_admin.PASSWORD})
+        admin.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        for amount in (20000, 30000):
+            create(admin, merchant, amount)
+        pages = ["/admin/api/payments", "/admin/api/payments?q=Bench",
+                 "/admin/api/notifications", "/admin/api/overview?tz_offset=420",
+                 f"/admin/api/kasir?merchant_id={merchant.id}", "/admin/api/webhooks",
+                 "/admin/api/audit", "/admin/api/alerts"]
+        where = {}
+        for page in pages:
+            made_on.clear()
+            answer = admin.get(page)
+            assert answer.status_code == 200, (page, answer.text)
+            where[page] = set(made_on)
+    finally:
+        threading.setprofile(None)
+    assert where["/admin/api/overview?tz_offset=420"] and all(
+        name.startswith("webqris-read") for names in where.values() for name in names), where
+    assert len(admin.get(f"/admin/api/kasir?merchant_id={merchant.id}").json()["today"]) == 2
+
+
 def old_database(db_path: Path, invoices: int) -> int:
     """A database as the release before the search indexes left it, with `invoices` invoices
     of one merchant (a fifth of them paid); returns that merchant's id."""
