@@ -1241,9 +1241,12 @@ READ_POOL_NICENESS = 10
 # The read pool's threads' time slice: the least Linux gives (0.1 ms).
 READ_POOL_SLICE_NS = 100_000
 
-# sched_setattr(2)'s number on the machines WebQRIS runs on (x86-64, 64- and 32-bit ARM).
-_SCHED_SETATTR = {"x86_64": 314, "aarch64": 274, "armv7l": 380, "armv6l": 380,
-                  "riscv64": 274}
+# sched_setattr(2)'s number on the machines WebQRIS runs on (x86-64, 64- and 32-bit ARM), by
+# the machine and the width of this Python's pointers: a Pi's 32-bit system can run on a 64-bit
+# kernel, which then takes 32-bit ARM's numbers from it.
+_SCHED_SETATTR = {("x86_64", 64): 314, ("aarch64", 64): 274, ("riscv64", 64): 274,
+                  ("aarch64", 32): 380, ("armv8l", 32): 380, ("armv7l", 32): 380,
+                  ("armv6l", 32): 380}
 
 
 def set_time_slice(native_id: int, nanoseconds: int) -> bool:
@@ -1253,7 +1256,8 @@ def set_time_slice(native_id: int, nanoseconds: int) -> bool:
     such call."""
     import ctypes
     import platform
-    number = _SCHED_SETATTR.get(platform.machine()) if sys.platform == "linux" else None
+    number = _SCHED_SETATTR.get((platform.machine(), struct.calcsize("P") * 8)) \
+        if sys.platform == "linux" else None
     if number is None:
         return False
     try:
