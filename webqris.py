@@ -1046,11 +1046,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE invoices ADD COLUMN description TEXT;
     ALTER TABLE invoices ADD COLUMN created_by TEXT;
     """,
-    # 18: the inbox (the notifications that still need the owner) without walking every
-    # notification: a healthy shop has a few of them among a year of matched ones
+    # 18: the inbox (the notifications that still need the owner), the rarer outcomes and the
+    # webhooks not delivered, without walking a year of matched notifications and delivered
+    # webhooks: a healthy shop has a few of them, and a page that finds fewer than it shows
+    # walked the whole history
     """
     CREATE INDEX notifications_needs_attention ON notifications(id)
         WHERE outcome IN ('unmatched', 'unparsed') AND attached_at IS NULL;
+    CREATE INDEX notifications_outcome ON notifications(outcome, id) WHERE outcome <> 'matched';
+    CREATE INDEX webhook_deliveries_state ON webhook_deliveries(state, id)
+        WHERE state <> 'delivered';
     """,
 ]
 
@@ -2582,15 +2587,18 @@ def list_notifications(conn: sqlite3.Connection, *, outcome: str | None,
     scope, params = merchant_clause("n.merchant_id", merchant_ids)
     clauses = [scope, "n.id < ?"]
     params.append(before_id or 2**62)
+    # The indexes of the few are named: SQLite would rather walk a shop's whole history
+    # (the index of each shop's notifications), not knowing they hold only a few.
     source = "notifications n"
     if outcome == "needs_attention":
         clauses.append("n.outcome IN ('unmatched', 'unparsed') AND n.attached_at IS NULL")
-        # Named, because SQLite would rather walk a shop's whole history (its index of the
-        # shop's notifications) than this index, which it cannot know holds only a few.
         source += " INDEXED BY notifications_needs_attention"
     elif outcome is not None:
         clauses.append("n.outcome = ?")
         params.append(outcome)
+        if outcome != "matched":
+            clauses.append("n.outcome <> 'matched'")  # as the index says, to be usable
+            source += " INDEXED BY notifications_outcome"
     if merchant_id is not None:
         clauses.append("n.merchant_id = ?")
         params.append(merchant_id)
@@ -2617,10 +2625,15 @@ def list_deliveries(conn: sqlite3.Connection, *, state: str | None, merchant_id:
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    source = "webhook_deliveries d"
+    if state is not None and state != "delivered" and invoice_row_id is None:
+        # The few not delivered, through their own index (as list_notifications does).
+        clauses.append("d.state <> 'delivered'")
+        source += " INDEXED BY webhook_deliveries_state"
     params.append(limit)
     return conn.execute(
         "SELECT d.*, m.name AS merchant_name, i.invoice_id AS invoice_ref"
-        " FROM webhook_deliveries d JOIN merchants m ON m.id = d.merchant_id"
+        f" FROM {source} JOIN merchants m ON m.id = d.merchant_id"
         " LEFT JOIN invoices i ON i.id = d.invoice_id"
         f" WHERE {' AND '.join(clauses)} ORDER BY d.id DESC LIMIT ?", params).fetchall()
 

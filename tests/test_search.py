@@ -449,25 +449,29 @@ def test_history_reads_run_at_a_lower_cpu_priority_than_payments(db_path: Path,
         assert pool_slice == webqris.READ_POOL_SLICE_NS < loop_slice
 
 
-def test_the_inbox_reads_what_needs_the_owner_not_a_year_of_matched_notifications(
+def test_the_inbox_and_the_rarer_lists_read_the_few_not_a_year_of_history(
         app_factory: Any, merchant: Merchant, db_path: Path) -> None:
-    """A healthy shop's inbox holds a few notifications among a year of matched ones: it is
-    found through them alone, for every shop and for one (the scope a shop's manager
-    has), however far back the one that waits is."""
+    """A healthy shop has a few notifications that wait for the owner (or were not read, or
+    were duplicates) and a few webhooks not delivered, among a year of matched notifications
+    and delivered webhooks: each such list is found through the few alone, for every shop
+    and for one or two (the scope of a shop's manager), however far back the few are."""
     other = add_merchant(db_path, name="Toko Lain")
     conn = sqlite3.connect(db_path, isolation_level=None)
     start = webqris.now_ms() - 400 * 86_400_000
-
-    def notification(merchant_id: int, outcome: str, n: int) -> tuple[Any, ...]:
-        return (merchant_id, "forwarder", "id.dana", "DANA", f"Rp{n} diterima", outcome,
-                start + n * 1000)
-
     conn.execute("BEGIN")
-    insert = ("INSERT INTO notifications (merchant_id, source, app, title, message, outcome,"
-              " received_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-    conn.execute(insert, notification(merchant.id, "unparsed", 0))  # waits since last year
-    conn.executemany(insert, [notification(shop, "matched", n) for n in range(1, 20_001)
-                              for shop in (merchant.id, other.id)])
+    note = ("INSERT INTO notifications (merchant_id, source, app, title, message, outcome,"
+            " received_at) VALUES (?, 'forwarder', 'id.dana', 'DANA', ?, ?, ?)")
+    webhook = ("INSERT INTO webhook_deliveries (webhook_id, merchant_id, event, url, body,"
+               " state, next_attempt_at, created_at) VALUES (?, ?, 'payment.paid',"
+               " 'https://toko.example/hook', x'7b7d', ?, ?, ?)")
+    # The few, since last year; then 20,000 of the many for each of two shops.
+    conn.execute(note, (merchant.id, "Rp0 diterima", "unparsed", start))
+    conn.execute(webhook, ("wh-failed", merchant.id, "failed", start, start))
+    conn.execute(webhook, ("wh-pending", merchant.id, "pending", start, start))
+    conn.executemany(note, [(shop, f"Rp{n} diterima", "matched", start + n * 1000)
+                            for n in range(1, 20_001) for shop in (merchant.id, other.id)])
+    conn.executemany(webhook, [(f"wh-{shop}-{n}", shop, "delivered", start + n, start + n)
+                               for n in range(1, 20_001) for shop in (merchant.id, other.id)])
     conn.execute("COMMIT")
     conn.close()
     conn = webqris.connect(str(db_path), read_only=True)
@@ -479,19 +483,38 @@ def test_the_inbox_reads_what_needs_the_owner_not_a_year_of_matched_notification
         return 0
 
     conn.set_progress_handler(count_steps, 100)
-    for scope in (None, [merchant.id], [merchant.id, other.id]):
-        steps = 0
-        rows = webqris.list_notifications(conn, outcome="needs_attention", merchant_id=None,
-                                          limit=51, before_id=None, merchant_ids=scope)
-        assert [row["message"] for row in rows] == ["Rp0 diterima"]
-        # Walking the 40,000 matched ones takes some 10,000 handler calls.
-        assert steps * 100 < 1_000, (scope, steps)
+    lists: dict[str, tuple[Callable[..., list[sqlite3.Row]], dict[str, Any], str, Any]] = {
+        "inbox": (webqris.list_notifications, {"outcome": "needs_attention"}, "message",
+                  "Rp0 diterima"),
+        "unread": (webqris.list_notifications, {"outcome": "unparsed"}, "message",
+                   "Rp0 diterima"),
+        "duplicates": (webqris.list_notifications, {"outcome": "duplicate"}, "message", None),
+        "failed webhooks": (webqris.list_deliveries, {"state": "failed", "invoice_row_id": None},
+                            "webhook_id", "wh-failed"),
+        "pending webhooks": (webqris.list_deliveries,
+                             {"state": "pending", "invoice_row_id": None}, "webhook_id",
+                             "wh-pending")}
+    for name, (read, filters, field, expected) in lists.items():
+        for scope in (None, [merchant.id], [merchant.id, other.id]):
+            steps = 0
+            rows = read(conn, **filters, merchant_id=None, limit=51, before_id=None,
+                        merchant_ids=scope)
+            assert [row[field] for row in rows] == ([expected] if expected else []), name
+            # Walking the 40,000 of the many takes some 10,000 handler calls.
+            assert steps * 100 < 1_000, (name, scope, steps)
+    # The many are still listed newest first, a page at a time.
+    matched = webqris.list_notifications(conn, outcome="matched", merchant_id=merchant.id,
+                                         limit=3, before_id=None)
+    assert [row["message"] for row in matched] == ["Rp20000 diterima", "Rp19999 diterima",
+                                                   "Rp19998 diterima"]
     conn.close()
     test_admin.set_password(db_path)
     admin = app_factory()
     admin.post("/admin/api/login", json={"password": test_admin.PASSWORD})
     inbox = admin.get("/admin/api/notifications?outcome=needs_attention").json()["data"]
     assert [row["message"] for row in inbox] == ["Rp0 diterima"]
+    failed = admin.get("/admin/api/webhooks?state=failed").json()["data"]
+    assert [row["webhook_id"] for row in failed] == ["wh-failed"]
 
 
 def test_every_dashboard_page_of_history_is_made_into_json_beside_the_loop(
