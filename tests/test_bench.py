@@ -107,6 +107,23 @@ def test_big_mode_times_every_dashboard_search_and_compares_with_a_saved_run(
     assert re.fullmatch(r"search: customer name\s+\d+\.\d ms\s+\d+\.\d ms", beside)
 
 
+def test_big_mode_runs_after_the_login_flood(tmp_path: Path) -> None:
+    """The login flood leaves the benchmark's address refused by the login for minutes; the
+    dashboard's searches that come after it in a full run still get in."""
+    report = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "bench.py"), "--big", "--big-invoices", "3000",
+         "--big-db", str(tmp_path / "big.db"), "--only", "floods,big", "--duration", "1",
+         "--warmup", "0", "--repeat", "1", "--big-repeat", "1", "--storm-clients", "1",
+         "--flood-clients", "20", "--json", str(report)],
+        capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {row["scenario"]: row for row in json.loads(report.read_text())["rows"]}
+    assert rows["status check, 1 client, login flood"]["load"]["requests"] > 0
+    assert rows["status check, 1 client, search storm"]["load"]["errors"] == 0
+    assert rows["overview"]["measured"].endswith(" ms")
+
+
 def test_a_status_spread_the_server_would_answer_from_memory_is_refused_at_once() -> None:
     """The second status load must ask about more invoices than the server keeps answers for,
     or it measures kept answers under the name "each read": refused before anything starts."""
