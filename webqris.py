@@ -4212,10 +4212,7 @@ def page_limit(request: Request) -> int:
     return query_int(request, "limit", 1, 200, 50) or 50
 
 
-Listed = TypeVar("Listed", bound=Mapping[str, Any])
-
-
-def next_page(rows: list[Listed], limit: int, cursor: str) -> tuple[list[Listed], Any]:
+def next_page(rows: list[sqlite3.Row], limit: int, cursor: str) -> tuple[list[sqlite3.Row], Any]:
     """Rows were fetched with limit + 1: the page, and the cursor of the next one (or None)."""
     page = rows[:limit]
     return page, (page[-1][cursor] if len(rows) > limit else None)
@@ -4231,8 +4228,8 @@ async def json_off_loop(request: Request,
 
 async def page_response(
         request: Request,
-        read: Callable[[sqlite3.Connection], list[Listed] | FoundInvoices],
-        limit: int, cursor: str, shown: Callable[[Listed], dict[str, Any]]) -> Response:
+        read: Callable[[sqlite3.Connection], list[sqlite3.Row] | FoundInvoices],
+        limit: int, cursor: str, shown: Callable[[sqlite3.Row], dict[str, Any]]) -> Response:
     """A page of a list (`read` fetches limit + 1 rows), read and made into JSON off the loop
     (json_off_loop). A search that ran out of time says how far back it searched
     (`searched_since`, the oldest invoice it read); its `next_before` goes on from there."""
