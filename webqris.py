@@ -8273,11 +8273,17 @@ def seed_error_websocket_protocol() -> type[asyncio.Protocol]:
     class SeedErrorWebSocketProtocol(WebSocketsSansIOProtocol):
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
+            # uvicorn before 0.55 neither answered nor closed (0.55 calls the method below).
+            if (self.conn.handshake_exc is not None and not self.handshake_initiated
+                    and not self.transport.is_closing()):
+                self.handle_handshake_exception()
+
+        def handle_handshake_exception(self) -> None:
+            # uvicorn 0.55 answers it itself, in plain text: the seed's format instead.
             unread = self.conn.handshake_exc
-            if unread is None or self.handshake_initiated or self.transport.is_closing():
-                return
             limit = next((exc for exc in (unread, unread.__cause__)
                           if isinstance(exc, SecurityError)), None)
+            self.handshake_complete = self.close_sent = True
             if limit is not None:
                 self.transport.write(raw_error_response(
                     431, f"Request headers too large for a WebSocket handshake ({limit})"))
