@@ -859,3 +859,27 @@ def test_an_upgrade_finds_the_amounts_and_totals_of_invoices_already_in_the_inde
     assert search("12345") == [made["invoice_id"]]  # new, not in the index yet
     assert search(str(made["total_amount"]))[0] == made["invoice_id"]
     conn.close()
+
+
+def test_an_invoice_changed_or_deleted_by_hand_is_found_by_its_numbers_as_it_now_is(
+        merchant: Merchant, db_path: Path) -> None:
+    """An owner who corrects an old invoice's amount in the database, or deletes one, finds
+    it by the numbers it has now, not by the ones it had."""
+    ids = add_history(db_path, merchant, 100, {10: {"amount": 61_000}, 20: {"amount": 62_000}})
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("UPDATE invoices SET amount = 63000, total_amount = 63001"
+                 " WHERE invoice_id = ?", (ids[9],))
+    conn.execute("DELETE FROM invoices WHERE invoice_id = ?", (ids[19],))
+    conn.close()
+    conn = counted(db_path)
+
+    def search(query: str) -> list[str]:
+        return [row["invoice_id"] for row in webqris.search_invoices(
+            conn, status=None, merchant_id=None, query=query, created_from=None,
+            created_to=None, limit=51, before_row_id=None, at_ms=webqris.now_ms(),
+            seconds=None).rows]
+
+    assert search("61000") == search("61001") == []
+    assert search("63000") == search("63.001") == [ids[9]]
+    assert search("62000") == search("62001") == []
+    conn.close()
