@@ -6,6 +6,8 @@ import ast
 import asyncio
 import dataclasses
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -270,6 +272,43 @@ def test_answers_are_kept_only_while_the_database_reads_unchanged(db_path: Path)
         for n in range(answers.capacity + 1):  # bounded: a full cache starts again
             answers.put(n, changed, b"x")
         assert answers.get(0, changed, 0) is None and answers.get(answers.capacity, changed, 0)
+    finally:
+        store.close()
+
+
+WRITE_IN_ANOTHER_PROCESS = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+for statement in sys.argv[2:]:
+    conn.execute(statement)
+conn.close()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the wal-index is found in /proc/self/maps")
+def test_the_version_is_asked_of_sqlite_only_after_a_commit(db_path: Path) -> None:
+    """The status check's version read looks at the wal-index header SQLite has mapped and
+    runs a statement only when the header has changed: none while nothing is written, and
+    after each commit by another process one, with a new version, whether the commit adds to
+    the WAL or starts it over after a checkpoint."""
+    store = webqris.Store(str(db_path))
+    store.open()
+    statements: list[str] = []
+    store.read(lambda conn: conn.set_trace_callback(statements.append))
+    try:
+        versions = [store.read_version()]
+        statements.clear()
+        assert all(store.read_version() == versions[0] for _ in range(100))
+        assert statements == []  # nothing written, nothing asked
+        for writes in (["CREATE TABLE written (x)"], ["INSERT INTO written VALUES (1)"],
+                       ["PRAGMA wal_checkpoint(TRUNCATE)", "INSERT INTO written VALUES (2)"]):
+            subprocess.run([sys.executable, "-c", WRITE_IN_ANOTHER_PROCESS, str(db_path),
+                            *writes], check=True, timeout=30)
+            statements.clear()
+            version = store.read_version()
+            assert version not in versions and statements == ["PRAGMA data_version"]
+            assert store.read_version() == version and len(statements) == 1
+            versions.append(version)
     finally:
         store.close()
 
