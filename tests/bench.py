@@ -172,6 +172,42 @@ class RssSampler:
         return max(self.peaks.values(), default=0.0)
 
 
+class ServerCpu:
+    """CPU time (user and system) a server used while the block ran, its event loop's thread
+    (the main thread) apart from its other threads (commit thread, read pool): per request,
+    a figure that does not move with how much of the two cores wrk took meanwhile."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.loop_s = self.others_s = 0.0
+
+    def _ticks(self) -> dict[int, int]:
+        ticks = {}
+        for task in os.listdir(f"/proc/{self.pid}/task"):
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                with open(f"/proc/{self.pid}/task/{task}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                ticks[int(task)] = int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks
+
+    def __enter__(self) -> ServerCpu:
+        self._before = self._ticks()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after, per_second = self._ticks(), os.sysconf("SC_CLK_TCK")
+        used = {tid: n - self._before.get(tid, 0) for tid, n in after.items()}
+        self.loop_s = used.pop(self.pid, 0) / per_second
+        self.others_s = sum(used.values()) / per_second
+
+    def per_request(self, load: Load) -> str:
+        if not load.requests:
+            return ""
+        return (f"server CPU per request {1e6 * (self.loop_s + self.others_s) / load.requests:.0f}"
+                f" µs (loop {1e6 * self.loop_s / load.requests:.0f}, other threads"
+                f" {1e6 * self.others_s / load.requests:.0f})")
+
+
 class Processes:
     """Every subprocess the benchmark starts; all are killed at exit, whatever happens."""
 
@@ -864,23 +900,32 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
         if args.warmup:
             run_wrk(bare_url + "/", get_script, name="bare-warm", **warmup)
         log("bare GET")
+        cpu = {}
         with RssSampler(bare_proc.pid) as bare_rss:
-            bare = run_wrk(bare_url + "/", get_script, name="bare", **wrk_opts)
+            with ServerCpu(bare_proc.pid) as cpu["get"]:
+                bare = run_wrk(bare_url + "/", get_script, name="bare", **wrk_opts)
             log("bare POST")
-            bare_post = run_wrk(bare_url + "/echo", post_script, name="bare-post", **wrk_opts)
+            with ServerCpu(bare_proc.pid) as cpu["post"]:
+                bare_post = run_wrk(bare_url + "/echo", post_script, name="bare-post",
+                                    **wrk_opts)
             log("bare INSERT")
-            bare_insert = run_wrk(bare_url + "/insert", post_script, name="bare-insert",
-                                  **wrk_opts)
+            with ServerCpu(bare_proc.pid) as cpu["insert"]:
+                bare_insert = run_wrk(bare_url + "/insert", post_script, name="bare-insert",
+                                      **wrk_opts)
             log("create_invoice alone")
-            bare_invoice = run_wrk(bare_url + "/invoice", create_script("", "floor"),
-                                   name="bare-invoice", **wrk_opts)
+            with ServerCpu(bare_proc.pid) as cpu["invoice"]:
+                bare_invoice = run_wrk(bare_url + "/invoice", create_script("", "floor"),
+                                       name="bare-invoice", **wrk_opts)
         facts["bare_rss_mb"] = bare_rss.peak
-        rows.append(Row("bare Starlette GET (ceiling)", bare, 1.0))
-        rows.append(Row("bare Starlette POST JSON", bare_post, bare_post.rps / bare.rps))
+        rows.append(Row("bare Starlette GET (ceiling)", bare, 1.0,
+                        note=cpu["get"].per_request(bare)))
+        rows.append(Row("bare Starlette POST JSON", bare_post, bare_post.rps / bare.rps,
+                        note=cpu["post"].per_request(bare_post)))
         rows.append(Row("bare INSERT, group commit (FULL)", bare_insert,
-                        bare_insert.rps / bare.rps))
+                        bare_insert.rps / bare.rps, note=cpu["insert"].per_request(bare_insert)))
         rows.append(Row("create_invoice alone, group commit", bare_invoice,
-                        bare_invoice.rps / bare.rps))
+                        bare_invoice.rps / bare.rps,
+                        note=cpu["invoice"].per_request(bare_invoice)))
 
     def ceiling_now(scenario: str) -> Load | None:
         """The bare GET again, next to a scenario that is compared with it."""
@@ -904,10 +949,11 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
         # The ceiling run after the previous scenario serves as this one's first.
         ceilings = [last_ceiling.pop() if last_ceiling else ceiling_now(f"before {scenario}-1")]
         runs: list[Load] = []
+        cpu = [ServerCpu(server.pid) for _ in range(args.repeat)]
         for attempt in range(args.repeat):
             log(f"{scenario} ({attempt + 1}/{args.repeat})")
             with (profiled(args, server.pid, scenario, args.duration) if attempt == 0
-                  else contextlib.nullcontext()):
+                  else contextlib.nullcontext()), cpu[attempt]:
                 runs.append(run_wrk(url, script(attempt), name=f"{scenario}-{attempt + 1}",
                                     **wrk_opts))
             ceilings.append(ceiling_now(f"after {scenario}-{attempt + 1}"))
@@ -917,6 +963,7 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
         ratios = [run.rps / ceiling if ceiling else None for run, ceiling in zip(runs, around)]
         middle = sorted(range(len(runs)), key=lambda i: ratios[i] or 0.0)[(len(runs) - 1) // 2]
         notes = [runs[middle].detail] if runs[middle].detail else []
+        notes.append(cpu[middle].per_request(runs[middle]) + " in the median run")
         if bare_url is not None:
             notes.append("x the mean ceiling just before and after each run: " + ", ".join(
                 f"{r:.2f} ({run.rps:,.0f} / {ceiling:,.0f})"

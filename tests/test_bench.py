@@ -46,6 +46,12 @@ def test_benchmark_runs_every_scenario_without_a_failed_request(tmp_path: Path) 
         assert 0 < rows[name]["ratio"] <= 3.0, name
     assert re.search(r"; \d+\.\d\d x create_invoice alone \([\d,]+/s",
                      rows["invoice create"]["note"])
+    # What each request cost the server's CPU, its event loop apart (per-thread CPU time)
+    for name in ("bare Starlette GET (ceiling)", "create_invoice alone, group commit",
+                 "invoice create", "status check"):
+        cpu = re.search(r"server CPU per request (\d+) µs \(loop (\d+), other threads (\d+)\)",
+                        rows[name]["note"])
+        assert cpu and int(cpu[2]) > 0 and int(cpu[1]) >= int(cpu[2]), name
     assert (rows["notification -> webhook"]["load"]["requests"],
             rows["notification -> webhook"]["load"]["errors"]) == (5, 0)
     sockets = rows["20 idle WebSockets: one event"]
