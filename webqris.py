@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
 import collections
 import concurrent.futures
 import contextlib
@@ -4506,11 +4507,48 @@ class DatabaseCollector:
             yield restarts
 
 
+class RequestTimes:
+    """Request durations by route template and method, as a Prometheus histogram. Counted on
+    the event loop's thread, which alone counts, without a lock: prometheus_client's
+    Histogram takes a lock for the sum and another for the bucket, about 5 µs of each request
+    in the server (an eighth of a status check). A scrape, in a read thread, copies each
+    series whole (one list copy, which no other Python thread can interleave with)."""
+
+    NAME = "webqris_request_duration_seconds"
+    BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
+
+    def __init__(self) -> None:
+        # (route, method) -> count per bucket (the last one past the largest bound), then sum
+        self._series: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, route: str, method: str, seconds: float) -> None:
+        series = self._series.get((route, method))
+        if series is None:
+            series = self._series[(route, method)] = [0] * (len(self.BUCKETS) + 1) + [0.0]
+        series[bisect.bisect_left(self.BUCKETS, seconds)] += 1  # the first bound >= seconds
+        series[-1] += seconds
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import HistogramMetricFamily
+        from prometheus_client.utils import floatToGoString  # "1.0", as Histogram writes it
+
+        family = HistogramMetricFamily(self.NAME, "HTTP request latency by route template",
+                                       labels=["route", "method"])
+        for (route, method), series in list(self._series.items()):
+            counts, total = list(series), 0
+            buckets = []
+            for bound, count in zip((*map(floatToGoString, self.BUCKETS), "+Inf"), counts):
+                total += int(count)
+                buckets.append((bound, total))
+            family.add_metric([route, method], buckets, counts[-1])
+        yield family
+
+
 class Metrics:
     """One registry per app (no global state: tests build many apps)."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Histogram
+        from prometheus_client import CollectorRegistry, Counter
 
         self.registry = CollectorRegistry()
         self.notifications = Counter(
@@ -4519,11 +4557,8 @@ class Metrics:
         self.webhook_attempts = Counter(
             "webqris_webhook_attempts", "Webhook delivery attempts by result", ["result"],
             registry=self.registry)
-        self.request_seconds = Histogram(
-            "webqris_request_duration_seconds", "HTTP request latency by route template",
-            ["route", "method"], registry=self.registry,
-            buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
-        self._timers: dict[tuple[str, str], Any] = {}
+        self.request_times = RequestTimes()
+        self.registry.register(self.request_times)
         self.database: DatabaseCollector | None = None
 
     def watch(self, collector: DatabaseCollector) -> None:
@@ -4531,10 +4566,7 @@ class Metrics:
         self.database = collector
 
     def observe_request(self, route: str, method: str, seconds: float) -> None:
-        timer = self._timers.get((route, method))
-        if timer is None:  # labels() takes a lock and builds a key: once per route
-            timer = self._timers[(route, method)] = self.request_seconds.labels(route, method)
-        timer.observe(seconds)
+        self.request_times.observe(route, method, seconds)
 
 
 # The request a log line was written for (JSON logs carry it).

@@ -45,6 +45,15 @@ def test_values_follow_a_create_a_payment_and_a_failed_webhook(db_path: Path,
     status_route = "/api/payments/{invoice_id}/status"
     assert value(after_create, "webqris_request_duration_seconds_count", route=status_route,
                  method="GET") == 1
+    # The histogram's buckets are cumulative, their bounds written as Prometheus' own client
+    # writes them (le="10.0"): the one check is in every bucket from its time up.
+    buckets = [value(after_create, "webqris_request_duration_seconds_bucket",
+                     route=status_route, method="GET", le=bound)
+               for bound in ("0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                             "0.5", "1.0", "2.5", "5.0", "10.0", "+Inf")]
+    assert buckets == sorted(buckets) and buckets[-2:] == [1, 1]
+    assert 0 < value(after_create, "webqris_request_duration_seconds_sum", route=status_route,
+                     method="GET") < 10
     assert not any(made["invoice_id"] in str(labels) for _, labels in after_create)
 
     total = f"{made['total_amount']:,}".replace(",", ".")
