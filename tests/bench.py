@@ -851,7 +851,9 @@ def big_searches(big: dict[str, Any]) -> dict[str, str]:
         "customer name": "q=Siti",
         "sender word": "q=HARTONO",
         "text that matches nothing": "q=tidak-ada-yang-cocok",
-        "two letters that match nothing": "q=zx",
+        # "zñ": a letter no invoice of the benchmark holds, where the run's own new invoices
+        # hold "zx" in their random ids, as 1 in 260 do
+        "two letters that match nothing": "q=z%C3%B1",
         "order id start only the oldest have": "q=ORD-0000",
         "digits that match nothing": "q=987654321",
         "one day": f"from={day}&to={day + 86_400_000}",

@@ -103,6 +103,9 @@ def test_big_mode_times_every_dashboard_search_and_compares_with_a_saved_run(
     # searches timed a walk of the whole history that found nothing).
     for name in ("search: invoice id (its last 6 characters)", "search: order id"):
         assert rows[name]["note"].startswith("1 rows on the page"), (name, rows[name]["note"])
+    for name in ("text that matches nothing", "two letters that match nothing",
+                 "digits that match nothing"):
+        assert rows[f"search: {name}"]["note"].startswith("0 rows on the page"), name
     storm = rows["status check, 1 client, search storm"]
     assert re.fullmatch(r"p99 (\d+\.\d\d|inf)x without", storm["measured"])
     assert storm["load"]["requests"] > 0 and storm["load"]["errors"] == 0
