@@ -1127,11 +1127,17 @@ def as_unavailable(exc: BaseException) -> BaseException:
     return exc
 
 
+def _holds_folded(text: str | None, folded: str) -> bool:
+    """Whether `text` holds `folded` (in lower case), case aside in any alphabet."""
+    return text is not None and folded in text.lower()
+
+
 def connect(path: str, *, busy_timeout_ms: int = 5000,
             read_only: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                            timeout=busy_timeout_ms / 1000)
     conn.row_factory = sqlite3.Row
+    conn.create_function("holds_folded", 2, _holds_folded, deterministic=True)
     for pragma in PRAGMAS:
         conn.execute(pragma)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
@@ -2649,7 +2655,7 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
     if query and WHOLE_INVOICE_ID.fullmatch(query):
         clauses.append("i.invoice_id = :text")
         params["text"] = query
-    elif query:
+    elif query and query.isascii():
         text = query
         params["pattern"] = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace(
             "_", "\\_") + "%"
@@ -2657,6 +2663,15 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
                        " OR i.merchant_order_id LIKE :pattern ESCAPE '\\'"
                        " OR i.customer_name LIKE :pattern ESCAPE '\\'"
                        " OR i.sender_name LIKE :pattern ESCAPE '\\')")
+    elif query:
+        # SQLite's LIKE folds only ASCII letters: "SEÑORA" would miss "Señora" (and the
+        # trigram index, which folds them all, would offer it for nothing).
+        text = query
+        params["folded"] = query.lower()
+        clauses.append("(holds_folded(i.invoice_id, :folded)"
+                       " OR holds_folded(i.merchant_order_id, :folded)"
+                       " OR holds_folded(i.customer_name, :folded)"
+                       " OR holds_folded(i.sender_name, :folded))")
     sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
            f" WHERE {' AND '.join(clauses)}" + order)
     rows: list[sqlite3.Row] = []

@@ -71,6 +71,21 @@ def test_text_search_finds_part_of_an_id_order_customer_or_sender_case_aside(
     assert found(admin, "q=2024_") == []                           # and so is _
 
 
+def test_text_search_folds_case_in_any_alphabet(admin: TestClient, merchant: Merchant) -> None:
+    """Names are not all ASCII (José, André): "JOSÉ" finds "José" and "ñúñ" finds "Ñúñez",
+    through the search index, in the invoices it does not hold yet, and in a query too short
+    for it, and other letters stay other letters."""
+    jose = create(admin, merchant, 17000, customer_name="José Ñúñez")["invoice_id"]
+    create(admin, merchant, 18000, customer_name="Jose Nunez")
+    queries = {"q=JOSÉ": [jose], "q=%C3%B1%C3%BA%C3%B1": [jose], "q=%C3%91%C3%9A": [jose],
+               "q=%C3%A9 %C3%91": [jose], "q=SÉ": [jose]}
+    assert {query: found(admin, query) for query in queries} == queries  # not indexed yet
+    time.sleep(webqris.INDEXING_INTERVAL_SECONDS + 0.1)
+    create(admin, merchant, 19000)  # its commit puts the two before it into the index
+    assert {query: found(admin, query) for query in queries} == queries
+    assert found(admin, "q=ÑÚÑEZ X") == [] and len(found(admin, "q=NUNEZ")) == 1
+
+
 def test_text_search_finds_invoices_the_index_does_not_hold_yet(admin: TestClient,
                                                                 merchant: Merchant,
                                                                 db_path: Path) -> None:
