@@ -47,6 +47,7 @@ import hashlib
 import hmac
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import logging
 import math
@@ -2655,23 +2656,19 @@ def search_invoices(conn: sqlite3.Connection, *, status: str | None, merchant_id
     if query and WHOLE_INVOICE_ID.fullmatch(query):
         clauses.append("i.invoice_id = :text")
         params["text"] = query
-    elif query and query.isascii():
-        text = query
-        params["pattern"] = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace(
-            "_", "\\_") + "%"
-        clauses.append("(i.invoice_id LIKE :pattern ESCAPE '\\'"
-                       " OR i.merchant_order_id LIKE :pattern ESCAPE '\\'"
-                       " OR i.customer_name LIKE :pattern ESCAPE '\\'"
-                       " OR i.sender_name LIKE :pattern ESCAPE '\\')")
     elif query:
-        # SQLite's LIKE folds only ASCII letters: "SEÑORA" would miss "Señora" (and the
-        # trigram index, which folds them all, would offer it for nothing).
         text = query
-        params["folded"] = query.lower()
-        clauses.append("(holds_folded(i.invoice_id, :folded)"
-                       " OR holds_folded(i.merchant_order_id, :folded)"
-                       " OR holds_folded(i.customer_name, :folded)"
-                       " OR holds_folded(i.sender_name, :folded))")
+        if query.isascii():
+            params["pattern"] = "%" + query.replace("\\", "\\\\").replace(
+                "%", "\\%").replace("_", "\\_") + "%"
+            holds = "{} LIKE :pattern ESCAPE '\\'"
+        else:
+            # SQLite's LIKE folds only ASCII letters: "SEÑORA" would miss "Señora" (and the
+            # trigram index, which folds them all, would offer it for nothing).
+            params["folded"] = query.lower()
+            holds = "holds_folded({}, :folded)"
+        clauses.append("(" + " OR ".join(holds.format(f"i.{column}") for column in (
+            "invoice_id", "merchant_order_id", "customer_name", "sender_name")) + ")")
     sql = (select + "invoices i JOIN merchants m ON m.id = i.merchant_id"
            f" WHERE {' AND '.join(clauses)}" + order)
     rows: list[sqlite3.Row] = []
@@ -4549,13 +4546,11 @@ class RequestTimes:
 
         family = HistogramMetricFamily(self.NAME, "HTTP request latency by route template",
                                        labels=["route", "method"])
+        bounds = (*map(floatToGoString, self.BUCKETS), "+Inf")
         for (route, method), series in list(self._series.items()):
-            counts, total = list(series), 0
-            buckets = []
-            for bound, count in zip((*map(floatToGoString, self.BUCKETS), "+Inf"), counts):
-                total += int(count)
-                buckets.append((bound, total))
-            family.add_metric([route, method], buckets, counts[-1])
+            counts = list(series)  # one copy, while the loop may be counting
+            family.add_metric([route, method],
+                              list(zip(bounds, itertools.accumulate(counts[:-1]))), counts[-1])
         yield family
 
 
