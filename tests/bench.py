@@ -901,33 +901,24 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                        '\nwrk.body = \'{"amount":25000,"merchant_order_id":"ORDER-1"}\'\n')
         if args.warmup:
             run_wrk(bare_url + "/", get_script, name="bare-warm", **warmup)
-        log("bare GET")
-        cpu = {}
+        floors = {"bare Starlette GET (ceiling)": ("/", get_script, "bare"),
+                  "bare Starlette POST JSON": ("/echo", post_script, "bare-post"),
+                  "bare INSERT, group commit (FULL)": ("/insert", post_script, "bare-insert"),
+                  "create_invoice alone, group commit": ("/invoice",
+                                                         create_script("", "floor"),
+                                                         "bare-invoice")}
+        loads: dict[str, tuple[Load, str]] = {}
         with RssSampler(bare_proc.pid) as bare_rss:
-            with ServerCpu(bare_proc.pid) as cpu["get"]:
-                bare = run_wrk(bare_url + "/", get_script, name="bare", **wrk_opts)
-            log("bare POST")
-            with ServerCpu(bare_proc.pid) as cpu["post"]:
-                bare_post = run_wrk(bare_url + "/echo", post_script, name="bare-post",
-                                    **wrk_opts)
-            log("bare INSERT")
-            with ServerCpu(bare_proc.pid) as cpu["insert"]:
-                bare_insert = run_wrk(bare_url + "/insert", post_script, name="bare-insert",
-                                      **wrk_opts)
-            log("create_invoice alone")
-            with ServerCpu(bare_proc.pid) as cpu["invoice"]:
-                bare_invoice = run_wrk(bare_url + "/invoice", create_script("", "floor"),
-                                       name="bare-invoice", **wrk_opts)
+            for scenario, (path, script, name) in floors.items():
+                log(scenario)
+                with ServerCpu(bare_proc.pid) as cpu:
+                    load = run_wrk(bare_url + path, script, name=name, **wrk_opts)
+                loads[scenario] = load, cpu.per_request(load)
         facts["bare_rss_mb"] = bare_rss.peak
-        rows.append(Row("bare Starlette GET (ceiling)", bare, 1.0,
-                        note=cpu["get"].per_request(bare)))
-        rows.append(Row("bare Starlette POST JSON", bare_post, bare_post.rps / bare.rps,
-                        note=cpu["post"].per_request(bare_post)))
-        rows.append(Row("bare INSERT, group commit (FULL)", bare_insert,
-                        bare_insert.rps / bare.rps, note=cpu["insert"].per_request(bare_insert)))
-        rows.append(Row("create_invoice alone, group commit", bare_invoice,
-                        bare_invoice.rps / bare.rps,
-                        note=cpu["invoice"].per_request(bare_invoice)))
+        bare = loads["bare Starlette GET (ceiling)"][0]
+        bare_invoice = loads["create_invoice alone, group commit"][0]
+        rows += [Row(scenario, load, load.rps / bare.rps, note=spent)
+                 for scenario, (load, spent) in loads.items()]
 
     def ceiling_now(scenario: str) -> Load | None:
         """The bare GET again, next to a scenario that is compared with it."""
@@ -965,7 +956,8 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
         ratios = [run.rps / ceiling if ceiling else None for run, ceiling in zip(runs, around)]
         middle = sorted(range(len(runs)), key=lambda i: ratios[i] or 0.0)[(len(runs) - 1) // 2]
         notes = [runs[middle].detail] if runs[middle].detail else []
-        notes.append(cpu[middle].per_request(runs[middle]) + " in the median run")
+        if spent := cpu[middle].per_request(runs[middle]):
+            notes.append(spent + " in the median run")
         if bare_url is not None:
             notes.append("x the mean ceiling just before and after each run: " + ", ".join(
                 f"{r:.2f} ({run.rps:,.0f} / {ceiling:,.0f})"
