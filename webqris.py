@@ -910,7 +910,7 @@ MIGRATIONS: list[str] = [
     """,
     # 15: the dashboard's searches stay quick at a million invoices. Amounts, totals, order ids
     # and creation times get indexes; the words of an invoice (its id, order id,
-    # customer and sender) go into a trigram index: new invoices about once a second
+    # customer and sender) go into a trigram index: new invoices many at a time
     # (index_invoice_words), changed ones by trigger, and the invoices of
     # an older database by fill_invoice_words after the migrations, in bounded batches. The
     # overview sums paid invoices per merchant and quarter of an hour (any browser's time zone
@@ -1063,7 +1063,7 @@ MIGRATIONS: list[str] = [
     # 19: a create writes three indexes fewer, each of them work on the event loop for every
     # new invoice (with them, the app's create_invoice alone reached 4,600-5,000 a second
     # here, without 5,500-6,000). An amount or total is found through invoice_numbers, filled
-    # about once a second in one statement beside the loop (index_invoice_numbers; searches
+    # many at a time in one statement beside the loop (index_invoice_numbers; searches
     # read newer invoices directly); a creation time through the row ids, which follow it.
     """
     DROP INDEX invoices_total;
@@ -1104,6 +1104,13 @@ MIGRATIONS: list[str] = [
         DELETE FROM invoice_numbers WHERE id = old.id
             AND number IN (old.amount, old.total_amount);
     END;
+    """,
+    # 20: the search index merges its segments in bounded steps (index_invoice_words) instead
+    # of whenever FTS5 finds four on a level: at a million invoices such a merge rewrote
+    # megabytes in one statement on the commit thread, and every create of its batch waited
+    # for it (most of a create's p99). The setting is kept in the index itself.
+    """
+    INSERT INTO invoice_words (invoice_words, rank) VALUES ('automerge', 0);
     """,
 ]
 
@@ -1215,15 +1222,27 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 # How often the writer puts new invoices into the search index (in the batch it is writing).
-INDEXING_INTERVAL_SECONDS = 1.0
+# Often, so that each statement and its merge step stay short.
+INDEXING_INTERVAL_SECONDS = 0.1
+
+# Pages of the search index's segments merged at most after each indexing (4 KB each). A
+# page holds about 80 invoices and is merged again a few times as the index grows: at 3,000
+# creates a second about 250 pages a second need merging, and 640 can be.
+MERGE_PAGES_PER_INDEXING = 64
 
 
-def index_invoice_words(conn: sqlite3.Connection, limit: int = 2**62) -> None:
+def index_invoice_words(conn: sqlite3.Connection, limit: int = 2**62,
+                        merge_pages: int = MERGE_PAGES_PER_INDEXING) -> None:
     """Puts the invoices numbered after invoice_words_through (at most `limit` of them) into
-    the search index, in the caller's transaction. One statement for many invoices: a trigger
-    per inserted invoice cost about 90 µs of the event loop's CPU per create, this about 15,
-    and each transaction that writes to the index adds a segment for its merges to rewrite."""
+    the search index, in the caller's transaction, then merges at most `merge_pages` pages of
+    its segments (FTS5's own merging is off: migration 20). One statement for many invoices:
+    a trigger per inserted invoice cost about 90 µs of the event loop's CPU per create, this
+    about 15, and each transaction that writes to the index adds a segment to merge."""
     _move_indexed_through(conn, "invoice_words_through", limit)
+    # With a positive count FTS5 merges only where a level holds 'usermerge' (4) segments;
+    # if these steps ever fall behind, its crisis merge (16 on a level) still bounds them.
+    conn.execute("INSERT INTO invoice_words (invoice_words, rank) VALUES ('merge', ?)",
+                 (merge_pages,))
 
 
 def index_invoice_numbers(conn: sqlite3.Connection, limit: int = 2**62) -> None:
@@ -1254,7 +1273,10 @@ def fill_invoice_words(conn: sqlite3.Connection, batch: int = 20_000) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             before = conn.execute(through).fetchone()[0]
-            index_invoice_words(conn, batch)
+            # A page of the index holds about 80 invoices, and each page is merged again
+            # about four times as the index grows to a million: a page per 20 invoices keeps
+            # the segments as few as FTS5's own merging did (4 at a million, 27 without).
+            index_invoice_words(conn, batch, merge_pages=max(batch // 20, 64))
             index_invoice_numbers(conn, batch)
             filled = conn.execute(f"SELECT count(*) FROM invoices WHERE id > ?"
                                   f" AND id <= ({through})", (before,)).fetchone()[0]

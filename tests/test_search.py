@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import test_admin
 from conftest import ROOT, STATIC_QRIS, Merchant, add_merchant, start_server
 from starlette.testclient import TestClient
@@ -86,6 +87,14 @@ def test_text_search_folds_case_in_any_alphabet(admin: TestClient, merchant: Mer
     assert found(admin, "q=ÑÚÑEZ X") == [] and len(found(admin, "q=NUNEZ")) == 1
 
 
+@pytest.fixture
+def indexing_once_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that looks between two indexings needs them far enough apart for a few creates
+    (the server indexes every tenth of a second)."""
+    monkeypatch.setattr(webqris, "INDEXING_INTERVAL_SECONDS", 1.0)
+
+
+@pytest.mark.usefixtures("indexing_once_a_second")
 def test_text_search_finds_invoices_the_index_does_not_hold_yet(admin: TestClient,
                                                                 merchant: Merchant,
                                                                 db_path: Path) -> None:
@@ -96,7 +105,7 @@ def test_text_search_finds_invoices_the_index_does_not_hold_yet(admin: TestClien
                                " WHERE key = 'invoice_words_through'").fetchone()[0])
     newest = conn.execute("SELECT max(id) FROM invoices").fetchone()[0]
     conn.close()
-    assert through < newest  # the index is filled once a second, not at every commit
+    assert through < newest  # the index is filled every interval, not at every commit
     newest_first = [invoice["invoice_id"] for invoice in reversed(made)]
     assert found(admin, "q=pelanggan baru") == newest_first
     first = admin.get("/admin/api/payments?q=pelanggan baru&limit=3").json()
@@ -104,11 +113,12 @@ def test_text_search_finds_invoices_the_index_does_not_hold_yet(admin: TestClien
     assert found(admin, f"q=pelanggan baru&before={first['next_before']}") == newest_first[3:]
 
 
-def test_new_invoices_go_into_the_index_about_once_a_second(admin: TestClient,
-                                                            merchant: Merchant,
-                                                            db_path: Path) -> None:
-    """The commit thread indexes what the loop wrote: a second on, the next write takes the
-    invoices before it into the index, and the search finds them there."""
+@pytest.mark.usefixtures("indexing_once_a_second")
+def test_new_invoices_go_into_the_index_at_the_next_indexing(admin: TestClient,
+                                                             merchant: Merchant,
+                                                             db_path: Path) -> None:
+    """The commit thread indexes what the loop wrote: an interval on, the next write takes
+    the invoices before it into the index, and the search finds them there."""
     made = [create(admin, merchant, 41000 + n, customer_name=f"Tamu {n}") for n in range(3)]
     time.sleep(webqris.INDEXING_INTERVAL_SECONDS + 0.1)
     create(admin, merchant, 42000)
@@ -125,7 +135,8 @@ def test_new_invoices_go_into_the_index_about_once_a_second(admin: TestClient,
     assert found(admin, "q=tamu") == [invoice["invoice_id"] for invoice in reversed(made)]
 
 
-def test_amounts_and_totals_go_into_their_table_half_a_second_after_the_words(
+@pytest.mark.usefixtures("indexing_once_a_second")
+def test_amounts_and_totals_go_into_their_table_half_an_interval_after_the_words(
         admin: TestClient, merchant: Merchant, db_path: Path) -> None:
     """The commit thread puts new invoices' amounts and totals into invoice_numbers in a
     statement of its own, half an indexing interval after the words: the writer is held
@@ -157,6 +168,47 @@ def test_amounts_and_totals_go_into_their_table_half_a_second_after_the_words(
     assert numbers == [(number, row_id) for invoice, row_id in zip(made, ids)
                        for number in (invoice["amount"], invoice["total_amount"])]
     assert found(admin, f"q={made[1]['amount']}") == [made[1]["invoice_id"]]
+
+
+def test_the_search_index_merges_in_bounded_steps(tmp_path: Path) -> None:
+    """Each indexing adds a segment to the search index; FTS5 left to itself merged a level
+    whenever it held four, rewriting ever bigger segments in one statement on the commit
+    thread, which every create of its batch waited for. Now each indexing merges a bounded
+    step: no commit writes much more than its own invoices and that step, however long the
+    history, while the segments stay few and every invoice is found."""
+    conn = webqris.connect(str(tmp_path / "webqris.db"))
+    webqris.migrate(conn)
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # the WAL holds what each commit wrote
+    merchant_id = webqris.insert_merchant(conn, "Toko Ramai", STATIC_QRIS, None,
+                                          webqris.issue_merchant_secrets())
+    payload = webqris.qris.make_dynamic(STATIC_QRIS, 25001)
+    pages_written = []
+    for batch in range(600):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO invoices (invoice_id, merchant_id, merchant_order_id, customer_name,"
+            " amount, unique_code, total_amount, qris_payload, status, created_at, expires_at,"
+            " closed_at) VALUES (?, ?, ?, ?, 25000, 1, 25001, ?, 'expired', 0, 0, 0)",
+            [(f"INV-{batch}-{os.urandom(3).hex()}", merchant_id, f"ORD-{batch}-{n}",
+              f"Pelanggan {os.urandom(2).hex()}", payload) for n in range(8)])
+        webqris.index_invoice_words(conn)
+        conn.execute("COMMIT")
+        pages_written.append(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    # A commit of 8 invoices writes their rows, their indexes' pages and its own segment;
+    # each page a merge step writes frees one it replaces.
+    own = sorted(pages_written)[len(pages_written) // 2]
+    assert max(pages_written) <= own + 3 * webqris.MERGE_PAGES_PER_INDEXING, \
+        (own, sorted(pages_written)[-10:])
+    # FTS5's own merging, unbounded, is off (it is kept in the index: a migration sets it)
+    assert conn.execute("SELECT v FROM invoice_words_config WHERE k = 'automerge'"
+                        ).fetchone()[0] == 0
+    segments = conn.execute("SELECT count(DISTINCT segid) FROM invoice_words_idx").fetchone()[0]
+    assert segments <= 8
+    ordered = conn.execute("SELECT count(*) FROM invoice_words"
+                           " WHERE invoice_words MATCH 'ORD'").fetchone()[0]
+    assert ordered == 600 * 8
+    conn.close()
 
 
 def test_digits_find_amounts_and_totals_exactly_newest_first_across_pages(
@@ -826,6 +878,23 @@ webqris.migrate(conn)
                            " ORDER BY rowid").fetchall()
     assert [row[0] for row in indexed] == list(range(1, 101))
     conn.close()
+
+
+def test_filling_the_index_of_an_older_database_merges_as_it_goes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FTS5's own merging is off (migration 20), so the fill merges after each batch: the
+    index it leaves has few segments for every search to read, as FTS5 left it before."""
+    db_path = tmp_path / "webqris.db"
+    old_database(db_path, 6_000)
+    monkeypatch.setattr(webqris.fill_invoice_words, "__defaults__", (200,))
+    conn = webqris.connect(str(db_path))
+    webqris.migrate(conn)
+    segments = conn.execute("SELECT count(DISTINCT segid) FROM invoice_words_idx").fetchone()[0]
+    indexed = conn.execute("SELECT count(*) FROM invoice_words WHERE invoice_words MATCH 'old'"
+                           ).fetchone()[0]
+    conn.close()
+    assert indexed == 6_000
+    assert segments <= 6, segments  # 30 batches, each a segment
 
 
 def test_an_upgrade_finds_the_amounts_and_totals_of_invoices_already_in_the_index(
