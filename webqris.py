@@ -1491,9 +1491,9 @@ class Store:
         self._reader_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool_connections: list[sqlite3.Connection] = []
         self._pool_local = threading.local()
-        # When the batch being written next puts new invoices into the search index: once a
-        # second, as each commit would add a segment to the index for its merges to rewrite
-        # (searches read the few invoices not yet in it directly).
+        # When the batch being written next puts new invoices into the search index: every
+        # INDEXING_INTERVAL_SECONDS, as each commit would add a segment to the index for its
+        # merges to rewrite (searches read the few invoices not yet in it directly).
         self._next_indexing = 0.0
         # invoice_numbers half an interval after the words: two shorter holds of the writer
         # than one, for the creates that wait behind them.

@@ -87,6 +87,11 @@ def test_text_search_folds_case_in_any_alphabet(admin: TestClient, merchant: Mer
     assert found(admin, "q=ÑÚÑEZ X") == [] and len(found(admin, "q=NUNEZ")) == 1
 
 
+def index_segments(conn: sqlite3.Connection) -> int:
+    """How many segments the search index is in: each search reads every one of them."""
+    return conn.execute("SELECT count(DISTINCT segid) FROM invoice_words_idx").fetchone()[0]
+
+
 @pytest.fixture
 def indexing_once_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
     """A test that looks between two indexings needs them far enough apart for a few creates
@@ -203,7 +208,7 @@ def test_the_search_index_merges_in_bounded_steps(tmp_path: Path) -> None:
     # FTS5's own merging, unbounded, is off (it is kept in the index: a migration sets it)
     assert conn.execute("SELECT v FROM invoice_words_config WHERE k = 'automerge'"
                         ).fetchone()[0] == 0
-    segments = conn.execute("SELECT count(DISTINCT segid) FROM invoice_words_idx").fetchone()[0]
+    segments = index_segments(conn)
     assert segments <= 10
     ordered = conn.execute("SELECT count(*) FROM invoice_words"
                            " WHERE invoice_words MATCH 'ORD'").fetchone()[0]
@@ -889,7 +894,7 @@ def test_filling_the_index_of_an_older_database_merges_as_it_goes(
     monkeypatch.setattr(webqris.fill_invoice_words, "__defaults__", (200,))
     conn = webqris.connect(str(db_path))
     webqris.migrate(conn)
-    segments = conn.execute("SELECT count(DISTINCT segid) FROM invoice_words_idx").fetchone()[0]
+    segments = index_segments(conn)
     indexed = conn.execute("SELECT count(*) FROM invoice_words WHERE invoice_words MATCH 'old'"
                            ).fetchone()[0]
     conn.close()
