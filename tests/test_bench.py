@@ -5,6 +5,7 @@ scenario, with no failed request, and reports every figure it promises."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -61,11 +62,26 @@ def test_benchmark_runs_every_scenario_without_a_failed_request(tmp_path: Path) 
     for name in floods[1:]:  # the ratio to the runs without a flood, whatever it is here
         assert re.fullmatch(r"p99 (\d+\.\d\d|inf)x without", rows[name]["measured"]), name
         assert "20 " in rows[name]["note"] and "req/s" in rows[name]["note"], name
+    assert result["facts"]["probe_client"] == bench.PROBE_CLIENT[bool(bench.realtime_client())]
     assert "all delivered" in result["facts"]["webhook_outbox"]
     assert result["facts"]["server_log_errors"] == 0
     assert 0 < result["facts"]["startup_s"] < 15
     for column in ("req/s", "p50 ms", "p99 ms", "x bare", "target"):
         assert column in done.stdout
+
+
+def test_a_probing_client_runs_at_real_time_priority_where_the_machine_allows_it() -> None:
+    def policy_of(prefix: list[str], code: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True,
+                              text=True)
+
+    # Whether this machine lets a process take real-time priority, asked without chrt.
+    allowed = policy_of([], "import os; os.sched_setscheduler(0, os.SCHED_FIFO,"
+                            " os.sched_param(1))").returncode == 0
+    probed = policy_of(bench.realtime_client(), "import os; print(os.sched_getscheduler(0))")
+    assert probed.returncode == 0, probed.stderr
+    expected = os.SCHED_FIFO if allowed and shutil.which("chrt") else os.SCHED_OTHER
+    assert int(probed.stdout) == expected
 
 
 def test_no_two_servers_of_a_run_are_given_the_same_port() -> None:
