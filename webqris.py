@@ -1333,11 +1333,19 @@ def _yield_the_cpu() -> None:
     took 0.4-1.7 s instead of 7-60 ms (README, Performance), and the owner's inbox is one of
     them. And the shortest time slice: Linux's EEVDF lets a running thread finish its slice
     before a thread that wakes takes the core, and the loop waking for a payment then waited
-    out a search's slice; the search keeps its share of the CPU, in shorter turns."""
+    out a search's slice; the search keeps its share of the CPU, in shorter turns. And on every
+    core but one: Linux may not look again at which thread should run before its next tick (4 ms
+    where it ticks 250 times a second), so a loop that wakes on a core a search holds could
+    wait that long whatever the search's nice or slice; with a core no search takes, the loop
+    finds one free (traced: README, Performance)."""
     native_id = threading.get_native_id()
     with contextlib.suppress(AttributeError, OSError):  # no per-thread priority here
         os.setpriority(os.PRIO_PROCESS, native_id, READ_POOL_NICENESS)
     set_time_slice(native_id, READ_POOL_SLICE_NS)
+    with contextlib.suppress(AttributeError, OSError):  # no per-thread cores here
+        cores = os.sched_getaffinity(0)  # 0: the calling thread, on Linux
+        if len(cores) > 1:
+            os.sched_setaffinity(0, cores - {max(cores)})
 
 
 # How much lower the read pool's threads run than the loop's (nice, 0 to 19).

@@ -524,7 +524,8 @@ def test_history_reads_run_at_a_lower_cpu_priority_than_payments(db_path: Path,
     answers payments: the read pool's threads run niced, the loop's thread does not. (Niced,
     not in Linux's idle class, which any other busy process on the machine starves.) And in
     the shortest turns Linux gives, so a loop that wakes for a payment takes the core
-    without waiting out a search's time slice."""
+    without waiting out a search's time slice. And on every core but one, which the loop
+    then finds free of searches."""
     def time_slice(native_id: int) -> int | None:
         """The thread's slice in ns, where the kernel shows it (6.12 and later)."""
         sched = Path(f"/proc/self/task/{native_id}/sched")
@@ -532,26 +533,31 @@ def test_history_reads_run_at_a_lower_cpu_priority_than_payments(db_path: Path,
             if sched.exists() else None
         return int(found.group(1)) if found else None
 
-    async def scenario() -> tuple[tuple[int, int, int | None], int, int | None]:
+    Priority = tuple[int, int, int | None, set[int]]
+
+    async def scenario() -> tuple[Priority, Priority]:
         store = webqris.Store(str(db_path))
         store.open()
         store.start()
         try:
-            def own_priority(conn: sqlite3.Connection) -> tuple[int, int, int | None]:
+            def own_priority(conn: sqlite3.Connection | None = None) -> Priority:
                 native_id = threading.get_native_id()
                 return (os.getpriority(os.PRIO_PROCESS, native_id),
-                        os.sched_getscheduler(native_id), time_slice(native_id))
+                        os.sched_getscheduler(native_id), time_slice(native_id),
+                        os.sched_getaffinity(0))
 
-            pool = await store.read_off_loop(own_priority)
-            loop_id = threading.get_native_id()
-            return pool, os.getpriority(os.PRIO_PROCESS, loop_id), time_slice(loop_id)
+            return await store.read_off_loop(own_priority), own_priority()
         finally:
             await store.stop()
             store.close()
 
-    (pool, policy, pool_slice), loop, loop_slice = asyncio.run(scenario())
+    (pool, policy, pool_slice, pool_cores), (loop, _, loop_slice, loop_cores) = \
+        asyncio.run(scenario())
     assert pool == min(19, loop + webqris.READ_POOL_NICENESS)
     assert policy == os.SCHED_OTHER
+    all_cores = os.sched_getaffinity(0)
+    assert loop_cores == all_cores
+    assert pool_cores == (all_cores - {max(all_cores)} if len(all_cores) > 1 else all_cores)
     if loop_slice is not None:  # a kernel that shows (and so honours) each thread's slice
         assert pool_slice == webqris.READ_POOL_SLICE_NS < loop_slice
 
