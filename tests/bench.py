@@ -311,6 +311,21 @@ def lua_string(value: str) -> str:
     return json.dumps(value)  # a JSON string literal is a valid Lua string literal here
 
 
+def stolen_seconds() -> float:
+    """CPU time this virtual machine's host kept from its cores since boot (`steal` in
+    /proc/stat, all cores together), in seconds; 0 where the kernel counts none. Its share of
+    a run says how much of a sub-millisecond p99 is the machine's own noise."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        with open("/proc/stat") as stat:
+            return int(stat.readline().split()[8]) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def steal_rate(stolen: float, seconds: float) -> str:
+    """Steal as the benchmark prints it: milliseconds a second, the cores together."""
+    return f"{stolen * 1000 / seconds if seconds else 0.0:.1f} ms/s"
+
+
 @functools.cache
 def realtime_client() -> list[str]:
     """The command prefix that runs a probing client at real-time priority (`chrt -f 1`), or
@@ -1307,10 +1322,19 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
             # pair says little on a machine whose quiet p99 alone moves tenfold.
             quiet: list[Load] = []
             stormed: list[Load] = []
+            # The host's steal (seconds stolen, seconds of wall time) in each kind of run
+            steal = {"quiet": [0.0, 0.0], "storm": [0.0, 0.0]}
+
+            def probed(kind: str, name: str) -> Load:
+                stolen, started = stolen_seconds(), time.monotonic()
+                load = run_wrk(probe_url, bearer_headers_lua(token), name=name, **probe_opts)
+                steal[kind][0] += stolen_seconds() - stolen
+                steal[kind][1] += time.monotonic() - started
+                return load
+
             for round_ in range(args.repeat):
                 log(f"status check, one client, quiet ({round_ + 1}/{args.repeat})")
-                quiet.append(run_wrk(probe_url, bearer_headers_lua(token),
-                                     name=f"storm-quiet-{round_}", **probe_opts))
+                quiet.append(probed("quiet", f"storm-quiet-{round_}"))
                 log(f"status check, one client, during a search storm of"
                     f" {args.storm_clients} dashboard clients ({round_ + 1}/{args.repeat})")
                 # The storm starts first and ends after the probe.
@@ -1322,8 +1346,7 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                 time.sleep(0.5)
                 with (profiled(args, server.pid, "storm", args.duration) if round_ == 0
                       else contextlib.nullcontext()):
-                    stormed.append(run_wrk(probe_url, bearer_headers_lua(token),
-                                           name=f"storm-{round_}", **probe_opts))
+                    stormed.append(probed("storm", f"storm-{round_}"))
                 storm_out, _ = storm.communicate(timeout=args.duration + 60)
                 line = next((ln for ln in storm_out.splitlines()
                              if ln.startswith("BENCHJSON ")), None)
@@ -1345,7 +1368,9 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
                 f" from {args.storm_clients} clients ({storm_errors} errors); p99 of each run"
                 " with a storm: "
                 + ", ".join(f"{run.p99_ms:.1f}" for run in stormed) + " ms; without: "
-                + ", ".join(f"{run.p99_ms:.1f}" for run in quiet) + " ms; medians compared",
+                + ", ".join(f"{run.p99_ms:.1f}" for run in quiet) + " ms; medians compared;"
+                f" the host's steal {steal_rate(*steal['quiet'])} quiet,"
+                f" {steal_rate(*steal['storm'])} in the storm",
                 measured=f"p99 {slower:.2f}x without"))
 
         rss.label = "end"
@@ -1415,7 +1440,8 @@ def print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
           f"wrk -t{args.threads}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"Serving {code_version(args.server_script)}")
     print(f"{stack_description(args.http)}; load average {result['facts']['load_before']} before,"
-          f" {result['facts']['load_after']} after (other work on the machine skews figures)")
+          f" {result['facts']['load_after']} after, the host's steal"
+          f" {result['facts']['steal']} (other work on the machine skews figures)")
     print(fmt.format(*header))
     print(fmt.format(*("-" * w for w in widths)))
     for line in lines:
@@ -1526,10 +1552,13 @@ def main(argv: list[str] | None = None) -> int:
     procs = Processes()
     workdir = Path(tempfile.mkdtemp(prefix="webqris-bench-"))
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    stolen, started = stolen_seconds(), time.monotonic()
     try:
         result = run_benchmark(args, procs, workdir)
         result["facts"]["load_before"] = load_before
         result["facts"]["load_after"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        result["facts"]["steal"] = steal_rate(stolen_seconds() - stolen,
+                                              time.monotonic() - started)
     finally:
         procs.stop_all()
         if args.keep:

@@ -63,6 +63,9 @@ def test_benchmark_runs_every_scenario_without_a_failed_request(tmp_path: Path) 
         assert re.fullmatch(r"p99 (\d+\.\d\d|inf)x without", rows[name]["measured"]), name
         assert "20 " in rows[name]["note"] and "req/s" in rows[name]["note"], name
     assert result["facts"]["probe_client"] == bench.PROBE_CLIENT[bool(bench.realtime_client())]
+    # How much of the cores the machine's host took meanwhile, for reading a small p99
+    assert re.fullmatch(r"\d+\.\d ms/s", result["facts"]["steal"])
+    assert f"the host's steal {result['facts']['steal']}" in done.stdout
     assert "all delivered" in result["facts"]["webhook_outbox"]
     assert result["facts"]["server_log_errors"] == 0
     assert 0 < result["facts"]["startup_s"] < 15
@@ -127,6 +130,8 @@ def test_big_mode_times_every_dashboard_search_and_compares_with_a_saved_run(
     assert storm["load"]["requests"] > 0 and storm["load"]["errors"] == 0
     # The dashboard client searched meanwhile, and every search was answered.
     assert re.match(r"[1-9]\d* dashboard requests/s from 1 clients \(0 errors\)", storm["note"])
+    assert re.search(r"the host's steal \d+\.\d ms/s quiet, \d+\.\d ms/s in the storm$",
+                     storm["note"])
     assert "3,000 invoices, 300 notifications" in result["facts"]["big_database"]
     assert result["facts"]["server_log_errors"] == 0
     # A second run reuses the database and prints itself beside the first.
