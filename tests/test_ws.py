@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -119,6 +120,43 @@ def test_payments_expired_and_webhook_delivered(db_path: Path, server_factory) -
         assert len(received) == 1
 
     asyncio.run(main())
+
+
+def test_a_burst_of_expiries_is_swept_at_once_in_short_writes(db_path: Path,
+                                                               server_factory) -> None:
+    # Regression: a sweep expired up to a thousand invoices in one write, on the loop, about
+    # 50 ms at a million invoices during which no payment was answered.
+    merchant = add_merchant(db_path)
+    overdue = webqris.SWEEP_BATCH * 2 + 50
+    server = server_factory(db_path, env={"WEBQRIS_PAYMENTS_SWEEP_SECONDS": "2"})
+
+    async def main() -> list[tuple[float, dict]]:
+        async with httpx.AsyncClient(base_url=server.base_url) as http, \
+                connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}")) as ws:
+            created = [(await http.post("/api/payments/qris/create",
+                                        json={"amount": 1000 * (n + 1)},
+                                        headers=merchant.auth)).json()["invoice_id"]
+                       for n in range(overdue)]
+            # Their time passes all at once, as over a restart after a day down.
+            with sqlite3.connect(db_path) as conn:
+                conn.execute("UPDATE invoices SET expires_at = ? WHERE status = 'pending'",
+                             (int(time.time() * 1000) - 1,))
+            events: list[tuple[float, dict]] = []
+            while sum(event["data"]["count"] for _, event in events) < overdue:
+                events.append((time.monotonic(),
+                               await next_event(ws, "payments_expired", timeout=10)))
+            assert sorted(i for _, event in events for i in event["data"]["invoice_ids"]) \
+                == sorted(created)
+            return events
+
+    events = asyncio.run(main())
+    assert all(event["data"]["count"] <= webqris.SWEEP_BATCH for _, event in events)
+    assert len(events) >= 3
+    # One sweep, batch after batch, not one batch per two-second interval
+    assert events[-1][0] - events[0][0] < 1.5
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM invoices WHERE status = 'expired'"
+                            ).fetchone()[0] == overdue
 
 
 async def pong(ws) -> dict:
