@@ -1992,7 +1992,7 @@ def close_overdue_invoice(conn: sqlite3.Connection, invoice_row_id: int, at_ms: 
 
 
 def expire_overdue_invoices(conn: sqlite3.Connection, at_ms: int,
-                            limit: int = 1000) -> list[sqlite3.Row]:
+                            limit: int) -> list[sqlite3.Row]:
     return conn.execute(
         "UPDATE invoices SET status = 'expired', closed_at = expires_at WHERE id IN"
         " (SELECT id FROM invoices WHERE status = 'pending' AND expires_at <= ? LIMIT ?)"
@@ -2038,9 +2038,9 @@ def put_idempotent_response(conn: sqlite3.Connection, merchant_id: int, key: str
         " created_at = excluded.created_at", (merchant_id, key, request_hash, response, now_ms()))
 
 
-def purge_idempotency_keys(conn: sqlite3.Connection, before_ms: int, limit: int = 1000) -> int:
+def purge_idempotency_keys(conn: sqlite3.Connection, before_ms: int, limit: int) -> int:
     """Deletes up to `limit` keys older than `before_ms` (a key past its time is already
-    ignored, so a backlog may take a few sweeps)."""
+    ignored; a backlog takes several of the sweep's writes)."""
     return conn.execute(
         "DELETE FROM idempotency_keys WHERE (merchant_id, key) IN (SELECT merchant_id, key"
         " FROM idempotency_keys WHERE created_at <= ? LIMIT ?)", (before_ms, limit)).rowcount
@@ -2135,7 +2135,7 @@ def release_notification_key(conn: sqlite3.Connection, merchant_id: int, key: st
                  (merchant_id, key))
 
 
-def purge_notification_keys(conn: sqlite3.Connection, at_ms: int, limit: int = 1000) -> int:
+def purge_notification_keys(conn: sqlite3.Connection, at_ms: int, limit: int) -> int:
     """Deletes up to `limit` keys whose window has passed (they already hold nothing)."""
     return conn.execute(
         "DELETE FROM notification_keys WHERE (merchant_id, key) IN (SELECT merchant_id, key"

@@ -394,9 +394,9 @@ def test_hot_paths_search_indexes_instead_of_scanning(db_path: Path,
                                     "callback", config.payments)
     webqris.claim_due_deliveries(conn, webqris.now_ms(), 8, {}, 2)
     webqris.next_delivery_due(conn)
-    webqris.expire_overdue_invoices(conn, webqris.now_ms())
-    webqris.purge_idempotency_keys(conn, webqris.now_ms())
-    webqris.purge_notification_keys(conn, webqris.now_ms())
+    webqris.expire_overdue_invoices(conn, webqris.now_ms(), webqris.SWEEP_BATCH)
+    webqris.purge_idempotency_keys(conn, webqris.now_ms(), webqris.SWEEP_BATCH)
+    webqris.purge_notification_keys(conn, webqris.now_ms(), webqris.SWEEP_BATCH)
     webqris.get_invoice(conn, row["invoice_id"], merchant.id)
     webqris.find_merchant_by_secret(conn, "api_token", merchant.api_token)
     webqris.get_invoice_status_for_token_hash(conn, row["invoice_id"],
