@@ -180,7 +180,7 @@ _NOISE = re.compile(
       |you(?:'ve|\s+have)?\s+(?:spent|sent|transferred|withdrew|topped|paid)|spent|purchase\w*
       |charged|pembelian|belanja
       |transfer\s+(?:ke|kepada|keluar)|kirim\s+(?:ke|uang\s+ke)|dikirim\s+ke
-      |(?:kamu|anda)\s+(?:telah\s+|berhasil\s+|sudah\s+)?(?:mengirim\w*|kirim|transfer|mentransfer
+      |(?:kamu|anda)\s+(?:telah\s+|berhasil\s+|s?udah\s+)?(?:mengirim\w*|kirim|transfer|mentransfer
         |membayar|bayar|menarik|tarik|top)
       |(?:dana|uang|saldo|transaksi|trf|transfer)\s+keluar|didebit|didebet|debet|debit|pendebetan
       |terpotong|dipotong|terpakai|berhasil\s+bayar|dibayar\s+(?:ke|kepada)
@@ -278,7 +278,7 @@ AMT = r"(?P<amt>(?:Rp\.?|IDR)[ \t]*[0-9][0-9.,]*(?:,-)?)"
 
 # Where a payer's name stops: a joining word, a clause mark, a sentence end, the end of a field.
 _SENDER_STOP = (
-    r"(?=\s+(?:berhasil|telah|sudah|via|ke|kepada|pada|sebesar|senilai|untuk|melalui|dengan|di"
+    r"(?=\s+(?:berhasil|telah|s?udah|via|ke|kepada|pada|sebesar|senilai|untuk|melalui|dengan|di"
     r"|masuk|diterima|tgl|tanggal|jam|pukul|ref|no|buka|cek|sukses|on|at|to|with|has|is|was)\b"
     r"|\s+-\s|\s*[,!?;:|(]"
     # a full stop ends the name, except after an initial or a title ("Budi S.", "PT.")
@@ -441,14 +441,16 @@ _RECEIVED_TAIL = (
 _IN_TAIL = (
     r"(?=\s*[.!,;:]|\s*\n|\s*$|\s+(?:pada|dari|melalui|via|tgl|tanggal)\b"
     r"|\s+ke\s+(?:rek(?:ening)?\b\.?\s*(?:[0-9*xX]|(?:kamu|anda|mu)\b)"
-    r"|(?:dana|akun|saldo|dompet|rekening)(?:\s+(?:dana|ovo|gopay|shopeepay|linkaja))?\s*"
+    r"|(?:dana|akun|saldo|dompet|rekening|ovo|gopay|shopeepay|linkaja)"
+    r"(?:\s+(?:dana|ovo|gopay|shopeepay|linkaja))?\s*"
     r"(?:-?mu|kamu|anda)\b|bluAccount|kantong\s+utama|saldo\s+aktif))"
 )
 # Where a "you received" sentence starts: the shop is the subject, or nobody is named.
 _YOU_START = (
-    r"(?:^|\n|[.!:,]\s*)(?:(?:kamu|anda)\s+)?(?:(?:berhasil|telah|sudah|baru\s+(?:saja|aja))\s+)?"
+    r"(?:^|\n|[.!:,]\s*)(?:(?:kamu|anda)\s+)?(?:(?:berhasil|telah|s?udah|baru\s+(?:saja|aja))\s+)?"
 )
-_DONE = r"(?:(?:telah|sudah|berhasil|sukses)\s+)?"
+# "Already": "sudah", "telah", and GoPay's everyday "udah" ("Rp1 dari X udah masuk ke GoPay kamu.")
+_DONE = r"(?:(?:telah|s?udah|berhasil|sukses)\s+)?"
 # "dari NAME", "dari pengirim NAME", "dari rek 987654321 a.n. NAME": the payer after the account.
 _FROM = (
     r"(?:dari|from)\s+(?:pengirim\s+)?(?:rek(?:ening)?\.?\s*[0-9*xX-]{4,}\s+)?"
@@ -555,7 +557,7 @@ TRANSACTION_RECEIVED = rule(
 )
 # "<NAME> telah mengirim Rp… ke kamu", "<NAME> mengirimkan dana sebesar Rp… ke ShopeePay-mu"
 SENT_TO_YOU = rule(
-    r"(?:^|\n|[.!]\s)(?P<sender>[^\n|.!?]{1,60}?)\s+(?:(?:telah|sudah|baru\s+saja)\s+)?"
+    r"(?:^|\n|[.!]\s)(?P<sender>[^\n|.!?]{1,60}?)\s+(?:(?:telah|s?udah|baru\s+saja)\s+)?"
     r"mengirim(?:kan)?\s+(?:(?:uang|dana|saldo)\s+)?(?:(?:sebesar|senilai)\s+)?<AMT>\s+ke\s+"
     + _TO_YOU
 )
@@ -570,7 +572,7 @@ SENT_YOU_EN = rule(
 # diterima" (the payer, then the payer's bank or wallet).
 QRIS_PAYER_SOURCE_RECEIVED = rule(
     r"\bpembayaran\s+qris\s+(?:sebesar\s+)?<AMT>\s+(?P<sender>[^\n|]{1,60}?)\s+-\s+"
-    r"[^\n|]{1,60}?\s+(?:(?:telah|sudah|berhasil)\s+)?diterima\b"
+    r"[^\n|]{1,60}?\s+(?:(?:telah|s?udah|berhasil)\s+)?diterima\b"
 )
 
 # Every sentence shape above, most specific first: what the generic reader reads, and all that a

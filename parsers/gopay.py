@@ -4,6 +4,7 @@ Wordings seen in public listeners and tests:
   GoPay Merchant: "Pembayaran QRIS statis diterima" / "Rp 1.127 di JAJAN.AI DIY YOGYAKARTA, ..."
   GoBiz:          "Pembayaran QRIS diterima!" / "Rp1.000 berhasil diterima. ID transaksi: 40tc6WND"
   GoPay:          "Kamu menerima Rp50.000 dari Toko ABC via QRIS"
+                  "Transfer masuk" / "Rp1 dari icaangg udah masuk ke GoPay kamu." (a phone)
   GoPay Usaha:    "GoPay Usaha: Pembayaran sebesar Rp 199.000 berhasil diterima"
 Merchant notifications carry no payer name ("di TOKO" is the shop itself). The consumer app
 posts the same payment again: a shop should forward one of the two.
@@ -12,6 +13,7 @@ posts the same payment again: a shop should forward one of the two.
 from __future__ import annotations
 
 from .common import (
+    AMOUNT_IN,
     AMOUNT_RECEIVED,
     LABEL_IN_THEN_AMOUNT,
     PAYMENT_RECEIVED,
@@ -41,5 +43,6 @@ FAMILY = Family(
         PAYMENT_RECEIVED,
         AMOUNT_RECEIVED,
         LABEL_IN_THEN_AMOUNT,
+        AMOUNT_IN,
     ),
 )

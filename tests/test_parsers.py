@@ -533,6 +533,11 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         ("id.bmri.livin", "Livin'", "Transaksi gagal. Dana Rp50.000 masuk kembali", None),
         ("com.jago.digitalBanking", "Jago", "Kamu telah mengirim Rp25.347 ke pengguna lain", None),
         ("com.gojek.gopaymerchant", "Saldo bertambah", "Rp 1.127", None),
+        # GoPay's everyday "udah" (already) is read as "sudah" is, in and out alike.
+        ("com.gojek.gopay", "GoPay", "Cashback Rp5.000 sudah masuk ke GoPay kamu", None),
+        ("com.gojek.gopay", "GoPay", "Kamu udah kirim Rp50.000 ke Budi", None),
+        ("com.gojek.gopay", "Transfer berhasil", "Rp50.000 udah masuk ke GoPay Budi.", None),
+        ("com.gojek.gopay", "GoPay", "Rp50.000 dari Budi udah masuk ke GoPay-mu", (50000, "Budi")),
         # Someone else received the shop's money: outgoing confirmations in incoming words.
         ("id.dana", "DANA", "BUDI telah menerima Rp50.000 dari kamu", None),
         ("ovo.id", "OVO", "JOHN received Rp50.000 from you", None),
