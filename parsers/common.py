@@ -186,7 +186,8 @@ _NOISE = re.compile(
       |terpotong|dipotong|terpakai|berhasil\s+bayar|dibayar\s+(?:ke|kepada)
       |potongan
       |tagihan|jatuh\s+tempo|pengingat|reminder|bill|billing|angsuran|cicilan|pinjaman|paylater
-      |gagal|failed|dibatalkan|batal|cancel\w*|ditolak|rejected|declined|kedaluwarsa|kadaluarsa
+      |gagal|failed|dibatalkan|batal|pembatalan|cancel\w*|ditolak|rejected|declined|kedaluwarsa
+      |kadaluarsa
       |expired|pending|diproses|menunggu|waiting|hold
       |meminta|permintaan|request\w*|tagih|menagih
       |akan\s+menerima|(?:belum|tidak)\s+(?:menerima|diterima|masuk|berhasil|sukses)

@@ -536,6 +536,10 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         # GoPay's everyday "udah" (already) is read as "sudah" is, in and out alike.
         ("com.gojek.gopay", "GoPay", "Cashback Rp5.000 sudah masuk ke GoPay kamu", None),
         ("com.gojek.gopay", "GoPay", "Kamu udah kirim Rp50.000 ke Budi", None),
+        # Money back from a cancellation is a refund, in any words.
+        ("com.gojek.gopay", "GoPay", "Rp50.000 udah masuk ke GoPay kamu dari pembatalan pesanan",
+         None),
+        ("id.dana", "DANA", "Dana Rp50.000 masuk ke rekening kamu atas pembatalan transaksi", None),
         ("com.gojek.gopay", "Transfer berhasil", "Rp50.000 udah masuk ke GoPay Budi.", None),
         ("com.gojek.gopay", "GoPay", "Rp50.000 dari Budi udah masuk ke GoPay-mu", (50000, "Budi")),
         # Someone else received the shop's money: outgoing confirmations in incoming words.
