@@ -171,7 +171,8 @@ _NOISE = re.compile(
     r"""
     \b(?:otp|kode\s+(?:verifikasi|otp|rahasia|keamanan|aktivasi|konfirmasi)|verification\s+code
       |one[\s-]?time\s+password|jangan\s+(?:berikan|bagikan|beritahukan)
-      |promo\w*|cashback|voucher|diskon|discount|kupon|coupon|hadiah|undian|giveaway|menangkan
+      |promo\w*|cashback|referr?al|kompensasi|voucher|diskon|discount|kupon|coupon|hadiah|undian
+      |giveaway|menangkan
       |dapatkan|poin|points?|koin|coins?|rewards?
       |refund\w*|pengembalian|dikembalikan|reversal|reversed|chargeback
       |top[\s-]?up|topup|isi\s+saldo|tambah\s+saldo
@@ -185,7 +186,8 @@ _NOISE = re.compile(
       |(?:dana|uang|saldo|transaksi|trf|transfer)\s+keluar|didebit|didebet|debet|debit|pendebetan
       |terpotong|dipotong|terpakai|berhasil\s+bayar|dibayar\s+(?:ke|kepada)
       |potongan
-      |tagihan|jatuh\s+tempo|pengingat|reminder|bill|billing|angsuran|cicilan|pinjaman|paylater
+      |tagihan|jatuh\s+tempo|pengingat|reminder|bill|billing|angsuran|cicilan|pinjaman
+      |\w*pay\s?later|pencairan
       |gagal|failed|dibatalkan|batal|pembatalan|cancel\w*|ditolak|rejected|declined|kedaluwarsa
       |kadaluarsa
       |expired|pending|diproses|menunggu|waiting|hold

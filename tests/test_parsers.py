@@ -540,6 +540,12 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         ("com.gojek.gopay", "GoPay", "Rp50.000 udah masuk ke GoPay kamu dari pembatalan pesanan",
          None),
         ("id.dana", "DANA", "Dana Rp50.000 masuk ke rekening kamu atas pembatalan transaksi", None),
+        # A payout, a loan, a reward: the shop's own money or the app's, not a customer's.
+        ("com.gojek.gopay", "GoPay", "Pencairan dana Rp50.000 masuk ke rekening kamu", None),
+        ("com.gojek.gopay", "GoPay", "Saldo Rp50.000 dari GoPay Later udah masuk ke GoPay kamu",
+         None),
+        ("com.gojek.gopay", "GoPay", "Rp10.000 dari Referral udah masuk ke GoPay kamu", None),
+        ("com.gojek.gopay", "GoPay", "Rp15.000 udah masuk ke GoPay kamu sebagai kompensasi", None),
         ("com.gojek.gopay", "Transfer berhasil", "Rp50.000 udah masuk ke GoPay Budi.", None),
         ("com.gojek.gopay", "GoPay", "Rp50.000 dari Budi udah masuk ke GoPay-mu", (50000, "Budi")),
         # Someone else received the shop's money: outgoing confirmations in incoming words.
