@@ -165,7 +165,12 @@ def join_fields(title: str, message: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 # "ke kamu", "to you", "ke ShopeePay-mu", "ke rekeningmu": the money comes to the shop.
-_TO_YOU = r"(?:kamu|anda|you|[A-Za-z]+-mu|(?:akun|rekening|saldo|dompet)\s*(?:mu|kamu|anda))\b"
+# The shop's own wallet or account: "saldo OVO Anda", "akun DANA kamu", "GoPay kamu", "rekeningmu".
+_YOUR_WALLET = (
+    r"(?:dana|akun|saldo|dompet|rekening|ovo|gopay|shopeepay|linkaja)"
+    r"(?:\s+(?:dana|ovo|gopay|shopeepay|linkaja))?\s*(?:-?mu|kamu|anda)\b"
+)
+_TO_YOU = r"(?:(?:kamu|anda|you|[A-Za-z]+-mu)\b|" + _YOUR_WALLET + ")"
 
 _NOISE = re.compile(
     r"""
@@ -444,9 +449,7 @@ _RECEIVED_TAIL = (
 _IN_TAIL = (
     r"(?=\s*[.!,;:]|\s*\n|\s*$|\s+(?:pada|dari|melalui|via|tgl|tanggal)\b"
     r"|\s+ke\s+(?:rek(?:ening)?\b\.?\s*(?:[0-9*xX]|(?:kamu|anda|mu)\b)"
-    r"|(?:dana|akun|saldo|dompet|rekening|ovo|gopay|shopeepay|linkaja)"
-    r"(?:\s+(?:dana|ovo|gopay|shopeepay|linkaja))?\s*"
-    r"(?:-?mu|kamu|anda)\b|bluAccount|kantong\s+utama|saldo\s+aktif))"
+    r"|" + _YOUR_WALLET + r"|bluAccount|kantong\s+utama|saldo\s+aktif))"
 )
 # Where a "you received" sentence starts: the shop is the subject, or nobody is named.
 _YOU_START = (

@@ -548,6 +548,10 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         ("com.gojek.gopay", "GoPay", "Rp15.000 udah masuk ke GoPay kamu sebagai kompensasi", None),
         ("com.gojek.gopay", "Transfer berhasil", "Rp50.000 udah masuk ke GoPay Budi.", None),
         ("com.gojek.gopay", "GoPay", "Rp50.000 dari Budi udah masuk ke GoPay-mu", (50000, "Budi")),
+        # Money into the shop's own wallet, however it names it; into someone else's is out.
+        ("ovo.id", "OVO", "Uang masuk Rp50.000 ke saldo OVO Anda", (50000, None)),
+        ("id.dana", "DANA", "Dana masuk Rp50.000 ke akun DANA kamu", (50000, None)),
+        ("ovo.id", "OVO", "Dana masuk Rp50.000 ke saldo OVO Budi", None),
         # Someone else received the shop's money: outgoing confirmations in incoming words.
         ("id.dana", "DANA", "BUDI telah menerima Rp50.000 dari kamu", None),
         ("ovo.id", "OVO", "JOHN received Rp50.000 from you", None),
