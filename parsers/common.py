@@ -220,6 +220,24 @@ def is_noise(text: str) -> bool:
     return _NOISE.search(text) is not None
 
 
+# Money into a wallet named as the reader's: "masuk ke GoPay kamu", "ke saldo OVO Anda", "ke
+# akun DANA kamu", "ke ShopeePay-mu". Only that wallet's own app announces money arriving in it
+# as income; a bank or another wallet saying so tells of money leaving it (the owner topping up
+# their own wallet), never of a customer's payment.
+_INTO_A_WALLET = re.compile(
+    r"\bke\s+(?:(?:saldo|akun|dompet)\s+)?(?P<wallet>dana|ovo|gopay|shopee\s?pay|linkaja)"
+    r"\s*(?:-?mu|kamu|anda)\b",
+    FLAGS,
+)
+
+
+def into_another_wallet(text: str, own_wallet: str | None) -> bool:
+    """True when text says money went into a wallet other than `own_wallet` (the wallet whose
+    app posted it; None for a bank, a merchant app or an unknown app)."""
+    return any("".join(m["wallet"].lower().split()) != own_wallet
+               for m in _INTO_A_WALLET.finditer(text))
+
+
 # A second amount that is explained: the balance after the payment, or a fee.
 _SECONDARY_LABEL = re.compile(
     r"(?:saldo|balance|sisa|biaya|fee|admin|mdr)"
@@ -350,17 +368,21 @@ def run(
     rules: tuple[Rule, ...],
     noise: re.Pattern[str] | None = None,
     title_rules: tuple[Rule, ...] = (),
+    wallet: str | None = None,
 ) -> Parsed | None:
     """Apply title_rules to the title alone, then rules to title+message; the first that matches
     decides.
 
-    None when the text is noise (outgoing, promo, OTP...), when the matched amount is not a whole
-    rupiah, or when another unexplained amount appears (which one was paid?)."""
+    None when the text is noise (outgoing, promo, OTP...), when it tells of money into a wallet
+    other than `wallet` (the family's own), when the matched amount is not a whole rupiah, or
+    when another unexplained amount appears (which one was paid?)."""
     title_text = normalize(title)
     text = join_fields(title_text, normalize(message))
     if not text or len(text) > MAX_CHARS:
         return None
     if is_noise(text) or (noise is not None and noise.search(text)):
+        return None
+    if into_another_wallet(text, wallet):
         return None
     amounts = find_amounts(text)
     # The title opens the joined text, so a match inside the title has the same offsets in both.
@@ -409,7 +431,9 @@ class Family:
 
     `brand` is searched in the title, then the text, to route a notification whose package is
     unknown or missing; None claims no text (the generic reader). `title_rules` read the title
-    alone (an amount that only the title carries); `noise` refuses wordings only this family has.
+    alone (an amount that only the title carries); `noise` refuses wordings only this family has;
+    `wallet` is the e-wallet whose app this is (as `into_another_wallet` names it), None for
+    banks and merchant apps.
     """
 
     name: str
@@ -418,6 +442,7 @@ class Family:
     rules: tuple[Rule, ...]
     title_rules: tuple[Rule, ...] = ()
     noise: re.Pattern[str] | None = None
+    wallet: str | None = None
 
     def names(self, text: str) -> bool:
         """True when text names this family's brand."""
@@ -425,7 +450,8 @@ class Family:
 
     def parse(self, title: object, message: object) -> Parsed | None:
         """The payment this family's notification reports as received, or None."""
-        return run(self.name, title, message, self.rules, self.noise, self.title_rules)
+        return run(self.name, title, message, self.rules, self.noise, self.title_rules,
+                   self.wallet)
 
 
 def brand(pattern: str, *, case_sensitive: bool = False) -> re.Pattern[str]:

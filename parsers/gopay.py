@@ -26,6 +26,7 @@ from .common import (
 
 FAMILY = Family(
     name="gopay",
+    wallet="gopay",
     packages=(
         "com.gojek.gopaymerchant",  # GoPay Merchant
         "com.gojek.resto",  # GoBiz (GoFood Merchant)

@@ -21,6 +21,7 @@ from .common import (
 
 FAMILY = Family(
     name="ovo",
+    wallet="ovo",
     packages=("ovo.id",),
     brand=brand(r"\bOVO\b", case_sensitive=True),
     rules=(

@@ -26,6 +26,7 @@ from .common import (
 
 FAMILY = Family(
     name="shopeepay",
+    wallet="shopeepay",
     packages=(
         "com.shopeepay.id",  # ShopeePay
         "com.shopeepay.merchant.id",  # Shopee Partner / ShopeePay Merchant

@@ -552,6 +552,17 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         ("ovo.id", "OVO", "Uang masuk Rp50.000 ke saldo OVO Anda", (50000, None)),
         ("id.dana", "DANA", "Dana masuk Rp50.000 ke akun DANA kamu", (50000, None)),
         ("ovo.id", "OVO", "Dana masuk Rp50.000 ke saldo OVO Budi", None),
+        # Money into a wallet, told by a bank or by another wallet's app: the owner topping up
+        # their own wallet from that app (money out of it), never a customer's payment. The
+        # wallet's own app still reads it.
+        ("id.co.bri.brimo", "BRImo", "Dana Rp50.000 telah masuk ke DANA kamu", None),
+        ("com.bca", "BCA mobile", "Saldo Rp50.000 udah masuk ke GoPay kamu", None),
+        ("id.bmri.livin", "Livin'", "Uang masuk Rp50.000 ke saldo OVO Anda", None),
+        ("com.gojek.gopay", "GoPay", "Dana Rp50.000 telah masuk ke akun DANA kamu", None),
+        ("id.dana", "DANA", "Budi mengirimkan dana sebesar Rp50.000 ke ShopeePay-mu", None),
+        ("id.dana", "DANA", "Dana Rp50.000 telah masuk ke DANA kamu", (50000, None)),
+        ("com.shopeepay.id", "ShopeePay",
+         "Budi mengirimkan dana sebesar Rp50.000 ke ShopeePay-mu", (50000, "Budi")),
         # Someone else received the shop's money: outgoing confirmations in incoming words.
         ("id.dana", "DANA", "BUDI telah menerima Rp50.000 dari kamu", None),
         ("ovo.id", "OVO", "JOHN received Rp50.000 from you", None),
