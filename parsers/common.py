@@ -495,7 +495,7 @@ _TO_OWN_ACCOUNT = r"(?:\s+ke\s+rek(?:ening)?\.?\s*[0-9*xX-]{4,})?"
 RECEIVE = rule(
     _YOU_START + r"(?:menerima|terima)\s+"
     r"(?:(?:saldo|uang|dana|kiriman|transfer(?:an)?|pembayaran)"
-    r"(?:\s+(?:masuk|qris|saldo|shopeepay|gopay|ovo|dana|linkaja)){0,2}\s+)?"
+    r"(?:\s+(?:masuk|qris|saldo|shopeepay|gopay|ovo(?:\s+cash)?|dana|linkaja)){0,2}\s+)?"
     r"(?:(?:sebesar|senilai|sejumlah)\s+)?<AMT>" + _VIA + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
 # English: "You've received Rp200.000 from NAME", "Payment received IDR 10,000"
@@ -587,11 +587,14 @@ TRANSACTION_RECEIVED = rule(
     r"\btransaksi\s+(?:qris\s+)?diterima\b\s*[!.:]?\s*(?:(?:jumlah|nominal|sebesar)\s*:?\s*)?<AMT>",
     take_sender=False,
 )
-# "<NAME> telah mengirim Rp… ke kamu", "<NAME> mengirimkan dana sebesar Rp… ke ShopeePay-mu"
+# "<NAME> telah mengirim Rp… ke kamu", "<NAME> mengirimkan dana sebesar Rp… ke ShopeePay-mu";
+# with no destination, the sentence ends at the amount (or says how): "Anita Syahni telah
+# mengirimkan dana sebesar Rp150.000" (BSI's business app), OVO's "<NAME> mengirimkan dana
+# sebesar Rp…". Money sent anywhere else says where ("Rp… ke SITI": noise).
 SENT_TO_YOU = rule(
     r"(?:^|\n|[.!]\s)(?P<sender>[^\n|.!?]{1,60}?)\s+(?:(?:telah|s?udah|baru\s+saja)\s+)?"
-    r"mengirim(?:kan)?\s+(?:(?:uang|dana|saldo)\s+)?(?:(?:sebesar|senilai)\s+)?<AMT>\s+ke\s+"
-    + _TO_YOU
+    r"mengirim(?:kan)?\s+(?:(?:uang|dana|saldo)\s+)?(?:(?:sebesar|senilai)\s+)?<AMT>"
+    r"(?:\s+ke\s+" + _TO_YOU + r"|(?=\s*[.!]?\s*(?:\n|$)|[.!]\s|\s+(?:melalui|via)\b))"
 )
 # English: "<NAME> has sent Rp… to you", "<NAME> sent you Rp…"
 SENT_TO_YOU_EN = rule(

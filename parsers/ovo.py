@@ -1,6 +1,8 @@
 """OVO.
 
-Wordings: "OVO QRIS Rp60.000 berhasil diterima." and the common "Kamu menerima Rp… dari …".
+Wordings: "OVO QRIS Rp60.000 berhasil diterima." and the common "Kamu menerima Rp… dari …";
+a transfer in, "<NAME> mengirimkan dana sebesar Rp…" (the one OVO wording a public listener,
+NotiPay's NotificationHandler, accepts as money in).
 Top-ups ("Top up sebesar Rp 100.000 berhasil masuk") are the shop's own money, not a payment.
 """
 
@@ -14,6 +16,7 @@ from .common import (
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
     RECEIVED_EN,
+    SENT_TO_YOU,
     TRANSFER_RECEIVED,
     Family,
     brand,
@@ -27,6 +30,7 @@ FAMILY = Family(
     rules=(
         QRIS_AMOUNT_RECEIVED,
         RECEIVE,
+        SENT_TO_YOU,
         TRANSFER_RECEIVED,
         PAYMENT_RECEIVED,
         LABEL_IN_THEN_AMOUNT,

@@ -552,6 +552,16 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         ("ovo.id", "OVO", "Uang masuk Rp50.000 ke saldo OVO Anda", (50000, None)),
         ("id.dana", "DANA", "Dana masuk Rp50.000 ke akun DANA kamu", (50000, None)),
         ("ovo.id", "OVO", "Dana masuk Rp50.000 ke saldo OVO Budi", None),
+        # "<NAME> mengirimkan dana sebesar Rp…" with nothing after the amount is money in; sent
+        # by the reader, or anywhere else, it is not.
+        ("ovo.id", "OVO", "Budi mengirimkan dana sebesar Rp50.000.", (50000, "Budi")),
+        ("ovo.id", "OVO", "Anda telah mengirimkan dana sebesar Rp50.000", None),
+        ("ovo.id", "OVO", "Budi mengirimkan dana sebesar Rp50.000 kepada Siti", None),
+        ("ovo.id", "OVO", "Budi mengirimkan permintaan dana sebesar Rp50.000", None),
+        ("ovo.id", "OVO", "Transfer berhasil. Budi mengirimkan dana sebesar Rp50.000 ke rekening"
+         " BCA 1234", None),
+        ("ovo.id", "OVO", "Kamu menerima transfer OVO Cash sebesar Rp 100.000 dari Budi.",
+         (100000, "Budi")),
         # Money into a wallet, told by a bank or by another wallet's app: the owner topping up
         # their own wallet from that app (money out of it), never a customer's payment. The
         # wallet's own app still reads it.
