@@ -1115,6 +1115,19 @@ MIGRATIONS: list[str] = [
     INSERT INTO invoice_words (invoice_words, rank) VALUES ('automerge', 0);
     INSERT INTO invoice_words (invoice_words, rank) VALUES ('usermerge', 8);
     """,
+    # 21: the owner settles money in the inbox that belongs to no bill (resolve_notification):
+    # a second app's copy of a payment already recorded, the owner's own transfer, money given
+    # back. It leaves "needs attention" and stays in the inbox's history; nothing is paid.
+    """
+    ALTER TABLE notifications ADD COLUMN resolved_at INTEGER;
+    ALTER TABLE notifications ADD COLUMN resolution TEXT
+        CHECK (resolution IN ('copy', 'no_bill'));
+    ALTER TABLE notifications ADD COLUMN resolution_note TEXT;
+    DROP INDEX notifications_needs_attention;
+    CREATE INDEX notifications_needs_attention ON notifications(id)
+        WHERE outcome IN ('unmatched', 'unparsed') AND attached_at IS NULL
+        AND resolved_at IS NULL;
+    """,
 ]
 
 
@@ -2186,6 +2199,12 @@ def insert_notification(conn: sqlite3.Connection, merchant_id: int, note: Inboun
     return int(cursor.lastrowid)
 
 
+# Money the owner still has to look at: it paid nothing, is not attached to a bill and was not
+# resolved as belonging to none. The WHERE of the partial index notifications_needs_attention.
+NEEDS_ATTENTION = ("outcome IN ('unmatched', 'unparsed') AND attached_at IS NULL"
+                   " AND resolved_at IS NULL")
+
+
 def get_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row | None:
     return conn.execute("SELECT * FROM notifications WHERE id = ?",
                         (notification_id,)).fetchone()
@@ -2199,9 +2218,9 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     note = get_notification(conn, notification_id)
     if note is None:
         raise NotFound("Notification not found", error_code="notification_not_found")
-    if note["outcome"] not in ("unmatched", "unparsed") or note["attached_at"] is not None:
-        raise Conflict("Only an unmatched notification that is not attached yet can be"
-                       " attached", error_code="notification_not_attachable")
+    if not needs_attention(note):
+        raise Conflict("Only an unmatched notification that is not attached (or resolved) yet"
+                       " can be attached", error_code="notification_not_attachable")
     invoice = get_invoice(conn, invoice_id, note["merchant_id"])
     if invoice is None:
         raise NotFound("Payment not found for this notification's merchant",
@@ -2221,6 +2240,85 @@ def attach_notification(conn: sqlite3.Connection, notification_id: int, invoice_
     conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ? WHERE id = ?",
                  (paid["id"], at_ms, notification_id))
     return paid
+
+
+def needs_attention(note: Mapping[str, Any]) -> bool:
+    """As NEEDS_ATTENTION says, of a notification already read."""
+    return note["outcome"] in ("unmatched", "unparsed") and note["attached_at"] is None \
+        and note["resolved_at"] is None
+
+
+RESOLUTIONS = ("copy", "no_bill")
+
+
+def resolve_notification(conn: sqlite3.Connection, notification_id: int, resolution: str,
+                         copy_of: int | None, note_text: str | None, at_ms: int) -> sqlite3.Row:
+    """Settles money waiting in the inbox that belongs to no bill, the owner's call: a copy of
+    a payment already recorded (`copy_of`, the notification that paid: the same amount from
+    another app or phone), or money for no bill ("no_bill": the owner's own, given back, not a
+    payment at all). Nothing is paid; the notification stops needing attention."""
+    note = get_notification(conn, notification_id)
+    if note is None:
+        raise NotFound("Notification not found", error_code="notification_not_found")
+    if not needs_attention(note):
+        raise Conflict("Only a notification that still needs attention can be resolved",
+                       error_code="notification_not_resolvable")
+    if resolution == "copy":
+        original = get_notification(conn, copy_of) if copy_of is not None else None
+        if original is None or original["merchant_id"] != note["merchant_id"] \
+                or original["id"] == note["id"] or original["invoice_id"] is None \
+                or original["parsed_amount"] != note["parsed_amount"]:
+            raise BadInput("copy_of must be the notification of this shop that paid a bill with"
+                           " the same amount", error_code="copy_of_not_a_payment",
+                           error_details={"field": "copy_of"})
+    else:
+        copy_of = None
+    return conn.execute(
+        "UPDATE notifications SET resolved_at = ?, resolution = ?, resolution_note = ?,"
+        " duplicate_of = ? WHERE id = ? RETURNING *",
+        (at_ms, resolution, note_text, copy_of, notification_id)).fetchone()
+
+
+def reopen_notification(conn: sqlite3.Connection, notification_id: int) -> sqlite3.Row:
+    """Undoes resolve_notification: the money needs attention again."""
+    note = get_notification(conn, notification_id)
+    if note is None:
+        raise NotFound("Notification not found", error_code="notification_not_found")
+    if note["resolved_at"] is None:
+        raise Conflict("Only a resolved notification can be reopened",
+                       error_code="notification_not_resolved")
+    return conn.execute(
+        "UPDATE notifications SET resolved_at = NULL, resolution = NULL,"
+        " resolution_note = NULL, duplicate_of = NULL WHERE id = ? RETURNING *",
+        (notification_id,)).fetchone()
+
+
+def find_copied_payment(conn: sqlite3.Connection, note: Mapping[str, Any],
+                        window_ms: int) -> sqlite3.Row | None:
+    """The payment a notification waiting in the inbox may be a copy of: one recorded up to
+    `window_ms` before it, of the same amount, that paid a bill by itself, posted by another app
+    of the same family (GoPay Merchant and the GoPay app, BCA mobile and myBCA post one
+    payment) or by the same app on another phone in the same words, and that has no copy yet
+    (a customer who pays twice is two notifications in each app). A hint for the owner only."""
+    if note["source"] != "forwarder" or note["parsed_amount"] is None:
+        return None
+    since = note["received_at"] - window_ms
+    rows = conn.execute(
+        "SELECT n.id, n.app, n.device_id, n.title, n.message, i.invoice_id AS invoice_ref"
+        " FROM invoices i JOIN notifications n ON n.invoice_id = i.id"
+        " WHERE i.merchant_id = ? AND i.total_amount = ?"
+        f" AND {CLOSED_STATUSES} AND i.status = 'paid' AND i.closed_at BETWEEN ? AND ?"
+        " AND n.outcome = 'matched' AND n.source = 'forwarder' AND n.received_at BETWEEN ? AND ?"
+        " AND NOT EXISTS (SELECT 1 FROM notifications copy WHERE copy.duplicate_of = n.id"
+        " AND copy.id <> ? AND (copy.app IS NOT n.app OR copy.device_id IS NOT n.device_id))",
+        (note["merchant_id"], note["parsed_amount"], since, note["received_at"], since,
+         note["received_at"], note["id"])).fetchall()
+    for row in rows:
+        if parsers.sibling_apps(note["app"], row["app"]) or (
+                row["app"] == note["app"] and row["device_id"] != note["device_id"]
+                and (row["title"], row["message"]) == (note["title"], note["message"])):
+            return row
+    return None
 
 
 # A merchant's taught wordings per app: every notification the parsers cannot read tries them
@@ -2832,7 +2930,7 @@ def list_notifications(conn: sqlite3.Connection, *, outcome: str | None,
     # (the index of each shop's notifications), not knowing they hold only a few.
     source = "notifications n"
     if outcome == "needs_attention":
-        clauses.append("n.outcome IN ('unmatched', 'unparsed') AND n.attached_at IS NULL")
+        clauses.append(NEEDS_ATTENTION)
         source += " INDEXED BY notifications_needs_attention"
     elif outcome is not None:
         clauses.append("n.outcome = ?")
@@ -3375,8 +3473,7 @@ def recap_facts(conn: sqlite3.Connection, merchant_id: int, since_ms: int,
         (since_ms, until_ms, merchant_id)).fetchall()
     waiting = conn.execute(
         "SELECT count(*), coalesce(sum(parsed_amount), 0) FROM notifications"
-        " WHERE merchant_id = ? AND received_at >= ? AND received_at < ?"
-        " AND outcome IN ('unmatched', 'unparsed') AND attached_at IS NULL",
+        f" WHERE merchant_id = ? AND received_at >= ? AND received_at < ? AND {NEEDS_ATTENTION}",
         (merchant_id, since_ms, until_ms)).fetchone()
     failed = conn.execute(
         "SELECT count(*) FROM webhook_deliveries WHERE merchant_id = ? AND state = 'failed'"
@@ -5562,16 +5659,28 @@ def admin_invoice(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
 
 
 def admin_notification(row: Mapping[str, Any]) -> dict[str, Any]:
+    copied = row["copy_hint"] if "copy_hint" in row.keys() else None
     return {key: row[key] for key in (
         "id", "merchant_id", "source", "app", "title", "message", "posted_at", "device_id",
         "notif_id", "reference", "parsed_amount", "sender_name", "parser", "outcome",
-        "duplicate_of")} | {
+        "duplicate_of", "resolution", "resolution_note")} | {
         "app_not_accepted": bool(row["app_not_accepted"]),
         "app_kind": parsers.non_payment_kind(row["app"]),
         "merchant_name": row["merchant_name"] if "merchant_name" in row.keys() else None,
         "invoice_id": row["invoice_ref"] if "invoice_ref" in row.keys() else None,
         "attached_at": format_time(row["attached_at"]),
-        "received_at": format_time(row["received_at"])}
+        "resolved_at": format_time(row["resolved_at"]),
+        "received_at": format_time(row["received_at"]),
+        # the payment it may be a copy of (find_copied_payment), for a one-click resolve
+        "copy_of": None if copied is None else {
+            "id": copied["id"], "app": copied["app"], "invoice_id": copied["invoice_ref"]}}
+
+
+def with_copy_hints(conn: sqlite3.Connection, rows: list[sqlite3.Row],
+                    window_ms: int) -> list[Mapping[str, Any]]:
+    """The rows, each that needs attention with the payment it may be a copy of."""
+    return [dict(row) | {"copy_hint": find_copied_payment(conn, row, window_ms)}
+            if needs_attention(row) else row for row in rows]
 
 
 def admin_delivery(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -5748,9 +5857,9 @@ def teachable_notification(conn: sqlite3.Connection, notification_id: int) -> sq
     if note is None:
         raise NotFound("Notification not found", error_code="notification_not_found")
     if note["source"] != "forwarder" or note["outcome"] != "unparsed" \
-            or note["attached_at"] is not None:
+            or not needs_attention(note):
         raise Conflict("Only a phone notification whose amount could not be read, and that"
-                       " is not attached yet, can teach a wording",
+                       " is not attached or resolved yet, can teach a wording",
                        error_code="notification_not_teachable")
     return note
 
@@ -5833,15 +5942,16 @@ async def admin_cancel_payment(request: Request) -> Response:
 @admin_endpoint(roles=MANAGERS)
 async def admin_notifications(request: Request) -> Response:
     limit = page_limit(request)
+    listed = functools.partial(
+        list_notifications,
+        outcome=query_choice(request, "outcome", ("matched", "duplicate", "unparsed",
+                                                  "unmatched", "test", "needs_attention")),
+        merchant_id=listed_merchant(request), limit=limit + 1,
+        before_id=query_int(request, "before", 1, 2**62), merchant_ids=merchant_scope(request))
+    window_ms = ctx_of(request).config.payments.dedupe_window_seconds * 1000
     return await page_response(
-        request, functools.partial(
-            list_notifications,
-            outcome=query_choice(request, "outcome", ("matched", "duplicate", "unparsed",
-                                                      "unmatched", "test", "needs_attention")),
-            merchant_id=listed_merchant(request), limit=limit + 1,
-            before_id=query_int(request, "before", 1, 2**62),
-            merchant_ids=merchant_scope(request)),
-        limit, "id", admin_notification)
+        request, lambda conn: with_copy_hints(conn, listed(conn), window_ms), limit, "id",
+        admin_notification)
 
 
 def path_id(request: Request, name: str, what: str) -> int:
@@ -5851,6 +5961,53 @@ def path_id(request: Request, name: str, what: str) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         raise NotFound(f"{what} not found")
     return int(raw)
+
+
+def resolve_notification_by_admin(conn: sqlite3.Connection, notification_id: int,
+                                  resolution: str, copy_of: int | None, note_text: str | None,
+                                  address: str) -> sqlite3.Row:
+    row = resolve_notification(conn, notification_id, resolution, copy_of, note_text, now_ms())
+    audit(conn, "notification.resolve", f"notification:{notification_id}",
+          {"amount": row["parsed_amount"], "app": row["app"]},
+          {"resolution": resolution, "copy_of": copy_of, "note": note_text}, address)
+    return row
+
+
+def reopen_notification_by_admin(conn: sqlite3.Connection, notification_id: int,
+                                 address: str) -> sqlite3.Row:
+    before = get_notification(conn, notification_id)
+    row = reopen_notification(conn, notification_id)
+    audit(conn, "notification.reopen", f"notification:{notification_id}",
+          {"resolution": before["resolution"], "note": before["resolution_note"]}, None, address)
+    return row
+
+
+@admin_endpoint(roles=MANAGERS)
+async def admin_resolve_notification(request: Request) -> Response:
+    """Money in the inbox that belongs to no bill leaves "needs attention" (nothing is paid)."""
+    ctx = ctx_of(request)
+    fields = await read_fields(request, allow_form=False)
+    resolution = fields.get("resolution")
+    if resolution not in RESOLUTIONS:
+        raise BadInput(f"resolution must be one of {', '.join(RESOLUTIONS)}")
+    copy_of = fields.get("copy_of")
+    if resolution == "copy" and (isinstance(copy_of, bool) or not isinstance(copy_of, int)
+                                 or not 1 <= copy_of < 2**62):
+        raise BadInput("copy_of (the id of the notification that paid) is required for a copy",
+                       error_code="field_required", error_details={"field": "copy_of"})
+    row = await ctx.store.write(
+        resolve_notification_by_admin, path_id(request, "notification_id", "Notification"),
+        resolution, copy_of, optional_text(fields, "note", 500), client_address(request))
+    return JSONResponse({"success": True, "data": admin_notification(row)})
+
+
+@admin_endpoint(roles=MANAGERS)
+async def admin_reopen_notification(request: Request) -> Response:
+    ctx = ctx_of(request)
+    row = await ctx.store.write(reopen_notification_by_admin,
+                                path_id(request, "notification_id", "Notification"),
+                                client_address(request))
+    return JSONResponse({"success": True, "data": admin_notification(row)})
 
 
 @admin_endpoint(roles=MANAGERS)
@@ -8320,6 +8477,10 @@ def create_app(config: Config | None = None, *,
         Route("/admin/api/notifications/{notification_id}/teach/preview",
               admin_preview_wording, methods=["POST"]),
         Route("/admin/api/notifications/{notification_id}/teach", admin_teach_wording,
+              methods=["POST"]),
+        Route("/admin/api/notifications/{notification_id}/resolve", admin_resolve_notification,
+              methods=["POST"]),
+        Route("/admin/api/notifications/{notification_id}/reopen", admin_reopen_notification,
               methods=["POST"]),
         Route("/admin/api/notifications/{notification_id}/trust-app", admin_trust_app,
               methods=["POST"]),

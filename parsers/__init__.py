@@ -55,6 +55,7 @@ __all__ = [
     "non_payment_kind",
     "parse_notification",
     "parse_rupiah",
+    "sibling_apps",
 ]
 
 # Every family; generic last (it claims no text of its own).
@@ -207,6 +208,15 @@ _NON_PAYMENT_PARTS: tuple[tuple[str, str], ...] = (
     ("bukalapak", "marketplace"),
     ("blibli", "marketplace"),
 )
+
+
+def sibling_apps(app: str | None, other: str | None) -> bool:
+    """True for two different apps of one family (GoPay Merchant and the GoPay app, BCA mobile
+    and myBCA), which may both post the same payment."""
+    package, other_package = _package(app), _package(other)
+    family = REGISTRY.get(package)
+    return family is not None and package != other_package \
+        and REGISTRY.get(other_package) is family
 
 
 def non_payment_kind(app: str | None) -> str | None:

@@ -1,7 +1,7 @@
 /* Notification inbox: every notification from the shop's phones and callbacks, filtered by
    outcome, with the one-click ways to pay a bill with the money that matched none. */
 import {
-  ApiError, api, append, clear, dateTime, debounce, dialogIsOpen, el, field, keepFocus,
+  ApiError, api, append, clear, dateTime, debounce, dialogIsOpen, el, errorText, field, keepFocus,
   loadingBlock, merchantSelect, methodName, named, openDialog, outcomeBadge, pageHeader, pagedList,
   qs, rupiah, session, statusBadge, strings, toast
 } from "./wq.js";
@@ -33,7 +33,15 @@ var t = strings({
     kind_mail: "email", kind_sms: "SMS", kind_messaging: "chat", kind_social: "media sosial",
     "kind_caller-id": "pengenal penelepon", kind_marketplace: "toko online",
     teach_saved: "Kalimat dipelajari. Notifikasi berikutnya dengan kalimat ini terbaca sendiri.",
-    teach_saved_paid: "Kalimat dipelajari dan tagihan {invoice} lunas."
+    teach_saved_paid: "Kalimat dipelajari dan tagihan {invoice} lunas.",
+    resolve: "Selesaikan", resolve_title: "Selesaikan tanpa tagihan",
+    resolve_body: "Uang ini tidak melunasi tagihan apa pun dan keluar dari daftar perlu perhatian. Tidak ada yang dilunasi, dan Anda bisa membukanya lagi.",
+    resolve_why: "Alasannya", resolve_copy: "Salinan pembayaran #{id} dari {app} yang melunasi {invoice}",
+    resolve_no_bill: "Bukan untuk tagihan: uang pribadi, sudah dikembalikan, atau bukan pembayaran",
+    resolve_note: "Catatan (boleh kosong)", resolve_ok: "Selesaikan", resolved_toast: "Notifikasi diselesaikan.",
+    maybe_copy: "Sepertinya salinan pembayaran #{id} dari {app} ({invoice})",
+    resolved_copy: "Selesai: salinan #{id}", resolved_no_bill: "Selesai: bukan untuk tagihan",
+    reopen: "Buka lagi", reopened_toast: "Notifikasi perlu perhatian lagi."
   },
   en: {
     notif_title: "Notification inbox", outcome: "Outcome", download_csv: "Download CSV",
@@ -57,7 +65,15 @@ var t = strings({
     kind_mail: "mail", kind_sms: "SMS", kind_messaging: "chat", kind_social: "social media",
     "kind_caller-id": "caller ID", kind_marketplace: "online shop",
     teach_saved: "Wording learnt. The next notification with this wording is read by itself.",
-    teach_saved_paid: "Wording learnt and bill {invoice} paid."
+    teach_saved_paid: "Wording learnt and bill {invoice} paid.",
+    resolve: "Resolve", resolve_title: "Resolve without a bill",
+    resolve_body: "This money pays no bill and leaves the needs-attention list. Nothing is paid, and you can reopen it.",
+    resolve_why: "Why", resolve_copy: "A copy of payment #{id} from {app}, which paid {invoice}",
+    resolve_no_bill: "Not for a bill: personal money, given back, or not a payment",
+    resolve_note: "Note (optional)", resolve_ok: "Resolve", resolved_toast: "Notification resolved.",
+    maybe_copy: "Looks like a copy of payment #{id} from {app} ({invoice})",
+    resolved_copy: "Resolved: copy of #{id}", resolved_no_bill: "Resolved: not for a bill",
+    reopen: "Reopen", reopened_toast: "The notification needs attention again."
   }
 });
 
@@ -66,7 +82,8 @@ var chosenFilters = { outcome: "", merchant_id: "" };
 
 export function notificationItem(n, opts) {
   opts = opts || {};
-  var needs = (n.outcome === "unmatched" || n.outcome === "unparsed") && !n.attached_at;
+  var needs = (n.outcome === "unmatched" || n.outcome === "unparsed") && !n.attached_at && !n.resolved_at;
+  var resolved = n.resolved_at ? (n.resolution === "copy" ? t("resolved_copy", { id: n.duplicate_of }) : t("resolved_no_bill")) : null;
   var title = [n.title, n.message].filter(Boolean);
   var source = n.source === "callback" ? t("source_callback") : n.app ? methodName(n.app) : t("source_forwarder");
   var linkTo = null;
@@ -79,11 +96,12 @@ export function notificationItem(n, opts) {
     n.parsed_amount !== null && n.parsed_amount !== undefined ? rupiah(n.parsed_amount) : t("no_amount"),
     n.sender_name ? t("from_sender", { name: n.sender_name }) : null,
     dateTime(n.received_at)].filter(Boolean).join(" ") });
-  var item = el("li", { class: "notif oc-row-" + n.outcome + (needs ? " needs-attention" : "") + (n.attached_at ? " is-attached" : ""), "data-id": String(n.id), "data-key": "notification-" + n.id, "data-outcome": n.outcome },
+  var item = el("li", { class: "notif oc-row-" + n.outcome + (needs ? " needs-attention" : "") + (n.attached_at || resolved ? " is-attached" : ""), "data-id": String(n.id), "data-key": "notification-" + n.id, "data-outcome": n.outcome },
     el("div", { class: "notif-main" },
       el("div", { class: "notif-top" },
         outcomeBadge(n.outcome),
         n.attached_at ? el("span", { class: "badge st-paid", text: t("st_paid") }) : null,
+        resolved ? el("span", { class: "badge badge-ok", "data-testid": "resolved", text: resolved }) : null,
         el("span", { class: "notif-source", text: source }),
         opts.compact ? null : el("span", { class: "notif-merchant", text: n.merchant_name || "" }),
         el("time", { class: "notif-time", datetime: n.received_at, text: dateTime(n.received_at, true) })),
@@ -97,15 +115,47 @@ export function notificationItem(n, opts) {
         n.sender_name ? el("span", { text: t("from_sender", { name: n.sender_name }) }) : null,
         n.device_id ? el("span", { class: "muted", text: t("device") + " " + n.device_id }) : null,
         n.reference ? el("span", { class: "muted", text: "ref " + n.reference }) : null,
-        n.duplicate_of ? el("span", { class: "muted", text: t("duplicate_of", { id: n.duplicate_of }) }) : null,
+        n.duplicate_of && !resolved ? el("span", { class: "muted", text: t("duplicate_of", { id: n.duplicate_of }) }) : null,
+        needs && n.copy_of ? el("span", { class: "muted", "data-testid": "maybe-copy", text: t("maybe_copy", { id: n.copy_of.id, app: methodName(n.copy_of.app), invoice: n.copy_of.invoice_id }) }) : null,
+        resolved && n.resolution_note ? el("span", { class: "muted", text: "“" + n.resolution_note + "”" }) : null,
         linkTo)),
     needs && opts.onAttach ? el("div", { class: "notif-actions" },
       n.outcome === "unparsed" && n.source === "forwarder" && (n.title || n.message) && opts.onTeach
         ? el("button", { type: "button", class: "btn btn-quiet btn-sm teach-btn", onclick: function () { opts.onTeach(n); } }, named(t("teach"), which)) : null,
       n.app_not_accepted && n.app && !n.app_kind && opts.onTrust
         ? el("button", { type: "button", class: "btn btn-quiet btn-sm trust-btn", onclick: function () { opts.onTrust(n); } }, named(t("trust_app"), which)) : null,
-      el("button", { type: "button", class: "btn btn-primary btn-sm attach-btn", onclick: function () { opts.onAttach(n); } }, named(t("attach"), which))) : null);
+      opts.onResolve ? el("button", { type: "button", class: "btn btn-quiet btn-sm resolve-btn", onclick: function () { opts.onResolve(n); } }, named(t("resolve"), which)) : null,
+      el("button", { type: "button", class: "btn btn-primary btn-sm attach-btn", onclick: function () { opts.onAttach(n); } }, named(t("attach"), which)))
+    : resolved && opts.onReopen ? el("div", { class: "notif-actions" },
+      el("button", { type: "button", class: "btn btn-quiet btn-sm reopen-btn", onclick: function () { opts.onReopen(n); } }, named(t("reopen"), which)))
+    : null);
   return item;
+}
+
+function resolveDialog(n) {
+  var choices = [];
+  if (n.copy_of) choices.push({ value: "copy", label: t("resolve_copy", { id: n.copy_of.id, app: methodName(n.copy_of.app), invoice: n.copy_of.invoice_id }) });
+  choices.push({ value: "no_bill", label: t("resolve_no_bill") });
+  var box = el("fieldset", { class: "choices" }, el("legend", { text: t("resolve_why") }));
+  choices.forEach(function (choice, i) {
+    var input = el("input", { type: "radio", name: "resolution", id: "resolution-" + choice.value, value: choice.value });
+    input.checked = i === 0;
+    box.appendChild(el("div", { class: "choice" }, input, el("label", { for: input.id, text: choice.label })));
+  });
+  var body = [el("p", { text: t("resolve_body") })];
+  if (n.message) body.push(el("blockquote", { class: "quote", text: [n.title, n.message].filter(Boolean).join(" — ") }));
+  body.push(box);
+  return openDialog({
+    title: t("resolve_title"), body: body,
+    input: { label: t("resolve_note") },
+    confirmText: t("resolve_ok"),
+    action: function (note) {
+      var resolution = box.querySelector("input:checked").value;
+      var fields = { resolution: resolution, note: note || null };
+      if (resolution === "copy") fields.copy_of = n.copy_of.id;
+      return api("POST", "notifications/" + n.id + "/resolve", fields);
+    }
+  });
 }
 
 function attachDialog(n) {
@@ -188,7 +238,7 @@ export function viewNotifications(container) {
     params: listParams,
     empty: function () { return t("no_notifs"); },
     render: function (rows) {
-      return el("ul", { class: "notif-list" }, rows.map(function (n) { return notificationItem(n, { onAttach: attach, onTeach: teach, onTrust: trust }); }));
+      return el("ul", { class: "notif-list" }, rows.map(function (n) { return notificationItem(n, { onAttach: attach, onTeach: teach, onTrust: trust, onResolve: resolve, onReopen: reopen }); }));
     }
   });
   function load() { return pages.load(); }
@@ -210,6 +260,21 @@ export function viewNotifications(container) {
   }
   function trust(n) {
     trustDialog(n).then(function (result) { if (result) load(); });
+  }
+  function resolve(n) {
+    resolveDialog(n).then(function (result) {
+      if (!result) return;
+      toast(t("resolved_toast"), "ok");
+      session.refreshAttention();
+      load();
+    });
+  }
+  function reopen(n) {
+    api("POST", "notifications/" + n.id + "/reopen").then(function () {
+      toast(t("reopened_toast"), "ok");
+      session.refreshAttention();
+      load();
+    }, function (err) { toast(errorText(err), "error"); });
   }
   var reload = debounce(load, 300);
   var poll = setInterval(function () { if (!document.hidden && !dialogIsOpen()) load(); }, 15000);

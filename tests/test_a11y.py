@@ -111,6 +111,7 @@ SCREENS = [
     Screen("attach dialog", "/#/notifications", ".attach-btn", open_dialog(".attach-btn")),
     Screen("teach dialog", "/#/notifications", ".teach-btn", open_dialog(".teach-btn")),
     Screen("trust dialog", "/#/notifications", ".trust-btn", open_dialog(".trust-btn")),
+    Screen("resolve dialog", "/#/notifications", ".resolve-btn", open_dialog(".resolve-btn")),
     Screen("merchants", "/#/merchants", "article.merchant"),
     Screen("rotate dialog", "/#/merchants", "[data-rotate=webhook_secret]",
            open_dialog("[data-rotate=webhook_secret]")),

@@ -46,6 +46,8 @@ EXPECTED_ROLES: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/api/payments/{invoice_id}/cancel"): STAFF,
     ("GET", "/admin/api/notifications"): MANAGERS,
     ("POST", "/admin/api/notifications/{notification_id}/attach"): MANAGERS,
+    ("POST", "/admin/api/notifications/{notification_id}/resolve"): MANAGERS,
+    ("POST", "/admin/api/notifications/{notification_id}/reopen"): MANAGERS,
     ("POST", "/admin/api/notifications/{notification_id}/teach/preview"): MANAGERS,
     ("POST", "/admin/api/notifications/{notification_id}/teach"): MANAGERS,
     ("POST", "/admin/api/notifications/{notification_id}/trust-app"): MANAGERS,

@@ -871,3 +871,43 @@ def test_unduh_csv_downloads_the_bills_of_the_chosen_filters(pages: Pages, shop:
     lines = text.splitlines()
     assert lines[0].startswith("ID tagihan,ID pesanan,Toko,Status,Nominal")
     assert len(lines) == 2 and paid["invoice_id"] in lines[1] and ",lunas," in lines[1]
+
+
+def test_the_other_apps_copy_is_resolved_and_reopened_by_keyboard(pages: Pages, server: Server,
+                                                                   shop: Merchant) -> None:
+    """GoPay Merchant and the GoPay app post one payment: the second waits in the inbox, named
+    as the first's copy, and the owner settles it (and takes it back) with the keyboard."""
+    invoice = create_invoice(server, shop, 27000)
+    total = invoice["total_amount"]
+    assert forward(server, shop, f"Pembayaran QRIS Rp {dotted(total)}",
+                   app="com.gojek.gopaymerchant", title="Pembayaran diterima").status_code == 200
+    assert forward(server, shop, f"Kamu menerima Rp{dotted(total)} dari Budi via QRIS",
+                   app="com.gojek.gopay", title="GoPay").status_code == 404
+    page = pages.open()
+    login(page, server)
+    expect(page.locator("[data-testid=attention-count]")).to_have_text("1")
+    page.goto(server.base_url + "/#/notifications")
+    waiting = page.locator("li.notif.needs-attention")
+    expect(waiting).to_have_count(1)
+    expect(waiting.locator("[data-testid=maybe-copy]")).to_contain_text(invoice["invoice_id"])
+    page.locator("#view h1").click()  # start from the page, then only keys
+    tab_to(page, ".resolve-btn")
+    page.keyboard.press("Enter")
+    dialog = page.locator("#dialog")
+    expect(dialog.locator("#resolution-copy")).to_be_checked()
+    expect(dialog.locator("label[for=resolution-copy]")).to_contain_text(invoice["invoice_id"])
+    page.keyboard.type("pelanggan kirim dua notifikasi")
+    tab_to(page, "[data-testid=dialog-confirm]")
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("li.notif.needs-attention")).to_have_count(0)
+    expect(page.locator("[data-testid=attention-count]")).to_have_count(0)
+    resolved = page.locator("li.notif", has=page.locator("[data-testid=resolved]"))
+    expect(resolved.locator("[data-testid=resolved]")).to_contain_text("Selesai: salinan #")
+    expect(resolved).to_contain_text("pelanggan kirim dua notifikasi")
+    assert invoice_status(server, shop, invoice["invoice_id"])["status"] == "paid"
+
+    tab_to(page, ".reopen-btn")
+    page.keyboard.press("Enter")
+    expect(page.locator("li.notif.needs-attention")).to_have_count(1)
+    expect(page.locator("[data-testid=attention-count]")).to_have_text("1")

@@ -115,6 +115,176 @@ def test_same_notif_id_from_another_device_is_not_a_duplicate(client: TestClient
                                             device_id="phone-b")).json()["success"]
 
 
+def gopay_merchant(total: int) -> dict:
+    return {"app": "com.gojek.gopaymerchant", "title": "Pembayaran diterima",
+            "message": f"Pembayaran QRIS Rp {rupiah(total)}", "device_id": "kasir-1"}
+
+
+def gopay_app(total: int, payer: str = "Budi") -> dict:
+    return {"app": "com.gojek.gopay", "title": "GoPay", "device_id": "kasir-1",
+            "message": f"Kamu menerima Rp{rupiah(total)} dari {payer} via QRIS"}
+
+
+def waiting_money(client: TestClient) -> list[dict]:
+    return client.get("/admin/api/notifications?outcome=needs_attention").json()["data"]
+
+
+def test_the_other_apps_copy_of_a_payment_is_resolved_in_one_step(app_factory, merchant: Merchant,
+                                                                  db_path: Path) -> None:
+    """GoPay Merchant and the GoPay app both post one QRIS payment. The second matches nothing
+    (the SPEC's flow: 404, in the inbox), and the inbox names the payment it copies, so the
+    owner settles it with one click; nothing is paid, and the owner can take it back."""
+    client = admin_client(app_factory, db_path)
+    invoice = create(client, merchant, 25000)
+    total = invoice["total_amount"]
+    assert forward(client, merchant, **gopay_merchant(total)).json()["success"] is True
+    copy = forward(client, merchant, **gopay_app(total))
+    assert copy.status_code == 404
+    assert copy.json()["message"] == "No matching pending payment"
+    first, second = stored(db_path)
+    [waiting] = waiting_money(client)
+    assert waiting["id"] == second["id"]
+    assert waiting["copy_of"] == {"id": first["id"], "app": "com.gojek.gopaymerchant",
+                                  "invoice_id": invoice["invoice_id"]}
+
+    resolved = client.post(f"/admin/api/notifications/{second['id']}/resolve",
+                           json={"resolution": "copy", "copy_of": first["id"]})
+    assert resolved.status_code == 200, resolved.text
+    data = resolved.json()["data"]
+    assert (data["resolution"], data["duplicate_of"], data["outcome"]) == \
+        ("copy", first["id"], "unmatched")
+    assert data["resolved_at"] is not None
+    assert waiting_money(client) == []
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "paid"
+    [entry] = [e for e in client.get("/admin/api/audit").json()["data"]
+               if e["action"] == "notification.resolve"]
+    assert entry["target"] == f"notification:{second['id']}"
+
+    # A second payment of that total: its notifications find the payment's copy already made.
+    again = forward(client, merchant, **gopay_app(total, payer="Budi lagi"))
+    assert again.status_code == 404
+    [waiting] = waiting_money(client)
+    assert waiting["copy_of"] is None
+
+    reopened = client.post(f"/admin/api/notifications/{second['id']}/reopen")
+    assert reopened.status_code == 200, reopened.text
+    assert reopened.json()["data"]["resolution"] is None
+    assert {row["id"] for row in waiting_money(client)} == {second["id"], waiting["id"]}
+
+
+def test_money_for_no_bill_is_resolved_with_the_owners_note(app_factory, merchant: Merchant,
+                                                             db_path: Path) -> None:
+    client = admin_client(app_factory, db_path)
+    refused = forward(client, merchant, app="id.dana", title="DANA",
+                      message="Kamu berhasil menerima Rp50.000 dari IBU SENDIRI")
+    assert refused.status_code == 404
+    [waiting] = waiting_money(client)
+    assert waiting["copy_of"] is None
+    resolved = client.post(f"/admin/api/notifications/{waiting['id']}/resolve",
+                           json={"resolution": "no_bill", "note": "uang dari Ibu"})
+    assert resolved.status_code == 200, resolved.text
+    assert (resolved.json()["data"]["resolution"], resolved.json()["data"]["resolution_note"]) \
+        == ("no_bill", "uang dari Ibu")
+    assert waiting_money(client) == []
+    # Resolved money is no longer attached to a bill by mistake, nor resolved twice.
+    invoice = create(client, merchant, 50000)
+    attach = client.post(f"/admin/api/notifications/{waiting['id']}/attach",
+                         json={"invoice_id": invoice["invoice_id"],
+                               "confirm_amount_mismatch": True})
+    assert attach.status_code == 409
+    assert attach.json()["error_code"] == "notification_not_attachable"
+    twice = client.post(f"/admin/api/notifications/{waiting['id']}/resolve",
+                        json={"resolution": "no_bill"})
+    assert twice.status_code == 409
+    assert twice.json()["error_code"] == "notification_not_resolvable"
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "pending"
+
+
+@pytest.mark.parametrize("body", [
+    {},
+    {"resolution": "paid"},
+    {"resolution": "copy"},
+    {"resolution": "copy", "copy_of": "1"},
+    {"resolution": "copy", "copy_of": True},
+    {"resolution": "no_bill", "note": 5},
+    {"resolution": "no_bill", "note": "x" * 501},
+])
+def test_a_resolve_that_says_nothing_clear_is_400(app_factory, merchant: Merchant,
+                                                  db_path: Path, body: dict) -> None:
+    client = admin_client(app_factory, db_path)
+    forward(client, merchant, app="id.dana", message="Kamu berhasil menerima Rp50.000 dari X")
+    [waiting] = waiting_money(client)
+    response = client.post(f"/admin/api/notifications/{waiting['id']}/resolve", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["success"] is False
+    assert len(waiting_money(client)) == 1
+
+
+def test_a_copy_must_name_the_payment_it_copies(app_factory, merchant: Merchant,
+                                               db_path: Path) -> None:
+    client = admin_client(app_factory, db_path)
+    other = add_merchant(db_path, "Toko Lain")
+    total = create(client, merchant, 25000)["total_amount"]
+    other_total = create(client, other, 25000)["total_amount"]
+    assert forward(client, merchant, **gopay_merchant(total)).json()["success"] is True
+    assert forward(client, other, **gopay_merchant(other_total)).json()["success"] is True
+    forward(client, merchant, **gopay_app(total + 1))
+    paid_here, paid_there, waiting = stored(db_path)
+    for copy_of in (paid_there["id"],  # another shop's payment
+                    waiting["id"],  # itself
+                    paid_here["id"],  # a payment of another amount
+                    10**9):  # nothing
+        response = client.post(f"/admin/api/notifications/{waiting['id']}/resolve",
+                               json={"resolution": "copy", "copy_of": copy_of})
+        assert response.status_code == 400, (copy_of, response.text)
+        assert response.json()["error_code"] == "copy_of_not_a_payment"
+    assert client.post(f"/admin/api/notifications/{paid_here['id']}/resolve",
+                       json={"resolution": "no_bill"}).status_code == 409
+    assert client.post(f"/admin/api/notifications/{waiting['id']}/reopen").status_code == 409
+    assert client.post("/admin/api/notifications/999999/resolve",
+                       json={"resolution": "no_bill"}).status_code == 404
+
+
+@pytest.mark.parametrize("later", [
+    # the same app again, in other words: a second payment, not a copy
+    lambda total: {**gopay_merchant(total), "message": f"Pembayaran QRIS Rp{rupiah(total)}"},
+    # another family's app: other money
+    lambda total: {"app": "id.dana", "title": "DANA",
+                   "message": f"Kamu berhasil menerima Rp{rupiah(total)} dari JOHN DOE"},
+    # another amount from the other GoPay app
+    lambda total: gopay_app(total + 1),
+])
+def test_only_the_same_amount_from_the_other_app_is_named_a_copy(
+        app_factory, merchant: Merchant, db_path: Path, later) -> None:
+    client = admin_client(app_factory, db_path)
+    total = create(client, merchant, 25000)["total_amount"]
+    assert forward(client, merchant, **gopay_merchant(total)).json()["success"] is True
+    assert forward(client, merchant, **later(total)).status_code == 404
+    [waiting] = waiting_money(client)
+    assert waiting["copy_of"] is None
+
+
+def test_the_same_words_from_a_second_phone_are_named_a_copy(app_factory, merchant: Merchant,
+                                                             db_path: Path) -> None:
+    client = admin_client(app_factory, db_path)
+    total = create(client, merchant, 25000)["total_amount"]
+    assert forward(client, merchant, **dana(total, device_id="hp-1")).json()["success"] is True
+    assert forward(client, merchant, **dana(total, device_id="hp-2")).status_code == 404
+    [waiting] = waiting_money(client)
+    assert waiting["copy_of"]["id"] == stored(db_path)[0]["id"]
+
+
+def test_a_copy_is_named_only_within_the_dedupe_window(app_factory, merchant: Merchant,
+                                                       db_path: Path) -> None:
+    client = admin_client(app_factory, db_path, payments={"dedupe_window_seconds": 1})
+    total = create(client, merchant, 25000)["total_amount"]
+    assert forward(client, merchant, **gopay_merchant(total)).json()["success"] is True
+    time.sleep(1.05)
+    assert forward(client, merchant, **gopay_app(total)).status_code == 404
+    [waiting] = waiting_money(client)
+    assert waiting["copy_of"] is None
+
+
 def test_unparsed_is_422_with_raw_message(client: TestClient, merchant: Merchant,
                                           db_path: Path) -> None:
     response = forward(client, merchant, app="com.dana.id", message="Pesan yang tidak dikenal")
