@@ -484,9 +484,11 @@ export function stateBadge(state) {
 }
 
 var APP_NAMES = {
-  "id.dana": "DANA", "com.dana.id": "DANA", "com.gojek.app": "GoPay", "com.gojek.gopaymerchant": "GoPay Merchant",
-  "com.gojek.resto": "GoBiz", "ovo.id": "OVO", "com.shopee.id": "ShopeePay", "com.shopeepay.merchant.id": "ShopeePay Partner",
-  "com.telkom.mwallet": "LinkAja", "com.bca": "BCA mobile", "id.co.bri.brimo": "BRImo", "id.bmri.livin": "Livin' by Mandiri",
+  "id.dana": "DANA", "com.dana.id": "DANA", "com.gojek.gopay": "GoPay", "com.gojek.app": "Gojek", "com.gojek.gopaymerchant": "GoPay Merchant",
+  "com.gojek.resto": "GoBiz", "ovo.id": "OVO", "com.shopeepay.id": "ShopeePay", "com.shopeepay.merchant.id": "ShopeePay Partner",
+  // the Shopee shopping app, not a payment app: its name must not read as the wallet's
+  "com.shopee.id": "Shopee",
+  "com.telkom.mwallet": "LinkAja", "com.bca": "BCA mobile", "com.bca.mybca.omni.android": "myBCA", "id.co.bri.brimo": "BRImo", "id.bmri.livin": "Livin' by Mandiri",
   "src.com.bni": "BNI Mobile", "com.jago.digitalBanking": "Jago", "id.co.bankbkemobile.digitalbank": "SeaBank",
   "com.bcadigital.blu": "blu", "callback": "Callback", "manual": "Manual"
 };

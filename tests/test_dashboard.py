@@ -911,3 +911,19 @@ def test_the_other_apps_copy_is_resolved_and_reopened_by_keyboard(pages: Pages, 
     page.keyboard.press("Enter")
     expect(page.locator("li.notif.needs-attention")).to_have_count(1)
     expect(page.locator("[data-testid=attention-count]")).to_have_text("1")
+
+
+def test_the_shopee_shopping_app_is_not_named_as_the_wallet(pages: Pages, server: Server,
+                                                            shop: Merchant) -> None:
+    """The inbox named the Shopee shopping app (a marketplace: its chats quote amounts, and it
+    never pays) "ShopeePay", the wallet's name: an owner could take its money for a payment."""
+    assert forward(server, shop, "Kamu berhasil menerima Rp45.000 dari ANI",
+                   app="com.shopee.id", title="Shopee").status_code == 404
+    assert forward(server, shop, "Kamu berhasil menerima Rp46.000 dari ANI",
+                   app="com.shopeepay.id", title="ShopeePay").status_code == 404
+    page = pages.open()
+    login(page, server)
+    page.goto(server.base_url + "/#/notifications")
+    sources = page.locator("li.notif .notif-source")
+    expect(sources).to_have_count(2)
+    expect(sources).to_have_text(["ShopeePay", "Shopee"])
