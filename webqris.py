@@ -3528,6 +3528,7 @@ CSV_STATUS_WORDS = {"pending": "menunggu", "paid": "lunas", "expired": "kedaluwa
                     "cancelled": "dibatalkan"}
 CSV_OUTCOME_WORDS = {"matched": "cocok", "unmatched": "tidak cocok",
                      "unparsed": "tidak terbaca", "duplicate": "duplikat", "test": "tes"}
+CSV_RESOLUTION_WORDS = {"copy": "salinan", "no_bill": "bukan untuk tagihan"}
 
 
 def csv_text(value: str | None) -> str:
@@ -3597,13 +3598,18 @@ def notifications_export(zone_name: str, *, outcome: str | None, merchant_id: in
                 "" if row["parsed_amount"] is None else row["parsed_amount"],
                 csv_text(row["sender_name"]), CSV_OUTCOME_WORDS[row["outcome"]],
                 "ya" if row["app_not_accepted"] else "", row["invoice_ref"] or "",
-                *csv_times(row["attached_at"], zone)]
+                *csv_times(row["attached_at"], zone), *csv_times(row["resolved_at"], zone),
+                CSV_RESOLUTION_WORDS.get(row["resolution"], ""),
+                "" if row["duplicate_of"] is None else row["duplicate_of"],
+                csv_text(row["resolution_note"])]
 
+    # New columns go last: a spreadsheet that reads the older ones by position keeps working.
     return CsvExport([
         "ID notifikasi", "Toko", f"Diterima ({zone_name})", "Diterima (UTC)", "Sumber",
         "Aplikasi", "HP", "Judul", "Pesan", "Nominal terbaca", "Pengirim", "Hasil",
         "Aplikasi tidak dipercaya", "ID tagihan", f"Dipasangkan ({zone_name})",
-        "Dipasangkan (UTC)"], read_page, cells)
+        "Dipasangkan (UTC)", f"Diselesaikan ({zone_name})", "Diselesaikan (UTC)",
+        "Diselesaikan sebagai", "Duplikat dari", "Catatan"], read_page, cells)
 
 
 def csv_chunks(conn: sqlite3.Connection, export: CsvExport) -> Iterator[bytes]:

@@ -108,6 +108,18 @@ def test_notifications_csv_lists_each_notification_with_its_outcome(
     assert rows[1]["ID tagihan"] == bills["paid"]["invoice_id"]
     waiting = rows_of(client.get("/admin/api/notifications.csv?outcome=needs_attention").content)
     assert len(waiting) == 1
+    assert waiting[0]["Diselesaikan sebagai"] == ""
+
+    # Money resolved as belonging to no bill says so, with the owner's note, and no longer waits.
+    resolved = client.post(f"/admin/api/notifications/{waiting[0]['ID notifikasi']}/resolve",
+                           json={"resolution": "no_bill", "note": "=uang pribadi"})
+    assert resolved.status_code == 200, resolved.text
+    [row, _] = rows_of(client.get("/admin/api/notifications.csv").content)
+    assert (row["Hasil"], row["Diselesaikan sebagai"], row["Catatan"]) == \
+        ("tidak cocok", "bukan untuk tagihan", "'=uang pribadi")
+    assert row["Diselesaikan (UTC)"] != ""
+    assert rows_of(client.get("/admin/api/notifications.csv?outcome=needs_attention").content) \
+        == []
 
 
 def test_exports_need_a_login_and_refuse_bad_filters(app_factory, db_path: Path,
