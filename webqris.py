@@ -6004,6 +6004,7 @@ async def admin_resolve_notification(request: Request) -> Response:
     row = await ctx.store.write(
         resolve_notification_by_admin, path_id(request, "notification_id", "Notification"),
         resolution, copy_of, optional_text(fields, "note", 500), client_address(request))
+    announce_resolved(ctx, row)
     return JSONResponse({"success": True, "data": admin_notification(row)})
 
 
@@ -6013,7 +6014,15 @@ async def admin_reopen_notification(request: Request) -> Response:
     row = await ctx.store.write(reopen_notification_by_admin,
                                 path_id(request, "notification_id", "Notification"),
                                 client_address(request))
+    announce_resolved(ctx, row)
     return JSONResponse({"success": True, "data": admin_notification(row)})
+
+
+def announce_resolved(ctx: Context, row: Mapping[str, Any]) -> None:
+    """The other dashboards' inbox and its count follow a resolve (or a reopen) at once."""
+    ctx.hub.publish("notification_resolved", {
+        "notification_id": row["id"], "resolution": row["resolution"]},
+        row["merchant_id"], admins_only=True)
 
 
 @admin_endpoint(roles=MANAGERS)

@@ -268,7 +268,7 @@ function handleEvent(event) {
       ? withShop("toast_attention", { total: rupiah(d.parsed_amount), merchant: d.merchant_name })
       : withShop("toast_unparsed", { merchant: d.merchant_name }), "warn", quiet);
   }
-  if (event.event === "payment_paid" || event.event === "notification_needs_attention") refreshAttentionSoon();
+  if (event.event === "payment_paid" || event.event === "notification_needs_attention" || event.event === "notification_resolved") refreshAttentionSoon();
   if (shell.view && shell.view.onEvent) shell.view.onEvent(event);
 }
 

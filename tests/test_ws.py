@@ -308,6 +308,37 @@ def test_money_that_paid_nothing_reaches_the_dashboards_only(server, merchant: M
     asyncio.run(main())
 
 
+def test_resolving_money_reaches_every_dashboard(server, merchant: Merchant) -> None:
+    """Another dashboard's inbox count follows when the owner resolves money (or reopens it)."""
+    login = httpx.post(f"{server.base_url}/admin/api/login", json={"password": PASSWORD})
+    owner = {"Cookie": f"wq_session={login.cookies['wq_session']}",
+             "X-CSRF-Token": login.json()["csrf_token"]}
+
+    async def main() -> None:
+        async with connect(ws_url(server, "/ws"), additional_headers={"Cookie": admin_cookie(
+                server)}, origin=server.base_url) as elsewhere, \
+                connect(ws_url(server, f"/ws/merchant?token={merchant.api_token}")) as shop, \
+                httpx.AsyncClient(base_url=server.base_url, headers=owner) as http:
+            await http.post("/api/callback/notify", json={"amount": 12345},
+                            headers={"X-Callback-Key": merchant.callback_secret})
+            waiting = (await next_event(elsewhere, "notification_needs_attention"))["data"]
+            resolved = await http.post(
+                f"/admin/api/notifications/{waiting['notification_id']}/resolve",
+                json={"resolution": "no_bill"})
+            assert resolved.status_code == 200, resolved.text
+            event = await next_event(elsewhere, "notification_resolved")
+            assert event["data"] == {"notification_id": waiting["notification_id"],
+                                     "resolution": "no_bill"}
+            reopened = await http.post(
+                f"/admin/api/notifications/{waiting['notification_id']}/reopen")
+            assert reopened.status_code == 200, reopened.text
+            event = await next_event(elsewhere, "notification_resolved")
+            assert event["data"]["resolution"] is None
+            assert await silent(shop)
+
+    asyncio.run(main())
+
+
 def _stuck_client(server, token: str) -> socket.socket:
     """A WebSocket client that completes the handshake and then never reads."""
     host, port = server.base_url.removeprefix("http://").split(":")
