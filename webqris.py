@@ -4221,6 +4221,10 @@ def record_notification_and_alert(conn: sqlite3.Connection, merchant_id: int,
     result = record_notification(conn, merchant_id, note, parsed, payment_method, payments,
                                  trusted=trusted)
     alert = notification_alert(result, parsed, note.app, trusted)
+    if alert is not None and alert[0] == "money" and result.outcome == "unmatched" \
+            and find_copied_payment(conn, get_notification(conn, result.notification_id),
+                                    payments.dedupe_window_seconds * 1000) is not None:
+        alert[1]["copies"] = 1  # the owner reads it is most likely no new money
     if alert is not None:
         queue_alert(conn, merchant_id, *alert, alerts, now_ms())
     return result
@@ -7371,6 +7375,10 @@ ALERT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "untrusted_many": "{n} uang masuk dari aplikasi yang tidak dipercaya toko",
         "unreadable_one": "1 notifikasi yang nominalnya tidak terbaca",
         "unreadable_many": "{n} notifikasi yang nominalnya tidak terbaca",
+        "copies_one": "1 di antaranya sepertinya salinan pembayaran yang sudah tercatat (dari"
+        " aplikasi atau HP kedua): selesaikan di kotak masuk",
+        "copies_many": "{n} di antaranya sepertinya salinan pembayaran yang sudah tercatat (dari"
+        " aplikasi atau HP kedua): selesaikan di kotak masuk",
         "sum": "Jumlah: {sum}", "apps": "Aplikasi: {apps}",
         "money_link": "Buka kotak masuk: {link}",
         "payment_title": "Pembayaran masuk",
@@ -7413,6 +7421,10 @@ ALERT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "untrusted_many": "{n} payments received from an app the shop does not trust",
         "unreadable_one": "1 notification whose amount could not be read",
         "unreadable_many": "{n} notifications whose amount could not be read",
+        "copies_one": "1 of them looks like a copy of a payment already recorded (from a second"
+        " app or phone): resolve it in the inbox",
+        "copies_many": "{n} of them look like copies of payments already recorded (from a"
+        " second app or phone): resolve them in the inbox",
         "sum": "Amount: {sum}", "apps": "Apps: {apps}",
         "money_link": "Open the inbox: {link}",
         "payment_title": "Payment received",
@@ -7483,7 +7495,7 @@ def render_alert(alert: Mapping[str, Any], base_url: str,
     link_key, page = None, ""
     if kind == "money":
         title = texts["money_title"]
-        for part in ("unmatched", "untrusted", "unreadable"):
+        for part in ("unmatched", "untrusted", "unreadable", "copies"):
             if facts.get(part):
                 lines.append(counted(part, facts[part]))
         if facts.get("sum"):

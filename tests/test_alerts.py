@@ -380,6 +380,32 @@ def test_twenty_unmatched_notifications_in_a_minute_give_one_alert_with_count_an
     assert client.get("/admin/api/alerts").json()["data"][0]["count"] == 20
 
 
+def test_the_second_apps_copy_of_a_payment_is_alerted_as_a_likely_copy(
+        app_factory, db_path: Path, telegram: FakeTelegram) -> None:
+    """GoPay Merchant and the GoPay app both post one payment: the owner still hears of the
+    second (it could be a customer paying twice), told it is most likely no new money."""
+    merchant = add_merchant(db_path)
+    client = start(app_factory, db_path, alerts_section(telegram))
+    phone = {"Authorization": f"Bearer {merchant.callback_secret}"}
+    invoice = client.post("/api/payments/qris/create", json={"amount": 25_000},
+                          headers=merchant.auth).json()
+    rp = "Rp" + f"{invoice['total_amount']:,}".replace(",", ".")
+    assert client.post("/api/webhook/payment", headers=phone, json={
+        "app": "com.gojek.gopaymerchant", "title": "Pembayaran diterima",
+        "message": f"Pembayaran QRIS {rp}"}).status_code == 200
+    assert client.post("/api/webhook/payment", headers=phone, json={
+        "app": "com.gojek.gopay", "title": "GoPay",
+        "message": f"Kamu menerima {rp} dari Budi via QRIS"}).status_code == 404
+    money = wait_until(lambda: [t for t in telegram.texts() if "Uang perlu perhatian" in t],
+                       what="the money alert")[0]
+    assert "1 uang masuk tidak cocok dengan tagihan mana pun" in money
+    assert "1 di antaranya sepertinya salinan pembayaran yang sudah tercatat" in money
+    unmatched(client, merchant, 77_000)  # other money: no such line
+    other = wait_until(lambda: [t for t in telegram.texts() if "Rp77.000" in t],
+                       what="the second money alert")[0]
+    assert "salinan" not in other
+
+
 def test_an_alert_never_delays_a_payment(app_factory, db_path: Path) -> None:
     """A Telegram that hangs holds the sender, never the API."""
     class Hangs(BaseHTTPRequestHandler):
@@ -664,6 +690,11 @@ def test_the_recap_tells_the_days_payments_money_waiting_and_failed_webhooks_onc
     assert dana.status_code == 200, dana.text
     by_callback = pay(client, merchant, 25_000)
     unmatched(client, merchant, 77_000)
+    unmatched(client, merchant, 88_000)  # resolved by the owner: it no longer waits
+    [resolved, _] = client.get("/admin/api/notifications?outcome=needs_attention").json()["data"]
+    assert resolved["parsed_amount"] == 88_000
+    assert client.post(f"/admin/api/notifications/{resolved['id']}/resolve",
+                       json={"resolution": "no_bill"}).status_code == 200
     wait_until(lambda: len(query(db_path, "SELECT 1 FROM webhook_deliveries"
                                           " WHERE state = 'failed'")) == 2,
                what="both webhooks to fail for good")
