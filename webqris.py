@@ -5682,7 +5682,7 @@ def admin_notification(row: Mapping[str, Any]) -> dict[str, Any]:
         "resolved_at": format_time(row["resolved_at"]),
         "received_at": format_time(row["received_at"]),
         # the payment it may be a copy of (find_copied_payment), for a one-click resolve
-        "copy_of": None if copied is None else {
+        "likely_copy_of": None if copied is None else {
             "id": copied["id"], "app": copied["app"], "invoice_id": copied["invoice_ref"]}}
 
 

@@ -116,7 +116,7 @@ export function notificationItem(n, opts) {
         n.device_id ? el("span", { class: "muted", text: t("device") + " " + n.device_id }) : null,
         n.reference ? el("span", { class: "muted", text: "ref " + n.reference }) : null,
         n.duplicate_of && !resolved ? el("span", { class: "muted", text: t("duplicate_of", { id: n.duplicate_of }) }) : null,
-        needs && n.copy_of ? el("span", { class: "muted", "data-testid": "maybe-copy", text: t("maybe_copy", { id: n.copy_of.id, app: methodName(n.copy_of.app), invoice: n.copy_of.invoice_id }) }) : null,
+        needs && n.likely_copy_of ? el("span", { class: "muted", "data-testid": "maybe-copy", text: t("maybe_copy", { id: n.likely_copy_of.id, app: methodName(n.likely_copy_of.app), invoice: n.likely_copy_of.invoice_id }) }) : null,
         resolved && n.resolution_note ? el("span", { class: "muted", text: "“" + n.resolution_note + "”" }) : null,
         linkTo)),
     needs && opts.onAttach ? el("div", { class: "notif-actions" },
@@ -134,7 +134,7 @@ export function notificationItem(n, opts) {
 
 function resolveDialog(n) {
   var choices = [];
-  if (n.copy_of) choices.push({ value: "copy", label: t("resolve_copy", { id: n.copy_of.id, app: methodName(n.copy_of.app), invoice: n.copy_of.invoice_id }) });
+  if (n.likely_copy_of) choices.push({ value: "copy", label: t("resolve_copy", { id: n.likely_copy_of.id, app: methodName(n.likely_copy_of.app), invoice: n.likely_copy_of.invoice_id }) });
   choices.push({ value: "no_bill", label: t("resolve_no_bill") });
   var box = el("fieldset", { class: "choices" }, el("legend", { text: t("resolve_why") }));
   choices.forEach(function (choice, i) {
@@ -152,7 +152,7 @@ function resolveDialog(n) {
     action: function (note) {
       var resolution = box.querySelector("input:checked").value;
       var fields = { resolution: resolution, note: note || null };
-      if (resolution === "copy") fields.copy_of = n.copy_of.id;
+      if (resolution === "copy") fields.copy_of = n.likely_copy_of.id;
       return api("POST", "notifications/" + n.id + "/resolve", fields);
     }
   });

@@ -144,7 +144,7 @@ def test_the_other_apps_copy_of_a_payment_is_resolved_in_one_step(app_factory, m
     first, second = stored(db_path)
     [waiting] = waiting_money(client)
     assert waiting["id"] == second["id"]
-    assert waiting["copy_of"] == {"id": first["id"], "app": "com.gojek.gopaymerchant",
+    assert waiting["likely_copy_of"] == {"id": first["id"], "app": "com.gojek.gopaymerchant",
                                   "invoice_id": invoice["invoice_id"]}
 
     resolved = client.post(f"/admin/api/notifications/{second['id']}/resolve",
@@ -164,7 +164,7 @@ def test_the_other_apps_copy_of_a_payment_is_resolved_in_one_step(app_factory, m
     again = forward(client, merchant, **gopay_app(total, payer="Budi lagi"))
     assert again.status_code == 404
     [waiting] = waiting_money(client)
-    assert waiting["copy_of"] is None
+    assert waiting["likely_copy_of"] is None
 
     reopened = client.post(f"/admin/api/notifications/{second['id']}/reopen")
     assert reopened.status_code == 200, reopened.text
@@ -179,7 +179,7 @@ def test_money_for_no_bill_is_resolved_with_the_owners_note(app_factory, merchan
                       message="Kamu berhasil menerima Rp50.000 dari IBU SENDIRI")
     assert refused.status_code == 404
     [waiting] = waiting_money(client)
-    assert waiting["copy_of"] is None
+    assert waiting["likely_copy_of"] is None
     resolved = client.post(f"/admin/api/notifications/{waiting['id']}/resolve",
                            json={"resolution": "no_bill", "note": "uang dari Ibu"})
     assert resolved.status_code == 200, resolved.text
@@ -261,7 +261,7 @@ def test_only_the_same_amount_from_the_other_app_is_named_a_copy(
     assert forward(client, merchant, **gopay_merchant(total)).json()["success"] is True
     assert forward(client, merchant, **later(total)).status_code == 404
     [waiting] = waiting_money(client)
-    assert waiting["copy_of"] is None
+    assert waiting["likely_copy_of"] is None
 
 
 def test_the_same_words_from_a_second_phone_are_named_a_copy(app_factory, merchant: Merchant,
@@ -271,7 +271,7 @@ def test_the_same_words_from_a_second_phone_are_named_a_copy(app_factory, mercha
     assert forward(client, merchant, **dana(total, device_id="hp-1")).json()["success"] is True
     assert forward(client, merchant, **dana(total, device_id="hp-2")).status_code == 404
     [waiting] = waiting_money(client)
-    assert waiting["copy_of"]["id"] == stored(db_path)[0]["id"]
+    assert waiting["likely_copy_of"]["id"] == stored(db_path)[0]["id"]
 
 
 def test_a_copy_is_named_only_within_the_dedupe_window(app_factory, merchant: Merchant,
@@ -282,7 +282,7 @@ def test_a_copy_is_named_only_within_the_dedupe_window(app_factory, merchant: Me
     time.sleep(1.05)
     assert forward(client, merchant, **gopay_app(total)).status_code == 404
     [waiting] = waiting_money(client)
-    assert waiting["copy_of"] is None
+    assert waiting["likely_copy_of"] is None
 
 
 def test_unparsed_is_422_with_raw_message(client: TestClient, merchant: Merchant,
