@@ -11,7 +11,7 @@ var t = strings({
   id: {
     notif_title: "Kotak masuk notifikasi", outcome: "Hasil", download_csv: "Unduh CSV",
     download_csv_label: "Unduh CSV notifikasi dengan filter ini",
-    notif_intro: "Setiap notifikasi dari HP toko dan callback. Yang tak cocok adalah uang yang masuk tanpa tagihan: lampirkan ke tagihan yang benar.",
+    notif_intro: "Setiap notifikasi dari HP toko dan callback. Yang tak cocok adalah uang yang masuk tanpa tagihan: lampirkan ke tagihan yang benar, atau selesaikan bila bukan untuk tagihan.",
     no_notifs: "Tidak ada notifikasi dengan filter ini.", received: "Diterima", parsed: "Nominal terbaca",
     not_parsed: "Nominal tidak terbaca", attach: "Lampirkan ke tagihan",
     attached_to: "Dilampirkan ke {invoice}", matched_to: "Cocok dengan {invoice}",
@@ -46,7 +46,7 @@ var t = strings({
   en: {
     notif_title: "Notification inbox", outcome: "Outcome", download_csv: "Download CSV",
     download_csv_label: "Download CSV of the notifications of these filters",
-    notif_intro: "Every notification from the shop's phones and callbacks. Unmatched ones are money that arrived without a bill: attach them to the right bill.",
+    notif_intro: "Every notification from the shop's phones and callbacks. Unmatched ones are money that arrived without a bill: attach them to the right bill, or resolve them when they are for no bill.",
     no_notifs: "No notifications with this filter.", received: "Received", parsed: "Amount read",
     not_parsed: "Amount not readable", attach: "Attach to a bill", attached_to: "Attached to {invoice}",
     matched_to: "Matched {invoice}", duplicate_of: "Duplicate of #{id}", attach_title: "Attach to a bill",
