@@ -432,8 +432,8 @@ class Family:
     `brand` is searched in the title, then the text, to route a notification whose package is
     unknown or missing; None claims no text (the generic reader). `title_rules` read the title
     alone (an amount that only the title carries); `noise` refuses wordings only this family has;
-    `wallet` is the e-wallet whose app this is (as `into_another_wallet` names it), None for
-    banks and merchant apps.
+    `wallet` says its apps are the e-wallet its name names (as `into_another_wallet` spells it),
+    not a bank or a merchant app.
     """
 
     name: str
@@ -442,7 +442,7 @@ class Family:
     rules: tuple[Rule, ...]
     title_rules: tuple[Rule, ...] = ()
     noise: re.Pattern[str] | None = None
-    wallet: str | None = None
+    wallet: bool = False
 
     def names(self, text: str) -> bool:
         """True when text names this family's brand."""
@@ -451,7 +451,7 @@ class Family:
     def parse(self, title: object, message: object) -> Parsed | None:
         """The payment this family's notification reports as received, or None."""
         return run(self.name, title, message, self.rules, self.noise, self.title_rules,
-                   self.wallet)
+                   self.name if self.wallet else None)
 
 
 def brand(pattern: str, *, case_sensitive: bool = False) -> re.Pattern[str]:

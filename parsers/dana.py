@@ -25,7 +25,7 @@ from .common import (
 
 FAMILY = Family(
     name="dana",
-    wallet="dana",
+    wallet=True,
     # id.dana is the real app; com.dana.id is what the WebQRIS API docs' examples say;
     # id.dana.kasir is listed as a DANA package by a public bridge (k12stockroom danabridge).
     packages=("id.dana", "com.dana.id", "id.dana.kasir"),

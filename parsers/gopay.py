@@ -26,7 +26,7 @@ from .common import (
 
 FAMILY = Family(
     name="gopay",
-    wallet="gopay",
+    wallet=True,
     packages=(
         "com.gojek.gopaymerchant",  # GoPay Merchant
         "com.gojek.resto",  # GoBiz (GoFood Merchant)

@@ -20,7 +20,7 @@ from .common import (
 
 FAMILY = Family(
     name="linkaja",
-    wallet="linkaja",
+    wallet=True,
     packages=("com.telkom.mwallet",),
     brand=brand(r"\blink\s*aja\b"),
     rules=(

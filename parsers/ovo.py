@@ -24,7 +24,7 @@ from .common import (
 
 FAMILY = Family(
     name="ovo",
-    wallet="ovo",
+    wallet=True,
     packages=("ovo.id",),
     brand=brand(r"\bOVO\b", case_sensitive=True),
     rules=(

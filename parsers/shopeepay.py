@@ -26,7 +26,7 @@ from .common import (
 
 FAMILY = Family(
     name="shopeepay",
-    wallet="shopeepay",
+    wallet=True,
     packages=(
         "com.shopeepay.id",  # ShopeePay
         "com.shopeepay.merchant.id",  # Shopee Partner / ShopeePay Merchant
