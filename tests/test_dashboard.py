@@ -452,6 +452,23 @@ def test_create_merchant_validates_the_static_qris(pages: Pages, server: Server)
         "Webhook secret lama masih ikut menandatangani")
 
 
+def test_the_demos_top_bar_fits_a_common_phone(pages: Pages, db_path: Path,
+                                              server_factory: Any) -> None:
+    """`serve --demo` is a new user's first look: at 390 px its DEMO badge pushed the bar's
+    sign-out 51 px off the screen, and every page scrolled sideways."""
+    server = server_factory(db_path, "--demo")
+    password = re.search(r"Admin password[^:]*: (\S+)", server.log_path.read_text()).group(1)
+    page = pages.open({"width": 390, "height": 844})
+    page.goto(server.base_url + "/")
+    page.fill("input[type=password]", password)
+    page.keyboard.press("Enter")
+    expect(page.locator("#demo-badge")).to_be_visible()
+    expect(page.locator("#today-sum")).to_be_visible()
+    width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], width
+    expect(page.locator("#logout")).to_be_in_viewport(ratio=1)
+
+
 @pytest.mark.parametrize("demo", [True, False], ids=["demo-simulate", "notification"])
 def test_checkout_turns_paid_without_reload(demo: bool, pages: Pages, shop: Merchant,
                                             db_path: Path, server_factory: Any) -> None:
