@@ -3954,8 +3954,20 @@ def _is_text(value: Any) -> bool:
 
 
 def first_text(fields: Mapping[str, Any], names: Iterable[str]) -> Any:
-    """The value of the first of `names` that holds text (or a number) in `fields`, else None."""
-    return next((fields[name] for name in names if _is_text(fields.get(name))), None)
+    """The value of the first of `names` that holds text (or a number) in `fields`, else None.
+    A name spelled exactly wins; failing that, any case does: apps and hand-made templates
+    spell the same field `packagename`, `PackageName` or `Title` (NotifListener sends
+    `packagename`, lib/services/transaction_service.dart)."""
+    names = tuple(names)
+    exact = next((fields[name] for name in names if _is_text(fields.get(name))), None)
+    if exact is not None:
+        return exact
+    by_folded_name: dict[str, Any] = {}
+    for key, value in fields.items():
+        if _is_text(value):
+            by_folded_name.setdefault(str(key).casefold(), value)
+    return next((by_folded_name[name.casefold()] for name in names
+                 if name.casefold() in by_folded_name), None)
 
 
 _PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")

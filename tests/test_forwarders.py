@@ -275,6 +275,87 @@ def test_macrodroid_and_tasker_templates(client: TestClient, merchant: Merchant)
     assert_paid(client, merchant, invoices[2], body)
 
 
+def test_notif_forwarder_monmed26(client: TestClient, merchant: Merchant, db_path: Path) -> None:
+    """MonMed26/NOTIF-Forwarder data/remote/client/HttpClient.kt forwardNotification: JSON
+    sourceType, packageName, appLabel, title, text, postTime, the notification's extras, and
+    the time of sending as `timestamp`; the rule's custom headers carry the secret."""
+    invoice = create(client, merchant)
+    text = dana_text(invoice)
+    body = {"sourceType": "NOTIFICATION", "packageName": "id.dana", "appLabel": "DANA",
+            "title": "DANA", "text": text, "postTime": 1767225600000,
+            "extras": {"android.title": "DANA", "android.text": text, "android.bigText": text,
+                       "android.showWhen": True},
+            "timestamp": 1767225600350}
+    response = client.post(PAYMENT, json=body, headers={
+        "X-Callback-Key": merchant.callback_secret, "User-Agent": "SMS-Forwarder/1.0",
+        "X-Source-Type": "NOTIFICATION"})
+    assert_paid(client, merchant, invoice, response)
+    assert (stored(db_path)[-1]["app"], stored(db_path)[-1]["title"]) == ("id.dana", "DANA")
+
+
+def test_tq_notifier_secret_in_its_url(client: TestClient, merchant: Merchant) -> None:
+    """fdciabdul/Android-Notification-Forwarder NotificationListenerService.kt: JSON package,
+    title, text to the server URL of its settings, with no header: the secret goes in that
+    URL."""
+    invoice = create(client, merchant)
+    response = client.post(f"{PAYMENT}?token={merchant.callback_secret}",
+                           json={"package": "id.dana", "title": "DANA",
+                                 "text": dana_text(invoice)})
+    assert_paid(client, merchant, invoice, response)
+
+
+def test_notiflistener_lower_case_packagename(client: TestClient, merchant: Merchant,
+                                              db_path: Path) -> None:
+    """41524120021/notification_listener (NotifListener) lib/services/transaction_service.dart:
+    a form of nilaitransaksi, text and `packagename` (lower case) to <base URL> +
+    "api/notif_api/insert_data"; its settings add a trailing "/" to the base URL. A base URL
+    of ".../api/webhook/payment?token=SECRET&path=" puts the secret and its path in the
+    query. The package was lost to its spelling, so DANA's notification paid nothing."""
+    invoice = create(client, merchant)
+    response = client.post(
+        f"{PAYMENT}?token={merchant.callback_secret}&path=/api/notif_api/insert_data",
+        data={"nilaitransaksi": str(invoice["total_amount"]), "text": dana_text(invoice),
+              "packagename": "id.dana"})
+    assert_paid(client, merchant, invoice, response)
+    assert stored(db_path)[-1]["app"] == "id.dana"
+
+
+def test_field_names_in_any_case_and_the_exact_spelling_first(client: TestClient,
+                                                              merchant: Merchant,
+                                                              db_path: Path) -> None:
+    invoice = create(client, merchant)
+    response = client.post(PAYMENT, json={"PackageName": "id.dana", "Title": "DANA",
+                                          "Text": dana_text(invoice), "title": "Dana masuk"},
+                           headers={"X-Callback-Key": merchant.callback_secret})
+    assert_paid(client, merchant, invoice, response)
+    assert (stored(db_path)[-1]["app"], stored(db_path)[-1]["title"]) == ("id.dana", "Dana masuk")
+
+
+def test_fadzpay_shopeepay_variant(client: TestClient, merchant: Merchant) -> None:
+    """Matsumiko/fadzPay install_fadzpay_shopee.sh: the amount is in the title ("Pembayaran
+    sebesar Rp… diterima"), a transaction id in the text, and its default package list is
+    com.shopeepay.id and com.shopee.id. The Shopee shopping app is no payment app: its
+    notification waits in the inbox for the owner, who may trust it."""
+    invoice, other = create(client, merchant), create(client, merchant)
+    headers = {"X-Forwarder-Token": merchant.callback_secret, "X-Forwarder-Pin": "123456"}
+
+    def body(package: str, invoice: dict) -> dict:
+        amount = rupiah(invoice["total_amount"])
+        return {"source": "shopeepay", "package": package,
+                "title": f"Pembayaran sebesar Rp{amount} diterima",
+                "content": (f"Pembayaran sebesar Rp{amount} telah diterima pada transaksi"
+                            f" 1335678746810{invoice['total_amount']}."),
+                "when": "1767225600000", "key": f"0|{package}|1|null|10111",
+                "fingerprint": "ab" * 32, "amount": invoice["total_amount"],
+                "txid": f"1335678746810{invoice['total_amount']}", "device_id": "S8"}
+
+    paid = client.post(PAYMENT, json=body("com.shopeepay.id", invoice), headers=headers)
+    assert_paid(client, merchant, invoice, paid)
+    shop = client.post(PAYMENT, json=body("com.shopee.id", other), headers=headers)
+    assert shop.status_code == 404 and shop.json()["app_accepted"] is False
+    assert status_of(client, merchant, other) == "pending"
+
+
 # --- where the secret may be, and what a wrong one gets -----------------------------------------
 
 SPELLINGS = {
