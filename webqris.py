@@ -4000,9 +4000,10 @@ def forwarder_fields(body: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-# The last lines of SmsForwarder's default template: "UID：<the app's uid>" (a full-width colon),
-# then the receive time; versions before the UID line end with the time.
-_SMSFORWARDER_UID_LINE = re.compile(r"UID[:：]\s*\d*")
+# The last lines of SmsForwarder's default template: "UID：<the app's uid>" (a full-width colon)
+# for an app's notification, "SubId：<the SIM's id>" for an SMS (its sender test is one), then
+# the receive time; versions before those lines end with the time.
+_SMSFORWARDER_UID_LINE = re.compile(r"(?:UID|SubId)[:：]\s*\d*")
 _SMSFORWARDER_TIME_LINE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
@@ -4010,8 +4011,10 @@ def smsforwarder_template(app: str | None, content: str | None) -> dict[str, str
     """The title, text and device name inside SmsForwarder's default template, or None when
     `content` is not that template. The template (MsgInfo.getContentForSend) is the package,
     the text (itself possibly several lines), the title, "UID：…", the receive time and the
-    device name, one per line. The UID is the app's Linux uid (sbn.uid), the same for every
-    notification of that app, so it cannot tell two notifications apart and is not kept."""
+    device name, one per line; an SMS (the app's sender test is one) has its SIM slot where
+    the title is and "SubId：…" for the UID. The UID is the app's Linux uid (sbn.uid), the
+    same for every notification of that app, so it cannot tell two notifications apart and is
+    not kept."""
     if not app or not content:
         return None
     lines = [line.strip() for line in content.split("\n")]
@@ -4064,11 +4067,39 @@ class NotificationOutcome:
 
 
 def record_test_notification(conn: sqlite3.Connection, merchant_id: int,
-                             note: InboundNotification) -> NotificationOutcome:
+                             note: InboundNotification, *, register_phone: bool = True
+                             ) -> NotificationOutcome:
+    """Stores a connection test and the phone's last test time. Without `register_phone`, only
+    a phone already known is updated: test buttons name placeholder phones ("test-device"),
+    and a phone registered once and never heard again would be alerted as silent."""
     at = now_ms()
-    if note.device_id:
+    if note.device_id and register_phone:
         touch_device(conn, merchant_id, note.device_id, note.app, at, test=True)
+    elif note.device_id:
+        conn.execute("UPDATE devices SET last_test_at = ? WHERE merchant_id = ? AND device_id = ?",
+                     (at, merchant_id, note.device_id))
     return NotificationOutcome("test", insert_notification(conn, merchant_id, note, "test", at))
+
+
+# The words of forwarder apps' own "test" buttons: NotificationForwarder (ItsAzni) sends "Test
+# Notification" / "This is a test payload" (MainActivity.kt), Incoming SMS & Notifications
+# Gateway "test message" (ForwardingConfigDialog.java), SmsForwarder "…the sender test is
+# successful…" or "…该发送通道测试成功…" (res/values*/strings.xml, test_sender_sms).
+_TEST_WORDS = re.compile(r"\b(?:test|testing|tes)\b|测试|測試", re.IGNORECASE)
+
+
+def is_test_button(merchant: Mapping[str, Any], note: InboundNotification,
+                   parsed: parsers.Parsed | None) -> bool:
+    """A forwarder app's "test" button rather than a notification: no amount could be read, it
+    comes from no app that may pay this shop (a known payment app or one the shop trusts), and
+    it says it is a test. It cannot be money, so it is answered as the test it is instead of
+    waiting in the inbox as an unreadable payment, and the app's test shows success."""
+    if parsed is not None:
+        return False
+    package = (note.app or "").strip().lower()
+    if parsers.is_payment_app(package) or package in accepted_apps(merchant):
+        return False
+    return any(_TEST_WORDS.search(text) for text in (note.title, note.message) if text)
 
 
 def _match_and_store(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
@@ -5138,12 +5169,14 @@ async def receive_forwarded_notification(request: Request) -> Response:
         request, "Authorization: Bearer header", allow_form=True, repair_text=True,
         allow_empty=bool(query))
     note = forwarder_notification({**query, **body})
-    if note.event_hash == "test":
-        await ctx.store.write(record_test_notification, merchant["id"], note)
+    seed_test = note.event_hash == "test"
+    parsed = None if seed_test else ctx.store.read(read_notification, merchant["id"], note)
+    if seed_test or is_test_button(merchant, note, parsed):
+        await ctx.store.write(record_test_notification, merchant["id"], note,
+                              register_phone=seed_test)
         ctx.metrics.notifications.labels("test", "none").inc()
         return JSONResponse({"success": True, "test": True, "message":
                              f"Koneksi berhasil! Auth valid ✓ (Merchant: {merchant['name']})"})
-    parsed = ctx.store.read(read_notification, merchant["id"], note)
     reason = untrusted_reason(merchant, note.app)
     accepted = reason is None
     result = await ctx.store.write(record_notification_and_alert, merchant["id"], note, parsed,

@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import logging
+import sqlite3
 import subprocess
 import sys
 import time
@@ -354,6 +355,113 @@ def test_fadzpay_shopeepay_variant(client: TestClient, merchant: Merchant) -> No
     shop = client.post(PAYMENT, json=body("com.shopee.id", other), headers=headers)
     assert shop.status_code == 404 and shop.json()["app_accepted"] is False
     assert status_of(client, merchant, other) == "pending"
+
+
+# Each app's "test" button, as its source builds it.
+TEST_BUTTONS = {
+    # pppscn/SmsForwarder fragment/senders/WebhookFragment.kt: MsgInfo("sms", test_phone_num,
+    # test_sender_sms, Date(), test_sim_info) through the default form template.
+    "smsforwarder": lambda secret: {
+        "data": {"from": "19999999999", "timestamp": "1774088123000", "sign": "abc%3D",
+                 "content": "19999999999\n【Webhook】恭喜您，该发送通道测试成功，"
+                            "请继续添加转发规则！\nSIM1_测试运营商_18888888888\nSubId：0\n"
+                            "2026-03-21 10:15:23"},
+        "auth": ("smsf", secret)},
+    "smsforwarder english": lambda secret: {
+        "data": {"from": "19999999999", "timestamp": "1774088123000",
+                 "content": "19999999999\n[Webhook] Congratulations, the sender test is"
+                            " successful, please continue to add forwarding rules!\n"
+                            "SIM1_TestOperator_18888888888\nSubId：0\n2026-03-21 10:15:23\n"
+                            "Pixel 7"},
+        "headers": {"X-Callback-Key": secret}},
+    # ItsAzni/NotificationForwarder MainActivity.kt onTestWebhook.
+    "notificationforwarder": lambda secret: {
+        "json": {"deviceId": "test-device", "packageName": "com.test.package",
+                 "appName": "Webhook Test", "title": "Test Notification",
+                 "text": "This is a test payload", "postedAt": 1774088123000,
+                 "notificationKey": "test-1774088123000"},
+        "headers": {"Authorization": f"Bearer {secret}"}},
+    # bogkonstantin/android_income_sms_gateway_webhook ForwardingConfigDialog.java testConfig
+    # through the default JSON template.
+    "incoming sms gateway": lambda secret: {
+        "json": {"from": "123456789", "text": "test message", "sentStamp": 1774088123000,
+                 "receivedStamp": 1774088123412, "sim": "sim1"},
+        "headers": {"User-agent": "SMS Forwarder App", "X-Callback-Key": secret}},
+}
+
+
+@pytest.mark.parametrize("app", TEST_BUTTONS)
+def test_an_apps_test_button_is_a_connection_test(client: TestClient, merchant: Merchant,
+                                                  db_path: Path, app: str) -> None:
+    """A test button got 422 "no amount", which the app shows as a failed test, and waited in
+    the inbox as unreadable money with an alert to the owner."""
+    invoice = create(client, merchant)
+    response = client.post(PAYMENT, **TEST_BUTTONS[app](merchant.callback_secret))
+    assert response.status_code == 200, response.text
+    assert response.json()["test"] is True
+    assert status_of(client, merchant, invoice) == "pending"
+    assert [row["outcome"] for row in stored(db_path)] == ["test"]
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == 0
+        # A test button's placeholder phone ("test-device") is not a phone to watch.
+        assert conn.execute("SELECT count(*) FROM devices").fetchone()[0] == 0
+    finally:
+        conn.close()
+    refused = client.post(PAYMENT, **{**TEST_BUTTONS[app]("wqc_" + "x" * 32)})
+    assert refused.status_code == 401
+
+
+def test_a_test_button_updates_a_known_phone(client: TestClient, merchant: Merchant,
+                                             db_path: Path) -> None:
+    invoice = create(client, merchant)
+    headers = {"X-Callback-Key": merchant.callback_secret}
+    client.post(PAYMENT, json={"app": "id.dana", "message": dana_text(invoice),
+                               "device_id": "Pixel 7"}, headers=headers)
+    answer = client.post(PAYMENT, **TEST_BUTTONS["smsforwarder english"](
+        merchant.callback_secret))
+    assert answer.json()["test"] is True
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT device_id, last_test_at IS NOT NULL FROM devices"
+                            ).fetchall() == [("Pixel 7", 1)]
+    finally:
+        conn.close()
+    row = stored(db_path)[-1]
+    assert (row["title"], row["message"]) == (
+        "SIM1_TestOperator_18888888888",
+        "[Webhook] Congratulations, the sender test is successful, please continue to add"
+        " forwarding rules!")
+
+
+@pytest.mark.parametrize("body", [
+    # A payment app's unreadable words are money the owner must see, whatever they say.
+    {"app": "id.dana", "title": "DANA", "message": "Test pembayaran diterima"},
+    # Words that read as money are never a test, from any app.
+    {"app": "com.test.package", "title": "Test", "message": "Kamu berhasil menerima Rp25.000"
+                                                            " dari JOHN DOE"},
+    # No test words: an unreadable notification as before.
+    {"app": "com.test.package", "title": "Halo", "message": "Apa kabar?"},
+])
+def test_what_is_not_a_test_button(client: TestClient, merchant: Merchant, db_path: Path,
+                                   body: dict) -> None:
+    response = client.post(PAYMENT, json=body,
+                           headers={"X-Callback-Key": merchant.callback_secret})
+    assert response.status_code in (404, 422)
+    assert "test" not in response.json()
+    assert stored(db_path)[-1]["outcome"] in ("unparsed", "unmatched")
+
+
+def test_a_test_button_from_an_app_the_shop_trusts_stays_in_the_inbox(
+        client: TestClient, merchant: Merchant, db_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "webqris", "merchant", "update",
+                             str(merchant.id), "--accept-app", "com.test.package", "--db",
+                             str(db_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    response = client.post(PAYMENT, **TEST_BUTTONS["notificationforwarder"](
+        merchant.callback_secret))
+    assert response.status_code == 422
+    assert stored(db_path)[-1]["outcome"] == "unparsed"
 
 
 # --- where the secret may be, and what a wrong one gets -----------------------------------------
