@@ -3921,20 +3921,22 @@ def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) 
 # but the title for Incoming SMS & Notifications Gateway: forwarder_fields tells them apart.
 FORWARDER_ALIASES: dict[str, tuple[str, ...]] = {
     "app": ("app", "packageName", "package_name", "package", "pkg", "appPackage",
-            "filterbox.field.PACKAGE_NAME", "source.package", "from"),
+            "source_package", "sourcePackage", "filterbox.field.PACKAGE_NAME", "source.package",
+            "notification.source_package", "from"),
     "title": ("title", "notificationTitle", "notification_title", "android.title", "titleText",
               "notification.title"),
     "message": ("message", "bigText", "big_text", "android.bigText", "text", "content", "body",
-                "android.text", "notificationText", "notification_text", "notification.text",
-                "msg"),
+                "android.text", "notificationText", "notification_text", "notification.big_text",
+                "notification.text", "msg"),
     "timestamp": ("timestamp", "postedAt", "posted_at", "postTime", "time", "when",
                   "filterbox.field.WHEN", "notification.timestamp", "sentStamp", "receivedStamp",
-                  "date"),
+                  "received_at", "date"),
     "device_id": ("device_id", "deviceId", "device", "deviceName", "device_name"),
     # PayHook's `reference` ("PH-<epoch ms>") names one notification.
     "notif_id": ("notif_id", "notificationKey", "notification_key", "notificationId",
                  "notification_id", "key", "id", "reference"),
-    "event_hash": ("event_hash", "eventHash", "hash"),
+    # PayHook's and QRIS Hook's `event_id` stays the same on their retries.
+    "event_hash": ("event_hash", "eventHash", "hash", "event_id", "eventId"),
 }
 FIELD_LIMITS = {"app": 255, "title": 1000, "message": 8000, "timestamp": 64, "device_id": 255,
                 "notif_id": 255, "event_hash": 255, "reference": 255, "sender_name": 255}
@@ -4529,7 +4531,10 @@ async def read_fields(request: Request, *, allow_form: bool, repair_text: bool =
     JSON can escape a lone UTF-16 surrogate ("\\ud83d", half an emoji), which no UTF-8 text
     holds: SQLite and our own responses would fail on it. With `repair_text` (a phone's
     notification, cut mid-emoji, must still be recorded) it becomes U+FFFD; otherwise it is
-    a 400. Only top-level values are read by any endpoint, so only those are checked."""
+    a 400. Only top-level values are read by any endpoint, so only those are checked. With
+    `repair_text` a string may also hold raw line breaks: template apps paste a multi-line
+    notification into their JSON without escaping it (Incoming Activity Gateway's
+    ForwardingConfig.prepareNotificationMessage), and the payment must not be lost to that."""
     server = ctx_of(request).config.server
     body = await read_body(request, server.max_body_bytes, server.client_timeout_seconds)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -4542,7 +4547,7 @@ async def read_fields(request: Request, *, allow_form: bool, repair_text: bool =
             return {}
         raise BadInput("Request body is empty: send a JSON object")
     try:
-        data = json.loads(body)
+        data = json.loads(body, strict=not repair_text)
     except (ValueError, RecursionError):
         raise BadInput("Invalid JSON body") from None
     if not isinstance(data, dict):
@@ -5069,7 +5074,7 @@ def announce_needs_attention(ctx: Context, merchant: Mapping[str, Any],
 
 # Where forwarder apps can put the callback secret. Apps that can only set a URL use the query
 # string, which proxies and browser histories keep: a header is better wherever the app has one.
-CALLBACK_SECRET_HEADERS = ("x-callback-key", "x-api-key", "x-forwarder-token")
+CALLBACK_SECRET_HEADERS = ("x-callback-key", "x-api-key", "x-forwarder-token", "x-webhook-secret")
 CALLBACK_SECRET_FIELDS = ("token", "secret")
 
 
@@ -5102,9 +5107,9 @@ def _body_secrets(value: Any, depth: int = 0) -> list[str]:
 def callback_credentials(request: Request, fields: Mapping[str, Any],
                          more_headers: tuple[str, ...] = ()) -> list[str]:
     """Every callback secret the request carries, wherever it is: the Authorization header
-    (Bearer, or the password of Basic), the X-Callback-Key, X-API-Key and X-Forwarder-Token
-    headers (and `more_headers`), a `token`/`secret` query parameter, a `secret`/`token` body
-    field."""
+    (Bearer, or the password of Basic), the X-Callback-Key, X-API-Key, X-Forwarder-Token and
+    X-Webhook-Secret (QRIS Hook) headers (and `more_headers`), a `token`/`secret` query
+    parameter, a `secret`/`token` body field."""
     found = []
     scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() == "bearer":
@@ -8312,7 +8317,8 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                                    "description": "The merchant's callback secret (wqc_...),"
                                                   " as the phone's forwarder sends it. Also"
                                                   " accepted in X-Callback-Key, X-API-Key,"
-                                                  " X-Forwarder-Token, as the password of HTTP"
+                                                  " X-Forwarder-Token, X-Webhook-Secret, as the"
+                                                  " password of HTTP"
                                                   " Basic, in a token/secret query parameter"
                                                   " or a secret/token body field; secrets that"
                                                   " disagree are a 401"},

@@ -357,6 +357,60 @@ def test_fadzpay_shopeepay_variant(client: TestClient, merchant: Merchant) -> No
     assert status_of(client, merchant, other) == "pending"
 
 
+def test_qris_hook(client: TestClient, merchant: Merchant, db_path: Path) -> None:
+    """suriyadi15/qrishook README "Webhook Payload" and WebhookPayloadBuilderTest.kt: the
+    package as `source_package`, the notification's words nested in `notification`, an
+    `event_id` kept on its retries; the secret in `X-Webhook-Secret`. The header was not read
+    (401), nor the package (no app: nothing paid)."""
+    invoice = create(client, merchant)
+    notification = {"source_package": "com.interactive.qrisid", "source_app": "InterActive QRIS",
+                    "title": "Transaksi InterActive QRIS",
+                    "text": (f"Pembayaran QRIS sebesar Rp {rupiah(invoice['total_amount'])}"
+                             " Jhon Doe - Mandiri telah diterima"),
+                    "big_text": "", "received_at": "2026-05-21T12:00:00Z"}
+    body = {"event_id": "3f1c9a52-7d0e-4c55-9b0a-2f7f3e0d9a11", "type": "qris.payment.success",
+            "merchant_id": "interactive_qris", "source_package": "com.interactive.qrisid",
+            "source_app": "InterActive QRIS", "received_at": "2026-05-21T12:00:00+07:00",
+            "notification": notification,
+            "payment": {"amount": invoice["total_amount"], "currency": "IDR",
+                        "sender_name": "Jhon Doe", "payment_source": "Mandiri"},
+            "raw": notification}
+    headers = {"X-Webhook-Secret": merchant.callback_secret}
+    response = client.post(PAYMENT, json=body, headers=headers)
+    assert_paid(client, merchant, invoice, response)
+    row = stored(db_path)[-1]
+    assert (row["app"], row["title"], row["event_hash"]) == (
+        "com.interactive.qrisid", "Transaksi InterActive QRIS",
+        "3f1c9a52-7d0e-4c55-9b0a-2f7f3e0d9a11")
+    retry = client.post(PAYMENT, json=body, headers=headers)
+    assert retry.json()["message"] == "Duplicate notification"
+    wrong = client.post(PAYMENT, json=body, headers={"X-Webhook-Secret": merchant.webhook_secret})
+    assert wrong.status_code == 401
+
+
+def test_incoming_activity_gateway_pastes_text_unescaped(client: TestClient, merchant: Merchant,
+                                                         db_path: Path) -> None:
+    """we-digital/android-nomad-gateway: a push-notification rule's default template is app /
+    message / timestamp / title (ForwardingRuleEditActivity.setDefaultTemplateValues), and
+    ForwardingConfig.prepareNotificationMessage pastes "<title>: <text>" into it without
+    escaping: a text of two lines is a raw line break inside a JSON string, which was refused
+    as invalid JSON (400) and the payment was lost."""
+    invoice = create(client, merchant)
+    text = f"DANA: {dana_text(invoice)}\nSaldo kamu bertambah"
+    body = ('{\n  "app": "id.dana",\n  "message": "' + text + '",\n'
+            '  "timestamp": "1767225600000",\n  "title": "DANA"\n}')
+    response = client.post(PAYMENT, content=body.encode(), headers={
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "Android-activity-gateway App",
+        "X-Callback-Key": merchant.callback_secret})
+    assert_paid(client, merchant, invoice, response)
+    assert stored(db_path)[-1]["message"] == text
+    # Elsewhere JSON stays strict.
+    strict = client.post("/api/payments/qris/create", content=b'{"amount": 1000, "x": "a\nb"}',
+                         headers={**merchant.auth, "Content-Type": "application/json"})
+    assert strict.status_code == 400
+
+
 # Each app's "test" button, as its source builds it.
 TEST_BUTTONS = {
     # pppscn/SmsForwarder fragment/senders/WebhookFragment.kt: MsgInfo("sms", test_phone_num,
@@ -381,6 +435,12 @@ TEST_BUTTONS = {
                  "text": "This is a test payload", "postedAt": 1774088123000,
                  "notificationKey": "test-1774088123000"},
         "headers": {"Authorization": f"Bearer {secret}"}},
+    # we-digital/android-nomad-gateway ForwardingRuleEditActivity.testConfig through the default
+    # push template.
+    "incoming activity gateway": lambda secret: {
+        "json": {"app": "com.example.testapp", "message": "Test Title: Test Message",
+                 "timestamp": "1774088123000", "title": "Test Title"},
+        "headers": {"User-Agent": "Android-activity-gateway App", "X-Callback-Key": secret}},
     # bogkonstantin/android_income_sms_gateway_webhook ForwardingConfigDialog.java testConfig
     # through the default JSON template.
     "incoming sms gateway": lambda secret: {
@@ -471,6 +531,7 @@ SPELLINGS = {
     "x-callback-key": lambda s: {"headers": {"X-Callback-Key": s}},
     "x-api-key": lambda s: {"headers": {"X-API-Key": s}},
     "x-forwarder-token": lambda s: {"headers": {"X-Forwarder-Token": s}},
+    "x-webhook-secret": lambda s: {"headers": {"X-Webhook-Secret": s}},
     "basic password": lambda s: {"headers": {"Authorization": basic("any-user", s)}},
     "basic token only": lambda s: {"headers": {
         "Authorization": "Basic " + base64.b64encode(s.encode()).decode()}},
