@@ -139,18 +139,24 @@ def parse_rupiah(text: str) -> int | None:
 # --------------------------------------------------------------------------------------------
 
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_LINE_BREAKS = re.compile(r"\s*[\n\r\u2028\u2029\x0b\x0c\x1c-\x1e\x85]\s*")
 
 
-def normalize(value: object) -> str:
+def normalize(value: object, *, keep_lines: bool = False) -> str:
     """A field as one line of text: None and non-text become "", bytes are decoded, invisible
-    characters dropped, every run of whitespace (newlines, NBSP...) becomes one space."""
+    characters dropped, every run of whitespace (newlines, NBSP...) becomes one space. With
+    `keep_lines`, a run that holds a line break becomes one line break instead: where a line
+    ends, a payer's name ends ("dari JOHN DOE" / "Saldo bertambah")."""
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).decode("utf-8", "replace")
     if not isinstance(value, str):
         return ""
     if len(value) > MAX_CHARS * 4:
         return value[: MAX_CHARS + 1]  # too long either way; run() refuses it
-    return " ".join(_INVISIBLE.sub("", value).split())
+    value = _INVISIBLE.sub("", value)
+    if not keep_lines:
+        return " ".join(value.split())
+    return "\n".join(" ".join(line.split()) for line in _LINE_BREAKS.split(value.strip()))
 
 
 def join_fields(title: str, message: str) -> str:
@@ -377,7 +383,7 @@ def run(
     other than `wallet` (the family's own), when the matched amount is not a whole rupiah, or
     when another unexplained amount appears (which one was paid?)."""
     title_text = normalize(title)
-    text = join_fields(title_text, normalize(message))
+    text = join_fields(title_text, normalize(message, keep_lines=True))
     if not text or len(text) > MAX_CHARS:
         return None
     if is_noise(text) or (noise is not None and noise.search(text)):

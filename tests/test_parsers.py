@@ -633,6 +633,14 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
             (114, None),
         ),
         ("com.bnc.finance", "Neobank", "Rp114 akan dikreditkan ke rekening BUDI", None),
+        # A payer's name ends with its line: the text's next line is not part of it.
+        (
+            "id.dana",
+            "DANA",
+            "Kamu berhasil menerima Rp25.901 dari JOHN DOE\nSaldo bertambah",
+            (25901, "JOHN DOE"),
+        ),
+        ("id.dana", "DANA", "Kamu berhasil menerima\r\n  Rp25.901 dari\nBUDI", (25901, "BUDI")),
         # A grouped snapshot of different payments: which one is new?
         (
             "com.gojek.resto",
