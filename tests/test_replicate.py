@@ -254,6 +254,39 @@ def test_restore_if_missing_starts_a_working_gateway_on_an_empty_folder(tmp_path
         server.stop()
 
 
+def test_a_restore_never_lands_beside_the_wal_the_lost_database_left(tmp_path: Path) -> None:
+    """A crash leaves the database's -wal beside it. With the broken file moved away, a
+    restore to its path (by hand, or `serve --restore-if-missing`) used to put the replica's
+    copy there and let SQLite replay the old log onto it at its first open."""
+    env = {"WEBQRIS_REPLICATE_URL": f"file://{tmp_path / 'offsite'}", **FAST_SYNC}
+    db = tmp_path / "webqris.db"
+    merchant = add_merchant(db)
+    server = start_server(db, env=env)
+    try:
+        for number in range(5):
+            httpx.post(f"{server.base_url}/api/payments/qris/create",
+                       json={"amount": 10_000 + number}, headers=merchant.auth)
+        wait_until_replicated(server.base_url)
+    finally:
+        server.stop(kill=True)
+    assert Path(f"{db}-wal").exists()
+    db.rename(tmp_path / "webqris.db.broken")
+    refused = webqris_cli("restore", "--from", env["WEBQRIS_REPLICATE_URL"], str(db), env={},
+                          cwd=tmp_path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"{db}-wal is left from the database that was at {db}" in refused.stderr
+    with pytest.raises(RuntimeError, match="server exited") as exited:
+        start_server(db, "--restore-if-missing", env=env)
+    assert f"{db}-wal is left from the database that was at {db}" in str(exited.value)
+    assert not db.exists()
+    # Moved aside as the message says, the restore goes through.
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").rename(tmp_path / f"webqris.db.broken{suffix}")
+    server = start_server(db, "--restore-if-missing", env=env)
+    server.stop()
+    assert len(statuses(db)) == 5
+
+
 def test_a_litestream_that_dies_is_started_again_and_health_reports_it(tmp_path: Path) -> None:
     env = {"WEBQRIS_REPLICATE_URL": f"file://{tmp_path / 'offsite'}", **FAST_SYNC}
     db = tmp_path / "webqris.db"
