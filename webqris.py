@@ -8891,6 +8891,41 @@ def give_big_blocks_back() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
 
 
+def stored_schema_version(db_path: str) -> int | None:
+    """The schema version of the database at db_path, read without changing it; None when
+    there is no WebQRIS database there yet."""
+    from urllib.parse import quote
+
+    if not os.path.isfile(db_path):
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(
+                f"file:{quote(os.path.abspath(db_path))}?mode=ro", uri=True)) as conn:
+            version = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+    except sqlite3.Error:
+        return None
+    return int(version) if version is not None else None
+
+
+def serve_lock_is_held(db_path: str) -> bool:
+    """Whether a `webqris serve` runs on db_path (holds the lock of `hold_serve_lock`)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        handle = open(f"{db_path}.lock")
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 def hold_serve_lock(db_path: str) -> Any:
     """One `webqris serve` per database file. A second one would hand the first one's webhook
     deliveries in flight out again at its start (a duplicate delivery), and its dashboards and
@@ -8909,10 +8944,14 @@ def hold_serve_lock(db_path: str) -> Any:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise click.ClickException(
-            f"another `webqris serve` is already running on database {db_path}"
-            f" (it holds {lock_path}); stop it first, or give this one its own --db") from None
+        raise another_serve_running(db_path) from None
     return handle
+
+
+def another_serve_running(db_path: str) -> click.ClickException:
+    return click.ClickException(
+        f"another `webqris serve` is already running on database {db_path} (it holds"
+        f" {db_path}.lock); stop it first, or give this one its own --db")
 
 
 # Log redaction. A secret reaches a log line in a URL: a forwarder's `?token=`, the merchant
@@ -9067,10 +9106,24 @@ DEMO_STATIC_QRIS = (
 
 
 @contextlib.contextmanager
-def cli_store(config: Config) -> Iterator[Store]:
+def cli_store(config: Config, *, serving: bool = False) -> Iterator[Store]:
     """The database for one command: refused in click's words if it cannot be opened, and
-    closed however the command ends."""
-    store = Store(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
+    closed however the command ends. A command that would migrate it says so first, and
+    refuses while a `webqris serve` runs on it: that server is an older WebQRIS (a server
+    migrates as it starts), still reading the tables the migration changes."""
+    path = config.database.path
+    version = stored_schema_version(path)
+    if version is not None and version < len(MIGRATIONS) and not serving:
+        if serve_lock_is_held(path):
+            raise click.ClickException(
+                f"database {path} is at schema version {version} and this WebQRIS ({VERSION})"
+                f" would migrate it to version {len(MIGRATIONS)} under the older `webqris"
+                " serve` running on it: restart that server first (it migrates the database as"
+                " it starts), then run this command again")
+        click.echo(f"Migrating database {path} from schema version {version} to"
+                   f" {len(MIGRATIONS)}; a copy of it goes to {path}.before-migration-"
+                   f"{version + 1} first", err=True)
+    store = Store(path, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         store.open()
     except NewerDatabase as exc:
@@ -9283,7 +9336,11 @@ def serve(host: str | None, port: int | None, db_path: str | None, config_path: 
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     demo_merchant_id = None
-    with cli_store(config) as store:
+    if serve_lock_is_held(config.database.path):
+        # Refused before the database is opened: a newer WebQRIS would migrate it under the
+        # older server that still runs on it.
+        raise another_serve_running(config.database.path)
+    with cli_store(config, serving=True) as store:
         _serve_lock = hold_serve_lock(config.database.path)  # held until this process ends
         if not store.read(list_accounts):
             password = generated_password()

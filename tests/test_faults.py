@@ -379,10 +379,9 @@ def test_serve_refuses_a_database_from_a_newer_webqris(db_path: Path, merchant: 
     assert not list(db_path.parent.glob("*.before-migration-*"))
 
 
-def test_serve_copies_an_older_database_aside_before_migrating_it(db_path: Path,
-                                                                  server_factory) -> None:
+def make_older_database(db_path: Path) -> int:
     """A database made by an older WebQRIS (all but the last migration applied, as the
-    migrations themselves would have left it, with a setting in it)."""
+    migrations themselves would have left it, with a setting in it); returns its version."""
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("CREATE TABLE schema_migrations"
                  " (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
@@ -392,6 +391,12 @@ def test_serve_copies_an_older_database_aside_before_migrating_it(db_path: Path,
                            "COMMIT;")
     conn.execute("INSERT INTO settings VALUES ('admin_password', 'kept')")
     conn.close()
+    return older
+
+
+def test_serve_copies_an_older_database_aside_before_migrating_it(db_path: Path,
+                                                                  server_factory) -> None:
+    older = make_older_database(db_path)
     server = server_factory(db_path)
     copy = db_path.parent / f"webqris.db.before-migration-{older + 1}"
     assert f"copied database {db_path} to {copy}" in server.log_path.read_text()
@@ -404,6 +409,44 @@ def test_serve_copies_an_older_database_aside_before_migrating_it(db_path: Path,
     # Started again, nothing is pending: no second copy.
     server_factory(db_path).stop()
     assert [path.name for path in db_path.parent.glob("*.before-migration-*")] == [copy.name]
+
+
+def test_nothing_migrates_the_database_under_an_older_server_still_running(
+        db_path: Path) -> None:
+    """After `pip install` of a new version, the old server still runs (from memory) until it
+    is restarted. A command of the new version used to migrate the database under it, and a
+    second, newer `serve` migrated it before finding the old one's lock and stopping."""
+    older = make_older_database(db_path)
+    old_server_lock = webqris.hold_serve_lock(str(db_path))  # what the older serve holds
+    try:
+        before = db_path.read_bytes()
+        command = subprocess.run([sys.executable, str(ROOT / "webqris.py"), "merchant", "list",
+                                  "--db", str(db_path)], capture_output=True, text=True,
+                                 timeout=30, cwd=db_path.parent)
+        assert command.returncode == 1 and "Traceback" not in command.stderr
+        assert command.stderr.strip().splitlines() == [
+            f"Error: database {db_path} is at schema version {older} and this WebQRIS"
+            f" ({webqris.VERSION}) would migrate it to version {len(webqris.MIGRATIONS)} under"
+            " the older `webqris serve` running on it: restart that server first (it migrates"
+            " the database as it starts), then run this command again"]
+        second = run_serve(db_path)
+        assert second.returncode == 1
+        assert "another `webqris serve` is already running on database" in second.stderr
+        assert db_path.read_bytes() == before
+        assert not list(db_path.parent.glob("*.before-migration-*"))
+    finally:
+        old_server_lock.close()
+    # The old server stopped: the command migrates, and says so before it does.
+    command = subprocess.run([sys.executable, str(ROOT / "webqris.py"), "merchant", "list",
+                              "--db", str(db_path)], capture_output=True, text=True, timeout=30,
+                             cwd=db_path.parent)
+    assert command.returncode == 0, command.stderr
+    assert command.stderr.strip().splitlines() == [
+        f"Migrating database {db_path} from schema version {older} to"
+        f" {len(webqris.MIGRATIONS)}; a copy of it goes to {db_path}.before-migration-"
+        f"{older + 1} first"]
+    assert query(db_path, "SELECT max(version) FROM schema_migrations") == [
+        (len(webqris.MIGRATIONS),)]
 
 
 # --- webhook receivers that hang or are gone -----------------------------------------------
