@@ -9105,12 +9105,23 @@ DEMO_STATIC_QRIS = (
 )
 
 
+def require_database(config: Config) -> None:
+    """For a command that reads: a mistyped --db must not make a new, empty database that
+    looks like a shop with nothing in it."""
+    if not os.path.isfile(config.database.path):
+        raise click.ClickException(f"no database at {config.database.path}")
+
+
 @contextlib.contextmanager
-def cli_store(config: Config, *, serving: bool = False) -> Iterator[Store]:
-    """The database for one command: refused in click's words if it cannot be opened, and
-    closed however the command ends. A command that would migrate it says so first, and
+def cli_store(config: Config, *, serving: bool = False,
+              existing: bool = False) -> Iterator[Store]:
+    """The database for one command (with `existing`, one that is there already): refused in
+    click's words if it cannot be opened, and closed however the command ends. A command that
+    would migrate it says so first, and
     refuses while a `webqris serve` runs on it: that server is an older WebQRIS (a server
     migrates as it starts), still reading the tables the migration changes."""
+    if existing:
+        require_database(config)
     path = config.database.path
     version = stored_schema_version(path)
     if version is not None and version < len(MIGRATIONS) and not serving:
@@ -9403,7 +9414,7 @@ def merchant_add(name: str, static_qris: str | None, webhook_url: str | None,
 def merchant_list(as_json: bool, db_path: str | None, config_path: str | None) -> None:
     """List merchants (secrets are never shown again)."""
     config = config_from_cli(config_path, database_path=db_path)
-    with cli_store(config) as store:
+    with cli_store(config, existing=True) as store:
         rows = store.read(list_merchants)
     items = [cli_merchant(row) for row in rows]
     if as_json:
@@ -9499,7 +9510,7 @@ def merchant_export_command(merchant_id: int, db_path: str | None,
                             config_path: str | None) -> None:
     """Print a merchant's settings and taught wordings as JSON (no secrets), for
     `merchant import` on another installation."""
-    with cli_store(config_from_cli(config_path, database_path=db_path)) as store:
+    with cli_store(config_from_cli(config_path, database_path=db_path), existing=True) as store:
         exported = store.read(merchant_export, merchant_id)
     if exported is None:
         raise click.ClickException(f"no merchant with id {merchant_id}")
@@ -9633,7 +9644,7 @@ def user_add(username: str, role: str, merchant_ids: tuple[int, ...], password_s
 @_config_option
 def user_list(as_json: bool, db_path: str | None, config_path: str | None) -> None:
     """List the accounts with their roles and shops (never a password)."""
-    with cli_store(config_from_cli(config_path, database_path=db_path)) as store:
+    with cli_store(config_from_cli(config_path, database_path=db_path), existing=True) as store:
         items = [admin_account(row) for row in store.read(list_accounts)]
     if as_json:
         click.echo(json.dumps(items))
@@ -9740,8 +9751,7 @@ def qris_dynamic(payload: str, amount: int) -> None:
 def backup(path: str, db_path: str | None, config_path: str | None) -> None:
     """Write a consistent copy of the database to PATH while the server runs."""
     config = config_from_cli(config_path, database_path=db_path)
-    if not os.path.exists(config.database.path):
-        raise click.ClickException(f"no database at {config.database.path}")
+    require_database(config)
     source = connect(config.database.path, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         copy_database(source, path, new_file=True)
@@ -9783,11 +9793,12 @@ def export_group() -> None:
 
 
 def write_export(config: Config, export: CsvExport, output: str | None) -> None:
+    require_database(config)  # before the output file is made
     try:
         opened = open(output, "wb") if output else contextlib.nullcontext(sys.stdout.buffer)
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
-    with opened as target, cli_store(config) as store:
+    with opened as target, cli_store(config, existing=True) as store:
         for chunk in store.read(csv_chunks, export):
             target.write(chunk)
 
@@ -9838,8 +9849,7 @@ def prune(dry_run: bool, db_path: str | None, config_path: str | None) -> None:
     excerpts, expired sessions, old alerts that went out, old audit entries if configured.
     Money is never deleted."""
     config = config_from_cli(config_path, database_path=db_path)
-    if not os.path.exists(config.database.path):
-        raise click.ClickException(f"no database at {config.database.path}")
+    require_database(config)
     with cli_store(config) as store:
         for kind, cutoff in retention_cutoffs(config.retention, now_ms()).items():
             if dry_run:

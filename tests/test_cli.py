@@ -380,6 +380,19 @@ def test_export_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
         f"Error: cannot write {target}: No such file or directory"]
 
 
+def test_a_command_that_reads_does_not_make_a_database_at_a_mistyped_path(
+        tmp_path: Path) -> None:
+    """`merchant list --db` with a typo (say, in the README's restore drill) used to create an
+    empty database there and list nothing, as if the shop had no merchants."""
+    for command in (("merchant", "list"), ("user", "list"), ("merchant", "export", "1"),
+                    ("export", "payments", "-o", str(tmp_path / "payments.csv")),
+                    ("export", "notifications"), ("prune",)):
+        result = run(*command, "--db", str(tmp_path / "drll.db"), cwd=tmp_path)
+        assert result.returncode == 1, command
+        assert result.stderr.strip() == f"Error: no database at {tmp_path / 'drll.db'}", command
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
 def test_a_backup_taken_under_load_restores_on_a_new_machine(tmp_path: Path,
                                                              server_factory) -> None:
     """The README's drill: bills paid and pending, webhooks waiting for a shop server that is
