@@ -5325,7 +5325,8 @@ async def healthz(request: Request) -> Response:
     if ctx.replicator is not None:
         answer["replication"] = {"state": ctx.replicator.state,
                                  "lag_seconds": round(ctx.replicator.lag_seconds, 3),
-                                 "restarts": ctx.replicator.restarts}
+                                 "restarts": ctx.replicator.restarts,
+                                 "error": ctx.replicator.last_error}
     return JSONResponse(answer)
 
 
@@ -8147,6 +8148,7 @@ class Replicator:
     restart_delays = (1.0, 2.0, 5.0, 10.0, 30.0)
     _position = re.compile(r'msg="replica sync".*txid\.replica=([0-9a-f]+) txid\.db=([0-9a-f]+)')
     _level = re.compile(r"level=(DEBUG|INFO|WARN|ERROR)")
+    _error = re.compile(r'msg="(?P<message>[^"]*)".*?error="(?P<error>(?:[^"\\]|\\.)*)"')
 
     def __init__(self, db_path: str, replicate: ReplicateConfig) -> None:
         self.db_path = db_path
@@ -8157,6 +8159,10 @@ class Replicator:
         self.started = time.monotonic()
         self.caught_up_at: float | None = None
         self.behind = True
+        # Litestream's last error since its last sync that reached the replica: a wrong
+        # bucket, key or endpoint keeps it "running" while nothing is shipped, and the owner
+        # reading /healthz should see why the lag grows, not only that it does.
+        self.last_error: str | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -8225,8 +8231,12 @@ class Replicator:
             self.behind = replica < database
             if not self.behind:
                 self.caught_up_at = time.monotonic()
+                self.last_error = None
             return
         level = self._level.search(line)
+        if level and level.group(1) == "ERROR" and (failure := self._error.search(line)):
+            error = failure["error"].replace('\\"', '"')
+            self.last_error = redact_keys(self.replicate, f"{failure['message']}: {error}")[:500]
         if level and level.group(1) != "DEBUG":
             logging.getLogger("webqris.litestream").log(
                 logging.getLevelName(level.group(1).replace("WARN", "WARNING")),

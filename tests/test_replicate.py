@@ -315,6 +315,35 @@ def test_a_litestream_that_dies_is_started_again_and_health_reports_it(tmp_path:
     assert invoice in statuses(restored)
 
 
+def test_health_says_why_nothing_reaches_the_replica(tmp_path: Path, s3_endpoint: str) -> None:
+    """A bucket that does not exist (a typo, or not made yet): Litestream runs, every sync
+    fails, and /healthz used to say only "running" with a growing lag; the reason was in the
+    log alone. It says Litestream's error until a sync reaches the replica again."""
+    bucket = f"not-made-yet-{tmp_path.name.lower().replace('_', '-')}"[:60]
+    env = {"WEBQRIS_REPLICATE_URL": f"s3://{bucket}/shop",
+           "WEBQRIS_REPLICATE_ENDPOINT": s3_endpoint, "WEBQRIS_REPLICATE_REGION": "us-east-1",
+           "WEBQRIS_REPLICATE_ACCESS_KEY_ID": "drill-key-id",
+           "WEBQRIS_REPLICATE_SECRET_ACCESS_KEY": "drill-secret-key", **FAST_SYNC}
+    db = tmp_path / "webqris.db"
+    add_merchant(db)
+    server = start_server(db, env=env)
+    try:
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            replication = httpx.get(f"{server.base_url}/healthz").json()["replication"]
+            if replication["error"]:
+                break
+            time.sleep(0.05)
+        assert replication["state"] == "running"
+        assert "NoSuchBucket" in replication["error"], replication
+        assert "drill-secret-key" not in replication["error"]
+        assert httpx.put(f"{s3_endpoint}/{bucket}").status_code == 200
+        wait_until_replicated(server.base_url)
+        assert httpx.get(f"{server.base_url}/healthz").json()["replication"]["error"] is None
+    finally:
+        server.stop()
+
+
 def test_replication_settings_are_checked_and_keys_stay_out_of_the_config_file() -> None:
     with pytest.raises(webqris.ConfigError, match="replicate.url"):
         webqris.load_config(None, {"WEBQRIS_REPLICATE_URL": "ftp://example/backup"})
