@@ -255,8 +255,15 @@ _SECONDARY_LABEL = re.compile(
 )
 
 
+# "Kamu menerima transfer saldo ShopeePay sebesar Rp…": the label names money received.
+_RECEIVED_BEFORE_LABEL = re.compile(r"\b(?:menerima|terima|received)\s+(?:[A-Za-z]+\s+){0,3}$",
+                                    FLAGS)
+
+
 def _is_secondary(text: str, money: Money) -> bool:
-    return _SECONDARY_LABEL.search(text, max(0, money.start - 40), money.start) is not None
+    label = _SECONDARY_LABEL.search(text, max(0, money.start - 40), money.start)
+    return label is not None and _RECEIVED_BEFORE_LABEL.search(
+        text, max(0, label.start() - 60), label.start()) is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,6 +374,11 @@ def rule(pattern: str, *, take_sender: bool = True) -> Rule:
     return Rule(re.compile(compiled.replace("<SENDER>", SENDER), FLAGS), take_sender, bare)
 
 
+def _received_starts(text: str, attempts: list[tuple[Rule, int]]) -> set[int]:
+    """Where in text any of the rules reads an amount as money received."""
+    return {m.start("amt") for r, end in attempts for m in r.pattern.finditer(text, 0, end)}
+
+
 def run(
     family: str,
     title: object,
@@ -393,6 +405,7 @@ def run(
     amounts = find_amounts(text)
     # The title opens the joined text, so a match inside the title has the same offsets in both.
     attempts = [(r, len(title_text)) for r in title_rules] + [(r, len(text)) for r in rules]
+    received_at: set[int] | None = None  # where some rule reads an amount as money received
     for r, end in attempts:
         m = r.pattern.search(text, 0, end)
         if m is None:
@@ -414,7 +427,14 @@ def run(
             if other is paid or other.value == paid.value:
                 continue
             if other.value is not None and _is_secondary(text, other):
-                continue
+                # "Kamu menerima saldo sebesar Rp50.000" is a payment, not a balance, though
+                # "saldo" names it: an amount a rule reads as received is never explained
+                # away, or a second sentence ("Pembayaran Rp99.999 diterima" in a payer's
+                # name) would pay the bill of its amount instead.
+                if received_at is None:
+                    received_at = _received_starts(text, attempts)
+                if other.start not in received_at:
+                    continue
             return None  # two different amounts: which one was paid?
         name = None
         if r.take_sender:

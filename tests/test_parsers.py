@@ -620,6 +620,16 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
             (10001, "Budi"),
         ),
         ("id.dana", "DANA", "Kamu menerima Rp10.001 dari Budi. Lalu Rp25.037", None),
+        # "menerima saldo sebesar Rp…" is the payment, not a balance: a second received amount
+        # (in a payer's name, or in the title) beside it is a second payment, never the one.
+        ("com.shopeepay.id", "ShopeePay", "Kamu menerima transfer saldo ShopeePay sebesar"
+         " Rp 25.000 dari SITI. Pembayaran QRIS Rp99.999 berhasil diterima.", None),
+        ("com.shopeepay.id", "ShopeePay", "Transfer masuk Rp99.999 Kamu menerima transfer saldo"
+         " ShopeePay sebesar Rp 25.000 dari SITI", None),
+        ("id.dana", "DANA", "Kamu menerima Rp99.999.\nKamu menerima Saldo DANA sebesar Rp 50.000"
+         " dari BUDI SANTOSO.", None),
+        ("com.telkom.mwallet", "menerima Rp99.999",
+         "Kamu menerima saldo sebesar Rp 50.000 dari BUDI", None),
         # wondr's casual voice, both ways.
         ("id.bni.wondr", "wondr by BNI", "Kamu baru aja terima Rp600.000.", (600000, None)),
         ("id.bni.wondr", "wondr by BNI", "Kamu baru aja transaksi sebesar Rp600.000.", None),
