@@ -413,16 +413,19 @@ def run(
         start = m.start("amt")
         if r.bare:
             paid: Money | None = Money(bare_value(m["amt"]), start, m.end("amt"), m["amt"])
-            # Other bare numbers in money format count as amounts too ("Saldo 2,000,000.00").
-            amounts = amounts + [
-                Money(bare_value(b["amt"]), b.start("amt"), b.end("amt"), b["amt"])
-                for b in _BARE_TOKEN.finditer(text)
-                if b.start("amt") != start
-            ]
         else:
             paid = next((a for a in amounts if a.start == start), None)
         if paid is None or paid.value is None:
             return None
+        # Numbers in the full money format without Rp count as amounts too ("Saldo
+        # 2,000,000.00"), whichever rule matched: "Pemasukan 1,500,000.00" beside a
+        # "Pemasukan Rp99.999" is a second payment, not nothing.
+        amounts = amounts + [
+            Money(bare_value(b["amt"]), b.start("amt"), b.end("amt"), b["amt"])
+            for b in _BARE_TOKEN.finditer(text)
+            if b.start("amt") != paid.start
+            and not any(a.start <= b.start("amt") < a.end for a in amounts)
+        ]
         for other in amounts:
             if other is paid or other.value == paid.value:
                 continue

@@ -594,6 +594,9 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         ("com.bca", "Catatan Finansial", "Pemasukan 2026.10.11", None),
         ("com.bca", "Catatan Finansial", "Pemasukan 25,042.00 lalu 30,000.00", None),
         ("com.bca", "Catatan Finansial", "Pemasukan 25,042.00 Saldo 90,000.00", (25042, None)),
+        ("com.bca", "Catatan Finansial", "Pemasukan Rp99.999 Pemasukan 1,500,000.00", None),
+        ("com.bca", "Catatan Finansial", "Pemasukan 1,500,000.00\nPemasukan Rp99.999", None),
+        ("com.bca", "Catatan Finansial", "Pemasukan Rp25.042 Saldo 90,000.00", (25042, None)),
         ("id.dana", "DANA", "Kamu menerima 25,042.00 dari BUDI", None),
         # A payer named after the account and "a.n."; a name after "a.n." alone.
         (
