@@ -76,7 +76,9 @@ _TOKEN = re.compile(
     r"(?P<dash>,-)?",
     FLAGS,
 )
-_ALNUM_AFTER = re.compile(r"[A-Za-z0-9]", re.ASCII)
+# Rp50rb, Rp25.000x; and "Rp 25 042" (thousands grouped by a space, which no app here
+# writes): reading 25 of it would pay another bill.
+_ALNUM_AFTER = re.compile(r"[A-Za-z0-9]|[ \u00a0\u202f][0-9]{3}(?![0-9])", re.ASCII)
 # Indonesian: dots group thousands, a comma starts the cents.
 _ID_GROUPED = re.compile(r"([1-9][0-9]{0,2}(?:\.[0-9]{3})+)(?:,([0-9]{1,2}))?", re.ASCII)
 # English: commas group thousands, a dot starts the cents.
@@ -111,7 +113,7 @@ def find_amounts(text: str) -> list[Money]:
         end = m.end()
         value = _number_value(m.group("num"))
         if end < len(text) and _ALNUM_AFTER.match(text, end):
-            value = None  # Rp50rb, Rp5jt, Rp25.000x: not an amount we can trust
+            value = None  # Rp50rb, Rp5jt, Rp25 042: not an amount we can trust
         start = m.start()
         if start > 0 and text[start - 1] in "-\u2212":
             value = None  # -Rp25.000 is money out

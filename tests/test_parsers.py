@@ -525,6 +525,8 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         # Not whole rupiah, not a number, or money out.
         ("id.dana", "Pembayaran Masuk", "Rp29.000,50 diterima DANA Bisnis.", None),
         ("id.dana", "DANA", "Kamu menerima Rp50rb dari Budi", None),
+        ("id.dana", "DANA", "Kamu menerima Rp 25 042 dari Budi", None),
+        ("id.dana", "DANA", "Kamu menerima Rp 25\u00a0042 dari Budi", None),
         ("id.dana", None, "Kode OTP kamu 123456. Jangan berikan ke siapapun. Rp1", None),
         ("id.dana", "DANA", "Kamu akan menerima cashback Rp5.000", None),
         ("id.dana", "DANA", "Budi meminta Rp50.000 kepadamu", None),
