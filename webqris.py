@@ -7178,6 +7178,22 @@ async def checkout_qr(request: Request) -> Response:
     return Response(image, media_type=QR_IMAGE_TYPES[kind], headers=headers)
 
 
+def record_simulated_payment(conn: sqlite3.Connection, invoice_row_id: int,
+                             note: InboundNotification, parsed: parsers.Parsed | None,
+                             payments: PaymentsConfig) -> NotificationOutcome | None:
+    """The demo's notification for one invoice, recorded only while that invoice is the one
+    its total pays: once it is paid (or long expired) a newer bill may carry the same total,
+    and "Simulate payment" on the old page must not pay that one. None: nothing recorded."""
+    invoice = conn.execute("SELECT merchant_id, total_amount FROM invoices WHERE id = ?",
+                           (invoice_row_id,)).fetchone()
+    payable = find_payable_invoices(conn, invoice["merchant_id"], invoice["total_amount"],
+                                    now_ms() - payments.late_grace_seconds * 1000)
+    if [candidate["id"] for candidate in payable] != [invoice_row_id]:
+        return None
+    return record_notification(conn, invoice["merchant_id"], note, parsed, note.app or "",
+                               payments)
+
+
 async def checkout_simulate(request: Request) -> Response:
     """`serve --demo` only, and only the demo merchant's invoices: pays one with a DANA-style
     notification through the same parsing and matching as the forwarder endpoint, so the whole
@@ -7194,9 +7210,9 @@ async def checkout_simulate(request: Request) -> Response:
                                message=f"Kamu berhasil menerima Rp{rupiah} dari PELANGGAN DEMO",
                                device_id=DEMO_DEVICE_ID, notif_id=secrets.token_hex(8))
     parsed = parsers.parse_notification(note.app, note.title, note.message)
-    result = await ctx.store.write(record_notification, row["merchant_id"], note, parsed,
-                                   note.app, ctx.config.payments)
-    if result.invoice is None:
+    result = await ctx.store.write(record_simulated_payment, row["id"], note, parsed,
+                                   ctx.config.payments)
+    if result is None or result.invoice is None:
         raise Conflict(f"Payment is {effective_status(row, now_ms())}; nothing to simulate")
     announce_paid(ctx, result.invoice, row["merchant_name"])
     return JSONResponse({"success": True, "invoice_id": row["invoice_id"]})

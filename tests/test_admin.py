@@ -5,12 +5,13 @@ from __future__ import annotations
 import ast
 import re
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, STATIC_QRIS, Merchant, add_merchant
+from conftest import ROOT, STATIC_QRIS, Merchant, add_merchant, make_config
 from starlette.testclient import TestClient
 
 import webqris
@@ -341,6 +342,31 @@ def test_checkout_data_is_public_but_discreet(client: TestClient, merchant: Merc
     assert client.get("/pay/INV-0-nothing/data").status_code == 404
     # Simulation exists only in --demo mode.
     assert client.post(f"/pay/{invoice['invoice_id']}/simulate").status_code == 404
+
+
+def test_the_demos_simulate_on_a_paid_bill_never_pays_a_newer_bill_of_the_same_total(
+        db_path: Path, merchant: Merchant) -> None:
+    """Once a demo bill is paid and its total is free again, a newer bill may carry that
+    total: "Simulate payment" on the old bill's page must not pay the new one."""
+    config = make_config(db_path, payments={"unique_code_min": 1, "unique_code_max": 2,
+                                            "late_grace_seconds": 1,
+                                            "dedupe_window_seconds": 1})
+    app = webqris.create_app(config, demo_merchant_id=merchant.id)
+    with TestClient(app) as client:
+        def create() -> dict[str, Any]:
+            return client.post("/api/payments/qris/create", json={"amount": 25000},
+                               headers=merchant.auth).json()
+
+        old = create()
+        assert client.post(f"/pay/{old['invoice_id']}/simulate").status_code == 200
+        time.sleep(1.1)  # the paid total is free again after late_grace_seconds
+        newer = next(bill for bill in (create(), create())
+                     if bill["total_amount"] == old["total_amount"])
+        again = client.post(f"/pay/{old['invoice_id']}/simulate")
+        assert again.status_code == 409, again.text
+        status = client.get(f"/api/payments/{newer['invoice_id']}/status",
+                            headers=merchant.auth).json()["data"]["status"]
+        assert status == "pending"
 
 
 @pytest.mark.parametrize(("code_max", "digits"), [(999, 3), (99, 2), (9999, 4)])
