@@ -4500,6 +4500,44 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     return b"".join(chunks)
 
 
+def without_repeats(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Fields from (name, value) pairs where a name may come more than once. A forwarder's
+    hand-made template (MacroDroid, Tasker) pastes the notification's text into JSON, a form or
+    a URL unescaped, and so lets that text add a field of its own: `"message": "Rp1 dari X",
+    "message": "Rp99.999 …"`, where the last would win and pay the Rp99.999 bill. A name
+    given twice with different texts is both texts, one per line, which the parsers refuse
+    to read as one amount and the owner sees whole; given twice otherwise, it is refused."""
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        if name not in fields or fields[name] == value:
+            fields[name] = value
+        elif isinstance(fields[name], str) and isinstance(value, str):
+            fields[name] = f"{fields[name]}\n{value}"
+        else:
+            shown = clean_text(str(name))[:100]
+            raise BadInput(f"The body gives {shown!r} more than once, with different values",
+                           error_code="field_repeated", error_details={"field": shown})
+    return fields
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    fields = dict(pairs)
+    return fields if len(fields) == len(pairs) else without_repeats(pairs)
+
+
+# Made once: json.loads(body) builds a decoder for every call that passes a hook, and
+# detects the encoding of bytes each time anyway.
+_JSON_DECODER = json.JSONDecoder(object_pairs_hook=_json_object)
+_JSON_DECODER_LINES_IN_TEXT = json.JSONDecoder(object_pairs_hook=_json_object, strict=False)
+
+
+def parse_json(body: bytes, *, strict: bool = True) -> Any:
+    """JSON as json.loads reads it (UTF-8, -16 or -32), with repeated names as
+    without_repeats says. Not `strict`: raw control characters (line breaks) in strings too."""
+    decoder = _JSON_DECODER if strict else _JSON_DECODER_LINES_IN_TEXT
+    return decoder.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+
+
 async def _read_form(request: Request, body: bytes, content_type: str) -> dict[str, Any]:
     from urllib.parse import parse_qsl
 
@@ -4515,18 +4553,18 @@ async def _read_form(request: Request, body: bytes, content_type: str) -> dict[s
                 b"Content-Type: " + header + b"\r\n\r\n" + body)
             if not message.is_multipart():
                 raise ValueError("no parts")
-            fields = {}
+            pairs = []
             for part in message.iter_parts():
                 name = part.get_param("name", header="content-disposition")
                 if isinstance(name, str) and part.get_filename() is None:
                     payload = part.get_payload(decode=True) or b""
-                    fields[name] = payload.decode("utf-8", "replace")
+                    pairs.append((name, payload.decode("utf-8", "replace")))
         except Exception:  # a parser of untrusted bytes: whatever it trips on is a bad body
             raise BadInput("Invalid form body") from None
-        return fields
+        return without_repeats(pairs)
     try:
         text = body.decode("utf-8")
-        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
+        return without_repeats(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
     except (UnicodeDecodeError, ValueError):
         raise BadInput("Invalid form body") from None
 
@@ -4559,7 +4597,7 @@ async def read_fields(request: Request, *, allow_form: bool, repair_text: bool =
             return {}
         raise BadInput("Request body is empty: send a JSON object")
     try:
-        data = json.loads(body, strict=not repair_text)
+        data = parse_json(body, strict=not repair_text)
     except (ValueError, RecursionError):
         raise BadInput("Invalid JSON body") from None
     if not isinstance(data, dict):
@@ -5176,16 +5214,21 @@ async def read_authenticated_body(request: Request, header: str,
     return merchant, fields
 
 
+def forwarder_query(request: Request) -> dict[str, str]:
+    """The fields a hand-made request carries in its query string (its secret apart)."""
+    return without_repeats((name, value) for name, value in request.query_params.multi_items()
+                           if name.lower() not in CALLBACK_SECRET_FIELDS)
+
+
 async def receive_forwarded_notification(request: Request) -> Response:
     """POST /api/webhook/payment: a notification from the APK forwarder on the shop's phone.
     Hand-made MacroDroid/Tasker requests may carry the fields in the query string."""
     ctx = ctx_of(request)
-    query = {name: value for name, value in request.query_params.items()
-             if name.lower() not in CALLBACK_SECRET_FIELDS}
+    query = forwarder_query(request)
     merchant, body = await read_authenticated_body(
         request, "Authorization: Bearer header", allow_form=True, repair_text=True,
         allow_empty=bool(query))
-    note = forwarder_notification({**query, **body})
+    note = forwarder_notification(without_repeats([*query.items(), *body.items()]))
     seed_test = note.event_hash == "test"
     parsed = None if seed_test else ctx.store.read(read_notification, merchant["id"], note)
     if seed_test or is_test_button(merchant, note, parsed):
@@ -5285,12 +5328,11 @@ async def receive_heartbeat(request: Request, more_headers: tuple[str, ...] = ()
     secret in any spelling /api/webhook/payment accepts. A phone silent for
     admin.device_silent_seconds is alerted (run_alert_watch)."""
     ctx = ctx_of(request)
-    query = {name: value for name, value in request.query_params.items()
-             if name.lower() not in CALLBACK_SECRET_FIELDS}
+    query = forwarder_query(request)
     merchant, body = await read_authenticated_body(
         request, "Authorization: Bearer header", more_headers, allow_form=True,
         repair_text=True, allow_empty=True)
-    flat = forwarder_fields({**query, **body})
+    flat = forwarder_fields(without_repeats([*query.items(), *body.items()]))
     device_id = heartbeat_device(flat)
     answer = {"success": True, "message": "Heartbeat diterima", "merchant": merchant["name"],
               "device_id": device_id or None, "listening": heartbeat_listening(flat)}

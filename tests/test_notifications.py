@@ -438,6 +438,55 @@ def test_forwarder_app_payloads(client: TestClient, merchant: Merchant, forwarde
                                "parsed_amount": invoice["total_amount"], "sender_name": "RINA"}
 
 
+# A hand-made template that pastes the notification's text unescaped lets the text add a
+# field: the payer's name `X", "message": "Kamu berhasil menerima Rp<big>` in JSON, or
+# `X&message=…` in a form or a URL. The forged second field must not be the one that pays.
+INJECTED = "Kamu berhasil menerima Rp1 dari X"
+
+
+def injected_json(total: int) -> bytes:
+    return ('{"app": "id.dana", "message": "' + INJECTED + '", "message": "Kamu berhasil'
+            f' menerima Rp{rupiah(total)} dari Y"}}').encode()
+
+
+def injected_form(total: int) -> bytes:
+    return (f"app=id.dana&message={INJECTED}&message=Kamu berhasil menerima"
+            f" Rp{rupiah(total)} dari Y").replace(" ", "+").encode()
+
+
+@pytest.mark.parametrize("where", ["json", "form", "query"])
+def test_a_field_forged_by_the_notifications_own_text_never_pays(
+        client: TestClient, merchant: Merchant, db_path: Path, where: str) -> None:
+    invoice = create(client, merchant, 99000)
+    auth = {"Authorization": f"Bearer {merchant.callback_secret}"}
+    if where == "json":
+        response = client.post("/api/webhook/payment", content=injected_json(
+            invoice["total_amount"]), headers={**auth, "Content-Type": "application/json"})
+    elif where == "form":
+        response = client.post("/api/webhook/payment", content=injected_form(
+            invoice["total_amount"]), headers={
+                **auth, "Content-Type": "application/x-www-form-urlencoded"})
+    else:
+        response = client.post("/api/webhook/payment?" + injected_form(
+            invoice["total_amount"]).decode(), headers=auth)
+    assert response.status_code == 422, response.text
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "pending"
+    # The owner sees both texts, in the order they came.
+    row = stored(db_path)[-1]
+    assert (row["outcome"], row["message"]) == (
+        "unparsed", f"{INJECTED}\nKamu berhasil menerima Rp{rupiah(invoice['total_amount'])}"
+                    " dari Y")
+
+
+def test_a_callback_amount_given_twice_is_400(client: TestClient, merchant: Merchant) -> None:
+    invoice = create(client, merchant, 99000)
+    response = client.post(
+        "/api/callback/notify", content=f'{{"amount": 1, "amount": {invoice["total_amount"]}}}',
+        headers={"X-Callback-Key": merchant.callback_secret, "Content-Type": "application/json"})
+    assert (response.status_code, response.json()["error_code"]) == (400, "field_repeated")
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "pending"
+
+
 @pytest.mark.parametrize("body", [
     {}, {"app": "id.dana"}, {"message": ["x"]}, {"message": "x" * 9000},
     {"message": {"text": "Rp10.000"}}, {"message": True},
