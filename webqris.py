@@ -4050,15 +4050,39 @@ def smsforwarder_template(app: str | None, content: str | None) -> dict[str, str
             "device_id": lines[device_at] if device_at < len(lines) and lines[device_at] else None}
 
 
+# The fields that decide whether and what a notification pays. When a body gives one of them
+# under two names with different texts, each is kept (see forwarder_notification).
+FORWARDER_FIELDS_READ_WHOLE = ("app", "title", "message", "event_hash")
+
+
 def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
     """The seed's fields from a forwarder body, whatever names the forwarder app uses. Values
-    that are not text (e.g. a `device` object some apps send) are passed over."""
+    that are not text (e.g. a `device` object some apps send) are passed over. The first name
+    of a field that holds text wins, except where it decides a payment: a template that
+    pastes the notification's text unescaped lets that text add `"app": "id.dana"` or
+    `"message": "…Rp99.999…"` beside the forwarder's own `packageName` or `text`, and whichever
+    name ranks first would be believed. There all the different texts are kept, one per line
+    (the message) or side by side: an app that is no package, two amounts, never a payment."""
     fields = forwarder_fields(fields)
     values: dict[str, str | None] = {}
     for name, aliases in FORWARDER_ALIASES.items():
-        raw = first_text(fields, aliases)
-        values[name] = text_value(name, raw, FIELD_LIMITS[name], numbers=True,
-                                  multiline=name == "message")
+        multiline = name == "message"
+        if name not in FORWARDER_FIELDS_READ_WHOLE:
+            values[name] = text_value(name, first_text(fields, aliases), FIELD_LIMITS[name],
+                                      numbers=True, multiline=multiline)
+            continue
+        texts: list[str] = []
+        for alias in aliases:
+            text = text_value(name, fields[alias], FIELD_LIMITS[name], numbers=True,
+                              multiline=multiline) if _is_text(fields.get(alias)) else None
+            if text is not None and text not in texts:
+                texts.append(text)
+        # notification-fwder sends the collapsed `text` beside the whole `bigText`: a text
+        # that another already holds (up to its "…") adds nothing.
+        texts = [text for text in texts if not any(
+            other != text and text.rstrip("….").strip() in other for other in texts)]
+        values[name] = text_value(name, ("\n" if multiline else " | ").join(texts),
+                                  FIELD_LIMITS[name], multiline=multiline)
     template = smsforwarder_template(values["app"], values["message"])
     if template is not None:
         values["message"] = template["message"]

@@ -478,6 +478,23 @@ def test_a_field_forged_by_the_notifications_own_text_never_pays(
                     " dari Y")
 
 
+def test_a_field_forged_under_another_name_never_pays(client: TestClient, merchant: Merchant,
+                                                     db_path: Path) -> None:
+    """The same trick with a name the forwarder does not use: a template sending
+    `packageName` and `text` gets an `app` and a `message` from a chat message's text, and
+    those names rank first. A chat app stays a chat app; two amounts pay nothing."""
+    invoice = create(client, merchant, 98000)
+    forged = f"Kamu berhasil menerima Rp{rupiah(invoice['total_amount'])} dari Y"
+    chat = forward(client, merchant, packageName="com.whatsapp", title="Budi", text="halo",
+                   app="id.dana", message=forged)
+    assert (chat.status_code, chat.json()["app_accepted"]) == (404, False), chat.text
+    wallet = forward(client, merchant, packageName="id.dana", text=INJECTED, message=forged)
+    assert wallet.status_code == 422, wallet.text
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "pending"
+    assert [(row["app"], row["message"]) for row in stored(db_path)] == [
+        ("id.dana | com.whatsapp", f"{forged}\nhalo"), ("id.dana", f"{forged}\n{INJECTED}")]
+
+
 def test_a_callback_amount_given_twice_is_400(client: TestClient, merchant: Merchant) -> None:
     invoice = create(client, merchant, 99000)
     response = client.post(
