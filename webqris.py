@@ -5685,6 +5685,12 @@ async def admin_login(request: Request) -> Response:
     wait = ctx.login_throttle.retry_after(address)
     if wait > 0:  # refused before reading a byte of the body
         return await too_many_logins(wait)
+    # Another site's page can post a form, or text/plain that reads as JSON, to this URL and
+    # would sign its visitor in to an account of its choosing (login CSRF; SameSite keeps no
+    # cookie from being set): such a page cannot send application/json without asking first.
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() \
+            != "application/json":
+        raise BadInput("Body must be JSON (Content-Type: application/json)")
     fields = await read_fields(request, allow_form=False)
     password = fields.get("password")
     if not isinstance(password, str) or not password or len(password) > 1024:

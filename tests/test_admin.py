@@ -62,6 +62,20 @@ def test_login_sets_a_strict_httponly_cookie(app_factory, merchant: Merchant,
     assert client.get("/admin/api/session").json()["csrf_token"] == response.json()["csrf_token"]
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_a_login_another_sites_page_can_send_starts_no_session(
+        app_factory, merchant: Merchant, db_path: Path, content_type: str | None) -> None:
+    """A form with enctype text/plain posts `{"password": "…", "x": "="}`, which reads as JSON:
+    another site could sign its visitor in to the site's account of its choosing."""
+    set_password(db_path)
+    client = app_factory()
+    response = client.post("/admin/api/login", content=f'{{"password": "{PASSWORD}"}}',
+                           headers={"Content-Type": content_type} if content_type else {})
+    assert response.status_code == 400, response.text
+    assert "set-cookie" not in response.headers
+    assert client.get("/admin/api/session").status_code == 401
+
+
 def test_wrong_password_and_throttling(app_factory, merchant: Merchant, db_path: Path) -> None:
     set_password(db_path)
     client = app_factory(admin={"login_max_failures": 3, "login_window_seconds": 60})
