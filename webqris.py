@@ -8837,6 +8837,26 @@ def seed_error_websocket_protocol() -> type[asyncio.Protocol]:
     from websockets.exceptions import SecurityError
 
     class SeedErrorWebSocketProtocol(WebSocketsSansIOProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # A handshake `websockets` reads but refuses (no Sec-WebSocket-Key, another
+            # version, not a GET) was answered in its plain text, which uvicorn sends as is.
+            accept = self.conn.accept
+
+            def accept_or_refuse_in_seed_format(request: Any) -> Any:
+                response = accept(request)
+                if response.status_code != 101:
+                    reason = response.body.decode("utf-8", "replace").split("\n", 1)[0]
+                    response.body = error_response(response.status_code,
+                                                   reason.rstrip(".") or "Bad request").body
+                    for name in ("Content-Type", "Content-Length"):
+                        del response.headers[name]
+                    response.headers["Content-Type"] = "application/json"
+                    response.headers["Content-Length"] = str(len(response.body))
+                return response
+
+            self.conn.accept = accept_or_refuse_in_seed_format  # type: ignore[method-assign]
+
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
             # uvicorn before 0.55 neither answered nor closed (0.55 calls the method below).

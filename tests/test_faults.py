@@ -733,6 +733,22 @@ def test_websocket_handshake_websockets_cannot_read_is_answered_not_left_open(
     assert httpx.get(f"{server.base_url}/healthz").status_code == 200
 
 
+@pytest.mark.parametrize(("handshake_headers", "status"), [
+    (b"Sec-WebSocket-Version: 13\r\n", 400),  # no Sec-WebSocket-Key
+    (b"Sec-WebSocket-Version: 99\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", 400),
+], ids=["no-key", "another-version"])
+def test_a_websocket_handshake_websockets_refuses_is_answered_in_the_seeds_format(
+        limits_server: tuple[Server, Merchant], handshake_headers: bytes, status: int) -> None:
+    server, merchant = limits_server
+    handshake = (f"GET /ws/merchant?token={merchant.api_token} HTTP/1.1\r\nHost: shop\r\n"
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\n").encode()
+    answer_status, headers, body = exchange(server, handshake + handshake_headers + b"\r\n",
+                                            timeout=3)
+    message = assert_seed_error(answer_status, headers, body, status)
+    assert "Sec-WebSocket" in message
+    assert httpx.get(f"{server.base_url}/healthz").status_code == 200
+
+
 @pytest.mark.parametrize("http_stack", ["h11", "httptools"])
 def test_slow_clients_are_answered_408_and_closed(tmp_path: Path, http_stack: str) -> None:
     """A client that sends nothing, trickles a request head, or stops halfway through its body
