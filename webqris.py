@@ -3967,21 +3967,24 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool) and value != ""
 
 
-def first_text(fields: Mapping[str, Any], names: Iterable[str]) -> Any:
-    """The value of the first of `names` that holds text (or a number) in `fields`, else None.
-    A name spelled exactly wins; failing that, any case does: apps and hand-made templates
-    spell the same field `packagename`, `PackageName` or `Title` (NotifListener sends
-    `packagename`, lib/services/transaction_service.dart)."""
+def texts_named(fields: Mapping[str, Any], names: Iterable[str]) -> list[Any]:
+    """The values holding text (or a number) of the fields called one of `names`, in the order
+    of `names`: every name spelled exactly first, then spelled in any other case. Apps and
+    hand-made templates spell the same field `packagename`, `PackageName` or `Title`
+    (NotifListener sends `packagename`, lib/services/transaction_service.dart)."""
     names = tuple(names)
-    exact = next((fields[name] for name in names if _is_text(fields.get(name))), None)
-    if exact is not None:
-        return exact
-    by_folded_name: dict[str, Any] = {}
+    exact = [fields[name] for name in names if _is_text(fields.get(name))]
+    spelled_otherwise: dict[str, list[Any]] = {}
     for key, value in fields.items():
-        if _is_text(value):
-            by_folded_name.setdefault(str(key).casefold(), value)
-    return next((by_folded_name[name.casefold()] for name in names
-                 if name.casefold() in by_folded_name), None)
+        if _is_text(value) and key not in names:
+            spelled_otherwise.setdefault(str(key).casefold(), []).append(value)
+    return exact + [value for name in names
+                    for value in spelled_otherwise.pop(name.casefold(), ())]
+
+
+def first_text(fields: Mapping[str, Any], names: Iterable[str]) -> Any:
+    """The first of texts_named, else None: a name spelled exactly wins over another spelling."""
+    return next(iter(texts_named(fields, names)), None)
 
 
 _PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
@@ -4072,9 +4075,8 @@ def forwarder_notification(fields: Mapping[str, Any]) -> InboundNotification:
                                       numbers=True, multiline=multiline)
             continue
         texts: list[str] = []
-        for alias in aliases:
-            text = text_value(name, fields[alias], FIELD_LIMITS[name], numbers=True,
-                              multiline=multiline) if _is_text(fields.get(alias)) else None
+        for value in texts_named(fields, aliases):
+            text = text_value(name, value, FIELD_LIMITS[name], numbers=True, multiline=multiline)
             if text is not None and text not in texts:
                 texts.append(text)
         # notification-fwder sends the collapsed `text` beside the whole `bigText`: a text

@@ -495,6 +495,20 @@ def test_a_field_forged_under_another_name_never_pays(client: TestClient, mercha
         ("id.dana | com.whatsapp", f"{forged}\nhalo"), ("id.dana", f"{forged}\n{INJECTED}")]
 
 
+def test_a_field_forged_in_another_case_never_pays(client: TestClient, merchant: Merchant,
+                                                  db_path: Path) -> None:
+    """Names are read in any case (`packagename`), so the trick also works with a spelling
+    the forwarder does not use: `PackageName` and `Text` beside its `packageName` and `text`."""
+    invoice = create(client, merchant, 97000)
+    forged = f"Kamu berhasil menerima Rp{rupiah(invoice['total_amount'])} dari Y"
+    chat = forward(client, merchant, packageName="com.whatsapp", text="halo",
+                   PackageName="id.dana", Text=forged)
+    assert (chat.status_code, chat.json()["app_accepted"]) == (404, False), chat.text
+    assert status_of(client, merchant, invoice["invoice_id"])["status"] == "pending"
+    assert [(row["app"], row["message"]) for row in stored(db_path)] == [
+        ("com.whatsapp | id.dana", f"halo\n{forged}")]
+
+
 def test_a_callback_amount_given_twice_is_400(client: TestClient, merchant: Merchant) -> None:
     invoice = create(client, merchant, 99000)
     response = client.post(
