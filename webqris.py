@@ -6437,6 +6437,13 @@ async def admin_update_merchant(request: Request) -> Response:
     merchant_id = path_id(request, "merchant_id", "Merchant")
     changes = checked_merchant_fields(await read_fields(request, allow_form=False),
                                       creating=False)
+    if "webhook_url" in changes and request.state.account.role != "admin" \
+            and changes["webhook_url"] != ctx.store.read(get_merchant, merchant_id)["webhook_url"]:
+        # The server POSTs to this URL and shows the first bytes of each answer: whoever sets
+        # it can read what the server reaches (its loopback, its private network), which is
+        # the admin's to allow, as the server's shell is.
+        raise ApiError(403, "Only an admin sets a shop's webhook URL: the server sends requests"
+                            " to it", error_code="webhook_url_admin_only")
     await ctx.store.write(update_merchant_by_admin, merchant_id, changes,
                           client_address(request))
     return JSONResponse({"success": True, "data": admin_merchant(

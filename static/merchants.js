@@ -14,6 +14,7 @@ var t = strings({
     m_qris_missing: "QRIS statis belum diatur: tagihan belum bisa dibuat.", m_qris_valid: "QRIS valid",
     m_qris_checking: "Memeriksa QRIS…", m_qris_decoded: "Terbaca: {name}, {city}", m_webhook: "URL webhook",
     m_webhook_help: "Server toko yang menerima webhook payment.paid (http:// atau https://).",
+    m_webhook_admin_only: "Hanya admin yang dapat mengubah URL webhook, karena server mengirim permintaan ke alamat ini. Minta admin untuk mengubahnya.",
     m_apps: "Aplikasi yang boleh melunasi tagihan", m_apps_extra: "Aplikasi lain yang dipercaya",
     m_apps_help: "Aplikasi dompet digital dan bank yang dikenal WebQRIS selalu boleh melunasi. Tambahkan nama paket aplikasi lain yang Anda percayai (mis. aplikasi kasir), pisahkan dengan koma. Notifikasi dari aplikasi lain (email, SMS, chat, toko online) tidak melunasi apa pun dan menunggu di kotak masuk.",
     m_apps_seen: "Terlihat dari HP toko: {apps}", m_apps_payment: "Aplikasi pembayaran",
@@ -63,6 +64,7 @@ var t = strings({
     m_qris_checking: "Checking the QRIS…", m_qris_decoded: "Reads as: {name}, {city}",
     m_webhook: "Webhook URL",
     m_webhook_help: "The shop's server that receives the payment.paid webhook (http:// or https://).",
+    m_webhook_admin_only: "Only an admin can change the webhook URL, because the server sends requests to it. Ask your admin to change it.",
     m_apps: "Apps that may pay bills", m_apps_extra: "Other trusted apps",
     m_apps_help: "The wallet and bank apps WebQRIS knows may always pay. Add the package names of other apps you trust (e.g. a cashier app), comma-separated. A notification from any other app (mail, SMS, chat, online shops) pays nothing and waits in the inbox.",
     m_apps_seen: "Seen from the shop's phones: {apps}", m_apps_payment: "Payment apps",
@@ -247,7 +249,9 @@ export function viewMerchantForm(container, params) {
 
   var nameInput = el("input", { id: "m-name", type: "text", maxlength: "100", autocomplete: "organization", required: true });
   var qrisInput = el("textarea", { id: "m-qris", rows: "4", spellcheck: "false", autocomplete: "off", placeholder: "000201010211…", "aria-describedby": "m-qris-help m-qris-status" });
-  var urlInput = el("input", { id: "m-webhook", type: "url", inputmode: "url", placeholder: "https://toko.example/webhook/qris", autocomplete: "off", "aria-describedby": "m-webhook-help" });
+  // The server refuses a webhook URL from anyone but an admin (it sends requests there).
+  var urlAdminOnly = Boolean(session.account && session.account.role !== "admin");
+  var urlInput = el("input", { id: "m-webhook", type: "url", inputmode: "url", placeholder: "https://toko.example/webhook/qris", autocomplete: "off", "aria-describedby": "m-webhook-help", readonly: urlAdminOnly });
   var appsInput = el("input", { id: "m-apps", type: "text", autocomplete: "off", spellcheck: "false", autocapitalize: "none", placeholder: "id.dana, com.gojek.gopaymerchant", "aria-describedby": "m-apps-help m-apps-seen" });
   var appsSeen = el("p", { class: "help", id: "m-apps-seen" });
   var anyAppInput = el("input", { id: "m-any-app", type: "checkbox", "aria-describedby": "m-any-app-help" });
@@ -311,7 +315,7 @@ export function viewMerchantForm(container, params) {
           el("p", { class: "help", id: "m-qris-help", text: t("m_qris_help") }), qrisStatus),
         el("div", { class: "field" },
           el("label", { for: "m-webhook", text: t("m_webhook") }), urlInput,
-          el("p", { class: "help", id: "m-webhook-help", text: t("m_webhook_help") })),
+          el("p", { class: "help", id: "m-webhook-help", text: t(urlAdminOnly ? "m_webhook_admin_only" : "m_webhook_help") })),
         el("div", { class: "field" },
           el("label", { for: "m-apps", text: t("m_apps_extra") }), appsInput,
           el("p", { class: "help", id: "m-apps-help", text: t("m_apps_help") }), appsSeen),
