@@ -380,6 +380,7 @@ def test_every_payment_app_has_no_non_payment_kind() -> None:
 SHARED_ONLY_APPS = [
     ("com.btpn.dc", "jenius", "Jenius"),
     ("id.co.cimbniaga.mobile.android", "octo", "OCTO Mobile"),
+    ("com.cimbedc", "octo", "OCTO Merchant"),
     ("net.myinfosys.PermataMobileX", "permata", "PermataMobile X"),
     ("co.id.bankbsi.superapp", "bsi", "BYOND by BSI"),
     ("com.bsm.activity2", "bsi", "BSI Mobile"),
