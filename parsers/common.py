@@ -514,9 +514,11 @@ _YOU_START = (
 )
 # "Already": "sudah", "telah", and GoPay's everyday "udah" ("Rp1 dari X udah masuk ke GoPay kamu.")
 _DONE = r"(?:(?:telah|s?udah|berhasil|sukses)\s+)?"
-# "dari NAME", "dari pengirim NAME", "dari rek 987654321 a.n. NAME": the payer after the account.
+# "dari NAME", "dari pengirim NAME", "Dari: NAME" (a "key: value" line), "dari rek 987654321
+# a.n. NAME" and "dari 9876543210 a.n NAME": the payer after the account.
 _FROM = (
-    r"(?:dari|from)\s+(?:pengirim\s+)?(?:rek(?:ening)?\.?\s*[0-9*xX-]{4,}\s+)?"
+    r"(?:dari|from)(?:\s*:)?\s+(?:pengirim\s+)?"
+    r"(?:rek(?:ening)?\.?\s*[0-9*xX-]{4,}\s+|[0-9*xX-]{4,}\s+(?=a\.\s?n\b|an\.\s))?"
     r"(?:a\.\s?n\.?\s+|an\.\s+)?"
 )
 # "ke rek 1234567890", "ke rekening ****2430": the shop's own account, written as a number.
@@ -546,6 +548,13 @@ PAYMENT_RECEIVED = rule(
     + r"(?:[^\n]*?\bdari\s+"
     + sender("sender2")
     + r")?"
+)
+# "Transfer diterima Rp125.000", "Transfer Diterima Rp 180.000" / "Dari: NAME (1234567890)" — the
+# amount after the verb; a transfer received by someone else says by whom and is refused.
+TRANSFER_RECEIVED_THEN_AMOUNT = rule(
+    r"\btransfer(?:an)?\s+diterima\b\s*[:!.]?\s*"
+    r"(?:(?:sebesar|senilai|jumlah|nominal)\s*:?\s*)?<AMT>(?![0-9.,]|\s+(?:oleh|by)\b)"
+    r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
 # "Pembayaran (QRIS statis) diterima(:|!) (sebesar) Rp… (dari X)" — the amount after the verb.
 PAYMENT_RECEIVED_THEN_AMOUNT = rule(
@@ -652,6 +661,7 @@ SHARED_RULES: tuple[Rule, ...] = (
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
     TRANSFER_RECEIVED,
+    TRANSFER_RECEIVED_THEN_AMOUNT,
     RECEIVED_EN,
     SENT_TO_YOU,
     SENT_TO_YOU_EN,

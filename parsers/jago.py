@@ -20,6 +20,7 @@ from .common import (
     SENT_TO_YOU_EN,
     SENT_YOU_EN,
     TRANSFER_RECEIVED,
+    TRANSFER_RECEIVED_THEN_AMOUNT,
     Family,
     brand,
 )
@@ -34,6 +35,7 @@ FAMILY = Family(
         SENT_YOU_EN,
         RECEIVE,
         TRANSFER_RECEIVED,
+        TRANSFER_RECEIVED_THEN_AMOUNT,
         RECEIVED_EN,
         LABEL_IN_THEN_AMOUNT,
         QRIS_AMOUNT_RECEIVED,

@@ -14,6 +14,7 @@ from .common import (
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
     TRANSFER_RECEIVED,
+    TRANSFER_RECEIVED_THEN_AMOUNT,
     Family,
     brand,
 )
@@ -26,6 +27,7 @@ FAMILY = Family(
     rules=(
         RECEIVE,
         TRANSFER_RECEIVED,
+        TRANSFER_RECEIVED_THEN_AMOUNT,
         PAYMENT_RECEIVED,
         QRIS_AMOUNT_RECEIVED,
         LABEL_IN_THEN_AMOUNT,

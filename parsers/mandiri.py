@@ -16,6 +16,7 @@ from .common import (
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
     TRANSFER_RECEIVED,
+    TRANSFER_RECEIVED_THEN_AMOUNT,
     Family,
     brand,
 )
@@ -32,6 +33,7 @@ FAMILY = Family(
     rules=(
         LABEL_IN_THEN_AMOUNT,
         TRANSFER_RECEIVED,
+        TRANSFER_RECEIVED_THEN_AMOUNT,
         PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
         PAYMENT_RECEIVED,

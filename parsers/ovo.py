@@ -18,6 +18,7 @@ from .common import (
     RECEIVED_EN,
     SENT_TO_YOU,
     TRANSFER_RECEIVED,
+    TRANSFER_RECEIVED_THEN_AMOUNT,
     Family,
     brand,
 )
@@ -32,6 +33,7 @@ FAMILY = Family(
         RECEIVE,
         SENT_TO_YOU,
         TRANSFER_RECEIVED,
+        TRANSFER_RECEIVED_THEN_AMOUNT,
         PAYMENT_RECEIVED,
         LABEL_IN_THEN_AMOUNT,
         PAYER_TITLE_AMOUNT_IN,

@@ -16,6 +16,7 @@ from .common import (
     SENT_TO_YOU_EN,
     SENT_YOU_EN,
     TRANSFER_RECEIVED,
+    TRANSFER_RECEIVED_THEN_AMOUNT,
     Family,
     brand,
 )
@@ -27,6 +28,7 @@ FAMILY = Family(
     rules=(
         RECEIVE,
         TRANSFER_RECEIVED,
+        TRANSFER_RECEIVED_THEN_AMOUNT,
         LABEL_IN_THEN_AMOUNT,
         QRIS_AMOUNT_RECEIVED,
         PAYER_TITLE_AMOUNT_IN,

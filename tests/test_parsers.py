@@ -657,6 +657,25 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
             (25901, "JOHN DOE"),
         ),
         ("id.dana", "DANA", "Kamu berhasil menerima\r\n  Rp25.901 dari\nBUDI", (25901, "BUDI")),
+        # "Transfer diterima Rp…" (the amount after the verb) and a payer on its own "Dari:" line;
+        # a transfer someone else received says by whom, and a cut-short amount is no escape.
+        (None, "Dana masuk", "Transfer diterima Rp125.000", (125000, None)),
+        (
+            "id.bmri.livin",
+            "Livin' by Mandiri",
+            "Transaksi Berhasil\nTransfer Diterima Rp 180.000\nDari: AHMAD DHANI (1234567890)",
+            (180000, "AHMAD DHANI"),
+        ),
+        ("com.bca", "BCA", "Transfer diterima Rp50.000 oleh TOKO ABC", None),
+        ("com.bca", "BCA", "Transfer diterima Rp50.000\nby TOKO ABC", None),
+        ("id.bmri.livin", "Livin'", "Transfer Diterima Rp 180.000\nTotal: Rp 182.500", None),
+        # The payer after an account number written without "rek".
+        (
+            "com.bca",
+            "BCA mobile",
+            "Transfer masuk Rp320.000\ndari 9876543210 a.n RINA SUSANTI",
+            (320000, "RINA SUSANTI"),
+        ),
         # A grouped snapshot of different payments: which one is new?
         (
             "com.gojek.resto",
