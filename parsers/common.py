@@ -237,13 +237,20 @@ _INTO_A_WALLET = re.compile(
     r"\s*(?:-?mu|kamu|anda)\b",
     FLAGS,
 )
+# The same in an app set to English: "has been received in your GoPay", "added to your OVO".
+_INTO_A_WALLET_EN = re.compile(
+    r"\b(?:in|into|to)\s+your\s+(?:(?:balance|account|wallet)\s+)?"
+    r"(?P<wallet>dana|ovo|gopay|shopee\s?pay|linkaja)\b",
+    FLAGS,
+)
 
 
 def into_another_wallet(text: str, own_wallet: str | None) -> bool:
     """True when text says money went into a wallet other than `own_wallet` (the wallet whose
     app posted it; None for a bank, a merchant app or an unknown app)."""
     return any("".join(m["wallet"].lower().split()) != own_wallet
-               for m in _INTO_A_WALLET.finditer(text))
+               for pattern in (_INTO_A_WALLET, _INTO_A_WALLET_EN)
+               for m in pattern.finditer(text))
 
 
 # A second amount that is explained: the balance after the payment, or a fee.

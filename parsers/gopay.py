@@ -6,6 +6,8 @@ Wordings seen in public listeners and tests:
   GoPay:          "Kamu menerima Rp50.000 dari Toko ABC via QRIS"
                   "Transfer masuk" / "Rp1 dari icaangg udah masuk ke GoPay kamu." (a phone)
   GoPay Usaha:    "GoPay Usaha: Pembayaran sebesar Rp 199.000 berhasil diterima"
+  GoPay, English: "Rp1.000 from NAME has been received in your GoPay." (a phone's notification
+                  dump quoted in a public listener's test)
 Merchant notifications carry no payer name ("di TOKO" is the shop itself). The consumer app
 posts the same payment again: a shop should forward one of the two.
 """
@@ -45,5 +47,10 @@ FAMILY = Family(
         AMOUNT_RECEIVED,
         LABEL_IN_THEN_AMOUNT,
         AMOUNT_IN,
+        # The app set to English: "Rp1.000 from NAME has been received in your GoPay."
+        rule(
+            r"(?:^|\n|[.!:]\s)<AMT>\s+(?:from\s+<SENDER>\s+)?has\s+been\s+received\s+"
+            r"in(?:to)?\s+your\s+gopay\b"
+        ),
     ),
 )

@@ -676,6 +676,18 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
             "Transfer masuk Rp320.000\ndari 9876543210 a.n RINA SUSANTI",
             (320000, "RINA SUSANTI"),
         ),
+        # GoPay in English; money "in your <other wallet>" is a top-up there, from any other app.
+        (
+            "com.gojek.gopay",
+            None,
+            "Rp1.000 from user 0 has been received in your GoPay.",
+            (1000, "user 0"),
+        ),
+        ("com.gojek.gopay", "GoPay", "Rp1.000 has been received in your GoPay.", (1000, None)),
+        ("com.gojek.gopay", "GoPay", "Rp1.000 from BUDI has been received in your OVO.", None),
+        ("com.gojek.gopay", "GoPay", "Cashback Rp5.000 has been received in your GoPay.", None),
+        ("com.bca", "BCA", "You received Rp50.000 in your GoPay", None),
+        ("ovo.id", "OVO", "You received Rp50.000 into your GoPay", None),
         # A grouped snapshot of different payments: which one is new?
         (
             "com.gojek.resto",
