@@ -209,6 +209,9 @@ _NOISE = re.compile(
       |moved|dipindahkan|memindahkan|pindah\s+dana|reksa\s*dana|investasi|bunga|interest|pulsa
       |terdebit|pengeluaran
       |(?:dari|from)\s+(?:kamu|anda|you)|diterima\s+oleh|received\s+by|pembayaran\s*(?:mu|kamu|anda)
+      # "dari rekening Anda", "Dari: Rekening SeaBank Anda", "from your account": the reader paid
+      |(?:dari|from)\s*:?\s*(?:(?:rekening|rek|akun|saldo|dompet|kantong)\s*\.?\s*(?:[A-Za-z]+\s+)?
+        (?:-?mu|kamu|anda)|your\s+(?:account|balance|wallet|pocket))
       |rekening\s+tujuan|tujuan|penerima
     )\b
     # An amount sent somewhere: "Rp50.000 ke 98765", "IDR 10,000 to JOHN" (but "ke kamu" is in,
@@ -218,6 +221,9 @@ _NOISE = re.compile(
      (?:Rp\.?|IDR)\s*[0-9][0-9.,]*\s+(?:ke|kepada|to)\s+(?!<YOU>)
     |masuk(?:\ssebesar|:)?\s(?:Rp\.?|IDR)\s*[0-9][0-9.,]*\s+(?:ke|kepada|to)\s+(?!<YOU>)
      (?!rek(?:ening)?\.?\s*[0-9*xX-]{4,})
+    # A "Ke: NAME" line of a "key: value" layout names where the money went, unless it names the
+    # reader's own account ("Ke: Rekening Anda").
+    |(?:^|\n)[ \t]*(?:ke|kepada|to)[ \t]*:(?![ \t]*(?:<YOU>))
     """.replace("<YOU>", _TO_YOU),
     FLAGS | re.VERBOSE,
 )
@@ -603,10 +609,11 @@ TRANSFER_RECEIVED = rule(
     + r")?"
 )
 # "Transfer masuk sebesar Rp…", "Transfer Masuk: Rp… dari X", "Dana masuk Rp… dari X", "QRIS masuk!
-# Rp… dari X"
+# Rp… dari X", and as "key: value" lines: "Transfer Masuk" / "Nominal: Rp…" / "Dari: X"
 LABEL_IN_THEN_AMOUNT = rule(
     r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?|qris)\s+masuk\b\s*[:!.-]?\s*"
-    r"(?:(?:sebesar|senilai)\s+)?<AMT>" + _TO_OWN_ACCOUNT + r"(?:\s+" + _FROM + r"<SENDER>)?"
+    r"(?:(?:sebesar|senilai)\s+|(?:nominal|jumlah)\s*:?\s*)?<AMT>" + _TO_OWN_ACCOUNT
+    + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
 # "Dana Rp… masuk ke rek.", "Rp… dari X telah masuk ke rek", "Saldo DANA Rp… Berhasil Masuk",
 # "Uang sebesar Rp… dari X telah masuk ke Saldo Aktif" (Jenius's main account)

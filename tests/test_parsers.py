@@ -688,6 +688,31 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         ("com.gojek.gopay", "GoPay", "Cashback Rp5.000 has been received in your GoPay.", None),
         ("com.bca", "BCA", "You received Rp50.000 in your GoPay", None),
         ("ovo.id", "OVO", "You received Rp50.000 into your GoPay", None),
+        # "key: value" lines: a "Transfer Masuk" header with its "Nominal:" and "Dari:" lines is
+        # money in; a "Ke:" line naming anyone but the reader, or money "dari rekening Anda",
+        # is money out whatever the header says.
+        (
+            "id.co.bri.brimo",
+            "BRImo",
+            "Transfer Masuk\nNominal: Rp50.000\nDari: BUDI",
+            (50000, "BUDI"),
+        ),
+        (
+            "com.bca",
+            "BCA",
+            "Transfer diterima: Rp50.000\nDari: BUDI SANTOSO\nKe: Rekening Anda",
+            (50000, "BUDI SANTOSO"),
+        ),
+        ("id.co.bri.brimo", "BRImo", "Transfer Masuk\nRp50.000\nKe: BUDI SANTOSO", None),
+        ("id.co.bri.brimo", "BRImo", "Transfer Masuk\nNominal: Rp50.000\nKepada: BUDI", None),
+        ("id.bmri.livin", "Livin'", "Dana masuk\nRp50.000\ndari rekening Anda ke BUDI", None),
+        (
+            "id.co.bankbkemobile.digitalbank",
+            "SeaBank",
+            "Transfer Masuk\nRp 50.000\nDari: Rekening SeaBank Anda\nKe: BCA 123",
+            None,
+        ),
+        ("com.bca", "BCA", "Payment received Rp50.000 from your account", None),
         # A grouped snapshot of different payments: which one is new?
         (
             "com.gojek.resto",
