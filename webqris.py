@@ -5450,22 +5450,28 @@ class LoginThrottle:
         return len(self._by_key)
 
     @staticmethod
-    def _keys(address: str, username: str | None) -> list[tuple[str, str]]:
+    def _keys(address: str, username: str | None,
+              known: str | None = None) -> list[tuple[str, str]]:
+        if known:  # a browser this account signed in from (known_browser): its own count
+            return [("known", known)]
         keys = [("address", address)]
         if username:
             keys.append(("username", username.lower()))
         return keys
 
-    def retry_after(self, address: str, username: str | None = None) -> float:
-        """Seconds until `address` (trying `username`) may try again; 0 when it may now."""
+    def retry_after(self, address: str, username: str | None = None, *,
+                    known: str | None = None) -> float:
+        """Seconds until `address` (trying `username`) may try again; 0 when it may now. A
+        `known` browser is held back only by its own guesses: neither those on its username
+        nor everyone's together, which anybody can make, lock its owner out."""
         now = time.monotonic()
         horizon = now - self.window
         while self._all and self._all[0] <= horizon:
             self._all.popleft()
         waits = [0.0]
-        if len(self._all) >= self.total:
+        if len(self._all) >= self.total and not known:
             waits.append(self._all[0] + self.window - now)
-        for key in self._keys(address, username):
+        for key in self._keys(address, username, known):
             recent = self._by_key.get(key)
             if recent is None:
                 continue
@@ -5473,27 +5479,32 @@ class LoginThrottle:
                 recent.popleft()
             if not recent:
                 del self._by_key[key]
-            elif len(recent) >= (self.per_address if key[0] == "address" else self.per_username):
+            elif len(recent) >= (self.per_username if key[0] == "username" else self.per_address):
                 waits.append(recent[0] + self.window - now)
         return max(waits)
 
-    def start(self, address: str, username: str | None = None) -> float:
-        """Counts an attempt by `address` on `username` that may start now and returns 0, or
-        returns the seconds to wait and counts nothing."""
-        wait = self.retry_after(address, username)
+    def start(self, address: str, username: str | None = None, *,
+              known: str | None = None) -> float:
+        """Counts an attempt by `address` on `username` (or by a `known` browser) that may
+        start now and returns 0, or returns the seconds to wait and counts nothing."""
+        wait = self.retry_after(address, username, known=known)
         if wait > 0:
             return wait
         now = time.monotonic()
-        self._all.append(now)
-        for key in self._keys(address, username):
+        if not known:
+            self._all.append(now)
+        for key in self._keys(address, username, known):
             self._by_key.setdefault(key, collections.deque()).append(now)
             self._by_key.move_to_end(key)
         while len(self._by_key) > self.max_addresses:
             self._by_key.popitem(last=False)
         return 0.0
 
-    def succeeded(self, address: str, username: str | None = None) -> None:
-        for key in self._keys(address, username):
+    def succeeded(self, address: str, username: str | None = None, *,
+                  known: str | None = None) -> None:
+        """Forgives the guesses the login was counted with: a known browser's own, which
+        leaves those of others on its username counted."""
+        for key in self._keys(address, username, known):
             self._by_key.pop(key, None)
 
 
@@ -5639,9 +5650,11 @@ MIN_PASSWORD_LENGTH = 8
 
 
 def start_admin_session(conn: sqlite3.Connection, token: str, csrf_token: str,
-                        lifetime_ms: int, account: Mapping[str, Any], address: str) -> None:
+                        lifetime_ms: int, account: Mapping[str, Any], address: str) -> str:
+    """Returns the mark of a browser this account signed in from (known_browser)."""
     insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms, account["id"])
     audit(conn, "admin.login", account["username"], None, None, address)
+    return known_browser_mark(known_browser_key(conn), account)
 
 
 def end_admin_session(conn: sqlite3.Connection, token: str, username: str,
@@ -5666,11 +5679,61 @@ async def too_many_logins(wait: float) -> Response:
                         headers={"Retry-After": str(seconds)})
 
 
-def session_response(request: Request, token: str, csrf_token: str, lifetime: int) -> Response:
-    """The answer that starts a dashboard session: its cookie, and its CSRF token."""
+# A browser an account signed in from keeps a mark of it (its own cookie, signed with a key
+# only the database holds, over the account's password hash): with it, the right password gets
+# in even while guesses from elsewhere on that username, or from everywhere, hold everyone else
+# back. Twenty wrong passwords on "admin" every five minutes would otherwise keep the owner out
+# of the dashboard for as long as somebody bothered.
+KNOWN_BROWSER_COOKIE = "wq_known"
+KNOWN_BROWSER_DAYS = 180
+
+
+def known_browser_key(conn: sqlite3.Connection) -> bytes:
+    """The installation's key for known-browser marks, made at its first use."""
+    stored = get_setting(conn, "known_browser_key")
+    if stored is None:
+        stored = secrets.token_urlsafe(32)
+        conn.execute("INSERT INTO settings (key, value) VALUES ('known_browser_key', ?)"
+                     " ON CONFLICT (key) DO NOTHING", (stored,))
+        stored = get_setting(conn, "known_browser_key")
+    return stored.encode()
+
+
+def _known_browser_signature(key: bytes, account: Mapping[str, Any], issued_ms: int) -> str:
+    signed = f"{account['id']}.{issued_ms}.{account['password_hash']}".encode()
+    return base64.urlsafe_b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def known_browser_mark(key: bytes, account: Mapping[str, Any]) -> str:
+    issued = now_ms()
+    return f"{account['id']}.{issued}.{_known_browser_signature(key, account, issued)}"
+
+
+def known_browser(conn: sqlite3.Connection, key: bytes, mark: str | None) -> sqlite3.Row | None:
+    """The account whose known-browser mark this is, while it is recent and the account's
+    password has not changed since; else None."""
+    account_id, _, rest = (mark or "").partition(".")
+    issued, _, signature = rest.partition(".")
+    if not (account_id.isdigit() and issued.isdigit() and len(account_id) < 19
+            and len(issued) < 19) or now_ms() - int(issued) > KNOWN_BROWSER_DAYS * 86_400_000:
+        return None
+    account = get_account(conn, int(account_id))
+    if account is None or not hmac.compare_digest(
+            signature.encode(), _known_browser_signature(key, account, int(issued)).encode()):
+        return None
+    return account
+
+
+def session_response(request: Request, token: str, csrf_token: str, lifetime: int,
+                     known_mark: str) -> Response:
+    """The answer that starts a dashboard session: its cookie, its CSRF token, and the mark of
+    a browser its account signed in from."""
     response = JSONResponse({"success": True, "csrf_token": csrf_token})
+    secure = request.url.scheme == "https"
     response.set_cookie(SESSION_COOKIE, token, max_age=lifetime, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
+                        samesite="strict", secure=secure, path="/")
+    response.set_cookie(KNOWN_BROWSER_COOKIE, known_mark, max_age=KNOWN_BROWSER_DAYS * 86400,
+                        httponly=True, samesite="strict", secure=secure, path="/admin/api")
     return response
 
 
@@ -5684,7 +5747,11 @@ async def admin_login(request: Request) -> Response:
     """{username, password}; {password} alone is the `admin` account, as before accounts."""
     ctx = ctx_of(request)
     address = client_address(request)
-    wait = ctx.login_throttle.retry_after(address)
+    mark = request.cookies.get(KNOWN_BROWSER_COOKIE)
+    key = ctx.store.read(get_setting, "known_browser_key") if mark else None
+    known = ctx.store.read(known_browser, key.encode(), mark) if key else None
+    known_as = mark if known is not None else None
+    wait = ctx.login_throttle.retry_after(address, known=known_as)
     if wait > 0:  # refused before reading a byte of the body
         return await too_many_logins(wait)
     # Another site's page can post a form, or text/plain that reads as JSON, to this URL and
@@ -5702,9 +5769,11 @@ async def admin_login(request: Request) -> Response:
     if not isinstance(username, str) or len(username) > 64:
         raise BadInput("username must be text")
     username = username.strip()
+    if known is None or known["username"].lower() != username.lower():
+        known_as = None  # a mark of another account's browser is no mark for this one
     # Counted here, after the body and before the check, with no await between the two: of
     # any number of parallel guesses, only the allowed number reach scrypt.
-    wait = ctx.login_throttle.start(address, username)
+    wait = ctx.login_throttle.start(address, username, known=known_as)
     if wait > 0:
         return await too_many_logins(wait)
     account = ctx.store.read(find_account, username)
@@ -5713,18 +5782,18 @@ async def admin_login(request: Request) -> Response:
         account["password_hash"] if account is not None else _NO_ACCOUNT_HASH)
     if not valid or account is None:
         raise ApiError(401, "Wrong username or password" if named else "Wrong password")
-    ctx.login_throttle.succeeded(address, username)
+    ctx.login_throttle.succeeded(address, username, known=known_as)
     if account["disabled_at"] is not None:  # said only to whoever knows its password
         raise ApiError(403, "This account is disabled", error_code="account_disabled")
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     lifetime = ctx.config.admin.session_seconds
     actor = AUDIT_ACTOR.set((account["id"], account["username"]))
     try:
-        await ctx.store.write(start_admin_session, token, csrf_token, lifetime * 1000, account,
-                              address)
+        mark = await ctx.store.write(start_admin_session, token, csrf_token, lifetime * 1000,
+                                     account, address)
     finally:
         AUDIT_ACTOR.reset(actor)
-    return session_response(request, token, csrf_token, lifetime)
+    return session_response(request, token, csrf_token, lifetime, mark)
 
 
 @admin_endpoint(roles=STAFF)
@@ -5739,7 +5808,7 @@ async def admin_logout(request: Request) -> Response:
 
 
 def change_own_password(conn: sqlite3.Connection, account_id: int, password_hash: str,
-                        token: str, csrf_token: str, lifetime_ms: int, address: str) -> None:
+                        token: str, csrf_token: str, lifetime_ms: int, address: str) -> str:
     """A new password ends every session of the account (whoever knew the old one may be
     logged in), and starts one for the browser that changed it."""
     account = get_account(conn, account_id)
@@ -5747,6 +5816,8 @@ def change_own_password(conn: sqlite3.Connection, account_id: int, password_hash
     delete_account_sessions(conn, account_id)
     audit(conn, "admin.set_password", account["username"], None, None, address)
     insert_admin_session(conn, token, csrf_token, now_ms(), lifetime_ms, account_id)
+    # Marks made over the old password are void now; this browser gets a new one.
+    return known_browser_mark(known_browser_key(conn), get_account(conn, account_id))
 
 
 @admin_endpoint(roles=STAFF)
@@ -5774,10 +5845,10 @@ async def admin_change_password(request: Request) -> Response:
     new_hash = await off_the_loop_limited(ctx.password_checks, hash_password, new)
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     lifetime = ctx.config.admin.session_seconds
-    await ctx.store.write(change_own_password, account.id, new_hash, token, csrf_token,
-                          lifetime * 1000, address)
+    mark = await ctx.store.write(change_own_password, account.id, new_hash, token, csrf_token,
+                                 lifetime * 1000, address)
     ctx.credential_wakeup.set()
-    return session_response(request, token, csrf_token, lifetime)
+    return session_response(request, token, csrf_token, lifetime, mark)
 
 
 @admin_endpoint(roles=STAFF)

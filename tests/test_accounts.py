@@ -280,51 +280,6 @@ def test_a_managers_lists_hold_only_its_shops(app_factory: Any, shops: Any,
                        "merchants": [{"id": own.id, "name": "Toko Sendiri"}]}
 
 
-def test_only_the_admin_sets_a_webhook_url(app_factory: Any, shops: Any, db_path: Path,
-                                          pages: Pages,  # noqa: F811
-                                          server_factory: Any) -> None:
-    """The server POSTs to a webhook URL and shows the first bytes of each answer: a shop
-    manager who could set it would read what the server reaches (its loopback, its private
-    network). The manager keeps every other setting of its shop, and its form may send the
-    URL back unchanged."""
-    own, _ = shops
-    by_role = clients(app_factory)
-    manager, admin = by_role["manager"], by_role["admin"]
-    path = f"/admin/api/merchants/{own.id}"
-    for url in ("http://127.0.0.1:22/", None):
-        refused = manager.patch(path, json={"webhook_url": url, "name": "Toko Baru"})
-        assert refused.status_code == 403, refused.text
-        assert refused.json()["error_code"] == "webhook_url_admin_only"
-
-    def shown(dashboard: Dashboard) -> dict:
-        return next(m for m in dashboard.get("/admin/api/merchants").json()["data"]
-                    if m["id"] == own.id)
-
-    assert shown(admin)["name"] == "Toko Sendiri"  # nothing of the refused change was saved
-    kept = manager.patch(path, json={"webhook_url": "http://127.0.0.1:9/hook",
-                                     "name": "Toko Baru"})
-    assert kept.status_code == 200, kept.text
-    assert admin.patch(path, json={"webhook_url": "http://127.0.0.1:8/hook"}).status_code == 200
-    assert (shown(admin)["webhook_url"], shown(admin)["name"]) == ("http://127.0.0.1:8/hook",
-                                                                   "Toko Baru")
-
-    server = server_factory(db_path)
-    page = pages.open()
-    page.goto(server.base_url + "/")
-    page.fill("#login-username", "mira")
-    page.fill("#login-password", STAFF_PASSWORD)
-    page.click("#login-submit")
-    page.goto(f"{server.base_url}/#/merchants/{own.id}")
-    expect(page.locator("#m-webhook")).to_have_value("http://127.0.0.1:8/hook")
-    expect(page.locator("#m-webhook")).to_have_attribute("readonly", "")
-    expect(page.locator("#m-webhook-help")).to_contain_text("Hanya admin")
-    page.fill("#m-name", "Toko Sendiri")
-    page.keyboard.press("Enter")  # the form saves the name; the URL goes back unchanged
-    expect(page).to_have_url(re.compile(r"#/merchants$"))
-    with httpx.Client(base_url=server.base_url, timeout=10) as http:
-        assert shown(login(http, "admin", ADMIN_PASSWORD))["name"] == "Toko Sendiri"
-
-
 def test_a_cashier_sees_its_shops_payments_of_today_without_secrets(
         app_factory: Any, shops: Any, db_path: Path) -> None:
     own, other = shops
@@ -839,3 +794,48 @@ def test_a_shop_manager_opens_the_alerts_page_of_its_own_shops_only(
     expect(page.locator(".alert-row")).to_have_count(1)
     expect(page.locator(".alert-row")).to_have_attribute("data-kind", "test")
     assert "Toko Lain" not in page.content() and "-1002222222222" not in page.content()
+
+
+def test_only_the_admin_sets_a_webhook_url(app_factory: Any, shops: Any, db_path: Path,
+                                          pages: Pages,  # noqa: F811
+                                          server_factory: Any) -> None:
+    """The server POSTs to a webhook URL and shows the first bytes of each answer: a shop
+    manager who could set it would read what the server reaches (its loopback, its private
+    network). The manager keeps every other setting of its shop, and its form may send the
+    URL back unchanged."""
+    own, _ = shops
+    by_role = clients(app_factory)
+    manager, admin = by_role["manager"], by_role["admin"]
+    path = f"/admin/api/merchants/{own.id}"
+    for url in ("http://127.0.0.1:22/", None):
+        refused = manager.patch(path, json={"webhook_url": url, "name": "Toko Baru"})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error_code"] == "webhook_url_admin_only"
+
+    def shown(dashboard: Dashboard) -> dict:
+        return next(m for m in dashboard.get("/admin/api/merchants").json()["data"]
+                    if m["id"] == own.id)
+
+    assert shown(admin)["name"] == "Toko Sendiri"  # nothing of the refused change was saved
+    kept = manager.patch(path, json={"webhook_url": "http://127.0.0.1:9/hook",
+                                     "name": "Toko Baru"})
+    assert kept.status_code == 200, kept.text
+    assert admin.patch(path, json={"webhook_url": "http://127.0.0.1:8/hook"}).status_code == 200
+    assert (shown(admin)["webhook_url"], shown(admin)["name"]) == ("http://127.0.0.1:8/hook",
+                                                                   "Toko Baru")
+
+    server = server_factory(db_path)
+    page = pages.open()
+    page.goto(server.base_url + "/")
+    page.fill("#login-username", "mira")
+    page.fill("#login-password", STAFF_PASSWORD)
+    page.click("#login-submit")
+    page.goto(f"{server.base_url}/#/merchants/{own.id}")
+    expect(page.locator("#m-webhook")).to_have_value("http://127.0.0.1:8/hook")
+    expect(page.locator("#m-webhook")).to_have_attribute("readonly", "")
+    expect(page.locator("#m-webhook-help")).to_contain_text("Hanya admin")
+    page.fill("#m-name", "Toko Sendiri")
+    page.keyboard.press("Enter")  # the form saves the name; the URL goes back unchanged
+    expect(page).to_have_url(re.compile(r"#/merchants$"))
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        assert shown(login(http, "admin", ADMIN_PASSWORD))["name"] == "Toko Sendiri"

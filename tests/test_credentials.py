@@ -227,6 +227,47 @@ def test_guesses_from_many_addresses_are_limited_in_total(db_path: Path, merchan
     assert codes.count(401) == 20 and codes.count(429) == 80
 
 
+def test_the_owners_browser_gets_in_while_guesses_hold_everyone_else_back(
+        db_path: Path, merchant: Merchant, server_factory) -> None:
+    """Anybody can send wrong passwords for "admin", and past the username's limit the right
+    password is refused too, which kept the owner out of the dashboard for as long as somebody
+    bothered. A browser the account signed in from (its wq_known mark) gets in with the right
+    password; guesses from it are limited on their own; a new password voids the mark."""
+    set_password(db_path)
+    server = server_factory(db_path, env={
+        "WEBQRIS_ADMIN_LOGIN_MAX_FAILURES": "2",
+        "WEBQRIS_ADMIN_LOGIN_MAX_FAILURES_PER_USERNAME": "4",
+        "WEBQRIS_SERVER_PROXY_HEADERS": "true"})
+    login = "/admin/api/login"
+    with httpx.Client(base_url=server.base_url) as owner, \
+            httpx.Client(base_url=server.base_url) as others:
+        assert owner.post(login, json={"password": PASSWORD}).status_code == 200
+        mark = owner.cookies["wq_known"]
+        guesses = [others.post(login, json={"password": "guess"},
+                               headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
+                   for n in range(8)]
+        assert guesses == [401] * 4 + [429] * 4
+        # The right password from a browser that never signed in waits like the guesses ...
+        assert others.post(login, json={"password": PASSWORD},
+                           headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 429
+        # ... and from the owner's browser it gets in.
+        assert owner.post(login, json={"password": PASSWORD}).status_code == 200
+        # A mark altered, or of another account, is no mark.
+        account_id, issued, signature = mark.split(".")
+        for forged in (f"{account_id}.{issued}.{signature[:-4]}AAA=", f"99.{issued}.{signature}"):
+            others.cookies.set("wq_known", forged, path="/admin/api")
+            assert others.post(login, json={"password": PASSWORD},
+                               headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 429
+        # Guesses from the owner's browser are its own to pay for.
+        assert [owner.post(login, json={"password": "guess"}).status_code
+                for _ in range(3)] == [401, 401, 429]
+        owner.cookies.clear()
+        owner.cookies.set("wq_known", mark, path="/admin/api")
+        set_password(db_path, NEW_PASSWORD)  # as `webqris admin set-password` does
+        assert owner.post(login, json={"password": NEW_PASSWORD},
+                          headers={"X-Forwarded-For": "203.0.113.10"}).status_code == 429
+
+
 def test_the_throttle_forgets_the_oldest_addresses_first() -> None:
     throttle = webqris.LoginThrottle(per_address=1, total=10**9, window=60, max_addresses=100)
     assert throttle.start("192.0.2.1") == 0
