@@ -2136,6 +2136,8 @@ def list_devices(conn: sqlite3.Connection, merchant_id: int) -> list[sqlite3.Row
 
 # A key that lasts as long as its notification is kept.
 KEY_KEPT = 2**62
+# The `reference` of the seed docs' callback example, sent as it is by their snippets.
+SEED_PLACEHOLDER_REFERENCE = "optional-reference"
 
 
 def find_notification_key(conn: sqlite3.Connection, merchant_id: int, key: str,
@@ -2192,6 +2194,16 @@ class InboundNotification:
         without one, the same words later are a new payment, so a repeat counts only within
         the window (a forwarder's retries)."""
         return KEY_KEPT if self.posted_at else at_ms + window_seconds * 1000
+
+    def reference_key_expires(self, at_ms: int, window_seconds: int) -> int:
+        """A callback's own reference names one payment: a repeat is a duplicate whenever it
+        comes. The seed docs' placeholder, which its PHP, Laravel and CodeIgniter snippets send
+        with every payment, names none: like a notification without its own time, a repeat
+        counts only within the window (a caller's retries), since once the grace period has
+        passed the same total is the next customer's payment."""
+        if self.reference == SEED_PLACEHOLDER_REFERENCE:
+            return at_ms + window_seconds * 1000
+        return KEY_KEPT
 
 
 def insert_notification(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
@@ -4171,6 +4183,7 @@ def _record_referenced_callback(conn: sqlite3.Connection, merchant_id: int,
     again; if it pays now, the earlier attempt waiting in the inbox is placed with it, and if
     it pays nothing again, the money stays in the inbox once."""
     paid_key, unplaced_key = callback_keys(note.reference or "", parsed.amount)
+    key_expires = note.reference_key_expires(at, payments.dedupe_window_seconds)
     earlier = find_notification_key(conn, merchant_id, unplaced_key, at)
     earlier_row = get_notification(conn, earlier) if earlier is not None else None
     original = find_notification_key(conn, merchant_id, paid_key, at)
@@ -4181,7 +4194,7 @@ def _record_referenced_callback(conn: sqlite3.Connection, merchant_id: int,
             conn, merchant_id, note, "duplicate", at, parsed=parsed, duplicate_of=original))
     result = _match_and_store(conn, merchant_id, note, parsed, "callback", payments, at)
     if result.invoice is not None:
-        hold_notification_key(conn, merchant_id, paid_key, result.notification_id, KEY_KEPT)
+        hold_notification_key(conn, merchant_id, paid_key, result.notification_id, key_expires)
         if earlier is not None:
             conn.execute("UPDATE notifications SET invoice_id = ?, attached_at = ?"
                          " WHERE id = ? AND attached_at IS NULL",
@@ -4193,7 +4206,7 @@ def _record_referenced_callback(conn: sqlite3.Connection, merchant_id: int,
         return NotificationOutcome("unmatched", result.notification_id, repeat_of=earlier)
     else:
         hold_notification_key(conn, merchant_id, unplaced_key, result.notification_id,
-                              KEY_KEPT)
+                              key_expires)
     return result
 
 
@@ -8683,7 +8696,9 @@ def build_openapi(config: Config | None = None) -> dict[str, Any]:
                                         "maximum": qris.MAX_AMOUNT},
                     sender_name=text(FIELD_LIMITS["sender_name"], nullable=True),
                     reference=text(FIELD_LIMITS["reference"], nullable=True,
-                                   description="A repeated reference is a duplicate"))}}},
+                                   description="A repeated reference is a duplicate (the seed's"
+                                               " placeholder 'optional-reference' only"
+                                               " within dedupe_window_seconds)"))}}},
                 "responses": responses(
                     ok({"oneOf": [obj(None, success=true, invoice_id=invoice_id_value),
                                   ref("Duplicate")]}, links={"status": {

@@ -769,6 +769,47 @@ def test_a_callback_reference_that_paid_nothing_can_be_retried(client: TestClien
                        ).json()["invoice_id"] == other["invoice_id"]
 
 
+def test_the_seed_placeholder_reference_pays_the_next_invoice_of_the_same_total(
+        app_factory, merchant: Merchant, db_path: Path) -> None:
+    """The seed's PHP, Laravel and CodeIgniter snippets send 'optional-reference' for every
+    payment. A total comes back once the grace period has passed (1 s here, 15 min by
+    default), and the next customer's payment of it was a "Duplicate notification" forever:
+    not paid, and not in the owner's inbox either."""
+    client = app_factory(payments={"unique_code_min": 42, "unique_code_max": 42,
+                                   "late_grace_seconds": 1, "dedupe_window_seconds": 1})
+    headers = {"X-Callback-Key": merchant.callback_secret}
+    body = {"amount": 25042, "sender_name": "JOHN DOE", "reference": "optional-reference"}
+    first = create(client, merchant, 25000)
+    assert client.post("/api/callback/notify", headers=headers, json=body).json() == {
+        "success": True, "invoice_id": first["invoice_id"]}
+    # The caller's retry, within the window, is still the same payment.
+    assert client.post("/api/callback/notify", headers=headers, json=body).json()[
+        "message"] == "Duplicate notification"
+    time.sleep(1.1)
+    second = create(client, merchant, 25000)
+    assert second["total_amount"] == 25042
+    paid = client.post("/api/callback/notify", headers=headers, json=body)
+    assert paid.json() == {"success": True, "invoice_id": second["invoice_id"]}, paid.text
+    assert status_of(client, merchant, second["invoice_id"])["status"] == "paid"
+
+
+def test_a_real_callback_reference_stays_spent_after_the_window(
+        app_factory, merchant: Merchant, db_path: Path) -> None:
+    """A reference of the caller's own names one payment: its late retry never pays the next
+    invoice of the same total."""
+    client = app_factory(payments={"unique_code_min": 42, "unique_code_max": 42,
+                                   "late_grace_seconds": 1, "dedupe_window_seconds": 1})
+    headers = {"X-Callback-Key": merchant.callback_secret}
+    body = {"amount": 25042, "reference": "bank-ref-11"}
+    create(client, merchant, 25000)
+    assert client.post("/api/callback/notify", headers=headers, json=body).status_code == 200
+    time.sleep(1.1)
+    newer = create(client, merchant, 25000)
+    retry = client.post("/api/callback/notify", headers=headers, json=body)
+    assert retry.json()["message"] == "Duplicate notification"
+    assert status_of(client, merchant, newer["invoice_id"])["status"] == "pending"
+
+
 def test_a_retried_callback_that_now_pays_places_the_earlier_attempt(
         app_factory, merchant: Merchant, db_path: Path) -> None:
     """The invoice was created after the first attempt: the retry pays, and the first attempt

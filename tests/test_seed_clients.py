@@ -81,6 +81,28 @@ $data = json_decode($response, true);
 echo json_encode(['created' => $created, 'status' => ['status' => $status, 'data' => $data]]);
 """
 
+# The seed's plain-PHP callback snippet, then what it got.
+PHP_CALLBACK = r"""<?php
+$payload = json_encode([
+'amount' => 25042,
+'sender_name' => 'JOHN DOE',
+'reference' => 'optional-reference',
+]);
+$ch = curl_init('https://webqris.com/api/callback/notify');
+curl_setopt_array($ch, [
+CURLOPT_POST => true,
+CURLOPT_RETURNTRANSFER => true,
+CURLOPT_HTTPHEADER => [
+'X-Callback-Key: YOUR_CALLBACK_SECRET',
+'Content-Type: application/json',
+],
+CURLOPT_POSTFIELDS => $payload,
+]);
+$response = curl_exec($ch);
+curl_close($ch);
+echo $response;
+"""
+
 # The seed's Node snippet (the body of its Express handler), run as a script with Node's fetch.
 NODE_CREATE = """
 const req = { body: { amount: 25000, merchant_order_id: 'ORDER-001', customer_name: 'John Doe' } };
@@ -179,6 +201,36 @@ def test_seed_callback_curl(seed_server) -> None:
     result = curl(CURL_CALLBACK, server.base_url, YOUR_CALLBACK_SECRET=merchant.callback_secret)
     assert result == {"status": 200, "body": {"success": True,
                                               "invoice_id": created["body"]["invoice_id"]}}
+
+
+@pytest.mark.skipif(shutil.which("curl") is None or shutil.which("php") is None,
+                    reason="curl or php is not installed")
+def test_seed_callback_snippets_pay_every_invoice_of_a_recurring_total(
+        db_path: Path, server_factory, tmp_path: Path) -> None:
+    """The seed's callback snippets send the same amount and the literal 'optional-reference'
+    every time. Once the grace period has passed (1 s here, 15 min by default) the total comes
+    back on a new invoice, and the second snippet's payment of it was a "Duplicate
+    notification": the invoice stayed pending and the money was in no inbox."""
+    merchant = add_merchant(db_path)
+    server = server_factory(db_path, env={"WEBQRIS_PAYMENTS_UNIQUE_CODE_MIN": "42",
+                                          "WEBQRIS_PAYMENTS_UNIQUE_CODE_MAX": "42",
+                                          "WEBQRIS_PAYMENTS_LATE_GRACE_SECONDS": "1",
+                                          "WEBQRIS_PAYMENTS_DEDUPE_WINDOW_SECONDS": "1"})
+    first = curl(CURL_CREATE, server.base_url, YOUR_API_TOKEN=merchant.api_token)["body"]
+    assert curl(CURL_CALLBACK, server.base_url, YOUR_CALLBACK_SECRET=merchant.callback_secret
+                )["body"] == {"success": True, "invoice_id": first["invoice_id"]}
+    time.sleep(1.1)
+    second = curl(CURL_CREATE.replace("ORDER-001", "ORDER-002"), server.base_url,
+                  YOUR_API_TOKEN=merchant.api_token)["body"]
+    assert second["total_amount"] == 25042
+    script = tmp_path / "callback.php"
+    script.write_text(PHP_CALLBACK.replace(SEED_BASE, server.base_url)
+                      .replace("YOUR_CALLBACK_SECRET", merchant.callback_secret))
+    result = subprocess.run(["php", str(script)], capture_output=True, text=True, timeout=30)
+    assert json.loads(result.stdout) == {"success": True, "invoice_id": second["invoice_id"]}
+    status = curl(CURL_STATUS.replace("INV-1710000000-abc123", second["invoice_id"]),
+                  server.base_url, YOUR_API_TOKEN=merchant.api_token)
+    assert status["body"]["data"]["status"] == "paid"
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
