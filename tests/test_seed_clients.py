@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shlex
 import shutil
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import add_merchant
+from conftest import add_merchant, free_port
 
 SEED_BASE = "https://webqris.com"
 
@@ -102,6 +103,113 @@ $response = curl_exec($ch);
 curl_close($ch);
 echo $response;
 """
+
+# The seed's three Express handlers (create, status, callback-notify), verbatim, in an app.
+EXPRESS_SHOP = """const express = require('express');
+const app = express();
+app.use(express.json());
+app.post('/payments/create-qris', async (req, res) => {
+const response = await fetch('https://webqris.com/api/payments/qris/create', {
+method: 'POST',
+headers: {
+'Authorization': 'Bearer ' + process.env.WEBQRIS_API_TOKEN,
+'Content-Type': 'application/json',
+},
+body: JSON.stringify({
+amount: req.body.amount,
+merchant_order_id: req.body.merchant_order_id,
+customer_name: req.body.customer_name,
+}),
+});
+const data = await response.json();
+return res.status(response.status).json(data);
+});
+app.get('/payments/:invoiceId/status', async (req, res) => {
+const response = await fetch(
+'https://webqris.com/api/payments/' + encodeURIComponent(req.params.invoiceId) + '/status',
+{
+headers: {
+'Authorization': 'Bearer ' + process.env.WEBQRIS_API_TOKEN,
+},
+}
+);
+const data = await response.json();
+return res.status(response.status).json(data);
+});
+app.post('/forward-qris-notify', async (req, res) => {
+const response = await fetch('https://webqris.com/api/callback/notify', {
+method: 'POST',
+headers: {
+'X-Callback-Key': process.env.WEBQRIS_CALLBACK_SECRET,
+'Content-Type': 'application/json',
+},
+body: JSON.stringify({
+amount: req.body.amount,
+sender_name: req.body.sender_name,
+reference: req.body.reference,
+}),
+});
+const data = await response.json();
+return res.status(response.status).json(data);
+});
+app.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('READY'));
+"""
+
+# The seed's Next.js route handlers (TypeScript), verbatim.
+NEXTJS_CREATE = """// app/api/webqris/create/route.ts
+export async function POST(request: Request) {
+const body = await request.json();
+const response = await fetch('https://webqris.com/api/payments/qris/create', {
+method: 'POST',
+headers: {
+'Authorization': 'Bearer ' + process.env.WEBQRIS_API_TOKEN,
+'Content-Type': 'application/json',
+},
+body: JSON.stringify(body),
+});
+return Response.json(await response.json(), { status: response.status });
+}"""
+NEXTJS_STATUS = """// app/api/webqris/status/[invoiceId]/route.ts
+export async function GET(
+_request: Request,
+{ params }: { params: { invoiceId: string } }
+) {
+const response = await fetch(
+'https://webqris.com/api/payments/' + encodeURIComponent(params.invoiceId) + '/status',
+{
+headers: {
+'Authorization': 'Bearer ' + process.env.WEBQRIS_API_TOKEN,
+},
+cache: 'no-store',
+}
+);
+return Response.json(await response.json(), { status: response.status });
+}"""
+NEXTJS_CALLBACK = """// app/api/webqris/callback-notify/route.ts
+export async function POST(request: Request) {
+const body = await request.json();
+const response = await fetch('https://webqris.com/api/callback/notify', {
+method: 'POST',
+headers: {
+'X-Callback-Key': process.env.WEBQRIS_CALLBACK_SECRET || '',
+'Content-Type': 'application/json',
+},
+body: JSON.stringify(body),
+});
+return Response.json(await response.json(), { status: response.status });
+}"""
+# Their type annotations, which plain Node cannot run (it would fail on any left); nothing
+# else is changed.
+TYPE_ANNOTATION = re.compile(
+    r"(\w+|\{ params \}): (?:Request|\{ params: \{ invoiceId: string \} \})")
+
+
+def nextjs_route(typescript: str, base_url: str) -> str:
+    """The route handler as Next.js runs it once compiled: without its types."""
+    javascript, count = TYPE_ANNOTATION.subn(r"\1", typescript)
+    assert count >= 1
+    return javascript.replace(SEED_BASE, base_url)
+
 
 # The seed's Node snippet (the body of its Express handler), run as a script with Node's fetch.
 NODE_CREATE = """
@@ -256,6 +364,85 @@ def test_seed_php_create_and_status(seed_server, tmp_path: Path) -> None:
     assert output["created"]["data"]["total_amount"] == 25042
     assert output["status"]["status"] == 200
     assert output["status"]["data"]["data"]["status"] == "pending"
+
+
+def _shop_backend_pays(shop: str, create_path: str, status_path: str, notify_path: str) -> None:
+    """A shop's backend made of the seed's snippets, called as the seed's React component calls
+    it, passes on our answers: the invoice, its status (`status_path` has {} for the invoice
+    id), the payment, and our errors as they are (status code and JSON)."""
+    created = httpx.post(shop + create_path,
+                         json={"amount": 25000, "merchant_order_id": "ORDER-001"})
+    assert created.status_code == 200, created.text
+    invoice = created.json()
+    assert {"success": True, "amount": 25000, "unique_code": 42,
+            "total_amount": 25042}.items() <= invoice.items()
+    assert invoice["qris_payload"].startswith("000201") and invoice["expired_at"]
+    status = httpx.get(shop + status_path.format(invoice["invoice_id"]))
+    assert status.status_code == 200 and status.json()["data"]["status"] == "pending"
+    paid = httpx.post(shop + notify_path, json=json.loads(
+        '{"amount": 25042, "sender_name": "JOHN DOE", "reference": "optional-reference"}'))
+    assert (paid.status_code, paid.json()) == (
+        200, {"success": True, "invoice_id": invoice["invoice_id"]})
+    data = httpx.get(shop + status_path.format(invoice["invoice_id"])).json()["data"]
+    assert (data["status"], data["payment_method"]) == ("paid", "callback")
+    missing = httpx.get(shop + status_path.format("INV-1710000000-abc123"))
+    assert (missing.status_code, missing.json()) == (
+        404, {"success": False, "message": "Payment not found"})
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_seed_express_handlers(seed_server, tmp_path: Path) -> None:
+    if not (RECEIVERS / "node_modules" / "express").is_dir():
+        pytest.fail("express is not installed: run `npm install --prefix tests/receivers"
+                    " --no-audit --no-fund`")
+    server, merchant = seed_server
+    script = tmp_path / "shop.js"
+    script.write_text(EXPRESS_SHOP.replace(SEED_BASE, server.base_url))
+    port = free_port()
+    process = subprocess.Popen(
+        ["node", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "NODE_PATH": str(RECEIVERS / "node_modules"), "PORT": str(port),
+             "WEBQRIS_API_TOKEN": merchant.api_token,
+             "WEBQRIS_CALLBACK_SECRET": merchant.callback_secret})
+    try:
+        _read_line_with(process, "READY", 15)
+        _shop_backend_pays(f"http://127.0.0.1:{port}", "/payments/create-qris",
+                           "/payments/{}/status",
+                           "/forward-qris-notify")
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_seed_nextjs_route_handlers(seed_server, tmp_path: Path) -> None:
+    """The seed's Next.js create, status and callback-notify routes."""
+    server, merchant = seed_server
+    routes = {"/api/webqris/create": NEXTJS_CREATE,
+              "/api/webqris/status/[invoiceId]": NEXTJS_STATUS,
+              "/api/webqris/callback-notify": NEXTJS_CALLBACK}
+    specs = []
+    for number, (pattern, typescript) in enumerate(routes.items()):
+        module = tmp_path / f"route{number}.mjs"
+        module.write_text(nextjs_route(typescript, server.base_url))
+        specs.append(f"{pattern}={module}")
+    port = free_port()
+    process = subprocess.Popen(
+        ["node", str(RECEIVERS / "nextjs_routes.mjs"), str(port), *specs],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "WEBQRIS_API_TOKEN": merchant.api_token,
+             "WEBQRIS_CALLBACK_SECRET": merchant.callback_secret})
+    try:
+        _read_line_with(process, "READY", 15)
+        _shop_backend_pays(f"http://127.0.0.1:{port}", "/api/webqris/create",
+                           "/api/webqris/status/{}", "/api/webqris/callback-notify")
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def _read_line_with(process: subprocess.Popen[str], needle: str, timeout: float) -> str:

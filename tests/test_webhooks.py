@@ -658,6 +658,31 @@ def express_receiver(tmp_path: Path) -> Iterator[Callable[[str], str]]:
 
 
 @pytest.fixture
+def nextjs_receiver(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """The seed's Next.js route handler, served under plain Node as Next.js calls it."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: cannot run the seed's Next.js receiver")
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(secret: str) -> str:
+        port = free_port()
+        log = tmp_path / f"nextjs-{port}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [node, "nextjs_routes.mjs", str(port),
+                 "/api/webhook/qris=nextjs_webhook_route.mjs"], cwd=RECEIVERS, stdout=out,
+                stderr=subprocess.STDOUT, env={**os.environ, "WEBHOOK_SECRET": secret})
+        processes.append(process)
+        wait_for_port(port, process, log)
+        return f"http://127.0.0.1:{port}/api/webhook/qris"
+
+    yield start
+    for process in processes:
+        stop_process(process)
+
+
+@pytest.fixture
 def php_receiver(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     php = shutil.which("php")
     if php is None:
@@ -724,3 +749,8 @@ def test_seed_express_receiver_accepts_our_webhook(app_factory, db_path: Path,
 def test_seed_php_receiver_accepts_our_webhook(app_factory, db_path: Path,
                                                php_receiver) -> None:
     _seed_receiver_accepts_our_webhook(app_factory, db_path, php_receiver)
+
+
+def test_seed_nextjs_receiver_accepts_our_webhook(app_factory, db_path: Path,
+                                                  nextjs_receiver) -> None:
+    _seed_receiver_accepts_our_webhook(app_factory, db_path, nextjs_receiver)
