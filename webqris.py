@@ -3212,6 +3212,10 @@ ALERT_SETTING_FIELDS = ("language", "telegram_bot_token", "telegram_chat_id", "s
                         "smtp_port", "smtp_security", "smtp_user", "smtp_password", "smtp_from",
                         "smtp_to", "opening_hours")
 ALERT_SECRET_FIELDS = ("telegram_bot_token", "smtp_password")
+# Where the server connects to send a shop's e-mail alerts: whoever sets it can make the server
+# knock on any host and port it reaches and read the refusal in the attempts log, which is the
+# admin's to allow (as a webhook URL is).
+SERVER_CHOSEN_ALERT_FIELDS = ("smtp_host", "smtp_port")
 
 
 def get_alert_settings(conn: sqlite3.Connection, merchant_id: int) -> sqlite3.Row | None:
@@ -7081,6 +7085,13 @@ async def admin_update_alert_settings(request: Request) -> Response:
     ctx = ctx_of(request)
     merchant_id = path_id(request, "merchant_id", "Merchant")
     changes = checked_alert_settings(await read_fields(request, allow_form=False))
+    stored = ctx.store.read(get_alert_settings, merchant_id)
+    current = dict(stored) if stored is not None else {}
+    if request.state.account.role != "admin" and any(
+            name in changes and changes[name] != current.get(name)
+            for name in SERVER_CHOSEN_ALERT_FIELDS):
+        raise ApiError(403, "Only an admin sets the mail server the alerts go through: the"
+                            " server connects to it", error_code="smtp_server_admin_only")
     await ctx.store.write(update_alert_settings_by_admin, merchant_id, changes,
                           client_address(request))
     settings = ctx.store.read(get_alert_settings, merchant_id)

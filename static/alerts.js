@@ -2,7 +2,7 @@
    within which opening hours; a test alert; the recent alerts with every attempt. */
 import {
   api, append, clear, dateTime, el, errorBlock, errorText, field, loadMerchants, loadingBlock,
-  pageHeader, rupiah, strings, toast
+  pageHeader, rupiah, session, strings, toast
 } from "./wq.js";
 
 var t = strings({
@@ -19,6 +19,7 @@ var t = strings({
     al_email: "Email", al_smtp_to: "Alamat email penerima", al_smtp_to_help: "Satu alamat atau beberapa, dipisah koma.",
     al_own_smtp: "Server email sendiri (kosongkan untuk memakai server instalasi)", al_smtp_host: "Server SMTP",
     al_smtp_port: "Port", al_smtp_security: "Keamanan", al_smtp_user: "Nama pengguna SMTP",
+    al_smtp_server_admin_only: "Hanya admin yang dapat mengubah server dan port SMTP, karena server terhubung ke alamat ini.",
     al_smtp_password: "Kata sandi SMTP", al_smtp_from: "Alamat pengirim",
     al_hours: "Jam buka toko", al_hours_help: "Misalnya 08:00-21:00. HP yang diam di luar jam buka tidak diperingatkan. Kosongkan bila toko buka 24 jam.",
     al_channels: "Peringatan toko ini dikirim ke: {channels}.", al_channels_own: "saluran milik toko",
@@ -47,6 +48,7 @@ var t = strings({
     al_email: "E-mail", al_smtp_to: "Recipient e-mail address", al_smtp_to_help: "One address or several, comma-separated.",
     al_own_smtp: "Own mail server (leave empty to use the installation's)", al_smtp_host: "SMTP server",
     al_smtp_port: "Port", al_smtp_security: "Security", al_smtp_user: "SMTP user name",
+    al_smtp_server_admin_only: "Only an admin can change the SMTP server and port, because the server connects to them.",
     al_smtp_password: "SMTP password", al_smtp_from: "Sender address",
     al_hours: "Shop opening hours", al_hours_help: "For example 08:00-21:00. A phone silent outside opening hours is not alerted. Leave empty if the shop is open all day.",
     al_channels: "This shop's alerts go to: {channels}.", al_channels_own: "the shop's own channels",
@@ -108,8 +110,11 @@ function settingsForm(merchant, data, onSaved, onTested) {
   var token = input("al-bot-token", { type: "password", placeholder: data.telegram_bot_token || "" });
   var chat = input("al-chat-id", { value: data.telegram_chat_id || "", inputmode: "text" });
   var to = input("al-smtp-to", { type: "text", value: data.smtp_to || "", inputmode: "email" });
-  var host = input("al-smtp-host", { value: data.smtp_host || "" });
-  var port = input("al-smtp-port", { type: "number", min: "1", max: "65535", value: data.smtp_port || "" });
+  // The server refuses a mail server from anyone but an admin (it connects there).
+  var serverAdminOnly = Boolean(session.account && session.account.role !== "admin");
+  var serverHelp = serverAdminOnly ? { readonly: true, "aria-describedby": "al-smtp-server-help" } : {};
+  var host = input("al-smtp-host", Object.assign({ value: data.smtp_host || "" }, serverHelp));
+  var port = input("al-smtp-port", Object.assign({ type: "number", min: "1", max: "65535", value: data.smtp_port || "" }, serverHelp));
   var security = el("select", { id: "al-smtp-security" }, el("option", { value: "", text: "–" }),
     ["starttls", "tls", "none"].map(function (s) { return el("option", { value: s, text: s.toUpperCase() }); }));
   security.value = data.smtp_security || "";
@@ -141,6 +146,7 @@ function settingsForm(merchant, data, onSaved, onTested) {
       field(t("al_smtp_to"), to, "al-smtp-to"), el("p", { class: "muted small", text: t("al_smtp_to_help") }),
       el("details", { open: !!data.smtp_host || null }, el("summary", { text: t("al_own_smtp") }),
         field(t("al_smtp_host"), host, "al-smtp-host"), field(t("al_smtp_port"), port, "al-smtp-port"),
+        serverAdminOnly ? el("p", { class: "muted small", id: "al-smtp-server-help", text: t("al_smtp_server_admin_only") }) : null,
         field(t("al_smtp_security"), security, "al-smtp-security"), field(t("al_smtp_user"), user, "al-smtp-user"),
         field(t("al_smtp_password"), password, "al-smtp-password"),
         data.smtp_password ? el("p", { class: "muted small", text: t("al_secret_kept", { hint: data.smtp_password }) }) : null,

@@ -796,13 +796,14 @@ def test_a_shop_manager_opens_the_alerts_page_of_its_own_shops_only(
     assert "Toko Lain" not in page.content() and "-1002222222222" not in page.content()
 
 
-def test_only_the_admin_sets_a_webhook_url(app_factory: Any, shops: Any, db_path: Path,
-                                          pages: Pages,  # noqa: F811
-                                          server_factory: Any) -> None:
+def test_only_the_admin_chooses_where_the_server_connects(
+        app_factory: Any, shops: Any, db_path: Path,
+        pages: Pages,  # noqa: F811 (the fixture imported above)
+        server_factory: Any) -> None:
     """The server POSTs to a webhook URL and shows the first bytes of each answer: a shop
     manager who could set it would read what the server reaches (its loopback, its private
-    network). The manager keeps every other setting of its shop, and its form may send the
-    URL back unchanged."""
+    network). So does the SMTP server of a shop's alerts (the refusal of any host and port). A
+    manager keeps every other setting of its shop, and its forms may send those back unchanged."""
     own, _ = shops
     by_role = clients(app_factory)
     manager, admin = by_role["manager"], by_role["admin"]
@@ -823,6 +824,16 @@ def test_only_the_admin_sets_a_webhook_url(app_factory: Any, shops: Any, db_path
     assert admin.patch(path, json={"webhook_url": "http://127.0.0.1:8/hook"}).status_code == 200
     assert (shown(admin)["webhook_url"], shown(admin)["name"]) == ("http://127.0.0.1:8/hook",
                                                                    "Toko Baru")
+    # The same holds for the mail server a shop's alerts go through.
+    alerts = f"/admin/api/merchants/{own.id}/alerts"
+    for server_change in ({"smtp_host": "127.0.0.1"}, {"smtp_port": 22}):
+        refused = manager.patch(alerts, json={**server_change, "smtp_to": "pemilik@toko.example"})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error_code"] == "smtp_server_admin_only"
+    assert manager.patch(alerts, json={"smtp_host": None, "smtp_to": "pemilik@toko.example"}
+                         ).status_code == 200
+    assert admin.patch(alerts, json={"smtp_host": "mail.toko.example", "smtp_port": 587}
+                       ).status_code == 200
 
     server = server_factory(db_path)
     page = pages.open()
@@ -839,3 +850,13 @@ def test_only_the_admin_sets_a_webhook_url(app_factory: Any, shops: Any, db_path
     expect(page).to_have_url(re.compile(r"#/merchants$"))
     with httpx.Client(base_url=server.base_url, timeout=10) as http:
         assert shown(login(http, "admin", ADMIN_PASSWORD))["name"] == "Toko Sendiri"
+    page.goto(f"{server.base_url}/#/alerts?merchant={own.id}")
+    expect(page.locator("#al-smtp-host")).to_have_value("mail.toko.example")
+    expect(page.locator("#al-smtp-host")).to_have_attribute("readonly", "")
+    expect(page.locator("#al-smtp-server-help")).to_contain_text("Hanya admin")
+    page.fill("#al-smtp-to", "kasir@toko.example")
+    page.locator("#al-smtp-to").press("Enter")  # saves: the server stays the admin's
+    expect(page.locator(".toast")).to_contain_text("disimpan")
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        saved = login(http, "admin", ADMIN_PASSWORD).get(alerts).json()["data"]
+    assert (saved["smtp_to"], saved["smtp_host"]) == ("kasir@toko.example", "mail.toko.example")
