@@ -3605,9 +3605,9 @@ def payments_export(zone_name: str, *, status: str | None, merchant_id: int | No
                 *csv_times(row["paid_at"], zone)]
 
     return CsvExport([
-        "ID tagihan", "ID pesanan", "Toko", "Status", "Nominal", "Kode unik", "Total",
+        "No. tagihan", "ID pesanan", "Toko", "Status", "Nominal", "Kode unik", "Total",
         "Pengirim", "Nama pelanggan", "Metode", f"Dibuat ({zone_name})", "Dibuat (UTC)",
-        f"Dibayar ({zone_name})", "Dibayar (UTC)"], read_page, cells)
+        f"Lunas pada ({zone_name})", "Lunas pada (UTC)"], read_page, cells)
 
 
 def notifications_export(zone_name: str, *, outcome: str | None, merchant_id: int | None,
@@ -3635,8 +3635,8 @@ def notifications_export(zone_name: str, *, outcome: str | None, merchant_id: in
     return CsvExport([
         "ID notifikasi", "Toko", f"Diterima ({zone_name})", "Diterima (UTC)", "Sumber",
         "Aplikasi", "HP", "Judul", "Pesan", "Nominal terbaca", "Pengirim", "Hasil",
-        "Aplikasi tidak dipercaya", "ID tagihan", f"Dipasangkan ({zone_name})",
-        "Dipasangkan (UTC)", f"Diselesaikan ({zone_name})", "Diselesaikan (UTC)",
+        "Aplikasi tidak dipercaya", "No. tagihan", f"Dilampirkan ({zone_name})",
+        "Dilampirkan (UTC)", f"Diselesaikan ({zone_name})", "Diselesaikan (UTC)",
         "Diselesaikan sebagai", "Duplikat dari", "Catatan"], read_page, cells)
 
 
@@ -7624,10 +7624,10 @@ ALERT_TEXTS: Mapping[str, Mapping[str, str]] = {
     "id": {
         "the_phone": "HP toko", "phone": "HP {device}",
         "money_title": "Uang perlu perhatian",
-        "unmatched_one": "1 uang masuk tidak cocok dengan tagihan mana pun",
-        "unmatched_many": "{n} uang masuk tidak cocok dengan tagihan mana pun",
-        "untrusted_one": "1 uang masuk dari aplikasi yang tidak dipercaya toko",
-        "untrusted_many": "{n} uang masuk dari aplikasi yang tidak dipercaya toko",
+        "unmatched_one": "1 pembayaran masuk tidak cocok dengan tagihan mana pun",
+        "unmatched_many": "{n} pembayaran masuk tidak cocok dengan tagihan mana pun",
+        "untrusted_one": "1 pembayaran masuk dari aplikasi yang tidak dipercaya toko",
+        "untrusted_many": "{n} pembayaran masuk dari aplikasi yang tidak dipercaya toko",
         "unreadable_one": "1 notifikasi yang nominalnya tidak terbaca",
         "unreadable_many": "{n} notifikasi yang nominalnya tidak terbaca",
         "copies_one": "1 di antaranya sepertinya salinan pembayaran yang sudah tercatat (dari"
@@ -7640,7 +7640,7 @@ ALERT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "paid_one": "1 tagihan lunas: {sum}", "paid_many": "{n} tagihan lunas, total {sum}",
         "payment_link": "Lihat tagihan: {link}",
         "silent_title": "HP diam",
-        "silent": "{phone} tidak mengirim notifikasi atau heartbeat sejak {since}. Buka aplikasi"
+        "silent": "{phone} tidak mengirim notifikasi atau tanda hidup sejak {since}. Buka aplikasi"
                   " penerus notifikasi di HP itu: penghemat baterai mungkin menghentikannya."
                   " Selama itu, pembayaran tidak tercatat otomatis.",
         "back_title": "HP aktif lagi",
@@ -7650,7 +7650,7 @@ ALERT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "webhook_one": "Webhook 1 tagihan gagal terkirim ke {host} setelah semua percobaan.",
         "webhook_many": "Webhook {n} tagihan gagal terkirim ke {host} setelah semua"
                         " percobaan.",
-        "webhook_error": "Galat terakhir: {error}", "bills": "Tagihan: {ids}",
+        "webhook_error": "Kesalahan terakhir: {error}", "bills": "Tagihan: {ids}",
         "webhook_link": "Kirim ulang dari dasbor: {link}",
         "recap_title": "Rekap harian {day}",
         "recap_window": "24 jam sampai {until}",
@@ -7698,7 +7698,7 @@ ALERT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "webhook_many": "The webhooks of {n} bills could not be delivered to {host} after"
                         " every attempt.",
         "webhook_error": "Last error: {error}", "bills": "Bills: {ids}",
-        "webhook_link": "Redeliver from the dashboard: {link}",
+        "webhook_link": "Resend from the dashboard: {link}",
         "recap_title": "Daily recap {day}",
         "recap_window": "24 hours until {until}",
         "recap_paid": "Paid: {n} {bills}, {sum}", "recap_none_paid": "No bill paid yet.",

@@ -40,7 +40,7 @@ var t = strings({
   },
   en: {
     all_statuses: "All statuses", reset: "Reset", pay_title: "Bills", search: "Search",
-    search_ph: "Bill ID, order ID or amount", status: "Status", filters: "Filters",
+    search_ph: "Bill no., order ID or amount", status: "Status", filters: "Filters",
     filters_active: "Filters ({count})", date_from: "From date",
     date_to: "To date", col_invoice: "Bill", col_total: "Total", col_created: "Created", col_paid: "Paid",
     download_csv: "Download CSV", download_csv_label: "Download CSV of the bills of these filters",

@@ -31,7 +31,7 @@ var t = strings({
     pay_anyway_less: "Uang yang masuk kurang {diff} dari total tagihan. Lunasi hanya jika Anda yakin uangnya sudah cukup.",
     pay_anyway_more: "Uang yang masuk lebih {diff} dari total tagihan.", pay_anyway_ok: "Tetap lunasi",
     keep_pending: "Jangan", trust_title: "Percayai {app} untuk {merchant}?",
-    trust_body: "Mulai sekarang notifikasi dari {app} yang terbaca sebagai uang masuk akan melunasi tagihan {merchant} secara otomatis. Lakukan hanya jika {app} adalah aplikasi dompet atau bank toko: siapa pun yang bisa mengirim pesan ke aplikasi lain (email, SMS, chat) bisa memalsukan pembayaran.",
+    trust_body: "Mulai sekarang notifikasi dari {app} yang terbaca sebagai uang masuk akan melunasi tagihan {merchant} secara otomatis. Lakukan hanya jika {app} adalah aplikasi e-wallet atau bank toko: siapa pun yang bisa mengirim pesan ke aplikasi lain (email, SMS, chat) bisa memalsukan pembayaran.",
     trust_note: "Notifikasi ini sendiri tetap menunggu: lampirkan ke tagihannya.",
     trust_ok: "Percayai aplikasi ini", trusted_toast: "{app} kini boleh melunasi tagihan {merchant}."
   },
@@ -57,7 +57,7 @@ var t = strings({
     pay_anyway_less: "The money received is {diff} short of the bill's total. Pay only if you are sure enough money arrived.",
     pay_anyway_more: "The money received is {diff} more than the bill's total.", pay_anyway_ok: "Pay anyway",
     keep_pending: "Don't", trust_title: "Trust {app} for {merchant}?",
-    trust_body: "From now on, notifications from {app} that read as money received pay {merchant}'s bills by themselves. Only do this if {app} is the shop's wallet or bank app: anyone who can message another app (mail, SMS, chat) could fake a payment.",
+    trust_body: "From now on, notifications from {app} that read as money received pay {merchant}'s bills by themselves. Only do this if {app} is the shop's e-wallet or bank app: anyone who can message another app (mail, SMS, chat) could fake a payment.",
     trust_note: "This notification itself still waits: attach it to its bill.", trust_ok: "Trust this app",
     trusted_toast: "{app} may now pay {merchant}'s bills."
   }

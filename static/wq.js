@@ -68,21 +68,31 @@ function lookup(table, language, key) {
 
 /* ---- One vocabulary ------------------------------------------------------------------
    Every string a shop owner or a customer reads, in every page module's table and on the
-   server's coded refusals, uses these words (issue 19). A new page uses them too.
+   server's coded refusals, alerts and CSV headers, uses these words (issue 19). A new page
+   uses them too; tests/test_a11y.py checks the words each language must not use.
 
    Indonesian                           English
    tagihan (never transaksi/invoice)    bill
-   lunas; badge "Lunas"                 paid
+   nomor tagihan; "No. tagihan"         bill number; "Bill no." (never "bill ID")
+   lunas, "Lunas pada" (never dibayar)  paid, "Paid at"
    menunggu                             pending
    kedaluwarsa                          expired
    dibatalkan                           cancelled
    pesanan; "ID pesanan"                order; "order ID"
    toko (the API keeps "merchant")      shop
-   nominal                              amount
+   nominal (also on the checkout,       amount
+     never "harga")
    kode unik                            unique code
    total                                total
    pengirim                             sender
    notifikasi                           notification
+   dilampirkan (to a bill)              attached
+   aplikasi penerus notifikasi          notification forwarder app
+   tanda hidup (HP)                     heartbeat
+   e-wallet (never dompet digital)      e-wallet (never wallet alone)
+   kirim ulang                          resend (never redeliver)
+   antre / terkirim / gagal             queued / delivered (sent) / failed
+   kesalahan (never galat)              error
    kotak masuk                          inbox
    kasir                                cashier
    tautan pembayaran                    payment link
@@ -91,7 +101,8 @@ function lookup(table, language, key) {
    akun                                 account
    peran                                role
    pengelola toko                       shop manager
-   HP / ponsel                          phone
+   HP (never ponsel)                    phone
+   Anda (never kamu)                    you
 
    English counts: "1 bill", "2 bills" (plural() below, with a key_one). A sentence must read
    whole when a value is missing: keep a second sentence for that case (a key_no_shop…),
@@ -179,7 +190,7 @@ var SHARED = {
     attach_exact: "same amount", secret_once_title: "Save it now: shown only once",
     secret_once_body: "Copy it and keep it somewhere safe. WebQRIS keeps only a hash and cannot show it again.",
     secret_saved: "I have saved it",
-    field_name: "The shop name", field_invoice_id: "The bill ID", field_customer_name: "The customer's name",
+    field_name: "The shop name", field_invoice_id: "The bill number", field_customer_name: "The customer's name",
     field_merchant_order_id: "The order ID",
     err_cut_off: "This QRIS is damaged: it is cut off at character {position}. Scan the sticker again and copy the whole QRIS text.",
     err_bad_field_number: "This QRIS is damaged or is not a QRIS: {value} at character {position} is not a field number. Scan the sticker again and copy the whole QRIS text.",

@@ -44,6 +44,8 @@ from test_dashboard import (  # noqa: F401
 from test_dashboard import create_invoice as create
 from test_search import add_history
 
+import webqris
+
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "tests" / "receivers" / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 800}
@@ -318,10 +320,12 @@ def string_tables() -> dict[str, dict[str, dict[str, str]]]:
 
 
 # English words that must not be left in the Indonesian text, and words the English text does
-# not use (common.md's vocabulary: bill, shop).
+# not use: the other names of a concept the vocabulary in static/wq.js names once.
 NOT_INDONESIAN = re.compile(r"\b(invoice|order|payment|paid|body|command line|error|merchant|"
-                            r"transaksi|dibayar|bills?|shops?)\b", re.IGNORECASE)
-NOT_OUR_ENGLISH = re.compile(r"\b(invoices?|merchants?|transactions?)\b", re.IGNORECASE)
+                            r"transaksi|dibayar|bills?|shops?|forwarder|heartbeat|dompet|"
+                            r"harga|galat|ponsel|kamu|dipasangkan)\b", re.IGNORECASE)
+NOT_OUR_ENGLISH = re.compile(r"\b(invoices?|merchants?|transactions?|redeliver\w*|bill IDs?)\b|"
+                             r"(?<!e-)\bwallets?\b", re.IGNORECASE)
 # Not words: a quoted receiver's answer, a placeholder, an event name (payment.paid).
 QUOTED = re.compile(r'\\".*?\\"|\{\w+\}|\b\w+\.\w+\b')
 
@@ -346,6 +350,28 @@ def test_every_string_table_has_both_languages_and_one_vocabulary() -> None:
                 problems.append(f"{name}: en {key} says {found.group(0)!r}: {text}")
             if re.search(r"(?<![\d.])1 \w+s\b", text):
                 problems.append(f"{name}: en {key} has a singular one with a plural: {text}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_what_the_server_words_for_the_owner_uses_the_same_vocabulary() -> None:
+    """Alerts (Telegram, e-mail) and the CSV headers are the dashboard's words too: they said
+    "1 uang masuk", "heartbeat", "Galat", "Dibayar" and "Dipasangkan" beside its "pembayaran
+    masuk", "tanda hidup", "Kesalahan", "Lunas pada" and "Dilampirkan"."""
+    exports = [webqris.payments_export("Asia/Jakarta", status=None, merchant_id=None, query=None,
+                                       created_from=None, created_to=None, at_ms=0),
+               webqris.notifications_export("Asia/Jakarta", outcome=None, merchant_id=None)]
+    indonesian = {f"csv header {n}": header for export in exports
+                  for n, header in enumerate(export.header)}
+    indonesian |= {f"alert id {key}": text for key, text in webqris.ALERT_TEXTS["id"].items()}
+    problems = [f"{name} says {found.group(0)!r}: {text}" for name, text in indonesian.items()
+                if (found := NOT_INDONESIAN.search(QUOTED.sub("", text)))]
+    problems += [f"alert en {key} says {found.group(0)!r}: {text}"
+                 for key, text in webqris.ALERT_TEXTS["en"].items()
+                 if (found := NOT_OUR_ENGLISH.search(QUOTED.sub("", text)))]
+    # Money is a mass noun in Indonesian: "1 uang masuk" is not said, "1 pembayaran masuk" is.
+    problems += [f"alert id {key} counts money: {text}"
+                 for key, text in webqris.ALERT_TEXTS["id"].items()
+                 if re.search(r"(\d|\{n\}) uang\b", text)]
     assert problems == [], "\n".join(problems)
 
 

@@ -221,7 +221,7 @@ def test_each_kind_arrives_once_on_both_channels_in_indonesian_without_secrets(
             assert not any(secret in text for secret in secrets_of(merchant)), text
             assert "token=x" not in text  # a webhook URL's query is never repeated
     money = next(t for t in telegram.texts() if "Uang perlu perhatian" in t)
-    assert "1 uang masuk tidak cocok dengan tagihan mana pun" in money
+    assert "1 pembayaran masuk tidak cocok dengan tagihan mana pun" in money
     assert "Jumlah: Rp31.337" in money
     assert f"Buka kotak masuk: {BASE_URL}/#/notifications" in money
     paid = next(t for t in telegram.texts() if "Pembayaran masuk" in t)
@@ -375,7 +375,7 @@ def test_twenty_unmatched_notifications_in_a_minute_give_one_alert_with_count_an
     time.sleep(0.5)
     assert len(telegram.texts()) == 1
     text = telegram.texts()[0]
-    assert "20 uang masuk tidak cocok dengan tagihan mana pun" in text
+    assert "20 pembayaran masuk tidak cocok dengan tagihan mana pun" in text
     assert "Jumlah: Rp" + f"{sum(amounts):,}".replace(",", ".") in text
     assert client.get("/admin/api/alerts").json()["data"][0]["count"] == 20
 
@@ -398,7 +398,7 @@ def test_the_second_apps_copy_of_a_payment_is_alerted_as_a_likely_copy(
         "message": f"Kamu menerima {rp} dari Budi via QRIS"}).status_code == 404
     money = wait_until(lambda: [t for t in telegram.texts() if "Uang perlu perhatian" in t],
                        what="the money alert")[0]
-    assert "1 uang masuk tidak cocok dengan tagihan mana pun" in money
+    assert "1 pembayaran masuk tidak cocok dengan tagihan mana pun" in money
     assert "1 di antaranya sepertinya salinan pembayaran yang sudah tercatat" in money
     unmatched(client, merchant, 77_000)  # other money: no such line
     other = wait_until(lambda: [t for t in telegram.texts() if "Rp77.000" in t],
@@ -602,7 +602,7 @@ def test_a_silent_phone_is_alerted_after_the_configured_time_and_again_when_back
     silent = wait_until(lambda: telegram.texts(), what="the silent alert")[0]
     assert time.time() - last_heard >= 1.0
     heard = datetime.datetime.fromtimestamp(last_heard, ZONE).strftime("%d-%m-%Y %H:%M WIB")
-    assert f"HP HP-Kasir tidak mengirim notifikasi atau heartbeat sejak {heard}" in silent
+    assert f"HP HP-Kasir tidak mengirim notifikasi atau tanda hidup sejak {heard}" in silent
     assert f"Lihat toko: {BASE_URL}/#/merchants/{merchant.id}" in silent
     time.sleep(0.3)
     assert len(telegram.texts()) == 1  # once per silence, not at every check

@@ -886,7 +886,7 @@ def test_unduh_csv_downloads_the_bills_of_the_chosen_filters(pages: Pages, shop:
     assert download.suggested_filename.startswith("webqris-tagihan-")
     text = Path(download.path()).read_text(encoding="utf-8-sig")
     lines = text.splitlines()
-    assert lines[0].startswith("ID tagihan,ID pesanan,Toko,Status,Nominal")
+    assert lines[0].startswith("No. tagihan,ID pesanan,Toko,Status,Nominal")
     assert len(lines) == 2 and paid["invoice_id"] in lines[1] and ",lunas," in lines[1]
 
 

@@ -77,23 +77,23 @@ def test_payments_csv_has_indonesian_columns_rupiah_integers_and_both_times(
     assert answer.content.startswith("\ufeff".encode())
     rows = rows_of(answer.content)
     assert list(rows[0]) == [
-        "ID tagihan", "ID pesanan", "Toko", "Status", "Nominal", "Kode unik", "Total",
+        "No. tagihan", "ID pesanan", "Toko", "Status", "Nominal", "Kode unik", "Total",
         "Pengirim", "Nama pelanggan", "Metode", "Dibuat (Asia/Jakarta)", "Dibuat (UTC)",
-        "Dibayar (Asia/Jakarta)", "Dibayar (UTC)"]
-    by_id = {row["ID tagihan"]: row for row in rows}
+        "Lunas pada (Asia/Jakarta)", "Lunas pada (UTC)"]
+    by_id = {row["No. tagihan"]: row for row in rows}
     paid = by_id[bills["paid"]["invoice_id"]]
     assert (paid["Status"], paid["Total"], paid["Pengirim"], paid["Metode"]) == (
         "lunas", str(bills["paid"]["total_amount"]), "JOHN DOE", "callback")
-    utc = datetime.datetime.fromisoformat(paid["Dibayar (UTC)"].replace("Z", "+00:00"))
-    local = datetime.datetime.strptime(paid["Dibayar (Asia/Jakarta)"], "%Y-%m-%d %H:%M:%S")
+    utc = datetime.datetime.fromisoformat(paid["Lunas pada (UTC)"].replace("Z", "+00:00"))
+    local = datetime.datetime.strptime(paid["Lunas pada (Asia/Jakarta)"], "%Y-%m-%d %H:%M:%S")
     assert utc.astimezone(ZONE).replace(tzinfo=None, microsecond=0) == local
     pending = by_id[bills["pending"]["invoice_id"]]
     assert pending["Status"] == "menunggu" and pending["Nama pelanggan"] == "Sérgio Ñúñez"
     assert pending["ID pesanan"] == "'=HYPERLINK(\"http://evil\")"  # shown, never run
-    assert pending["Dibayar (UTC)"] == ""
+    assert pending["Lunas pada (UTC)"] == ""
     assert by_id[bills["cancelled"]["invoice_id"]]["Status"] == "dibatalkan"
     only_paid = rows_of(client.get("/admin/api/payments.csv?status=paid").content)
-    assert [row["ID tagihan"] for row in only_paid] == [bills["paid"]["invoice_id"]]
+    assert [row["No. tagihan"] for row in only_paid] == [bills["paid"]["invoice_id"]]
     assert rows_of(client.get("/admin/api/payments.csv?q=ORDER-1").content)[0]["Total"] == \
         str(bills["paid"]["total_amount"])
 
@@ -105,7 +105,7 @@ def test_notifications_csv_lists_each_notification_with_its_outcome(
     rows = rows_of(client.get("/admin/api/notifications.csv").content)
     assert [row["Hasil"] for row in rows] == ["tidak cocok", "cocok"]
     assert rows[0]["Nominal terbaca"] == "99999" and rows[0]["Aplikasi"] == "id.dana"
-    assert rows[1]["ID tagihan"] == bills["paid"]["invoice_id"]
+    assert rows[1]["No. tagihan"] == bills["paid"]["invoice_id"]
     waiting = rows_of(client.get("/admin/api/notifications.csv?outcome=needs_attention").content)
     assert len(waiting) == 1
     assert waiting[0]["Diselesaikan sebagai"] == ""
