@@ -12,7 +12,8 @@ server's address ("/#/kasir", "/pay/{paid}"; the {names} are the World's invoice
 a selector that is visible once the page has drawn its data, and `open` (for a dialog or any
 state a click reaches) a function of the page that clicks there; the dialog must end up open
 in #dialog. `login=False` for public pages and the login form. Every screen is then scanned in
-both languages and both widths, and its visible text is checked for unfilled {placeholders}.
+both languages and both widths, its visible text is checked for unfilled {placeholders}, and
+the page must not scroll sideways.
 """
 
 from __future__ import annotations
@@ -263,6 +264,9 @@ def test_every_page_and_dialog_passes_axe(world: World, contexts: Any, language:
         unfilled = PLACEHOLDER.findall(page.evaluate("document.body.innerText"))
         if unfilled:
             problems.append(f"{where}: unfilled placeholders {unfilled}")
+        width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+        if width[0] > width[1]:
+            problems.append(f"{where}: the page scrolls sideways {width}")
         if screen.open:
             page.keyboard.press("Escape")
             expect(page.locator("#dialog[open]")).to_have_count(0)
