@@ -153,7 +153,7 @@ function render() {
   content.appendChild(keypadSection(d));
   content.appendChild(todaySection(d));
   if (state.bill) {
-    var focus = $("bill-focus");
+    var focus = $("bill-focus") || $("bill-heading");
     if (focus) focus.focus();
   }
 }
@@ -173,7 +173,7 @@ function shopChooser(d) {
 function amountValue() { return state.digits ? Number(state.digits) : 0; }
 
 function keypadSection(d) {
-  var display = el("output", { id: "amount", class: "amount-display" + (state.digits ? "" : " is-empty"), for: "keypad", "aria-live": "polite" },
+  var display = el("output", { id: "amount", class: "amount-display" + (state.digits ? "" : " is-empty"), for: "keypad", "aria-live": "polite", tabindex: "-1" },
     state.digits ? rupiah(amountValue()) : t("amount_empty"));
   var quick = el("div", { class: "quick", role: "group", "aria-label": t("quick_amounts") },
     (d.quick_amounts || []).map(function (amount) {
@@ -251,7 +251,9 @@ function billScreen(bill) {
   }
   append(screen, el("div", { class: "qr-box" },
     el("p", { class: "shop-name", text: state.data.merchant.name }),
-    el("h2", { id: "bill-heading", class: "scan", text: t("scan") }),
+    // Focus starts here, not on "Batalkan tagihan": the Enter that made the QR, pressed twice,
+    // cancelled the bill the customer was scanning.
+    el("h2", { id: "bill-heading", class: "scan", tabindex: "-1", text: t("scan") }),
     el("div", { class: "qr-frame" },
       el("img", { class: "qr", src: bill.qr_svg_url, width: "320", height: "320", alt: t("qr_alt", { total: rupiah(bill.total_amount) }) })),
     el("div", { class: "pay-label", text: t("pay_exactly") }),
@@ -264,7 +266,7 @@ function billScreen(bill) {
       el("span", { class: "countdown", id: "countdown", role: "timer", "aria-live": "off" }, "--:--")),
     el("p", { class: "waiting" }, el("span", { class: "pulse", "aria-hidden": "true" }), el("span", { text: t("waiting") })),
     el("div", { class: "bill-actions" },
-      el("button", { type: "button", class: "btn btn-quiet", id: "bill-focus", "data-testid": "cancel-bill", onclick: cancelBill }, t("cancel_bill")))));
+      el("button", { type: "button", class: "btn btn-quiet", "data-testid": "cancel-bill", onclick: cancelBill }, t("cancel_bill")))));
   return screen;
 }
 
@@ -420,8 +422,10 @@ function leaveBill() {
   state.backLeft = 0;
   state.bill = null;
   render();
-  var make = $("make-qr");
-  if (make) (make.disabled ? $("keypad").querySelector(".key") : make).focus();
+  // On the amount, not on a key: digits typed there go into it and Enter makes the QR (on the
+  // keypad's "1", Enter pressed that key: 9000 and Enter became 90001 and no QR).
+  var display = $("amount");
+  if (display) display.focus();
 }
 
 /* ---- the chime: two short notes from WebAudio, no sound file ----------------------------- */

@@ -492,6 +492,53 @@ def test_focus_stays_on_its_bill_through_a_live_update(world: World, contexts: A
     expect(chip).to_be_focused()
 
 
+def test_the_cashier_page_works_from_a_keyboard_without_losing_a_bill(world: World,
+                                                                      contexts: Any) -> None:
+    """A cashier with a keyboard or a numpad: digits and Enter make the QR. A second Enter
+    (a key pressed twice, a key held) used to land on "Batalkan tagihan", which took focus with
+    the QR, and cancelled the bill the customer was scanning; and after "Pelanggan berikutnya"
+    focus sat on the keypad's "1", so the next amount's Enter typed a 1 instead (9.000 became
+    90.001) and made no QR."""
+    page = contexts("id", PHONE).new_page()
+    login(page, world.server)
+    page.goto(world.server.base_url + "/kasir")
+    expect(page.locator("#make-qr")).to_be_visible()
+    screen = page.locator("#bill-screen")
+    page.keyboard.type("15000")
+    page.keyboard.press("Enter")
+    expect(screen).to_have_attribute("data-status", "pending")
+    first = screen.get_attribute("data-invoice")
+    expect(page.locator("#bill-heading")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Space")
+    page.wait_for_timeout(300)  # a cancel would be on its way by now
+    expect(screen).to_have_attribute("data-status", "pending")
+    bill = httpx.get(f"{world.server.base_url}/api/payments/{first}/status",
+                     headers=world.shop.auth, timeout=10).json()["data"]
+    assert bill["status"] == "pending"
+    # The cancel button is one Tab away, and works from the keyboard.
+    page.keyboard.press("Tab")
+    expect(page.locator("[data-testid=cancel-bill]")).to_be_focused()
+    assert notify(world.server, world.shop, bill["total_amount"]).status_code == 200
+    expect(screen).to_have_attribute("data-status", "paid")
+    expect(page.get_by_role("button", name="Pelanggan berikutnya")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(screen).to_have_count(0)
+    expect(page.locator("#amount")).to_be_focused()
+    page.keyboard.type("9000")
+    page.keyboard.press("Enter")
+    expect(screen).to_have_attribute("data-status", "pending")
+    second = screen.get_attribute("data-invoice")
+    assert second != first
+    made = httpx.get(f"{world.server.base_url}/api/payments/{second}/status",
+                     headers=world.shop.auth, timeout=10).json()["data"]
+    assert made["amount"] == 9000
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # cancels, on purpose now
+    expect(screen).to_have_count(0)
+    expect(page.locator("#amount")).to_be_focused()
+
+
 def test_escape_closes_a_dialog_and_focus_returns(world: World, contexts: Any) -> None:
     page = contexts("id").new_page()
     login(page, world.server)
