@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server, free_port
+from conftest import STAFF_PASSWORD, Server, add_account, free_port
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 # The dashboard tests' Chromium and shop (the `browser` and `shop` fixtures), sign-in and API
@@ -69,6 +69,14 @@ def open_dialog(trigger: str) -> Callable[[Page], None]:
     return click
 
 
+def reveal(trigger: str, shown: str) -> Callable[[Page], None]:
+    """A state one click away on the page itself (a disclosure, an expanded list)."""
+    def click(page: Page) -> None:
+        page.locator(trigger).first.click()
+        expect(page.locator(shown).first).to_be_visible()
+    return click
+
+
 def rotate_then_show_secret(page: Page) -> None:
     page.locator("[data-rotate=webhook_secret]").first.click()
     expect(page.locator("#dialog[open]")).to_be_visible()
@@ -102,6 +110,8 @@ SCREENS = [
     Screen("login", "/", "#login-form", login=False),
     Screen("overview", "/#/overview", "#today-sum"),
     Screen("payments", "/#/payments", "tbody tr"),
+    Screen("payment filters", "/#/payments", ".filters-toggle",
+           reveal(".filters-toggle", "#pf-status")),
     Screen("payment pending", "/#/payments/{pending}", ".detail[data-status=pending]"),
     Screen("confirm dialog", "/#/payments/{pending}", "#confirm-payment",
            open_dialog("#confirm-payment")),
@@ -120,14 +130,22 @@ SCREENS = [
            open_dialog("[data-rotate=webhook_secret]")),
     Screen("secret dialog", "/#/merchants", "[data-rotate=webhook_secret]",
            rotate_then_show_secret),
+    Screen("forwarder settings", "/#/merchants", ".forwarder summary",
+           reveal(".forwarder summary", ".forwarder[open] .copy-btn")),
     Screen("merchant form", "/#/merchants/new", "#m-qris"),
+    Screen("merchant edit", "/#/merchants/{shop}", "#m-qris"),
     Screen("webhooks", "/#/webhooks", "article.delivery"),
+    Screen("webhook attempts", "/#/webhooks", "article.delivery button[aria-expanded]",
+           reveal("article.delivery button[aria-expanded=false]",
+                  "article.delivery button[aria-expanded=true]")),
     Screen("audit", "/#/audit", "li.audit-entry"),
     Screen("accounts", "/#/accounts", "tr[data-account]"),
     Screen("new account dialog", "/#/accounts", "[data-testid=account-new]",
            open_dialog("[data-testid=account-new]")),
     Screen("my password dialog", "/#/overview", "#my-password", open_dialog("#my-password")),
     Screen("alerts", "/#/alerts", "#al-channels"),
+    Screen("alerts, own mail server", "/#/alerts", "#al-channels",
+           reveal("details:has(#al-smtp-host) > summary", "#al-smtp-host")),
     Screen("payment links", "/#/links", "#link-amount"),
     Screen("payment link made", "/#/links", "#link-amount", make_payment_link),
     Screen("cashier keypad", "/kasir", "#make-qr"),
@@ -180,7 +198,7 @@ def world(shop: Merchant,  # noqa: F811 (the dashboard tests' shop, with its adm
                    app="com.bank.baru", title="Bank Baru").status_code == 404
     ids = {"pending": pending["invoice_id"], "paid": paid["invoice_id"],
            "redirecting": redirecting["invoice_id"], "expired": expired["invoice_id"],
-           "cancelled": cancelled["invoice_id"]}
+           "cancelled": cancelled["invoice_id"], "shop": str(shop.id)}
     return World(server, shop, ids)
 
 
@@ -236,6 +254,21 @@ def describe(where: str, violation: dict[str, Any]) -> str:
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
+def scan(page: Page, where: str) -> list[str]:
+    """What a screen as drawn breaks: axe's serious and critical violations and the noticed
+    moderate ones, unfilled placeholders, a page that scrolls sideways."""
+    problems = [describe(where, violation) for violation in axe_violations(page)
+                if violation["impact"] in ("serious", "critical")
+                or violation["id"] in NOTICED_MODERATE]
+    unfilled = PLACEHOLDER.findall(page.evaluate("document.body.innerText"))
+    if unfilled:
+        problems.append(f"{where}: unfilled placeholders {unfilled}")
+    width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    if width[0] > width[1]:
+        problems.append(f"{where}: the page scrolls sideways {width}")
+    return problems
+
+
 @pytest.mark.parametrize("language", ["id", "en"])
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280x800", "390x844"])
 def test_every_page_and_dialog_passes_axe(world: World, contexts: Any, language: str,
@@ -257,20 +290,82 @@ def test_every_page_and_dialog_passes_axe(world: World, contexts: Any, language:
         if screen.open:
             screen.open(page)
         page.wait_for_timeout(150)  # transitions end: axe judges colours as drawn
-        for violation in axe_violations(page):
-            if violation["impact"] in ("serious", "critical") \
-                    or violation["id"] in NOTICED_MODERATE:
-                problems.append(describe(where, violation))
-        unfilled = PLACEHOLDER.findall(page.evaluate("document.body.innerText"))
-        if unfilled:
-            problems.append(f"{where}: unfilled placeholders {unfilled}")
-        width = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
-        if width[0] > width[1]:
-            problems.append(f"{where}: the page scrolls sideways {width}")
+        problems += scan(page, where)
         if screen.open:
             page.keyboard.press("Escape")
             expect(page.locator("#dialog[open]")).to_have_count(0)
     assert not problems, "\n" + "\n".join(problems)
+
+
+# What a shop manager and a cashier see of the SCREENS (the rest the server refuses them, and
+# their menus do not offer): the manager's shop form shows the webhook URL read-only.
+ROLE_SCREENS = {
+    "manager": {"overview", "payments", "payment pending", "cancel dialog", "payment paid",
+                "inbox", "attach dialog", "resolve dialog", "merchants", "merchant edit",
+                "forwarder settings", "webhooks", "audit", "alerts", "payment links",
+                "my password dialog", "cashier keypad", "cashier QR"},
+    "cashier": {"payments", "payment pending", "payment paid", "my password dialog",
+                "cashier keypad", "cashier QR"},
+}
+
+
+@pytest.mark.parametrize("role", ["manager", "cashier"])
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_a_shop_manager_and_a_cashier_see_pages_that_pass_axe(world: World, contexts: Any,
+                                                              db_path: Path, role: str,
+                                                              language: str) -> None:
+    add_account(db_path, "staf", role, (world.shop.id,))
+    page = contexts(language, PHONE).new_page()
+    page.goto(world.server.base_url + "/")
+    page.fill("#login-username", "staf")
+    page.fill("#login-password", STAFF_PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#shell")).to_be_visible()
+    problems: list[str] = []
+    for screen in SCREENS:
+        if screen.name not in ROLE_SCREENS[role]:
+            continue
+        page.goto(world.server.base_url + screen.route.format(**world.ids))
+        expect(page.locator(screen.ready).first).to_be_visible()
+        if screen.open:
+            screen.open(page)
+        page.wait_for_timeout(150)
+        problems += scan(page, f"{screen.name} [{role} {language}]")
+        if screen.open:
+            page.keyboard.press("Escape")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_an_empty_installation_and_a_lost_server_pass_axe(
+        contexts: Any, shop: Merchant,  # noqa: F811 (the dashboard tests' shop: its admin)
+        db_path: Path, server_factory: Any, language: str) -> None:
+    """The first day (no shop, no bill, nothing in any list) and the day the server is gone:
+    every page's empty state, then its error, as drawn on a phone."""
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DELETE FROM merchants")
+    server = server_factory(db_path)
+    page = contexts(language, PHONE).new_page()
+    login(page, server)
+    routes = ["overview", "payments", "notifications", "merchants", "webhooks", "audit",
+              "accounts", "alerts", "links"]
+    problems: list[str] = []
+    for route in routes:
+        page.goto(f"{server.base_url}/#/{route}")
+        expect(page.locator("#view h1")).to_be_visible()
+        expect(page.locator("#view .loading-block")).to_have_count(0)
+        problems += scan(page, f"{route}, empty [{language}]")
+    page.goto(f"{server.base_url}/kasir")
+    expect(page.locator("#content .callout")).to_be_visible()
+    problems += scan(page, f"kasir, no shop [{language}]")
+    page.goto(f"{server.base_url}/#/overview")
+    expect(page.locator("#view h1")).to_be_visible()
+    server.stop()
+    for route in ("payments", "notifications", "merchants", "webhooks"):
+        page.evaluate(f"location.hash = '#/{route}'")
+        expect(page.locator("#view .callout-error")).to_be_visible()
+        problems += scan(page, f"{route}, server unreachable [{language}]")
+    assert not problems, "\n".join(problems)
 
 
 # --- the words --------------------------------------------------------------------------------
