@@ -3425,13 +3425,16 @@ def parse_opening_hours(text: str) -> tuple[int, int]:
     runs past midnight ("18:00-02:00")."""
     match = re.fullmatch(r"\s*(\d{1,2})[:.](\d{2})\s*-\s*(\d{1,2})[:.](\d{2})\s*", text)
     if match is None:
-        raise BadInput("opening_hours must look like 08:00-21:00")
+        raise BadInput("opening_hours must look like 08:00-21:00",
+                       error_code="opening_hours_invalid")
     start_h, start_m, end_h, end_m = (int(part) for part in match.groups())
     if start_h > 23 or end_h > 24 or start_m > 59 or end_m > 59 or (end_h == 24 and end_m):
-        raise BadInput("opening_hours: hours are 00 to 24 and minutes 00 to 59")
+        raise BadInput("opening_hours: hours are 00 to 24 and minutes 00 to 59",
+                       error_code="opening_hours_out_of_range")
     start, end = start_h * 60 + start_m, end_h * 60 + end_m
     if start == end:
-        raise BadInput("opening_hours: the shop must open and close at different times")
+        raise BadInput("opening_hours: the shop must open and close at different times",
+                       error_code="opening_hours_empty")
     return start, end
 
 
@@ -5692,7 +5695,8 @@ async def too_many_logins(wait: float) -> Response:
     await asyncio.sleep(delay)
     seconds = max(1, int(wait + 1 - delay))
     return JSONResponse({"success": False, "message": "Too many failed logins; try again"
-                         f" in {seconds} s"}, status_code=429,
+                         f" in {seconds} s", "error_code": "too_many_logins",
+                         "error_details": {"seconds": seconds}}, status_code=429,
                         headers={"Retry-After": str(seconds)})
 
 
@@ -6758,7 +6762,7 @@ def checked_username(value: Any) -> str:
     username = value.strip().lower() if isinstance(value, str) else ""
     if not USERNAME.fullmatch(username):
         raise BadInput("username must be 2 to 32 characters: lower-case letters, digits, and"
-                       " . _ - after the first")
+                       " . _ - after the first", error_code="username_invalid")
     return username
 
 
@@ -6788,11 +6792,14 @@ def checked_account_fields(fields: Mapping[str, Any], *, creating: bool) -> dict
 def check_role_merchants(conn: sqlite3.Connection, role: str, merchant_ids: list[int]) -> None:
     """An admin sees every shop, a cashier serves exactly one, a manager at least one."""
     if role == "admin" and merchant_ids:
-        raise BadInput("an admin account sees every merchant: give it no merchant_ids")
+        raise BadInput("an admin account sees every merchant: give it no merchant_ids",
+                       error_code="admin_has_no_shops")
     if role == "cashier" and len(merchant_ids) != 1:
-        raise BadInput("a cashier account serves exactly one merchant")
+        raise BadInput("a cashier account serves exactly one merchant",
+                       error_code="cashier_needs_one_shop")
     if role == "manager" and not merchant_ids:
-        raise BadInput("a manager account needs at least one merchant")
+        raise BadInput("a manager account needs at least one merchant",
+                       error_code="manager_needs_a_shop")
     for merchant_id in merchant_ids:
         if get_merchant(conn, merchant_id) is None:
             raise BadInput(f"merchant {merchant_id} does not exist")
@@ -7025,10 +7032,12 @@ def checked_alert_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
             continue
         value = text_value(name, fields[name], 255)
         if value is not None and name in patterns and not patterns[name][0].fullmatch(value):
-            raise BadInput(f"{name} must be {patterns[name][1]}")
+            raise BadInput(f"{name} must be {patterns[name][1]}",
+                           error_code=f"{name}_invalid")
         if value is not None and name == "smtp_to" and not all(
                 _EMAIL_ADDRESS.fullmatch(part.strip()) for part in value.split(",")):
-            raise BadInput("smtp_to must be one e-mail address or several, comma-separated")
+            raise BadInput("smtp_to must be one e-mail address or several, comma-separated",
+                           error_code="smtp_to_invalid")
         if value is not None and name == "opening_hours":
             parse_opening_hours(value)
         changes[name] = value

@@ -174,7 +174,19 @@ var SHARED = {
     err_csrf_invalid: "Sesi dasbor ini sudah berganti. Muat ulang halaman, lalu coba lagi.",
     err_username_taken: "Nama pengguna ini sudah dipakai akun lain.",
     err_last_admin: "Ini akun admin terakhir: tambahkan admin lain dulu.",
-    err_account_disabled: "Akun ini dinonaktifkan. Minta admin toko untuk mengaktifkannya."
+    err_account_disabled: "Akun ini dinonaktifkan. Minta admin toko untuk mengaktifkannya.",
+    err_username_invalid: "Nama pengguna harus 2–32 huruf kecil, angka, titik, garis bawah atau tanda hubung (tanpa spasi).",
+    err_cashier_needs_one_shop: "Kasir melayani tepat satu toko: centang satu toko.",
+    err_manager_needs_a_shop: "Pengelola toko perlu paling sedikit satu toko: centang tokonya.",
+    err_admin_has_no_shops: "Admin melihat semua toko: jangan centang toko.",
+    err_too_many_logins: "Terlalu banyak percobaan masuk yang salah. Coba lagi dalam {seconds} detik.",
+    err_opening_hours_invalid: "Jam buka harus seperti 08:00-21:00.",
+    err_opening_hours_out_of_range: "Jam buka harus seperti 08:00-21:00: jam 00 sampai 24, menit 00 sampai 59.",
+    err_opening_hours_empty: "Jam buka dan jam tutup harus berbeda.",
+    err_telegram_bot_token_invalid: "Token bot Telegram harus seperti yang diberikan @BotFather (123456:ABC…).",
+    err_telegram_chat_id_invalid: "ID chat Telegram harus berupa angka (-100123…, 12345) atau @namakanal.",
+    err_smtp_from_invalid: "Alamat pengirim bukan alamat email yang valid.",
+    err_smtp_to_invalid: "Alamat email tidak valid: pisahkan beberapa alamat dengan koma."
   },
   en: {
     nav_overview: "Overview", nav_payments: "Bills", st_pending: "Pending", st_paid: "Paid",
@@ -241,7 +253,19 @@ var SHARED = {
     err_csrf_invalid: "This dashboard session has changed. Reload the page, then try again.",
     err_username_taken: "Another account already has this username.",
     err_last_admin: "This is the last admin account: add another admin first.",
-    err_account_disabled: "This account is disabled. Ask the shop's admin to enable it."
+    err_account_disabled: "This account is disabled. Ask the shop's admin to enable it.",
+    err_username_invalid: "A username is 2–32 lower-case letters, digits, dots, underscores or hyphens (no spaces).",
+    err_cashier_needs_one_shop: "A cashier serves exactly one shop: tick one shop.",
+    err_manager_needs_a_shop: "A shop manager needs at least one shop: tick its shops.",
+    err_admin_has_no_shops: "An admin sees every shop: tick no shop.",
+    err_too_many_logins: "Too many wrong sign-in attempts. Try again in {seconds} seconds.",
+    err_opening_hours_invalid: "Opening hours look like 08:00-21:00.",
+    err_opening_hours_out_of_range: "Opening hours look like 08:00-21:00: hours 00 to 24, minutes 00 to 59.",
+    err_opening_hours_empty: "The shop must open and close at different times.",
+    err_telegram_bot_token_invalid: "A Telegram bot token looks like the one @BotFather gives (123456:ABC…).",
+    err_telegram_chat_id_invalid: "A Telegram chat ID is a number (-100123…, 12345) or @channelname.",
+    err_smtp_from_invalid: "The sender address is not a valid e-mail address.",
+    err_smtp_to_invalid: "An e-mail address is not valid: separate several addresses with commas."
   }
 };
 

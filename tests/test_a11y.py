@@ -474,6 +474,61 @@ def test_what_the_server_words_for_the_owner_uses_the_same_vocabulary() -> None:
     assert problems == [], "\n".join(problems)
 
 
+def test_the_dashboards_own_refusals_are_in_the_chosen_language(
+        contexts: Any, shop: Merchant,  # noqa: F811 (the dashboard tests' shop: its admin)
+        db_path: Path, server_factory: Any) -> None:
+    """What the server refuses of a dashboard form reaches an Indonesian page in Indonesian:
+    a new account with no shop ticked, a username with a space, alert settings with a wrong
+    opening hours, chat id or e-mail address, and sign-in guesses past the limit all showed
+    the server's English ("a cashier account serves exactly one merchant")."""
+    server = server_factory(db_path, env={"WEBQRIS_ADMIN_LOGIN_MAX_FAILURES": "2"})
+    page = contexts("id").new_page()
+    login(page, server)
+    dialog = page.locator("#dialog")
+    dialog_error = dialog.locator(".form-error")
+
+    page.goto(server.base_url + "/#/accounts")
+    page.click("[data-testid=account-new]")
+    page.fill("#account-username", "budi")
+    page.click("[data-testid=dialog-confirm]")  # a cashier, and no shop ticked
+    expect(dialog_error).to_have_text("Kasir melayani tepat satu toko: centang satu toko.")
+    page.select_option("#account-role", "manager")
+    page.click("[data-testid=dialog-confirm]")
+    expect(dialog_error).to_have_text("Pengelola toko perlu paling sedikit satu toko: centang"
+                                      " tokonya.")
+    page.check(f"#account-shop-{shop.id}")
+    page.fill("#account-username", "Budi Santoso")
+    page.click("[data-testid=dialog-confirm]")
+    expect(dialog_error).to_have_text("Nama pengguna harus 2–32 huruf kecil, angka, titik,"
+                                      " garis bawah atau tanda hubung (tanpa spasi).")
+    page.keyboard.press("Escape")
+
+    page.goto(server.base_url + "/#/alerts")
+    expect(page.locator("#al-channels")).to_be_visible()
+    refusal = page.locator(".toast-error").last  # the form's refusal, said once
+    for field, value, words in [
+            ("#al-hours", "jam 8 sampai 9", "Jam buka harus seperti 08:00-21:00."),
+            ("#al-hours", "08:00-25:00", "Jam buka harus seperti 08:00-21:00: jam 00 sampai 24,"
+                                         " menit 00 sampai 59."),
+            ("#al-hours", "08:00-08:00", "Jam buka dan jam tutup harus berbeda."),
+            ("#al-chat-id", "grup toko", "ID chat Telegram harus berupa angka (-100123…, 12345)"
+                                         " atau @namakanal."),
+            ("#al-smtp-to", "pemilik di toko", "Alamat email tidak valid: pisahkan beberapa"
+                                               " alamat dengan koma.")]:
+        page.fill(field, value)
+        page.get_by_role("button", name="Simpan pengaturan").click()
+        expect(refusal).to_have_text(words)
+        page.fill(field, "")
+
+    page.click("#logout")
+    for _ in range(3):
+        page.fill("#login-password", "salah sekali")
+        page.click("#login-submit")
+        expect(page.locator("#login-submit")).to_be_enabled()
+    expect(page.locator("#login-error")).to_have_text(
+        re.compile(r"^Terlalu banyak percobaan masuk yang salah\. Coba lagi dalam \d+ detik\.$"))
+
+
 def test_every_error_code_has_words_in_both_languages() -> None:
     """The server's codes as the dashboard words them; test_admin checks every code has one."""
     shared = next(t for name, t in string_tables().items() if name.startswith("wq.js"))
