@@ -3935,14 +3935,24 @@ def optional_text(fields: Mapping[str, Any], name: str, max_length: int) -> str 
     return text_value(name, fields.get(name), max_length)
 
 
-def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int) -> int:
+def required_integer(fields: Mapping[str, Any], name: str, low: int, high: int, *,
+                     coded: bool = False) -> int:
+    """An integer field within [low, high]. `coded`: the refusal also carries error_code and
+    error_details, for the dashboard to word in its language; the public API's refusals keep
+    the seed's two fields."""
+    def refuse(message: str, code: str, **details: Any) -> BadInput:
+        if not coded:
+            return BadInput(message)
+        return BadInput(message, error_code=code, error_details={"field": name, **details})
+
     if name not in fields or fields[name] is None:
-        raise BadInput(f"{name} is required")
+        raise refuse(f"{name} is required", "field_required")
     value = fields[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadInput(f"{name} must be an integer")
+        raise refuse(f"{name} must be an integer", "field_not_integer")
     if not low <= value <= high:
-        raise BadInput(f"{name} must be between {low} and {high}")
+        raise refuse(f"{name} must be between {low} and {high}", "field_out_of_range",
+                     min=low, max=high)
     return value
 
 
@@ -6639,11 +6649,13 @@ def shop_bill_request(merchant: Mapping[str, Any], fields: Mapping[str, Any],
     kind = fields.get("kind")
     if kind not in SHOP_BILL_SOURCES:
         raise BadInput('kind must be "kasir" or "link"')
-    amount = required_integer(fields, "amount", payments.min_amount, payments.max_amount)
+    amount = required_integer(fields, "amount", payments.min_amount, payments.max_amount,
+                              coded=True)
     expires_in = min(payments.expiry_seconds, SHOP_BILL_MAX_SECONDS)
     if fields.get("expires_in_seconds") is not None:
         expires_in = required_integer(fields, "expires_in_seconds", SHOP_BILL_MIN_SECONDS,
-                                      min(SHOP_BILL_MAX_SECONDS, payments.max_expiry_seconds))
+                                      min(SHOP_BILL_MAX_SECONDS, payments.max_expiry_seconds),
+                                      coded=True)
     description = optional_text(fields, "description", DESCRIPTION_MAX_CHARACTERS)
     customer_name = optional_text(fields, "customer_name", 255)
     if not merchant["static_qris"]:

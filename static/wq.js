@@ -124,7 +124,7 @@ var SHARED = {
     secret_once_body: "Salin dan simpan di tempat aman. WebQRIS hanya menyimpan hash-nya dan tidak bisa menampilkannya lagi.",
     secret_saved: "Sudah saya simpan",
     field_name: "Nama toko", field_invoice_id: "Nomor tagihan", field_customer_name: "Nama pelanggan",
-    field_merchant_order_id: "ID pesanan",
+    field_merchant_order_id: "ID pesanan", field_amount: "Nominal", field_expires_in_seconds: "Masa berlaku (detik)",
     err_cut_off: "QRIS ini rusak: terpotong di karakter ke-{position}. Pindai ulang stikernya dan salin seluruh teks QRIS.",
     err_bad_field_number: "QRIS ini rusak atau bukan QRIS: {value} di karakter ke-{position} bukan nomor field. Pindai ulang stikernya dan salin seluruh teks QRIS.",
     err_bad_field_length: "QRIS ini rusak atau bukan QRIS: panjang field {field} ({value}) bukan angka. Pindai ulang stikernya dan salin seluruh teks QRIS.",
@@ -169,6 +169,7 @@ var SHARED = {
     err_accepted_apps_invalid: "Daftar aplikasi harus berisi paling banyak 30 nama paket aplikasi.",
     err_not_a_package_name: "{value} bukan nama paket aplikasi Android (contohnya id.dana).",
     err_field_required: "{field} wajib diisi.", err_field_not_text: "{field} harus berupa teks.",
+    err_field_not_integer: "{field} harus bilangan bulat.", err_field_out_of_range: "{field} harus antara {min} dan {max}.",
     err_field_too_long: "{field} terlalu panjang: paling banyak {max} karakter.",
     err_field_repeated: "{field} dikirim lebih dari sekali, dengan isi yang berbeda.",
     err_csrf_invalid: "Sesi dasbor ini sudah berganti. Muat ulang halaman, lalu coba lagi.",
@@ -203,7 +204,7 @@ var SHARED = {
     secret_once_body: "Copy it and keep it somewhere safe. WebQRIS keeps only a hash and cannot show it again.",
     secret_saved: "I have saved it",
     field_name: "The shop name", field_invoice_id: "The bill number", field_customer_name: "The customer's name",
-    field_merchant_order_id: "The order ID",
+    field_merchant_order_id: "The order ID", field_amount: "The amount", field_expires_in_seconds: "The validity (seconds)",
     err_cut_off: "This QRIS is damaged: it is cut off at character {position}. Scan the sticker again and copy the whole QRIS text.",
     err_bad_field_number: "This QRIS is damaged or is not a QRIS: {value} at character {position} is not a field number. Scan the sticker again and copy the whole QRIS text.",
     err_bad_field_length: "This QRIS is damaged or is not a QRIS: the length of field {field} ({value}) is not a number. Scan the sticker again and copy the whole QRIS text.",
@@ -248,6 +249,7 @@ var SHARED = {
     err_accepted_apps_invalid: "The app list may hold at most 30 app package names.",
     err_not_a_package_name: "{value} is not an Android app package name (like id.dana).",
     err_field_required: "{field} is required.", err_field_not_text: "{field} must be text.",
+    err_field_not_integer: "{field} must be a whole number.", err_field_out_of_range: "{field} must be between {min} and {max}.",
     err_field_too_long: "{field} is too long: at most {max} characters.",
     err_field_repeated: "{field} was sent more than once, with different values.",
     err_csrf_invalid: "This dashboard session has changed. Reload the page, then try again.",
@@ -588,6 +590,7 @@ export function errorText(err) {
    details filled in: a status and a field by their names here, an amount as rupiah. The
    server's message is for a code the dashboard does not know yet. */
 var RUPIAH_DETAILS = { notification_amount: true, invoice_total: true };
+var AMOUNT_FIELDS = { amount: true }; // their min and max are rupiah too
 export function problemText(message, code, details) {
   if (!code) return message;
   var values = {};
@@ -595,7 +598,7 @@ export function problemText(message, code, details) {
     var value = details[key];
     if (key === "status" && t("st_" + value) !== "st_" + value) value = t("st_" + value).toLowerCase();
     else if (key === "field" && t("field_" + value) !== "field_" + value) value = t("field_" + value);
-    else if (RUPIAH_DETAILS[key]) value = rupiah(value);
+    else if (RUPIAH_DETAILS[key] || ((key === "min" || key === "max") && AMOUNT_FIELDS[details.field])) value = rupiah(value);
     values[key] = value;
   });
   var key = "err_" + code;

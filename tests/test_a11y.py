@@ -479,8 +479,9 @@ def test_the_dashboards_own_refusals_are_in_the_chosen_language(
         db_path: Path, server_factory: Any) -> None:
     """What the server refuses of a dashboard form reaches an Indonesian page in Indonesian:
     a new account with no shop ticked, a username with a space, alert settings with a wrong
-    opening hours, chat id or e-mail address, and sign-in guesses past the limit all showed
-    the server's English ("a cashier account serves exactly one merchant")."""
+    opening hours, chat id or e-mail address, a payment link past the largest amount, and
+    sign-in guesses past the limit all showed the server's English ("a cashier account serves
+    exactly one merchant")."""
     server = server_factory(db_path, env={"WEBQRIS_ADMIN_LOGIN_MAX_FAILURES": "2"})
     page = contexts("id").new_page()
     login(page, server)
@@ -519,6 +520,13 @@ def test_the_dashboards_own_refusals_are_in_the_chosen_language(
         page.get_by_role("button", name="Simpan pengaturan").click()
         expect(refusal).to_have_text(words)
         page.fill(field, "")
+
+    # A payment link past the largest amount (10 juta by default), in rupiah.
+    page.goto(server.base_url + "/#/links")
+    page.fill("#link-amount", "15000000")
+    page.click("#link-create")
+    expect(page.locator("#view .form-error")).to_have_text(
+        "Nominal harus antara Rp1 dan Rp10.000.000.")
 
     page.click("#logout")
     for _ in range(3):

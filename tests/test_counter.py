@@ -106,7 +106,10 @@ def test_a_payment_link_lives_up_to_seven_days_and_shows_its_description(
                           json={"kind": "link", "amount": 150000, "expires_in_seconds": WEEK + 1})
     assert too_long.status_code == 400
     assert too_long.json() == {"success": False,
-                               "message": f"expires_in_seconds must be between 60 and {WEEK}"}
+                               "message": f"expires_in_seconds must be between 60 and {WEEK}",
+                               "error_code": "field_out_of_range",
+                               "error_details": {"field": "expires_in_seconds", "min": 60,
+                                                 "max": WEEK}}
 
 
 def test_the_checkout_keeps_an_api_bills_customer_name_private(admin: TestClient,
