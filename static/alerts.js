@@ -109,7 +109,7 @@ function settingsForm(merchant, data, onSaved, onTested) {
   language.value = data.language || "";
   var token = input("al-bot-token", { type: "password", placeholder: data.telegram_bot_token || "" });
   var chat = input("al-chat-id", { value: data.telegram_chat_id || "", inputmode: "text" });
-  var to = input("al-smtp-to", { type: "text", value: data.smtp_to || "", inputmode: "email" });
+  var to = input("al-smtp-to", { type: "text", value: data.smtp_to || "", inputmode: "email", "aria-describedby": "al-smtp-to-help" });
   // The server refuses a mail server from anyone but an admin (it connects there).
   var serverAdminOnly = Boolean(session.account && session.account.role !== "admin");
   var serverHelp = serverAdminOnly ? { readonly: true, "aria-describedby": "al-smtp-server-help" } : {};
@@ -121,7 +121,7 @@ function settingsForm(merchant, data, onSaved, onTested) {
   var user = input("al-smtp-user", { value: data.smtp_user || "" });
   var password = input("al-smtp-password", { type: "password", placeholder: data.smtp_password || "" });
   var from = input("al-smtp-from", { value: data.smtp_from || "", inputmode: "email" });
-  var hours = input("al-hours", { value: data.opening_hours || "", placeholder: "08:00-21:00" });
+  var hours = input("al-hours", { value: data.opening_hours || "", placeholder: "08:00-21:00", "aria-describedby": "al-hours-help" });
   var clearToken = null;
   if (data.telegram_bot_token) {
     clearToken = el("button", { type: "button", class: "btn btn-quiet btn-sm" }, t("al_clear", { what: t("al_bot_token") }));
@@ -131,6 +131,8 @@ function settingsForm(merchant, data, onSaved, onTested) {
     ? t("al_channels", { channels: data.channels.map(function (c) { return t("al_channel_" + c); }).join(", ") + " (" + t(data.own_channels ? "al_channels_own" : "al_channels_installation") + ")" })
     : t("al_no_channel");
   var submit = el("button", { type: "submit", class: "btn btn-primary" }, t("al_save"));
+  // A refusal stays beside the button until the next save: a toast was gone in 6 s.
+  var problem = el("p", { class: "form-error", id: "al-problem", role: "alert", hidden: true });
   var test = el("button", { type: "button", class: "btn btn-quiet", id: "al-test" }, t("al_test", { shop: merchant.name }));
   append(form, [
     el("h2", { text: t("al_settings", { shop: merchant.name }) }),
@@ -143,7 +145,7 @@ function settingsForm(merchant, data, onSaved, onTested) {
       clearToken,
       field(t("al_chat_id"), chat, "al-chat-id")),
     el("fieldset", null, el("legend", { text: t("al_email") }),
-      field(t("al_smtp_to"), to, "al-smtp-to"), el("p", { class: "muted small", text: t("al_smtp_to_help") }),
+      field(t("al_smtp_to"), to, "al-smtp-to"), el("p", { class: "muted small", id: "al-smtp-to-help", text: t("al_smtp_to_help") }),
       el("details", { open: !!data.smtp_host || null }, el("summary", { text: t("al_own_smtp") }),
         field(t("al_smtp_host"), host, "al-smtp-host"), field(t("al_smtp_port"), port, "al-smtp-port"),
         serverAdminOnly ? el("p", { class: "muted small", id: "al-smtp-server-help", text: t("al_smtp_server_admin_only") }) : null,
@@ -151,16 +153,21 @@ function settingsForm(merchant, data, onSaved, onTested) {
         field(t("al_smtp_password"), password, "al-smtp-password"),
         data.smtp_password ? el("p", { class: "muted small", text: t("al_secret_kept", { hint: data.smtp_password }) }) : null,
         field(t("al_smtp_from"), from, "al-smtp-from"))),
-    field(t("al_hours"), hours, "al-hours"), el("p", { class: "muted small", text: t("al_hours_help") }),
+    field(t("al_hours"), hours, "al-hours"), el("p", { class: "muted small", id: "al-hours-help", text: t("al_hours_help") }),
+    problem,
     el("div", { class: "form-actions" }, submit, test)]);
 
   function save(changes) {
     submit.disabled = true;
     submit.textContent = t("al_saving");
+    problem.hidden = true;
     return api("PATCH", "merchants/" + merchant.id + "/alerts", changes).then(function () {
       toast(t("al_saved"), "ok");
       onSaved();
-    }, function (err) { toast(errorText(err), "error"); }).then(function () {
+    }, function (err) {
+      problem.textContent = errorText(err);
+      problem.hidden = false;
+    }).then(function () {
       submit.disabled = false;
       submit.textContent = t("al_save");
     });

@@ -481,7 +481,8 @@ def test_the_dashboards_own_refusals_are_in_the_chosen_language(
     a new account with no shop ticked, a username with a space, alert settings with a wrong
     opening hours, chat id or e-mail address, a payment link past the largest amount, and
     sign-in guesses past the limit all showed the server's English ("a cashier account serves
-    exactly one merchant")."""
+    exactly one merchant"). The alert settings' refusal stays beside their button: it was a
+    toast, gone in 6 s, before a keyboard or screen reader user found the field."""
     server = server_factory(db_path, env={"WEBQRIS_ADMIN_LOGIN_MAX_FAILURES": "2"})
     page = contexts("id").new_page()
     login(page, server)
@@ -506,7 +507,7 @@ def test_the_dashboards_own_refusals_are_in_the_chosen_language(
 
     page.goto(server.base_url + "/#/alerts")
     expect(page.locator("#al-channels")).to_be_visible()
-    refusal = page.locator(".toast-error").last  # the form's refusal, said once
+    refusal = page.locator("#al-problem")  # beside the button, until the next save
     for field, value, words in [
             ("#al-hours", "jam 8 sampai 9", "Jam buka harus seperti 08:00-21:00."),
             ("#al-hours", "08:00-25:00", "Jam buka harus seperti 08:00-21:00: jam 00 sampai 24,"
@@ -519,6 +520,7 @@ def test_the_dashboards_own_refusals_are_in_the_chosen_language(
         page.fill(field, value)
         page.get_by_role("button", name="Simpan pengaturan").click()
         expect(refusal).to_have_text(words)
+        expect(refusal).to_have_attribute("role", "alert")
         page.fill(field, "")
 
     # A payment link past the largest amount (10 juta by default), in rupiah.
