@@ -948,3 +948,8 @@ def test_new_money_is_said_once_and_the_connection_shows_on_a_phone(world: World
     # The toast shows the same money to the eye only: a screen reader hears it once.
     toast = page.locator(".toast-ok", has_text=total)
     expect(toast).to_have_attribute("aria-hidden", "true")
+    # Each feed line says its shop, sender, app and bill whole: an ellipsis cut the bill's
+    # number off at 390 px.
+    line = page.locator(".feed-item:has(.feed-paid)", has_text=total).locator(".feed-meta")
+    expect(line).to_contain_text(invoice["invoice_id"])
+    assert line.evaluate("n => n.scrollWidth <= n.clientWidth && n.offsetWidth <= innerWidth")
