@@ -18,6 +18,7 @@ the page must not scroll sideways.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
 import sqlite3
@@ -537,6 +538,20 @@ def test_the_dashboards_own_refusals_are_in_the_chosen_language(
         expect(page.locator("#login-submit")).to_be_enabled()
     expect(page.locator("#login-error")).to_have_text(
         re.compile(r"^Terlalu banyak percobaan masuk yang salah\. Coba lagi dalam \d+ detik\.$"))
+
+
+def test_every_action_in_the_audit_log_has_words_in_both_languages() -> None:
+    """The audit page names each action; a saved alert setting ("merchant.alerts") and an
+    imported wording showed their raw action names in either language."""
+    audit_words = next(t for name, t in string_tables().items() if name.startswith("audit.js"))
+    written = set()
+    for node in ast.walk(ast.parse((ROOT / "webqris.py").read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == "audit" and isinstance(node.args[1], ast.Constant):
+            written.add(node.args[1].value)
+    assert len(written) >= 20
+    for language in ("id", "en"):
+        assert sorted(a for a in written if f"a_{a}" not in audit_words[language]) == []
 
 
 def test_every_error_code_has_words_in_both_languages() -> None:
