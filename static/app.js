@@ -25,7 +25,6 @@ var t = strings({
     nav_accounts: "Akun", my_password: "Kata sandi", my_password_label: "Ganti kata sandi {name} ({role})",
     live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", nav_notifications: "Kotak masuk",
     nav_audit: "Log audit", nav_merchants: "Toko", nav_webhooks: "Webhook", nav_alerts: "Peringatan",
-    nav_short_notifications: "Notifikasi",
     toast_paid: "Tagihan {total} di {merchant} lunas.", toast_paid_no_shop: "Tagihan {total} lunas.",
     toast_attention: "Uang masuk {total} di {merchant} tidak cocok dengan tagihan mana pun. Lihat kotak masuk.",
     toast_attention_no_shop: "Uang masuk {total} tidak cocok dengan tagihan mana pun. Lihat kotak masuk.",
@@ -43,7 +42,7 @@ var t = strings({
     nav_accounts: "Accounts", my_password: "Password", my_password_label: "Change the password of {name} ({role})",
     password_required: "Enter the password first.", live_on: "Live", live_off: "Offline",
     live_connecting: "Connecting…", nav_notifications: "Inbox", nav_audit: "Audit log",
-    nav_merchants: "Shops", nav_webhooks: "Webhooks", nav_alerts: "Alerts", nav_short_notifications: "Inbox",
+    nav_merchants: "Shops", nav_webhooks: "Webhooks", nav_alerts: "Alerts",
     toast_paid: "The {total} bill at {merchant} is paid.", toast_paid_no_shop: "The {total} bill is paid.",
     toast_attention: "{total} came in at {merchant} but matches no bill. See the inbox.",
     toast_attention_no_shop: "{total} came in but matches no bill. See the inbox.",
@@ -194,7 +193,7 @@ var MANAGE = ["admin", "manager"];
 var NAV = [
   { route: "overview", icon: "overview", label: "nav_overview", roles: MANAGE },
   { route: "payments", icon: "payments", label: "nav_payments", roles: ["admin", "manager", "cashier"] },
-  { route: "notifications", icon: "notifications", label: "nav_notifications", short: "nav_short_notifications", roles: MANAGE },
+  { route: "notifications", icon: "notifications", label: "nav_notifications", roles: MANAGE },
   { route: "merchants", icon: "merchants", label: "nav_merchants", roles: MANAGE },
   { route: "webhooks", icon: "webhooks", label: "nav_webhooks", roles: MANAGE },
   // Set once per shop: on a phone's bottom bar it opens from a shop's card instead.
@@ -214,7 +213,8 @@ function renderNav() {
   var nav = clear($("nav"));
   var current = currentRoute()[0] || allowedNav()[0].route;
   allowedNav().filter(function (item) { return item.menu !== false; }).forEach(function (item) {
-    // The phone's bottom bar has room for about 60 px of text per item: some get a shorter word.
+    // The phone's bottom bar has room for about 60-80 px of text per item: a longer name gets a
+    // shorter word, which must still be the page's own name (one name per page).
     var label = t(item.label), short = item.short ? t(item.short) : label;
     var link = el("a", { href: "#/" + item.route, class: "nav-link" + (item.wide ? " nav-wide" : ""), "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
       icon(item.icon), el("span", { class: "nav-label" },

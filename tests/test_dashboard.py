@@ -556,6 +556,9 @@ def test_phone_screens_do_not_scroll_sideways(pages: Pages, server: Server,
               .filter(s => s.offsetParent !== null && s.scrollWidth > s.clientWidth)
               .map(s => s.textContent))""")
         assert cut == [], f"cut nav labels in {lang}: {cut}"
+        # The inbox has one name, on the phone's bar too (it said "Notifikasi" there).
+        expect(page.locator(".nav-link[data-route=notifications] .nav-label-short")).to_have_text(
+            {"id": "Kotak masuk", "en": "Inbox"}[lang])
 
     checkout = pages.open(PHONE)
     checkout.goto(f"{server.base_url}/pay/{pending['invoice_id']}")
