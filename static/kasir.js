@@ -136,6 +136,10 @@ function applyChrome() {
 function render() {
   applyChrome();
   $("kasir").setAttribute("aria-busy", "false");
+  // A redraw (today's list read again after a payment) keeps focus where it was: on the
+  // amount, the note or a button of the keypad's form, found again by its id.
+  var before = document.activeElement;
+  var focusedId = before && before.id && $("content").contains(before) ? before.id : null;
   var content = clear($("content"));
   var d = state.data;
   if (!d) return;
@@ -155,6 +159,8 @@ function render() {
   if (state.bill) {
     var focus = $("bill-focus") || $("bill-heading");
     if (focus) focus.focus();
+  } else if (focusedId && $(focusedId)) {
+    $(focusedId).focus();
   }
 }
 

@@ -700,6 +700,12 @@ def test_the_cashier_page_works_from_a_keyboard_without_losing_a_bill(world: Wor
     page.keyboard.press("Enter")
     expect(screen).to_have_count(0)
     expect(page.locator("#amount")).to_be_focused()
+    # Another bill of the shop is made meanwhile: the page reads today's bills again and draws
+    # the keypad anew, and the focus stays on the amount.
+    page.evaluate("document.getElementById('keypad').dataset.drawn = 'before'")
+    create(world.server, world.shop, 31000)
+    expect(page.locator("#keypad[data-drawn=before]")).to_have_count(0)
+    expect(page.locator("#amount")).to_be_focused()
     page.keyboard.type("9000")
     page.keyboard.press("Enter")
     expect(screen).to_have_attribute("data-status", "pending")
