@@ -264,7 +264,7 @@ function billScreen(bill) {
       el("img", { class: "qr", src: bill.qr_svg_url, width: "320", height: "320", alt: t("qr_alt", { total: rupiah(bill.total_amount) }) })),
     el("div", { class: "pay-label", text: t("pay_exactly") }),
     markedTotal(bill.total_amount, codeDigits(bill)),
-    el("p", { class: "breakdown", text: t("breakdown", { amount: rupiah(bill.amount), code: String(bill.unique_code) }) }),
+    el("p", { class: "breakdown", text: t("breakdown", { amount: rupiah(bill.amount), code: rupiah(bill.unique_code) }) }),
     el("p", { class: "code-note", text: t("code_note", { digits: codeDigits(bill) }) }),
     bill.description ? el("p", { class: "bill-note", text: bill.description }) : null,
     el("div", { class: "countdown-row" },

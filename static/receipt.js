@@ -81,7 +81,7 @@ function render() {
   var method = d.payment_method === "manual" ? t("method_manual") : d.payment_method === "callback" ? t("method_callback") : methodName(d.payment_method);
   line(t("note"), d.description, "line-note");
   line(t("amount"), rupiah(d.amount));
-  line(t("unique_code"), String(d.unique_code));
+  line(t("unique_code"), rupiah(d.unique_code)); // rupiah added to the amount, as the checkout says
   line(t("total"), rupiah(d.total_amount), "line-total");
   line(t("paid_at"), dateTime(d.paid_at, true));
   line(t("method"), method);

@@ -82,7 +82,7 @@ function lookup(table, language, key) {
    toko (the API keeps "merchant")      shop
    nominal (also on the checkout,       amount
      never "harga")
-   kode unik                            unique code
+   kode unik (written Rp765)            unique code
    total                                total
    pengirim                             sender
    notifikasi                           notification

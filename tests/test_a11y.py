@@ -691,6 +691,10 @@ def test_the_cashier_page_works_from_a_keyboard_without_losing_a_bill(world: Wor
     bill = httpx.get(f"{world.server.base_url}/api/payments/{first}/status",
                      headers=world.shop.auth, timeout=10).json()["data"]
     assert bill["status"] == "pending"
+    # The unique code is rupiah added to the amount: written as rupiah, as on the checkout.
+    code = bill["total_amount"] - 15000
+    expect(page.locator("#bill-screen .breakdown")).to_have_text(
+        f"Nominal Rp15.000 + kode unik {rupiah(code)}")
     # The cancel button is one Tab away, and works from the keyboard.
     page.keyboard.press("Tab")
     expect(page.locator("[data-testid=cancel-bill]")).to_be_focused()

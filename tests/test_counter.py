@@ -444,6 +444,9 @@ def test_a_receipt_prints_on_58_mm_thermal_paper_and_on_a4(
     page.goto(f"{server.base_url}/pay/{created['invoice_id']}/receipt")
     receipt = page.locator("#receipt")
     expect(receipt).to_contain_text("ORDER-7781")
+    # Every sum on the receipt is rupiah, the unique code too (it read "Kode unik 345").
+    code = created["total_amount"] - 42000
+    expect(receipt.locator(".line", has_text="Kode unik").locator("dd")).to_have_text(rupiah(code))
     expect(receipt).to_contain_text(created["invoice_id"])
     expect(receipt).to_contain_text(rupiah(created["total_amount"]))
 
