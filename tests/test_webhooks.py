@@ -630,6 +630,28 @@ def test_redeliver_after_fixing_the_url_goes_to_the_new_url(app_factory, db_path
 # --- the seed's own receivers --------------------------------------------------------------------
 
 
+def served_receivers(tmp_path: Path, name: str, command: Callable[[int], list[str]],
+                     path: str) -> Iterator[Callable[[str], str]]:
+    """Starts one of the seed's receivers per call (its command for a port, run in
+    tests/receivers with WEBHOOK_SECRET and PORT set) and gives its URL; stops them all."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(secret: str) -> str:
+        port = free_port()
+        log = tmp_path / f"{name}-{port}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                command(port), cwd=RECEIVERS, stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, "WEBHOOK_SECRET": secret, "PORT": str(port)})
+        processes.append(process)
+        wait_for_port(port, process, log)
+        return f"http://127.0.0.1:{port}{path}"
+
+    yield start
+    for process in processes:
+        stop_process(process)
+
+
 @pytest.fixture
 def express_receiver(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     node = shutil.which("node")
@@ -638,23 +660,8 @@ def express_receiver(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     if not (RECEIVERS / "node_modules" / "express").is_dir():
         pytest.fail("express is not installed: run"
                     " `npm install --prefix tests/receivers --no-audit --no-fund`")
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(secret: str) -> str:
-        port = free_port()
-        log = tmp_path / f"express-{port}.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                [node, "express_receiver.js"], cwd=RECEIVERS, stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "WEBHOOK_SECRET": secret, "PORT": str(port)})
-        processes.append(process)
-        wait_for_port(port, process, log)
-        return f"http://127.0.0.1:{port}/webhook/qris"
-
-    yield start
-    for process in processes:
-        stop_process(process)
+    yield from served_receivers(tmp_path, "express", lambda port: [node, "express_receiver.js"],
+                                "/webhook/qris")
 
 
 @pytest.fixture
@@ -663,23 +670,10 @@ def nextjs_receiver(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: cannot run the seed's Next.js receiver")
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(secret: str) -> str:
-        port = free_port()
-        log = tmp_path / f"nextjs-{port}.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                [node, "nextjs_routes.mjs", str(port),
-                 "/api/webhook/qris=nextjs_webhook_route.mjs"], cwd=RECEIVERS, stdout=out,
-                stderr=subprocess.STDOUT, env={**os.environ, "WEBHOOK_SECRET": secret})
-        processes.append(process)
-        wait_for_port(port, process, log)
-        return f"http://127.0.0.1:{port}/api/webhook/qris"
-
-    yield start
-    for process in processes:
-        stop_process(process)
+    yield from served_receivers(
+        tmp_path, "nextjs", lambda port: [node, "nextjs_routes.mjs", str(port),
+                                          "/api/webhook/qris=nextjs_webhook_route.mjs"],
+        "/api/webhook/qris")
 
 
 @pytest.fixture
@@ -687,22 +681,9 @@ def php_receiver(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     php = shutil.which("php")
     if php is None:
         pytest.skip("php is not installed: cannot run the seed's plain-PHP receiver")
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(secret: str) -> str:
-        port = free_port()
-        log = tmp_path / f"php-{port}.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                [php, "-S", f"127.0.0.1:{port}", "php_receiver.php"], cwd=RECEIVERS,
-                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "WEBHOOK_SECRET": secret})
-        processes.append(process)
-        wait_for_port(port, process, log)
-        return f"http://127.0.0.1:{port}/webhook/qris"
-
-    yield start
-    for process in processes:
-        stop_process(process)
+    yield from served_receivers(
+        tmp_path, "php", lambda port: [php, "-S", f"127.0.0.1:{port}", "php_receiver.php"],
+        "/webhook/qris")
 
 
 def _seed_receiver_accepts_our_webhook(app_factory, db_path: Path,
