@@ -4581,10 +4581,18 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return fields if len(fields) == len(pairs) else without_repeats(pairs)
 
 
+def _not_json_constant(name: str) -> float:
+    # Python reads NaN and Infinity, which JSON has not: a forwarder's "message": NaN was kept
+    # in the inbox as the text "nan", which no phone ever showed.
+    raise ValueError(f"{name} is not JSON")
+
+
 # Made once: json.loads(body) builds a decoder for every call that passes a hook, and
 # detects the encoding of bytes each time anyway.
-_JSON_DECODER = json.JSONDecoder(object_pairs_hook=_json_object)
-_JSON_DECODER_LINES_IN_TEXT = json.JSONDecoder(object_pairs_hook=_json_object, strict=False)
+_JSON_DECODER = json.JSONDecoder(object_pairs_hook=_json_object,
+                                 parse_constant=_not_json_constant)
+_JSON_DECODER_LINES_IN_TEXT = json.JSONDecoder(object_pairs_hook=_json_object, strict=False,
+                                               parse_constant=_not_json_constant)
 
 
 def parse_json(body: bytes, *, strict: bool = True) -> Any:

@@ -830,6 +830,21 @@ def test_deeply_nested_json_is_400(limits_server: tuple[Server, Merchant], neste
         assert message == "Invalid JSON body"
 
 
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_not_json(limits_server: tuple[Server, Merchant],
+                                       constant: bytes) -> None:
+    server, merchant = limits_server
+    for path, headers, body in (
+            (CREATE, merchant.auth, b'{"amount": 25000, "customer_name": %s}'),
+            ("/api/webhook/payment", {"Authorization": f"Bearer {merchant.callback_secret}"},
+             b'{"app": "id.dana", "title": "DANA", "message": %s}')):
+        response = httpx.post(f"{server.base_url}{path}", content=body % constant,
+                              headers={**headers, "Content-Type": "application/json"})
+        message = assert_seed_error(response.status_code, response.headers, response.content,
+                                    400)
+        assert message == "Invalid JSON body"
+
+
 @pytest.mark.parametrize("method,path,body,status", [
     ("GET", "/api/nope", None, 404),
     ("PUT", CREATE, b"{}", 405),
