@@ -10,6 +10,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_BEFORE_AMOUNT,
     PAYER_TITLE_AMOUNT_IN,
     RECEIVE,
     Family,
@@ -26,6 +27,7 @@ FAMILY = Family(
         LABEL_IN_THEN_AMOUNT,
         PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
+        PAYER_BEFORE_AMOUNT,
         # title "Kamu Menerima Dana Nih!" with the amount (and payer) in the text
         rule(
             r"^kamu\s+menerima\s+dana\s+nih\b[^\n]*\n[^\n]*?<AMT>(?:\s+dari\s+<SENDER>)?",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_BEFORE_AMOUNT,
     PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
@@ -39,6 +40,7 @@ FAMILY = Family(
         rule(r"\bpenerimaan\s+dana\s+(?:sebesar\s+)?<AMT>(?:\s+dari\s+<SENDER>)?"),
         PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
+        PAYER_BEFORE_AMOUNT,
         LABEL_IN_THEN_AMOUNT,
         PAYMENT_RECEIVED,
         QRIS_AMOUNT_RECEIVED,

@@ -174,9 +174,10 @@ def join_fields(title: str, message: str) -> str:
 
 # "ke kamu", "to you", "ke ShopeePay-mu", "ke rekeningmu": the money comes to the shop.
 # The shop's own wallet or account: "saldo OVO Anda", "akun DANA kamu", "GoPay kamu", "rekeningmu".
+# A shop's own wallet also goes by its shop: "saldo tokomu", "akun bisnis Anda".
 _YOUR_WALLET = (
     r"(?:dana|akun|saldo|dompet|rekening|ovo|gopay|shopeepay|linkaja)"
-    r"(?:\s+(?:dana|ovo|gopay|shopeepay|linkaja))?\s*(?:-?mu|kamu|anda)\b"
+    r"(?:\s+(?:dana|ovo|gopay|shopeepay|linkaja|toko|usaha|bisnis))?\s*(?:-?mu|kamu|anda)\b"
 )
 _TO_YOU = r"(?:(?:kamu|anda|you|[A-Za-z]+-mu)\b|" + _YOUR_WALLET + ")"
 
@@ -292,6 +293,7 @@ _NOT_A_PERSON = frozenset(
     seabank blu bluaccount qris cimb niaga permata bsi btn jenius livin brimo wondr flip doku
     isaku astrapay paypal tbk wallet e-wallet ewallet dompet rekening rek akun akunmu pelanggan
     customer pembeli pembayaran transfer saldo kamu anda pengirim merchant bisnis virtual account
+    norek
     """.split()
 )
 _STARTS_WITH_STOPWORD = re.compile(
@@ -509,11 +511,12 @@ def brand(pattern: str, *, case_sensitive: bool = False) -> re.Pattern[str]:
 # --------------------------------------------------------------------------------------------
 
 _VIA = r"(?:\s+via\s+[A-Za-z][\w-]*)?"
-# Where a received-sentence may go on after "diterima": an end, a time, a payer, a reference.
-# "Rp50.000 diterima TOKO ABC" (someone else received it) does not qualify.
+# Where a received-sentence may go on after "diterima": an end, a time, a payer, a reference,
+# or into the shop's own account ("diterima ke saldo tokomu"). "Rp50.000 diterima TOKO ABC"
+# (someone else received it) does not qualify.
 _RECEIVED_TAIL = (
     r"(?=\s*[.!,;:]|\s*\n|\s*$|\s+(?:pada|dari|di|melalui|via|sebesar|id|ref|tgl|tanggal"
-    r"|dana\s+bisnis)\b)"
+    r"|dana\s+bisnis)\b|\s+ke\s+" + _YOUR_WALLET + ")"
 )
 # Where "masuk" may go on: an end, a time, or into the shop's own account.
 _IN_TAIL = (
@@ -537,12 +540,24 @@ _FROM = (
 # "ke rek 1234567890", "ke rekening ****2430": the shop's own account, written as a number.
 _TO_OWN_ACCOUNT = r"(?:\s+ke\s+rek(?:ening)?\.?\s*[0-9*xX-]{4,})?"
 
-# "Kamu (berhasil) menerima (saldo/kiriman/transfer masuk) (sebesar) Rp… (via X) (dari Y)"
+# "Kamu (berhasil) menerima (saldo/kiriman/transfer masuk) (sebesar) Rp… (via X) (dari Y)", and
+# the amount as the sentence's "key: value" ("Kamu telah menerima dana. Jumlah: Rp…", Krom)
 RECEIVE = rule(
     _YOU_START + r"(?:menerima|terima)\s+"
     r"(?:(?:saldo|uang|dana|kiriman|transfer(?:an)?|pembayaran)"
-    r"(?:\s+(?:masuk|qris|saldo|shopeepay|gopay|ovo(?:\s+cash)?|dana|linkaja)){0,2}\s+)?"
-    r"(?:(?:sebesar|senilai|sejumlah)\s+)?<AMT>" + _VIA + r"(?:\s+" + _FROM + r"<SENDER>)?"
+    r"(?:\s+(?:masuk|qris|saldo|shopeepay|gopay|ovo(?:\s+cash)?|dana|linkaja)){0,2}"
+    r"(?:\s*[.:]\s*(?=(?:jumlah|nominal)\b)|\s+))?"
+    # the payer may come first: "Anda telah menerima transfer dari NAME sebesar Rp…"
+    r"(?:dari\s+" + sender("sender0") + r"\s+(?=(?:sebesar|senilai|sejumlah)\b))?"
+    r"(?:(?:sebesar|senilai|sejumlah)\s+|(?:jumlah|nominal)\s*:?\s*)?<AMT>" + _VIA
+    + r"(?:\s+" + _FROM + r"<SENDER>)?"
+)
+# The payer named before the amount: "Transfer dari NAME sebesar Rp… telah masuk ke akun Anda",
+# "Pembayaran QRIS dari NAME sebesar Rp… berhasil diterima ke saldo tokomu."
+PAYER_BEFORE_AMOUNT = rule(
+    r"\b(?:transfer(?:an)?|kiriman|uang|dana|pembayaran(?:\s+qris)?)\s+dari\s+<SENDER>\s+"
+    r"(?:sebesar|senilai)\s+<AMT>\s+" + _DONE
+    + r"(?:masuk\b" + _IN_TAIL + r"|diterima\b" + _RECEIVED_TAIL + r")"
 )
 # English: "You've received Rp200.000 from NAME", "Payment received IDR 10,000"
 RECEIVED_EN = rule(
@@ -612,6 +627,8 @@ TRANSFER_RECEIVED = rule(
 # Rp… dari X", and as "key: value" lines: "Transfer Masuk" / "Nominal: Rp…" / "Dari: X"
 LABEL_IN_THEN_AMOUNT = rule(
     r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?|qris)\s+masuk\b\s*[:!.-]?\s*"
+    # the payer may come first: "Transfer masuk dari NAME sebesar Rp… berhasil."
+    r"(?:dari\s+" + sender("sender0") + r"\s+(?=(?:sebesar|senilai)\b))?"
     r"(?:(?:sebesar|senilai)\s+|(?:nominal|jumlah)\s*:?\s*)?<AMT>" + _TO_OWN_ACCOUNT
     + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
@@ -674,6 +691,7 @@ SHARED_RULES: tuple[Rule, ...] = (
     PAYMENT_RECEIVED_THEN_AMOUNT,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
+    PAYER_BEFORE_AMOUNT,
     TRANSFER_RECEIVED,
     TRANSFER_RECEIVED_THEN_AMOUNT,
     RECEIVED_EN,

@@ -18,6 +18,7 @@ from .common import (
     AMOUNT_IN,
     AMOUNT_RECEIVED,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_BEFORE_AMOUNT,
     PAYMENT_RECEIVED,
     PAYMENT_RECEIVED_THEN_AMOUNT,
     RECEIVE,
@@ -47,6 +48,7 @@ FAMILY = Family(
         AMOUNT_RECEIVED,
         LABEL_IN_THEN_AMOUNT,
         AMOUNT_IN,
+        PAYER_BEFORE_AMOUNT,
         # The app set to English: "Rp1.000 from NAME has been received in your GoPay."
         rule(
             r"(?:^|\n|[.!:]\s)<AMT>\s+(?:from\s+<SENDER>\s+)?has\s+been\s+received\s+"

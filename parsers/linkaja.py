@@ -9,6 +9,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_BEFORE_AMOUNT,
     PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     QRIS_AMOUNT_RECEIVED,
@@ -33,5 +34,6 @@ FAMILY = Family(
         LABEL_IN_THEN_AMOUNT,
         PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
+        PAYER_BEFORE_AMOUNT,
     ),
 )

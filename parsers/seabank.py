@@ -8,6 +8,7 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     LABEL_IN_THEN_AMOUNT,
+    PAYER_BEFORE_AMOUNT,
     PAYER_TITLE_AMOUNT_IN,
     QRIS_AMOUNT_RECEIVED,
     RECEIVE,
@@ -33,6 +34,7 @@ FAMILY = Family(
         QRIS_AMOUNT_RECEIVED,
         PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
+        PAYER_BEFORE_AMOUNT,
         RECEIVED_EN,
         SENT_TO_YOU,
         SENT_TO_YOU_EN,

@@ -713,6 +713,36 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
             None,
         ),
         ("com.bca", "BCA", "Payment received Rp50.000 from your account", None),
+        # The payer named before the amount reads as after it; money that only will arrive, or
+        # that arrived in someone else's account or wallet, does not.
+        ("id.dana", "DANA", "Transfer dari BUDI sebesar Rp 50.000 telah masuk ke akun Anda",
+         (50000, "BUDI")),
+        ("id.dana", "DANA", "Transfer dari BUDI sebesar Rp 50.000 akan masuk ke akun Anda", None),
+        ("id.dana", "DANA", "Transfer dari BUDI sebesar Rp 50.000 belum masuk ke akun Anda", None),
+        ("id.dana", "DANA", "Transfer dari kamu sebesar Rp 50.000 telah masuk ke akun BUDI", None),
+        ("id.dana", "DANA", "Transfer dari BUDI sebesar Rp 50.000 telah masuk ke akun DANA Siti",
+         None),
+        ("id.co.bri.brimo", "BRImo",
+         "Transfer dari BUDI sebesar Rp 50.000 telah masuk ke DANA kamu", None),
+        ("id.dana", "DANA", "Pembayaran dari BUDI sebesar Rp 50.000 gagal diterima", None),
+        ("id.dana", "DANA Bisnis",
+         "Pembayaran QRIS dari BUDI sebesar Rp 50.000 berhasil diterima ke saldo toko SITI", None),
+        ("id.dana", "DANA Bisnis",
+         "Pembayaran QRIS dari BUDI sebesar Rp 50.000 diterima oleh TOKO ABC", None),
+        ("com.bca", "BCA", "SITI telah menerima transfer dari kamu sebesar Rp 50.000", None),
+        ("com.bca", "BCA", "Anda telah menerima permintaan transfer dari BUDI sebesar Rp 50.000",
+         None),
+        ("id.co.bri.brimo", "BRImo", "Transfer masuk dari BUDI sebesar Rp 50.000 gagal", None),
+        ("id.co.bri.brimo", "BRImo", "Transfer masuk dari rekening Anda sebesar Rp 50.000", None),
+        # "key: value" after the sentence: the amount is what was received, a fee beside it is
+        # explained, and only money the reader received counts.
+        ("com.krom.android", "Krom", "Kamu telah menerima dana. Jumlah: Rp50.000. Biaya: Rp2.500",
+         (50000, None)),
+        ("com.krom.android", "Krom", "Kamu telah menerima tagihan. Jumlah: Rp50.000", None),
+        ("com.krom.android", "Krom", "SITI telah menerima dana. Jumlah: Rp50.000", None),
+        # An account number is not a payer's name, however it is labelled.
+        ("id.co.bri.brimo", "BRImo", "Transfer Masuk Rp 50.000 dari NOREK 0012398481 Berhasil",
+         (50000, None)),
         # A grouped snapshot of different payments: which one is new?
         (
             "com.gojek.resto",
