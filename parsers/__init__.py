@@ -33,6 +33,7 @@ from . import (
     linkaja,
     mandiri,
     neo,
+    ocbc,
     octo,
     ovo,
     permata,
@@ -77,6 +78,7 @@ FAMILIES: tuple[Family, ...] = (
     # Apps whose own incoming wording has not been seen in public: the shared shapes only.
     jenius.FAMILY,
     octo.FAMILY,
+    ocbc.FAMILY,
     permata.FAMILY,
     bsi.FAMILY,
     allo.FAMILY,

@@ -381,6 +381,7 @@ SHARED_ONLY_APPS = [
     ("com.btpn.dc", "jenius", "Jenius"),
     ("id.co.cimbniaga.mobile.android", "octo", "OCTO Mobile"),
     ("com.cimbedc", "octo", "OCTO Merchant"),
+    ("com.ocbcnisp.onemobileapp", "ocbc", "OCBC"),
     ("net.myinfosys.PermataMobileX", "permata", "PermataMobile X"),
     ("co.id.bankbsi.superapp", "bsi", "BYOND by BSI"),
     ("com.bsm.activity2", "bsi", "BSI Mobile"),
@@ -433,6 +434,7 @@ def test_apps_without_a_public_wording_read_incoming_and_refuse_outgoing(
     [
         ("Jenius", "jenius"),
         ("OCTO Mobile", "octo"),
+        ("OCBC mobile", "ocbc"),
         ("Permata ME", "permata"),
         ("BYOND by BSI", "bsi"),
         ("Allo Bank", "allo"),
