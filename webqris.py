@@ -2189,6 +2189,22 @@ class InboundNotification:
                  self.app, self.title, self.message]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
+    def posted_ms(self) -> int | None:
+        """The time the notification says it was posted, when it says so unambiguously: epoch
+        seconds or milliseconds (every forwarder app's own field), or ISO 8601 with its zone.
+        A time without a zone ("2026-03-26 10:26:00", a template's local time) says nothing."""
+        text = (self.posted_at or "").strip()
+        if re.fullmatch(r"\d{9,14}(?:\.\d+)?", text):
+            value = float(text)
+            return int(value * 1000) if value < 1e11 else int(value)
+        try:
+            posted = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if posted.tzinfo is None:
+            return None
+        return int(posted.timestamp() * 1000)
+
     def repeat_key_expires(self, at_ms: int, window_seconds: int) -> int:
         """A notification that carries its own time is the same one whenever it comes again;
         without one, the same words later are a new payment, so a repeat counts only within
@@ -4171,6 +4187,24 @@ def is_test_button(merchant: Mapping[str, Any], note: InboundNotification,
     return any(_TEST_WORDS.search(text) for text in (note.title, note.message) if text)
 
 
+def posted_for_earlier_invoice(conn: sqlite3.Connection, candidate: Mapping[str, Any],
+                               posted_ms: int | None, grace_ms: int) -> bool:
+    """Whether a notification's own time says it is an earlier invoice's payment, not the
+    candidate's: it was posted more than `grace_ms` before the candidate existed, while an
+    earlier invoice of the same total was open. A phone that was offline sends its queue late
+    (NotificationForwarder keeps it across reboots, the SMS gateway retries for hours): the
+    earlier invoice expired, its total went to a newer one, and paying that one would ship an
+    order nobody paid for. The grace covers a phone's clock that is a little off; a phone whose
+    clock is far off (a dead clock battery says 1970) falls in no invoice's life and pays."""
+    if posted_ms is None or posted_ms >= candidate["created_at"] - grace_ms:
+        return False
+    return conn.execute(
+        "SELECT 1 FROM invoices WHERE merchant_id = ? AND total_amount = ?"
+        f" AND {CLOSED_STATUSES} AND closed_at >= ? AND created_at <= ? AND id <> ? LIMIT 1",
+        (candidate["merchant_id"], candidate["total_amount"], posted_ms - grace_ms,
+         posted_ms + grace_ms, candidate["id"])).fetchone() is not None
+
+
 def _match_and_store(conn: sqlite3.Connection, merchant_id: int, note: InboundNotification,
                      parsed: parsers.Parsed | None, payment_method: str,
                      payments: PaymentsConfig, at: int, *, trusted: bool = True
@@ -4183,7 +4217,8 @@ def _match_and_store(conn: sqlite3.Connection, merchant_id: int, note: InboundNo
                                        at - payments.late_grace_seconds * 1000) if trusted else []
     # Two candidates cannot happen while totals are allocated as they are; if they ever did,
     # paying either would be a guess, so the owner decides from the inbox.
-    if len(candidates) == 1:
+    if len(candidates) == 1 and not posted_for_earlier_invoice(
+            conn, candidates[0], note.posted_ms(), payments.late_grace_seconds * 1000):
         invoice = mark_invoice_paid(conn, candidates[0]["id"], payment_method,
                                     parsed.sender_name, at)
     outcome = "matched" if invoice is not None else "unmatched"

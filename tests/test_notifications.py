@@ -920,3 +920,56 @@ def test_a_second_notification_of_a_payment_cannot_pay_a_newer_invoice(
     consumer_app = forward(client, merchant, **dana(first["total_amount"], notif_id="other-app"))
     assert consumer_app.status_code == 404
     assert status_of(client, merchant, newer["invoice_id"])["status"] == "pending"
+
+
+def posted_ms_now() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.mark.parametrize("closed_by", ["cancel", "payment"])
+def test_a_late_notification_of_an_earlier_invoice_never_pays_a_newer_one(
+        app_factory, merchant: Merchant, db_path: Path, closed_by: str) -> None:
+    """The phone was offline while the customer paid; NotificationForwarder's queue sends the
+    notification, with its own posted time, after the grace period gave the total to a newer
+    invoice. The newer invoice's customer has not paid: the money waits in the inbox."""
+    client = app_factory(payments={"unique_code_min": 7, "unique_code_max": 7,
+                                   "late_grace_seconds": 1, "dedupe_window_seconds": 1})
+    earlier = create(client, merchant, 25000)
+    posted = posted_ms_now()
+    if closed_by == "cancel":
+        assert client.post(f"/api/payments/{earlier['invoice_id']}/cancel",
+                           headers=merchant.auth).status_code == 200
+    else:  # the shop's other phone already paid it with the same payment
+        assert forward(client, merchant, **dana(earlier["total_amount"], device_id="phone-2",
+                                                notif_id="a")).status_code == 200
+    time.sleep(1.1)  # past the grace period that keeps the total out of reuse
+    newer = create(client, merchant, 25000)
+    assert newer["total_amount"] == earlier["total_amount"]
+    late = forward(client, merchant, packageName="id.dana", title="DANA", deviceId="phone-1",
+                   text=f"Kamu berhasil menerima Rp{rupiah(earlier['total_amount'])} dari BUDI",
+                   postedAt=posted, notificationKey="0|id.dana|7|null|10123")
+    assert late.status_code == 404, late.text
+    assert late.json()["message"] == "No matching pending payment"
+    assert status_of(client, merchant, newer["invoice_id"])["status"] == "pending"
+    assert stored(db_path)[-1]["outcome"] == "unmatched"
+    # The same words posted now are the newer customer's payment.
+    now = forward(client, merchant, packageName="id.dana", title="DANA", deviceId="phone-1",
+                  text=f"Kamu berhasil menerima Rp{rupiah(earlier['total_amount'])} dari SITI",
+                  postedAt=str(posted_ms_now() // 1000), notificationKey="0|id.dana|8|null|1")
+    assert now.status_code == 200 and now.json()["invoice_id"] == newer["invoice_id"], now.text
+
+
+@pytest.mark.parametrize("posted_at", ["2026-03-26 10:26:00", "yesterday", "12345"])
+def test_a_posted_time_that_names_no_moment_is_not_read(posted_at: str) -> None:
+    note = webqris.InboundNotification(source="forwarder", posted_at=posted_at)
+    assert note.posted_ms() is None
+
+
+@pytest.mark.parametrize(("posted_at", "expected"), [
+    ("1774088123000", 1774088123000), ("1774088123", 1774088123000),
+    ("1774088123.5", 1774088123500), ("2026-03-21T10:15:23.000Z", 1774088123000),
+    ("2026-03-21T17:15:23+07:00", 1774088123000)])
+def test_a_posted_time_is_read_in_every_forwarders_spelling(posted_at: str,
+                                                            expected: int) -> None:
+    note = webqris.InboundNotification(source="forwarder", posted_at=posted_at)
+    assert note.posted_ms() == expected
