@@ -2338,13 +2338,17 @@ def find_copied_payment(conn: sqlite3.Connection, note: Mapping[str, Any],
     """The payment a notification waiting in the inbox may be a copy of: one recorded up to
     `window_ms` before it, of the same amount, that paid a bill by itself, posted by another app
     of the same family (GoPay Merchant and the GoPay app, BCA mobile and myBCA post one
-    payment) or by the same app on another phone in the same words, and that has no copy yet
-    (a customer who pays twice is two notifications in each app). A hint for the owner only."""
+    payment), by the same app on another phone in the same words, or by the same phone again
+    under the same notification id in the same words (Android posts a notification again when
+    the app updates it, with a new posted time), and that has no copy from another app or
+    phone yet (a customer who pays twice is two notifications in each app). A hint for the
+    owner only."""
     if note["source"] != "forwarder" or note["parsed_amount"] is None:
         return None
     since = note["received_at"] - window_ms
     rows = conn.execute(
-        "SELECT n.id, n.app, n.device_id, n.title, n.message, i.invoice_id AS invoice_ref"
+        "SELECT n.id, n.app, n.device_id, n.notif_id, n.title, n.message,"
+        " i.invoice_id AS invoice_ref"
         " FROM invoices i JOIN notifications n ON n.invoice_id = i.id"
         " WHERE i.merchant_id = ? AND i.total_amount = ?"
         f" AND {CLOSED_STATUSES} AND i.status = 'paid' AND i.closed_at BETWEEN ? AND ?"
@@ -2354,9 +2358,12 @@ def find_copied_payment(conn: sqlite3.Connection, note: Mapping[str, Any],
         (note["merchant_id"], note["parsed_amount"], since, note["received_at"], since,
          note["received_at"], note["id"])).fetchall()
     for row in rows:
-        if parsers.sibling_apps(note["app"], row["app"]) or (
-                row["app"] == note["app"] and row["device_id"] != note["device_id"]
-                and (row["title"], row["message"]) == (note["title"], note["message"])):
+        same_words = row["app"] == note["app"] \
+            and (row["title"], row["message"]) == (note["title"], note["message"])
+        posted_again = row["device_id"] == note["device_id"] \
+            and note["notif_id"] is not None and row["notif_id"] == note["notif_id"]
+        if parsers.sibling_apps(note["app"], row["app"]) or same_words and (
+                row["device_id"] != note["device_id"] or posted_again):
             return row
     return None
 

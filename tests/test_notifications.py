@@ -274,6 +274,33 @@ def test_the_same_words_from_a_second_phone_are_named_a_copy(app_factory, mercha
     assert waiting["likely_copy_of"]["id"] == stored(db_path)[0]["id"]
 
 
+def test_a_notification_posted_again_by_the_same_phone_is_named_a_copy(
+        app_factory, merchant: Merchant, db_path: Path) -> None:
+    """Android posts a notification again when its app updates it: the same notification id
+    and words with a new posted time. It is no new money, and the inbox says so; the same
+    words under another notification id stay plain unmatched money (a payment made twice)."""
+    client = admin_client(app_factory, db_path)
+    total = create(client, merchant, 25000)["total_amount"]
+    posted = {"deviceId": "hp-1", "packageName": "id.dana", "title": "DANA",
+              "text": f"Kamu berhasil menerima Rp{rupiah(total)} dari BUDI"}
+    paid = forward(client, merchant, **posted, notificationKey="0|id.dana|77|null|10123",
+                   postedAt=1796000000000)
+    assert paid.json()["success"] is True
+    again = forward(client, merchant, **posted, notificationKey="0|id.dana|77|null|10123",
+                    postedAt=1796000004000)
+    assert again.status_code == 404
+    [waiting] = waiting_money(client)
+    assert waiting["likely_copy_of"]["id"] == stored(db_path)[0]["id"]
+    assert client.post(f"/admin/api/notifications/{waiting['id']}/resolve",
+                       json={"resolution": "copy", "copy_of": stored(db_path)[0]["id"]}
+                       ).status_code == 200
+    other = forward(client, merchant, **posted, notificationKey="0|id.dana|78|null|10123",
+                    postedAt=1796000009000)
+    assert other.status_code == 404
+    [waiting] = waiting_money(client)
+    assert waiting["likely_copy_of"] is None
+
+
 def test_a_copy_is_named_only_within_the_dedupe_window(app_factory, merchant: Merchant,
                                                        db_path: Path) -> None:
     client = admin_client(app_factory, db_path, payments={"dedupe_window_seconds": 1})
