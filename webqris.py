@@ -496,6 +496,10 @@ class Unavailable(DomainError):
     """Cannot be done right now (every unique code taken); trying later may work."""
 
 
+class TooOften(DomainError):
+    """Asked for more often than it may be (a test alert): it may be asked again later."""
+
+
 # =============================================================================================
 # Secrets and signatures
 #
@@ -4419,7 +4423,8 @@ _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 
 # The seed's HTTP status for each kind of domain error.
 DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
-    BadInput: 400, NotFound: 404, Conflict: 409, Unreadable: 422, Unavailable: 503}
+    BadInput: 400, NotFound: 404, Conflict: 409, Unreadable: 422, Unavailable: 503,
+    TooOften: 429}
 
 
 async def handle_refusal(request: Request, exc: Exception) -> Response:
@@ -7170,11 +7175,26 @@ async def admin_update_alert_settings(request: Request) -> Response:
                          "data": admin_alert_settings(settings, ctx.config.alerts)})
 
 
+# Test alerts a shop may queue in an hour. A shop manager names the e-mail recipients, and
+# its e-mail may go out through the installation's SMTP server as the installation's sender:
+# unbounded, the test button would mail anyone, as often as clicked, in the admin's name.
+TEST_ALERTS_PER_HOUR = 10
+
+
 def queue_test_alert(conn: sqlite3.Connection, merchant_id: int,
                      alerts: AlertsConfig) -> list[int]:
     if get_merchant(conn, merchant_id) is None:
         raise NotFound("Merchant not found")
-    queued = queue_alert(conn, merchant_id, "test", {}, alerts, now_ms())
+    at = now_ms()
+    recent = conn.execute(
+        "SELECT created_at FROM alerts WHERE merchant_id = ? AND kind = 'test'"
+        " AND created_at > ? GROUP BY created_at ORDER BY created_at DESC LIMIT ?",
+        (merchant_id, at - 3_600_000, TEST_ALERTS_PER_HOUR)).fetchall()
+    if len(recent) >= TEST_ALERTS_PER_HOUR:
+        wait = math.ceil((recent[-1]["created_at"] + 3_600_000 - at) / 1000)
+        raise TooOften(f"{TEST_ALERTS_PER_HOUR} test alerts were sent in the last hour: try"
+                       f" again in {wait} s", retry_after_seconds=wait)
+    queued = queue_alert(conn, merchant_id, "test", {}, alerts, at)
     if not queued:
         raise BadInput("No alert channel is set: add a Telegram chat or an e-mail address"
                        " first", error_code="no_alert_channel")

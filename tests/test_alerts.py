@@ -282,6 +282,32 @@ def test_a_merchants_own_telegram_chat_replaces_the_installations(
     assert telegram.paths == [f"/bot{own_token}/sendMessage"]
 
 
+def test_the_test_button_mails_nobody_more_than_ten_times_an_hour(
+        app_factory, db_path: Path, mailbox) -> None:
+    """A shop's e-mail may go out through the installation's SMTP server, to recipients its
+    manager names: the test button must not make that server mail anyone as often as clicked."""
+    box, smtp_port = mailbox
+    merchant, other = add_merchant(db_path), add_merchant(db_path, "Toko Lain")
+    client = start(app_factory, db_path, alerts_section(None, smtp_port))
+    strangers = ",".join(f"orang{i}@example.com" for i in range(5))
+    assert client.patch(f"/admin/api/merchants/{merchant.id}/alerts",
+                        json={"smtp_to": strangers}).status_code == 200
+    test = f"/admin/api/merchants/{merchant.id}/alerts/test"
+    for _ in range(webqris.TEST_ALERTS_PER_HOUR):
+        assert client.post(test).status_code == 200
+    refused = client.post(test)
+    assert refused.status_code == 429, refused.text
+    body = refused.json()
+    assert body["success"] is False and "test alerts" in body["message"]
+    assert 3500 < body["retry_after_seconds"] <= 3600
+    # Another shop's button is its own.
+    assert client.post(f"/admin/api/merchants/{other.id}/alerts/test").status_code == 200
+    wait_until(lambda: len(box.messages) == webqris.TEST_ALERTS_PER_HOUR + 1,
+               what="the test mails")
+    time.sleep(0.3)  # a few poll intervals: nothing more goes out
+    assert len(box.messages) == webqris.TEST_ALERTS_PER_HOUR + 1
+
+
 def test_bad_alert_settings_are_refused_with_a_clear_400(app_factory, db_path: Path) -> None:
     merchant = add_merchant(db_path)
     client = start(app_factory, db_path, alerts_section())
