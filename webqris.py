@@ -2173,6 +2173,23 @@ def purge_notification_keys(conn: sqlite3.Connection, at_ms: int, limit: int) ->
         " FROM notification_keys WHERE expires_at <= ? LIMIT ?)", (at_ms, limit)).rowcount
 
 
+def posted_time_ms(posted_at: str | None) -> int | None:
+    """The time a notification says it was posted, when it says so unambiguously: epoch seconds
+    or milliseconds (every forwarder app's own field), or ISO 8601 with its zone. A time without
+    a zone ("2026-03-26 10:26:00", a template's local time) says nothing."""
+    text = (posted_at or "").strip()
+    if re.fullmatch(r"\d{9,14}(?:\.\d+)?", text):
+        value = float(text)
+        return int(value * 1000) if value < 1e11 else int(value)
+    try:
+        posted = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if posted.tzinfo is None:
+        return None
+    return int(posted.timestamp() * 1000)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class InboundNotification:
     source: str  # 'forwarder' or 'callback'
@@ -2194,20 +2211,7 @@ class InboundNotification:
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     def posted_ms(self) -> int | None:
-        """The time the notification says it was posted, when it says so unambiguously: epoch
-        seconds or milliseconds (every forwarder app's own field), or ISO 8601 with its zone.
-        A time without a zone ("2026-03-26 10:26:00", a template's local time) says nothing."""
-        text = (self.posted_at or "").strip()
-        if re.fullmatch(r"\d{9,14}(?:\.\d+)?", text):
-            value = float(text)
-            return int(value * 1000) if value < 1e11 else int(value)
-        try:
-            posted = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        if posted.tzinfo is None:
-            return None
-        return int(posted.timestamp() * 1000)
+        return posted_time_ms(self.posted_at)
 
     def repeat_key_expires(self, at_ms: int, window_seconds: int) -> int:
         """A notification that carries its own time is the same one whenever it comes again;
@@ -2337,6 +2341,31 @@ def reopen_notification(conn: sqlite3.Connection, notification_id: int) -> sqlit
         (notification_id,)).fetchone()
 
 
+def find_payment_posted_for(conn: sqlite3.Connection, note: Mapping[str, Any],
+                            window_ms: int) -> sqlite3.Row | None:
+    """The payment recorded, more than `window_ms` before this notification came, for the
+    invoice of its total that was open when the notification says it was posted (within
+    `window_ms`, a phone's clock): a phone that was offline sends its copy of a payment long
+    after the other app's or phone's, and posted_for_earlier_invoice kept it from paying a
+    newer bill of that total."""
+    posted = posted_time_ms(note["posted_at"])
+    if posted is None:
+        return None
+    return conn.execute(
+        "SELECT n.id, n.app, n.device_id, n.notif_id, n.title, n.message,"
+        " i.invoice_id AS invoice_ref"
+        " FROM invoices i JOIN notifications n ON n.invoice_id = i.id"
+        " WHERE i.merchant_id = ? AND i.total_amount = ?"
+        f" AND {CLOSED_STATUSES} AND i.status = 'paid' AND i.closed_at >= ?"
+        " AND i.created_at <= ? AND n.outcome = 'matched' AND n.source = 'forwarder'"
+        " AND n.received_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM notifications copy WHERE copy.duplicate_of = n.id"
+        " AND copy.id <> ? AND (copy.app IS NOT n.app OR copy.device_id IS NOT n.device_id))"
+        " ORDER BY n.id DESC LIMIT 1",
+        (note["merchant_id"], note["parsed_amount"], posted - window_ms, posted + window_ms,
+         note["received_at"] - window_ms, note["id"])).fetchone()
+
+
 def find_copied_payment(conn: sqlite3.Connection, note: Mapping[str, Any],
                         window_ms: int) -> sqlite3.Row | None:
     """The payment a notification waiting in the inbox may be a copy of: one recorded up to
@@ -2345,8 +2374,9 @@ def find_copied_payment(conn: sqlite3.Connection, note: Mapping[str, Any],
     payment), by the same app on another phone in the same words, or by the same phone again
     under the same notification id in the same words (Android posts a notification again when
     the app updates it, with a new posted time), and that has no copy from another app or
-    phone yet (a customer who pays twice is two notifications in each app). A hint for the
-    owner only."""
+    phone yet (a customer who pays twice is two notifications in each app); or, coming later
+    than that, the payment of the invoice its own posted time falls in
+    (find_payment_posted_for). A hint for the owner only."""
     if note["source"] != "forwarder" or note["parsed_amount"] is None:
         return None
     since = note["received_at"] - window_ms
@@ -2369,7 +2399,7 @@ def find_copied_payment(conn: sqlite3.Connection, note: Mapping[str, Any],
         if parsers.sibling_apps(note["app"], row["app"]) or same_words and (
                 row["device_id"] != note["device_id"] or posted_again):
             return row
-    return None
+    return find_payment_posted_for(conn, note, window_ms)
 
 
 # A merchant's taught wordings per app: every notification the parsers cannot read tries them

@@ -959,8 +959,9 @@ def test_a_late_notification_of_an_earlier_invoice_never_pays_a_newer_one(
     """The phone was offline while the customer paid; NotificationForwarder's queue sends the
     notification, with its own posted time, after the grace period gave the total to a newer
     invoice. The newer invoice's customer has not paid: the money waits in the inbox."""
-    client = app_factory(payments={"unique_code_min": 7, "unique_code_max": 7,
-                                   "late_grace_seconds": 1, "dedupe_window_seconds": 1})
+    client = admin_client(app_factory, db_path, payments={
+        "unique_code_min": 7, "unique_code_max": 7, "late_grace_seconds": 1,
+        "dedupe_window_seconds": 1})
     earlier = create(client, merchant, 25000)
     posted = posted_ms_now()
     if closed_by == "cancel":
@@ -979,6 +980,13 @@ def test_a_late_notification_of_an_earlier_invoice_never_pays_a_newer_one(
     assert late.json()["message"] == "No matching pending payment"
     assert status_of(client, merchant, newer["invoice_id"])["status"] == "pending"
     assert stored(db_path)[-1]["outcome"] == "unmatched"
+    # The inbox names the payment it copies, whose bill its posted time falls in: not money
+    # to attach to the newer bill that has its total.
+    [waiting] = waiting_money(client)
+    if closed_by == "payment":
+        assert waiting["likely_copy_of"]["invoice_id"] == earlier["invoice_id"]
+    else:
+        assert waiting["likely_copy_of"] is None
     # The same words posted now are the newer customer's payment.
     now = forward(client, merchant, packageName="id.dana", title="DANA", deviceId="phone-1",
                   text=f"Kamu berhasil menerima Rp{rupiah(earlier['total_amount'])} dari SITI",
