@@ -3661,7 +3661,7 @@ def payments_export(zone_name: str, *, status: str | None, merchant_id: int | No
                 csv_text(row["merchant_name"]), CSV_STATUS_WORDS[effective_status(row, at_ms)],
                 row["amount"], row["unique_code"],
                 row["total_amount"], csv_text(row["sender_name"]), csv_text(row["customer_name"]),
-                row["payment_method"] or "", *csv_times(row["created_at"], zone),
+                csv_text(row["payment_method"]), *csv_times(row["created_at"], zone),
                 *csv_times(row["paid_at"], zone)]
 
     return CsvExport([

@@ -237,3 +237,20 @@ def test_an_export_of_100000_payments_streams_with_bounded_server_memory(
     assert growth_mib < 25, f"the server grew by {growth_mib:.1f} MiB in {elapsed:.1f} s"
     # The download's thread yields the CPU to the payments: it ran niced.
     assert niced_during - niced_before
+
+
+def test_a_payment_method_that_looks_like_a_formula_is_shown_as_text(
+        app_factory, db_path: Path, merchant: Merchant) -> None:
+    # A shop that accepts any app takes the package name the phone sends as the payment method.
+    client = logged_in(app_factory, db_path)
+    assert client.patch(f"/admin/api/merchants/{merchant.id}",
+                        json={"accept_any_app": True}).status_code == 200
+    bill = client.post("/api/payments/qris/create", json={"amount": 30_000},
+                       headers=merchant.auth).json()
+    paid = client.post("/api/webhook/payment", json={
+        "app": "=HYPERLINK(\"http://evil\")",
+        "message": f"Kamu berhasil menerima Rp{bill['total_amount']} dari SITI"},
+        headers={"Authorization": f"Bearer {merchant.callback_secret}"})
+    assert paid.status_code == 200, paid.text
+    [row] = rows_of(client.get("/admin/api/payments.csv").content)
+    assert row["Metode"] == "'=HYPERLINK(\"http://evil\")"  # shown, never run
