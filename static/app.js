@@ -22,7 +22,7 @@ var t = strings({
     login_title: "Masuk ke dasbor", login_sub: "Pantau pembayaran QRIS toko Anda secara langsung.",
     username: "Nama pengguna", password: "Kata sandi", login: "Masuk", logging_in: "Memeriksa…", logout: "Keluar",
     wrong_password: "Nama pengguna atau kata sandi salah. Coba lagi.", password_required: "Isi kata sandi dulu.",
-    nav_accounts: "Akun", my_password: "Kata sandi", my_password_label: "Ganti kata sandi {name} ({role})",
+    nav_accounts: "Akun", nav_more: "Lainnya", my_password: "Kata sandi", my_password_label: "Ganti kata sandi {name} ({role})",
     live_on: "Langsung", live_off: "Terputus", live_connecting: "Menyambung…", nav_notifications: "Kotak masuk",
     nav_audit: "Log audit", nav_merchants: "Toko", nav_webhooks: "Webhook", nav_alerts: "Peringatan",
     toast_paid: "Tagihan {total} di {merchant} lunas.", toast_paid_no_shop: "Tagihan {total} lunas.",
@@ -39,7 +39,7 @@ var t = strings({
     switch_lang_label: "Switch language to Bahasa Indonesia", login_title: "Sign in to the dashboard",
     login_sub: "Watch your shop's QRIS payments arrive live.", username: "Username", password: "Password", login: "Sign in",
     logging_in: "Checking…", logout: "Sign out", wrong_password: "Wrong username or password. Try again.",
-    nav_accounts: "Accounts", my_password: "Password", my_password_label: "Change the password of {name} ({role})",
+    nav_accounts: "Accounts", nav_more: "More", my_password: "Password", my_password_label: "Change the password of {name} ({role})",
     password_required: "Enter the password first.", live_on: "Live", live_off: "Offline",
     live_connecting: "Connecting…", nav_notifications: "Inbox", nav_audit: "Audit log",
     nav_merchants: "Shops", nav_webhooks: "Webhooks", nav_alerts: "Alerts",
@@ -196,36 +196,84 @@ var NAV = [
   { route: "notifications", icon: "notifications", label: "nav_notifications", roles: MANAGE },
   { route: "merchants", icon: "merchants", label: "nav_merchants", roles: MANAGE },
   { route: "webhooks", icon: "webhooks", label: "nav_webhooks", roles: MANAGE },
-  // Set once per shop: on a phone's bottom bar it opens from a shop's card instead.
-  { route: "alerts", icon: "warn", label: "nav_alerts", roles: MANAGE, wide: true },
+  { route: "alerts", icon: "warn", label: "nav_alerts", roles: MANAGE },
   { route: "audit", icon: "audit", label: "nav_audit", roles: MANAGE },
   { route: "accounts", icon: "accounts", label: "nav_accounts", roles: ["admin"] },
   // Opened from the payments screen's header, not from the menu.
   { route: "links", roles: MANAGE, menu: false }
 ];
+/* A phone's bottom bar holds five targets of 72 px at 360 px: past five, the first four pages
+   stand on the bar and the rest open from "More" (seven scrolled the bar sideways, hiding the
+   first pages behind the edge). A wide screen's sidebar lists them all. */
+var BAR_ROOM = 5;
+var navMore = { open: false };
 
 function allowedNav() {
   var role = session.account ? session.account.role : "admin";
   return NAV.filter(function (item) { return item.roles.indexOf(role) >= 0; });
 }
 
+function navLink(item, current) {
+  var label = t(item.label);
+  var link = el("a", { href: "#/" + item.route, class: "nav-link", "data-route": item.route, "aria-current": item.route === current ? "page" : null },
+    icon(item.icon), el("span", { class: "nav-label", text: label }));
+  if (item.route === "notifications" && session.attention > 0) {
+    link.appendChild(el("span", { class: "nav-count", "data-testid": "attention-count", "aria-label": t("oc_needs_attention") + ": " + session.attention, text: session.attention > 99 ? "99+" : String(session.attention) }));
+  }
+  return link;
+}
+
 function renderNav() {
-  var nav = clear($("nav"));
+  var nav = $("nav");
+  // A redraw (a new inbox count, the language) keeps the keyboard where it was.
+  var active = document.activeElement;
+  var hadFocus = nav.contains(active) ? (active.getAttribute("data-route") || active.id) : null;
+  clear(nav);
   var current = currentRoute()[0] || allowedNav()[0].route;
-  allowedNav().filter(function (item) { return item.menu !== false; }).forEach(function (item) {
-    // The phone's bottom bar has room for about 60-80 px of text per item: a longer name gets a
-    // shorter word, which must still be the page's own name (one name per page).
-    var label = t(item.label), short = item.short ? t(item.short) : label;
-    var link = el("a", { href: "#/" + item.route, class: "nav-link" + (item.wide ? " nav-wide" : ""), "data-route": item.route, "aria-current": item.route === current ? "page" : null, title: label },
-      icon(item.icon), el("span", { class: "nav-label" },
-        el("span", { class: "nav-label-short", text: short }), el("span", { class: "nav-label-full", text: label })));
-    if (item.route === "notifications" && session.attention > 0) {
-      link.appendChild(el("span", { class: "nav-count", "data-testid": "attention-count", "aria-label": t("oc_needs_attention") + ": " + session.attention, text: session.attention > 99 ? "99+" : String(session.attention) }));
+  var items = allowedNav().filter(function (item) { return item.menu !== false; });
+  var onBar = items.length > BAR_ROOM ? items.slice(0, BAR_ROOM - 1) : items;
+  var inMore = items.slice(onBar.length);
+  onBar.forEach(function (item) { nav.appendChild(navLink(item, current)); });
+  if (inMore.length) {
+    var holdsCurrent = inMore.some(function (item) { return item.route === current; });
+    var toggle = el("button", { type: "button", id: "nav-more-toggle", class: "nav-link nav-more-toggle" + (holdsCurrent ? " holds-current" : ""),
+      "aria-expanded": String(navMore.open), "aria-controls": "nav-more-list" },
+      icon("more"), el("span", { class: "nav-label", text: t("nav_more") }));
+    var list = el("div", { id: "nav-more-list", class: "nav-more-list" + (navMore.open ? " is-open" : "") },
+      inMore.map(function (item) { return navLink(item, current); }));
+    toggle.addEventListener("click", function () { setNavMore(!navMore.open); });
+    nav.appendChild(el("div", { class: "nav-more" }, toggle, list));
+  }
+  if (hadFocus) {
+    var again = hadFocus === "nav-more-toggle" ? $(hadFocus) : nav.querySelector('[data-route="' + hadFocus + '"]');
+    if (again) again.focus();
+  }
+}
+
+function setNavMore(open, returnFocus) {
+  navMore.open = open;
+  var toggle = $("nav-more-toggle");
+  if (!toggle) return;
+  toggle.setAttribute("aria-expanded", String(open));
+  $("nav-more-list").classList.toggle("is-open", open);
+  if (returnFocus) toggle.focus();
+}
+
+function setupNavMore() {
+  var nav = $("nav");
+  nav.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && navMore.open) {
+      event.preventDefault();
+      setNavMore(false, true);
     }
-    nav.appendChild(link);
   });
-  var open = nav.querySelector("[aria-current=page]");
-  if (open && nav.scrollWidth > nav.clientWidth) open.scrollIntoView({ block: "nearest", inline: "nearest" });
+  // Open, the list covers the page: it closes once focus or a tap goes anywhere else.
+  nav.addEventListener("focusout", function (event) {
+    if (navMore.open && event.relatedTarget && !event.relatedTarget.closest(".nav-more")) setNavMore(false);
+  });
+  document.addEventListener("click", function (event) {
+    if (navMore.open && (!event.target.closest(".nav-more") || event.target.closest(".nav-more-list a"))) setNavMore(false);
+  });
 }
 
 function refreshAttention() {
@@ -312,6 +360,7 @@ function route(event) {
   var name = allowed.indexOf(parts[0]) >= 0 ? parts[0] : allowed[0];
   if (name !== parts[0]) parts = [name];
   destroyView();
+  navMore.open = false;
   renderNav();
   var container = clear($("view"));
   container.setAttribute("data-view", name);
@@ -328,6 +377,7 @@ function boot() {
   session.expired = loggedOut;
   session.refreshAttention = refreshAttention;
   setupLogin();
+  setupNavMore();
   applyStaticText();
   onLangChange(function () {
     applyStaticText();

@@ -605,6 +605,51 @@ def test_a_bill_is_a_few_tabs_from_the_menu(world: World, contexts: Any,
     expect(page.locator("#view h1")).to_be_focused()
 
 
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_the_phones_more_menu_works_by_keyboard(world: World, contexts: Any,
+                                                language: str) -> None:
+    """The pages past the bar's four open from "More": Enter opens it, Tab walks it, Escape
+    shuts it and focus is back on "More"; a new inbox count redraws the menu under the
+    keyboard without losing its place."""
+    page = contexts(language, {"width": 360, "height": 740}).new_page()
+    login(page, world.server)
+    more = page.locator("#nav-more-toggle")
+    expect(more).to_have_accessible_name({"id": "Lainnya", "en": "More"}[language])
+    expect(more).to_have_attribute("aria-expanded", "false")
+    more.focus()
+    page.keyboard.press("Enter")
+    expect(more).to_have_attribute("aria-expanded", "true")
+    listed = page.locator("#nav-more-list .nav-link")
+    expect(listed).to_have_count(4)
+    page.keyboard.press("Tab")
+    expect(listed.first).to_be_focused()
+    expect(listed.first).to_be_in_viewport()
+    page.keyboard.press("Escape")
+    expect(listed.first).to_be_hidden()
+    expect(more).to_be_focused()
+    expect(more).to_have_attribute("aria-expanded", "false")
+    # Money that needs the owner arrives while the keyboard is on "More": the bar redraws
+    # with the new count, and the focus stays.
+    assert notify(world.server, world.shop, 66666).status_code == 404
+    expect(page.get_by_test_id("attention-count")).to_have_text("4", timeout=40_000)
+    expect(more).to_be_focused()
+    page.keyboard.press("Enter")
+    for _ in range(4):
+        page.keyboard.press("Tab")
+    expect(listed.last).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#view h1")).to_have_text({"id": "Akun", "en": "Accounts"}[language])
+    expect(page.locator("#view h1")).to_be_focused()
+    expect(listed.last).to_be_hidden()
+    expect(listed.last).to_have_attribute("aria-current", "page")
+    expect(more).to_have_class(re.compile("holds-current"))
+    # A tap anywhere else shuts an open list: it covers the page.
+    more.click()
+    expect(listed.first).to_be_visible()
+    page.locator("#view h1").click()
+    expect(listed.first).to_be_hidden()
+
+
 def test_the_skip_link_jumps_over_the_menu(world: World, contexts: Any) -> None:
     page = contexts("en").new_page()
     login(page, world.server)
