@@ -6922,7 +6922,7 @@ def create_account_by_admin(conn: sqlite3.Connection, changes: Mapping[str, Any]
 def existing_account(conn: sqlite3.Connection, account_id: int) -> sqlite3.Row:
     row = get_account(conn, account_id)
     if row is None:
-        raise NotFound("Account not found")
+        raise NotFound("Account not found", error_code="account_not_found")
     return row
 
 

@@ -2,7 +2,7 @@
    password (shown once), disable or remove it. And the "change my password" dialog that every
    account opens from the top bar. The server is the guard: this page only follows the role. */
 import {
-  api, append, clear, dateOnly, el, errorBlock, field, loadMerchants, loadingBlock, openDialog,
+  actionDone, actionFailed, api, append, clear, dateOnly, el, errorBlock, field, loadMerchants, loadingBlock, openDialog,
   pageHeader, session, showSecrets, strings, toast
 } from "./wq.js";
 
@@ -16,7 +16,7 @@ var t = strings({
     ac_active: "Aktif", ac_disabled: "Dinonaktifkan", ac_you: "(Anda)",
     ac_reset: "Atur ulang kata sandi {name}", ac_disable: "Nonaktifkan {name}", ac_enable: "Aktifkan {name}",
     ac_remove: "Hapus {name}", ac_reset_short: "Atur ulang kata sandi", ac_disable_short: "Nonaktifkan",
-    ac_enable_short: "Aktifkan", ac_remove_short: "Hapus",
+    ac_enable_short: "Aktifkan", ac_remove_short: "Hapus", ac_enable_failed: "Akun {name} tidak diaktifkan.",
     ac_username_help: "2–32 huruf kecil, angka, titik, garis bawah atau tanda hubung.",
     ac_shops_help_cashier: "Kasir melayani tepat satu toko.", ac_shops_help_manager: "Pilih satu toko atau lebih.",
     ac_shops_help_admin: "Admin melihat semua toko.", ac_create: "Buat akun",
@@ -41,7 +41,7 @@ var t = strings({
     ac_active: "Active", ac_disabled: "Disabled", ac_you: "(you)",
     ac_reset: "Reset password for {name}", ac_disable: "Disable {name}", ac_enable: "Enable {name}",
     ac_remove: "Remove {name}", ac_reset_short: "Reset password", ac_disable_short: "Disable",
-    ac_enable_short: "Enable", ac_remove_short: "Remove",
+    ac_enable_short: "Enable", ac_remove_short: "Remove", ac_enable_failed: "The account {name} was not enabled.",
     ac_username_help: "2–32 lower-case letters, digits, dots, underscores or hyphens.",
     ac_shops_help_cashier: "A cashier serves exactly one shop.", ac_shops_help_manager: "Choose one or more shops.",
     ac_shops_help_admin: "An admin sees every shop.", ac_create: "Create account",
@@ -129,9 +129,13 @@ export function viewAccounts(container) {
       title: t("ac_disable_title", { name: account.username }), body: el("p", { text: t("ac_disable_body", { name: account.username }) }),
       confirmText: t("ac_disable_short"), danger: true, action: change
     }) : change();
+    var key = "account-" + account.id;
     Promise.resolve(asked).then(function (done) {
-      if (done) { toast(t("ac_saved"), "ok"); load(); }
-    }, function (err) { toast(err.message, "error"); });
+      if (done) { actionDone(key); toast(t("ac_saved"), "ok"); load(); }
+    }, function (err) {
+      actionFailed(key, t("ac_enable_failed", { name: account.username }), err);
+      load();
+    });
   }
 
   function remove(account) {

@@ -187,10 +187,15 @@ function settingsForm(merchant, data, onSaved, onTested) {
   });
   test.addEventListener("click", function () {
     test.disabled = true;
+    problem.hidden = true;
     api("POST", "merchants/" + merchant.id + "/alerts/test").then(function () {
       toast(t("al_test_sent"), "ok");
       onTested();
-    }, function (err) { toast(errorText(err), "error"); }).then(function () { test.disabled = false; });
+    }, function (err) {
+      // Beside the buttons, as a refused save is: a toast faded before it was read.
+      problem.textContent = errorText(err);
+      problem.hidden = false;
+    }).then(function () { test.disabled = false; });
   });
   return form;
 }

@@ -4,7 +4,7 @@
    (with a slow poll of the bill as a safety net), then the keypad waits for the next customer.
    An ES module over wq.js; strict CSP, so no inline code or styles. */
 import {
-  $, api, append, clear, el, errorText, icon, lang, liveSocket, markedTotal, onLangChange, qs,
+  $, actionDone, actionFailed, api, append, clear, el, errorText, icon, lang, liveSocket, markedTotal, onLangChange, qs,
   rupiah, session, strings, timeOnly, toDate, toast, toggleLang
 } from "./wq.js";
 
@@ -24,8 +24,9 @@ var t = strings({
     code_note: "{digits} angka terakhir yang ditandai adalah kode unik: bayar tepat sampai angka itu.",
     scan: "Pindai dengan aplikasi e-wallet atau m-banking apa pun", qr_alt: "Kode QRIS untuk membayar {total}",
     time_left: "Sisa waktu", waiting: "Menunggu pembayaran…", cancel_bill: "Batalkan tagihan",
-    cancelled: "Tagihan {invoice} dibatalkan.", expired_title: "Waktu pembayaran habis",
+    cancelled: "Tagihan {invoice} dibatalkan.", cancel_failed: "Tagihan {total} ({invoice}) tidak dibatalkan.", expired_title: "Waktu pembayaran habis",
     expired_note: "Tagihan ini kedaluwarsa. Buat QR baru jika pelanggan belum membayar.",
+    cancelled_title: "Tagihan dibatalkan", cancelled_note: "Tagihan ini dibatalkan. Buat QR baru jika pelanggan belum membayar.",
     paid_title: "Lunas", paid_note: "Pembayaran {total} sudah diterima.", paid_from: "Pembayaran {total} dari {sender} sudah diterima.",
     next_customer: "Pelanggan berikutnya", back_in: "Kembali ke papan angka dalam {n} detik.",
     receipt: "Struk", receipt_of: "Struk tagihan {invoice}", back_to_keypad: "Kembali ke papan angka",
@@ -50,8 +51,9 @@ var t = strings({
     code_note: "The {digits} marked last digits are the unique code: pay exactly, down to them.",
     scan: "Scan with any e-wallet or mobile banking app", qr_alt: "QRIS code to pay {total}",
     time_left: "Time left", waiting: "Waiting for the payment…", cancel_bill: "Cancel bill",
-    cancelled: "Bill {invoice} cancelled.", expired_title: "Payment time is up",
+    cancelled: "Bill {invoice} cancelled.", cancel_failed: "The {total} bill ({invoice}) was not cancelled.", expired_title: "Payment time is up",
     expired_note: "This bill has expired. Make a new QR if the customer has not paid.",
+    cancelled_title: "Bill cancelled", cancelled_note: "This bill was cancelled. Make a new QR if the customer has not paid.",
     paid_title: "Paid", paid_note: "The payment of {total} has arrived.", paid_from: "The payment of {total} from {sender} has arrived.",
     next_customer: "Next customer", back_in: "Back to the keypad in {n} seconds.",
     receipt: "Receipt", receipt_of: "Receipt of bill {invoice}", back_to_keypad: "Back to the keypad",
@@ -250,8 +252,9 @@ function billScreen(bill) {
   if (bill.status !== "pending") {
     append(screen, el("div", { class: "paid-box" },
       icon("clock", "closed-icon", 96),
-      el("h2", { id: "bill-heading", text: t("expired_title") }),
-      el("p", { class: "paid-note", text: t("expired_note") }),
+      // Cancelled elsewhere (the dashboard, the shop's backend) is not "time is up".
+      el("h2", { id: "bill-heading", text: t(bill.status === "cancelled" ? "cancelled_title" : "expired_title") }),
+      el("p", { class: "paid-note", text: t(bill.status === "cancelled" ? "cancelled_note" : "expired_note") }),
       el("button", { type: "button", class: "btn btn-primary btn-make", id: "bill-focus", onclick: leaveBill }, t("back_to_keypad"))));
     return screen;
   }
@@ -342,14 +345,16 @@ function showBill(bill) {
 function cancelBill() {
   var bill = state.bill;
   if (!bill) return;
+  var key = "cancel-" + bill.invoice_id;
   api("POST", "payments/" + encodeURIComponent(bill.invoice_id) + "/cancel").then(function () {
+    actionDone(key);
     toast(t("cancelled", { invoice: bill.invoice_id }), "ok");
     leaveBill();
     load();
   }, function (err) {
     // Paid meanwhile: the payment wins, never the cancellation.
     checkBill();
-    toast(errorText(err), "error");
+    actionFailed(key, t("cancel_failed", { invoice: bill.invoice_id, total: rupiah(bill.total_amount) }), err);
   });
 }
 
@@ -499,6 +504,8 @@ function replaceToday() {
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   var target = event.target;
+  // A refusal's message takes its own keys (Enter, Escape close it), not the till's.
+  if (target && target.closest && target.closest("#action-alerts")) return;
   var typing = target && (target.tagName === "INPUT" || target.tagName === "SELECT" || target.tagName === "TEXTAREA");
   if (state.bill) {
     if (state.bill.status !== "pending" && (event.key === "Enter" || event.key === "Escape") && !(target && target.tagName === "A")) {

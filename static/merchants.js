@@ -1,7 +1,7 @@
 /* Merchants page: each shop's QRIS, phones, taught wordings, forwarder settings and secrets,
    and the form that creates or edits one. */
 import {
-  api, append, clear, copyField, dateTime, debounce, el, errorBlock, errorText, field, icon,
+  actionDone, actionFailed, api, append, clear, copyField, dateTime, debounce, el, errorBlock, errorText, field, icon,
   loadMerchants, loadingBlock, methodName, named, openDialog, pageHeader, problemText, relative, session,
   showSecrets, strings, toast
 } from "./wq.js";
@@ -24,7 +24,7 @@ var t = strings({
     m_unnamed_app: "Izinkan notifikasi tanpa nama aplikasi melunasi tagihan",
     m_unnamed_app_help: "Untuk template MacroDroid/Tasker yang tidak mengirim nama paket. Aktifkan hanya bila HP meneruskan notifikasi aplikasi pembayaran saja.",
     m_webhook_none: "Belum ada URL webhook", m_nmid: "NMID", m_city: "Kota",
-    m_test_webhook: "Kirim webhook tes", m_test_sent: "Webhook tes dijadwalkan. Lihat hasilnya di halaman Webhook.",
+    m_test_webhook: "Kirim webhook tes", m_test_failed: "Webhook tes ke {name} tidak dikirim.", m_test_sent: "Webhook tes dijadwalkan. Lihat hasilnya di halaman Webhook.",
     m_test_needs_url: "Isi URL webhook dulu.", m_rotate: "Ganti kunci rahasia", rot_api_token: "API token",
     rot_callback_secret: "Callback secret", rot_webhook_secret: "Webhook secret",
     rotate_title: "Ganti {secret}?",
@@ -73,7 +73,7 @@ var t = strings({
     m_any_app_help: "A mail, SMS or chat notification that reads like money received would pay a bill: anybody who can message the shop's phone could mark a bill paid.",
     m_unnamed_app: "Let notifications without an app name pay bills",
     m_unnamed_app_help: "For MacroDroid/Tasker templates that send no package name. Turn on only if the phone forwards payment apps alone.",
-    m_webhook_none: "No webhook URL yet", m_nmid: "NMID", m_city: "City", m_test_webhook: "Send test webhook",
+    m_webhook_none: "No webhook URL yet", m_nmid: "NMID", m_city: "City", m_test_webhook: "Send test webhook", m_test_failed: "The test webhook to {name} was not sent.",
     m_test_sent: "Test webhook queued. See the result under Webhooks.",
     m_test_needs_url: "Set a webhook URL first.", m_rotate: "Rotate secrets", rot_api_token: "API token",
     rot_callback_secret: "Callback secret", rot_webhook_secret: "Webhook secret",
@@ -191,8 +191,9 @@ export function viewMerchants(container) {
     var testButton = el("button", { type: "button", class: "btn btn-quiet btn-sm", disabled: !m.webhook_url, title: m.webhook_url ? null : t("m_test_needs_url") }, named(t("m_test_webhook"), t("to_shop", { name: m.name })));
     testButton.addEventListener("click", function () {
       testButton.disabled = true;
-      api("POST", "merchants/" + m.id + "/test-webhook").then(function () { toast(t("m_test_sent"), "ok"); },
-        function (err) { toast(errorText(err), "error"); }).then(function () { testButton.disabled = false; });
+      var key = "test-webhook-" + m.id;
+      api("POST", "merchants/" + m.id + "/test-webhook").then(function () { actionDone(key); toast(t("m_test_sent"), "ok"); },
+        function (err) { actionFailed(key, t("m_test_failed", { name: m.name }), err); }).then(function () { testButton.disabled = false; });
     });
 
     var rotate = el("div", { class: "rotate" }, el("span", { class: "muted small", text: t("m_rotate") + ":" }),

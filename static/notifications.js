@@ -1,7 +1,7 @@
 /* Notification inbox: every notification from the shop's phones and callbacks, filtered by
    outcome, with the one-click ways to pay a bill with the money that matched none. */
 import {
-  ApiError, api, append, clear, dateTime, debounce, dialogIsOpen, el, errorText, field, keepFocus,
+  ApiError, actionDone, actionFailed, api, append, clear, dateTime, debounce, dialogIsOpen, el, field, keepFocus,
   loadingBlock, merchantSelect, methodName, named, openDialog, outcomeBadge, pageHeader, pagedList,
   qs, rupiah, session, statusBadge, strings, toast
 } from "./wq.js";
@@ -41,7 +41,8 @@ var t = strings({
     resolve_note: "Catatan (boleh kosong)", resolve_ok: "Selesaikan", resolved_toast: "Notifikasi diselesaikan.",
     maybe_copy: "Sepertinya salinan pembayaran #{id} dari {app} ({invoice})",
     resolved_copy: "Selesai: salinan #{id}", resolved_no_bill: "Selesai: bukan untuk tagihan",
-    reopen: "Buka lagi", reopened_toast: "Notifikasi perlu perhatian lagi."
+    reopen: "Buka lagi", reopened_toast: "Notifikasi perlu perhatian lagi.",
+    reopen_failed: "Notifikasi {what} tidak dibuka lagi."
   },
   en: {
     notif_title: "Notification inbox", outcome: "Outcome", download_csv: "Download CSV",
@@ -73,12 +74,20 @@ var t = strings({
     resolve_note: "Note (optional)", resolve_ok: "Resolve", resolved_toast: "Notification resolved.",
     maybe_copy: "Looks like a copy of payment #{id} from {app} ({invoice})",
     resolved_copy: "Resolved: copy of #{id}", resolved_no_bill: "Resolved: not for a bill",
-    reopen: "Reopen", reopened_toast: "The notification needs attention again."
+    reopen: "Reopen", reopened_toast: "The notification needs attention again.",
+    reopen_failed: "The notification {what} was not reopened."
   }
 });
 
 /* The inbox's filters outlive a visit to a payment and back. */
 var chosenFilters = { outcome: "", merchant_id: "" };
+
+/* "Rp77.777 dari JOHN DOE 3 Des 2026 18.40": one notification among many, in words. */
+function describe(n) {
+  return [n.parsed_amount !== null && n.parsed_amount !== undefined ? rupiah(n.parsed_amount) : t("no_amount"),
+    n.sender_name ? t("from_sender", { name: n.sender_name }) : null,
+    dateTime(n.received_at)].filter(Boolean).join(" ");
+}
 
 export function notificationItem(n, opts) {
   opts = opts || {};
@@ -92,10 +101,7 @@ export function notificationItem(n, opts) {
     linkTo = el("a", { class: "notif-invoice", href: "#/payments/" + encodeURIComponent(n.invoice_id), text: label });
   }
   // The buttons of every item read the same; the ear also hears which notification they act on.
-  var which = t("for_notification", { what: [
-    n.parsed_amount !== null && n.parsed_amount !== undefined ? rupiah(n.parsed_amount) : t("no_amount"),
-    n.sender_name ? t("from_sender", { name: n.sender_name }) : null,
-    dateTime(n.received_at)].filter(Boolean).join(" ") });
+  var which = t("for_notification", { what: describe(n) });
   var item = el("li", { class: "notif oc-row-" + n.outcome + (needs ? " needs-attention" : "") + (n.attached_at || resolved ? " is-attached" : ""), "data-id": String(n.id), "data-key": "notification-" + n.id, "data-outcome": n.outcome },
     el("div", { class: "notif-main" },
       el("div", { class: "notif-top" },
@@ -270,11 +276,16 @@ export function viewNotifications(container) {
     });
   }
   function reopen(n) {
+    var key = "reopen-" + n.id;
     api("POST", "notifications/" + n.id + "/reopen").then(function () {
+      actionDone(key);
       toast(t("reopened_toast"), "ok");
       session.refreshAttention();
       load();
-    }, function (err) { toast(errorText(err), "error"); });
+    }, function (err) {
+      actionFailed(key, t("reopen_failed", { what: describe(n) }), err);
+      load();
+    });
   }
   var reload = debounce(load, 300);
   var poll = setInterval(function () { if (!document.hidden && !dialogIsOpen()) load(); }, 15000);

@@ -117,6 +117,7 @@ var SHARED = {
     oc_needs_attention: "Perlu perhatian", ds_pending: "Antre", ds_sending: "Mengirim",
     ds_delivered: "Terkirim", ds_failed: "Gagal", all: "Semua", all_merchants: "Semua toko",
     loading: "Memuat…", load_more: "Muat lagi", retry: "Coba lagi", close: "Tutup", cancel: "Batal",
+    close_message: "Tutup pesan: {what}", load_more_failed: "Daftar berikutnya tidak termuat.",
     copy: "Salin", copied: "Tersalin", copy_failed: "Tidak bisa menyalin", back: "Kembali",
     error_generic: "Terjadi kesalahan: {message}", network_error: "Server tidak dapat dihubungi.", none: "–",
     yes: "Ya", open: "Buka", from_sender: "dari {name}", feed_attention_unparsed: "Notifikasi tanpa nominal",
@@ -173,6 +174,7 @@ var SHARED = {
     err_field_too_long: "{field} terlalu panjang: paling banyak {max} karakter.",
     err_field_repeated: "{field} dikirim lebih dari sekali, dengan isi yang berbeda.",
     err_csrf_invalid: "Sesi dasbor ini sudah berganti. Muat ulang halaman, lalu coba lagi.",
+    err_account_not_found: "Akun ini tidak ditemukan: mungkin sudah dihapus.",
     err_username_taken: "Nama pengguna ini sudah dipakai akun lain.",
     err_last_admin: "Ini akun admin terakhir: tambahkan admin lain dulu.",
     err_account_disabled: "Akun ini dinonaktifkan. Minta admin toko untuk mengaktifkannya.",
@@ -196,6 +198,7 @@ var SHARED = {
     oc_needs_attention: "Needs attention", ds_pending: "Queued", ds_sending: "Sending",
     ds_delivered: "Delivered", ds_failed: "Failed", all: "All", all_merchants: "All shops",
     loading: "Loading…", load_more: "Load more", retry: "Retry", close: "Close", cancel: "Cancel",
+    close_message: "Close the message: {what}", load_more_failed: "The next part of the list did not load.",
     copy: "Copy", copied: "Copied", copy_failed: "Could not copy", back: "Back",
     error_generic: "Something went wrong: {message}", network_error: "Cannot reach the server.", none: "–",
     yes: "Yes", open: "Open", from_sender: "from {name}",
@@ -253,6 +256,7 @@ var SHARED = {
     err_field_too_long: "{field} is too long: at most {max} characters.",
     err_field_repeated: "{field} was sent more than once, with different values.",
     err_csrf_invalid: "This dashboard session has changed. Reload the page, then try again.",
+    err_account_not_found: "This account was not found: it may have been removed.",
     err_username_taken: "Another account already has this username.",
     err_last_admin: "This is the last admin account: add another admin first.",
     err_account_disabled: "This account is disabled. Ask the shop's admin to enable it.",
@@ -631,6 +635,40 @@ export function toast(message, kind, quiet) {
   setTimeout(function () { node.remove(); }, kind === "error" ? 6500 : 4300);
 }
 
+/* A one-click action that failed (reopen, a test webhook, cancelling at the till): money may
+   hang on it, so its error stays on screen, read out once, until the owner closes it or tries
+   the same action again; a toast fades in 6 s, missed by an owner who looked away. The page's
+   #action-alerts holds them, outside the lists a live update redraws. key: the action and its
+   item, so a retry replaces its own message (actionDone(key) on success); what: a sentence
+   naming both ("Tagihan INV-1 tidak dibatalkan."). */
+export function actionFailed(key, what, err) {
+  actionDone(key);
+  var close = el("button", { type: "button", class: "btn btn-quiet btn-sm action-alert-close", "aria-label": t("close_message", { what: what }) }, t("close"));
+  var node = el("div", { class: "action-alert", role: "alert", "data-action": key },
+    icon("warn"), el("p", { class: "action-alert-text" }, el("strong", { text: what }), " " + errorText(err)), close);
+  function dismiss() {
+    var next = node.nextElementSibling || node.previousElementSibling;
+    var hadFocus = node.contains(document.activeElement);
+    node.remove();
+    if (!hadFocus) return;
+    // Focus goes on to the next message, or back to the top of the page.
+    if (next) { next.querySelector("button").focus(); return; }
+    var heading = document.querySelector("#view h1") || document.querySelector("main:not([hidden]) h1");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+  }
+  close.addEventListener("click", dismiss);
+  node.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { event.preventDefault(); dismiss(); }
+  });
+  $("action-alerts").appendChild(node);
+}
+
+export function actionDone(key) {
+  Array.prototype.forEach.call($("action-alerts").querySelectorAll(".action-alert"), function (node) {
+    if (node.getAttribute("data-action") === key) node.remove();
+  });
+}
+
 /* A modal dialog. opts: title, body (nodes), confirmText, cancelText, danger, input {label, value, placeholder},
    extra (nodes after input), action(value) -> promise (errors shown inside), hideCancel. Resolves with the
    action's result, or null when dismissed. */
@@ -788,7 +826,12 @@ export function pagedList(opts) {
       var first = opts.results.querySelectorAll("[data-key]")[shown];
       if (first) focusByMark({ key: first.getAttribute("data-key"), index: 0 }, opts.results);
       else if (opts.more.querySelector("button")) opts.more.querySelector("button").focus();
-    }, function (err) { toast(errorText(err), "error"); });
+    }, function (err) {
+      // Beside the button, until the next try or redraw: a toast faded before it was read.
+      var old = opts.more.querySelector(".form-error");
+      if (old) old.remove();
+      opts.more.insertBefore(el("p", { class: "form-error", role: "alert", text: t("load_more_failed") + " " + errorText(err) }), opts.more.firstChild);
+    });
   }
 
   function render() {

@@ -30,10 +30,12 @@ import httpx
 import pytest
 from conftest import STAFF_PASSWORD, Server, add_account, free_port
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from test_accounts import login as api_login
 
 # The dashboard tests' Chromium and shop (the `browser` and `shop` fixtures), sign-in and API
 # helpers.
 from test_dashboard import (  # noqa: F401
+    PASSWORD,
     UNREAD_WORDING,
     Merchant,
     browser,
@@ -772,6 +774,110 @@ def test_the_cashier_page_works_from_a_keyboard_without_losing_a_bill(world: Wor
     page.keyboard.press("Enter")  # cancels, on purpose now
     expect(screen).to_have_count(0)
     expect(page.locator("#amount")).to_be_focused()
+
+
+# --- a refused action ----------------------------------------------------------------------
+# A one-click action the server refuses (the bill was cancelled by the shop's backend, the
+# webhook URL removed by another admin, the account removed) said so in a toast, gone in 6.5 s:
+# an owner who looked away never knew. The message now stays, read out once (role=alert),
+# through every redraw, until closed or until the same action is tried again.
+
+
+def test_a_refused_cancel_at_the_till_stays_on_screen_until_closed(world: World,
+                                                                   contexts: Any) -> None:
+    page = contexts("id", PHONE).new_page()
+    page.clock.install()
+    login(page, world.server)
+    page.goto(world.server.base_url + "/kasir")
+    expect(page.locator("#make-qr")).to_be_visible()
+    show_cashier_qr(page)
+    screen = page.locator("#bill-screen")
+    invoice_id = screen.get_attribute("data-invoice")
+    # The till's poll is held still: the refusal, not the poll, is what the cashier meets.
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+    assert httpx.post(f"{world.server.base_url}/api/payments/{invoice_id}/cancel",
+                      headers=world.shop.auth, timeout=10).status_code == 200
+    page.get_by_test_id("cancel-bill").click()
+    alert = page.get_by_role("alert").filter(has_text="tidak dibatalkan")
+    expect(alert.locator(".action-alert-text")).to_have_text(re.compile(
+        rf"^Tagihan Rp15\.\d{{3}} \({invoice_id}\) tidak dibatalkan\. Tagihan ini tidak dapat"
+        r" dibatalkan: statusnya dibatalkan\.$"))
+    # The bill's screen says what it is now: cancelled, not "time is up".
+    expect(screen).to_have_attribute("data-status", "cancelled")
+    expect(page.locator("#bill-heading")).to_have_text("Tagihan dibatalkan")
+    page.clock.run_for(20_000)  # past an error toast's 6.5 s, and the till's redraws
+    expect(alert).to_be_visible()
+    expect(alert).to_be_in_viewport()
+    expect(page.locator(".toast-error")).to_have_count(0)
+    close = alert.get_by_role("button", name=re.compile(r"^Tutup pesan: Tagihan Rp15"))
+    close.focus()
+    page.keyboard.press("Enter")
+    expect(alert).to_have_count(0)
+    expect(page.locator("#title")).to_be_focused()
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_a_refused_one_click_action_in_the_dashboard_stays_until_closed(
+        world: World, contexts: Any, db_path: Path, language: str) -> None:
+    add_account(db_path, "staf", "cashier", (world.shop.id,))
+    page = contexts(language, PHONE).new_page()
+    page.clock.install()
+    login(page, world.server)
+    with httpx.Client(base_url=world.server.base_url, timeout=10) as http:
+        other = api_login(http, "admin", PASSWORD)  # another admin, in another browser
+        refused_actions_stay(page, world, other, language)
+
+
+def refused_actions_stay(page: Page, world: World, other: Any, language: str) -> None:
+    staf = next(a for a in other.get("/admin/api/accounts").json()["data"]
+                if a["username"] == "staf")
+    assert other.patch(f"/admin/api/accounts/{staf['id']}",
+                       json={"disabled": True}).status_code == 200
+
+    # The shop's test webhook, after the other admin removed the shop's webhook URL.
+    words = {"id": ("Kirim webhook tes ke Toko ABC", "Webhook tes ke Toko ABC tidak dikirim.",
+                    "Isi URL webhook toko ini dulu."),
+             "en": ("Send test webhook to Toko ABC", "The test webhook to Toko ABC was not sent.",
+                    "Set this shop's webhook URL first.")}[language]
+    page.goto(world.server.base_url + "/#/merchants")
+    test_button = page.get_by_role("button", name=words[0])
+    expect(test_button).to_be_enabled()
+    shop_url = f"/admin/api/merchants/{world.shop.id}"
+    hook = next(m for m in other.get("/admin/api/merchants").json()["data"]
+                if m["id"] == world.shop.id)["webhook_url"]
+    assert other.patch(shop_url, json={"webhook_url": None}).status_code == 200
+    test_button.click()
+    alert = page.get_by_role("alert").filter(has_text=words[1])
+    expect(alert.locator(".action-alert-text")).to_have_text(f"{words[1]} {words[2]}")
+    page.clock.run_for(40_000)  # past the toast's 6.5 s and the inbox count's redraws
+    expect(alert).to_be_visible()
+    expect(alert).to_be_in_viewport()
+    assert not [v for v in axe_violations(page) if v["impact"] in ("serious", "critical")]
+    # Tried again once the URL is back: it goes out, and the message goes.
+    assert other.patch(shop_url, json={"webhook_url": hook}).status_code == 200
+    test_button.click()
+    expect(page.locator(".toast-ok")).to_be_visible()
+    expect(alert).to_have_count(0)
+
+    # An account removed by the other admin meanwhile, enabled here: said in the page's
+    # language (it was the server's English "Account not found", in a toast).
+    page.goto(world.server.base_url + "/#/accounts")
+    enable = page.locator("tr[data-account=staf] button").nth(1)
+    expect(enable).to_have_text({"id": "Aktifkan", "en": "Enable"}[language])
+    assert other.delete(f"/admin/api/accounts/{staf['id']}").status_code == 200
+    enable.click()
+    alert = page.get_by_role("alert").filter(has_text="staf")
+    expect(alert.locator(".action-alert-text")).to_have_text({
+        "id": "Akun staf tidak diaktifkan. Akun ini tidak ditemukan: mungkin sudah dihapus.",
+        "en": "The account staf was not enabled. This account was not found: it may have been"
+              " removed."}[language])
+    expect(page.locator("tr[data-account=staf]")).to_have_count(0)  # the list is read again
+    page.clock.run_for(10_000)
+    expect(alert).to_be_visible()
+    alert.get_by_role("button").focus()
+    page.keyboard.press("Escape")
+    expect(alert).to_have_count(0)
+    expect(page.locator("#view h1")).to_be_focused()
 
 
 def test_escape_closes_a_dialog_and_focus_returns(world: World, contexts: Any) -> None:
