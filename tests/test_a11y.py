@@ -652,6 +652,32 @@ def test_the_phones_more_menu_works_by_keyboard(world: World, contexts: Any,
     expect(listed.first).to_be_hidden()
 
 
+def test_what_tab_reaches_on_a_phone_is_not_behind_the_menu(world: World,
+                                                           contexts: Any) -> None:
+    """The phone's bottom menu and top bar stay over the page: a button at the foot of the
+    screen was focused behind the menu, out of sight (the inbox's "Attach to a bill", the
+    alert settings' fields)."""
+    page = contexts("id", PHONE).new_page()
+    login(page, world.server)
+    hidden: list[str] = []
+    for route, ready in (("notifications", "li.notif"), ("alerts", "#al-channels"),
+                         ("overview", "#today-sum")):
+        page.goto(f"{world.server.base_url}/#/{route}")
+        expect(page.locator(ready).first).to_be_visible()
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            hidden += page.evaluate("""route => {
+                const a = document.activeElement, nav = document.getElementById('nav');
+                const bar = document.querySelector('.topbar');
+                if (!a || nav.contains(a) || bar.contains(a) || a.id === 'skip-link') return [];
+                const r = a.getBoundingClientRect();
+                const covered = r.top >= nav.getBoundingClientRect().top - 1
+                    || r.bottom <= bar.getBoundingClientRect().bottom + 1;
+                return covered ? [`${route}: ${a.outerHTML.slice(0, 80)} at ${r.top}`] : [];
+            }""", route)
+    assert hidden == [], "\n".join(hidden)
+
+
 def test_the_skip_link_jumps_over_the_menu(world: World, contexts: Any) -> None:
     page = contexts("en").new_page()
     login(page, world.server)
