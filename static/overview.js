@@ -138,30 +138,53 @@ export function viewOverview(container) {
     ]);
   }
 
+  /* The fourteen days are one slider: a single Tab stop whose arrows walk the days (fourteen
+     buttons were fourteen Tabs, each 19 px wide on a phone, under the 24 px a finger needs);
+     a tap or a hover anywhere over the chart picks the day under it. The chart is redrawn
+     with every payment: the chosen day and the keyboard's focus stay. */
+  var chosenDay = null;
   function renderChart(days) {
+    var hadFocus = chartBox.contains(document.activeElement);
     clear(chartBox);
     var max = Math.max.apply(null, days.map(function (d) { return d.sum; }).concat([1]));
-    var detail = el("p", { class: "chart-detail", "aria-live": "polite" });
-    var chart = el("div", { class: "chart", role: "group", "aria-label": t("ov_chart_label") });
+    var detail = el("p", { class: "chart-detail", "aria-hidden": "true" });
+    var chart = el("div", { class: "chart", id: "chart", role: "slider", tabindex: "0", "aria-label": t("ov_chart_label"),
+      "aria-valuemin": "1", "aria-valuemax": String(days.length) });
     function describe(day) {
       var date = dateOnly(day.date + "T12:00:00", { weekday: "short", day: "numeric", month: "short" });
       return plural(t, "ov_day_detail", day.count, { date: date, sum: rupiah(day.sum) });
     }
-    days.forEach(function (day, index) {
+    var columns = days.map(function (day, index) {
       var isToday = index === days.length - 1;
       var bar = el("span", { class: "bar" + (day.sum ? "" : " bar-empty") });
       bar.style.height = (day.sum ? Math.max(3, (day.sum / max) * 100) : 0) + "%";
       var d = new Date(day.date + "T12:00:00");
-      var column = el("button", { type: "button", class: "bar-col" + (isToday ? " is-today" : ""), title: describe(day), "aria-label": describe(day) },
+      var column = el("div", { class: "bar-col" + (isToday ? " is-today" : ""), "aria-hidden": "true", title: describe(day) },
         el("span", { class: "bar-track" }, bar),
         el("span", { class: "bar-label", text: String(d.getDate()) }));
-      var show = function () { detail.textContent = describe(day); };
-      column.addEventListener("mouseenter", show);
-      column.addEventListener("focus", show);
-      column.addEventListener("click", show);
+      column.addEventListener("mouseenter", function () { choose(index); });
+      column.addEventListener("click", function () { choose(index); });
       chart.appendChild(column);
+      return column;
     });
-    detail.textContent = describe(days[days.length - 1]);
+    function choose(index) {
+      chosenDay = days[index].date;
+      columns.forEach(function (column, i) { column.classList.toggle("is-chosen", i === index); });
+      chart.setAttribute("aria-valuenow", String(index + 1));
+      chart.setAttribute("aria-valuetext", describe(days[index]));
+      detail.textContent = describe(days[index]);
+    }
+    function chosenIndex() { return Number(chart.getAttribute("aria-valuenow")) - 1; }
+    chart.addEventListener("keydown", function (event) {
+      var steps = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -7, PageUp: 7 };
+      var index = event.key === "Home" ? 0 : event.key === "End" ? days.length - 1
+        : steps[event.key] ? Math.max(0, Math.min(days.length - 1, chosenIndex() + steps[event.key])) : null;
+      if (index === null) return;
+      event.preventDefault();
+      choose(index);
+    });
+    var kept = days.map(function (d) { return d.date; }).indexOf(chosenDay);
+    choose(kept >= 0 ? kept : days.length - 1);
     var total = days.reduce(function (a, d) { return a + d.sum; }, 0);
     var count = days.reduce(function (a, d) { return a + d.count; }, 0);
     append(chartBox, [
@@ -169,6 +192,7 @@ export function viewOverview(container) {
       el("div", { class: "chart-wrap" }, el("div", { class: "chart-max muted small", text: rupiah(max === 1 ? 0 : max) }), chart),
       detail
     ]);
+    if (hadFocus) chart.focus();
   }
 
   function renderFeed() {

@@ -678,6 +678,39 @@ def test_what_tab_reaches_on_a_phone_is_not_behind_the_menu(world: World,
     assert hidden == [], "\n".join(hidden)
 
 
+def test_the_fourteen_days_are_one_slider_a_finger_and_a_keyboard_can_use(
+        world: World, contexts: Any) -> None:
+    """The overview's chart was fourteen buttons: fourteen Tabs, each 19 px wide at 360 px
+    (axe's target-size), and a payment's redraw dropped the focus on <body>."""
+    page = contexts("en", {"width": 360, "height": 740}).new_page()
+    login(page, world.server)
+    chart = page.get_by_role("slider", name="Money received per day over the last 14 days")
+    expect(chart).to_have_attribute("aria-valuenow", "14")
+    today = chart.get_attribute("aria-valuetext") or ""
+    assert re.match(r"^\w{3},? \d{1,2} \w{3}: Rp\d[\d.]* from \d+ paid bills?$", today), today
+    page.add_script_tag(path=str(AXE))
+    small = page.evaluate("""async () => (await axe.run(document, {runOnly: ['target-size']}))
+        .violations.flatMap(v => v.nodes.map(n => n.target.join(' ')))""")
+    assert small == [], small
+    tabs_to(page, "#chart")
+    page.keyboard.press("ArrowLeft")
+    expect(chart).to_have_attribute("aria-valuenow", "13")
+    yesterday = chart.get_attribute("aria-valuetext")
+    assert yesterday != today
+    expect(page.locator(".chart-detail")).to_have_text(yesterday or "")
+    # A payment redraws the chart: the keyboard and the chosen day stay.
+    page.evaluate("document.getElementById('chart').dataset.drawn = 'before'")
+    paid = create(world.server, world.shop, 52000)
+    assert notify(world.server, world.shop, paid["total_amount"]).status_code == 200
+    expect(page.locator("#chart[data-drawn=before]")).to_have_count(0)
+    expect(page.locator("#chart")).to_be_focused()
+    expect(chart).to_have_attribute("aria-valuetext", yesterday or "")
+    page.keyboard.press("End")
+    expect(chart).to_have_attribute("aria-valuenow", "14")
+    page.keyboard.press("Home")
+    expect(chart).to_have_attribute("aria-valuenow", "1")
+
+
 def test_the_skip_link_jumps_over_the_menu(world: World, contexts: Any) -> None:
     page = contexts("en").new_page()
     login(page, world.server)
