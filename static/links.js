@@ -2,7 +2,7 @@
    optionally the customer's name, up to 7 days to pay) and shares its checkout page: copy the
    link, send it on WhatsApp, or print an A6 card with its QR (links.css). */
 import {
-  api, append, clear, copyButton, dateTime, el, errorText, field, icon, loadMerchants, pageHeader,
+  api, append, clear, copyButton, dateTime, el, errorText, field, fieldProblem, icon, loadMerchants, pageHeader,
   rupiah, strings
 } from "./wq.js";
 
@@ -72,7 +72,7 @@ export function viewLinks(container) {
     return el("option", { value: String(choice[1]), text: t(choice[0]) });
   }));
   expiry.value = "86400";
-  var error = el("p", { class: "form-error", role: "alert", hidden: true });
+  var error = el("p", { class: "form-error", id: "link-problem", role: "alert", hidden: true });
   var submit = el("button", { type: "submit", class: "btn btn-primary", id: "link-create" }, t("create"));
   var form = el("form", { class: "panel link-form", novalidate: true },
     field(t("shop"), shopSelect, "link-shop"),
@@ -113,9 +113,9 @@ export function viewLinks(container) {
   });
 
   function fail(message, control) {
+    if (control) { fieldProblem(control, error, message); return; }
     error.textContent = message;
     error.hidden = false;
-    if (control) control.focus();
   }
 
   function showLink(bill) {

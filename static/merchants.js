@@ -1,7 +1,7 @@
 /* Merchants page: each shop's QRIS, phones, taught wordings, forwarder settings and secrets,
    and the form that creates or edits one. */
 import {
-  actionDone, actionFailed, api, append, clear, copyField, dateTime, debounce, el, errorBlock, errorText, field, icon,
+  actionDone, actionFailed, api, append, clear, copyField, dateTime, debounce, el, errorBlock, errorText, field, fieldProblem, icon,
   loadMerchants, loadingBlock, methodName, named, openDialog, pageHeader, problemText, relative, session,
   showSecrets, strings, toast
 } from "./wq.js";
@@ -264,7 +264,7 @@ export function viewMerchantForm(container, params) {
   }
   var qrisStatus = el("div", { id: "m-qris-status", class: "qris-status", "aria-live": "polite" });
   var preview = el("div", { class: "qris-preview", id: "m-qris-preview" });
-  var formError = el("p", { class: "form-error", role: "alert", hidden: true });
+  var formError = el("p", { class: "form-error", id: "m-problem", role: "alert", hidden: true });
   var saveButton = el("button", { type: "submit", class: "btn btn-primary", id: "m-save" }, creating ? t("m_new") : t("save"));
   var previewSeq = 0;
   var side = el("aside", { class: "form-side is-empty" }, el("h2", { text: t("m_preview") }), preview);
@@ -330,7 +330,7 @@ export function viewMerchantForm(container, params) {
     event.preventDefault();
     formError.hidden = true;
     var name = nameInput.value.trim();
-    if (!name) { formError.textContent = t("name_required"); formError.hidden = false; nameInput.focus(); return; }
+    if (!name) { fieldProblem(nameInput, formError, t("name_required")); return; }
     var payload = {};
     var qrisValue = qrisInput.value.trim();
     var urlValue = urlInput.value.trim();

@@ -769,6 +769,27 @@ export function merchantSelect(id, value, onChange) {
   return select;
 }
 
+/* A form refusing one field: the field itself says so (aria-invalid, described by the message)
+   and takes the focus, so a screen reader reads the message with the field; the alert alone
+   was cut short by the focus moving. Typing in the field again clears the mark. */
+export function fieldProblem(control, problem, message) {
+  problem.textContent = message;
+  problem.hidden = false;
+  var ids = (control.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+  if (ids.indexOf(problem.id) < 0) control.setAttribute("aria-describedby", ids.concat([problem.id]).join(" "));
+  control.setAttribute("aria-invalid", "true");
+  control.focus();
+  function mended() {
+    control.removeAttribute("aria-invalid");
+    var left = (control.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (id) { return id && id !== problem.id; });
+    if (left.length) control.setAttribute("aria-describedby", left.join(" ")); else control.removeAttribute("aria-describedby");
+    control.removeEventListener("input", mended);
+    control.removeEventListener("change", mended);
+  }
+  control.addEventListener("input", mended);
+  control.addEventListener("change", mended);
+}
+
 export function field(label, control, id, extraClass) {
   return el("div", { class: "field" + (extraClass ? " " + extraClass : "") }, el("label", { for: id, text: label }), control);
 }

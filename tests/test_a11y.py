@@ -711,6 +711,35 @@ def test_the_fourteen_days_are_one_slider_a_finger_and_a_keyboard_can_use(
     expect(chart).to_have_attribute("aria-valuenow", "1")
 
 
+def test_a_refused_field_says_so_itself(world: World, contexts: Any) -> None:
+    """A form's refusal of one field moved the focus there with the message only in an alert
+    beside the form: the field is now marked invalid and described by the message (read with
+    the field), until it is typed in again."""
+    page = contexts("id").new_page()
+    login(page, world.server)
+    page.goto(world.server.base_url + "/#/links")
+    amount = page.locator("#link-amount")
+    expect(amount).to_be_visible()
+    page.fill("#link-amount", "sepuluh ribu")
+    page.click("#link-create")
+    expect(amount).to_be_focused()
+    expect(amount).to_have_attribute("aria-invalid", "true")
+    expect(amount).to_have_accessible_description(
+        "Isi nominal dalam rupiah, tanpa titik, misalnya 150000.")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("10000")
+    expect(amount).not_to_have_attribute("aria-invalid", "true")
+    expect(amount).to_have_accessible_description("")
+
+    page.goto(world.server.base_url + "/#/merchants/new")
+    name = page.locator("#m-name")
+    expect(name).to_be_visible()
+    page.click("#m-save")
+    expect(name).to_be_focused()
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(name).to_have_accessible_description("Nama toko wajib diisi.")
+
+
 def test_the_skip_link_jumps_over_the_menu(world: World, contexts: Any) -> None:
     page = contexts("en").new_page()
     login(page, world.server)
