@@ -209,7 +209,7 @@ export function openPasswordDialog() {
     inputs[name] = el("input", { id: "pw-" + name, type: "password", required: true,
       autocomplete: name === "current" ? "current-password" : "new-password" });
   });
-  return openDialog({
+  var asked = openDialog({
     title: t("pw_title"), confirmText: t("pw_save"),
     extra: function () {
       return [field(t("pw_current"), inputs.current, "pw-current"), field(t("pw_new"), inputs["new"], "pw-new"),
@@ -229,4 +229,7 @@ export function openPasswordDialog() {
   }).then(function (done) {
     if (done) toast(t("pw_changed"), "ok");
   });
+  // A form to fill: typing starts in its first field (the dialog put focus on "Batal").
+  inputs.current.focus();
+  return asked;
 }

@@ -996,6 +996,27 @@ def test_escape_closes_a_dialog_and_focus_returns(world: World, contexts: Any) -
     expect(item.locator(".attach-btn")).to_be_focused()
 
 
+def test_the_password_dialog_starts_in_its_first_field(world: World, contexts: Any) -> None:
+    """It opened with the focus on "Batal": a keyboard user tabbed back to the fields."""
+    page = contexts("id", PHONE).new_page()
+    login(page, world.server)
+    opener = page.locator("#my-password")
+    opener.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#pw-current")).to_be_focused()
+    page.keyboard.type("bukan kata sandinya")
+    page.keyboard.press("Tab")
+    page.keyboard.type("kata sandi baru sekali")
+    page.keyboard.press("Tab")
+    page.keyboard.type("kata sandi baru sekali")
+    page.keyboard.press("Enter")
+    expect(page.locator("#dialog").get_by_role("alert")).to_have_text(
+        "Kata sandi sekarang salah.")
+    page.keyboard.press("Escape")
+    expect(page.locator("#dialog[open]")).to_have_count(0)
+    expect(opener).to_be_focused()
+
+
 def test_after_attaching_focus_stays_on_the_notification(world: World, contexts: Any) -> None:
     pending = create(world.server, world.shop, 77000)
     page = contexts("en").new_page()
