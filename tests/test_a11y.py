@@ -968,6 +968,26 @@ def refused_actions_stay(page: Page, world: World, other: Any, language: str) ->
     expect(page.locator("#view h1")).to_be_focused()
 
 
+def test_a_next_page_that_did_not_load_says_so_beside_its_button(
+        contexts: Any, shop: Merchant,  # noqa: F811 (the dashboard tests' shop fixture)
+        db_path: Path, server_factory: Any) -> None:
+    add_history(db_path, shop, 60, {})
+    server = server_factory(db_path)
+    page = contexts("id", PHONE).new_page()
+    page.clock.install()
+    login(page, server)
+    page.goto(server.base_url + "/#/payments")
+    expect(page.locator("tbody tr")).to_have_count(50)
+    more = page.get_by_role("button", name="Muat lagi")
+    server.stop()
+    more.click()
+    problem = page.locator(".more").get_by_role("alert")
+    expect(problem).to_have_text("Daftar berikutnya tidak termuat. Server tidak dapat dihubungi.")
+    page.clock.run_for(10_000)  # a toast was gone by now
+    expect(problem).to_be_visible()
+    expect(more).to_be_visible()
+
+
 def test_escape_closes_a_dialog_and_focus_returns(world: World, contexts: Any) -> None:
     page = contexts("id").new_page()
     login(page, world.server)
