@@ -283,12 +283,19 @@ export function viewPaymentDetail(container, params) {
     ]);
   }
 
+  // Refused (paid or cancelled meanwhile elsewhere, which sends no event here): the page
+  // behind the dialog shows the bill as it is now, not the stale "menunggu".
+  function redrawAndThrow(err) {
+    load();
+    throw err;
+  }
+
   function confirmManual(p) {
     openDialog({
       title: t("confirm_manual_title"),
       body: el("p", { text: t("confirm_manual_body", { invoice: p.invoice_id, total: rupiah(p.total_amount) }) }),
       confirmText: t("confirm_manual_ok"), cancelText: t("keep"),
-      action: function () { return api("POST", "payments/" + encodeURIComponent(p.invoice_id) + "/confirm"); }
+      action: function () { return api("POST", "payments/" + encodeURIComponent(p.invoice_id) + "/confirm").catch(redrawAndThrow); }
     }).then(function (result) {
       if (!result) return;
       toast(t("confirmed_toast", { invoice: p.invoice_id }), "ok");
@@ -301,7 +308,7 @@ export function viewPaymentDetail(container, params) {
       title: t("cancel_title"), danger: true,
       body: el("p", { text: t("cancel_body", { invoice: p.invoice_id, total: rupiah(p.total_amount) }) }),
       confirmText: t("cancel_ok"), cancelText: t("keep"),
-      action: function () { return api("POST", "payments/" + encodeURIComponent(p.invoice_id) + "/cancel"); }
+      action: function () { return api("POST", "payments/" + encodeURIComponent(p.invoice_id) + "/cancel").catch(redrawAndThrow); }
     }).then(function (result) {
       if (!result) return;
       toast(t("cancelled_toast", { invoice: p.invoice_id }), "ok");

@@ -904,6 +904,34 @@ def test_a_refused_cancel_at_the_till_stays_on_screen_until_closed(world: World,
     expect(page.locator("#title")).to_be_focused()
 
 
+def test_a_refused_mark_paid_stays_in_its_dialog(world: World, contexts: Any) -> None:
+    """Mark paid, confirmed in a dialog, on a bill the shop's backend cancelled meanwhile: the
+    refusal stays in the dialog, read out, past a toast's time, until the owner closes it; the
+    page behind it said "Menunggu" still (a cancellation sends the page no event)."""
+    page = contexts("id", PHONE).new_page()
+    page.clock.install()
+    login(page, world.server)
+    bill = create(world.server, world.shop, 33000)
+    page.goto(f"{world.server.base_url}/#/payments/{bill['invoice_id']}")
+    page.locator("#confirm-payment").click()
+    dialog = page.locator("#dialog")
+    expect(dialog).to_be_visible()
+    assert httpx.post(f"{world.server.base_url}/api/payments/{bill['invoice_id']}/cancel",
+                      headers=world.shop.auth, timeout=10).status_code == 200
+    dialog.get_by_test_id("dialog-confirm").click()
+    refusal = dialog.get_by_role("alert")
+    expect(refusal).to_have_text("Tagihan ini sudah dibatalkan: hanya tagihan yang menunggu atau"
+                                 " kedaluwarsa yang dapat dilunasi.")
+    page.clock.run_for(10_000)
+    expect(refusal).to_be_visible()
+    # Behind the dialog the bill is drawn as it is now: cancelled, with no "mark paid".
+    expect(page.locator(".detail[data-status=cancelled]")).to_be_attached()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#confirm-payment")).to_have_count(0)
+    expect(page.locator("#view h1")).to_be_focused()
+
+
 @pytest.mark.parametrize("language", ["id", "en"])
 def test_a_refused_one_click_action_in_the_dashboard_stays_until_closed(
         world: World, contexts: Any, db_path: Path, language: str) -> None:
