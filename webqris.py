@@ -5750,7 +5750,7 @@ def listed_merchant(request: Request) -> int | None:
     merchant_id = query_int(request, "merchant_id", 1, 2**62)
     scope = merchant_scope(request)
     if merchant_id is not None and scope is not None and merchant_id not in scope:
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     return merchant_id
 
 
@@ -6293,7 +6293,8 @@ def path_id(request: Request, name: str, what: str) -> int:
     SQLite cannot bind) is simply not found."""
     raw = request.path_params[name]
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise NotFound(f"{what} not found")
+        raise NotFound(f"{what} not found",
+                       error_code=name.removesuffix("_id") + "_not_found")
     return int(raw)
 
 
@@ -6769,7 +6770,7 @@ async def admin_create_shop_bill(request: Request) -> Response:
     ctx = ctx_of(request)
     merchant = ctx.store.read(get_merchant, path_id(request, "merchant_id", "Merchant"))
     if merchant is None:
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     fields = await read_fields(request, allow_form=False)
     account: Account = request.state.account
     if account.role == "cashier" and (fields.get("kind") == "link"
@@ -6806,7 +6807,7 @@ async def admin_kasir(request: Request) -> Response:
         return JSONResponse(body)
     merchant = next((m for m in merchants if m["id"] == merchant_id), None)
     if merchant is None:
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     at = now_ms()
     day_start = shop_day_start(request)
     body["merchant"] = {"id": merchant["id"], "name": merchant["name"],
@@ -7164,7 +7165,7 @@ def checked_alert_settings(fields: Mapping[str, Any]) -> dict[str, Any]:
 def update_alert_settings_by_admin(conn: sqlite3.Connection, merchant_id: int,
                                    changes: Mapping[str, Any], address: str) -> None:
     if get_merchant(conn, merchant_id) is None:
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     if "kinds" in changes:
         changes = {**changes, "kinds": alert_kinds(get_alert_settings(conn, merchant_id))
                    | changes["kinds"]}
@@ -7180,7 +7181,7 @@ async def admin_get_alert_settings(request: Request) -> Response:
     ctx = ctx_of(request)
     merchant_id = path_id(request, "merchant_id", "Merchant")
     if ctx.store.read(get_merchant, merchant_id) is None:
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     settings = ctx.store.read(get_alert_settings, merchant_id)
     return JSONResponse({"success": True,
                          "data": admin_alert_settings(settings, ctx.config.alerts)})
@@ -7214,7 +7215,7 @@ TEST_ALERTS_PER_HOUR = 10
 def queue_test_alert(conn: sqlite3.Connection, merchant_id: int,
                      alerts: AlertsConfig) -> list[int]:
     if get_merchant(conn, merchant_id) is None:
-        raise NotFound("Merchant not found")
+        raise NotFound("Merchant not found", error_code="merchant_not_found")
     at = now_ms()
     recent = conn.execute(
         "SELECT created_at FROM alerts WHERE merchant_id = ? AND kind = 'test'"
@@ -7223,7 +7224,10 @@ def queue_test_alert(conn: sqlite3.Connection, merchant_id: int,
     if len(recent) >= TEST_ALERTS_PER_HOUR:
         wait = math.ceil((recent[-1]["created_at"] + 3_600_000 - at) / 1000)
         raise TooOften(f"{TEST_ALERTS_PER_HOUR} test alerts were sent in the last hour: try"
-                       f" again in {wait} s", retry_after_seconds=wait)
+                       f" again in {wait} s", retry_after_seconds=wait,
+                       error_code="test_alerts_too_often",
+                       error_details={"count": TEST_ALERTS_PER_HOUR,
+                                      "minutes": math.ceil(wait / 60)})
     queued = queue_alert(conn, merchant_id, "test", {}, alerts, at)
     if not queued:
         raise BadInput("No alert channel is set: add a Telegram chat or an e-mail address"

@@ -300,6 +300,9 @@ def test_the_test_button_mails_nobody_more_than_ten_times_an_hour(
     body = refused.json()
     assert body["success"] is False and "test alerts" in body["message"]
     assert 3500 < body["retry_after_seconds"] <= 3600
+    # ... which the dashboard words in the owner's language from its code
+    assert (body["error_code"], body["error_details"]) == (
+        "test_alerts_too_often", {"count": webqris.TEST_ALERTS_PER_HOUR, "minutes": 60})
     # Another shop's button is its own.
     assert client.post(f"/admin/api/merchants/{other.id}/alerts/test").status_code == 200
     wait_until(lambda: len(box.messages) == webqris.TEST_ALERTS_PER_HOUR + 1,
@@ -319,7 +322,9 @@ def test_bad_alert_settings_are_refused_with_a_clear_400(app_factory, db_path: P
         assert answer.status_code == 400 and answer.json()["success"] is False, body
     refused = client.post(f"{path}/test")
     assert (refused.status_code, refused.json()["error_code"]) == (400, "no_alert_channel")
-    assert client.get("/admin/api/merchants/999/alerts").status_code == 404
+    for missing in ("999", "abc"):
+        answer = client.get(f"/admin/api/merchants/{missing}/alerts")
+        assert (answer.status_code, answer.json()["error_code"]) == (404, "merchant_not_found")
 
 
 def test_a_switched_off_kind_is_not_sent(app_factory, db_path: Path,

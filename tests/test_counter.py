@@ -153,7 +153,8 @@ def test_a_bill_for_an_unknown_shop_or_one_without_qris_is_refused(
     for path in ("/admin/api/merchants/999/invoices", "/admin/api/merchants/abc/invoices"):
         response = admin.post(path, json={"kind": "kasir", "amount": 1000})
         assert response.status_code == 404
-        assert response.json() == {"success": False, "message": "Merchant not found"}
+        assert response.json() == {"success": False, "message": "Merchant not found",
+                                   "error_code": "merchant_not_found"}
     no_qris = add_merchant(db_path, "Toko Tanpa QRIS", static_qris=None)
     response = admin.post(f"/admin/api/merchants/{no_qris.id}/invoices",
                           json={"kind": "kasir", "amount": 1000})
