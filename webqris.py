@@ -3304,7 +3304,10 @@ def alert_routes(settings: Mapping[str, Any] | None,
                  alerts: AlertsConfig) -> dict[str, dict[str, Any]]:
     """Where a merchant's alerts go: its own channels when it has set any, else the
     installation's ([alerts] in config.toml). A merchant's e-mail may use the installation's
-    SMTP server and only name its own recipient."""
+    SMTP server and only name its own recipient: the server's settings go together, its own
+    (an admin set its host) or all the installation's. Mixed, a shop's "none" sent the
+    installation's password unencrypted, its sender address went out through the installation's
+    server, and a shop's own server was sent the installation's login."""
     def own(name: str) -> Any:
         return settings[name] if settings is not None and settings[name] not in (None, "") \
             else None
@@ -3315,15 +3318,15 @@ def alert_routes(settings: Mapping[str, Any] | None,
         if token and chat:
             routes["telegram"] = {"bot_token": token, "chat_id": chat,
                                   "api_base": alerts.telegram_api_base}
-        recipient, host = source("smtp_to"), source("smtp_host") or alerts.smtp_host
-        if recipient and host:
+        recipient = source("smtp_to")
+        server = source if source("smtp_host") else (lambda name: getattr(alerts, name))
+        if recipient and server("smtp_host"):
             routes["email"] = {
-                "host": host, "to": recipient,
-                "port": source("smtp_port") or alerts.smtp_port,
-                "security": source("smtp_security") or alerts.smtp_security,
-                "user": source("smtp_user") or alerts.smtp_user,
-                "password": source("smtp_password") or alerts.smtp_password,
-                "from": source("smtp_from") or alerts.smtp_from or recipient}
+                "host": server("smtp_host"), "to": recipient,
+                "port": server("smtp_port") or AlertsConfig.smtp_port,
+                "security": server("smtp_security") or AlertsConfig.smtp_security,
+                "user": server("smtp_user") or "", "password": server("smtp_password") or "",
+                "from": server("smtp_from") or recipient}
         return routes
 
     return route(own) or route(lambda name: getattr(alerts, name))

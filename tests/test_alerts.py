@@ -311,6 +311,23 @@ def test_the_test_button_mails_nobody_more_than_ten_times_an_hour(
     assert len(box.messages) == webqris.TEST_ALERTS_PER_HOUR + 1
 
 
+def test_a_shop_on_the_installations_mail_server_only_names_its_recipient(
+        app_factory, db_path: Path, mailbox) -> None:
+    """Through the installation's SMTP server a shop's mail goes with the installation's
+    settings: a manager's sender address, login or security are not mixed into them (a shop's
+    "none" would send the installation's password unencrypted)."""
+    box, smtp_port = mailbox
+    merchant = add_merchant(db_path)
+    client = start(app_factory, db_path, alerts_section(None, smtp_port))
+    assert client.patch(f"/admin/api/merchants/{merchant.id}/alerts", json={
+        "smtp_to": "kasir@tokoabc.example", "smtp_from": "direktur@bank.example",
+        "smtp_user": "someone", "smtp_security": "tls"}).status_code == 200
+    assert client.post(f"/admin/api/merchants/{merchant.id}/alerts/test").status_code == 200
+    wait_until(lambda: len(box.messages) == 1, what="the test mail")
+    [mail] = box.messages
+    assert (mail["From"], mail["To"]) == ("webqris@tokoabc.example", "kasir@tokoabc.example")
+
+
 def test_bad_alert_settings_are_refused_with_a_clear_400(app_factory, db_path: Path) -> None:
     merchant = add_merchant(db_path)
     client = start(app_factory, db_path, alerts_section())
