@@ -21,6 +21,7 @@ var t = strings({
     attach_body_no_amount: "Notifikasi dari {sender} ini akan melunasi tagihan yang Anda pilih, lalu webhook dikirim ke toko.",
     attach_body_bare: "Notifikasi ini akan melunasi tagihan yang Anda pilih, lalu webhook dikirim ke toko.",
     attach_body_unparsed: "Nominal notifikasi ini tidak terbaca. Periksa isinya sebelum melunasi tagihan.",
+    attach_body_copy: "Sepertinya ini salinan pembayaran #{id} dari {app} yang sudah melunasi {invoice}: melampirkannya melunasi tagihan kedua dengan uang yang sama.",
     attach_input: "No. tagihan", attach_ok: "Lampirkan & lunasi",
     attach_candidates: "Tagihan yang menunggu atau kedaluwarsa:",
     attach_none: "Tidak ada tagihan menunggu atau kedaluwarsa di toko ini.",
@@ -56,6 +57,7 @@ var t = strings({
     attach_body_no_amount: "This notification from {sender} will pay the bill you choose, and the webhook is sent to the shop.",
     attach_body_bare: "This notification will pay the bill you choose, and the webhook is sent to the shop.",
     attach_body_unparsed: "This notification's amount could not be read. Check its text before paying a bill with it.",
+    attach_body_copy: "This looks like a copy of payment #{id} from {app}, which already paid {invoice}: attaching it pays a second bill with the same money.",
     attach_input: "Bill no.", attach_ok: "Attach & pay", attach_candidates: "Pending or expired bills:",
     attach_none: "No pending or expired bill at this shop.",
     attached_toast: "Bill {invoice} paid with this notification.", invoice_required: "Enter the bill number.",
@@ -173,6 +175,7 @@ function attachDialog(n) {
     : (n.sender_name ? "attach_body_no_amount" : "attach_body_bare");
   var intro = [el("p", { text: t(sentence, values) })];
   if (!parsed) intro.push(el("p", { class: "callout callout-warn", text: t("attach_body_unparsed") }));
+  if (n.likely_copy_of) intro.push(el("p", { class: "callout callout-warn", "data-testid": "attach-copy-warning", text: t("attach_body_copy", { id: n.likely_copy_of.id, app: methodName(n.likely_copy_of.app), invoice: n.likely_copy_of.invoice_id }) }));
   if (n.message) intro.push(el("blockquote", { class: "quote", text: [n.title, n.message].filter(Boolean).join(" — ") }));
   return openDialog({
     title: t("attach_title"), body: intro,

@@ -934,6 +934,12 @@ def test_the_other_apps_copy_is_resolved_and_reopened_by_keyboard(pages: Pages, 
     waiting = page.locator("li.notif.needs-attention")
     expect(waiting).to_have_count(1)
     expect(waiting.locator("[data-testid=maybe-copy]")).to_contain_text(invoice["invoice_id"])
+    # Attaching it to a bill is one click away, so its dialog says what that would do.
+    waiting.locator(".attach-btn").click()
+    expect(page.locator("#dialog [data-testid=attach-copy-warning]")).to_contain_text(
+        f"sudah melunasi {invoice['invoice_id']}")
+    page.keyboard.press("Escape")
+    expect(page.locator("#dialog")).to_be_hidden()
     page.locator("#view h1").click()  # start from the page, then only keys
     tab_to(page, ".resolve-btn")
     page.keyboard.press("Enter")
