@@ -2366,6 +2366,23 @@ def find_payment_posted_for(conn: sqlite3.Connection, note: Mapping[str, Any],
          note["received_at"] - window_ms, note["id"])).fetchone()
 
 
+def find_bill_posted_for(conn: sqlite3.Connection, note: Mapping[str, Any],
+                         window_ms: int) -> sqlite3.Row | None:
+    """The expired bill of this notification's total that was open when the notification says
+    it was posted (within `window_ms`, a phone's clock): money that came after the late grace,
+    or that posted_for_earlier_invoice kept from a newer bill of that total, so that the owner
+    attaches it to the bill the customer paid and not to the newer one. A hint only."""
+    posted = posted_time_ms(note["posted_at"])
+    if note["source"] != "forwarder" or note["parsed_amount"] is None or posted is None:
+        return None
+    return conn.execute(
+        "SELECT invoice_id FROM invoices WHERE merchant_id = ? AND total_amount = ?"
+        f" AND {CLOSED_STATUSES} AND closed_at >= ? AND status = 'expired' AND created_at <= ?"
+        " ORDER BY id DESC LIMIT 1",
+        (note["merchant_id"], note["parsed_amount"], posted - window_ms,
+         posted + window_ms)).fetchone()
+
+
 def find_copied_payment(conn: sqlite3.Connection, note: Mapping[str, Any],
                         window_ms: int) -> sqlite3.Row | None:
     """The payment a notification waiting in the inbox may be a copy of: one recorded up to
@@ -5997,6 +6014,7 @@ def admin_invoice(row: Mapping[str, Any], at_ms: int) -> dict[str, Any]:
 
 def admin_notification(row: Mapping[str, Any]) -> dict[str, Any]:
     copied = row["copy_hint"] if "copy_hint" in row.keys() else None
+    posted_for = row["bill_hint"] if "bill_hint" in row.keys() else None
     return {key: row[key] for key in (
         "id", "merchant_id", "source", "app", "title", "message", "posted_at", "device_id",
         "notif_id", "reference", "parsed_amount", "sender_name", "parser", "outcome",
@@ -6010,14 +6028,21 @@ def admin_notification(row: Mapping[str, Any]) -> dict[str, Any]:
         "received_at": format_time(row["received_at"]),
         # the payment it may be a copy of (find_copied_payment), for a one-click resolve
         "likely_copy_of": None if copied is None else {
-            "id": copied["id"], "app": copied["app"], "invoice_id": copied["invoice_ref"]}}
+            "id": copied["id"], "app": copied["app"], "invoice_id": copied["invoice_ref"]},
+        # the expired bill it was posted for (find_bill_posted_for), for a one-click attach
+        "likely_for": None if posted_for is None else posted_for["invoice_id"]}
 
 
-def with_copy_hints(conn: sqlite3.Connection, rows: list[sqlite3.Row],
-                    window_ms: int) -> list[Mapping[str, Any]]:
-    """The rows, each that needs attention with the payment it may be a copy of."""
-    return [dict(row) | {"copy_hint": find_copied_payment(conn, row, window_ms)}
-            if needs_attention(row) else row for row in rows]
+def with_inbox_hints(conn: sqlite3.Connection, rows: list[sqlite3.Row],
+                     window_ms: int) -> list[Mapping[str, Any]]:
+    """The rows, each that needs attention with the payment it may be a copy of, or else the
+    expired bill it may have paid."""
+    def hinted(row: sqlite3.Row) -> Mapping[str, Any]:
+        copied = find_copied_payment(conn, row, window_ms)
+        return dict(row) | {"copy_hint": copied, "bill_hint": None if copied is not None
+                            else find_bill_posted_for(conn, row, window_ms)}
+
+    return [hinted(row) if needs_attention(row) else row for row in rows]
 
 
 def admin_delivery(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -6287,7 +6312,7 @@ async def admin_notifications(request: Request) -> Response:
         before_id=query_int(request, "before", 1, 2**62), merchant_ids=merchant_scope(request))
     window_ms = ctx_of(request).config.payments.dedupe_window_seconds * 1000
     return await page_response(
-        request, lambda conn: with_copy_hints(conn, listed(conn), window_ms), limit, "id",
+        request, lambda conn: with_inbox_hints(conn, listed(conn), window_ms), limit, "id",
         admin_notification)
 
 

@@ -40,7 +40,7 @@ var t = strings({
     resolve_why: "Alasannya", resolve_copy: "Salinan pembayaran #{id} dari {app} yang melunasi {invoice}",
     resolve_no_bill: "Bukan untuk tagihan: uang pribadi, sudah dikembalikan, atau bukan pembayaran",
     resolve_note: "Catatan (boleh kosong)", resolve_ok: "Selesaikan", resolved_toast: "Notifikasi diselesaikan.",
-    maybe_copy: "Sepertinya salinan pembayaran #{id} dari {app} ({invoice})",
+    maybe_copy: "Sepertinya salinan pembayaran #{id} dari {app} ({invoice})", maybe_for: "Dikirim saat tagihan {invoice} masih terbuka (kini kedaluwarsa)",
     resolved_copy: "Selesai: salinan #{id}", resolved_no_bill: "Selesai: bukan untuk tagihan",
     reopen: "Buka lagi", reopened_toast: "Notifikasi perlu perhatian lagi.",
     reopen_failed: "Notifikasi {what} tidak dibuka lagi."
@@ -74,7 +74,7 @@ var t = strings({
     resolve_why: "Why", resolve_copy: "A copy of payment #{id} from {app}, which paid {invoice}",
     resolve_no_bill: "Not for a bill: personal money, given back, or not a payment",
     resolve_note: "Note (optional)", resolve_ok: "Resolve", resolved_toast: "Notification resolved.",
-    maybe_copy: "Looks like a copy of payment #{id} from {app} ({invoice})",
+    maybe_copy: "Looks like a copy of payment #{id} from {app} ({invoice})", maybe_for: "Sent while bill {invoice} was open (now expired)",
     resolved_copy: "Resolved: copy of #{id}", resolved_no_bill: "Resolved: not for a bill",
     reopen: "Reopen", reopened_toast: "The notification needs attention again.",
     reopen_failed: "The notification {what} was not reopened."
@@ -124,6 +124,7 @@ export function notificationItem(n, opts) {
         n.device_id ? el("span", { class: "muted", text: t("device") + " " + n.device_id }) : null,
         n.reference ? el("span", { class: "muted", text: "ref " + n.reference }) : null,
         n.duplicate_of && !resolved ? el("span", { class: "muted", text: t("duplicate_of", { id: n.duplicate_of }) }) : null,
+        needs && n.likely_for ? el("span", { class: "muted", "data-testid": "maybe-for", text: t("maybe_for", { invoice: n.likely_for }) }) : null,
         needs && n.likely_copy_of ? el("span", { class: "muted", "data-testid": "maybe-copy", text: t("maybe_copy", { id: n.likely_copy_of.id, app: methodName(n.likely_copy_of.app), invoice: n.likely_copy_of.invoice_id }) }) : null,
         resolved && n.resolution_note ? el("span", { class: "muted", text: "“" + n.resolution_note + "”" }) : null,
         linkTo)),
@@ -179,7 +180,7 @@ function attachDialog(n) {
   if (n.message) intro.push(el("blockquote", { class: "quote", text: [n.title, n.message].filter(Boolean).join(" — ") }));
   return openDialog({
     title: t("attach_title"), body: intro,
-    input: { label: t("attach_input"), placeholder: "INV-…" },
+    input: { label: t("attach_input"), placeholder: "INV-…", value: n.likely_for || "" },
     extra: function (input) {
       payableInvoices(n.merchant_id).then(function (all) {
         all.sort(function (a, b) {

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -673,9 +674,9 @@ UNREAD_WORDING = "Cuan mendarat! {amount} rupiah dari {name} sudah nongkrong di 
 
 
 def forward(server: Server, merchant: Merchant, message: str, app: str = "id.dana",
-            title: str = "DANA") -> httpx.Response:
+            title: str = "DANA", **fields: Any) -> httpx.Response:
     return httpx.post(f"{server.base_url}/api/webhook/payment",
-                      json={"app": app, "title": title, "message": message},
+                      json={"app": app, "title": title, "message": message, **fields},
                       headers={"Authorization": f"Bearer {merchant.callback_secret}"}, timeout=10)
 
 
@@ -961,6 +962,36 @@ def test_the_other_apps_copy_is_resolved_and_reopened_by_keyboard(pages: Pages, 
     page.keyboard.press("Enter")
     expect(page.locator("li.notif.needs-attention")).to_have_count(1)
     expect(page.locator("[data-testid=attention-count]")).to_have_text("1")
+
+
+def test_money_sent_while_an_expired_bill_was_open_is_attached_to_that_bill(
+        pages: Pages, shop: Merchant, db_path: Path, server_factory: Any) -> None:
+    """The phone was offline while the customer paid; its queue sends the notification after
+    the bill expired and a newer bill took its total. It pays neither by itself: the inbox
+    names the expired bill it was sent for, and attaching it there is one confirmation."""
+    server = server_factory(db_path, env={"WEBQRIS_PAYMENTS_LATE_GRACE_SECONDS": "1",
+                                          "WEBQRIS_PAYMENTS_DEDUPE_WINDOW_SECONDS": "1",
+                                          "WEBQRIS_PAYMENTS_UNIQUE_CODE_MIN": "7",
+                                          "WEBQRIS_PAYMENTS_UNIQUE_CODE_MAX": "7"})
+    earlier = create_invoice(server, shop, 25000, expires_in=1)
+    posted = int(time.time() * 1000)
+    time.sleep(2.3)  # expired, then past the grace that keeps its total from a newer bill
+    newer = create_invoice(server, shop, 25000)
+    assert newer["total_amount"] == earlier["total_amount"]
+    late = forward(server, shop, f"Kamu berhasil menerima Rp{dotted(newer['total_amount'])}"
+                   " dari BUDI", postedAt=posted)
+    assert late.status_code == 404, late.text
+    page = pages.open()
+    login(page, server)
+    page.goto(server.base_url + "/#/notifications")
+    waiting = page.locator("li.notif.needs-attention")
+    expect(waiting.locator("[data-testid=maybe-for]")).to_contain_text(earlier["invoice_id"])
+    waiting.locator(".attach-btn").click()
+    expect(page.locator("#dialog-input")).to_have_value(earlier["invoice_id"])
+    page.locator("[data-testid=dialog-confirm]").click()
+    expect(page.locator("#dialog")).to_be_hidden()
+    assert invoice_status(server, shop, earlier["invoice_id"])["status"] == "paid"
+    assert invoice_status(server, shop, newer["invoice_id"])["status"] == "pending"
 
 
 def test_the_shopee_shopping_app_is_not_named_as_the_wallet(pages: Pages, server: Server,

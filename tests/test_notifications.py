@@ -987,6 +987,7 @@ def test_a_late_notification_of_an_earlier_invoice_never_pays_a_newer_one(
         assert waiting["likely_copy_of"]["invoice_id"] == earlier["invoice_id"]
     else:
         assert waiting["likely_copy_of"] is None
+    assert waiting["likely_for"] is None  # only an expired bill is named as the one it paid
     # The same words posted now are the newer customer's payment.
     now = forward(client, merchant, packageName="id.dana", title="DANA", deviceId="phone-1",
                   text=f"Kamu berhasil menerima Rp{rupiah(earlier['total_amount'])} dari SITI",
