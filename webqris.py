@@ -1132,6 +1132,10 @@ MIGRATIONS: list[str] = [
         WHERE outcome IN ('unmatched', 'unparsed') AND attached_at IS NULL
         AND resolved_at IS NULL;
     """,
+    # 22: shops that share one static QRIS (qris_partners): each create looks them up.
+    """
+    CREATE INDEX merchants_static_qris ON merchants(static_qris) WHERE static_qris IS NOT NULL;
+    """,
 ]
 
 
@@ -2003,6 +2007,13 @@ def taken_totals(conn: sqlite3.Connection, merchant_id: int, low: int, high: int
         {"merchant_id": merchant_id, "low": low, "high": high,
          "closed_since": closed_since}).fetchall()
     return {row[0] for row in rows}
+
+
+def qris_partners(conn: sqlite3.Connection, merchant_id: int, static_qris: str) -> list[int]:
+    """The other shops with this very static QRIS: the money of all of them lands in one
+    account, and a phone that forwards it to each would pay a bill of that total in each."""
+    return [row[0] for row in conn.execute(
+        "SELECT id FROM merchants WHERE static_qris = ? AND id <> ?", (static_qris, merchant_id))]
 
 
 def insert_invoice(conn: sqlite3.Connection, fields: Mapping[str, Any]) -> sqlite3.Row:
@@ -3872,12 +3883,16 @@ def _same_pending_order(conn: sqlite3.Connection, request: InvoiceRequest,
 
 
 def _allocate_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
-                      payments: PaymentsConfig, at: int) -> sqlite3.Row:
-    """A new invoice whose total no other invoice still holds (the careful way: every taken
-    total of the range read, a free code chosen among the rest)."""
+                      payments: PaymentsConfig, at: int, partners: Iterable[int] = ()
+                      ) -> sqlite3.Row:
+    """A new invoice whose total no other invoice still holds, of this shop or of a shop that
+    shares its QRIS (the careful way: every taken total of the range read, a free code chosen
+    among the rest)."""
     low, high = payments.unique_code_min, payments.unique_code_max
-    taken = taken_totals(conn, request.merchant_id, request.amount + low, request.amount + high,
-                         at - payments.late_grace_seconds * 1000)
+    taken: set[int] = set()
+    for merchant_id in (request.merchant_id, *partners):
+        taken |= taken_totals(conn, merchant_id, request.amount + low, request.amount + high,
+                              at - payments.late_grace_seconds * 1000)
     code = choose_unique_code(taken, request.amount, low, high)
     if code is None:
         raise Unavailable("Kode unik habis: semua kode unik untuk nominal ini sedang dipakai."
@@ -3904,9 +3919,11 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
         return replayed, True
     # The common case first, in one statement: a random free code. The index of pending order
     # ids refuses it when this order already has a pending invoice, and a taken total makes it
-    # give way to the careful allocation.
-    row = _insert_with_random_code(conn, request, payments, at, payments.unique_code_min,
-                                   payments.unique_code_max)
+    # give way to the careful allocation. Shops on one QRIS show the same QR for a total, so
+    # their totals are told apart across them, the careful way.
+    partners = qris_partners(conn, request.merchant_id, request.static_qris)
+    row = None if partners else _insert_with_random_code(
+        conn, request, payments, at, payments.unique_code_min, payments.unique_code_max)
     if row is not None:
         _remember_idempotent(conn, request, row["invoice_id"])
         return row, False
@@ -3914,7 +3931,7 @@ def create_invoice(conn: sqlite3.Connection, request: InvoiceRequest,
     if existing is not None:
         _remember_idempotent(conn, request, existing["invoice_id"])
         return existing, True
-    row = _allocate_invoice(conn, request, payments, at)
+    row = _allocate_invoice(conn, request, payments, at, partners)
     _remember_idempotent(conn, request, row["invoice_id"])
     return row, False
 

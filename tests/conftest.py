@@ -19,6 +19,7 @@ from bench import free_port  # the one way tests and the benchmark pick a port
 from starlette.testclient import TestClient
 
 import webqris
+from parsers import qris
 
 ROOT = Path(__file__).resolve().parent.parent
 # A public static QRIS sticker (from the QRIS test vectors).
@@ -27,6 +28,10 @@ STATIC_QRIS = (
     ".WWW0215ID10200176114730303UMI5204581253033605802ID5922Warung Sayur Bu Sugeng6010Kab. Dema"
     "k610559567630458C7"
 )
+# Another account's sticker: the same with another merchant name (shops on one QRIS are told
+# apart in their totals; see qris_partners).
+ANOTHER_STATIC_QRIS = qris.encode((tag, "Warung Sayur Bu Sugeni" if tag == "59" else value)
+                                  for tag, value in qris.parse_tlv(STATIC_QRIS))
 
 
 def make_config(db_path: Path, **sections: dict[str, Any]) -> webqris.Config:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Merchant, add_merchant
+from conftest import ANOTHER_STATIC_QRIS, Merchant, add_merchant
 from starlette.testclient import TestClient
 
 import webqris
@@ -1009,3 +1009,25 @@ def test_a_posted_time_is_read_in_every_forwarders_spelling(posted_at: str,
                                                             expected: int) -> None:
     note = webqris.InboundNotification(source="forwarder", posted_at=posted_at)
     assert note.posted_ms() == expected
+
+
+def test_shops_on_one_qris_never_show_the_same_total(app_factory, merchant: Merchant,
+                                                     db_path: Path) -> None:
+    """Two shops on one QRIS sticker take their money into one account; a phone that forwards
+    to both would pay a bill of the total in each with one payment. Their totals are told apart
+    across both shops, as one shop's are."""
+    branch = add_merchant(db_path, "Toko ABC Cabang")  # the same sticker
+    elsewhere = add_merchant(db_path, "Toko Lain", static_qris=ANOTHER_STATIC_QRIS)
+    client = app_factory(payments={"unique_code_min": 7, "unique_code_max": 8})
+    first, second = create(client, merchant, 25000), create(client, branch, 25000)
+    assert {first["total_amount"], second["total_amount"]} == {25007, 25008}
+    refused = client.post("/api/payments/qris/create", json={"amount": 25000},
+                          headers=branch.auth)
+    assert refused.status_code == 503 and "Kode unik habis" in refused.json()["message"]
+    # Another account's shop may show any total of its own.
+    assert create(client, elsewhere, 25000)["total_amount"] in (25007, 25008)
+    # One payment forwarded to both shops pays exactly one bill.
+    message = f"Kamu berhasil menerima Rp{rupiah(first['total_amount'])} dari BUDI"
+    assert forward(client, merchant, app="id.dana", message=message).status_code == 200
+    assert forward(client, branch, app="id.dana", message=message).status_code == 404
+    assert status_of(client, branch, second["invoice_id"])["status"] == "pending"

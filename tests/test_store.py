@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import STATIC_QRIS, Merchant, add_merchant
+from conftest import ANOTHER_STATIC_QRIS, STATIC_QRIS, Merchant, add_merchant
 from starlette.testclient import TestClient
 
 import parsers
@@ -354,7 +354,7 @@ def test_sweep_marks_expired_and_frees_total_after_grace(app_factory, merchant: 
 
 def test_other_merchants_totals_do_not_collide(app_factory, db_path: Path) -> None:
     a = add_merchant(db_path, name="A")
-    b = add_merchant(db_path, name="B")
+    b = add_merchant(db_path, name="B", static_qris=ANOTHER_STATIC_QRIS)
     client = app_factory(payments={"unique_code_min": 1, "unique_code_max": 1})
     for m in (a, b):
         r = client.post("/api/payments/qris/create", json={"amount": 500}, headers=m.auth)
