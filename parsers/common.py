@@ -540,6 +540,10 @@ _FROM = (
 # "ke rek 1234567890", "ke rekening ****2430": the shop's own account, written as a number.
 _TO_OWN_ACCOUNT = r"(?:\s+ke\s+rek(?:ening)?\.?\s*[0-9*xX-]{4,})?"
 
+# The payer named before "sebesar Rp…": "Anda telah menerima transfer dari NAME sebesar Rp…",
+# "Transfer masuk dari NAME sebesar Rp… berhasil."
+_PAYER_FIRST = r"(?:dari\s+" + sender("sender0") + r"\s+(?=(?:sebesar|senilai|sejumlah)\b))?"
+
 # "Kamu (berhasil) menerima (saldo/kiriman/transfer masuk) (sebesar) Rp… (via X) (dari Y)", and
 # the amount as the sentence's "key: value" ("Kamu telah menerima dana. Jumlah: Rp…", Krom)
 RECEIVE = rule(
@@ -547,8 +551,7 @@ RECEIVE = rule(
     r"(?:(?:saldo|uang|dana|kiriman|transfer(?:an)?|pembayaran)"
     r"(?:\s+(?:masuk|qris|saldo|shopeepay|gopay|ovo(?:\s+cash)?|dana|linkaja)){0,2}"
     r"(?:\s*[.:]\s*(?=(?:jumlah|nominal)\b)|\s+))?"
-    # the payer may come first: "Anda telah menerima transfer dari NAME sebesar Rp…"
-    r"(?:dari\s+" + sender("sender0") + r"\s+(?=(?:sebesar|senilai|sejumlah)\b))?"
+    + _PAYER_FIRST +
     r"(?:(?:sebesar|senilai|sejumlah)\s+|(?:jumlah|nominal)\s*:?\s*)?<AMT>" + _VIA
     + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
@@ -627,8 +630,7 @@ TRANSFER_RECEIVED = rule(
 # Rp… dari X", and as "key: value" lines: "Transfer Masuk" / "Nominal: Rp…" / "Dari: X"
 LABEL_IN_THEN_AMOUNT = rule(
     r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?|qris)\s+masuk\b\s*[:!.-]?\s*"
-    # the payer may come first: "Transfer masuk dari NAME sebesar Rp… berhasil."
-    r"(?:dari\s+" + sender("sender0") + r"\s+(?=(?:sebesar|senilai)\b))?"
+    + _PAYER_FIRST +
     r"(?:(?:sebesar|senilai)\s+|(?:nominal|jumlah)\s*:?\s*)?<AMT>" + _TO_OWN_ACCOUNT
     + r"(?:\s+" + _FROM + r"<SENDER>)?"
 )
