@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import STATIC_QRIS, Merchant, add_merchant, free_port
+from conftest import STATIC_QRIS, Merchant, add_account, add_merchant, free_port
 from standardwebhooks import Webhook, WebhookVerificationError
 from starlette.testclient import TestClient
 
@@ -605,6 +605,37 @@ def test_a_test_webhook_is_tried_once(app_factory, db_path: Path, receiver: Rece
     assert failed["attempts"] == 1 and failed["last_status_code"] == 400
     time.sleep(0.4)  # longer than every configured retry delay together
     assert receiver.count() == 1
+
+
+def test_test_webhook_clicks_queue_one_test_and_do_not_hold_back_a_payment(
+        app_factory, db_path: Path, receiver: Receiver) -> None:
+    # The sender takes a shop's deliveries oldest first: each click queued one more test
+    # ahead of the next payment.paid (20 clicks held it back 30 s behind a 3 s receiver).
+    from test_accounts import login
+
+    merchant = add_merchant(db_path, webhook_url=receiver.url)
+    add_account(db_path, "manajer", "manager", (merchant.id,))
+    receiver.plan = [Hang(10)]  # the first test waits for an answer while the owner clicks on
+    client = app_factory()
+    manager = login(client, "manajer")
+    clicks = [manager.post(f"/admin/api/merchants/{merchant.id}/test-webhook")
+              for _ in range(20)]
+    assert {click.status_code for click in clicks} == {200}
+    [test_id] = {click.json()["delivery_id"] for click in clicks}
+    assert len(query(db_path, "SELECT id FROM webhook_deliveries"
+                              " WHERE event = 'webhook.test'")) == 1
+
+    invoice = pay(client, merchant)
+    receiver.released.set()
+    paid = wait_for_state(db_path, delivery_of(db_path, invoice["invoice_id"])["id"],
+                          "delivered")
+    assert paid["attempts"] == 1
+    wait_for_state(db_path, test_id, "delivered")
+    assert receiver.count() == 2
+    # Once that test is answered, the next click sends a new one.
+    again = manager.post(f"/admin/api/merchants/{merchant.id}/test-webhook")
+    assert again.status_code == 200 and again.json()["delivery_id"] != test_id
+    receiver.wait_for(3)
 
 
 def test_redeliver_after_fixing_the_url_goes_to_the_new_url(app_factory, db_path: Path,
