@@ -7352,11 +7352,11 @@ async def admin_socket(websocket: WebSocket) -> None:
     if token is None or account is None:
         await refuse_websocket(websocket, 401, "Unauthorized: log in to the dashboard first")
         return
-    await websocket.accept()
     # An account limited to some shops hears only theirs; a cashier, like a shop's own socket,
     # not the inbox's alerts (whatever the phone showed).
     await serve_socket(ctx.hub, websocket, account.merchant_scope,
-                       ("session", hash_secret(token)), inbox=account.role != "cashier")
+                       ("session", hash_secret(token)), ("account", account.id),
+                       inbox=account.role != "cashier")
 
 
 # =============================================================================================
@@ -7601,36 +7601,56 @@ Credential = tuple[str, str]
 CREDENTIAL_ENDED = {"session": "Session ended: log in again",
                     "api_token": "API token no longer valid"}
 
+# Who holds a socket, whatever credential opened it: ("account", id) for a dashboard (all of an
+# account's sessions: logging in again must not open more), ("merchant", id) for a shop's own.
+SocketOwner = tuple[str, int]
+# An idle socket holds about 18 KB of the server's memory: without a bound, one cashier's login
+# or one leaked API token could open sockets until the server ran out of memory (4,000 took
+# 74 MB). A dashboard has one a tab, a shop's backend a few.
+SOCKETS_PER_OWNER = 256
+
 
 class Subscriber:
-    __slots__ = ("merchant_ids", "credential", "inbox", "queue", "close_reason")
+    __slots__ = ("merchant_ids", "credential", "owner", "inbox", "queue", "close_reason")
 
-    def __init__(self, merchant_ids: frozenset[int] | None, credential: Credential, size: int,
-                 inbox: bool) -> None:
+    def __init__(self, merchant_ids: frozenset[int] | None, credential: Credential,
+                 owner: SocketOwner, size: int, inbox: bool) -> None:
         self.merchant_ids = merchant_ids  # None: every merchant (an admin's dashboard)
         self.credential = credential
+        self.owner = owner
         self.inbox = inbox  # hears the dashboards' own events (the inbox's alerts)
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(size)
         self.close_reason: str | None = None
 
 
 class Hub:
-    def __init__(self, queue_size: int = 64, send_timeout: float = 5.0) -> None:
+    def __init__(self, queue_size: int = 64, send_timeout: float = 5.0,
+                 sockets_per_owner: int = SOCKETS_PER_OWNER) -> None:
         self.queue_size = queue_size
         self.send_timeout = send_timeout
+        self.sockets_per_owner = sockets_per_owner
         self._subscribers: set[Subscriber] = set()
+        self._sockets_of: collections.Counter[SocketOwner] = collections.Counter()
 
     def __len__(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self, merchant_ids: frozenset[int] | None, credential: Credential, *,
-                  inbox: bool) -> Subscriber:
-        subscriber = Subscriber(merchant_ids, credential, self.queue_size, inbox)
+    def subscribe(self, merchant_ids: frozenset[int] | None, credential: Credential,
+                  owner: SocketOwner, *, inbox: bool) -> Subscriber | None:
+        """A new subscription, or None when `owner` already holds as many as it may."""
+        if self._sockets_of[owner] >= self.sockets_per_owner:
+            return None
+        subscriber = Subscriber(merchant_ids, credential, owner, self.queue_size, inbox)
         self._subscribers.add(subscriber)
+        self._sockets_of[owner] += 1
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self._subscribers.discard(subscriber)
+        if subscriber in self._subscribers:
+            self._subscribers.remove(subscriber)
+            self._sockets_of[subscriber.owner] -= 1
+            if not self._sockets_of[subscriber.owner]:
+                del self._sockets_of[subscriber.owner]
 
     def credentials(self) -> set[Credential]:
         return {subscriber.credential for subscriber in self._subscribers}
@@ -7673,10 +7693,21 @@ class Hub:
 
 
 async def serve_socket(hub: Hub, websocket: WebSocket, merchant_ids: frozenset[int] | None,
-                       credential: Credential, *, inbox: bool) -> None:
-    """Pumps events to an accepted socket and answers `ping` until either ends. The answer is
-    JSON in the events' envelope: the seed's own snippet JSON-parses every message."""
-    subscriber = hub.subscribe(merchant_ids, credential, inbox=inbox)
+                       credential: Credential, owner: SocketOwner, *, inbox: bool) -> None:
+    """Accepts the socket, pumps events to it and answers `ping` until either ends. The answer
+    is JSON in the events' envelope: the seed's own snippet JSON-parses every message. An
+    owner that holds its share of sockets already gets a 429 instead."""
+    subscriber = hub.subscribe(merchant_ids, credential, owner, inbox=inbox)
+    if subscriber is None:
+        await refuse_websocket(websocket, 429, "Too many open sockets: at most"
+                                               f" {hub.sockets_per_owner} for one account or"
+                                               " shop; close some")
+        return
+    try:
+        await websocket.accept()
+    except BaseException:
+        hub.unsubscribe(subscriber)
+        raise
 
     async def send_events() -> None:
         while (message := await subscriber.queue.get()) is not None:
@@ -7721,11 +7752,10 @@ async def merchant_socket(websocket: WebSocket) -> None:
     if merchant is None:
         await refuse_websocket(websocket, 401, "Unauthorized: invalid API token")
         return
-    merchant_ids = frozenset({merchant["id"]})
+    merchant_id = merchant["id"]
     del merchant  # the whole row would stay in memory for as long as the socket is open
-    await websocket.accept()
-    await serve_socket(ctx.hub, websocket, merchant_ids, ("api_token", hash_secret(token)),
-                       inbox=False)
+    await serve_socket(ctx.hub, websocket, frozenset({merchant_id}),
+                       ("api_token", hash_secret(token)), ("merchant", merchant_id), inbox=False)
 
 
 # =============================================================================================

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Merchant, add_merchant
+from conftest import STAFF_PASSWORD, Merchant, add_account, add_merchant
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -415,6 +415,54 @@ def test_more_sockets_than_the_inherited_soft_open_files_limit(db_path: Path, me
                 assert event["data"]["invoice_id"] == created["invoice_id"]
         finally:
             for ws in sockets:
+                await ws.close()
+
+    asyncio.run(main())
+
+
+def test_one_account_or_shop_holds_a_bounded_number_of_sockets(server, merchant: Merchant,
+                                                                db_path: Path) -> None:
+    """Each idle socket holds memory: one cashier's login (logging in again gives it more
+    sessions) or one leaked API token opened 4,000 and would have opened more."""
+    add_account(db_path, "kasir", "cashier", (merchant.id,))
+    sessions = []
+    for _ in range(2):
+        login = httpx.post(f"{server.base_url}/admin/api/login",
+                           json={"username": "kasir", "password": STAFF_PASSWORD})
+        assert login.status_code == 200
+        sessions.append({"Cookie": f"wq_session={login.cookies['wq_session']}"})
+    cap = 256  # as the README says
+    too_many = (429, f"Too many open sockets: at most {cap} for one account or shop;"
+                     " close some")
+    merchant_path = f"/ws/merchant?token={merchant.api_token}"
+
+    async def main() -> None:
+        cashier = [await connect(ws_url(server, "/ws"), additional_headers=sessions[i % 2],
+                                 origin=server.base_url, open_timeout=5) for i in range(cap)]
+        shop = [await connect(ws_url(server, merchant_path), open_timeout=5)
+                for _ in range(cap)]
+        try:
+            for headers in sessions:
+                assert await refusal(server, "/ws", additional_headers=headers,
+                                     origin=server.base_url) == too_many
+            assert await refusal(server, merchant_path) == too_many
+            # Another account is not held back by them.
+            async with connect(ws_url(server, "/ws"), additional_headers={
+                    "Cookie": admin_cookie(server)}, origin=server.base_url):
+                pass
+            # A closed socket makes room for one more.
+            await cashier.pop().close()
+            await shop.pop().close()
+            deadline = time.monotonic() + 5
+            while httpx.get(f"{server.base_url}/healthz").json()["realtime_clients"] \
+                    > 2 * cap - 2:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            cashier.append(await connect(ws_url(server, "/ws"), additional_headers=sessions[0],
+                                         origin=server.base_url))
+            shop.append(await connect(ws_url(server, merchant_path)))
+        finally:
+            for ws in cashier + shop:
                 await ws.close()
 
     asyncio.run(main())
