@@ -4,6 +4,7 @@ receivers accepting it. Every receiver here is a real HTTP server on loopback.""
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -636,6 +637,51 @@ def test_test_webhook_clicks_queue_one_test_and_do_not_hold_back_a_payment(
     again = manager.post(f"/admin/api/merchants/{merchant.id}/test-webhook")
     assert again.status_code == 200 and again.json()["delivery_id"] != test_id
     receiver.wait_for(3)
+
+
+def test_a_compressed_answer_is_kept_as_sent_and_never_inflated(app_factory,
+                                                                 db_path: Path) -> None:
+    # A receiver's gzip answer of 1 MB (1 GB of zeros) took 123 MB of the server's memory to
+    # inflate, for an excerpt of 1 KB: the sender asks for no compression and reads the bytes
+    # as they come.
+    import gzip
+
+    bomb = gzip.compress(b"\0" * (64 << 20), compresslevel=9)
+    asked: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            asked.append(self.headers.get("Accept-Encoding"))
+            self.send_response(200)  # as a receiver that compresses whatever it is asked
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                self.wfile.write(bomb)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    try:
+        merchant = add_merchant(db_path, webhook_url=f"http://127.0.0.1:"
+                                                     f"{server.server_address[1]}/hook")
+        client = app_factory()
+        invoice = pay(client, merchant)
+        delivery = wait_for_state(db_path, delivery_of(db_path, invoice["invoice_id"])["id"],
+                                  "delivered")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == ["identity"]
+    [attempt] = attempts_of(db_path, delivery["id"])
+    assert attempt["status_code"] == 200
+    assert attempt["response_excerpt"] == bomb[:1024].decode("utf-8", "replace")
 
 
 def test_redeliver_after_fixing_the_url_goes_to_the_new_url(app_factory, db_path: Path,
