@@ -3184,17 +3184,20 @@ def record_attempt(conn: sqlite3.Connection, delivery_id: int, result: AttemptRe
 def redeliver(conn: sqlite3.Connection, delivery_id: int, retry_delays: tuple[float, ...],
               at_ms: int) -> sqlite3.Row:
     """Sends a delivery again now (one attempt; its body bytes unchanged), to the merchant's
-    current webhook URL: redelivering by hand usually follows fixing that URL."""
+    current webhook URL: redelivering by hand usually follows fixing that URL. A merchant whose
+    URL was removed gets nothing, as for a new payment: the old address may no longer be its."""
+    merchant = conn.execute(
+        "SELECT m.webhook_url FROM webhook_deliveries d JOIN merchants m ON m.id = d.merchant_id"
+        " WHERE d.id = ?", (delivery_id,)).fetchone()
+    if merchant is None:
+        raise NotFound("Delivery not found", error_code="delivery_not_found")
+    if not merchant["webhook_url"]:
+        raise BadInput("Set the merchant's webhook URL first", error_code="webhook_url_missing")
     row = conn.execute(
         "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, retries_used = ?,"
-        " url = coalesce((SELECT nullif(webhook_url, '') FROM merchants m"
-        " WHERE m.id = merchant_id), url)"
-        " WHERE id = ? AND state IN ('delivered', 'failed') RETURNING *",
-        (at_ms, len(retry_delays), delivery_id)).fetchone()
+        " url = ? WHERE id = ? AND state IN ('delivered', 'failed') RETURNING *",
+        (at_ms, len(retry_delays), merchant["webhook_url"], delivery_id)).fetchone()
     if row is None:
-        if conn.execute("SELECT 1 FROM webhook_deliveries WHERE id = ?",
-                        (delivery_id,)).fetchone() is None:
-            raise NotFound("Delivery not found", error_code="delivery_not_found")
         raise Conflict("Delivery is already queued", error_code="delivery_already_queued")
     return row
 

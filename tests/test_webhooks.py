@@ -684,6 +684,33 @@ def test_a_compressed_answer_is_kept_as_sent_and_never_inflated(app_factory,
     assert attempt["response_excerpt"] == bomb[:1024].decode("utf-8", "replace")
 
 
+def test_redeliver_after_the_url_was_removed_sends_nothing(app_factory, db_path: Path,
+                                                           receiver: Receiver) -> None:
+    # Redelivering fell back to the address the payment was first sent to: an admin removed
+    # a URL that was no longer the shop's, and a manager's click still sent it the payment.
+    from test_accounts import login
+
+    merchant = add_merchant(db_path, webhook_url=receiver.url)
+    add_account(db_path, "pemilik", "admin")
+    add_account(db_path, "manajer", "manager", (merchant.id,))
+    client = app_factory()
+    invoice = pay(client, merchant)
+    receiver.wait_for(1)
+    delivery = wait_for_state(db_path, delivery_of(db_path, invoice["invoice_id"])["id"],
+                              "delivered")
+    removed = login(client, "pemilik").patch(f"/admin/api/merchants/{merchant.id}",
+                                             json={"webhook_url": None})
+    assert removed.status_code == 200, removed.text
+    refused = login(client, "manajer").post(f"/admin/api/webhooks/{delivery['id']}/redeliver")
+    assert refused.status_code == 400
+    assert refused.json() == {"success": False, "message": "Set the merchant's webhook URL first",
+                              "error_code": "webhook_url_missing"}
+    time.sleep(0.3)  # longer than the sender's poll
+    assert receiver.count() == 1
+    assert query(db_path, "SELECT state FROM webhook_deliveries WHERE id = ?",
+                 delivery["id"])[0]["state"] == "delivered"
+
+
 def test_redeliver_after_fixing_the_url_goes_to_the_new_url(app_factory, db_path: Path,
                                                             receiver: Receiver) -> None:
     # The shop's server was at a dead address; the owner fixes the URL, then redelivers.
