@@ -3119,9 +3119,14 @@ def claim_due_deliveries(conn: sqlite3.Connection, at_ms: int, limit: int,
             chosen.append(row["id"])
     if not chosen:
         return []
+    # Each attempt goes to the merchant's URL of now, as a redelivery does: a URL changed while
+    # retries were due gets them, and one removed (no longer the shop's) gets nothing more.
     return conn.execute(
-        "UPDATE webhook_deliveries SET state = 'sending' WHERE id IN"
+        "UPDATE webhook_deliveries SET state = 'sending', url = coalesce((SELECT"
+        " nullif(webhook_url, '') FROM merchants m WHERE m.id = merchant_id), url) WHERE id IN"
         f" ({', '.join('?' * len(chosen))}) AND state = 'pending' RETURNING *"
+        " , (SELECT nullif(webhook_url, '') IS NULL FROM merchants m WHERE m.id = merchant_id)"
+        " AS url_removed"
         " , (SELECT webhook_secret FROM merchants m WHERE m.id = merchant_id) AS secret"
         " , (SELECT previous_webhook_secret FROM merchants m WHERE m.id = merchant_id"
         " AND previous_webhook_secret_until > ?) AS previous_secret",
@@ -7812,12 +7817,19 @@ async def attempt_delivery(client: httpx.AsyncClient, delivery: Mapping[str, Any
 
 async def deliver(ctx: Context, client: httpx.AsyncClient, delivery: Mapping[str, Any]) -> None:
     cfg = ctx.config.webhooks
-    result = await attempt_delivery(client, delivery, cfg.timeout_seconds)
+    retry_delays = cfg.retry_delays
+    if delivery["url_removed"]:
+        # Failed for good, without a send: the owner is alerted, and may redeliver once a URL
+        # is set again.
+        result = AttemptResult(None, "not sent: the merchant's webhook URL was removed", 0, None)
+        retry_delays = ()
+    else:
+        result = await attempt_delivery(client, delivery, cfg.timeout_seconds)
     pause = 0.5
     while True:  # the attempt happened: its outcome must be recorded, even if it takes a while
         try:
             updated = await ctx.store.write(record_attempt_and_alert, delivery["id"], result,
-                                            cfg.retry_delays, now_ms(), ctx.config.alerts)
+                                            retry_delays, now_ms(), ctx.config.alerts)
             break
         except StoreUnavailable:
             log.error("cannot record webhook %s attempt yet; retrying", delivery["webhook_id"])

@@ -711,6 +711,41 @@ def test_redeliver_after_the_url_was_removed_sends_nothing(app_factory, db_path:
                  delivery["id"])[0]["state"] == "delivered"
 
 
+def test_retries_go_to_the_url_of_now(app_factory, db_path: Path,
+                                      receiver_factory: Callable[..., Receiver]) -> None:
+    # Retries went on to the address the payment was first sent to, after an admin had
+    # removed it (no longer the shop's) or moved it (the shop's new server got nothing).
+    from test_accounts import login
+
+    old, new = receiver_factory(default=500), receiver_factory()
+    merchant = add_merchant(db_path, webhook_url=old.url)
+    add_account(db_path, "pemilik", "admin")
+    client = app_factory(webhooks={"retry_delays": (0.3, 0.3, 0.3)})
+    admin = login(client, "pemilik")
+
+    moved = pay(client, merchant, 25000)
+    old.wait_for(1)
+    assert admin.patch(f"/admin/api/merchants/{merchant.id}",
+                       json={"webhook_url": new.url}).status_code == 200
+    delivered = wait_for_state(db_path, delivery_of(db_path, moved["invoice_id"])["id"],
+                               "delivered")
+    assert delivered["attempts"] == 2 and delivered["url"] == new.url
+    assert json.loads(new.wait_for(1)[0].body)["data"]["invoice_id"] == moved["invoice_id"]
+
+    assert admin.patch(f"/admin/api/merchants/{merchant.id}",
+                       json={"webhook_url": old.url}).status_code == 200
+    removed = pay(client, merchant, 26000)
+    old.wait_for(2)
+    assert admin.patch(f"/admin/api/merchants/{merchant.id}",
+                       json={"webhook_url": None}).status_code == 200
+    failed = wait_for_state(db_path, delivery_of(db_path, removed["invoice_id"])["id"],
+                            "failed")
+    assert failed["attempts"] == 2
+    assert failed["last_error"] == "not sent: the merchant's webhook URL was removed"
+    time.sleep(1)  # longer than the retries that were left
+    assert old.count() == 2 and new.count() == 1
+
+
 def test_redeliver_after_fixing_the_url_goes_to_the_new_url(app_factory, db_path: Path,
                                                             receiver: Receiver) -> None:
     # The shop's server was at a dead address; the owner fixes the URL, then redelivers.
