@@ -5071,10 +5071,18 @@ class RequestMetrics:
                 "route": route, "status": status, "duration_ms": round(seconds * 1000, 2)})
 
 
+# Headers a reverse proxy adds: a request that carries one came through a proxy, so its
+# loopback address is the proxy's, not the client's.
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
 def metrics_allowed(request: Request, config: MetricsConfig) -> bool:
-    """Loopback clients (metrics.allowed_addresses) may read; others need metrics.token."""
+    """Loopback clients (metrics.allowed_addresses) may read; others need metrics.token. A
+    proxied request is not a local one: behind nginx without server.proxy_headers every visitor
+    came from 127.0.0.1, and read the shops' names and phones."""
     address = request.client.host if request.client else ""
-    if address in {a.strip() for a in config.allowed_addresses.split(",") if a.strip()}:
+    if address in {a.strip() for a in config.allowed_addresses.split(",") if a.strip()} and \
+            not any(name in request.headers for name in FORWARDING_HEADERS):
         return True
     token = bearer_token(request)
     return bool(config.token) and token is not None and hmac.compare_digest(

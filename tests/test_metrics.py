@@ -115,3 +115,19 @@ def test_served_metrics_answer_loopback_and_refuse_another_address(tmp_path: Pat
         assert refused.json()["success"] is False
     finally:
         server.stop()
+
+
+def test_a_request_through_a_proxy_on_the_same_machine_needs_the_token(db_path: Path,
+                                                                      server_factory) -> None:
+    # Behind nginx or Caddy without server.proxy_headers every visitor's request comes from
+    # 127.0.0.1: /metrics answered anyone on the internet.
+    add_merchant(db_path)
+    server = server_factory(db_path, env={"WEBQRIS_METRICS_TOKEN": "scrape-secret"})
+    for header in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"},
+                   {"X-Real-IP": "203.0.113.9"}):
+        refused = httpx.get(f"{server.base_url}/metrics", headers=header)
+        assert refused.status_code == 401, header
+        assert refused.json()["success"] is False
+        assert httpx.get(f"{server.base_url}/metrics",
+                         headers={**header, **SCRAPER}).status_code == 200
+    assert httpx.get(f"{server.base_url}/metrics").status_code == 200  # a local scraper
