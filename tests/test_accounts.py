@@ -854,6 +854,8 @@ def test_only_the_admin_chooses_where_the_server_connects(
     expect(page.locator("#al-smtp-host")).to_have_value("mail.toko.example")
     expect(page.locator("#al-smtp-host")).to_have_attribute("readonly", "")
     expect(page.locator("#al-smtp-server-help")).to_contain_text("Hanya admin")
+    # The rest of the group goes with that server only (alert_routes): the page says so.
+    expect(page.locator("#al-smtp-own-help")).to_contain_text("hanya dipakai bersama server ini")
     page.fill("#al-smtp-to", "kasir@toko.example")
     page.locator("#al-smtp-to").press("Enter")  # saves: the server stays the admin's
     # (The shop form's "Perubahan disimpan." may still show beside it.)
