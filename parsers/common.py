@@ -590,7 +590,9 @@ TRANSFER_RECEIVED_THEN_AMOUNT = rule(
 # "Pembayaran (QRIS statis) diterima(:|!) (sebesar) Rp… (dari X)" — the amount after the verb.
 PAYMENT_RECEIVED_THEN_AMOUNT = rule(
     r"\bpembayaran\s+(?:qris\s+)?(?:(?:statis|dinamis)\s+)?diterima\b\s*[:!.]?\s*"
-    r"(?:(?:sebesar|senilai|jumlah|nominal)\s*:?\s*)?<AMT>(?:\s+" + _FROM + r"<SENDER>)?"
+    r"(?:(?:sebesar|senilai|jumlah|nominal)\s*:?\s*)?<AMT>"
+    # the text may say "received" again before the payer: "Rp50.000 diterima dari Budi"
+    r"(?:\s+(?:" + _DONE + r"diterima\s+)?" + _FROM + r"<SENDER>)?"
 )
 # A line that starts with the amount: "Rp10 diterima DANA Bisnis.", "Rp1.000 berhasil diterima."
 AMOUNT_RECEIVED = rule(
@@ -628,11 +630,30 @@ TRANSFER_RECEIVED = rule(
 )
 # "Transfer masuk sebesar Rp…", "Transfer Masuk: Rp… dari X", "Dana masuk Rp… dari X", "QRIS masuk!
 # Rp… dari X", and as "key: value" lines: "Transfer Masuk" / "Nominal: Rp…" / "Dari: X"
+# A bank's "Mutasi Masuk" (a credit to the account) names the wallet it came into: "Mutasi Masuk
+# DANA Bisnis Rp…".
 LABEL_IN_THEN_AMOUNT = rule(
-    r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?|qris)\s+masuk\b\s*[:!.-]?\s*"
+    r"\b(?:dana|uang|saldo|transfer(?:an)?|kiriman|pembayaran(?:\s+qris)?|qris|mutasi)\s+masuk\b"
+    r"(?:\s+(?:dana(?:\s+bisnis)?|gopay|ovo|shopee\s?pay|linkaja))?\s*[:!.-]?\s*"
     + _PAYER_FIRST +
     r"(?:(?:sebesar|senilai)\s+|(?:nominal|jumlah)\s*:?\s*)?<AMT>" + _TO_OWN_ACCOUNT
     + r"(?:\s+" + _FROM + r"<SENDER>)?"
+)
+# "Masuk" first, as a label: "DANA: Masuk Rp5.083 dari Budi", "DANA Bisnis: Masuk pembayaran QRIS
+# Rp…" (money sent on elsewhere says where: "Masuk Rp… ke SITI" is noise).
+IN_THEN_AMOUNT = rule(
+    r"(?:^|\n|[.!:]\s*)masuk\s+(?:(?:pembayaran|dana|uang|transfer(?:an)?|kiriman|saldo)"
+    r"(?:\s+qris)?\s+)?(?:(?:sebesar|senilai)\s+)?<AMT>" + _TO_OWN_ACCOUNT
+    + r"(?:\s+" + _FROM + r"<SENDER>)?"
+)
+# "Penerimaan DANA Bisnis Rp50.120 berhasil", "Penerimaan GoPay: Rp… berhasil diterima dari X":
+# a receipt, done ("berhasil", "sukses", "diterima") or stated plainly; one still on its way
+# ("Penerimaan dana Rp… ditunda") is not.
+RECEIPT = rule(
+    r"\bpenerimaan(?:\s+(?:dana|uang|pembayaran|transfer|qris|saldo|bisnis|gopay|ovo|shopeepay"
+    r"|linkaja)){0,3}\s*:?\s*(?:(?:sebesar|senilai)\s+)?<AMT>"
+    r"(?=\s*[.!]?\s*(?:\n|$)|\s+(?:(?:telah|berhasil|sukses)\s+)?(?:berhasil|sukses|diterima|dari)\b)"
+    r"(?:[^\n]*?\bdari\s+<SENDER>)?"
 )
 # "Dana Rp… masuk ke rek.", "Rp… dari X telah masuk ke rek", "Saldo DANA Rp… Berhasil Masuk",
 # "Uang sebesar Rp… dari X telah masuk ke Saldo Aktif" (Jenius's main account)
@@ -702,6 +723,8 @@ SHARED_RULES: tuple[Rule, ...] = (
     SENT_YOU_EN,
     TRANSACTION_RECEIVED,
     LABEL_IN_THEN_AMOUNT,
+    IN_THEN_AMOUNT,
+    RECEIPT,
     AMOUNT_RECEIVED,
     CREDITED,
     PAYER_TITLE_AMOUNT_IN,

@@ -6,6 +6,8 @@ Wordings seen in public listeners and tests:
   "Kamu berhasil menerima Rp25.042 dari JOHN DOE" (also "... via Gopay ke akunmu")
   "Saldo DANA Rp20.000 Berhasil Masuk" / "Uang masuk dari pengirim Andi."
   "DANA Bisnis: Transaksi QRIS sebesar Rp1.771,00 sukses"
+  "Mutasi Masuk DANA Bisnis Rp5.083,00", "DANA: Masuk Rp5.083 dari NAME",
+  "Penerimaan DANA Bisnis Rp50.120 berhasil" (public listeners' tests)
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 from .common import (
     AMOUNT_IN,
     AMOUNT_RECEIVED,
+    IN_THEN_AMOUNT,
     LABEL_IN_THEN_AMOUNT,
     PAYER_BEFORE_AMOUNT,
     PAYER_TITLE_AMOUNT_IN,
     PAYMENT_RECEIVED,
     PAYMENT_RECEIVED_THEN_AMOUNT,
+    RECEIPT,
     RECEIVE,
     Family,
     brand,
@@ -50,5 +54,7 @@ FAMILY = Family(
         PAYER_TITLE_AMOUNT_IN,
         AMOUNT_IN,
         LABEL_IN_THEN_AMOUNT,
+        IN_THEN_AMOUNT,
+        RECEIPT,
     ),
 )

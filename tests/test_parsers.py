@@ -745,6 +745,14 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         # An account number is not a payer's name, however it is labelled.
         ("id.co.bri.brimo", "BRImo", "Transfer Masuk Rp 50.000 dari NOREK 0012398481 Berhasil",
          (50000, None)),
+        # "Penerimaan" (a receipt) and a leading "Masuk" read as money in only when done and
+        # into the reader's own account.
+        ("id.dana", "DANA", "Penerimaan dana Rp 50.120 ditunda", None),
+        ("id.dana", "DANA", "Estimasi penerimaan Rp 50.000 besok", None),
+        ("id.dana", "DANA", "Penerimaan Rp 50.000 oleh TOKO ABC berhasil", None),
+        ("id.dana", "DANA", "Masuk Rp5.083 ke SITI", None),
+        ("id.co.bri.brimo", "BRImo", "Mutasi Masuk Rp 50.000 ke rekening BUDI", None),
+        ("id.dana", "DANA", "Mutasi Masuk DANA Bisnis Rp5.083,00 dari rekening Anda", None),
         # A grouped snapshot of different payments: which one is new?
         (
             "com.gojek.resto",
