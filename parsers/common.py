@@ -364,6 +364,17 @@ _BARE_EN = re.compile(r"([1-9][0-9]{0,2}(?:,[0-9]{3})*)\.([0-9]{2})", re.ASCII)
 _BARE_ID = re.compile(r"([1-9][0-9]{0,2}(?:\.[0-9]{3})*),([0-9]{2})", re.ASCII)
 
 
+# "pukul 23.00 WIB", "jam 09.30": a time written the Indonesian way looks like money without Rp.
+_CLOCK_BEFORE = re.compile(r"\b(?:pukul|pkl|jam)\.?\s*$", FLAGS)
+_CLOCK_AFTER = re.compile(r"\s*(?:WIB|WITA|WIT)\b", FLAGS)
+
+
+def _is_clock_time(text: str, start: int, end: int) -> bool:
+    """True when the bare number at text[start:end] is a time of day, not an amount."""
+    return (_CLOCK_BEFORE.search(text, max(0, start - 8), start) is not None
+            or _CLOCK_AFTER.match(text, end) is not None)
+
+
 def bare_value(written: str) -> int | None:
     """The whole-rupiah value of a BARE_AMT match, or None (non-zero cents)."""
     m = _BARE_EN.fullmatch(written) or _BARE_ID.fullmatch(written)
@@ -442,6 +453,7 @@ def run(
             for b in _BARE_TOKEN.finditer(text)
             if b.start("amt") != paid.start
             and not any(a.start <= b.start("amt") < a.end for a in amounts)
+            and not _is_clock_time(text, b.start("amt"), b.end("amt"))
         ]
         for other in amounts:
             if other is paid or other.value == paid.value:
@@ -518,10 +530,12 @@ _RECEIVED_TAIL = (
     r"(?=\s*[.!,;:]|\s*\n|\s*$|\s+(?:pada|dari|di|melalui|via|sebesar|id|ref|tgl|tanggal"
     r"|dana\s+bisnis)\b|\s+ke\s+" + _YOUR_WALLET + ")"
 )
-# Where "masuk" may go on: an end, a time, or into the shop's own account.
+# Where "masuk" may go on: an end, a time, or into the shop's own account ("ke rekening usaha BCA
+# 5220394812 Anda": the account's number, then whose it is).
 _IN_TAIL = (
     r"(?=\s*[.!,;:]|\s*\n|\s*$|\s+(?:pada|dari|melalui|via|tgl|tanggal)\b"
     r"|\s+ke\s+(?:rek(?:ening)?\b\.?\s*(?:[0-9*xX]|(?:kamu|anda|mu)\b)"
+    r"|rek(?:ening)?\b\.?(?:\s+[A-Za-z]+){1,3}\s+[0-9*xX-]{4,}\s+(?:kamu|anda)\b"
     r"|" + _YOUR_WALLET + r"|bluAccount|kantong\s+utama|saldo\s+aktif))"
 )
 # Where a "you received" sentence starts: the shop is the subject, or nobody is named.

@@ -753,6 +753,21 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         ("id.dana", "DANA", "Masuk Rp5.083 ke SITI", None),
         ("id.co.bri.brimo", "BRImo", "Mutasi Masuk Rp 50.000 ke rekening BUDI", None),
         ("id.dana", "DANA", "Mutasi Masuk DANA Bisnis Rp5.083,00 dari rekening Anda", None),
+        # A time of day written the Indonesian way ("pukul 23.00 WIB") is not a second amount; an
+        # account named by its number is the shop's own only when the text says it is.
+        ("com.bca.msb", "Merchant BCA",
+         "Pembayaran QRIS dari BUDI sebesar Rp 85.000 telah masuk ke rekening usaha BCA 5220394812 "
+         "Anda. Dana diteruskan jam 23.00 WIB.", (85000, "BUDI")),
+        ("com.bca.msb", "Merchant BCA",
+         "Pembayaran QRIS dari BUDI sebesar Rp 85.000 telah masuk ke rekening usaha BCA 5220394812 "
+         "SITI", None),
+        ("com.bca.msb", "Merchant BCA",
+         "Pembayaran QRIS dari BUDI sebesar Rp 85.000 telah masuk ke rekening teman 5220394812",
+         None),
+        ("com.bca.mybca.omni.android", "myBCA", "Pemasukan Rp85.000 dari BUDI. Biaya 23.000,00",
+         (85000, "BUDI")),
+        ("com.bca.mybca.omni.android", "myBCA", "Pemasukan Rp85.000 dari BUDI. Pemasukan 23.000,00",
+         None),
         # A grouped snapshot of different payments: which one is new?
         (
             "com.gojek.resto",
