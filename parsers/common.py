@@ -364,15 +364,22 @@ _BARE_EN = re.compile(r"([1-9][0-9]{0,2}(?:,[0-9]{3})*)\.([0-9]{2})", re.ASCII)
 _BARE_ID = re.compile(r"([1-9][0-9]{0,2}(?:\.[0-9]{3})*),([0-9]{2})", re.ASCII)
 
 
-# "pukul 23.00 WIB", "jam 09.30": a time written the Indonesian way looks like money without Rp.
-_CLOCK_BEFORE = re.compile(r"\b(?:pukul|pkl|jam)\.?\s*$", FLAGS)
+# "pukul 23.00 WIB", "jam 09.30", "15/09/2026 10.24": a time written the Indonesian way looks like
+# money without Rp.
+_CLOCK_BEFORE = re.compile(
+    r"(?:\b(?:pukul|pkl|jam)\.?|\b[0-9]{1,2}[/-][0-9]{1,2}(?:[/-][0-9]{2,4})?,?)\s*$", FLAGS
+)
 _CLOCK_AFTER = re.compile(r"\s*(?:WIB|WITA|WIT)\b", FLAGS)
+
+
+_CLOCK = re.compile(r"(?:[01]?[0-9]|2[0-3])[.:][0-5][0-9]", re.ASCII)
 
 
 def _is_clock_time(text: str, start: int, end: int) -> bool:
     """True when the bare number at text[start:end] is a time of day, not an amount."""
-    return (_CLOCK_BEFORE.search(text, max(0, start - 8), start) is not None
-            or _CLOCK_AFTER.match(text, end) is not None)
+    return _CLOCK.fullmatch(text, start, end) is not None and (
+        _CLOCK_BEFORE.search(text, max(0, start - 16), start) is not None
+        or _CLOCK_AFTER.match(text, end) is not None)
 
 
 def bare_value(written: str) -> int | None:
