@@ -390,6 +390,7 @@ SHARED_ONLY_APPS = [
     ("com.krom.android", "krom", "Krom"),
     ("id.co.bankraya.apps", "raya", "Bank Raya"),
     ("id.flip", "flip", "Flip"),
+    ("com.nobubank.now", "nobu", "nobu Go"),
     ("com.innovecto.etalastic", "pos", "Qasir"),
     ("com.mokapos.android", "pos", "Moka POS"),
     ("com.pawoon.pos", "pos", "Pawoon POS"),
@@ -442,6 +443,7 @@ def test_apps_without_a_public_wording_read_incoming_and_refuse_outgoing(
         ("Krom Bank", "krom"),
         ("Bank Raya", "raya"),
         ("Flip", "flip"),
+        ("Nobu Bank", "nobu"),
         ("Moka POS", "pos"),
         # Common words that only look like a brand route nowhere.
         ("Selamat Hari Raya", "generic"),
