@@ -1,5 +1,5 @@
-"""QRIS point-of-sale apps: Qasir, Moka POS, Pawoon POS and majoo, whose cashier screens take
-QRIS payments.
+"""QRIS point-of-sale apps: Qasir, Moka POS, Pawoon POS, majoo and Olsera POS, whose cashier
+screens take QRIS payments.
 
 No incoming wording of these apps has been seen in public, so they read the shared sentence
 shapes only.
@@ -23,7 +23,10 @@ FAMILY = Family(
         "com.pawoon.pos",
         # majoo: Play Store link "details?id=com.klopos" in the same POS market survey.
         "com.klopos",
+        # Olsera POS: Play Store link "details?id=com.olserapratama.pos" on the download pages of
+        # public Olsera web front ends ('kata kunci "Olsera POS"').
+        "com.olserapratama.pos",
     ),
-    brand=brand(r"\bqasir\b|\bmoka\s*pos\b|\bpawoon\b|\bmajoo\b"),
+    brand=brand(r"\bqasir\b|\bmoka\s*pos\b|\bpawoon\b|\bmajoo\b|\bolsera\b"),
     rules=SHARED_RULES,
 )

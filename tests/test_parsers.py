@@ -395,6 +395,7 @@ SHARED_ONLY_APPS = [
     ("com.mokapos.android", "pos", "Moka POS"),
     ("com.pawoon.pos", "pos", "Pawoon POS"),
     ("com.klopos", "pos", "majoo"),
+    ("com.olserapratama.pos", "pos", "Olsera POS"),
 ]
 
 # A plain incoming sentence in each shared shape, the payer it names, and its outgoing twin.
