@@ -391,6 +391,7 @@ SHARED_ONLY_APPS = [
     ("id.co.bankraya.apps", "raya", "Bank Raya"),
     ("id.flip", "flip", "Flip"),
     ("com.nobubank.now", "nobu", "nobu Go"),
+    ("id.paydia.app", "paydia", "Paydia"),
     ("com.innovecto.etalastic", "pos", "Qasir"),
     ("com.mokapos.android", "pos", "Moka POS"),
     ("com.pawoon.pos", "pos", "Pawoon POS"),
@@ -445,6 +446,7 @@ def test_apps_without_a_public_wording_read_incoming_and_refuse_outgoing(
         ("Bank Raya", "raya"),
         ("Flip", "flip"),
         ("Nobu Bank", "nobu"),
+        ("Paydia", "paydia"),
         ("Moka POS", "pos"),
         # Common words that only look like a brand route nowhere.
         ("Selamat Hari Raya", "generic"),
