@@ -202,6 +202,9 @@ _NOISE = re.compile(
       |potongan
       |tagihan|jatuh\s+tempo|pengingat|reminder|bill|billing|angsuran|cicilan|pinjaman
       |\w*pay\s?later|pencairan
+      # a merchant platform paying out what it collected (already counted, payment by payment):
+      # "Settlement dana Rp 85.000 telah masuk", not "Settlement dana otomatis masuk pukul 23.00"
+      |settle(?:ment)?\s+(?:(?:dana|qris|harian)\s+)*(?:sebesar\s+)?(?:rp|idr)
       |gagal|failed|dibatalkan|batal|pembatalan|cancel\w*|ditolak|rejected|declined|kedaluwarsa
       |kadaluarsa
       |expired|pending|diproses|menunggu|waiting|hold

@@ -552,6 +552,14 @@ def test_a_shop_using_a_new_payment_app_is_paid_by_default(
         ("id.dana", "DANA", "Dana Rp50.000 masuk ke rekening kamu atas pembatalan transaksi", None),
         # A payout, a loan, a reward: the shop's own money or the app's, not a customer's.
         ("com.gojek.gopay", "GoPay", "Pencairan dana Rp50.000 masuk ke rekening kamu", None),
+        # A merchant platform's settlement pays out payments already counted one by one; a
+        # receipt that only tells when settlement will come is still a payment.
+        ("com.bca", "BCA", "Settlement dana Rp 85.000 telah masuk ke rekening Anda", None),
+        ("com.bca", "BCA", "Settlement QRIS sebesar Rp 1.250.000 telah masuk ke rekening Anda",
+         None),
+        ("com.bca", "QRIS Merchant BCA", "Transaksi terima pembayaran QRIS dari pembeli sebesar"
+         " Rp 85.000 telah masuk ke rekening usaha BCA 5220394812 Anda. Settlement dana otomatis"
+         " masuk pada pukul 23.00 WIB.", (85000, None)),
         ("com.gojek.gopay", "GoPay", "Saldo Rp50.000 dari GoPay Later udah masuk ke GoPay kamu",
          None),
         ("com.gojek.gopay", "GoPay", "Rp10.000 dari Referral udah masuk ke GoPay kamu", None),
