@@ -131,6 +131,8 @@ class ServerConfig:
     forwarded_allow_ips: str = "127.0.0.1"
     public_requests_per_second: float = 20.0
     public_burst: int = 60
+    # Open WebSockets one account (all its sessions) or one shop's API token may hold.
+    sockets_per_credential: int = 1024
     log_format: str = "text"
     # The shop's local time: alerts, the daily recap, opening hours and CSV exports use it.
     timezone: str = "Asia/Jakarta"
@@ -314,6 +316,8 @@ def _check_config(config: Config) -> None:
         raise ConfigError("webhooks.timeout_seconds must be > 0 and concurrency >= 1")
     if config.webhooks.secret_overlap_seconds < 0:
         raise ConfigError("webhooks.secret_overlap_seconds must be >= 0")
+    if config.server.sockets_per_credential < 1:
+        raise ConfigError("server.sockets_per_credential must be >= 1")
     if config.server.max_body_bytes < 1024 or config.server.max_header_bytes < 1024:
         # Below that, a browser's cookies or a forwarder's notification no longer fit.
         raise ConfigError("server.max_body_bytes and server.max_header_bytes must be >= 1024")
@@ -7620,10 +7624,11 @@ CREDENTIAL_ENDED = {"session": "Session ended: log in again",
 # Who holds a socket, whatever credential opened it: ("account", id) for a dashboard (all of an
 # account's sessions: logging in again must not open more), ("merchant", id) for a shop's own.
 SocketOwner = tuple[str, int]
-# An idle socket holds about 18 KB of the server's memory: without a bound, one cashier's login
-# or one leaked API token could open sockets until the server ran out of memory (4,000 took
-# 74 MB). A dashboard has one a tab, a shop's backend a few.
-SOCKETS_PER_OWNER = 256
+# An idle socket holds about 18 KB of the server's memory: without a bound
+# (server.sockets_per_credential), one cashier's login or one leaked API token could open
+# sockets until the server ran out of memory (4,000 took 74 MB). A dashboard has one a tab, a
+# shop's backend a few, a load test of the fan-out some hundreds on one token.
+SOCKETS_PER_OWNER = ServerConfig.sockets_per_credential
 
 
 class Subscriber:
@@ -9005,7 +9010,8 @@ def create_app(config: Config | None = None, *,
     config = config or load_config(None, {})
     ctx = Context(config=config, store=Store(config.database.path,
                                              busy_timeout_ms=config.database.busy_timeout_ms),
-                  hub=Hub(), demo_merchant_id=demo_merchant_id,
+                  hub=Hub(sockets_per_owner=config.server.sockets_per_credential),
+                  demo_merchant_id=demo_merchant_id,
                   login_throttle=LoginThrottle(
                       config.admin.login_max_failures, config.admin.login_max_attempts_total,
                       config.admin.login_window_seconds,
