@@ -40,7 +40,7 @@ var t = strings({
     resolve_why: "Alasannya", resolve_copy: "Salinan pembayaran #{id} dari {app} yang melunasi {invoice}",
     resolve_no_bill: "Bukan untuk tagihan: uang pribadi, sudah dikembalikan, atau bukan pembayaran",
     resolve_note: "Catatan (boleh kosong)", resolve_ok: "Selesaikan", resolved_toast: "Notifikasi diselesaikan.",
-    maybe_copy: "Sepertinya salinan pembayaran #{id} dari {app} ({invoice})", maybe_for: "Dikirim saat tagihan {invoice} masih terbuka (kini kedaluwarsa)",
+    maybe_copy: "Sepertinya salinan pembayaran #{id} dari {app} ({invoice})", maybe_for: "Dikirim saat tagihan {invoice} masih terbuka (kini kedaluwarsa)", attach_likely: "terbuka saat dikirim",
     resolved_copy: "Selesai: salinan #{id}", resolved_no_bill: "Selesai: bukan untuk tagihan",
     reopen: "Buka lagi", reopened_toast: "Notifikasi perlu perhatian lagi.",
     reopen_failed: "Notifikasi {what} tidak dibuka lagi."
@@ -74,7 +74,7 @@ var t = strings({
     resolve_why: "Why", resolve_copy: "A copy of payment #{id} from {app}, which paid {invoice}",
     resolve_no_bill: "Not for a bill: personal money, given back, or not a payment",
     resolve_note: "Note (optional)", resolve_ok: "Resolve", resolved_toast: "Notification resolved.",
-    maybe_copy: "Looks like a copy of payment #{id} from {app} ({invoice})", maybe_for: "Sent while bill {invoice} was open (now expired)",
+    maybe_copy: "Looks like a copy of payment #{id} from {app} ({invoice})", maybe_for: "Sent while bill {invoice} was open (now expired)", attach_likely: "open when sent",
     resolved_copy: "Resolved: copy of #{id}", resolved_no_bill: "Resolved: not for a bill",
     reopen: "Reopen", reopened_toast: "The notification needs attention again.",
     reopen_failed: "The notification {what} was not reopened."
@@ -183,9 +183,12 @@ function attachDialog(n) {
     input: { label: t("attach_input"), placeholder: "INV-…", value: n.likely_for || "" },
     extra: function (input) {
       payableInvoices(n.merchant_id).then(function (all) {
+        // The bill that was open when the money was sent comes first: a pending bill of the
+        // same total opened later is the one a late notification must not pay.
         all.sort(function (a, b) {
+          var la = a.invoice_id === n.likely_for ? 0 : 1, lb = b.invoice_id === n.likely_for ? 0 : 1;
           var da = Math.abs(a.total_amount - (n.parsed_amount || 0)), db = Math.abs(b.total_amount - (n.parsed_amount || 0));
-          return da - db;
+          return la - lb || da - db;
         });
         clear(candidates);
         if (!all.length) { candidates.appendChild(el("p", { class: "muted small", text: t("attach_none") })); return; }
@@ -197,7 +200,8 @@ function attachDialog(n) {
             el("span", { class: "candidate-id", text: p.invoice_id }),
             el("span", { class: "money", text: rupiah(p.total_amount) }),
             statusBadge(p.status),
-            exact ? el("span", { class: "badge badge-ok", text: t("attach_exact") }) : null)));
+            exact ? el("span", { class: "badge badge-ok", text: t("attach_exact") }) : null,
+            p.invoice_id === n.likely_for ? el("span", { class: "badge", "data-testid": "candidate-likely", text: t("attach_likely") }) : null)));
         });
         candidates.appendChild(list);
       }, function () { clear(candidates); });

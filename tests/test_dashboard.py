@@ -988,6 +988,14 @@ def test_money_sent_while_an_expired_bill_was_open_is_attached_to_that_bill(
     expect(waiting.locator("[data-testid=maybe-for]")).to_contain_text(earlier["invoice_id"])
     waiting.locator(".attach-btn").click()
     expect(page.locator("#dialog-input")).to_have_value(earlier["invoice_id"])
+    # Of the two bills of that total, the one open when the money was sent is listed first
+    # and said to be; the pending one is listed after it.
+    candidates = page.locator("#dialog .candidate")
+    expect(candidates.first.locator(".candidate-id")).to_have_text(earlier["invoice_id"])
+    expect(candidates.first.locator("[data-testid=candidate-likely]")).to_have_text(
+        "terbuka saat dikirim")
+    expect(candidates.nth(1).locator(".candidate-id")).to_have_text(newer["invoice_id"])
+    expect(page.locator("#dialog [data-testid=candidate-likely]")).to_have_count(1)
     page.locator("[data-testid=dialog-confirm]").click()
     expect(page.locator("#dialog")).to_be_hidden()
     assert invoice_status(server, shop, earlier["invoice_id"])["status"] == "paid"
