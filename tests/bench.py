@@ -63,6 +63,15 @@ STATIC_QRIS = (
     "k610559567630458C7"
 )
 
+
+def shop_sticker(name: str) -> str:
+    """STATIC_QRIS with the shop's own name in it: each shop of the benchmark has a sticker of
+    its own, as real shops do (shops that share one sticker create bills the careful way,
+    every total they hold read, which is not what a shop's create costs)."""
+    from parsers import qris
+    return qris.encode((tag, name[:25] if tag == "59" else value)
+                       for tag, value in qris.parse_tlv(STATIC_QRIS))
+
 SCENARIOS = ("bare", "startup", "create", "status", "forwarder", "latency", "ws", "floods",
              "big")
 
@@ -504,13 +513,14 @@ def role_bare(port: str, db_path: str, server_script: str) -> None:
     store = webqris.Store(db_path)
     payments = webqris.load_config(None, {}).payments
     shop: dict[str, int] = {}
+    floor_sticker = shop_sticker("Bench Floor Shop")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any):  # type: ignore[no-untyped-def]
         store.open()
         store.write_now(lambda conn: conn.execute(
             "CREATE TABLE IF NOT EXISTS bare (id INTEGER PRIMARY KEY, amount INTEGER)"))
-        shop["id"] = store.write_now(webqris.insert_merchant, "Bench Floor Shop", STATIC_QRIS,
+        shop["id"] = store.write_now(webqris.insert_merchant, "Bench Floor Shop", floor_sticker,
                                      None, webqris.issue_merchant_secrets())
         store.start()
         try:
@@ -538,7 +548,7 @@ def role_bare(port: str, db_path: str, server_script: str) -> None:
         # same group commit, with the body's fields taken as they come.
         body = json.loads(await request.body())
         row, _ = await store.write(webqris.create_invoice, webqris.InvoiceRequest(
-            merchant_id=shop["id"], static_qris=STATIC_QRIS, amount=body["amount"],
+            merchant_id=shop["id"], static_qris=floor_sticker, amount=body["amount"],
             merchant_order_id=body.get("merchant_order_id"),
             customer_name=body.get("customer_name"), expires_in=payments.expiry_seconds,
             redirect_url=None, idempotency_key=None), payments)
@@ -716,7 +726,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def precreate_invoices(db_path: Path, merchant_id: int, count: int, chunk: int = 2000
+def precreate_invoices(db_path: Path, shop: dict[str, Any], count: int, chunk: int = 2000
                        ) -> list[tuple[str, int]]:
     """Creates `count` pending invoices for a merchant through the store, as the API would,
     in chunks (short transactions beside the running server's writer)."""
@@ -730,7 +740,7 @@ def precreate_invoices(db_path: Path, merchant_id: int, count: int, chunk: int =
             rows = []
             for _ in range(n):
                 request = webqris.InvoiceRequest(
-                    merchant_id=merchant_id, static_qris=STATIC_QRIS,
+                    merchant_id=shop["id"], static_qris=shop["static_qris"],
                     amount=random.randint(10_000, 5_000_000), merchant_order_id=None,
                     customer_name=None, expires_in=payments.expiry_seconds, redirect_url=None,
                     idempotency_key=None)
@@ -772,11 +782,11 @@ def add_merchant(db_path: Path, name: str, webhook_url: str | None) -> dict[str,
     store.open()
     try:
         issued = webqris.issue_merchant_secrets()
-        merchant_id = store.write_now(webqris.insert_merchant, name, STATIC_QRIS, webhook_url,
-                                      issued)
+        sticker = shop_sticker(name)
+        merchant_id = store.write_now(webqris.insert_merchant, name, sticker, webhook_url, issued)
     finally:
         store.close()
-    return {"id": merchant_id, **issued}
+    return {"id": merchant_id, "static_qris": sticker, **issued}
 
 
 PRICES = (5_000, 10_000, 12_500, 15_000, 20_000, 25_000, 35_000, 50_000, 75_000, 100_000,
@@ -814,7 +824,7 @@ def build_big_database(db_path: Path, invoices: int, notifications: int) -> dict
         code = rng.randint(1, 999)
         total = amount + code
         if total not in payloads:
-            payloads[total] = webqris.qris.make_dynamic(STATIC_QRIS, total)
+            payloads[total] = webqris.qris.make_dynamic(shop["static_qris"], total)
         roll = rng.random()
         status = ("pending" if number > invoices - 20 else "paid" if roll < 0.70
                   else "expired" if roll < 0.96 else "cancelled")
@@ -1105,7 +1115,7 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
             # it keeps while the database is unchanged (UnchangedAnswers). The same checks over
             # more invoices than it keeps answers for: each one is read from the database, as
             # every check is while invoices are being written.
-            spread = precreate_invoices(db_path, shop["id"], args.status_spread)
+            spread = precreate_invoices(db_path, shop, args.status_spread)
             spread_script = bearer_headers_lua(token) + cycling_paths_lua(
                 f"/api/payments/{invoice_id}/status" for invoice_id, _ in spread)
             if args.warmup:
@@ -1121,7 +1131,7 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
             count = int(min(200_000, max(5_000, expected * args.duration * 1.3)))
             log(f"pre-creating {count} invoices for the forwarder")
             started = time.monotonic()
-            invoices = precreate_invoices(db_path, payer["id"], count)
+            invoices = precreate_invoices(db_path, payer, count)
             facts["precreate"] = f"{count} invoices in {time.monotonic() - started:.1f} s"
             totals_file = workdir / "totals.txt"
             totals_file.write_text("".join(f"{rupiah(total)}\n" for _, total in invoices))
@@ -1155,7 +1165,7 @@ def run_benchmark(args: argparse.Namespace, procs: Processes, workdir: Path) -> 
 
         # --- 6. notification -> webhook latency ------------------------------------------------
         if "latency" in only:
-            invoices = precreate_invoices(db_path, timed["id"], args.latency_count)
+            invoices = precreate_invoices(db_path, timed, args.latency_count)
             totals_json = workdir / "latency.json"
             totals_json.write_text(json.dumps(invoices))
             log(f"notification -> webhook latency ({args.latency_count} one at a time)")

@@ -95,6 +95,23 @@ def test_no_two_servers_of_a_run_are_given_the_same_port() -> None:
     assert len(set(ports)) == len(ports)
 
 
+def test_each_shop_of_the_benchmark_has_a_sticker_of_its_own(tmp_path: Path) -> None:
+    # Regression: the benchmark's shops shared one sticker, so every create it measured took
+    # the careful way of shops on one QRIS (every total of the range read), not a shop's.
+    import webqris
+    db_path = tmp_path / "bench.db"
+    shops = [bench.add_merchant(db_path, name, None) for name in ("Bench Shop", "Other Shop")]
+    assert shops[0]["static_qris"] != shops[1]["static_qris"]
+    store = webqris.Store(str(db_path))
+    store.open()
+    try:
+        for shop in shops:
+            webqris.qris.validate_static(shop["static_qris"])
+            assert store.write_now(webqris.qris_partners, shop["id"], shop["static_qris"]) == []
+    finally:
+        store.close()
+
+
 SEARCHES = ("invoice id (its last 6 characters)", "order id", "order id prefix", "total (exact)",
             "amount (exact, a common price)", "customer name", "sender word",
             "text that matches nothing", "digits that match nothing", "one day",
