@@ -5569,23 +5569,33 @@ async def receive_fadzpay_heartbeat(request: Request) -> Response:
     return await receive_heartbeat(request, more_headers=("x-forwarder-pin",))
 
 
+# What /healthz says, to a client that may not read /metrics, in place of a reason: the
+# reasons name the database's path and the replica's bucket and endpoint.
+REASON_FOR_THE_OPERATOR = "the reason: /healthz from the server itself, or with metrics.token"
+
+
 async def healthz(request: Request) -> Response:
     ctx = ctx_of(request)
+    operator = metrics_allowed(request, ctx.config.metrics)
     if problem := ctx.store.check_file():
-        return error_response(503, problem)
+        return error_response(503, problem if operator else
+                              f"database file unavailable ({REASON_FOR_THE_OPERATOR})")
     try:
         ctx.store.read(lambda conn: conn.execute("SELECT 1").fetchone())
     except (sqlite3.Error, StoreUnavailable) as exc:
-        return error_response(503, f"database unavailable: {exc}")
+        return error_response(503, f"database unavailable: {exc}" if operator else
+                              f"database unavailable ({REASON_FOR_THE_OPERATOR})")
     if not ctx.store.writer_alive:
         return error_response(503, "database writer is not running")
     answer = {"success": True, "status": "ok", "database": "ok",
               "realtime_clients": len(ctx.hub)}
     if ctx.replicator is not None:
+        error = ctx.replicator.last_error
         answer["replication"] = {"state": ctx.replicator.state,
                                  "lag_seconds": round(ctx.replicator.lag_seconds, 3),
                                  "restarts": ctx.replicator.restarts,
-                                 "error": ctx.replicator.last_error}
+                                 "error": error if operator or error is None
+                                 else REASON_FOR_THE_OPERATOR}
     return JSONResponse(answer)
 
 

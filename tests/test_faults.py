@@ -277,6 +277,22 @@ def test_deleted_database_is_503_and_its_data_is_rescued(db_path: Path, merchant
     assert status.json()["data"]["status"] == "pending"
 
 
+def test_a_visitor_learns_the_database_is_down_but_not_where_it_is(
+        db_path: Path, merchant: Merchant, server_factory) -> None:
+    # /healthz is open to anyone (an uptime monitor needs no key), and its 503 named the
+    # database's path on the server to every visitor behind a proxy.
+    server = server_factory(db_path, env={"WEBQRIS_METRICS_TOKEN": "scrape-secret"})
+    db_path.unlink()
+    visitor = httpx.get(f"{server.base_url}/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert visitor.status_code == 503
+    assert visitor.json()["success"] is False
+    assert db_path.parent.name not in visitor.text and "webqris.db" not in visitor.text
+    operator = httpx.get(f"{server.base_url}/healthz", headers={
+        "X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer scrape-secret"})
+    assert operator.status_code == 503
+    assert f"database file {db_path} was deleted" in operator.json()["message"]
+
+
 def test_replaced_database_is_503_and_nothing_goes_to_the_old_file(db_path: Path,
                                                                     merchant: Merchant,
                                                                     server_factory) -> None:

@@ -337,6 +337,11 @@ def test_health_says_why_nothing_reaches_the_replica(tmp_path: Path, s3_endpoint
         assert replication["state"] == "running"
         assert "NoSuchBucket" in replication["error"], replication
         assert "drill-secret-key" not in replication["error"]
+        # A visitor through a proxy learns that something is wrong, not the bucket's name.
+        proxied = httpx.get(f"{server.base_url}/healthz",
+                            headers={"X-Forwarded-For": "203.0.113.9"}).json()["replication"]
+        assert proxied["state"] == "running" and proxied["error"]
+        assert bucket not in proxied["error"] and "NoSuchBucket" not in proxied["error"]
         assert httpx.put(f"{s3_endpoint}/{bucket}").status_code == 200
         wait_until_replicated(server.base_url)
         assert httpx.get(f"{server.base_url}/healthz").json()["replication"]["error"] is None
